@@ -1,0 +1,52 @@
+/* The settings the job queue reads from bots.ini, and where files live. */
+#pragma once
+
+#include <glib.h>
+
+#include "ini.h"
+#include "log.h"
+
+#define JQ_DEFAULT_PORT 28082
+
+/* A plain record of values: a snapshot read once at start-up, shared
+ * read-only, so it needs no accessors. */
+typedef struct {
+  char      *config_dir;       /* absolute */
+  char      *bots_dir;         /* absolute: parent of config_dir */
+  char      *ini_path;         /* config_dir/bots.ini */
+  char      *botssys;          /* absolute */
+  char      *log_path;         /* botssys/logging/jobqueue.log */
+  char      *state_dir;        /* botssys/jobqueue: journal and lock */
+
+  gboolean   enabled;
+  guint      port;             /* 1..65535 */
+  char      *bind;             /* address to listen on; 127.0.0.1 */
+  guint      nr_threads;       /* jobs run at once, >= 1 */
+  char     **authorized_tasks; /* extra programs; may hold "*" */
+  gboolean   kill_jobs_in_timeout;
+  gboolean   log_console;
+  JqLogLevel log_console_level;
+  JqLogLevel log_file_level;
+  guint      maxruntime_minutes;  /* 0 = no limit */
+  guint      stop_grace_seconds;  /* on SIGTERM, wait this long for jobs */
+  guint      kill_grace_seconds;  /* SIGTERM to SIGKILL of a timed-out job */
+} JqConfig;
+
+/* Resolves the configuration folder to an absolute path: @option (the -c
+ * value; absolute, or relative to @cwd) when not NULL, else
+ * "@bots_dir_env/config" when @bots_dir_env is set and not empty, else
+ * "config" under @cwd. */
+char *jq_config_resolve_dir (const char *option, const char *bots_dir_env,
+                             const char *cwd);
+
+/* Reads @config_dir/bots.ini.  Returns NULL and sets @error when it is
+ * missing (the message says where it looked), unreadable, malformed, or
+ * holds a value we cannot use. */
+JqConfig *jq_config_load (const char *config_dir, GError **error);
+
+/* The same from an already parsed file, for tests. */
+JqConfig *jq_config_from_ini (const JqIni *ini, const char *config_dir,
+                              GError **error);
+
+void jq_config_free (JqConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqConfig, jq_config_free)

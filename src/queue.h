@@ -1,0 +1,77 @@
+/* The waiting jobs: run order by (priority, job number), duplicate index.
+ *
+ * Pure data structure: no clock, no I/O, no locking.  The caller owns
+ * thread confinement (the server's main loop) and passes time in. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct _JqJob JqJob;
+typedef struct _JqQueue JqQueue;
+
+/* A job: number, priority, argv.  Refcounted (atomically) because the
+ * queue, the runner and a reply being built may hold it at once. */
+JqJob *jq_job_new (guint64 number, int priority, const char *const *argv,
+                   gint64 queued_us);
+JqJob *jq_job_ref (JqJob *job);
+void jq_job_unref (JqJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqJob, jq_job_unref)
+
+guint64 jq_job_get_number (const JqJob *job);
+int jq_job_get_priority (const JqJob *job);
+const char *const *jq_job_get_argv (const JqJob *job);
+gint64 jq_job_get_queued_us (const JqJob *job);
+
+typedef enum {
+  JQ_ADD_ADDED,             /* a new job with a new number */
+  JQ_ADD_PRIORITY_CHANGED,  /* same argv was waiting: now at the new priority */
+  JQ_ADD_DUPLICATE,         /* same argv was waiting at the same priority */
+} JqAddResult;
+
+JqQueue *jq_queue_new (void);
+void jq_queue_free (JqQueue *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqQueue, jq_queue_free)
+
+/* Queues @argv (not empty) at @priority, following Bots' duplicate rules:
+ * when the same argv is waiting, either changes its priority (keeping its
+ * number) or, at the same priority, does nothing.  *@job (nullable) is set
+ * to the new or existing job, borrowed.  O(log n). */
+JqAddResult jq_queue_add (JqQueue *q, const char *const *argv, int priority,
+                          gint64 now_us, JqJob **job);
+
+/* Puts back a job that already has a number (recovery).  With @at_head it
+ * runs before every other job of its priority.  Raises the next number
+ * above it.  Returns FALSE, doing nothing, when its number or its argv is
+ * already waiting. */
+gboolean jq_queue_restore (JqQueue *q, JqJob *job, gboolean at_head);
+
+/* Removes and returns the next job to run (transfer full); NULL when
+ * empty.  O(log n). */
+JqJob *jq_queue_pop (JqQueue *q);
+
+/* The next job to run, borrowed; NULL when empty. */
+JqJob *jq_queue_peek (const JqQueue *q);
+
+/* The waiting job numbered @number, borrowed; NULL when not waiting. */
+JqJob *jq_queue_lookup (const JqQueue *q, guint64 number);
+
+/* Removes job @number.  Returns FALSE when it is not waiting. */
+gboolean jq_queue_remove (JqQueue *q, guint64 number);
+
+/* Moves job @number to @priority, keeping its number (so its place among
+ * its new peers is by number).  Returns FALSE when it is not waiting.
+ * O(log n). */
+gboolean jq_queue_set_priority (JqQueue *q, guint64 number, int priority);
+
+/* All waiting jobs in run order, as a new array of references. */
+GPtrArray *jq_queue_list (const JqQueue *q);
+
+/* Drops every waiting job; returns how many. */
+guint jq_queue_clear (JqQueue *q);
+
+guint jq_queue_count (const JqQueue *q);
+
+/* The number the next added job gets.  set_next_number only ever raises
+ * it: job numbers never go back. */
+guint64 jq_queue_get_next_number (const JqQueue *q);
+void jq_queue_set_next_number (JqQueue *q, guint64 next);

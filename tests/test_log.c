@@ -1,0 +1,280 @@
+/* Tests of the log: Bots' line format, levels, midnight rotation (with an
+ * injected clock) and the number of old files kept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utime.h>
+
+#include "log.h"
+
+typedef struct {
+  char  *dir;
+  char  *path;
+  gint64 now;          /* unix seconds the fake clock reports */
+} Fixture;
+
+static GDateTime *
+fake_clock (gpointer user_data)
+{
+  Fixture *f = user_data;
+  return g_date_time_new_from_unix_local (f->now);
+}
+
+static gint64
+utc (int y, int mo, int d, int h, int mi, int s)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_utc (y, mo, d, h, mi, s);
+  return g_date_time_to_unix (t);
+}
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  f->dir = g_dir_make_tmp ("jqlog-XXXXXX", NULL);
+  f->path = g_build_filename (f->dir, "logging", "jobqueue.log", NULL);
+  f->now = utc (2026, 11, 27, 23, 59, 0);
+  *state = f;
+  return 0;
+}
+
+static void
+remove_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR))
+        remove_tree (p);
+      else
+        g_unlink (p);
+    }
+  g_rmdir (dir);
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+  g_free (f);
+  return 0;
+}
+
+static char *
+read_file (const char *path)
+{
+  char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return g_strdup ("<missing>");
+  return text;
+}
+
+static JqLog *
+open_log (Fixture *f, JqLogLevel file_level)
+{
+  g_autoptr (GError) error = NULL;
+  JqLog *log = jq_log_new (f->path, file_level, FALSE, JQ_LOG_CRITICAL,
+                           &error);
+  assert_non_null (log);
+  jq_log_set_clock (log, fake_clock, f);
+  return log;
+}
+
+static void
+test_format_line (void **state)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_local (2026, 11, 27, 14, 3, 7);
+  g_autofree char *a = jq_log_format_line (t, JQ_LOG_INFO,
+                                           "Added job 12, priority 5: "
+                                           "['bots-engine', '-cconfig']");
+  g_autofree char *b = jq_log_format_line (t, JQ_LOG_STARTINFO,
+                                           "Bots jobqueue started.");
+  g_autofree char *c = jq_log_format_line (t, JQ_LOG_ERROR, "x");
+  assert_string_equal (a, "20261127 14:03:07 INFO     : Added job 12, "
+                          "priority 5: ['bots-engine', '-cconfig']\n");
+  assert_string_equal (b, "20261127 14:03:07 STARTINFO: Bots jobqueue "
+                          "started.\n");
+  assert_string_equal (c, "20261127 14:03:07 ERROR    : x\n");
+}
+
+static void
+test_levels (void **state)
+{
+  JqLogLevel l;
+  assert_true (jq_log_level_parse ("STARTINFO", &l));
+  assert_int_equal (l, 25);
+  assert_true (jq_log_level_parse ("debug", &l));
+  assert_int_equal (l, 10);
+  assert_true (jq_log_level_parse (" Critical ", &l));
+  assert_int_equal (l, 50);
+  assert_false (jq_log_level_parse ("NOTICE", &l));
+  assert_false (jq_log_level_parse ("", &l));
+  assert_string_equal (jq_log_level_name (JQ_LOG_WARNING), "WARNING");
+}
+
+static void
+test_file_level_filters (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_STARTINFO);
+  jq_log_write (log, JQ_LOG_INFO, "not written");
+  jq_log_write (log, JQ_LOG_STARTINFO, "started %d", 1);
+  jq_log_write (log, JQ_LOG_ERROR, "an error");
+  g_autofree char *text = read_file (f->path);
+  assert_null (strstr (text, "not written"));
+  assert_string_equal (text, "20261127 23:59:00 STARTINFO: started 1\n"
+                             "20261127 23:59:00 ERROR    : an error\n");
+}
+
+static void
+test_rotates_at_midnight (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  jq_log_write (log, JQ_LOG_INFO, "before midnight");
+  f->now = utc (2026, 11, 27, 23, 59, 59);
+  jq_log_write (log, JQ_LOG_INFO, "still before");
+  f->now = utc (2026, 11, 28, 0, 0, 1);
+  jq_log_write (log, JQ_LOG_INFO, "after midnight");
+
+  g_autofree char *backup = g_strconcat (f->path, ".2026-11-27", NULL);
+  g_autofree char *old = read_file (backup);
+  g_autofree char *live = read_file (f->path);
+  assert_non_null (strstr (old, "before midnight"));
+  assert_non_null (strstr (old, "still before"));
+  assert_null (strstr (old, "after midnight"));
+  assert_string_equal (live, "20261128 00:00:01 INFO     : after midnight\n");
+
+  /* The next rollover is the following midnight, not sooner. */
+  f->now = utc (2026, 11, 28, 23, 0, 0);
+  jq_log_write (log, JQ_LOG_INFO, "same day");
+  g_autofree char *next = g_strconcat (f->path, ".2026-11-28", NULL);
+  assert_false (g_file_test (next, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_keeps_ten_backups (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  for (int day = 0; day < 14; day++)
+    {
+      f->now = utc (2026, 12, 1 + day, 12, 0, 0);
+      jq_log_write (log, JQ_LOG_INFO, "day %d", day);
+    }
+  /* The first write (Dec 1) rolled the Nov 27 file; then Dec 1..13 were
+   * rolled in turn: 14 backups made, the 10 newest kept. */
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  int backups = 0;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "jobqueue.log."))
+      backups++;
+  assert_int_equal (backups, JQ_LOG_BACKUP_COUNT);
+  g_autofree char *newest = g_strconcat (f->path, ".2026-12-13", NULL);
+  g_autofree char *oldest_kept = g_strconcat (f->path, ".2026-12-04", NULL);
+  g_autofree char *dropped = g_strconcat (f->path, ".2026-12-03", NULL);
+  assert_true (g_file_test (newest, G_FILE_TEST_EXISTS));
+  assert_true (g_file_test (oldest_kept, G_FILE_TEST_EXISTS));
+  assert_false (g_file_test (dropped, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_other_files_untouched (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  g_autofree char *engine = g_build_filename (dir, "engine.log.2020-01-01",
+                                              NULL);
+  g_autofree char *odd = g_build_filename (dir, "jobqueue.log.old", NULL);
+  g_file_set_contents (engine, "x", -1, NULL);
+  g_file_set_contents (odd, "x", -1, NULL);
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  for (int day = 0; day < 13; day++)
+    {
+      f->now = utc (2027, 1, 1 + day, 12, 0, 0);
+      jq_log_write (log, JQ_LOG_INFO, "day %d", day);
+    }
+  assert_true (g_file_test (engine, G_FILE_TEST_EXISTS));
+  assert_true (g_file_test (odd, G_FILE_TEST_EXISTS));
+}
+
+/* A file last written two days ago rolls over at the first write, named
+ * after the day it was last written, as Python's handler does. */
+static void
+test_rollover_from_file_age (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  g_file_set_contents (f->path, "old line\n", -1, NULL);
+  struct utimbuf times = { 0 };
+  times.actime = times.modtime = utc (2026, 11, 25, 10, 0, 0);
+  assert_int_equal (utime (f->path, &times), 0);
+
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  jq_log_write (log, JQ_LOG_INFO, "new line");
+  g_autofree char *backup = g_strconcat (f->path, ".2026-11-25", NULL);
+  g_autofree char *old = read_file (backup);
+  g_autofree char *live = read_file (f->path);
+  assert_string_equal (old, "old line\n");
+  assert_non_null (strstr (live, "new line"));
+  assert_null (strstr (live, "old line"));
+}
+
+static void
+test_reopen_after_external_rotation (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  jq_log_write (log, JQ_LOG_INFO, "one");
+  g_autofree char *moved = g_strconcat (f->path, ".1", NULL);
+  assert_int_equal (g_rename (f->path, moved), 0);
+  assert_true (jq_log_reopen (log, NULL));
+  jq_log_write (log, JQ_LOG_INFO, "two");
+  g_autofree char *live = read_file (f->path);
+  assert_string_equal (live, "20261127 23:59:00 INFO     : two\n");
+}
+
+static void
+test_unwritable_path (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  JqLog *log = jq_log_new ("/proc/no/such/jobqueue.log", JQ_LOG_INFO, FALSE,
+                           JQ_LOG_INFO, &error);
+  assert_null (log);
+  assert_non_null (strstr (error->message, "/proc/no/such"));
+}
+
+int
+main (void)
+{
+  /* Dates in the expectations are in UTC. */
+  setenv ("TZ", "UTC", 1);
+#define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_format_line),
+    cmocka_unit_test (test_levels),
+    T (test_file_level_filters),
+    T (test_rotates_at_midnight),
+    T (test_keeps_ten_backups),
+    T (test_other_files_untouched),
+    T (test_rollover_from_file_age),
+    T (test_reopen_after_external_rotation),
+    cmocka_unit_test (test_unwritable_path),
+  };
+  return cmocka_run_group_tests_name ("log", tests, NULL, NULL);
+}

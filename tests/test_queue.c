@@ -1,0 +1,432 @@
+/* Tests of the waiting-job queue: Bots' order and duplicate rules, and a
+ * randomized comparison against a plain sorted list. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "queue.h"
+
+static int
+setup (void **state)
+{
+  *state = jq_queue_new ();
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  jq_queue_free (*state);
+  return 0;
+}
+
+#define TASK(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+static guint64
+add (JqQueue *q, const char *const *argv, int priority, JqAddResult expect)
+{
+  JqJob *job = NULL;
+  assert_int_equal (jq_queue_add (q, argv, priority, 0, &job), expect);
+  assert_non_null (job);
+  return jq_job_get_number (job);
+}
+
+static guint64
+pop_number (JqQueue *q)
+{
+  g_autoptr (JqJob) job = jq_queue_pop (q);
+  assert_non_null (job);
+  return jq_job_get_number (job);
+}
+
+static void
+test_numbers_start_at_one (void **state)
+{
+  JqQueue *q = *state;
+  assert_int_equal (add (q, TASK ("a"), 5, JQ_ADD_ADDED), 1);
+  assert_int_equal (add (q, TASK ("b"), 5, JQ_ADD_ADDED), 2);
+  assert_int_equal (add (q, TASK ("c"), 1, JQ_ADD_ADDED), 3);
+  assert_int_equal (jq_queue_count (q), 3);
+  assert_int_equal (jq_queue_get_next_number (q), 4);
+}
+
+static void
+test_run_order (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("p5-first"), 5, JQ_ADD_ADDED);   /* 1 */
+  add (q, TASK ("p9"), 9, JQ_ADD_ADDED);         /* 2 */
+  add (q, TASK ("p1"), 1, JQ_ADD_ADDED);         /* 3 */
+  add (q, TASK ("p5-second"), 5, JQ_ADD_ADDED);  /* 4 */
+  add (q, TASK ("p1-second"), 1, JQ_ADD_ADDED);  /* 5 */
+
+  assert_int_equal (jq_job_get_number (jq_queue_peek (q)), 3);
+  guint64 expected[] = { 3, 5, 1, 4, 2 };
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    assert_int_equal (pop_number (q), expected[i]);
+  assert_null (jq_queue_pop (q));
+  assert_null (jq_queue_peek (q));
+}
+
+static void
+test_duplicate_same_priority (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("bots-engine", "-cconfig"), 5, JQ_ADD_ADDED);
+  assert_int_equal (add (q, TASK ("bots-engine", "-cconfig"), 5,
+                         JQ_ADD_DUPLICATE), 1);
+  assert_int_equal (jq_queue_count (q), 1);
+  /* The duplicate did not use up a number. */
+  assert_int_equal (add (q, TASK ("other"), 5, JQ_ADD_ADDED), 2);
+}
+
+static void
+test_duplicate_changes_priority (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("x"), 5, JQ_ADD_ADDED);          /* 1 */
+  add (q, TASK ("y"), 5, JQ_ADD_ADDED);          /* 2 */
+  add (q, TASK ("z"), 3, JQ_ADD_ADDED);          /* 3 */
+  assert_int_equal (add (q, TASK ("y"), 1, JQ_ADD_PRIORITY_CHANGED), 2);
+  assert_int_equal (jq_job_get_priority (jq_queue_lookup (q, 2)), 1);
+  assert_int_equal (jq_queue_count (q), 3);
+  assert_int_equal (pop_number (q), 2);
+  assert_int_equal (pop_number (q), 3);
+  assert_int_equal (pop_number (q), 1);
+}
+
+static void
+test_duplicate_is_elementwise (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("a", "b"), 5, JQ_ADD_ADDED);
+  add (q, TASK ("a b"), 5, JQ_ADD_ADDED);
+  add (q, TASK ("a", "b", ""), 5, JQ_ADD_ADDED);
+  add (q, TASK ("ab"), 5, JQ_ADD_ADDED);
+  add (q, TASK ("a"), 5, JQ_ADD_ADDED);
+  assert_int_equal (jq_queue_count (q), 5);
+}
+
+static void
+test_popped_job_is_not_a_duplicate (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("engine"), 5, JQ_ADD_ADDED);
+  g_autoptr (JqJob) running = jq_queue_pop (q);
+  /* The same task while the first is running: accepted again. */
+  assert_int_equal (add (q, TASK ("engine"), 5, JQ_ADD_ADDED), 2);
+}
+
+static void
+test_remove_and_lookup (void **state)
+{
+  JqQueue *q = *state;
+  for (int i = 0; i < 10; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("t%d", i);
+      add (q, TASK (name), i % 3, JQ_ADD_ADDED);
+    }
+  assert_true (jq_queue_remove (q, 4));
+  assert_false (jq_queue_remove (q, 4));
+  assert_false (jq_queue_remove (q, 99));
+  assert_null (jq_queue_lookup (q, 4));
+  assert_non_null (jq_queue_lookup (q, 5));
+  assert_int_equal (jq_queue_count (q), 9);
+  /* The removed task may be queued again, with a new number. */
+  assert_int_equal (add (q, TASK ("t3"), 0, JQ_ADD_ADDED), 11);
+}
+
+static void
+test_set_priority (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("a"), 1, JQ_ADD_ADDED);
+  add (q, TASK ("b"), 2, JQ_ADD_ADDED);
+  assert_true (jq_queue_set_priority (q, 2, 0));
+  assert_false (jq_queue_set_priority (q, 7, 0));
+  assert_int_equal (pop_number (q), 2);
+  assert_int_equal (pop_number (q), 1);
+}
+
+static void
+test_list_in_run_order (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("c"), 9, JQ_ADD_ADDED);
+  add (q, TASK ("a"), 1, JQ_ADD_ADDED);
+  add (q, TASK ("b"), 5, JQ_ADD_ADDED);
+  add (q, TASK ("a2"), 1, JQ_ADD_ADDED);
+  g_autoptr (GPtrArray) list = jq_queue_list (q);
+  guint64 expected[] = { 2, 4, 3, 1 };
+  assert_int_equal (list->len, 4);
+  for (guint i = 0; i < list->len; i++)
+    assert_int_equal (jq_job_get_number (list->pdata[i]), expected[i]);
+  /* Listing does not consume. */
+  assert_int_equal (jq_queue_count (q), 4);
+}
+
+static void
+test_clear (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("a"), 1, JQ_ADD_ADDED);
+  add (q, TASK ("b"), 1, JQ_ADD_ADDED);
+  assert_int_equal (jq_queue_clear (q), 2);
+  assert_int_equal (jq_queue_count (q), 0);
+  assert_null (jq_queue_pop (q));
+  /* Numbers go on after a clear; the old tasks are no longer duplicates. */
+  assert_int_equal (add (q, TASK ("a"), 1, JQ_ADD_ADDED), 3);
+}
+
+static void
+test_restore_at_head (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("a"), 5, JQ_ADD_ADDED);          /* 1 */
+  add (q, TASK ("b"), 5, JQ_ADD_ADDED);          /* 2 */
+  add (q, TASK ("c"), 4, JQ_ADD_ADDED);          /* 3 */
+  g_autoptr (JqJob) was_running = jq_job_new (40, 5, TASK ("r"), 0);
+  assert_true (jq_queue_restore (q, was_running, TRUE));
+  /* Head of its priority, behind better priorities. */
+  assert_int_equal (pop_number (q), 3);
+  assert_int_equal (pop_number (q), 40);
+  assert_int_equal (pop_number (q), 1);
+  assert_int_equal (jq_queue_get_next_number (q), 41);
+}
+
+static void
+test_restore_refuses_clashes (void **state)
+{
+  JqQueue *q = *state;
+  add (q, TASK ("a"), 5, JQ_ADD_ADDED);
+  g_autoptr (JqJob) same_number = jq_job_new (1, 5, TASK ("other"), 0);
+  g_autoptr (JqJob) same_argv = jq_job_new (9, 5, TASK ("a"), 0);
+  assert_false (jq_queue_restore (q, same_number, FALSE));
+  assert_false (jq_queue_restore (q, same_argv, FALSE));
+  assert_int_equal (jq_queue_count (q), 1);
+}
+
+static void
+test_next_number_only_rises (void **state)
+{
+  JqQueue *q = *state;
+  jq_queue_set_next_number (q, 100);
+  jq_queue_set_next_number (q, 50);
+  assert_int_equal (add (q, TASK ("a"), 5, JQ_ADD_ADDED), 100);
+}
+
+static void
+test_job_outlives_queue (void **state)
+{
+  JqQueue *q = jq_queue_new ();
+  JqJob *job = NULL;
+  jq_queue_add (q, TASK ("a", "b"), 3, 1234, &job);
+  jq_job_ref (job);
+  jq_queue_free (q);
+  assert_string_equal (jq_job_get_argv (job)[1], "b");
+  assert_int_equal (jq_job_get_queued_us (job), 1234);
+  jq_job_unref (job);
+}
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct {
+  int     priority;
+  guint64 number;
+  int     task;        /* index into the task pool */
+} ModelJob;
+
+static int
+model_cmp (gconstpointer a, gconstpointer b)
+{
+  const ModelJob *x = a, *y = b;
+  if (x->priority != y->priority)
+    return x->priority < y->priority ? -1 : 1;
+  return x->number < y->number ? -1 : x->number > y->number;
+}
+
+static int
+model_find_task (GArray *m, int task)
+{
+  for (guint i = 0; i < m->len; i++)
+    if (g_array_index (m, ModelJob, i).task == task)
+      return (int) i;
+  return -1;
+}
+
+#define POOL 300
+
+static void
+check_same (JqQueue *q, GArray *m, char ***pool)
+{
+  g_autoptr (GPtrArray) list = jq_queue_list (q);
+  assert_int_equal (list->len, m->len);
+  for (guint i = 0; i < m->len; i++)
+    {
+      ModelJob *mj = &g_array_index (m, ModelJob, i);
+      JqJob *job = list->pdata[i];
+      assert_int_equal (jq_job_get_number (job), mj->number);
+      assert_int_equal (jq_job_get_priority (job), mj->priority);
+      assert_true (g_strv_equal (jq_job_get_argv (job),
+                                 (const char *const *) pool[mj->task]));
+    }
+}
+
+static void
+test_random_against_model (void **state)
+{
+  JqQueue *q = *state;
+  g_autoptr (GArray) m = g_array_new (FALSE, FALSE, sizeof (ModelJob));
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20261127);
+  char **pool[POOL];
+  guint64 next = 1;
+
+  for (int i = 0; i < POOL; i++)
+    {
+      pool[i] = g_new0 (char *, 3);
+      pool[i][0] = g_strdup_printf ("task-%d", i % 100);
+      pool[i][1] = g_strdup_printf ("-c%d", i / 100);
+    }
+
+  for (int step = 0; step < 100000; step++)
+    {
+      int op = g_rand_int_range (rand, 0, 100);
+      if (op < 55)
+        {
+          int task = g_rand_int_range (rand, 0, POOL);
+          int prio = g_rand_int_range (rand, 1, 10);
+          int at = model_find_task (m, task);
+          JqAddResult expect;
+          if (at < 0)
+            {
+              ModelJob mj = { prio, next++, task };
+              g_array_append_val (m, mj);
+              expect = JQ_ADD_ADDED;
+            }
+          else if (g_array_index (m, ModelJob, at).priority == prio)
+            expect = JQ_ADD_DUPLICATE;
+          else
+            {
+              g_array_index (m, ModelJob, at).priority = prio;
+              expect = JQ_ADD_PRIORITY_CHANGED;
+            }
+          g_array_sort (m, model_cmp);
+          assert_int_equal (jq_queue_add (q, (const char *const *) pool[task],
+                                          prio, step, NULL), expect);
+        }
+      else if (op < 80)
+        {
+          g_autoptr (JqJob) job = jq_queue_pop (q);
+          if (m->len == 0)
+            assert_null (job);
+          else
+            {
+              assert_non_null (job);
+              assert_int_equal (jq_job_get_number (job),
+                                g_array_index (m, ModelJob, 0).number);
+              g_array_remove_index (m, 0);
+            }
+        }
+      else if (op < 90)
+        {
+          guint64 number = g_rand_int_range (rand, 1, (gint32) next + 1);
+          gboolean in_model = FALSE;
+          for (guint i = 0; i < m->len; i++)
+            if (g_array_index (m, ModelJob, i).number == number)
+              {
+                g_array_remove_index (m, i);
+                in_model = TRUE;
+                break;
+              }
+          assert_int_equal (jq_queue_remove (q, number), in_model);
+        }
+      else if (op < 99)
+        {
+          if (m->len == 0)
+            continue;
+          guint i = g_rand_int_range (rand, 0, m->len);
+          int prio = g_rand_int_range (rand, 1, 10);
+          guint64 number = g_array_index (m, ModelJob, i).number;
+          g_array_index (m, ModelJob, i).priority = prio;
+          g_array_sort (m, model_cmp);
+          assert_true (jq_queue_set_priority (q, number, prio));
+        }
+      else if (g_rand_int_range (rand, 0, 10) == 0)
+        {
+          assert_int_equal (jq_queue_clear (q), m->len);
+          g_array_set_size (m, 0);
+        }
+
+      assert_int_equal (jq_queue_count (q), m->len);
+      if (m->len > 0)
+        assert_int_equal (jq_job_get_number (jq_queue_peek (q)),
+                          g_array_index (m, ModelJob, 0).number);
+      if (step % 1000 == 0)
+        check_same (q, m, pool);
+    }
+  check_same (q, m, pool);
+  for (int i = 0; i < POOL; i++)
+    g_strfreev (pool[i]);
+}
+
+static void
+test_million_waiting (void **state)
+{
+  JqQueue *q = *state;
+  const guint n = 1000000;
+  char number[32];
+  const char *argv[] = { "bots-engine", number, NULL };
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_snprintf (number, sizeof number, "-r%u", i);
+      /* priorities cycle 9..1 so the heap really has to order them */
+      assert_int_equal (jq_queue_add (q, argv, 9 - (int) (i % 9), 0, NULL),
+                        JQ_ADD_ADDED);
+    }
+  assert_int_equal (jq_queue_count (q), n);
+  g_snprintf (number, sizeof number, "-r%u", 500000u);
+  assert_int_equal (jq_queue_add (q, argv, 9 - (int) (500000 % 9), 0, NULL),
+                    JQ_ADD_DUPLICATE);
+
+  int last_priority = 0;
+  guint64 last_number = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (JqJob) job = jq_queue_pop (q);
+      int p = jq_job_get_priority (job);
+      guint64 num = jq_job_get_number (job);
+      assert_true (p > last_priority
+                   || (p == last_priority && num > last_number));
+      last_priority = p;
+      last_number = num;
+    }
+  assert_int_equal (jq_queue_count (q), 0);
+}
+
+int
+main (void)
+{
+#define T(f) cmocka_unit_test_setup_teardown (f, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T (test_numbers_start_at_one),
+    T (test_run_order),
+    T (test_duplicate_same_priority),
+    T (test_duplicate_changes_priority),
+    T (test_duplicate_is_elementwise),
+    T (test_popped_job_is_not_a_duplicate),
+    T (test_remove_and_lookup),
+    T (test_set_priority),
+    T (test_list_in_run_order),
+    T (test_clear),
+    T (test_restore_at_head),
+    T (test_restore_refuses_clashes),
+    T (test_next_number_only_rises),
+    cmocka_unit_test (test_job_outlives_queue),
+    T (test_random_against_model),
+    T (test_million_waiting),
+  };
+  return cmocka_run_group_tests_name ("queue", tests, NULL, NULL);
+}
