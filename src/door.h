@@ -1,0 +1,36 @@
+/* The one door from other threads into the main loop: run a function on
+ * the loop's thread and wait for it to finish. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct _JqDoor JqDoor;
+
+typedef void (*JqDoorFunc) (gpointer data);
+
+/* Called on the loop's thread around each batch of calls: @begin TRUE
+ * before the first, FALSE after the last.  The journal hangs its
+ * transaction here, so that calls arriving together commit together. */
+typedef void (*JqDoorBatchHook) (gboolean begin, gpointer user_data);
+
+/* A door into @context (the loop's context; not NULL). */
+JqDoor *jq_door_new (GMainContext *context);
+
+void jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
+                             gpointer user_data);
+
+/* Runs @func (@data) on the loop's thread and returns once it has run.
+ * Thread-safe.  Calls that arrive while the loop is busy run together,
+ * in arrival order, as one batch.  Called from the loop's own thread it
+ * runs @func at once.  Returns FALSE, without running @func, once the door
+ * is closed. */
+gboolean jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data);
+
+/* Runs what is pending, then refuses every later call.  Loop thread only. */
+void jq_door_close (JqDoor *door);
+
+/* Batches run so far; for tests and the status report. */
+guint64 jq_door_get_batches (JqDoor *door);
+
+void jq_door_free (JqDoor *door);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqDoor, jq_door_free)

@@ -1,0 +1,744 @@
+/* XML-RPC over HTTP for the Bots job queue.
+ *
+ * Threading model: Abyss serves each connection on a thread of its own,
+ * started from ServerRun() on a thread of ours.  Everything in this file
+ * runs on those threads -- reading the body, screening it, parsing it,
+ * building the reply -- except the small functions handed to
+ * jq_door_call(), which run on the main loop thread and are the only code
+ * here that touches the scheduler.  We build the Abyss server from its
+ * parts (ServerCreateSwitch, ServerAddHandler3, ServerRun) rather than with
+ * xmlrpc_server_abyss_create(), because that one installs signal handlers
+ * and GLib owns SIGCHLD.
+ *
+ * Screening happens before xmlrpc-c's parser sees a byte: it expands
+ * internal entities, so a DOCTYPE could make a 1 KB body cost gigabytes.
+ * Bots' requests never carry one, so any "<!" other than a comment or CDATA
+ * is refused, as is a body over 1 MiB or nested deeper than 32. */
+#include "rpc.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xmlrpc-c/abyss.h>
+#include <xmlrpc-c/base.h>
+
+#include "error.h"
+#include "task.h"
+
+/* Bodies above this size are parsed one at a time, so that many large
+ * bodies at once cannot multiply the parser's memory. */
+#define BIG_BODY (64 * 1024)
+/* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
+#define FAULT_CODE 1
+
+struct _JqRpc {
+  JqScheduler *scheduler;
+  JqDoor      *door;
+  JqLog       *log;
+  GMutex       big_parse;
+  TServer      server;
+  TChanSwitch *chan_switch;
+  gboolean     server_created;
+  GThread     *thread;
+};
+
+/* ---------------------------------------------------------- faults */
+
+static void
+fault (xmlrpc_env *env, const char *python_class, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+
+/* Sets a fault worded as Python's server words it: "<class 'X'>:text". */
+static void
+fault (xmlrpc_env *env, const char *python_class, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_autofree char *message = g_strdup_printf ("<class '%s'>:%s",
+                                              python_class, text);
+  xmlrpc_env_set_fault (env, FAULT_CODE, message);
+}
+
+static GBytes *
+serialize (xmlrpc_value *result, const xmlrpc_env *fault_env)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  xmlrpc_mem_block *out = xmlrpc_mem_block_new (&env, 0);
+  GBytes *bytes = NULL;
+
+  if (!env.fault_occurred)
+    {
+      if (fault_env != NULL)
+        xmlrpc_serialize_fault (&env, out, fault_env);
+      else
+        xmlrpc_serialize_response2 (&env, out, result, xmlrpc_dialect_i8);
+    }
+  if (!env.fault_occurred)
+    bytes = g_bytes_new (xmlrpc_mem_block_contents (out),
+                         xmlrpc_mem_block_size (out));
+  else
+    {
+      /* Only allocation failures get here; answer with a fixed fault. */
+      static const char fixed[] =
+        "<?xml version=\"1.0\"?><methodResponse><fault><value><struct>"
+        "<member><name>faultCode</name><value><int>1</int></value></member>"
+        "<member><name>faultString</name><value><string>internal error "
+        "building the response</string></value></member></struct></value>"
+        "</fault></methodResponse>";
+      bytes = g_bytes_new_static (fixed, sizeof fixed - 1);
+    }
+  if (out != NULL)
+    xmlrpc_mem_block_free (out);
+  xmlrpc_env_clean (&env);
+  return bytes;
+}
+
+/* ---------------------------------------------------------- screening */
+
+static const char *
+find (const char *from, const char *end, const char *needle)
+{
+  return g_strstr_len (from, end - from, needle);
+}
+
+/* Refuses bodies that could make the parser expensive.  Returns FALSE and
+ * sets @error with the reason. */
+static gboolean
+screen_body (const char *body, gsize len, GError **error)
+{
+  const char *end = body + len;
+  int depth = 0;
+
+  if (len > JQ_RPC_MAX_BODY)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+                   "request body of %" G_GSIZE_FORMAT " bytes is over the "
+                   "limit of %d", len, JQ_RPC_MAX_BODY);
+      return FALSE;
+    }
+  if (memchr (body, '\0', len) != NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+                   "request body contains a NUL byte");
+      return FALSE;
+    }
+  for (const char *p = body; p < end; p++)
+    {
+      if (*p != '<')
+        continue;
+      const char *close = NULL;
+      if (g_str_has_prefix (p, "<!--"))
+        close = find (p + 4, end, "-->");
+      else if (g_str_has_prefix (p, "<![CDATA["))
+        close = find (p + 9, end, "]]>");
+      else if (p[1] == '!')
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+                       "DOCTYPE and ENTITY declarations are not accepted");
+          return FALSE;
+        }
+      else if (p[1] == '?')
+        close = find (p + 2, end, "?>");
+      else if (p[1] == '/')
+        {
+          depth--;
+          continue;
+        }
+      else
+        {
+          close = memchr (p, '>', end - p);
+          if (close != NULL && close[-1] != '/' && ++depth > JQ_RPC_MAX_DEPTH)
+            {
+              g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+                           "request is nested deeper than %d elements",
+                           JQ_RPC_MAX_DEPTH);
+              return FALSE;
+            }
+        }
+      if (close == NULL)
+        return TRUE;       /* unterminated markup: the parser will say so */
+      p = close;
+    }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------- arguments */
+
+static gboolean
+read_int (xmlrpc_env *env, xmlrpc_value *v, const char *method,
+          const char *name, int *out)
+{
+  xmlrpc_type type = xmlrpc_value_type (v);
+  if (type == XMLRPC_TYPE_INT)
+    {
+      xmlrpc_read_int (env, v, out);
+      return !env->fault_occurred;
+    }
+  if (type == XMLRPC_TYPE_I8)
+    {
+      xmlrpc_int64 wide;
+      xmlrpc_read_i8 (env, v, &wide);
+      if (!env->fault_occurred && wide >= G_MININT && wide <= G_MAXINT)
+        {
+          *out = (int) wide;
+          return TRUE;
+        }
+    }
+  fault (env, "TypeError", "%s(): %s must be an integer", method, name);
+  return FALSE;
+}
+
+/* Reads the task argument: an array of strings without NUL bytes, within
+ * the task limits.  Returns a new NULL-terminated argv, or NULL with a
+ * fault set. */
+static char **
+read_task (xmlrpc_env *env, xmlrpc_value *v)
+{
+  if (xmlrpc_value_type (v) != XMLRPC_TYPE_ARRAY)
+    {
+      fault (env, "TypeError", "addjob(): task must be a list of strings");
+      return NULL;
+    }
+  int n = xmlrpc_array_size (env, v);
+  if (env->fault_occurred)
+    return NULL;
+  if (n > JQ_TASK_MAX_ARGS)
+    {
+      fault (env, "ValueError", "addjob(): task has %d arguments; at most "
+             "%d are accepted", n, JQ_TASK_MAX_ARGS);
+      return NULL;
+    }
+  g_auto (GStrv) argv = g_new0 (char *, n + 1);
+  for (int i = 0; i < n; i++)
+    {
+      xmlrpc_value *item = NULL;
+      xmlrpc_array_read_item (env, v, i, &item);
+      if (env->fault_occurred)
+        return NULL;
+      if (xmlrpc_value_type (item) != XMLRPC_TYPE_STRING)
+        {
+          xmlrpc_DECREF (item);
+          fault (env, "TypeError",
+                 "addjob(): task item %d is not a string", i);
+          return NULL;
+        }
+      size_t len = 0;
+      const char *s = NULL;
+      xmlrpc_read_string_lp (env, item, &len, &s);
+      xmlrpc_DECREF (item);
+      if (env->fault_occurred)
+        return NULL;
+      if (strlen (s) != len)
+        {
+          free ((void *) s);
+          fault (env, "ValueError",
+                 "addjob(): task item %d contains a NUL byte", i);
+          return NULL;
+        }
+      argv[i] = g_strdup (s);
+      free ((void *) s);
+    }
+  g_autoptr (GError) error = NULL;
+  if (!jq_task_check_limits ((const char *const *) argv, &error))
+    {
+      fault (env, "ValueError", "addjob(): %s", error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&argv);
+}
+
+/* ---------------------------------------------------------- methods */
+
+typedef struct {
+  JqRpc       *rpc;
+  char       **argv;
+  int          priority;
+  JqAddjobCode code;
+} AddjobCall;
+
+static void
+addjob_on_loop (gpointer data)
+{
+  AddjobCall *c = data;
+  c->code = jq_scheduler_addjob (c->rpc->scheduler,
+                                 (const char *const *) c->argv, c->priority);
+}
+
+/* A waiting job as it was when the loop looked: the priority can change
+ * later on the loop thread, the argv cannot. */
+typedef struct {
+  int     priority;
+  guint64 number;
+  JqJob  *job;
+} JobSnapshot;
+
+typedef struct {
+  JqRpc  *rpc;
+  GArray *jobs;       /* JobSnapshot */
+  gboolean take;      /* getjob: remove the first */
+} ListCall;
+
+static void
+snapshot_clear (gpointer p)
+{
+  jq_job_unref (((JobSnapshot *) p)->job);
+}
+
+static void
+snapshot_add (GArray *jobs, JqJob *job)
+{
+  JobSnapshot snap = { jq_job_get_priority (job), jq_job_get_number (job),
+                       jq_job_ref (job) };
+  g_array_append_val (jobs, snap);
+}
+
+static void
+list_on_loop (gpointer data)
+{
+  ListCall *c = data;
+  if (c->take)
+    {
+      g_autoptr (JqJob) job = jq_scheduler_getjob (c->rpc->scheduler);
+      if (job != NULL)
+        snapshot_add (c->jobs, job);
+      return;
+    }
+  g_autoptr (GPtrArray) list = jq_scheduler_listjobs (c->rpc->scheduler);
+  g_array_set_size (c->jobs, 0);
+  for (guint i = 0; i < list->len; i++)
+    snapshot_add (c->jobs, list->pdata[i]);
+}
+
+static void
+clear_on_loop (gpointer data)
+{
+  JqRpc *rpc = data;
+  jq_scheduler_clear (rpc->scheduler);
+}
+
+static gboolean
+through_door (xmlrpc_env *env, JqRpc *rpc, JqDoorFunc func, gpointer data)
+{
+  if (jq_door_call (rpc->door, func, data))
+    return TRUE;
+  fault (env, "Exception", "the job queue server is shutting down");
+  return FALSE;
+}
+
+static xmlrpc_value *
+job_value (xmlrpc_env *env, const JobSnapshot *snap)
+{
+  const char *const *argv = jq_job_get_argv (snap->job);
+  xmlrpc_value *task = xmlrpc_array_new (env);
+  for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
+    {
+      xmlrpc_value *s = xmlrpc_string_new (env, argv[i]);
+      if (!env->fault_occurred)
+        {
+          xmlrpc_array_append_item (env, task, s);
+          xmlrpc_DECREF (s);
+        }
+    }
+  xmlrpc_value *number = snap->number <= G_MAXINT32
+    ? xmlrpc_int_new (env, (int) snap->number)
+    : xmlrpc_i8_new (env, (xmlrpc_int64) snap->number);
+  xmlrpc_value *priority = xmlrpc_int_new (env, snap->priority);
+  xmlrpc_value *entry = xmlrpc_array_new (env);
+  xmlrpc_array_append_item (env, entry, priority);
+  xmlrpc_array_append_item (env, entry, number);
+  xmlrpc_array_append_item (env, entry, task);
+  xmlrpc_DECREF (priority);
+  xmlrpc_DECREF (number);
+  xmlrpc_DECREF (task);
+  return entry;
+}
+
+static xmlrpc_value *
+method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  xmlrpc_value *task_v = NULL, *priority_v = NULL;
+  AddjobCall call = { rpc, NULL, 0, 0 };
+
+  xmlrpc_array_read_item (env, params, 0, &task_v);
+  xmlrpc_array_read_item (env, params, 1, &priority_v);
+  if (!env->fault_occurred)
+    call.argv = read_task (env, task_v);
+  if (!env->fault_occurred)
+    read_int (env, priority_v, "addjob", "priority", &call.priority);
+  if (task_v)
+    xmlrpc_DECREF (task_v);
+  if (priority_v)
+    xmlrpc_DECREF (priority_v);
+  if (!env->fault_occurred && through_door (env, rpc, addjob_on_loop, &call))
+    {
+      g_strfreev (call.argv);
+      return xmlrpc_int_new (env, call.code);
+    }
+  g_strfreev (call.argv);
+  return NULL;
+}
+
+static xmlrpc_value *
+list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take)
+{
+  g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
+  ListCall call = { rpc, jobs, take };
+
+  g_array_set_clear_func (jobs, snapshot_clear);
+  if (!through_door (env, rpc, list_on_loop, &call))
+    return NULL;
+  if (jobs->len == 0)
+    return xmlrpc_int_new (env, 0);
+  if (take)
+    return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
+
+  xmlrpc_value *list = xmlrpc_array_new (env);
+  for (guint i = 0; i < jobs->len && !env->fault_occurred; i++)
+    {
+      xmlrpc_value *entry = job_value (env, &g_array_index (jobs,
+                                                            JobSnapshot, i));
+      if (!env->fault_occurred)
+        xmlrpc_array_append_item (env, list, entry);
+      if (entry)
+        xmlrpc_DECREF (entry);
+    }
+  return list;
+}
+
+static xmlrpc_value *
+method_listjobs (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return list_or_take (rpc, env, FALSE);
+}
+
+static xmlrpc_value *
+method_getjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return list_or_take (rpc, env, TRUE);
+}
+
+static xmlrpc_value *
+method_clearjobq (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  if (!through_door (env, rpc, clear_on_loop, rpc))
+    return NULL;
+  return xmlrpc_int_new (env, 0);
+}
+
+static xmlrpc_value *
+method_isup (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return xmlrpc_int_new (env, 0);
+}
+
+typedef xmlrpc_value *(*MethodFunc) (JqRpc *rpc, xmlrpc_env *env,
+                                     xmlrpc_value *params);
+
+static const struct {
+  const char *name;
+  const char *signature;     /* for the wrong-count message */
+  int         n_params;
+  MethodFunc  func;
+} methods[] = {
+  { "addjob", "task, priority", 2, method_addjob },
+  { "listjobs", "", 0, method_listjobs },
+  { "getjob", "", 0, method_getjob },
+  { "clearjobq", "", 0, method_clearjobq },
+  { "isup", "", 0, method_isup },
+};
+
+static xmlrpc_value *
+dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
+          xmlrpc_value *params)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      if (strcmp (methods[i].name, name) != 0)
+        continue;
+      int n = xmlrpc_array_size (env, params);
+      if (env->fault_occurred)
+        return NULL;
+      if (n != methods[i].n_params)
+        {
+          fault (env, "TypeError", "%s(%s) takes %d argument%s, %d given",
+                 name, methods[i].signature, methods[i].n_params,
+                 methods[i].n_params == 1 ? "" : "s", n);
+          return NULL;
+        }
+      return methods[i].func (rpc, env, params);
+    }
+  g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 80));
+  fault (env, "Exception", "method \"%s\" is not supported", shown);
+  return NULL;
+}
+
+GBytes *
+jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  const char *name = NULL;
+  xmlrpc_value *params = NULL, *result = NULL;
+
+  if (!screen_body (body, len, &error))
+    {
+      jq_log_write (rpc->log, JQ_LOG_WARNING, "Refused request: %s",
+                    error->message);
+      fault (&env, "ValueError", "request refused: %s", error->message);
+    }
+  else
+    {
+      gboolean big = len > BIG_BODY;
+      if (big)
+        g_mutex_lock (&rpc->big_parse);
+      xmlrpc_parse_call (&env, body, len, &name, &params);
+      if (big)
+        g_mutex_unlock (&rpc->big_parse);
+      if (env.fault_occurred)
+        {
+          g_autofree char *why = g_strdup (env.fault_string);
+          xmlrpc_env_clean (&env);
+          xmlrpc_env_init (&env);
+          fault (&env, "ValueError", "not a valid XML-RPC call: %s", why);
+        }
+      else
+        result = dispatch (rpc, &env, name, params);
+    }
+
+  GBytes *response = serialize (result, env.fault_occurred ? &env : NULL);
+  if (result != NULL)
+    xmlrpc_DECREF (result);
+  if (params != NULL)
+    xmlrpc_DECREF (params);
+  if (name != NULL)
+    free ((void *) name);
+  xmlrpc_env_clean (&env);
+  return response;
+}
+
+/* ---------------------------------------------------------- HTTP */
+
+static void
+http_error (TSession *session, guint16 status, const char *explanation)
+{
+  ResponseStatus (session, status);
+  ResponseError2 (session, explanation);
+}
+
+/* Reads exactly @len body bytes.  FALSE when the client went away or
+ * stalled past the server's time-out. */
+static gboolean
+read_body (TSession *session, char *buf, gsize len)
+{
+  gsize have = 0;
+  while (have < len)
+    {
+      const char *data = NULL;
+      size_t n = 0;
+      SessionGetReadData (session, len - have, &data, &n);
+      if (n > 0)
+        {
+          memcpy (buf + have, data, n);
+          have += n;
+        }
+      else if (!SessionRefillBuffer (session))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+handle_http (void *user_data, TSession *session, abyss_bool *handled)
+{
+  JqRpc *rpc = user_data;
+  const TRequestInfo *info = NULL;
+
+  *handled = TRUE;
+  SessionGetRequestInfo (session, &info);
+  if (info->method != m_post)
+    {
+      ResponseAddField (session, "Allow", "POST");
+      http_error (session, 405, "XML-RPC requests are sent with POST.");
+      return;
+    }
+  const char *encoding = RequestHeaderValue (session, "transfer-encoding");
+  const char *length = RequestHeaderValue (session, "content-length");
+  if (encoding != NULL || length == NULL)
+    {
+      http_error (session, 411, "A Content-Length header is required.");
+      return;
+    }
+  guint64 len = 0;
+  if (!g_ascii_string_to_unsigned (length, 10, 0, G_MAXUINT64, &len, NULL))
+    {
+      http_error (session, 400, "Content-Length is not a number.");
+      return;
+    }
+  if (len > JQ_RPC_MAX_BODY)
+    {
+      http_error (session, 413, "The request body is too large.");
+      return;
+    }
+
+  g_autofree char *body = g_malloc (len + 1);
+  if (!read_body (session, body, len))
+    return;                      /* nobody left to answer */
+  body[len] = '\0';
+
+  g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
+  gsize size = 0;
+  const char *data = g_bytes_get_data (response, &size);
+  ResponseStatus (session, 200);
+  ResponseContentType (session, "text/xml");
+  ResponseContentLength (session, size);
+  ResponseWriteStart (session);
+  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  ResponseWriteEnd (session);
+}
+
+JqRpc *
+jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
+{
+  JqRpc *rpc = g_new0 (JqRpc, 1);
+  rpc->scheduler = scheduler;
+  rpc->door = door;
+  rpc->log = log;
+  g_mutex_init (&rpc->big_parse);
+  /* Process-wide parser limits; the screening above is stricter. */
+  xmlrpc_limit_set (XMLRPC_NESTING_LIMIT_ID, JQ_RPC_MAX_DEPTH);
+  xmlrpc_limit_set (XMLRPC_XML_SIZE_LIMIT_ID, JQ_RPC_MAX_BODY);
+  return rpc;
+}
+
+static int
+bind_socket (const char *address, guint port, GError **error)
+{
+  struct addrinfo hints = { 0 }, *found = NULL;
+  char service[16];
+  int one = 1;
+
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+  hints.ai_socktype = SOCK_STREAM;
+  g_snprintf (service, sizeof service, "%u", port);
+  int rc = getaddrinfo (address, service, &hints, &found);
+  if (rc != 0)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "cannot listen on \"%s\": not a numeric IP address (%s)",
+                   address, gai_strerror (rc));
+      return -1;
+    }
+  int fd = socket (found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0)
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd < 0 || bind (fd, found->ai_addr, found->ai_addrlen) != 0
+      || listen (fd, 128) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "cannot listen on %s port %u: %s%s", address, port,
+                   g_strerror (saved),
+                   saved == EADDRINUSE
+                     ? " (is another job queue server running?)" : "");
+      if (fd >= 0)
+        close (fd);
+      fd = -1;
+    }
+  freeaddrinfo (found);
+  return fd;
+}
+
+static gpointer
+run_server (gpointer data)
+{
+  JqRpc *rpc = data;
+  ServerRun (&rpc->server);
+  return NULL;
+}
+
+gboolean
+jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
+{
+  const char *abyss_error = NULL;
+  int fd = bind_socket (address, port, error);
+  if (fd < 0)
+    return FALSE;
+
+  AbyssInit (&abyss_error);
+  if (abyss_error == NULL)
+    ChanSwitchUnixCreateFd (fd, &rpc->chan_switch, &abyss_error);
+  if (abyss_error == NULL)
+    ServerCreateSwitch (&rpc->server, rpc->chan_switch, &abyss_error);
+  if (abyss_error != NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "cannot start the HTTP server: %s", abyss_error);
+      free ((void *) abyss_error);  /* Abyss allocates it with malloc */
+      if (rpc->chan_switch != NULL)
+        ChanSwitchDestroy (rpc->chan_switch);
+      rpc->chan_switch = NULL;
+      close (fd);
+      return FALSE;
+    }
+  rpc->server_created = TRUE;
+
+  struct ServerReqHandler3 handler = {
+    .term = NULL,
+    .handleReq = handle_http,
+    .userdata = rpc,
+    .handleReqStackSize = 256 * 1024,
+  };
+  abyss_bool ok = FALSE;
+  ServerAddHandler3 (&rpc->server, &handler, &ok);
+  /* Abyss's defaults (15 connections, 15 s keep-alive) let a handful of
+   * idle clients lock everyone else out; see doc/design.md. */
+  ServerSetMaxConn (&rpc->server, JQ_RPC_MAX_CONN);
+  ServerSetMaxConnBacklog (&rpc->server, 128);
+  ServerSetKeepaliveTimeout (&rpc->server, 15);
+  ServerSetKeepaliveMaxConn (&rpc->server, 1000000);
+  ServerSetTimeout (&rpc->server, 10);
+  ServerSetAdvertise (&rpc->server, FALSE);
+  ServerInit2 (&rpc->server, &abyss_error);
+  if (!ok || abyss_error != NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "cannot start the HTTP server: %s",
+                   abyss_error ? abyss_error : "no handler");
+      if (abyss_error)
+        free ((void *) abyss_error);  /* Abyss allocates it with malloc */
+      return FALSE;
+    }
+  rpc->thread = g_thread_new ("jq-http", run_server, rpc);
+  return TRUE;
+}
+
+void
+jq_rpc_stop (JqRpc *rpc)
+{
+  if (rpc->thread == NULL)
+    return;
+  ServerTerminate (&rpc->server);
+  g_thread_join (g_steal_pointer (&rpc->thread));
+}
+
+void
+jq_rpc_free (JqRpc *rpc)
+{
+  if (rpc == NULL)
+    return;
+  jq_rpc_stop (rpc);
+  if (rpc->server_created)
+    ServerFree (&rpc->server);
+  if (rpc->chan_switch != NULL)
+    ChanSwitchDestroy (rpc->chan_switch);
+  g_mutex_clear (&rpc->big_parse);
+  g_free (rpc);
+}

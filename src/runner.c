@@ -1,0 +1,339 @@
+/* Job processes.
+ *
+ * Each job is a GSubprocess in its own process group (so a timeout can
+ * stop everything the engine started).  stdout and stderr are read through
+ * non-blocking fd watches into bounded buffers; when the process is reaped
+ * the pipes are drained once more, the output and the end are logged, and
+ * the owner is told at once, so that the next job starts without delay. */
+#include "runner.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "task.h"
+
+typedef struct {
+  int      fd;              /* -1 once closed */
+  guint    watch_id;
+  GString *kept;            /* first output_limit bytes */
+  guint64  dropped;         /* bytes read beyond the limit */
+} Capture;
+
+typedef struct {
+  JqRunner    *runner;
+  JqJob       *job;           /* owned reference */
+  GSubprocess *process;
+  GPid         pid;
+  gint64       started_us;
+  gint64       started_mono_us;
+  guint        timeout_id;    /* maxruntime */
+  guint        kill_id;       /* SIGKILL after grace */
+  gboolean     hit_maxruntime;
+  Capture      out, err;
+} Running;
+
+struct _JqRunner {
+  JqLog           *log;
+  JqRunnerSettings settings;
+  JqRunnerFinished finished;
+  gpointer         user_data;
+  GPtrArray       *running;    /* Running*, owned */
+};
+
+char *
+jq_format_elapsed (gint64 us)
+{
+  gint64 s = us / G_USEC_PER_SEC;
+  return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d.%06d",
+                          s / 3600, (int) (s / 60 % 60), (int) (s % 60),
+                          (int) (us % G_USEC_PER_SEC));
+}
+
+static void
+capture_read (Capture *c, gsize limit)
+{
+  char buf[16384];
+
+  while (c->fd >= 0)
+    {
+      ssize_t n = read (c->fd, buf, sizeof buf);
+      if (n > 0)
+        {
+          gsize room = limit > c->kept->len ? limit - c->kept->len : 0;
+          gsize keep = MIN ((gsize) n, room);
+          g_string_append_len (c->kept, buf, keep);
+          c->dropped += (gsize) n - keep;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return;
+      /* EOF or a real error: this stream is over.  Its watch is removed
+       * by whoever called us. */
+      close (c->fd);
+      c->fd = -1;
+    }
+}
+
+static gboolean
+on_output (int fd, GIOCondition condition, gpointer user_data)
+{
+  Running *r = user_data;
+  Capture *c = fd == r->out.fd ? &r->out : &r->err;
+  capture_read (c, r->runner->settings.output_limit);
+  if (c->fd < 0)
+    {
+      c->watch_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+capture_init (Capture *c, Running *r, GInputStream *stream)
+{
+  c->kept = g_string_new (NULL);
+  c->fd = dup (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream)));
+  if (c->fd < 0)
+    return;
+  g_unix_set_fd_nonblocking (c->fd, TRUE, NULL);
+  c->watch_id = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                               on_output, r);
+}
+
+static void
+capture_close (Capture *c)
+{
+  g_clear_handle_id (&c->watch_id, g_source_remove);
+  if (c->fd >= 0)
+    close (c->fd);
+  c->fd = -1;
+}
+
+static void
+running_free (gpointer p)
+{
+  Running *r = p;
+  g_clear_handle_id (&r->timeout_id, g_source_remove);
+  g_clear_handle_id (&r->kill_id, g_source_remove);
+  capture_close (&r->out);
+  capture_close (&r->err);
+  if (r->out.kept)
+    g_string_free (r->out.kept, TRUE);
+  if (r->err.kept)
+    g_string_free (r->err.kept, TRUE);
+  g_clear_object (&r->process);
+  jq_job_unref (r->job);
+  g_free (r);
+}
+
+static void
+log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
+{
+  if (c->kept->len == 0 && c->dropped == 0)
+    return;
+  g_autofree char *text = g_utf8_make_valid (c->kept->str, c->kept->len);
+  g_strchomp (text);
+  if (c->dropped > 0)
+    jq_log_write (r->runner->log, level,
+                  "Job %" G_GUINT64_FORMAT " %s:\n%s\n[output cut after %"
+                  G_GSIZE_FORMAT " bytes; %" G_GUINT64_FORMAT
+                  " more bytes not logged]",
+                  jq_job_get_number (r->job), name, text, c->kept->len,
+                  c->dropped);
+  else
+    jq_log_write (r->runner->log, level, "Job %" G_GUINT64_FORMAT " %s:\n%s",
+                  jq_job_get_number (r->job), name, text);
+}
+
+static void
+kill_group (Running *r, int sig)
+{
+  /* The job leads its own group; the group outlives a leader that has
+   * already exited, so this also reaches what it left behind. */
+  if (kill (-r->pid, sig) != 0 && errno == ESRCH)
+    kill (r->pid, sig);
+}
+
+static gboolean
+on_kill_grace (gpointer user_data)
+{
+  Running *r = user_data;
+  r->kill_id = 0;
+  jq_log_write (r->runner->log, JQ_LOG_ERROR,
+                "Job %" G_GUINT64_FORMAT " did not stop after SIGTERM; "
+                "sending SIGKILL", jq_job_get_number (r->job));
+  kill_group (r, SIGKILL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+terminate (Running *r)
+{
+  if (r->kill_id != 0)
+    return;
+  kill_group (r, SIGTERM);
+  r->kill_id = g_timeout_add (MAX (r->runner->settings.kill_grace_ms, 1),
+                              on_kill_grace, r);
+}
+
+static gboolean
+on_maxruntime (gpointer user_data)
+{
+  Running *r = user_data;
+  JqRunner *runner = r->runner;
+
+  r->timeout_id = 0;
+  r->hit_maxruntime = TRUE;
+  jq_log_write (runner->log, JQ_LOG_ERROR,
+                "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
+                jq_job_get_number (r->job),
+                runner->settings.maxruntime_minutes);
+  if (runner->settings.kill_on_timeout)
+    {
+      jq_log_write (runner->log, JQ_LOG_ERROR,
+                    "Terminating job %" G_GUINT64_FORMAT
+                    " (killjobsintimeout)", jq_job_get_number (r->job));
+      terminate (r);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_process_exit (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Running *r = user_data;
+  JqRunner *runner = r->runner;
+  JqJobResult result = { 0 };
+
+  g_subprocess_wait_finish (r->process, res, NULL);
+  /* The process is gone, so what it wrote is all in the pipes now. */
+  capture_read (&r->out, runner->settings.output_limit);
+  capture_read (&r->err, runner->settings.output_limit);
+
+  result.pid = r->pid;
+  result.started_us = r->started_us;
+  result.ended_us = g_get_real_time ();
+  result.hit_maxruntime = r->hit_maxruntime;
+  if (g_subprocess_get_if_signaled (r->process))
+    {
+      result.term_signal = g_subprocess_get_term_sig (r->process);
+      result.exit_code = -result.term_signal;
+    }
+  else
+    result.exit_code = g_subprocess_get_exit_status (r->process);
+
+  log_output (r, "stdout", &r->out, JQ_LOG_INFO);
+  log_output (r, "stderr", &r->err,
+              result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR);
+  g_autofree char *elapsed = jq_format_elapsed (g_get_monotonic_time ()
+                                                - r->started_mono_us);
+  jq_log_write (runner->log,
+                result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR,
+                "Finished job %" G_GUINT64_FORMAT ", elapsed time %s, "
+                "exit code %d", jq_job_get_number (r->job), elapsed,
+                result.exit_code);
+
+  g_autoptr (JqJob) job = jq_job_ref (r->job);
+  g_ptr_array_remove (runner->running, r);
+  runner->finished (job, &result, runner->user_data);
+}
+
+static void
+child_setup (gpointer user_data)
+{
+  setpgid (0, 0);
+}
+
+JqRunner *
+jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
+               JqRunnerFinished finished, gpointer user_data)
+{
+  JqRunner *runner = g_new0 (JqRunner, 1);
+  runner->log = log;
+  runner->settings = *settings;
+  if (runner->settings.output_limit == 0)
+    runner->settings.output_limit = JQ_OUTPUT_LIMIT;
+  runner->finished = finished;
+  runner->user_data = user_data;
+  runner->running = g_ptr_array_new_with_free_func (running_free);
+  return runner;
+}
+
+gboolean
+jq_runner_start (JqRunner *runner, JqJob *job, GError **error)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %" G_GUINT64_FORMAT
+                ": %s", jq_job_get_number (job), task);
+
+  GSubprocess *process = g_subprocess_launcher_spawnv (
+      launcher, jq_job_get_argv (job), error);
+  if (process == NULL)
+    return FALSE;
+
+  Running *r = g_new0 (Running, 1);
+  r->runner = runner;
+  r->job = jq_job_ref (job);
+  r->process = process;
+  r->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (process),
+                                   NULL, 10);
+  r->started_us = g_get_real_time ();
+  r->started_mono_us = g_get_monotonic_time ();
+  r->out.fd = r->err.fd = -1;
+  capture_init (&r->out, r, g_subprocess_get_stdout_pipe (process));
+  capture_init (&r->err, r, g_subprocess_get_stderr_pipe (process));
+  if (runner->settings.maxruntime_ms > 0)
+    r->timeout_id = g_timeout_add (runner->settings.maxruntime_ms,
+                                   on_maxruntime, r);
+  g_ptr_array_add (runner->running, r);
+  g_subprocess_wait_async (process, NULL, on_process_exit, r);
+  return TRUE;
+}
+
+guint
+jq_runner_get_running (JqRunner *runner)
+{
+  return runner->running->len;
+}
+
+GPtrArray *
+jq_runner_list (JqRunner *runner)
+{
+  GPtrArray *jobs = g_ptr_array_new ();
+  for (guint i = 0; i < runner->running->len; i++)
+    g_ptr_array_add (jobs, ((Running *) runner->running->pdata[i])->job);
+  return jobs;
+}
+
+void
+jq_runner_terminate_all (JqRunner *runner)
+{
+  for (guint i = 0; i < runner->running->len; i++)
+    {
+      Running *r = runner->running->pdata[i];
+      jq_log_write (runner->log, JQ_LOG_WARNING,
+                    "Terminating job %" G_GUINT64_FORMAT
+                    " (server stopping)", jq_job_get_number (r->job));
+      terminate (r);
+    }
+}
+
+void
+jq_runner_free (JqRunner *runner)
+{
+  if (runner == NULL)
+    return;
+  g_ptr_array_unref (runner->running);
+  g_free (runner);
+}

@@ -1,0 +1,58 @@
+/* Starts jobs, captures their output, watches their run time, and reports
+ * each job's end.  Main loop thread only. */
+#pragma once
+
+#include <glib.h>
+
+#include "log.h"
+#include "queue.h"
+
+/* How much of each of a job's stdout and stderr goes into the log. */
+#define JQ_OUTPUT_LIMIT (64 * 1024)
+
+typedef struct {
+  guint64  maxruntime_ms;    /* 0 = no limit */
+  guint    maxruntime_minutes; /* as configured, for the message */
+  gboolean kill_on_timeout;
+  guint64  kill_grace_ms;    /* SIGTERM to SIGKILL */
+  gsize    output_limit;     /* bytes kept per stream */
+} JqRunnerSettings;
+
+typedef struct {
+  GPid     pid;
+  gint64   started_us;       /* wall clock, unix microseconds */
+  gint64   ended_us;
+  int      exit_code;        /* Python's convention: -N when killed by N */
+  int      term_signal;      /* 0 unless killed by a signal */
+  gboolean hit_maxruntime;
+} JqJobResult;
+
+typedef struct _JqRunner JqRunner;
+
+/* @job has ended (its process was reaped).  The runner has logged it. */
+typedef void (*JqRunnerFinished) (JqJob *job, const JqJobResult *result,
+                                  gpointer user_data);
+
+JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
+                         JqRunnerFinished finished, gpointer user_data);
+
+/* Starts @job: argv without a shell (PATH searched), stdin /dev/null, its
+ * own process group, stdout and stderr captured.  Logs "Starting job N".
+ * Returns FALSE and sets @error when it cannot be started; nothing is then
+ * left running and @finished will not be called. */
+gboolean jq_runner_start (JqRunner *runner, JqJob *job, GError **error);
+
+guint jq_runner_get_running (JqRunner *runner);
+
+/* The running jobs (borrowed); for the status report. */
+GPtrArray *jq_runner_list (JqRunner *runner);
+
+/* Sends SIGTERM to every running job's process group, and SIGKILL after
+ * the kill grace.  Their ends are reported as usual. */
+void jq_runner_terminate_all (JqRunner *runner);
+
+/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
+char *jq_format_elapsed (gint64 microseconds);
+
+void jq_runner_free (JqRunner *runner);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqRunner, jq_runner_free)

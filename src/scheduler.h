@@ -1,0 +1,53 @@
+/* The job queue's behaviour: Bots' addjob/listjobs/getjob/clearjobq rules
+ * on top of the queue, and launching the next job the moment a slot is
+ * free.  Main loop thread only. */
+#pragma once
+
+#include <glib.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "runner.h"
+
+/* addjob's answers (PROTOCOL section 2); 1 is the client's own. */
+typedef enum {
+  JQ_ADDJOB_OK = 0,
+  JQ_ADDJOB_EMPTY = 2,
+  JQ_ADDJOB_UNAUTHORIZED = 3,
+  JQ_ADDJOB_DUPLICATE = 4,
+} JqAddjobCode;
+
+typedef struct _JqScheduler JqScheduler;
+
+/* @config and @log must outlive the scheduler. */
+JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
+                               const JqRunnerSettings *runner_settings);
+
+/* Bots' addjob: queues @argv at @priority and starts it at once when a
+ * slot is free.  ['isup'] answers OK and queues nothing. */
+JqAddjobCode jq_scheduler_addjob (JqScheduler *s, const char *const *argv,
+                                  int priority);
+
+/* The waiting jobs in run order (new array of references). */
+GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
+
+/* Removes the next waiting job and hands it to the caller (transfer
+ * full), or NULL when nothing waits. */
+JqJob *jq_scheduler_getjob (JqScheduler *s);
+
+/* Drops every waiting job (not the running ones). */
+void jq_scheduler_clear (JqScheduler *s);
+
+/* Stops launching; @drained is called (once) as soon as no job runs. */
+void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
+                        gpointer user_data);
+
+/* Asks the running jobs to end (SIGTERM, later SIGKILL). */
+void jq_scheduler_terminate_running (JqScheduler *s);
+
+guint jq_scheduler_get_running (JqScheduler *s);
+JqQueue *jq_scheduler_get_queue (JqScheduler *s);
+
+void jq_scheduler_free (JqScheduler *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqScheduler, jq_scheduler_free)

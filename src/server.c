@@ -1,0 +1,225 @@
+/* main() of bots-jobqueueserver: options, config, log, signals, wiring. */
+#include "build-config.h"
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "door.h"
+#include "log.h"
+#include "rpc.h"
+#include "scheduler.h"
+
+/* Test aid (documented in bots-jobqueueserver(8)): when set to 1, the
+ * maxruntime of bots.ini counts seconds instead of minutes. */
+#define MAXRUNTIME_IN_SECONDS_ENV "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS"
+
+typedef struct {
+  GMainLoop   *loop;
+  JqLog       *log;
+  JqDoor      *door;
+  JqRpc       *rpc;
+  JqScheduler *scheduler;
+  const JqConfig *config;
+  gboolean     stopping;
+  guint        grace_id;
+} Server;
+
+static void
+usage (FILE *to)
+{
+  fprintf (to,
+           "Usage: bots-jobqueueserver [-c<configdir>] [--help] [--version]\n"
+           "\n"
+           "The Bots job queue server: accepts jobs over XML-RPC on the port\n"
+           "set in bots.ini and runs them one at a time, in priority order.\n"
+           "\n"
+           "  -c<configdir>  folder holding bots.ini (default: config, or\n"
+           "                 $BOTS_DIR/config when BOTS_DIR is set)\n"
+           "  -h, --help     show this help and exit\n"
+           "  --version      show the version and exit\n");
+}
+
+static gboolean
+on_drained (gpointer data)
+{
+  Server *server = data;
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_grace_over (gpointer data)
+{
+  Server *server = data;
+  server->grace_id = 0;
+  jq_log_write (server->log, JQ_LOG_WARNING,
+                "Stop grace of %u seconds is over; terminating running jobs",
+                server->config->stop_grace_seconds);
+  jq_scheduler_terminate_running (server->scheduler);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Server *server = data;
+
+  if (server->stopping)
+    {
+      /* A second request to stop: do not wait out the grace. */
+      g_clear_handle_id (&server->grace_id, g_source_remove);
+      on_grace_over (server);
+      return G_SOURCE_CONTINUE;
+    }
+  server->stopping = TRUE;
+  guint running = jq_scheduler_get_running (server->scheduler);
+  jq_log_write (server->log, JQ_LOG_STARTINFO,
+                "Bots jobqueue stopping; %u job(s) running, %u waiting.",
+                running, jq_queue_count (jq_scheduler_get_queue (
+                                           server->scheduler)));
+  /* Close the door before stopping Abyss: a connection thread blocked
+   * in the door would otherwise wait for this very thread. */
+  jq_door_close (server->door);
+  jq_rpc_stop (server->rpc);
+  if (running > 0)
+    server->grace_id = g_timeout_add_seconds (
+        MAX (server->config->stop_grace_seconds, 1), on_grace_over, server);
+  jq_scheduler_stop (server->scheduler, on_drained, server);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_hangup (gpointer data)
+{
+  Server *server = data;
+  g_autoptr (GError) error = NULL;
+  if (jq_log_reopen (server->log, &error))
+    jq_log_write (server->log, JQ_LOG_INFO, "Log file reopened (SIGHUP).");
+  else
+    jq_log_write (server->log, JQ_LOG_ERROR, "%s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static JqRunnerSettings
+runner_settings (const JqConfig *config)
+{
+  const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
+  guint64 unit_ms = (unit != NULL && strcmp (unit, "1") == 0) ? 1000
+                                                              : 60 * 1000;
+  JqRunnerSettings s = {
+    .maxruntime_ms = config->maxruntime_minutes * unit_ms,
+    .maxruntime_minutes = config->maxruntime_minutes,
+    .kill_on_timeout = config->kill_jobs_in_timeout,
+    .kill_grace_ms = (guint64) config->kill_grace_seconds * 1000,
+    .output_limit = JQ_OUTPUT_LIMIT,
+  };
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *config_option = NULL;
+
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0
+          || strcmp (arg, "-?") == 0)
+        {
+          usage (stdout);
+          return 0;
+        }
+      if (strcmp (arg, "--version") == 0)
+        {
+          printf ("bots-jobqueueserver %s\n", PACKAGE_VERSION);
+          return 0;
+        }
+      if (g_str_has_prefix (arg, "-c") && arg[2] != '\0')
+        {
+          config_option = arg + 2;
+          continue;
+        }
+      fprintf (stderr, "bots-jobqueueserver: %s: %s\n\n",
+               strcmp (arg, "-c") == 0
+                 ? "-c needs the folder glued to it, e.g. -cconfig"
+                 : "unknown argument", arg);
+      usage (stderr);
+      return 1;
+    }
+
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *config_dir = jq_config_resolve_dir (
+      config_option, g_getenv ("BOTS_DIR"), cwd);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JqConfig) config = jq_config_load (config_dir, &error);
+  if (config == NULL)
+    {
+      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      return 1;
+    }
+  if (!config->enabled)
+    {
+      printf ("Error: bots jobqueue cannot start; not enabled in %s\n",
+              config->ini_path);
+      return 1;
+    }
+  g_autoptr (JqLog) log = jq_log_new (config->log_path,
+                                      config->log_file_level,
+                                      config->log_console,
+                                      config->log_console_level, &error);
+  if (log == NULL)
+    {
+      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      return 1;
+    }
+
+  /* A client that hangs up mid-answer must not kill the server. */
+  signal (SIGPIPE, SIG_IGN);
+
+  Server server = { 0 };
+  JqRunnerSettings settings = runner_settings (config);
+  server.config = config;
+  server.log = log;
+  server.loop = g_main_loop_new (NULL, FALSE);
+  server.door = jq_door_new (g_main_context_default ());
+  server.scheduler = jq_scheduler_new (config, log, &settings);
+  server.rpc = jq_rpc_new (server.scheduler, server.door, log);
+
+  int status = 0;
+  if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error))
+    {
+      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+      if (!config->log_console)
+        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      status = 1;
+    }
+  else
+    {
+      g_unix_signal_add (SIGTERM, on_stop_signal, &server);
+      g_unix_signal_add (SIGINT, on_stop_signal, &server);
+      g_unix_signal_add (SIGHUP, on_hangup, &server);
+      jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
+      jq_log_write (log, JQ_LOG_STARTINFO,
+                    "bots-jobqueueserver %s; config %s; listening on %s "
+                    "port %u; %u job(s) at once; maxruntime %u minutes.",
+                    PACKAGE_VERSION, config->ini_path, config->bind,
+                    config->port, config->nr_threads,
+                    config->maxruntime_minutes);
+      g_main_loop_run (server.loop);
+      jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
+    }
+
+  g_clear_handle_id (&server.grace_id, g_source_remove);
+  jq_door_close (server.door);
+  jq_rpc_free (server.rpc);
+  jq_scheduler_free (server.scheduler);
+  jq_door_free (server.door);
+  g_main_loop_unref (server.loop);
+  return status;
+}
