@@ -1,18 +1,21 @@
 /* Job processes.
  *
- * Each job is a GSubprocess in its own process group (so a timeout can
- * stop everything the engine started).  stdout and stderr are read through
+ * Each job is spawned with g_spawn_async_with_pipes_and_fds() and watched
+ * with g_child_watch_add(), not through GSubprocess: GSubprocess forgets
+ * the pid as soon as its worker reaps the child, and a fast job can be
+ * reaped before we ask, while the pid is what names the job's process
+ * group.  Each job leads its own group (so a timeout can stop everything
+ * the engine started).  stdout and stderr are read through
  * non-blocking fd watches into bounded buffers; when the process is reaped
  * the pipes are drained once more, the output and the end are logged, and
  * the owner is told at once, so that the next job starts without delay. */
 #include "runner.h"
 
 #include <errno.h>
-#include <gio/gio.h>
-#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "task.h"
@@ -27,8 +30,8 @@ typedef struct {
 typedef struct {
   JqRunner    *runner;
   JqJob       *job;           /* owned reference */
-  GSubprocess *process;
   GPid         pid;
+  guint        child_watch_id;
   gint64       started_us;
   gint64       started_mono_us;
   guint        timeout_id;    /* maxruntime */
@@ -96,12 +99,10 @@ on_output (int fd, GIOCondition condition, gpointer user_data)
 }
 
 static void
-capture_init (Capture *c, Running *r, GInputStream *stream)
+capture_init (Capture *c, Running *r, int fd)
 {
   c->kept = g_string_new (NULL);
-  c->fd = dup (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream)));
-  if (c->fd < 0)
-    return;
+  c->fd = fd;
   g_unix_set_fd_nonblocking (c->fd, TRUE, NULL);
   c->watch_id = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                on_output, r);
@@ -122,13 +123,13 @@ running_free (gpointer p)
   Running *r = p;
   g_clear_handle_id (&r->timeout_id, g_source_remove);
   g_clear_handle_id (&r->kill_id, g_source_remove);
+  g_clear_handle_id (&r->child_watch_id, g_source_remove);
   capture_close (&r->out);
   capture_close (&r->err);
   if (r->out.kept)
     g_string_free (r->out.kept, TRUE);
   if (r->err.kept)
     g_string_free (r->err.kept, TRUE);
-  g_clear_object (&r->process);
   jq_job_unref (r->job);
   g_free (r);
 }
@@ -206,13 +207,14 @@ on_maxruntime (gpointer user_data)
 }
 
 static void
-on_process_exit (GObject *source, GAsyncResult *res, gpointer user_data)
+on_process_exit (GPid pid, int wait_status, gpointer user_data)
 {
   Running *r = user_data;
   JqRunner *runner = r->runner;
   JqJobResult result = { 0 };
 
-  g_subprocess_wait_finish (r->process, res, NULL);
+  r->child_watch_id = 0;      /* a child watch fires once */
+  g_spawn_close_pid (pid);
   /* The process is gone, so what it wrote is all in the pipes now. */
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
@@ -221,13 +223,13 @@ on_process_exit (GObject *source, GAsyncResult *res, gpointer user_data)
   result.started_us = r->started_us;
   result.ended_us = g_get_real_time ();
   result.hit_maxruntime = r->hit_maxruntime;
-  if (g_subprocess_get_if_signaled (r->process))
+  if (WIFSIGNALED (wait_status))
     {
-      result.term_signal = g_subprocess_get_term_sig (r->process);
+      result.term_signal = WTERMSIG (wait_status);
       result.exit_code = -result.term_signal;
     }
   else
-    result.exit_code = g_subprocess_get_exit_status (r->process);
+    result.exit_code = WEXITSTATUS (wait_status);
 
   log_output (r, "stdout", &r->out, JQ_LOG_INFO);
   log_output (r, "stderr", &r->err,
@@ -269,35 +271,33 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
 gboolean
 jq_runner_start (JqRunner *runner, JqJob *job, GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  GPid pid = 0;
+  int out_fd = -1, err_fd = -1;
 
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
   jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %" G_GUINT64_FORMAT
                 ": %s", jq_job_get_number (job), task);
-
-  GSubprocess *process = g_subprocess_launcher_spawnv (
-      launcher, jq_job_get_argv (job), error);
-  if (process == NULL)
+  if (!g_spawn_async_with_pipes_and_fds (
+          NULL, jq_job_get_argv (job), NULL,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+            | G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
+          child_setup, NULL, -1, -1, -1, NULL, NULL, 0, &pid, NULL, &out_fd,
+          &err_fd, error))
     return FALSE;
 
   Running *r = g_new0 (Running, 1);
   r->runner = runner;
   r->job = jq_job_ref (job);
-  r->process = process;
-  r->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (process),
-                                   NULL, 10);
+  r->pid = pid;
   r->started_us = g_get_real_time ();
   r->started_mono_us = g_get_monotonic_time ();
-  r->out.fd = r->err.fd = -1;
-  capture_init (&r->out, r, g_subprocess_get_stdout_pipe (process));
-  capture_init (&r->err, r, g_subprocess_get_stderr_pipe (process));
+  capture_init (&r->out, r, out_fd);
+  capture_init (&r->err, r, err_fd);
   if (runner->settings.maxruntime_ms > 0)
     r->timeout_id = g_timeout_add (runner->settings.maxruntime_ms,
                                    on_maxruntime, r);
   g_ptr_array_add (runner->running, r);
-  g_subprocess_wait_async (process, NULL, on_process_exit, r);
+  r->child_watch_id = g_child_watch_add (pid, on_process_exit, r);
   return TRUE;
 }
 

@@ -1,0 +1,58 @@
+"""A job for the integration tests.  Usage:
+    job.py RECORD NAME [--wait FILE] [--exit N] [--out TEXT] [--err TEXT]
+           [--bytes N] [--sleep S] [--stdin] [--ignore-term]
+Appends "start NAME T" to RECORD when it starts and "end NAME T" when it
+ends (T: time.monotonic_ns, comparable across processes), waiting in
+between for FILE to exist when asked to."""
+
+import os
+import signal
+import sys
+import time
+
+
+def record(path, what, name):
+    line = "%s %s %d %d %d\n" % (what, name, time.monotonic_ns(), os.getpid(), os.getpgid(0))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def main(argv):
+    path, name = argv[1], argv[2]
+    opts = argv[3:]
+    record(path, "start", name)
+    exit_code = 0
+    i = 0
+    while i < len(opts):
+        opt, val = opts[i], opts[i + 1] if i + 1 < len(opts) else None
+        i += 2
+        if opt == "--wait":
+            while not os.path.exists(val):
+                time.sleep(0.005)
+        elif opt == "--exit":
+            exit_code = int(val)
+        elif opt == "--out":
+            sys.stdout.write(val + "\n")
+        elif opt == "--err":
+            sys.stderr.write(val + "\n")
+        elif opt == "--bytes":
+            sys.stdout.write("x" * int(val))
+        elif opt == "--sleep":
+            time.sleep(float(val))
+        elif opt == "--stdin":
+            i -= 1
+            sys.stdout.write("stdin had %d bytes\n" % len(sys.stdin.buffer.read()))
+        elif opt == "--ignore-term":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            i -= 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    record(path, "end", name)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,205 @@
+"""Shared helpers for the integration tests: a Bots folder in a temporary
+directory, the real bots-jobqueueserver started on a free loopback port,
+and waits that poll for a condition with a deadline (never a fixed sleep
+for ordering)."""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import xmlrpc.client
+
+BUILDDIR = os.environ.get("JQ_BUILDDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SRCDIR = os.environ.get("JQ_SRCDIR", BUILDDIR)
+SERVER = os.path.join(BUILDDIR, "src", "bots-jobqueueserver")
+JOB2QUEUE = os.path.join(BUILDDIR, "src", "bots-job2queue")
+ADMIN = os.path.join(BUILDDIR, "src", "bots-jobqueue")
+JOB = os.path.join(SRCDIR, "tests", "integration", "job.py")
+PYTHON = sys.executable
+
+DEADLINE = 20.0  # seconds any single wait may take before the test fails
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, what, timeout=DEADLINE, interval=0.01):
+    """Polls predicate() until it returns a true value, which is returned."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def vm_hwm_kib(pid):
+    """Peak resident memory of a process, from /proc."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def post(port, body, path="/RPC2", headers=None, timeout=DEADLINE):
+    """POSTs raw bytes; returns (HTTP status, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        hdrs = {"Content-Type": "text/xml"}
+        hdrs.update(headers or {})
+        conn.request("POST", path, body, hdrs)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def call_raw(port, body):
+    """POSTs an XML-RPC body; returns the decoded answer or raises Fault."""
+    status, reply = post(port, body)
+    if status != 200:
+        raise AssertionError("HTTP %d: %r" % (status, reply[:200]))
+    return xmlrpc.client.loads(reply)[0][0]
+
+
+class BotsDir:
+    """A Bots installation folder: <root>/config/bots.ini and botssys."""
+
+    def __init__(self, jobqueue=None, settings=None, extra=""):
+        self.root = tempfile.mkdtemp(prefix="jqtest-")
+        self.config = os.path.join(self.root, "config")
+        self.botssys = os.path.join(self.root, "botssys")
+        self.log_path = os.path.join(self.botssys, "logging", "jobqueue.log")
+        self.port = free_port()
+        os.makedirs(self.config)
+        jq = {"enabled": "True", "port": str(self.port),
+              "authorized_tasks": PYTHON + " " + JOB,
+              "log_console": "False"}
+        jq.update(jobqueue or {})
+        st = {"maxruntime": "60"}
+        st.update(settings or {})
+        self.write_ini(jq, st, extra)
+
+    def write_ini(self, jq, st, extra=""):
+        lines = ["[settings]"] + ["%s = %s" % kv for kv in st.items()]
+        lines += ["", "[directories]", "botssys = botssys", "", "[jobqueue]"]
+        lines += ["%s = %s" % kv for kv in jq.items()]
+        with open(os.path.join(self.config, "bots.ini"), "w") as f:
+            f.write("\n".join(lines) + "\n" + extra)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, count=1, timeout=DEADLINE):
+        return wait_for(lambda: self.log().count(text) >= count,
+                        "log line %r (x%d); log so far:\n%s" % (text, count, self.log()[-3000:]),
+                        timeout)
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Server:
+    """The real server process on a BotsDir."""
+
+    def __init__(self, bots, env=None, args=None):
+        self.bots = bots
+        environ = dict(os.environ)
+        environ.update(env or {})
+        self.proc = subprocess.Popen(
+            [SERVER, "-c" + bots.config] + (args or []), env=environ,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=bots.root)
+        wait_for(self._ready, "server to listen on port %d" % bots.port)
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            out, err = self.proc.communicate()
+            raise AssertionError("server exited with %s: %s %s" % (self.proc.returncode, out, err))
+        try:
+            socket.create_connection(("127.0.0.1", self.bots.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def proxy(self, path="/RPC2"):
+        return xmlrpc.client.ServerProxy("http://127.0.0.1:%d%s" % (self.bots.port, path))
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not stop within %ss" % timeout)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+class ServerTestCase(unittest.TestCase):
+    """Starts a server per test; subclasses tune the bots.ini."""
+
+    jobqueue = None
+    settings = None
+    env = None
+
+    def setUp(self):
+        self.bots = BotsDir(self.jobqueue, self.settings)
+        self.server = Server(self.bots, env=self.env)
+        self.rpc = self.server.proxy()
+
+    def tearDown(self):
+        self.rpc("close")()
+        try:
+            self.server.stop(signal.SIGKILL)
+        finally:
+            self.bots.cleanup()
+
+    def job(self, *args):
+        """A task running tests/integration/job.py with @args."""
+        return [PYTHON, JOB] + [str(a) for a in args]
+
+    def events(self, name="events"):
+        """Lines the test jobs appended to their record file."""
+        path = self.bots.path(name)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [line.split() for line in f if line.strip()]
+
+
+def main():
+    unittest.main(verbosity=2)

@@ -1,0 +1,181 @@
+"""Bad and hostile input: every one gets a fault or an HTTP error, leaves
+the queue as it was, and the server keeps serving."""
+
+import socket
+import time
+import xmlrpc.client
+
+import jqtest
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+]>
+<methodCall><methodName>addjob</methodName><params>
+<param><value><array><data><value><string>bots-engine</string></value>
+<value><string>&lol8;</string></value></data></array></value></param>
+<param><value><int>5</int></value></param></params></methodCall>
+"""
+
+
+class Hostile(jqtest.ServerTestCase):
+
+    def setUp(self):
+        super().setUp()
+        gate = self.bots.path("gate")
+        self.gate = gate
+        # a running job and one waiting job: "the queue unchanged" is checked
+        # against this state
+        self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 5)
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+        self.rpc.addjob(["bots-engine", "-cconfig"], 5)
+        self.before = self.rpc.listjobs()
+
+    def tearDown(self):
+        open(self.gate, "w").close()
+        super().tearDown()
+
+    def assert_intact(self):
+        self.assertEqual(self.rpc.listjobs(), self.before)
+        self.assertEqual(self.rpc.addjob(["bots-engine", "-cconfig"], 5), 4)
+
+    def assert_fault(self, func, *args, contains=""):
+        with self.assertRaises(xmlrpc.client.Fault) as ctx:
+            func(*args)
+        self.assertEqual(ctx.exception.faultCode, 1)
+        self.assertIn(contains, ctx.exception.faultString)
+        self.assert_intact()
+        return ctx.exception
+
+    def test_wrong_parameters(self):
+        self.assert_fault(self.rpc.addjob, ["bots-engine"], contains="takes 2 arguments, 1 given")
+        self.assert_fault(self.rpc.addjob, ["bots-engine"], 5, 6, contains="3 given")
+        self.assert_fault(self.rpc.addjob, "bots-engine", 5, contains="list of strings")
+        self.assert_fault(self.rpc.addjob, ["bots-engine", 5], 5, contains="not a string")
+        self.assert_fault(self.rpc.addjob, ["bots-engine", ["x"]], 5, contains="not a string")
+        self.assert_fault(self.rpc.addjob, ["bots-engine"], "5", contains="priority")
+        self.assert_fault(self.rpc.addjob, ["bots-engine"], 5.0, contains="priority")
+        self.assert_fault(self.rpc.addjob, ["bots-engine"], None if False else {}, contains="priority")
+        self.assert_fault(self.rpc.listjobs, 1, contains="takes 0 arguments")
+        self.assert_fault(self.rpc.clearjobq, "all")
+        self.assert_fault(self.rpc.getjob, 1)
+
+    def test_unknown_method(self):
+        self.assert_fault(self.rpc.deletejob, 1, contains='method "deletejob" is not supported')
+        self.assert_fault(self.rpc.system.listMethods)
+
+    def test_huge_tasks(self):
+        self.assert_fault(self.rpc.addjob, ["bots-engine"] + ["-x"] * 5000, 5, contains="arguments")
+        self.assert_fault(self.rpc.addjob, ["bots-engine", "a" * 200000], 5, contains="bytes")
+
+    def test_nul_bytes(self):
+        call = ("<?xml version='1.0'?><methodCall><methodName>addjob</methodName><params>"
+                "<param><value><array><data><value><string>bots-engine</string></value>"
+                "<value><string>%s</string></value></data></array></value></param>"
+                "<param><value><int>5</int></value></param></params></methodCall>")
+        for payload in (b"a\x00b", b"a&#0;b", b"a&#x0;b"):
+            body = (call % "%s").encode() % payload
+            with self.assertRaises(xmlrpc.client.Fault):
+                jqtest.call_raw(self.bots.port, body)
+            self.assert_intact()
+
+    def test_not_xml(self):
+        for body in (b"", b"hello", b"<methodCall>", b"<?xml version='1.0'?><methodCall></methodCall>",
+                     b"<methodCall><methodName>addjob</methodName><params><param><value><array><data>",
+                     b"\xff\xfe<\x00m\x00", b"<a>" * 20 + b"</a>" * 20):
+            with self.assertRaises(xmlrpc.client.Fault):
+                jqtest.call_raw(self.bots.port, body)
+        self.assert_intact()
+
+    def test_deep_nesting(self):
+        depth = 200
+        value = "<value><array><data>" * depth + "</data></array></value>" * depth
+        body = ("<?xml version='1.0'?><methodCall><methodName>addjob</methodName><params>"
+                "<param>%s</param><param><value><int>5</int></value></param></params>"
+                "</methodCall>" % value).encode()
+        with self.assertRaises(xmlrpc.client.Fault) as ctx:
+            jqtest.call_raw(self.bots.port, body)
+        self.assertIn("nested deeper", ctx.exception.faultString)
+        self.assert_intact()
+
+    def test_entity_bomb(self):
+        before = jqtest.vm_hwm_kib(self.server.pid)
+        for _ in range(5):
+            with self.assertRaises(xmlrpc.client.Fault) as ctx:
+                jqtest.call_raw(self.bots.port, BOMB)
+            self.assertIn("DOCTYPE", ctx.exception.faultString)
+        after = jqtest.vm_hwm_kib(self.server.pid)
+        # the parser never saw it: the peak did not move by more than noise
+        self.assertLess(after - before, 4096, "peak RSS grew %d KiB" % (after - before))
+        self.assert_intact()
+
+    def test_http_errors(self):
+        conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
+        conn.request("GET", "/RPC2")
+        resp = conn.getresponse()
+        resp.read()
+        self.assertEqual(resp.status, 405)
+        conn.close()
+        # too large: refused on the header, before the body is read
+        status, _ = jqtest.post(self.bots.port, b"x" * 10, headers={"Content-Length": str(2 * 1024 * 1024)})
+        self.assertEqual(status, 413)
+        conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
+        conn.putrequest("POST", "/RPC2")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(b"0\r\n\r\n")
+        resp = conn.getresponse()
+        resp.read()
+        self.assertEqual(resp.status, 411)
+        conn.close()
+        status, _ = jqtest.post(self.bots.port, b"", headers={"Content-Length": "abc"})
+        self.assertIn(status, (400, 411))
+        self.assert_intact()
+
+    def test_idle_and_slow_connections(self):
+        """200 connections that send nothing, 200 that stall halfway through
+        their headers, 200 idle keep-alive ones: a new client still gets its
+        answer within a second."""
+        held = []
+        try:
+            for _ in range(200):
+                held.append(socket.create_connection(("127.0.0.1", self.bots.port), 5))
+            for _ in range(200):
+                s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
+                s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n")
+                held.append(s)
+            body = xmlrpc.client.dumps((), "listjobs").encode()
+            for _ in range(200):
+                c = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
+                c.request("POST", "/RPC2", body)
+                c.getresponse().read()
+                held.append(c)
+            # the new client: one second, no more
+            conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=1.0)
+            conn.request("POST", "/RPC2", body)
+            resp = conn.getresponse()
+            self.assertEqual(xmlrpc.client.loads(resp.read())[0][0], self.before)
+            conn.close()
+        finally:
+            for h in held:
+                h.close()
+        self.assert_intact()
+
+    def test_client_vanishes_mid_request(self):
+        for cut in (10, 60, 200):
+            body = xmlrpc.client.dumps((["bots-engine", "-cgone"], 5), "addjob").encode()
+            request = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+            with socket.create_connection(("127.0.0.1", self.bots.port), 5) as s:
+                s.sendall(request[:cut])
+        self.assert_intact()
+
+
+if __name__ == "__main__":
+    jqtest.main()

@@ -1,0 +1,144 @@
+/* Tests of the door into the main loop: calls run on the loop's thread,
+ * in batches, and a closed door refuses without hanging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "door.h"
+
+typedef struct {
+  GMainContext *context;
+  JqDoor       *door;
+  GThread      *loop_thread;   /* the thread that must run every call */
+  guint         begins, ends;
+  gboolean      in_batch;
+  guint         calls;
+} Fixture;
+
+static void
+hook (gboolean begin, gpointer user_data)
+{
+  Fixture *f = user_data;
+  if (begin)
+    {
+      assert_false (f->in_batch);
+      f->begins++;
+    }
+  else
+    {
+      assert_true (f->in_batch);
+      f->ends++;
+    }
+  f->in_batch = begin;
+}
+
+static void
+count_call (gpointer data)
+{
+  Fixture *f = data;
+  assert_true (g_thread_self () == f->loop_thread);
+  assert_true (f->in_batch);
+  f->calls++;
+}
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  f->context = g_main_context_new ();
+  f->door = jq_door_new (f->context);
+  f->loop_thread = g_thread_self ();
+  jq_door_set_batch_hook (f->door, hook, f);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+  jq_door_free (f->door);
+  g_main_context_unref (f->context);
+  g_free (f);
+  return 0;
+}
+
+static gpointer
+caller (gpointer data)
+{
+  Fixture *f = data;
+  for (int i = 0; i < 100; i++)
+    assert_true (jq_door_call (f->door, count_call, f));
+  return NULL;
+}
+
+static void
+test_calls_from_threads (void **state)
+{
+  Fixture *f = *state;
+  GThread *threads[8];
+
+  g_main_context_push_thread_default (f->context);
+  for (int i = 0; i < 8; i++)
+    threads[i] = g_thread_new ("caller", caller, f);
+  while (f->calls < 800)
+    g_main_context_iteration (f->context, TRUE);
+  for (int i = 0; i < 8; i++)
+    g_thread_join (threads[i]);
+  g_main_context_pop_thread_default (f->context);
+
+  assert_int_equal (f->calls, 800);
+  assert_int_equal (f->begins, f->ends);
+  assert_int_equal (jq_door_get_batches (f->door), f->begins);
+  /* Calls that waited together ran together. */
+  assert_true (f->begins <= 800);
+}
+
+static void
+test_owner_runs_at_once (void **state)
+{
+  Fixture *f = *state;
+  g_main_context_push_thread_default (f->context);
+  assert_true (g_main_context_acquire (f->context));
+  assert_true (jq_door_call (f->door, count_call, f));
+  assert_int_equal (f->calls, 1);
+  assert_int_equal (f->begins, 1);
+  g_main_context_release (f->context);
+  g_main_context_pop_thread_default (f->context);
+}
+
+static gpointer
+late_caller (gpointer data)
+{
+  Fixture *f = data;
+  return GINT_TO_POINTER (jq_door_call (f->door, count_call, f));
+}
+
+static void
+test_closed_door_refuses (void **state)
+{
+  Fixture *f = *state;
+  g_main_context_push_thread_default (f->context);
+  assert_true (g_main_context_acquire (f->context));
+  jq_door_close (f->door);
+  assert_false (jq_door_call (f->door, count_call, f));
+  GThread *t = g_thread_new ("late", late_caller, f);
+  assert_false (GPOINTER_TO_INT (g_thread_join (t)));
+  assert_int_equal (f->calls, 0);
+  g_main_context_release (f->context);
+  g_main_context_pop_thread_default (f->context);
+}
+
+int
+main (void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T (test_calls_from_threads),
+    T (test_owner_runs_at_once),
+    T (test_closed_door_refuses),
+  };
+  return cmocka_run_group_tests_name ("door", tests, NULL, NULL);
+}
