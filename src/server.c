@@ -191,6 +191,11 @@ main (int argc, char **argv)
   server.scheduler = jq_scheduler_new (config, log, &settings);
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
 
+  /* Handlers first: a signal may come the moment the port answers. */
+  g_unix_signal_add (SIGTERM, on_stop_signal, &server);
+  g_unix_signal_add (SIGINT, on_stop_signal, &server);
+  g_unix_signal_add (SIGHUP, on_hangup, &server);
+
   int status = 0;
   if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error))
     {
@@ -201,9 +206,6 @@ main (int argc, char **argv)
     }
   else
     {
-      g_unix_signal_add (SIGTERM, on_stop_signal, &server);
-      g_unix_signal_add (SIGINT, on_stop_signal, &server);
-      g_unix_signal_add (SIGHUP, on_hangup, &server);
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
       jq_log_write (log, JQ_LOG_STARTINFO,
                     "bots-jobqueueserver %s; config %s; listening on %s "

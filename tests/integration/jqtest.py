@@ -94,7 +94,7 @@ class BotsDir:
         os.makedirs(self.config)
         jq = {"enabled": "True", "port": str(self.port),
               "authorized_tasks": PYTHON + " " + JOB,
-              "log_console": "False"}
+              "log_console": "False", "stop_grace": "1"}
         jq.update(jobqueue or {})
         st = {"maxruntime": "60"}
         st.update(settings or {})
@@ -156,16 +156,18 @@ class Server:
         return xmlrpc.client.ServerProxy("http://127.0.0.1:%d%s" % (self.bots.port, path))
 
     def stop(self, sig=signal.SIGTERM, timeout=DEADLINE):
+        """Stops the server; fails on anything a sanitizer reported."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("server did not stop within %ss" % timeout)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise AssertionError("server did not stop within %ss" % timeout)
+        for mark in (b"Sanitizer", b"runtime error:"):
+            if mark in err:
+                raise AssertionError("server reported:\n" + err.decode(errors="replace"))
         return self.proc.returncode
 
 
@@ -184,7 +186,7 @@ class ServerTestCase(unittest.TestCase):
     def tearDown(self):
         self.rpc("close")()
         try:
-            self.server.stop(signal.SIGKILL)
+            self.server.stop(signal.SIGTERM)
         finally:
             self.bots.cleanup()
 

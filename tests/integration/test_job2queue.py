@@ -1,0 +1,134 @@
+"""bots-job2queue, the real binary against the real server: PROTOCOL
+section 7 to the letter, every example in it, and its answers when the
+server is down, hangs, or is not enabled."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import jqtest
+
+
+def job2queue(args, cwd=None, env=None, timeout=jqtest.DEADLINE, program=None):
+    cmd = (program or [jqtest.JOB2QUEUE]) + args
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+class Job2Queue(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "%s %s /usr/local/bin/my_program" % (jqtest.PYTHON, jqtest.JOB)}
+
+    def setUp(self):
+        super().setUp()
+        # keep the queue busy so that what is queued can be listed
+        self.gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", self.gate), 5)
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+
+    def tearDown(self):
+        self.rpc.clearjobq()
+        open(self.gate, "w").close()
+        super().tearDown()
+
+    def run_ok(self, args, expect_code, line, **kw):
+        kw.setdefault("cwd", self.bots.root)
+        r = job2queue(args, **kw)
+        self.assertEqual((r.returncode, r.stdout.strip()), (expect_code, line), r.stderr)
+        return r
+
+    def test_protocol_examples(self):
+        # a second config folder, as "-cconfig2" in the examples names
+        shutil.copytree(self.bots.config, self.bots.path("config2"))
+        ok = "OK, job added to queue."
+        self.run_ok(["bots-engine.py"], 0, ok)
+        self.run_ok(["-p3", "bots-engine.py", "--new", "-Cconfigprod"], 0, ok)
+        self.run_ok(["-p1", "bots-engine", "-cconfig2", "myroute"], 0, ok)
+        self.run_ok(["/usr/local/bin/my_program", "my_parm_1", "my_parm_2"], 0, ok)
+        self.assertEqual(self.rpc.listjobs(), [
+            [1, 4, ["bots-engine", "-cconfig2", "myroute"]],
+            [3, 3, ["bots-engine.py", "--new", "-Cconfigprod"]],
+            [5, 2, ["bots-engine.py"]],
+            [5, 5, ["/usr/local/bin/my_program", "my_parm_1", "my_parm_2"]],
+        ])
+
+    def test_exit_codes(self):
+        self.run_ok(["bots-engine", "-cconfig"], 0, "OK, job added to queue.")
+        self.run_ok(["bots-engine", "-cconfig"], 4, "Duplicate, job already in queue, not added.")
+        self.run_ok(["-p2", "bots-engine", "-cconfig"], 0, "OK, job added to queue.")
+        self.run_ok(["/bin/rm", "-rf", "/"], 3, "Error, invalid task (not authorized).")
+        r = self.run_ok([], 2, "Error, no task specified.")
+        r = self.run_ok(["-p4"], 2, "Error, no task specified.")
+        self.assertEqual(self.rpc.listjobs(), [[2, 2, ["bots-engine", "-cconfig"]]])
+
+    def test_options_only_before_the_task(self):
+        self.run_ok(["bots-engine", "-p1", "-h", "--new"], 0, "OK, job added to queue.")
+        self.assertEqual(self.rpc.listjobs(), [[5, 2, ["bots-engine", "-p1", "-h", "--new"]]])
+
+    def test_config_from_the_task(self):
+        """-c after the task start is the task's AND selects job2queue's config."""
+        other = jqtest.BotsDir()
+        try:
+            # the cwd's "config" is disabled: only the task's -c can work
+            other.write_ini({"enabled": "False"}, {})
+            r = job2queue(["bots-engine", "-c" + self.bots.config, "route"], cwd=other.root)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(self.rpc.listjobs(), [[5, 2, ["bots-engine", "-c" + self.bots.config, "route"]]])
+        finally:
+            other.cleanup()
+
+    def test_bots_dir_environment(self):
+        env = dict(os.environ, BOTS_DIR=self.bots.root)
+        self.run_ok(["bots-engine"], 0, "OK, job added to queue.", cwd="/", env=env)
+
+    def test_help(self):
+        for arg in ("-h", "--help", "?", "/?"):
+            r = job2queue([arg, "bots-engine"])
+            self.assertEqual(r.returncode, 0, arg)
+            self.assertIn("Usage: bots-job2queue", r.stdout)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+    def test_bad_priority(self):
+        r = job2queue(["-pabc", "bots-engine"], cwd=self.bots.root)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a number", r.stderr)
+        self.assertIn("Usage", r.stderr)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+
+class NoServer(jqtest.unittest.TestCase):
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+
+    def tearDown(self):
+        self.bots.cleanup()
+
+    def test_nothing_listens(self):
+        # refused at once: well within the 3 s this run may take
+        r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=3)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.strip(), "Error, job not added to queue. Can not contact jobqueue-server")
+
+    def test_server_hangs(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", self.bots.port))
+            s.listen(5)          # accepts connections, never answers
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Can not contact jobqueue-server", r.stdout)
+
+    def test_not_enabled(self):
+        self.bots.write_ini({"enabled": "false", "port": str(self.bots.port)}, {})
+        r = job2queue(["bots-engine"], cwd=self.bots.root)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not enabled", r.stderr)
+
+    def test_no_config(self):
+        r = job2queue(["bots-engine"], cwd="/")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/config/bots.ini", r.stderr)
+
+
+if __name__ == "__main__":
+    jqtest.main()
