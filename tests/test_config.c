@@ -58,8 +58,8 @@ test_bots_ini_file (void **state)
   assert_int_equal (c->log_console_level, JQ_LOG_WARNING);
   assert_int_equal (c->log_file_level, JQ_LOG_DEBUG);
   assert_int_equal (c->maxruntime_minutes, 90);
-  g_autofree char *botssys = g_build_filename (SRCDIR, "tests",
-                                               "botssys_test", NULL);
+  g_autofree char *botssys = g_canonicalize_filename (
+      SRCDIR "/tests/botssys_test", NULL);
   assert_string_equal (c->botssys, botssys);
   const char *const expected[] = { "/usr/local/bin/my_program",
                                    "other_program", "third", "fourth", NULL };
