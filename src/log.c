@@ -25,6 +25,7 @@ struct _JqLog {
   JqLogLevel  console_level;
   JqLogClock  clock;
   gpointer    clock_data;
+  GTimeZone  *zone;            /* local zone, re-read at rollover and reopen */
   gint64      rollover_at;     /* unix seconds; 0 = not computed yet */
   gboolean    write_failed;    /* reported once until a write works again */
 };
@@ -86,10 +87,21 @@ jq_log_backup_name (const char *path, GDateTime *rollover)
   return g_strdup_printf ("%s.%s", path, date);
 }
 
+/* g_date_time_new_now_local() looks at /etc/localtime on every call; a
+ * log line does not need that, a new day or a SIGHUP does. */
 static GDateTime *
 default_clock (gpointer user_data)
 {
-  return g_date_time_new_now_local ();
+  JqLog *log = user_data;
+  return g_date_time_new_now (log->zone);
+}
+
+static void
+refresh_zone (JqLog *log)
+{
+  if (log->zone != NULL)
+    g_time_zone_unref (log->zone);
+  log->zone = g_time_zone_new_local ();
 }
 
 /* Python bases the first rollover on the file's modification time, so a
@@ -190,6 +202,7 @@ rotate (JqLog *log, gint64 now)
   if (!open_file (log, &error))
     fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
 
+  refresh_zone (log);
   g_autoptr (GDateTime) now_dt = g_date_time_new_from_unix_local (now);
   g_autoptr (GDateTime) next = jq_log_next_midnight (now_dt);
   log->rollover_at = g_date_time_to_unix (next);
@@ -207,6 +220,8 @@ jq_log_new (const char *path, JqLogLevel file_level, gboolean console,
   log->console = console;
   log->console_level = console_level;
   log->clock = default_clock;
+  log->clock_data = log;
+  refresh_zone (log);
   if (path != NULL && !open_file (log, error))
     {
       jq_log_free (log);
@@ -221,7 +236,7 @@ jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data)
 {
   g_mutex_lock (&log->lock);
   log->clock = clock ? clock : default_clock;
-  log->clock_data = user_data;
+  log->clock_data = clock ? user_data : log;
   compute_rollover (log);
   g_mutex_unlock (&log->lock);
 }
@@ -273,6 +288,7 @@ jq_log_reopen (JqLog *log, GError **error)
   gboolean ok = TRUE;
 
   g_mutex_lock (&log->lock);
+  refresh_zone (log);
   if (log->path != NULL)
     {
       ok = open_file (log, error);
@@ -296,6 +312,7 @@ jq_log_free (JqLog *log)
   if (log->file != NULL)
     fclose (log->file);
   g_free (log->path);
+  g_time_zone_unref (log->zone);
   g_mutex_clear (&log->lock);
   g_free (log);
 }

@@ -10,6 +10,10 @@
  * xmlrpc_server_abyss_create(), because that one installs signal handlers
  * and GLib owns SIGCHLD.
  *
+ * Replies are corked into one TCP segment: Abyss writes every header line
+ * with a send() of its own, which wakes a keep-alive client up to eight
+ * times per answer (measured: 20% of the throughput at 16 connections).
+ *
  * Screening happens before xmlrpc-c's parser sees a byte: it expands
  * internal entities, so a DOCTYPE could make a 1 KB body cost gigabytes.
  * Bots' requests never carry one, so any "<!" other than a comment or CDATA
@@ -18,6 +22,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +532,53 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
 
 /* ---------------------------------------------------------- HTTP */
 
+/* The socket of the connection this Abyss thread serves.  Abyss does not
+ * expose it, but tells the peer's address: the one socket of ours with
+ * that peer is the connection.  Looked up once per connection. */
+static __thread int cork_fd = -1;
+static __thread struct sockaddr cork_peer;
+static __thread gboolean cork_peer_known;
+
+static int
+connection_socket (TSession *session)
+{
+  struct abyss_unix_chaninfo *info = NULL;
+  SessionGetChannelInfo (session, (void **) &info);
+  if (info == NULL)
+    return -1;
+  gsize n = MIN (info->peerAddrLen, sizeof info->peerAddr);
+  if (cork_peer_known && memcmp (&cork_peer, &info->peerAddr, n) == 0)
+    return cork_fd;
+
+  cork_peer = info->peerAddr;
+  cork_peer_known = TRUE;
+  cork_fd = -1;
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      struct sockaddr_storage peer;
+      socklen_t len = sizeof peer;
+      int fd = atoi (name);
+      if (getpeername (fd, (struct sockaddr *) &peer, &len) == 0
+          && len >= n && memcmp (&peer, &info->peerAddr, n) == 0)
+        {
+          cork_fd = fd;
+          break;
+        }
+    }
+  return cork_fd;
+}
+
+/* While corked, the header lines and the body leave as one segment. */
+static void
+set_cork (int fd, gboolean on)
+{
+  int value = on;
+  if (fd >= 0)
+    setsockopt (fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+}
+
 static void
 http_error (TSession *session, guint16 status, const char *explanation)
 {
@@ -596,12 +649,17 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
+  /* Only keep-alive clients wait between segments; a one-shot (HTTP/1.0)
+   * connection is not worth the look-up. */
+  int fd = info->keepalive ? connection_socket (session) : -1;
+  set_cork (fd, TRUE);
   ResponseStatus (session, 200);
   ResponseContentType (session, "text/xml");
   ResponseContentLength (session, size);
   ResponseWriteStart (session);
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
+  set_cork (fd, FALSE);
 }
 
 JqRpc *

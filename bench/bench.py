@@ -1,0 +1,178 @@
+"""make bench: how fast bots-jobqueueserver takes jobs and launches them,
+and how much memory it holds.  Loopback only, bounded in time; stops what
+it starts.
+
+Usage: bench.py --builddir DIR [--quick] [--json]"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise SystemExit("bench: timed out")
+        time.sleep(0.01)
+
+
+class Bench:
+    def __init__(self, builddir, quick):
+        self.builddir = builddir
+        self.quick = quick
+        self.root = tempfile.mkdtemp(prefix="jqbench-")
+        self.port = free_port()
+        os.makedirs(os.path.join(self.root, "config"))
+        with open(os.path.join(self.root, "config", "bots.ini"), "w") as f:
+            f.write("[jobqueue]\nenabled = True\nport = %d\nauthorized_tasks = *\n"
+                    "log_console = False\nstop_grace = 1\n" % self.port)
+        self.gate = os.path.join(self.root, "gate")
+        self.server = subprocess.Popen(
+            [os.path.join(builddir, "src", "bots-jobqueueserver"), "-c" + os.path.join(self.root, "config")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.listening)
+        self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1:%d" % self.port)
+        self.results = {}
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def hold(self, name):
+        """Starts a job that runs until the gate file exists, so that
+        everything queued behind it waits."""
+        if os.path.exists(self.gate):
+            os.unlink(self.gate)
+        self.rpc.addjob(["sh", "-c", "while [ ! -e %s ]; do sleep 0.01; done; : %s" % (self.gate, name)], 0)
+
+    def loadgen(self, connections, calls, tag):
+        out = subprocess.run([os.path.join(self.builddir, "bench", "loadgen"), str(self.port),
+                              str(connections), str(calls), tag],
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise SystemExit("bench: loadgen failed: " + out.stdout + out.stderr)
+        return json.loads(out.stdout)
+
+    def run(self):
+        time.sleep(0.2)  # let start-up allocations settle before reading RSS
+        self.results["idle_rss_kib"] = rss_kib(self.server.pid)
+        self.hold("throughput")
+        total = 4000 if self.quick else 32000
+        rows = []
+        for conns in (1, 4, 16, 64):
+            r = self.loadgen(conns, max(total // conns, 50), "c%d" % conns)
+            rows.append(r)
+            self.rpc.clearjobq()
+        self.results["addjob"] = rows
+
+        # memory with many waiting jobs
+        waiting = 20000 if self.quick else 100000
+        before = rss_kib(self.server.pid)
+        self.loadgen(16, waiting // 16, "mem")
+        after = rss_kib(self.server.pid)
+        self.results["waiting_jobs"] = waiting
+        self.results["rss_with_waiting_kib"] = after
+        self.results["bytes_per_waiting_job"] = round((after - before) * 1024 / waiting)
+        # addjob cost with a full queue, against the empty-queue figure
+        full = self.loadgen(16, max(total // 16, 50), "full")
+        self.results["addjob_16_with_waiting"] = full
+        self.results["full_to_empty_ratio"] = round(full["per_second"] / rows[2]["per_second"], 2)
+        # listing them
+        t0 = time.monotonic()
+        listed = self.rpc.listjobs()
+        self.results["listjobs_seconds"] = round(time.monotonic() - t0, 3)
+        self.results["listjobs_count"] = len(listed)
+        self.rpc.clearjobq()
+
+        # launch gap: trivial jobs back to back
+        n = 200 if self.quick else 1000
+        stamps = os.path.join(self.root, "stamps")
+        stamp = os.path.join(self.builddir, "bench", "stamp")
+        for i in range(n):
+            self.rpc.addjob([stamp, stamps, str(i)], 5)
+        open(self.gate, "w").close()
+        wait_for(lambda: os.path.exists(stamps) and sum(1 for _ in open(stamps)) >= n, 120)
+        with open(stamps) as f:
+            spans = [tuple(map(int, line.split())) for line in f]
+        gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
+        self.results["launch_gap_ms"] = {
+            "jobs": n, "median": round(statistics.median(gaps), 3),
+            "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+
+    def close(self):
+        if self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(30)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def table(r):
+    lines = ["bots-jobqueueserver benchmark (loopback, in memory)", ""]
+    lines.append("%-34s %10s %10s %10s" % ("addjob, keep-alive connections", "calls/s", "p50 ms", "p99 ms"))
+    for row in r["addjob"]:
+        lines.append("%-34s %10d %10.3f %10.3f" % (
+            "  %d connection%s" % (row["connections"], "s" if row["connections"] > 1 else ""),
+            row["per_second"], row["p50_us"] / 1000, row["p99_us"] / 1000))
+    full = r["addjob_16_with_waiting"]
+    lines.append("%-34s %10d %10.3f %10.3f" % ("  16, %d already waiting" % r["waiting_jobs"],
+                                               full["per_second"], full["p50_us"] / 1000, full["p99_us"] / 1000))
+    lines.append("%-34s %10.2f" % ("  ratio full/empty queue", r["full_to_empty_ratio"]))
+    lines.append("")
+    g = r["launch_gap_ms"]
+    lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap (exit to next exec)",
+                                                                   g["median"], g["p99"], g["jobs"]))
+    lines.append("%-34s %10.1f MB" % ("resident memory, idle", r["idle_rss_kib"] / 1024))
+    lines.append("%-34s %10.1f MB (%d bytes per job)" % ("  with %d waiting" % r["waiting_jobs"],
+                                                          r["rss_with_waiting_kib"] / 1024,
+                                                          r["bytes_per_waiting_job"]))
+    lines.append("%-34s %10.3f s" % ("listjobs of %d waiting" % r["listjobs_count"], r["listjobs_seconds"]))
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--builddir", default=".")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    bench = Bench(os.path.abspath(args.builddir), args.quick)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+    print(json.dumps(bench.results, indent=2) if args.json else table(bench.results))
+
+
+if __name__ == "__main__":
+    main()
