@@ -76,6 +76,19 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
   c->log_path = g_build_filename (c->botssys, "logging", "jobqueue.log",
                                   NULL);
   c->state_dir = g_build_filename (c->botssys, "jobqueue", NULL);
+  c->journal_path = g_build_filename (c->state_dir, "queue.db", NULL);
+  c->lock_path = g_build_filename (c->state_dir, "server.lock", NULL);
+
+  const char *durability = jq_ini_get (ini, "jobqueue", "durability");
+  if (durability == NULL)
+    c->durability = JQ_DURABILITY_FULL;
+  else if (!jq_durability_parse (durability, &c->durability))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] durability = \"%s\" is not one of full, fast "
+                   "or none", durability);
+      return NULL;
+    }
 
   const char *bind = jq_ini_get (ini, "jobqueue", "bind");
   c->bind = g_strdup (bind && bind[0] ? bind : "127.0.0.1");
@@ -101,7 +114,9 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
       || !get_uint (ini, "jobqueue", "stop_grace", 60, 0, 86400,
                     &c->stop_grace_seconds, error)
       || !get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
-                    &c->kill_grace_seconds, error))
+                    &c->kill_grace_seconds, error)
+      || !get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
+                    &c->history_days, error))
     return NULL;
 
   /* [jobqueue] lauchfrequency (Bots 3's poll interval) is deliberately
@@ -152,6 +167,8 @@ jq_config_free (JqConfig *c)
   g_free (c->botssys);
   g_free (c->log_path);
   g_free (c->state_dir);
+  g_free (c->journal_path);
+  g_free (c->lock_path);
   g_free (c->bind);
   g_strfreev (c->authorized_tasks);
   g_free (c);

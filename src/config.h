@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "ini.h"
+#include "journal.h"
 #include "log.h"
 
 #define JQ_DEFAULT_PORT 28082
@@ -30,6 +31,10 @@ typedef struct {
   guint      maxruntime_minutes;  /* 0 = no limit */
   guint      stop_grace_seconds;  /* on SIGTERM, wait this long for jobs */
   guint      kill_grace_seconds;  /* SIGTERM to SIGKILL of a timed-out job */
+  JqDurability durability;
+  guint      history_days;        /* finished jobs kept; 0 = forever */
+  char      *journal_path;        /* state_dir/queue.db */
+  char      *lock_path;           /* state_dir/server.lock */
 } JqConfig;
 
 /* Resolves the configuration folder to an absolute path: @option (the -c

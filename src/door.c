@@ -7,10 +7,13 @@
  * state is touched from another thread. */
 #include "door.h"
 
+#include "error.h"
+
 typedef struct {
   JqDoorFunc func;
   gpointer   data;
   gboolean   done;       /* guarded by the door's lock */
+  GError    *error;      /* set when the batch failed */
 } Call;
 
 struct _JqDoor {
@@ -47,15 +50,17 @@ jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
 static void
 run_batch (JqDoor *door, GPtrArray *batch)
 {
+  g_autoptr (GError) error = NULL;
   if (door->hook != NULL)
-    door->hook (TRUE, door->hook_data);
+    door->hook (TRUE, door->hook_data, NULL);
   for (guint i = 0; i < batch->len; i++)
     {
       Call *call = batch->pdata[i];
       call->func (call->data);
     }
-  if (door->hook != NULL)
-    door->hook (FALSE, door->hook_data);
+  if (door->hook != NULL && !door->hook (FALSE, door->hook_data, &error))
+    for (guint i = 0; i < batch->len; i++)
+      ((Call *) batch->pdata[i])->error = g_error_copy (error);
   door->batches++;
 }
 
@@ -81,26 +86,43 @@ drain (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-gboolean
-jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data)
+static gboolean
+refuse_closed (GError **error)
 {
-  Call call = { func, data, FALSE };
+  g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+               "the job queue server is shutting down");
+  return FALSE;
+}
+
+static gboolean
+finish_call (Call *call, GError **error)
+{
+  if (call->error == NULL)
+    return TRUE;
+  g_propagate_error (error, call->error);
+  return FALSE;
+}
+
+gboolean
+jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
+{
+  Call call = { func, data, FALSE, NULL };
 
   if (g_main_context_is_owner (door->context))
     {
       if (door->closed)
-        return FALSE;
+        return refuse_closed (error);
       g_autoptr (GPtrArray) one = g_ptr_array_new ();
       g_ptr_array_add (one, &call);
       run_batch (door, one);
-      return TRUE;
+      return finish_call (&call, error);
     }
 
   g_mutex_lock (&door->lock);
   if (door->closed)
     {
       g_mutex_unlock (&door->lock);
-      return FALSE;
+      return refuse_closed (error);
     }
   g_ptr_array_add (door->pending, &call);
   if (door->source == NULL)
@@ -116,7 +138,7 @@ jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data)
   while (!call.done)
     g_cond_wait (&door->done_cond, &door->lock);
   g_mutex_unlock (&door->lock);
-  return TRUE;
+  return finish_call (&call, error);
 }
 
 void

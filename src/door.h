@@ -10,8 +10,10 @@ typedef void (*JqDoorFunc) (gpointer data);
 
 /* Called on the loop's thread around each batch of calls: @begin TRUE
  * before the first, FALSE after the last.  The journal hangs its
- * transaction here, so that calls arriving together commit together. */
-typedef void (*JqDoorBatchHook) (gboolean begin, gpointer user_data);
+ * transaction here, so that calls arriving together commit together.
+ * Returning FALSE (with @error) after the batch fails every call in it. */
+typedef gboolean (*JqDoorBatchHook) (gboolean begin, gpointer user_data,
+                                     GError **error);
 
 /* A door into @context (the loop's context; not NULL). */
 JqDoor *jq_door_new (GMainContext *context);
@@ -19,12 +21,14 @@ JqDoor *jq_door_new (GMainContext *context);
 void jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
                              gpointer user_data);
 
-/* Runs @func (@data) on the loop's thread and returns once it has run.
- * Thread-safe.  Calls that arrive while the loop is busy run together,
- * in arrival order, as one batch.  Called from the loop's own thread it
- * runs @func at once.  Returns FALSE, without running @func, once the door
- * is closed. */
-gboolean jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data);
+/* Runs @func (@data) on the loop's thread and returns once it has run and
+ * its batch is committed.  Thread-safe.  Calls that arrive while the loop
+ * is busy run together, in arrival order, as one batch.  Called from the
+ * loop's own thread it runs @func at once.  Returns FALSE and sets @error
+ * when the door is closed (@func did not run) or the batch hook failed
+ * (@func ran, but its effect is not durable). */
+gboolean jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data,
+                       GError **error);
 
 /* Runs what is pending, then refuses every later call.  Loop thread only. */
 void jq_door_close (JqDoor *door);

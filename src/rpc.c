@@ -332,9 +332,10 @@ clear_on_loop (gpointer data)
 static gboolean
 through_door (xmlrpc_env *env, JqRpc *rpc, JqDoorFunc func, gpointer data)
 {
-  if (jq_door_call (rpc->door, func, data))
+  g_autoptr (GError) error = NULL;
+  if (jq_door_call (rpc->door, func, data, &error))
     return TRUE;
-  fault (env, "Exception", "the job queue server is shutting down");
+  fault (env, "Exception", "%s", error->message);
   return FALSE;
 }
 

@@ -317,7 +317,8 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
 }
 
 gboolean
-jq_runner_start (JqRunner *runner, JqJob *job, GError **error)
+jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
+                 GError **error)
 {
   g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
   GPid pid = 0;
@@ -358,6 +359,8 @@ jq_runner_start (JqRunner *runner, JqJob *job, GError **error)
                                    on_maxruntime, r);
   g_ptr_array_add (runner->running, r);
   r->child_watch_id = g_child_watch_add (pid, on_process_exit, r);
+  if (pid_out != NULL)
+    *pid_out = pid;
   return TRUE;
 }
 

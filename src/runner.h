@@ -38,9 +38,10 @@ JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
 
 /* Starts @job: argv without a shell (PATH searched), stdin /dev/null, its
  * own process group, stdout and stderr captured.  Logs "Starting job N".
- * Returns FALSE and sets @error when it cannot be started; nothing is then
+ * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when it cannot be started; nothing is then
  * left running and @finished will not be called. */
-gboolean jq_runner_start (JqRunner *runner, JqJob *job, GError **error);
+gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
+                          GError **error);
 
 guint jq_runner_get_running (JqRunner *runner);
 

@@ -9,7 +9,9 @@ struct _JqScheduler {
   JqLog          *log;
   JqQueue        *queue;
   JqRunner       *runner;
+  JqJournal      *journal;     /* NULL: nothing is kept */
   gboolean        stopping;
+  gboolean        terminating; /* running jobs were stopped with the server */
   GSourceFunc     drained;
   gpointer        drained_data;
 };
@@ -17,19 +19,53 @@ struct _JqScheduler {
 static void launch_next (JqScheduler *s);
 
 static void
+record_finished (JqScheduler *s, JqJob *job, gint64 started_us,
+                 const JqJobResult *result, const char *start_error)
+{
+  JqFinished f = {
+    .number = jq_job_get_number (job),
+    .priority = jq_job_get_priority (job),
+    .argv = jq_job_get_argv (job),
+    .queued_us = jq_job_get_queued_us (job),
+    .started_us = started_us,
+    .ended_us = result ? result->ended_us : g_get_real_time (),
+    .exit_code = result ? result->exit_code : 0,
+    .term_signal = result ? result->term_signal : 0,
+    .hit_maxruntime = result ? result->hit_maxruntime : FALSE,
+    .start_error = start_error,
+  };
+  jq_journal_finish (s->journal, &f);
+}
+
+static void
 on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
+
+  jq_journal_begin (s->journal);
+  if (s->terminating)
+    {
+      /* Stopped by our own shutdown, not finished: it runs again. */
+      jq_journal_requeue_at_head (s->journal, jq_job_get_number (job));
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " was stopped with the server; "
+                    "it runs again at the next start.",
+                    jq_job_get_number (job));
+    }
+  else
+    record_finished (s, job, result->started_us, result, NULL);
   launch_next (s);
+  jq_journal_commit (s->journal, NULL);
 }
 
 JqScheduler *
 jq_scheduler_new (const JqConfig *config, JqLog *log,
-                  const JqRunnerSettings *runner_settings)
+                  const JqRunnerSettings *runner_settings, JqJournal *journal)
 {
   JqScheduler *s = g_new0 (JqScheduler, 1);
   s->config = config;
   s->log = log;
+  s->journal = journal;
   s->queue = jq_queue_new ();
   s->runner = jq_runner_new (log, runner_settings, on_finished, s);
   return s;
@@ -45,12 +81,19 @@ launch_next (JqScheduler *s)
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
       if (job == NULL)
-        return;
+        break;
       g_autoptr (GError) error = NULL;
-      if (!jq_runner_start (s->runner, job, &error))
-        jq_log_write (s->log, JQ_LOG_ERROR,
-                      "Error starting job %" G_GUINT64_FORMAT ": %s",
-                      jq_job_get_number (job), error->message);
+      GPid pid = 0;
+      if (jq_runner_start (s->runner, job, &pid, &error))
+        jq_journal_start (s->journal, jq_job_get_number (job),
+                          g_get_real_time (), pid);
+      else
+        {
+          jq_log_write (s->log, JQ_LOG_ERROR,
+                        "Error starting job %" G_GUINT64_FORMAT ": %s",
+                        jq_job_get_number (job), error->message);
+          record_finished (s, job, 0, NULL, error->message);
+        }
     }
   if (s->stopping && jq_runner_get_running (s->runner) == 0
       && s->drained != NULL)
@@ -89,11 +132,15 @@ jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
       jq_log_write (s->log, JQ_LOG_INFO, "Duplicate job not added: %s", task);
       return JQ_ADDJOB_DUPLICATE;
     case JQ_ADD_PRIORITY_CHANGED:
+      jq_journal_set_priority (s->journal, jq_job_get_number (job), priority);
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Duplicate job, changed priority to %d: %s", priority,
                     task);
       break;
     case JQ_ADD_ADDED:
+      jq_journal_add (s->journal, job);
+      jq_journal_set_next_number (s->journal,
+                                  jq_queue_get_next_number (s->queue));
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Added job %" G_GUINT64_FORMAT ", priority %d: %s",
                     jq_job_get_number (job), priority, task);
@@ -115,6 +162,7 @@ jq_scheduler_getjob (JqScheduler *s)
   JqJob *job = jq_queue_pop (s->queue);
   if (job != NULL)
     {
+      jq_journal_remove (s->journal, jq_job_get_number (job));
       g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Job %" G_GUINT64_FORMAT " handed to a client (getjob): "
@@ -127,6 +175,7 @@ void
 jq_scheduler_clear (JqScheduler *s)
 {
   guint n = jq_queue_clear (s->queue);
+  jq_journal_clear_waiting (s->journal);
   jq_log_write (s->log, JQ_LOG_INFO, "Job queue cleared.");
   jq_log_write (s->log, JQ_LOG_DEBUG, "%u waiting jobs dropped", n);
 }
@@ -143,7 +192,53 @@ jq_scheduler_stop (JqScheduler *s, GSourceFunc drained, gpointer user_data)
 void
 jq_scheduler_terminate_running (JqScheduler *s)
 {
+  s->terminating = TRUE;
   jq_runner_terminate_all (s->runner);
+}
+
+static void
+recover_job (JqJob *job, gboolean was_running, gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  if (!jq_queue_restore (s->queue, job, was_running))
+    {
+      /* Only a hand-edited journal can hold the same task twice. */
+      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " in the journal repeats a "
+                    "waiting task; dropped: %s", jq_job_get_number (job),
+                    task);
+      jq_journal_remove (s->journal, jq_job_get_number (job));
+      return;
+    }
+  if (was_running)
+    {
+      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+      jq_journal_requeue_at_head (s->journal, jq_job_get_number (job));
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " was running when the server "
+                    "stopped; queued again first of priority %d: %s",
+                    jq_job_get_number (job), jq_job_get_priority (job), task);
+    }
+}
+
+gboolean
+jq_scheduler_recover (JqScheduler *s, GError **error)
+{
+  guint64 next = 1;
+  jq_journal_begin (s->journal);
+  gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
+  jq_queue_set_next_number (s->queue, next);
+  if (!jq_journal_commit (s->journal, ok ? error : NULL) || !ok)
+    return FALSE;
+  if (s->journal != NULL)
+    jq_log_write (s->log, JQ_LOG_STARTINFO,
+                  "Journal %s: %u waiting job(s) recovered; next job number "
+                  "%" G_GUINT64_FORMAT ".", jq_journal_get_path (s->journal),
+                  jq_queue_count (s->queue), next);
+  jq_journal_begin (s->journal);
+  launch_next (s);
+  return jq_journal_commit (s->journal, error);
 }
 
 guint

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "queue.h"
 #include "runner.h"
@@ -20,9 +21,19 @@ typedef enum {
 
 typedef struct _JqScheduler JqScheduler;
 
-/* @config and @log must outlive the scheduler. */
+/* @config, @log and @journal (NULL: durability "none") must outlive the
+ * scheduler.  Every change to the queue is written to @journal; the caller
+ * brackets calls with jq_journal_begin/commit (the door does). */
 JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
-                               const JqRunnerSettings *runner_settings);
+                               const JqRunnerSettings *runner_settings,
+                               JqJournal *journal);
+
+/* Brings back the jobs of the journal: waiting ones in their order, with
+ * their numbers; a job that was running when the server stopped is queued
+ * again first of its priority (a Bots engine run is safe to repeat), and
+ * the log says so.  Then starts what can start.  Returns FALSE and sets
+ * @error when the journal cannot be read. */
+gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
 
 /* Bots' addjob: queues @argv at @priority and starts it at once when a
  * slot is free.  ['isup'] answers OK and queues nothing. */
@@ -43,7 +54,9 @@ void jq_scheduler_clear (JqScheduler *s);
 void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
                         gpointer user_data);
 
-/* Asks the running jobs to end (SIGTERM, later SIGKILL). */
+/* Asks the running jobs to end (SIGTERM, later SIGKILL) because the server
+ * stops: they are queued again, first of their priority, for the next
+ * start, instead of being recorded as finished. */
 void jq_scheduler_terminate_running (JqScheduler *s);
 
 guint jq_scheduler_get_running (JqScheduler *s);

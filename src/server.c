@@ -10,6 +10,8 @@
 
 #include "config.h"
 #include "door.h"
+#include "journal.h"
+#include "lockfile.h"
 #include "log.h"
 #include "rpc.h"
 #include "scheduler.h"
@@ -18,15 +20,22 @@
  * maxruntime of bots.ini counts seconds instead of minutes. */
 #define MAXRUNTIME_IN_SECONDS_ENV "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS"
 
+/* History rows deleted per main-loop turn while pruning. */
+#define PRUNE_STEP 500
+
 typedef struct {
   GMainLoop   *loop;
   JqLog       *log;
   JqDoor      *door;
   JqRpc       *rpc;
   JqScheduler *scheduler;
+  JqJournal   *journal;
   const JqConfig *config;
   gboolean     stopping;
   guint        grace_id;
+  guint        prune_id;     /* the hourly timer */
+  guint        prune_step_id;/* an idle deleting one step */
+  int          status;       /* exit status */
 } Server;
 
 static void
@@ -43,6 +52,8 @@ usage (FILE *to)
            "  -h, --help     show this help and exit\n"
            "  --version      show the version and exit\n");
 }
+
+static gboolean on_stop_signal (gpointer data);
 
 static gboolean
 on_drained (gpointer data)
@@ -90,6 +101,56 @@ on_stop_signal (gpointer data)
     server->grace_id = g_timeout_add_seconds (
         MAX (server->config->stop_grace_seconds, 1), on_grace_over, server);
   jq_scheduler_stop (server->scheduler, on_drained, server);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The door's batch hook: calls that arrive together share one journal
+ * transaction, and none is answered before it is committed. */
+static gboolean
+on_batch (gboolean begin, gpointer data, GError **error)
+{
+  Server *server = data;
+  if (begin)
+    {
+      jq_journal_begin (server->journal);
+      return TRUE;
+    }
+  return jq_journal_commit (server->journal, error);
+}
+
+static void
+on_journal_failed (const GError *error, gpointer data)
+{
+  Server *server = data;
+  /* Memory and disk no longer agree: stop, and let the restart recover
+   * from what the journal holds. */
+  jq_log_write (server->log, JQ_LOG_CRITICAL, "%s; stopping the server",
+                error->message);
+  server->status = 1;
+  if (!server->stopping)
+    on_stop_signal (server);
+}
+
+static gboolean
+prune_step (gpointer data)
+{
+  Server *server = data;
+  gint64 cutoff = g_get_real_time ()
+                  - (gint64) server->config->history_days * G_TIME_SPAN_DAY;
+  if (jq_journal_prune_history (server->journal, cutoff, PRUNE_STEP)
+      == PRUNE_STEP)
+    return G_SOURCE_CONTINUE;
+  server->prune_step_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_prune_timer (gpointer data)
+{
+  Server *server = data;
+  if (server->prune_step_id == 0 && server->config->history_days > 0)
+    server->prune_step_id = g_idle_add_full (G_PRIORITY_LOW, prune_step,
+                                             server, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -179,6 +240,28 @@ main (int argc, char **argv)
       return 1;
     }
 
+  /* One server per botssys, and the journal is its alone. */
+  int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
+  if (lock_fd < 0)
+    {
+      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      return 1;
+    }
+  g_autoptr (JqJournal) journal = NULL;
+  if (config->durability != JQ_DURABILITY_NONE)
+    {
+      journal = jq_journal_open (config->journal_path, config->durability,
+                                 &error);
+      if (journal == NULL)
+        {
+          jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+          if (!config->log_console)
+            fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+          jq_lockfile_release (lock_fd);
+          return 1;
+        }
+    }
+
   /* A client that hangs up mid-answer must not kill the server. */
   signal (SIGPIPE, SIG_IGN);
 
@@ -186,9 +269,12 @@ main (int argc, char **argv)
   JqRunnerSettings settings = runner_settings (config);
   server.config = config;
   server.log = log;
+  server.journal = journal;
   server.loop = g_main_loop_new (NULL, FALSE);
   server.door = jq_door_new (g_main_context_default ());
-  server.scheduler = jq_scheduler_new (config, log, &settings);
+  jq_door_set_batch_hook (server.door, on_batch, &server);
+  jq_journal_set_failure_handler (journal, on_journal_failed, &server);
+  server.scheduler = jq_scheduler_new (config, log, &settings, journal);
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
 
   /* Handlers first: a signal may come the moment the port answers. */
@@ -197,7 +283,14 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGHUP, on_hangup, &server);
 
   int status = 0;
-  if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error))
+  if (!jq_scheduler_recover (server.scheduler, &error))
+    {
+      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+      if (!config->log_console)
+        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      status = 1;
+    }
+  else if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error))
     {
       jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
       if (!config->log_console)
@@ -209,19 +302,32 @@ main (int argc, char **argv)
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
       jq_log_write (log, JQ_LOG_STARTINFO,
                     "bots-jobqueueserver %s; config %s; listening on %s "
-                    "port %u; %u job(s) at once; maxruntime %u minutes.",
+                    "port %u; %u job(s) at once; maxruntime %u minutes; "
+                    "durability %s.",
                     PACKAGE_VERSION, config->ini_path, config->bind,
                     config->port, config->nr_threads,
-                    config->maxruntime_minutes);
+                    config->maxruntime_minutes,
+                    jq_durability_name (config->durability));
+      if (journal != NULL)
+        {
+          on_prune_timer (&server);
+          server.prune_id = g_timeout_add_seconds (3600, on_prune_timer,
+                                                   &server);
+        }
       g_main_loop_run (server.loop);
+      status = server.status;
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
     }
 
   g_clear_handle_id (&server.grace_id, g_source_remove);
+  g_clear_handle_id (&server.prune_id, g_source_remove);
+  g_clear_handle_id (&server.prune_step_id, g_source_remove);
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);
   jq_scheduler_free (server.scheduler);
   jq_door_free (server.door);
   g_main_loop_unref (server.loop);
+  g_clear_pointer (&journal, jq_journal_close);
+  jq_lockfile_release (lock_fd);
   return status;
 }

@@ -17,8 +17,8 @@ typedef struct {
   guint         calls;
 } Fixture;
 
-static void
-hook (gboolean begin, gpointer user_data)
+static gboolean
+hook (gboolean begin, gpointer user_data, GError **error)
 {
   Fixture *f = user_data;
   if (begin)
@@ -32,6 +32,7 @@ hook (gboolean begin, gpointer user_data)
       f->ends++;
     }
   f->in_batch = begin;
+  return TRUE;
 }
 
 static void
@@ -70,7 +71,7 @@ caller (gpointer data)
 {
   Fixture *f = data;
   for (int i = 0; i < 100; i++)
-    assert_true (jq_door_call (f->door, count_call, f));
+    assert_true (jq_door_call (f->door, count_call, f, NULL));
   return NULL;
 }
 
@@ -102,7 +103,7 @@ test_owner_runs_at_once (void **state)
   Fixture *f = *state;
   g_main_context_push_thread_default (f->context);
   assert_true (g_main_context_acquire (f->context));
-  assert_true (jq_door_call (f->door, count_call, f));
+  assert_true (jq_door_call (f->door, count_call, f, NULL));
   assert_int_equal (f->calls, 1);
   assert_int_equal (f->begins, 1);
   g_main_context_release (f->context);
@@ -113,7 +114,7 @@ static gpointer
 late_caller (gpointer data)
 {
   Fixture *f = data;
-  return GINT_TO_POINTER (jq_door_call (f->door, count_call, f));
+  return GINT_TO_POINTER (jq_door_call (f->door, count_call, f, NULL));
 }
 
 static void
@@ -123,7 +124,7 @@ test_closed_door_refuses (void **state)
   g_main_context_push_thread_default (f->context);
   assert_true (g_main_context_acquire (f->context));
   jq_door_close (f->door);
-  assert_false (jq_door_call (f->door, count_call, f));
+  assert_false (jq_door_call (f->door, count_call, f, NULL));
   GThread *t = g_thread_new ("late", late_caller, f);
   assert_false (GPOINTER_TO_INT (g_thread_join (t)));
   assert_int_equal (f->calls, 0);

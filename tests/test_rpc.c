@@ -35,7 +35,7 @@ setup (void **state)
   /* The test thread owns the loop's context, so door calls run inline. */
   assert_true (g_main_context_acquire (g_main_context_default ()));
   f->door = jq_door_new (g_main_context_default ());
-  f->scheduler = jq_scheduler_new (f->config, f->log, &settings);
+  f->scheduler = jq_scheduler_new (f->config, f->log, &settings, NULL);
   /* A stopped scheduler still answers every call but launches nothing:
    * these tests are about the protocol, not processes. */
   jq_scheduler_stop (f->scheduler, NULL, NULL);

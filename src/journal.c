@@ -1,0 +1,572 @@
+/* The durable journal, in SQLite.
+ *
+ * Schema (PRAGMA user_version 1, application_id "Bots"):
+ *   jobs(number, priority, argv BLOB, task TEXT, queued_us, state,
+ *        at_head, started_us, pid)   -- waiting and running jobs
+ *   history(number, priority, argv, task, queued_us, started_us,
+ *        ended_us, exit_code, signal, maxruntime_hit, start_error)
+ *   meta(key, value)                 -- next_number, paused, ...
+ * argv is stored as NUL-terminated strings back to back (exact, any
+ * bytes); task is the same as Python prints it, for people reading the
+ * file with the sqlite3 tool.  Nothing is ever deleted or rewritten when
+ * the file is not what we expect. */
+#include "journal.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "error.h"
+#include "task.h"
+
+#define APPLICATION_ID 0x426f7473   /* "Bots" */
+
+enum {
+  ST_ADD, ST_PRIORITY, ST_START, ST_REMOVE, ST_CLEAR, ST_META, ST_HISTORY,
+  ST_REQUEUE, N_STATEMENTS
+};
+
+static const char *const statement_sql[N_STATEMENTS] = {
+  [ST_ADD] = "INSERT INTO jobs (number, priority, argv, task, queued_us, "
+             "state, at_head) VALUES (?, ?, ?, ?, ?, 'waiting', 0)",
+  [ST_PRIORITY] = "UPDATE jobs SET priority = ? WHERE number = ?",
+  [ST_START] = "UPDATE jobs SET state = 'running', started_us = ?, pid = ? "
+               "WHERE number = ?",
+  [ST_REMOVE] = "DELETE FROM jobs WHERE number = ?",
+  [ST_CLEAR] = "DELETE FROM jobs WHERE state = 'waiting'",
+  [ST_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+  [ST_HISTORY] = "INSERT OR REPLACE INTO history (number, priority, argv, "
+                 "task, queued_us, started_us, ended_us, exit_code, signal, "
+                 "maxruntime_hit, start_error) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  [ST_REQUEUE] = "UPDATE jobs SET state = 'waiting', at_head = 1, "
+                 "started_us = NULL, pid = NULL WHERE number = ?",
+};
+
+struct _JqJournal {
+  sqlite3        *db;
+  char           *path;
+  sqlite3_stmt   *statements[N_STATEMENTS];
+  guint           depth;          /* nesting of begin/commit */
+  GError         *pending_error;  /* first write error in this transaction */
+  JqJournalFailed failed;
+  gpointer        failed_data;
+  gboolean        failed_reported;
+};
+
+gboolean
+jq_durability_parse (const char *text, JqDurability *out)
+{
+  static const char *const names[] = { "full", "fast", "none" };
+  g_autofree char *t = g_strstrip (g_strdup (text));
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_ascii_strcasecmp (t, names[i]) == 0)
+      {
+        *out = (JqDurability) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+jq_durability_name (JqDurability durability)
+{
+  return durability == JQ_DURABILITY_FULL ? "full"
+       : durability == JQ_DURABILITY_FAST ? "fast" : "none";
+}
+
+static gboolean
+exec_sql (JqJournal *j, const char *sql, GError **error)
+{
+  char *message = NULL;
+  if (sqlite3_exec (j->db, sql, NULL, NULL, &message) == SQLITE_OK)
+    return TRUE;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL, "journal %s: %s", j->path,
+               message ? message : sqlite3_errmsg (j->db));
+  sqlite3_free (message);
+  return FALSE;
+}
+
+/* Reads one integer PRAGMA; FALSE with @error when the file cannot be
+ * read as a database. */
+static gboolean
+pragma_int (JqJournal *j, const char *pragma, gint64 *out, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("PRAGMA %s", pragma);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2 (j->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (st);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int64 (st, 0);
+  sqlite3_finalize (st);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+
+  int code = sqlite3_errcode (j->db);
+  const char *advice =
+      code == SQLITE_NOTADB ? "it is not an SQLite database"
+    : code == SQLITE_CORRUPT ? "the file is damaged"
+    : code == SQLITE_BUSY || code == SQLITE_LOCKED
+      ? "another process holds a lock on it (an sqlite3 shell?)"
+    : sqlite3_errmsg (j->db);
+  g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+               "cannot read journal %s: %s. It was left untouched: move it "
+               "away (a new one is then made) or restore a backup, see "
+               "doc/durability.md", j->path, advice);
+  return FALSE;
+}
+
+static gboolean
+check_file (JqJournal *j, GError **error)
+{
+  gint64 app = 0, version = 0, pages = 0, ok = 0;
+  if (!pragma_int (j, "page_count", &pages, error)
+      || !pragma_int (j, "application_id", &app, error)
+      || !pragma_int (j, "user_version", &version, error))
+    return FALSE;
+  if (pages > 0 && app != APPLICATION_ID)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "%s is an SQLite database, but not a bots-jobqueue "
+                   "journal; it was left untouched. Move it away or set "
+                   "another [directories] botssys", j->path);
+      return FALSE;
+    }
+  if (version > JQ_JOURNAL_VERSION)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "journal %s was written by a newer bots-jobqueue (format "
+                   "%" G_GINT64_FORMAT ", this one knows %d); it was left "
+                   "untouched", j->path, version, JQ_JOURNAL_VERSION);
+      return FALSE;
+    }
+  if (pages > 0)
+    {
+      sqlite3_stmt *st = NULL;
+      sqlite3_prepare_v2 (j->db, "PRAGMA quick_check", -1, &st, NULL);
+      const char *answer = NULL;
+      if (st != NULL && sqlite3_step (st) == SQLITE_ROW)
+        answer = (const char *) sqlite3_column_text (st, 0);
+      ok = answer != NULL && strcmp (answer, "ok") == 0;
+      g_autofree char *what = g_strdup (answer ? answer
+                                               : sqlite3_errmsg (j->db));
+      sqlite3_finalize (st);
+      if (!ok)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                       "journal %s is damaged (%s); it was left untouched. "
+                       "Restore a backup or move it away, see "
+                       "doc/durability.md", j->path, what);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+create_schema (JqJournal *j, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf (
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    "  number INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
+    "  argv BLOB NOT NULL, task TEXT NOT NULL, queued_us INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('waiting', 'running')),"
+    "  at_head INTEGER NOT NULL DEFAULT 0, started_us INTEGER, pid INTEGER);"
+    "CREATE TABLE IF NOT EXISTS history ("
+    "  number INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
+    "  argv BLOB NOT NULL, task TEXT NOT NULL, queued_us INTEGER NOT NULL,"
+    "  started_us INTEGER, ended_us INTEGER NOT NULL, exit_code INTEGER,"
+    "  signal INTEGER, maxruntime_hit INTEGER NOT NULL DEFAULT 0,"
+    "  start_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS history_ended ON history (ended_us);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);"
+    "PRAGMA application_id = %d;"
+    "PRAGMA user_version = %d;"
+    "COMMIT;", APPLICATION_ID, JQ_JOURNAL_VERSION);
+  return exec_sql (j, sql, error);
+}
+
+JqJournal *
+jq_journal_open (const char *path, JqDurability durability, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0750) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot create journal folder %s: %s", dir,
+                   g_strerror (saved));
+      return NULL;
+    }
+
+  JqJournal *j = g_new0 (JqJournal, 1);
+  j->path = g_strdup (path);
+  if (sqlite3_open_v2 (path, &j->db, SQLITE_OPEN_READWRITE
+                                     | SQLITE_OPEN_CREATE
+                                     | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot open journal %s: %s", path,
+                   j->db ? sqlite3_errmsg (j->db) : "out of memory");
+      jq_journal_close (j);
+      return NULL;
+    }
+  sqlite3_busy_timeout (j->db, 2000);
+
+  /* Look before writing anything: a file that is not ours stays as it is. */
+  if (!check_file (j, error)
+      || !exec_sql (j, "PRAGMA journal_mode = WAL", error)
+      || !exec_sql (j, durability == JQ_DURABILITY_FULL
+                         ? "PRAGMA synchronous = FULL"
+                         : "PRAGMA synchronous = NORMAL", error)
+      || !create_schema (j, error))
+    {
+      jq_journal_close (j);
+      return NULL;
+    }
+  for (int i = 0; i < N_STATEMENTS; i++)
+    if (sqlite3_prepare_v3 (j->db, statement_sql[i], -1,
+                            SQLITE_PREPARE_PERSISTENT, &j->statements[i],
+                            NULL) != SQLITE_OK)
+      {
+        g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                     "journal %s: %s", path, sqlite3_errmsg (j->db));
+        jq_journal_close (j);
+        return NULL;
+      }
+  return j;
+}
+
+void
+jq_journal_close (JqJournal *j)
+{
+  if (j == NULL)
+    return;
+  for (int i = 0; i < N_STATEMENTS; i++)
+    sqlite3_finalize (j->statements[i]);
+  sqlite3_close (j->db);
+  g_clear_error (&j->pending_error);
+  g_free (j->path);
+  g_free (j);
+}
+
+const char *
+jq_journal_get_path (JqJournal *j)
+{
+  return j ? j->path : NULL;
+}
+
+void
+jq_journal_set_failure_handler (JqJournal *j, JqJournalFailed handler,
+                                gpointer user_data)
+{
+  if (j == NULL)
+    return;
+  j->failed = handler;
+  j->failed_data = user_data;
+}
+
+static void
+note_error (JqJournal *j, const char *what)
+{
+  if (j->pending_error == NULL)
+    g_set_error (&j->pending_error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                 "cannot write journal %s (%s): %s", j->path, what,
+                 sqlite3_errmsg (j->db));
+}
+
+void
+jq_journal_begin (JqJournal *j)
+{
+  if (j == NULL)
+    return;
+  if (j->depth++ == 0 && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL)
+                         != SQLITE_OK)
+    note_error (j, "begin");
+}
+
+gboolean
+jq_journal_commit (JqJournal *j, GError **error)
+{
+  if (j == NULL)
+    return TRUE;
+  g_return_val_if_fail (j->depth > 0, FALSE);
+  if (--j->depth > 0)
+    return TRUE;
+  if (j->pending_error == NULL
+      && sqlite3_exec (j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    note_error (j, "commit");
+  if (j->pending_error == NULL)
+    return TRUE;
+
+  if (sqlite3_get_autocommit (j->db) == 0)
+    sqlite3_exec (j->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!j->failed_reported && j->failed != NULL)
+    {
+      j->failed_reported = TRUE;
+      j->failed (j->pending_error, j->failed_data);
+    }
+  g_propagate_error (error, g_steal_pointer (&j->pending_error));
+  return FALSE;
+}
+
+/* Runs one prepared statement with its values bound by the caller. */
+static void
+run (JqJournal *j, int which, const char *what)
+{
+  sqlite3_stmt *st = j->statements[which];
+  gboolean single = j->depth == 0;   /* outside a batch: its own commit */
+  if (single)
+    jq_journal_begin (j);
+  if (sqlite3_step (st) != SQLITE_DONE)
+    note_error (j, what);
+  sqlite3_reset (st);
+  sqlite3_clear_bindings (st);
+  if (single)
+    jq_journal_commit (j, NULL);
+}
+
+static GBytes *
+argv_pack (const char *const *argv)
+{
+  GByteArray *b = g_byte_array_new ();
+  for (gsize i = 0; argv[i] != NULL; i++)
+    g_byte_array_append (b, (const guint8 *) argv[i], strlen (argv[i]) + 1);
+  return g_byte_array_free_to_bytes (b);
+}
+
+static char **
+argv_unpack (const void *data, int len)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  const char *p = data, *end = p + len;
+  while (p < end)
+    {
+      const char *nul = memchr (p, '\0', end - p);
+      gsize n = nul ? (gsize) (nul - p) : (gsize) (end - p);
+      g_autofree char *arg = g_strndup (p, n);
+      g_strv_builder_add (b, arg);
+      p += n + 1;
+    }
+  return g_strv_builder_end (b);
+}
+
+static void
+bind_argv (sqlite3_stmt *st, int argv_col, int task_col,
+           const char *const *argv)
+{
+  g_autoptr (GBytes) packed = argv_pack (argv);
+  gsize size;
+  const void *data = g_bytes_get_data (packed, &size);
+  sqlite3_bind_blob (st, argv_col, data, (int) size, SQLITE_TRANSIENT);
+  sqlite3_bind_text (st, task_col, jq_task_repr (argv), -1, g_free);
+}
+
+void
+jq_journal_add (JqJournal *j, JqJob *job)
+{
+  if (j == NULL)
+    return;
+  sqlite3_stmt *st = j->statements[ST_ADD];
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) jq_job_get_number (job));
+  sqlite3_bind_int (st, 2, jq_job_get_priority (job));
+  bind_argv (st, 3, 4, jq_job_get_argv (job));
+  sqlite3_bind_int64 (st, 5, jq_job_get_queued_us (job));
+  run (j, ST_ADD, "add");
+}
+
+void
+jq_journal_set_priority (JqJournal *j, guint64 number, int priority)
+{
+  if (j == NULL)
+    return;
+  sqlite3_stmt *st = j->statements[ST_PRIORITY];
+  sqlite3_bind_int (st, 1, priority);
+  sqlite3_bind_int64 (st, 2, (sqlite3_int64) number);
+  run (j, ST_PRIORITY, "priority");
+}
+
+void
+jq_journal_start (JqJournal *j, guint64 number, gint64 started_us, int pid)
+{
+  if (j == NULL)
+    return;
+  sqlite3_stmt *st = j->statements[ST_START];
+  sqlite3_bind_int64 (st, 1, started_us);
+  sqlite3_bind_int (st, 2, pid);
+  sqlite3_bind_int64 (st, 3, (sqlite3_int64) number);
+  run (j, ST_START, "start");
+}
+
+void
+jq_journal_remove (JqJournal *j, guint64 number)
+{
+  if (j == NULL)
+    return;
+  sqlite3_bind_int64 (j->statements[ST_REMOVE], 1, (sqlite3_int64) number);
+  run (j, ST_REMOVE, "remove");
+}
+
+void
+jq_journal_clear_waiting (JqJournal *j)
+{
+  if (j != NULL)
+    run (j, ST_CLEAR, "clear");
+}
+
+static void
+set_meta (JqJournal *j, const char *key, gint64 value)
+{
+  sqlite3_stmt *st = j->statements[ST_META];
+  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (st, 2, value);
+  run (j, ST_META, key);
+}
+
+void
+jq_journal_set_next_number (JqJournal *j, guint64 next)
+{
+  if (j != NULL)
+    set_meta (j, "next_number", (gint64) next);
+}
+
+void
+jq_journal_set_flag (JqJournal *j, const char *name, gboolean value)
+{
+  if (j != NULL)
+    set_meta (j, name, value ? 1 : 0);
+}
+
+static gint64
+get_meta (JqJournal *j, const char *key, gint64 fallback)
+{
+  sqlite3_stmt *st = NULL;
+  gint64 value = fallback;
+  sqlite3_prepare_v2 (j->db, "SELECT value FROM meta WHERE key = ?", -1,
+                      &st, NULL);
+  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    value = sqlite3_column_int64 (st, 0);
+  sqlite3_finalize (st);
+  return value;
+}
+
+gboolean
+jq_journal_get_flag (JqJournal *j, const char *name)
+{
+  return j != NULL && get_meta (j, name, 0) != 0;
+}
+
+void
+jq_journal_finish (JqJournal *j, const JqFinished *f)
+{
+  if (j == NULL)
+    return;
+  gboolean single = j->depth == 0;
+  if (single)
+    jq_journal_begin (j);
+  jq_journal_remove (j, f->number);
+  sqlite3_stmt *st = j->statements[ST_HISTORY];
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) f->number);
+  sqlite3_bind_int (st, 2, f->priority);
+  bind_argv (st, 3, 4, f->argv);
+  sqlite3_bind_int64 (st, 5, f->queued_us);
+  if (f->started_us != 0)
+    sqlite3_bind_int64 (st, 6, f->started_us);
+  sqlite3_bind_int64 (st, 7, f->ended_us);
+  if (f->start_error == NULL)
+    sqlite3_bind_int (st, 8, f->exit_code);
+  if (f->term_signal != 0)
+    sqlite3_bind_int (st, 9, f->term_signal);
+  sqlite3_bind_int (st, 10, f->hit_maxruntime);
+  if (f->start_error != NULL)
+    sqlite3_bind_text (st, 11, f->start_error, -1, SQLITE_TRANSIENT);
+  run (j, ST_HISTORY, "history");
+  if (single)
+    jq_journal_commit (j, NULL);
+}
+
+gboolean
+jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
+                 guint64 *next_number, GError **error)
+{
+  *next_number = 1;
+  if (j == NULL)
+    return TRUE;
+  sqlite3_stmt *st = NULL;
+  guint64 highest = 0;
+  int rc = sqlite3_prepare_v2 (j->db,
+      "SELECT number, priority, argv, queued_us, state, at_head FROM jobs "
+      "ORDER BY number", -1, &st, NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      guint64 number = (guint64) sqlite3_column_int64 (st, 0);
+      g_auto (GStrv) argv = argv_unpack (sqlite3_column_blob (st, 2),
+                                         sqlite3_column_bytes (st, 2));
+      gboolean running = strcmp ((const char *) sqlite3_column_text (st, 4),
+                                 "running") == 0;
+      g_autoptr (JqJob) job = jq_job_new (number, sqlite3_column_int (st, 1),
+                                          (const char *const *) argv,
+                                          sqlite3_column_int64 (st, 3));
+      if (sqlite3_column_int (st, 5) != 0)
+        running = TRUE;     /* requeued before: keep it at the head */
+      func (job, running, user_data);
+      highest = MAX (highest, number);
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (st);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot read journal %s: %s", j->path,
+                   sqlite3_errmsg (j->db));
+      return FALSE;
+    }
+  /* Numbers never go back, even past jobs that are gone from every table. */
+  *next_number = MAX ((guint64) get_meta (j, "next_number", 1), highest + 1);
+  return TRUE;
+}
+
+void
+jq_journal_requeue_at_head (JqJournal *j, guint64 number)
+{
+  if (j == NULL)
+    return;
+  sqlite3_bind_int64 (j->statements[ST_REQUEUE], 1, (sqlite3_int64) number);
+  run (j, ST_REQUEUE, "requeue");
+}
+
+guint
+jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
+{
+  if (j == NULL)
+    return 0;
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2 (j->db,
+      "DELETE FROM history WHERE number IN (SELECT number FROM history "
+      "WHERE ended_us < ? ORDER BY ended_us LIMIT ?)", -1, &st, NULL);
+  sqlite3_bind_int64 (st, 1, before_us);
+  sqlite3_bind_int (st, 2, (int) max_rows);
+  guint gone = 0;
+  if (sqlite3_step (st) == SQLITE_DONE)
+    gone = (guint) sqlite3_changes (j->db);
+  sqlite3_finalize (st);
+  return gone;
+}
+
+guint
+jq_journal_count_history (JqJournal *j)
+{
+  if (j == NULL)
+    return 0;
+  sqlite3_stmt *st = NULL;
+  guint n = 0;
+  sqlite3_prepare_v2 (j->db, "SELECT count(*) FROM history", -1, &st, NULL);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    n = (guint) sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  return n;
+}

@@ -1,0 +1,103 @@
+/* The durable record of the queue: every waiting and running job, the next
+ * job number, settings that must survive a restart, and the history of
+ * finished jobs, in an SQLite database (WAL mode).  Main loop thread only. */
+#pragma once
+
+#include <glib.h>
+
+#include "queue.h"
+
+typedef enum {
+  JQ_DURABILITY_FULL,   /* fsync at each commit: survives a power loss */
+  JQ_DURABILITY_FAST,   /* survives a crash of the server, not of the OS */
+  JQ_DURABILITY_NONE,   /* no journal: the queue lives in memory only */
+} JqDurability;
+
+/* Parses "full", "fast" or "none" (any case). */
+gboolean jq_durability_parse (const char *text, JqDurability *out);
+const char *jq_durability_name (JqDurability durability);
+
+/* The schema version this program writes (PRAGMA user_version). */
+#define JQ_JOURNAL_VERSION 1
+
+typedef struct _JqJournal JqJournal;
+
+/* Opens the journal at @path, creating it (and its folder) when missing.
+ * Returns NULL and sets @error (JQ_ERROR_JOURNAL) when the file is not a
+ * journal of ours, is corrupt, is locked, or was written by a newer
+ * version; the file is then left exactly as it was. */
+JqJournal *jq_journal_open (const char *path, JqDurability durability,
+                            GError **error);
+
+void jq_journal_close (JqJournal *journal);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqJournal, jq_journal_close)
+
+const char *jq_journal_get_path (JqJournal *journal);
+
+/* Transactions nest: only the outermost begin/commit pair reaches SQLite,
+ * so calls batched by the door share one commit.  commit returns FALSE and
+ * sets @error when any write since the outermost begin, or the commit
+ * itself, failed; the failure handler has then been called.
+ * Every function below accepts a NULL journal and does nothing: that is
+ * durability "none". */
+void jq_journal_begin (JqJournal *journal);
+gboolean jq_journal_commit (JqJournal *journal, GError **error);
+
+/* Called once, on the first failed commit: the journal and the queue in
+ * memory no longer agree, and the owner should stop. */
+typedef void (*JqJournalFailed) (const GError *error, gpointer user_data);
+void jq_journal_set_failure_handler (JqJournal *journal,
+                                     JqJournalFailed handler,
+                                     gpointer user_data);
+
+/* Writes; errors are kept for the next commit. */
+void jq_journal_add (JqJournal *journal, JqJob *job);
+void jq_journal_set_priority (JqJournal *journal, guint64 number,
+                              int priority);
+void jq_journal_start (JqJournal *journal, guint64 number, gint64 started_us,
+                       int pid);
+void jq_journal_remove (JqJournal *journal, guint64 number);
+void jq_journal_clear_waiting (JqJournal *journal);
+void jq_journal_set_next_number (JqJournal *journal, guint64 next);
+void jq_journal_set_flag (JqJournal *journal, const char *name,
+                          gboolean value);
+
+/* A finished job, for the history. */
+typedef struct {
+  guint64            number;
+  int                priority;
+  const char *const *argv;
+  gint64             queued_us;
+  gint64             started_us;     /* 0 when it never started */
+  gint64             ended_us;
+  int                exit_code;      /* -N when killed by signal N */
+  int                term_signal;
+  gboolean           hit_maxruntime;
+  const char        *start_error;    /* NULL unless it could not start */
+} JqFinished;
+
+/* Moves job @f->number from the queue's record to the history. */
+void jq_journal_finish (JqJournal *journal, const JqFinished *f);
+
+/* Recovery.  Calls @func for every recorded job in job-number order, with
+ * @was_running TRUE for a job that was running when the server stopped;
+ * sets *@next_number.  Returns FALSE and sets @error when the records
+ * cannot be read. */
+typedef void (*JqJournalJobFunc) (JqJob *job, gboolean was_running,
+                                  gpointer user_data);
+gboolean jq_journal_load (JqJournal *journal, JqJournalJobFunc func,
+                          gpointer user_data, guint64 *next_number,
+                          GError **error);
+
+/* Marks a recovered running job as waiting again, first of its priority. */
+void jq_journal_requeue_at_head (JqJournal *journal, guint64 number);
+
+gboolean jq_journal_get_flag (JqJournal *journal, const char *name);
+
+/* Deletes at most @max_rows history rows that ended before @before_us;
+ * returns how many went.  Small steps keep calls from waiting on it. */
+guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
+                                guint max_rows);
+
+/* How many history rows there are (for tests and status). */
+guint jq_journal_count_history (JqJournal *journal);

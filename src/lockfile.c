@@ -1,0 +1,53 @@
+/* The server's lock file. */
+#include "lockfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "error.h"
+
+int
+jq_lockfile_acquire (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0750);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot open lock file %s: %s",
+                   path, g_strerror (saved));
+      return -1;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      char holder[32] = "";
+      ssize_t n = pread (fd, holder, sizeof holder - 1, 0);
+      holder[n > 0 ? n : 0] = '\0';
+      g_strstrip (holder);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "another bots-jobqueueserver (process %s) is using %s; "
+                   "only one server may run per botssys",
+                   holder[0] ? holder : "unknown", dir);
+      close (fd);
+      return -1;
+    }
+  char pid[32];
+  int len = g_snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
+  if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, len, 0) != len)
+    {
+      /* The lock itself holds; only the note for people failed. */
+    }
+  return fd;
+}
+
+void
+jq_lockfile_release (int fd)
+{
+  if (fd >= 0)
+    close (fd);
+}

@@ -1,0 +1,258 @@
+"""The journal: every addjob that answered 0 survives a SIGKILL of the
+server, in order and with its number; nothing runs twice but the job that
+was running at the kill; bad journals are refused and left untouched; one
+server per botssys."""
+
+import http.client
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import threading
+import xmlrpc.client
+
+import jqtest
+
+
+class Crash(jqtest.unittest.TestCase):
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        self.record = self.bots.path("ran")
+        self.gate = self.bots.path("gate")
+
+    def tearDown(self):
+        open(self.gate, "w").close()
+        self.bots.cleanup()
+
+    def task(self, name):
+        # a fast job that appends its name to the record file
+        return ["sh", "-c", 'echo "$0" >> "$1"', name, self.record]
+
+    def holder(self):
+        return ["sh", "-c", 'while [ ! -e "$0" ]; do sleep 0.01; done; echo holder >> "$1"',
+                self.gate, self.record]
+
+    def burst_and_kill(self, server, round_no, acked):
+        """8 clients add distinct jobs; the server is SIGKILLed after a
+        random number of answers."""
+        kill_after = random.randint(20, 200)
+        count = [0]
+        lock = threading.Lock()
+        killed = threading.Event()
+
+        def client(c):
+            proxy = server.proxy()
+            for i in range(400):
+                name = "r%dc%di%d" % (round_no, c, i)
+                try:
+                    answer = proxy.addjob(self.task(name), random.randint(1, 9))
+                except (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault,
+                        http.client.HTTPException):
+                    return   # the server was killed under us
+                if answer == 0:
+                    with lock:
+                        acked.append((c, name))
+                        count[0] += 1
+                        if count[0] == kill_after:
+                            server.proc.send_signal(signal.SIGKILL)
+                            killed.set()
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertTrue(killed.is_set())
+        server.proc.wait(jqtest.DEADLINE)
+        server.stop()
+
+    def test_sigkill_during_bursts(self):
+        acked = []
+        for round_no in range(3):
+            server = jqtest.Server(self.bots)
+            if round_no == 0:
+                server.proxy().addjob(self.holder(), 0)
+                self.bots.wait_log("Starting job 1")
+            else:
+                self.bots.wait_log("Job 1 was running when the server stopped", round_no)
+            self.burst_and_kill(server, round_no, acked)
+
+        server = jqtest.Server(self.bots)
+        try:
+            listed = server.proxy().listjobs()
+            by_name = {job[2][3]: (job[0], job[1]) for job in listed}
+            missing = [name for _, name in acked if name not in by_name]
+            self.assertEqual(missing, [], "acknowledged jobs lost")
+            # each client's jobs kept the order they were acknowledged in
+            for c in range(8):
+                numbers = [by_name[name][1] for cc, name in acked if cc == c]
+                self.assertEqual(numbers, sorted(numbers))
+            # the run order is priority, then number
+            keys = [(job[0], job[1]) for job in listed]
+            self.assertEqual(keys, sorted(keys))
+            # now let everything run: none twice, the holder once per kill
+            open(self.gate, "w").close()
+            total = len(listed)
+            jqtest.wait_for(lambda: os.path.exists(self.record)
+                            and sum(1 for _ in open(self.record)) >= total + 4, "all jobs to run", 120)
+            self.bots.wait_log("Finished job", total + 1)
+            with open(self.record) as f:
+                ran = f.read().split()
+            counts = {}
+            for name in ran:
+                counts[name] = counts.get(name, 0) + 1
+            twice = {n: k for n, k in counts.items() if k > 1 and n != "holder"}
+            self.assertEqual(twice, {})
+            self.assertEqual(counts.get("holder"), 4)   # 1 original + 3 restarts
+            for _, name in acked:
+                self.assertEqual(counts.get(name), 1, name)
+        finally:
+            server.stop()
+
+
+class Restart(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    def restart(self, sig=signal.SIGTERM):
+        self.rpc("close")()
+        self.server.stop(sig)
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+
+    def test_graceful_restart_keeps_queue_and_numbers(self):
+        gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 0)
+        self.bots.wait_log("Starting job 1")
+        for i, prio in enumerate((7, 3, 7, 1)):
+            self.rpc.addjob(["bots-engine", "-c%d" % i], prio)
+        self.rpc.addjob(["bots-engine", "-c0"], 2)          # priority change
+        before = self.rpc.listjobs()
+        self.restart()
+        # the holder was terminated by the stop (stop_grace 1) and comes
+        # back first of its priority
+        self.bots.wait_log("was stopped with the server")
+        self.bots.wait_log("Job 1 was running when the server stopped")
+        after = self.rpc.listjobs()
+        self.assertEqual(after, before)
+        self.assertEqual(self.rpc.addjob(["bots-engine", "-cnew"], 5), 0)
+        self.bots.wait_log("Added job 6, priority 5")
+        open(gate, "w").close()
+
+    def test_history_survives(self):
+        self.rpc.addjob(self.job(self.bots.path("events"), "done", "--exit", "3"), 4)
+        self.rpc.addjob(["/nonexistent/program"], 6)
+        self.bots.wait_log("Error starting job 2")
+        self.bots.wait_log("Finished job 1")
+        self.restart(signal.SIGKILL)
+        db = sqlite3.connect(os.path.join(self.bots.botssys, "jobqueue", "queue.db"))
+        rows = db.execute("SELECT number, priority, exit_code, start_error IS NOT NULL, "
+                          "started_us IS NOT NULL FROM history ORDER BY number").fetchall()
+        db.close()
+        self.assertEqual(rows, [(1, 4, 3, 0, 1), (2, 6, None, 1, 0)])
+        self.assertEqual(self.rpc.listjobs(), 0)
+        self.assertEqual(self.rpc.addjob(["bots-engine"], 5), 0)
+        self.bots.wait_log("Added job 3")
+
+    def test_clear_and_getjob_are_durable(self):
+        gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 0)
+        self.bots.wait_log("Starting job 1")
+        self.rpc.addjob(["bots-engine", "-ca"], 5)
+        self.rpc.addjob(["bots-engine", "-cb"], 5)
+        self.rpc.getjob()
+        self.restart(signal.SIGKILL)
+        self.assertEqual(self.rpc.listjobs(), [[5, 3, ["bots-engine", "-cb"]]])
+        self.rpc.clearjobq()
+        self.restart(signal.SIGKILL)
+        self.assertEqual(self.rpc.listjobs(), 0)
+        open(gate, "w").close()
+
+
+class DurabilityLevels(jqtest.unittest.TestCase):
+
+    def run_level(self, level):
+        bots = jqtest.BotsDir({"durability": level})
+        try:
+            server = jqtest.Server(bots)
+            proxy = server.proxy()
+            gate = bots.path("gate")
+            proxy.addjob([jqtest.PYTHON, jqtest.JOB, bots.path("e"), "h", "--wait", gate], 0)
+            bots.wait_log("Starting job 1")
+            proxy.addjob(["bots-engine", "-cx"], 5)
+            proxy("close")()
+            server.stop(signal.SIGKILL)
+            server = jqtest.Server(bots)
+            proxy = server.proxy()
+            listed = proxy.listjobs()
+            proxy("close")()
+            open(gate, "w").close()
+            server.stop()
+            self.assertIn("durability %s" % level, bots.log())
+            return listed
+        finally:
+            bots.cleanup()
+
+    def test_fast_survives_a_server_crash(self):
+        listed = self.run_level("fast")
+        self.assertEqual([j[2] for j in listed][-1], ["bots-engine", "-cx"])
+
+    def test_none_keeps_nothing(self):
+        self.assertEqual(self.run_level("none"), 0)
+
+    def test_bad_level_refused(self):
+        bots = jqtest.BotsDir({"durability": "sometimes"})
+        try:
+            r = subprocess.run([jqtest.SERVER, "-c" + bots.config], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("durability", r.stderr)
+        finally:
+            bots.cleanup()
+
+
+class BadState(jqtest.unittest.TestCase):
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+
+    def tearDown(self):
+        self.bots.cleanup()
+
+    def test_corrupt_journal_left_untouched(self):
+        path = os.path.join(self.bots.botssys, "jobqueue", "queue.db")
+        os.makedirs(os.path.dirname(path))
+        junk = bytes(random.getrandbits(8) for _ in range(20000))
+        with open(path, "wb") as f:
+            f.write(junk)
+        r = subprocess.run([jqtest.SERVER, "-c" + self.bots.config], capture_output=True, text=True,
+                           timeout=jqtest.DEADLINE)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path, r.stderr)
+        self.assertIn("left untouched", r.stderr)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), junk)
+        self.assertEqual(sorted(os.listdir(os.path.dirname(path))), ["queue.db", "server.lock"])
+
+    def test_second_server_refused(self):
+        first = jqtest.Server(self.bots)
+        try:
+            other_port = jqtest.free_port()
+            ini = os.path.join(self.bots.config, "bots.ini")
+            with open(ini) as f:
+                text = f.read()
+            alt = self.bots.path("config2")
+            os.makedirs(alt)
+            with open(os.path.join(alt, "bots.ini"), "w") as f:
+                f.write(text.replace("port = %d" % self.bots.port, "port = %d" % other_port))
+            r = subprocess.run([jqtest.SERVER, "-c" + alt], capture_output=True, text=True,
+                               timeout=jqtest.DEADLINE)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("another bots-jobqueueserver (process %d)" % first.pid, r.stderr)
+            self.assertEqual(first.proxy().listjobs(), 0)
+        finally:
+            first.stop()
+
+
+if __name__ == "__main__":
+    jqtest.main()

@@ -1,0 +1,366 @@
+/* Tests of the journal against a temporary database: what is written comes
+ * back, bad files are refused and left untouched, history is pruned. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "journal.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+typedef struct {
+  char *dir;
+  char *path;
+} Fixture;
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  f->dir = g_dir_make_tmp ("jqjournal-XXXXXX", NULL);
+  f->path = g_build_filename (f->dir, "jobqueue", "queue.db", NULL);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+  g_assert_true (system (cmd) == 0);
+  g_free (f->dir);
+  g_free (f->path);
+  g_free (f);
+  return 0;
+}
+
+#define TASK(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+typedef struct {
+  GPtrArray *jobs;      /* JqJob refs in load order */
+  GArray    *running;   /* gboolean per job */
+} Loaded;
+
+static void
+collect (JqJob *job, gboolean was_running, gpointer user_data)
+{
+  Loaded *l = user_data;
+  g_ptr_array_add (l->jobs, jq_job_ref (job));
+  g_array_append_val (l->running, was_running);
+}
+
+static Loaded
+load (JqJournal *j, guint64 *next)
+{
+  Loaded l = { g_ptr_array_new_with_free_func ((GDestroyNotify) jq_job_unref),
+               g_array_new (FALSE, FALSE, sizeof (gboolean)) };
+  g_autoptr (GError) error = NULL;
+  assert_true (jq_journal_load (j, collect, &l, next, &error));
+  return l;
+}
+
+static void
+loaded_free (Loaded *l)
+{
+  g_ptr_array_unref (l->jobs);
+  g_array_unref (l->running);
+}
+
+static JqJournal *
+open_ok (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  JqJournal *j = jq_journal_open (f->path, JQ_DURABILITY_FULL, &error);
+  if (j == NULL)
+    fail_msg ("%s", error->message);
+  return j;
+}
+
+static void
+test_round_trip (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) a = jq_job_new (1, 5, TASK ("bots-engine", "-cconfig"),
+                                    111);
+  g_autoptr (JqJob) b = jq_job_new (2, 3, TASK ("odd", "a\nb", "", "'\""),
+                                    222);
+  g_autoptr (JqJob) c = jq_job_new (3, 9, TASK ("c"), 333);
+
+  jq_journal_begin (j);
+  jq_journal_add (j, a);
+  jq_journal_add (j, b);
+  jq_journal_add (j, c);
+  jq_journal_set_next_number (j, 4);
+  jq_journal_set_priority (j, 3, 1);
+  jq_journal_start (j, 1, 1000, 4242);
+  assert_true (jq_journal_commit (j, NULL));
+  jq_journal_close (j);
+
+  j = open_ok (f);
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  assert_int_equal (next, 4);
+  assert_int_equal (l.jobs->len, 3);
+  JqJob *la = l.jobs->pdata[0], *lb = l.jobs->pdata[1], *lc = l.jobs->pdata[2];
+  assert_true (g_array_index (l.running, gboolean, 0));
+  assert_false (g_array_index (l.running, gboolean, 1));
+  assert_true (g_strv_equal (jq_job_get_argv (la), jq_job_get_argv (a)));
+  assert_true (g_strv_equal (jq_job_get_argv (lb), jq_job_get_argv (b)));
+  assert_int_equal (jq_job_get_queued_us (lb), 222);
+  assert_int_equal (jq_job_get_priority (lc), 1);
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
+static void
+test_remove_clear_finish (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  for (guint64 n = 1; n <= 5; n++)
+    {
+      g_autofree char *name = g_strdup_printf ("t%" G_GUINT64_FORMAT, n);
+      g_autoptr (JqJob) job = jq_job_new (n, 5, TASK (name), 0);
+      jq_journal_add (j, job);      /* outside a batch: own commit */
+    }
+  jq_journal_start (j, 1, 10, 1);
+  jq_journal_remove (j, 2);
+  JqFinished done = { .number = 1, .priority = 5, .argv = TASK ("t1"),
+                      .queued_us = 0, .started_us = 10, .ended_us = 20,
+                      .exit_code = -15, .term_signal = 15,
+                      .hit_maxruntime = TRUE };
+  jq_journal_finish (j, &done);
+  jq_journal_clear_waiting (j);
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  assert_int_equal (l.jobs->len, 0);
+  /* Without a recorded next number, it follows the highest job seen. */
+  assert_int_equal (next, 1);
+  assert_int_equal (jq_journal_count_history (j), 1);
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
+static void
+test_requeue_at_head_survives (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) job = jq_job_new (7, 5, TASK ("x"), 0);
+  jq_journal_add (j, job);
+  jq_journal_start (j, 7, 1, 99);
+  jq_journal_requeue_at_head (j, 7);
+  guint64 next;
+  Loaded l = load (j, &next);
+  /* Still reported as "to run first" on the next load. */
+  assert_true (g_array_index (l.running, gboolean, 0));
+  assert_int_equal (next, 8);
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
+static void
+test_flags (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  assert_false (jq_journal_get_flag (j, "paused"));
+  jq_journal_set_flag (j, "paused", TRUE);
+  jq_journal_close (j);
+  j = open_ok (f);
+  assert_true (jq_journal_get_flag (j, "paused"));
+  jq_journal_close (j);
+}
+
+static void
+test_prune_history (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  jq_journal_begin (j);
+  for (guint64 n = 1; n <= 1200; n++)
+    {
+      JqFinished done = { .number = n, .priority = 5, .argv = TASK ("t"),
+                          .ended_us = (gint64) n * 1000 };
+      jq_journal_finish (j, &done);
+    }
+  assert_true (jq_journal_commit (j, NULL));
+  assert_int_equal (jq_journal_prune_history (j, 1001 * 1000, 500), 500);
+  assert_int_equal (jq_journal_prune_history (j, 1001 * 1000, 500), 500);
+  assert_int_equal (jq_journal_prune_history (j, 1001 * 1000, 500), 0);
+  assert_int_equal (jq_journal_count_history (j), 200);
+  jq_journal_close (j);
+}
+
+static void
+write_file (const char *path, const char *data, gsize len)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  assert_true (g_file_set_contents (path, data, (gssize) len, NULL));
+}
+
+static void
+assert_refused_untouched (Fixture *f, const char *needle)
+{
+  g_autofree char *before = NULL, *after = NULL;
+  gsize before_len, after_len;
+  g_autoptr (GError) error = NULL;
+
+  assert_true (g_file_get_contents (f->path, &before, &before_len, NULL));
+  assert_null (jq_journal_open (f->path, JQ_DURABILITY_FULL, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_JOURNAL));
+  if (strstr (error->message, needle) == NULL)
+    fail_msg ("\"%s\" lacks \"%s\"", error->message, needle);
+  assert_non_null (strstr (error->message, f->path));
+  assert_true (g_file_get_contents (f->path, &after, &after_len, NULL));
+  assert_int_equal (before_len, after_len);
+  assert_memory_equal (before, after, before_len);
+}
+
+static void
+test_not_a_database (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *junk = g_strnfill (8192, 'x');
+  write_file (f->path, junk, 8192);
+  assert_refused_untouched (f, "not an SQLite database");
+}
+
+static void
+test_corrupt_database (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  for (guint64 n = 1; n <= 2000; n++)
+    {
+      g_autofree char *name = g_strdup_printf ("task-%" G_GUINT64_FORMAT, n);
+      g_autoptr (JqJob) job = jq_job_new (n, 5, TASK (name, "padding-to-"
+                                          "fill-pages-of-the-table"), 0);
+      jq_journal_begin (j);
+      jq_journal_add (j, job);
+      jq_journal_commit (j, NULL);
+    }
+  jq_journal_close (j);   /* checkpoints the WAL into the main file */
+
+  g_autofree char *data = NULL;
+  gsize len;
+  assert_true (g_file_get_contents (f->path, &data, &len, NULL));
+  assert_true (len > 3 * 4096);
+  /* Scribble over the middle of the table's pages, keep the header. */
+  memset (data + 2 * 4096, 0xA5, len - 3 * 4096);
+  write_file (f->path, data, len);
+  assert_refused_untouched (f, "damaged");
+}
+
+static void
+test_other_sqlite_database (void **state)
+{
+  Fixture *f = *state;
+  sqlite3 *db;  /* a database of somebody else's */
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, "CREATE TABLE t (x); INSERT INTO t "
+                                  "VALUES (1);", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (db);
+  assert_refused_untouched (f, "not a bots-jobqueue journal");
+}
+
+static void
+test_newer_version (void **state)
+{
+  Fixture *f = *state;
+  jq_journal_close (open_ok (f));
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+  sqlite3_close (db);
+  assert_refused_untouched (f, "newer bots-jobqueue");
+}
+
+static void
+test_locked (void **state)
+{
+  Fixture *f = *state;
+  jq_journal_close (open_ok (f));
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, "PRAGMA locking_mode = EXCLUSIVE; "
+                                  "BEGIN EXCLUSIVE;", NULL, NULL, NULL),
+                    SQLITE_OK);
+  g_autoptr (GError) error = NULL;
+  assert_null (jq_journal_open (f->path, JQ_DURABILITY_FULL, &error));
+  assert_non_null (strstr (error->message, "lock"));
+  sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close (db);
+}
+
+static int failures;
+
+static void
+on_failed (const GError *error, gpointer user_data)
+{
+  failures++;
+}
+
+static void
+test_failed_write_reported (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) job = jq_job_new (1, 5, TASK ("a"), 0);
+  g_autoptr (GError) error = NULL;
+  failures = 0;
+  jq_journal_set_failure_handler (j, on_failed, NULL);
+  jq_journal_add (j, job);
+  jq_journal_begin (j);
+  jq_journal_add (j, job);        /* same number twice: the write fails */
+  assert_false (jq_journal_commit (j, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_JOURNAL));
+  assert_int_equal (failures, 1);
+  jq_journal_close (j);
+}
+
+static void
+test_durability_names (void **state)
+{
+  JqDurability d;
+  assert_true (jq_durability_parse ("Full", &d));
+  assert_int_equal (d, JQ_DURABILITY_FULL);
+  assert_true (jq_durability_parse (" fast ", &d));
+  assert_int_equal (d, JQ_DURABILITY_FAST);
+  assert_true (jq_durability_parse ("NONE", &d));
+  assert_int_equal (d, JQ_DURABILITY_NONE);
+  assert_false (jq_durability_parse ("safe", &d));
+}
+
+int
+main (void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+    T (test_round_trip),
+    T (test_remove_clear_finish),
+    T (test_requeue_at_head_survives),
+    T (test_flags),
+    T (test_prune_history),
+    T (test_not_a_database),
+    T (test_corrupt_database),
+    T (test_other_sqlite_database),
+    T (test_newer_version),
+    T (test_locked),
+    T (test_failed_write_reported),
+    cmocka_unit_test (test_durability_names),
+  };
+  return cmocka_run_group_tests_name ("journal", tests, NULL, NULL);
+}
