@@ -40,8 +40,8 @@ static const char *const statement_sql[N_STATEMENTS] = {
                  "task, queued_us, started_us, ended_us, exit_code, signal, "
                  "maxruntime_hit, start_error) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  [ST_REQUEUE] = "UPDATE jobs SET state = 'waiting', at_head = 1, "
-                 "started_us = NULL, pid = NULL WHERE number = ?",
+  [ST_REQUEUE] = "UPDATE jobs SET state = 'waiting', at_head = 1 "
+                 "WHERE number = ?",
 };
 
 struct _JqJournal {
@@ -499,8 +499,8 @@ jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
   sqlite3_stmt *st = NULL;
   guint64 highest = 0;
   int rc = sqlite3_prepare_v2 (j->db,
-      "SELECT number, priority, argv, queued_us, state, at_head FROM jobs "
-      "ORDER BY number", -1, &st, NULL);
+      "SELECT number, priority, argv, queued_us, state, at_head, pid, "
+      "started_us FROM jobs ORDER BY number", -1, &st, NULL);
   while (rc == SQLITE_OK && (rc = sqlite3_step (st)) == SQLITE_ROW)
     {
       guint64 number = (guint64) sqlite3_column_int64 (st, 0);
@@ -513,7 +513,8 @@ jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
                                           sqlite3_column_int64 (st, 3));
       if (sqlite3_column_int (st, 5) != 0)
         running = TRUE;     /* requeued before: keep it at the head */
-      func (job, running, user_data);
+      func (job, running, running ? sqlite3_column_int (st, 6) : 0,
+            running ? sqlite3_column_int64 (st, 7) : 0, user_data);
       highest = MAX (highest, number);
       rc = SQLITE_OK;
     }

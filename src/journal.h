@@ -80,16 +80,18 @@ typedef struct {
 void jq_journal_finish (JqJournal *journal, const JqFinished *f);
 
 /* Recovery.  Calls @func for every recorded job in job-number order, with
- * @was_running TRUE for a job that was running when the server stopped;
- * sets *@next_number.  Returns FALSE and sets @error when the records
- * cannot be read. */
-typedef void (*JqJournalJobFunc) (JqJob *job, gboolean was_running,
-                                  gpointer user_data);
+ * @was_running TRUE for a job that was running when the server stopped
+ * (and has not run since), with the @pid and @started_us it had then (0
+ * when unknown); sets *@next_number.  Returns FALSE and sets @error when
+ * the records cannot be read. */
+typedef void (*JqJournalJobFunc) (JqJob *job, gboolean was_running, int pid,
+                                  gint64 started_us, gpointer user_data);
 gboolean jq_journal_load (JqJournal *journal, JqJournalJobFunc func,
                           gpointer user_data, guint64 *next_number,
                           GError **error);
 
-/* Marks a recovered running job as waiting again, first of its priority. */
+/* Marks a recovered running job as waiting again, first of its priority;
+ * its last pid and start time stay recorded until it starts again. */
 void jq_journal_requeue_at_head (JqJournal *journal, guint64 number);
 
 gboolean jq_journal_get_flag (JqJournal *journal, const char *name);

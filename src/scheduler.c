@@ -1,5 +1,13 @@
 /* Bots' job queue rules and the launch decision. */
+#include "build-config.h"  /* first: it defines _GNU_SOURCE */
+
 #include "scheduler.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "task.h"
@@ -12,6 +20,8 @@ struct _JqScheduler {
   JqJournal      *journal;     /* NULL: nothing is kept */
   gboolean        stopping;
   gboolean        terminating; /* running jobs were stopped with the server */
+  guint           orphans;     /* jobs of a crashed server still running */
+  GSList         *orphan_watches; /* Orphan*, one per such job */
   GSourceFunc     drained;
   gpointer        drained_data;
 };
@@ -76,7 +86,8 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
 static void
 launch_next (JqScheduler *s)
 {
-  while (!s->stopping
+  /* A job left running by a crashed server counts as running. */
+  while (s->orphans == 0 && !s->stopping
          && jq_runner_get_running (s->runner) < s->config->nr_threads)
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
@@ -196,8 +207,92 @@ jq_scheduler_terminate_running (JqScheduler *s)
   jq_runner_terminate_all (s->runner);
 }
 
+/* Whether @pid is still the job a previous server started at
+ * @started_us: a process-group leader (as every job is) that started then,
+ * give or take the clock's granularity.  A reused pid fails the test. */
+static gboolean
+is_same_process (int pid, gint64 started_us)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL, *uptime_text = NULL;
+  if (pid <= 1 || started_us <= 0
+      || !g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  const char *p = strrchr (stat, ')');
+  char state;
+  int ppid, pgrp;
+  unsigned long long start_ticks;
+  /* Fields after the command: state ppid pgrp ... starttime is the 22nd. */
+  if (p == NULL || sscanf (p + 2, "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u "
+                           "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
+                           &ppid, &pgrp, &start_ticks) != 4
+      || pgrp != pid || state == 'Z')
+    return FALSE;
+  double uptime = 0;
+  if (!g_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL)
+      || sscanf (uptime_text, "%lf", &uptime) != 1)
+    return FALSE;
+  double started_ago = uptime - (double) start_ticks / sysconf (_SC_CLK_TCK);
+  double recorded_ago = (double) (g_get_real_time () - started_us) / 1e6;
+  return ABS (started_ago - recorded_ago) < 2.0;
+}
+
+typedef struct {
+  JqScheduler *s;
+  guint64      number;
+  int          pid;
+  int          pidfd;
+  guint        watch_id;
+} Orphan;
+
+static gboolean
+on_orphan_exit (int fd, GIOCondition condition, gpointer user_data)
+{
+  Orphan *o = user_data;
+  JqScheduler *s = o->s;
+  jq_log_write (s->log, JQ_LOG_INFO,
+                "The process of job %" G_GUINT64_FORMAT " from before the "
+                "restart (pid %d) has ended.", o->number, o->pid);
+  s->orphans--;
+  s->orphan_watches = g_slist_remove (s->orphan_watches, o);
+  launch_next (s);
+  return G_SOURCE_REMOVE;
+}
+
 static void
-recover_job (JqJob *job, gboolean was_running, gpointer user_data)
+orphan_free (gpointer data)
+{
+  Orphan *o = data;
+  close (o->pidfd);
+  g_free (o);
+}
+
+/* Holds launching until @pid, left running by a server that died, ends:
+ * the repeated run must not overlap it. */
+static void
+wait_for_orphan (JqScheduler *s, JqJob *job, int pid)
+{
+  int fd = pidfd_open (pid, 0);
+  if (fd < 0)
+    return;                 /* it ended just now */
+  Orphan *o = g_new0 (Orphan, 1);
+  o->s = s;
+  o->number = jq_job_get_number (job);
+  o->pid = pid;
+  o->pidfd = fd;
+  s->orphans++;
+  o->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
+                                    on_orphan_exit, o, orphan_free);
+  s->orphan_watches = g_slist_prepend (s->orphan_watches, o);
+  jq_log_write (s->log, JQ_LOG_WARNING,
+                "Job %" G_GUINT64_FORMAT " from before the restart is still "
+                "running (pid %d); no job starts until it ends.",
+                jq_job_get_number (job), pid);
+}
+
+static void
+recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
+             gpointer user_data)
 {
   JqScheduler *s = user_data;
   if (!jq_queue_restore (s->queue, job, was_running))
@@ -219,6 +314,8 @@ recover_job (JqJob *job, gboolean was_running, gpointer user_data)
                     "Job %" G_GUINT64_FORMAT " was running when the server "
                     "stopped; queued again first of priority %d: %s",
                     jq_job_get_number (job), jq_job_get_priority (job), task);
+      if (is_same_process (pid, started_us))
+        wait_for_orphan (s, job, pid);
     }
 }
 
@@ -258,6 +355,13 @@ jq_scheduler_free (JqScheduler *s)
 {
   if (s == NULL)
     return;
+  while (s->orphan_watches != NULL)
+    {
+      Orphan *o = s->orphan_watches->data;
+      s->orphan_watches = g_slist_delete_link (s->orphan_watches,
+                                               s->orphan_watches);
+      g_source_remove (o->watch_id);     /* frees o */
+    }
   jq_runner_free (s->runner);
   jq_queue_free (s->queue);
   g_free (s);

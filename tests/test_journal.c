@@ -49,9 +49,14 @@ typedef struct {
   GArray    *running;   /* gboolean per job */
 } Loaded;
 
+static int last_pid;
+
 static void
-collect (JqJob *job, gboolean was_running, gpointer user_data)
+collect (JqJob *job, gboolean was_running, int pid, gint64 started_us,
+         gpointer user_data)
 {
+  if (was_running)
+    last_pid = pid;
   Loaded *l = user_data;
   g_ptr_array_add (l->jobs, jq_job_ref (job));
   g_array_append_val (l->running, was_running);
@@ -160,9 +165,12 @@ test_requeue_at_head_survives (void **state)
   jq_journal_start (j, 7, 1, 99);
   jq_journal_requeue_at_head (j, 7);
   guint64 next;
+  last_pid = 0;
   Loaded l = load (j, &next);
-  /* Still reported as "to run first" on the next load. */
+  /* Still reported as "to run first" on the next load, with the pid it had
+   * (its process may still be running). */
   assert_true (g_array_index (l.running, gboolean, 0));
+  assert_int_equal (last_pid, 99);
   assert_int_equal (next, 8);
   loaded_free (&l);
   jq_journal_close (j);
