@@ -41,7 +41,7 @@ def wait_for(predicate, timeout=60.0):
 
 
 class Bench:
-    def __init__(self, builddir, quick):
+    def __init__(self, builddir, quick, durability="full"):
         self.builddir = builddir
         self.quick = quick
         self.root = tempfile.mkdtemp(prefix="jqbench-")
@@ -49,14 +49,27 @@ class Bench:
         os.makedirs(os.path.join(self.root, "config"))
         with open(os.path.join(self.root, "config", "bots.ini"), "w") as f:
             f.write("[jobqueue]\nenabled = True\nport = %d\nauthorized_tasks = *\n"
-                    "log_console = False\nstop_grace = 1\n" % self.port)
+                    "log_console = False\nstop_grace = 1\ndurability = %s\n"
+                    % (self.port, durability))
         self.gate = os.path.join(self.root, "gate")
+        self.server = None
+        self.start()
+        self.results = {}
+
+    def start(self):
+        t0 = time.monotonic()
         self.server = subprocess.Popen(
-            [os.path.join(builddir, "src", "bots-jobqueueserver"), "-c" + os.path.join(self.root, "config")],
+            [os.path.join(self.builddir, "src", "bots-jobqueueserver"),
+             "-c" + os.path.join(self.root, "config")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.listening)
         self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1:%d" % self.port)
-        self.results = {}
+        return time.monotonic() - t0
+
+    def stop(self):
+        self.rpc("close")()
+        self.server.send_signal(signal.SIGTERM)
+        self.server.wait(60)
 
     def listening(self):
         try:
@@ -80,17 +93,30 @@ class Bench:
             raise SystemExit("bench: loadgen failed: " + out.stdout + out.stderr)
         return json.loads(out.stdout)
 
+    def addjob_sweep(self, tag):
+        total = 4000 if self.quick else 24000
+        rows = []
+        for conns in (1, 4, 16, 64):
+            # a single client is slow when every call is fsynced: fewer calls
+            calls = max(total // conns // (4 if conns == 1 else 1), 50)
+            rows.append(self.loadgen(conns, calls, "%s%d" % (tag, conns)))
+            self.rpc.clearjobq()
+        return rows
+
     def run(self):
         time.sleep(0.2)  # let start-up allocations settle before reading RSS
         self.results["idle_rss_kib"] = rss_kib(self.server.pid)
         self.hold("throughput")
-        total = 4000 if self.quick else 32000
-        rows = []
-        for conns in (1, 4, 16, 64):
-            r = self.loadgen(conns, max(total // conns, 50), "c%d" % conns)
-            rows.append(r)
-            self.rpc.clearjobq()
+        rows = self.addjob_sweep("c")
         self.results["addjob"] = rows
+
+        # listing 10,000 waiting jobs
+        self.loadgen(16, 10000 // 16 + 1, "list")
+        t0 = time.monotonic()
+        listed = self.rpc.listjobs()
+        self.results["list_10000_seconds"] = round(time.monotonic() - t0, 3)
+        self.results["list_10000_count"] = len(listed)
+        self.rpc.clearjobq()
 
         # memory with many waiting jobs
         waiting = 20000 if self.quick else 100000
@@ -101,15 +127,15 @@ class Bench:
         self.results["rss_with_waiting_kib"] = after
         self.results["bytes_per_waiting_job"] = round((after - before) * 1024 / waiting)
         # addjob cost with a full queue, against the empty-queue figure
-        full = self.loadgen(16, max(total // 16, 50), "full")
+        full = self.loadgen(16, rows[2]["calls"] // 16, "full")
         self.results["addjob_16_with_waiting"] = full
         self.results["full_to_empty_ratio"] = round(full["per_second"] / rows[2]["per_second"], 2)
-        # listing them
-        t0 = time.monotonic()
-        listed = self.rpc.listjobs()
-        self.results["listjobs_seconds"] = round(time.monotonic() - t0, 3)
-        self.results["listjobs_count"] = len(listed)
+        # start-up with that many jobs in the journal
+        self.stop()
+        self.results["startup_seconds"] = round(self.start(), 3)
+        self.results["startup_waiting"] = len(self.rpc.listjobs())
         self.rpc.clearjobq()
+        self.hold("launch")
 
         # launch gap: trivial jobs back to back
         n = 200 if self.quick else 1000
@@ -138,12 +164,16 @@ class Bench:
 
 
 def table(r):
-    lines = ["bots-jobqueueserver benchmark (loopback, in memory)", ""]
+    lines = ["bots-jobqueueserver benchmark (loopback; durability full unless said)", ""]
     lines.append("%-34s %10s %10s %10s" % ("addjob, keep-alive connections", "calls/s", "p50 ms", "p99 ms"))
-    for row in r["addjob"]:
-        lines.append("%-34s %10d %10.3f %10.3f" % (
-            "  %d connection%s" % (row["connections"], "s" if row["connections"] > 1 else ""),
-            row["per_second"], row["p50_us"] / 1000, row["p99_us"] / 1000))
+    for level in ("none", "fast", "full"):
+        lines.append("  durability %s%s" % (level, " (in memory)" if level == "none" else ""))
+        for row in r["durability"][level]:
+            lines.append("%-34s %10d %10.3f %10.3f" % (
+                "    %d connection%s" % (row["connections"], "s" if row["connections"] > 1 else ""),
+                row["per_second"], row["p50_us"] / 1000, row["p99_us"] / 1000))
+    full = r["durability"]["full"]
+    lines.append("%-34s %10.1f" % ("  full: 16 clients / 1 client", full[2]["per_second"] / full[0]["per_second"]))
     full = r["addjob_16_with_waiting"]
     lines.append("%-34s %10d %10.3f %10.3f" % ("  16, %d already waiting" % r["waiting_jobs"],
                                                full["per_second"], full["p50_us"] / 1000, full["p99_us"] / 1000))
@@ -156,7 +186,8 @@ def table(r):
     lines.append("%-34s %10.1f MB (%d bytes per job)" % ("  with %d waiting" % r["waiting_jobs"],
                                                           r["rss_with_waiting_kib"] / 1024,
                                                           r["bytes_per_waiting_job"]))
-    lines.append("%-34s %10.3f s" % ("listjobs of %d waiting" % r["listjobs_count"], r["listjobs_seconds"]))
+    lines.append("%-34s %10.3f s" % ("listjobs of %d waiting" % r["list_10000_count"], r["list_10000_seconds"]))
+    lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["startup_waiting"], r["startup_seconds"]))
     return "\n".join(lines)
 
 
@@ -166,12 +197,24 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    bench = Bench(os.path.abspath(args.builddir), args.quick)
+    builddir = os.path.abspath(args.builddir)
+    durability = {}
+    for level in ("none", "fast"):
+        b = Bench(builddir, args.quick, level)
+        try:
+            b.hold("sweep")
+            durability[level] = b.addjob_sweep(level)
+        finally:
+            b.close()
+    bench = Bench(builddir, args.quick, "full")
     try:
         bench.run()
     finally:
         bench.close()
-    print(json.dumps(bench.results, indent=2) if args.json else table(bench.results))
+    results = bench.results
+    durability["full"] = results.pop("addjob")
+    results["durability"] = durability
+    print(json.dumps(results, indent=2) if args.json else table(results))
 
 
 if __name__ == "__main__":

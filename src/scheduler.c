@@ -52,7 +52,10 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
+  /* The next job starts first (the launch gap is what matters); both
+   * changes then commit together. */
   jq_journal_begin (s->journal);
+  launch_next (s);
   if (s->terminating)
     {
       /* Stopped by our own shutdown, not finished: it runs again. */
@@ -64,7 +67,6 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
     }
   else
     record_finished (s, job, result->started_us, result, NULL);
-  launch_next (s);
   jq_journal_commit (s->journal, NULL);
 }
 
