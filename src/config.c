@@ -156,6 +156,15 @@ jq_config_load (const char *config_dir, GError **error)
   return c;
 }
 
+JqConfig *
+jq_config_load_from_option (const char *option, GError **error)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *dir = jq_config_resolve_dir (option, g_getenv ("BOTS_DIR"),
+                                                cwd);
+  return jq_config_load (dir, error);
+}
+
 void
 jq_config_free (JqConfig *c)
 {

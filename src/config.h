@@ -49,6 +49,10 @@ char *jq_config_resolve_dir (const char *option, const char *bots_dir_env,
  * holds a value we cannot use. */
 JqConfig *jq_config_load (const char *config_dir, GError **error);
 
+/* What both programs do: resolves the folder from @option (the -c value,
+ * nullable), $BOTS_DIR and the working directory, then loads it. */
+JqConfig *jq_config_load_from_option (const char *option, GError **error);
+
 /* The same from an already parsed file, for tests. */
 JqConfig *jq_config_from_ini (const JqIni *ini, const char *config_dir,
                               GError **error);

@@ -207,11 +207,9 @@ main (int argc, char **argv)
     if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
       config_option = *t + 2;
 
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *config_dir = jq_config_resolve_dir (
-      config_option, g_getenv ("BOTS_DIR"), cwd);
   g_autoptr (GError) error = NULL;
-  g_autoptr (JqConfig) config = jq_config_load (config_dir, &error);
+  g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
+                                                            &error);
   if (config == NULL)
     {
       answer (EXIT_NOT_ADDED);

@@ -404,13 +404,20 @@ jq_journal_start (JqJournal *j, guint64 number, gint64 started_us, int pid)
   run (j, ST_START, "start");
 }
 
-void
-jq_journal_remove (JqJournal *j, guint64 number)
+/* A statement whose only parameter is a job number. */
+static void
+run_for_job (JqJournal *j, int which, guint64 number, const char *what)
 {
   if (j == NULL)
     return;
-  sqlite3_bind_int64 (j->statements[ST_REMOVE], 1, (sqlite3_int64) number);
-  run (j, ST_REMOVE, "remove");
+  sqlite3_bind_int64 (j->statements[which], 1, (sqlite3_int64) number);
+  run (j, which, what);
+}
+
+void
+jq_journal_remove (JqJournal *j, guint64 number)
+{
+  run_for_job (j, ST_REMOVE, number, "remove");
 }
 
 void
@@ -537,10 +544,7 @@ jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
 void
 jq_journal_requeue_at_head (JqJournal *j, guint64 number)
 {
-  if (j == NULL)
-    return;
-  sqlite3_bind_int64 (j->statements[ST_REQUEUE], 1, (sqlite3_int64) number);
-  run (j, ST_REQUEUE, "requeue");
+  run_for_job (j, ST_REQUEUE, number, "requeue");
 }
 
 guint

@@ -214,11 +214,9 @@ main (int argc, char **argv)
       return 1;
     }
 
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *config_dir = jq_config_resolve_dir (
-      config_option, g_getenv ("BOTS_DIR"), cwd);
   g_autoptr (GError) error = NULL;
-  g_autoptr (JqConfig) config = jq_config_load (config_dir, &error);
+  g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
+                                                            &error);
   if (config == NULL)
     {
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
