@@ -565,6 +565,48 @@ jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
   return gone;
 }
 
+static void
+finished_clear (gpointer p)
+{
+  JqFinished *f = p;
+  g_strfreev ((char **) f->argv);
+  g_free ((char *) f->start_error);
+}
+
+GArray *
+jq_journal_history (JqJournal *j, guint limit)
+{
+  GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
+  g_array_set_clear_func (rows, finished_clear);
+  if (j == NULL)
+    return rows;
+  sqlite3_stmt *st = NULL;
+  sqlite3_prepare_v2 (j->db,
+      "SELECT number, priority, argv, queued_us, started_us, ended_us, "
+      "exit_code, signal, maxruntime_hit, start_error FROM history "
+      "ORDER BY number DESC LIMIT ?", -1, &st, NULL);
+  sqlite3_bind_int (st, 1, (int) MIN (limit, (guint) G_MAXINT));
+  while (sqlite3_step (st) == SQLITE_ROW)
+    {
+      JqFinished f = {
+        .number = (guint64) sqlite3_column_int64 (st, 0),
+        .priority = sqlite3_column_int (st, 1),
+        .argv = (const char *const *) argv_unpack (
+            sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
+        .queued_us = sqlite3_column_int64 (st, 3),
+        .started_us = sqlite3_column_int64 (st, 4),
+        .ended_us = sqlite3_column_int64 (st, 5),
+        .exit_code = sqlite3_column_int (st, 6),
+        .term_signal = sqlite3_column_int (st, 7),
+        .hit_maxruntime = sqlite3_column_int (st, 8),
+        .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
+      };
+      g_array_append_val (rows, f);
+    }
+  sqlite3_finalize (st);
+  return rows;
+}
+
 guint
 jq_journal_count_history (JqJournal *j)
 {

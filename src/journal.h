@@ -101,5 +101,10 @@ gboolean jq_journal_get_flag (JqJournal *journal, const char *name);
 guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
                                 guint max_rows);
 
+/* The @limit most recent finished jobs, newest first, as JqFinished
+ * records whose strings and argv belong to the array (free it with
+ * g_array_unref). */
+GArray *jq_journal_history (JqJournal *journal, guint limit);
+
 /* How many history rows there are (for tests and status). */
 guint jq_journal_count_history (JqJournal *journal);

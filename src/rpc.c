@@ -32,7 +32,9 @@
 #include <xmlrpc-c/abyss.h>
 #include <xmlrpc-c/base.h>
 
+#include "build-config.h"
 #include "error.h"
+#include "journal.h"
 #include "task.h"
 
 /* Bodies above this size are parsed one at a time, so that many large
@@ -46,6 +48,10 @@ struct _JqRpc {
   JqDoor      *door;
   JqLog       *log;
   GMutex       big_parse;
+  GMutex       ended_lock;     /* guards the three below */
+  GCond        ended_cond;     /* a job ended: wait() callers look again */
+  guint64      ended_count;
+  gboolean     stopping;
   TServer      server;
   TChanSwitch *chan_switch;
   gboolean     server_created;
@@ -445,6 +451,355 @@ method_isup (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   return xmlrpc_int_new (env, 0);
 }
 
+/* ------------------------------------------------ administration methods
+ * New names only: Bots' own methods above keep their exact behaviour. */
+
+static void
+struct_set (xmlrpc_env *env, xmlrpc_value *st, const char *key,
+            xmlrpc_value *v)
+{
+  if (v == NULL)
+    return;
+  if (!env->fault_occurred)
+    xmlrpc_struct_set_value (env, st, key, v);
+  xmlrpc_DECREF (v);
+}
+
+static xmlrpc_value *
+int_value (xmlrpc_env *env, gint64 n)
+{
+  return (n >= G_MININT32 && n <= G_MAXINT32)
+    ? xmlrpc_int_new (env, (int) n) : xmlrpc_i8_new (env, n);
+}
+
+static xmlrpc_value *
+task_value (xmlrpc_env *env, const char *const *argv)
+{
+  xmlrpc_value *task = xmlrpc_array_new (env);
+  for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
+    {
+      xmlrpc_value *s = xmlrpc_string_new (env, argv[i]);
+      if (!env->fault_occurred)
+        {
+          xmlrpc_array_append_item (env, task, s);
+          xmlrpc_DECREF (s);
+        }
+    }
+  return task;
+}
+
+typedef struct {
+  JqRpc     *rpc;
+  GPtrArray *running;        /* JqJob refs */
+  GArray    *pids;           /* GPid */
+  GArray    *started_us;     /* gint64 */
+  guint      waiting;
+  gboolean   paused;
+  JqTotals   totals;
+  JqDurability durability;
+} StatusCall;
+
+static void
+status_on_loop (gpointer data)
+{
+  StatusCall *c = data;
+  JqScheduler *s = c->rpc->scheduler;
+  c->running = jq_scheduler_list_running (s, c->pids, c->started_us);
+  c->waiting = jq_queue_count (jq_scheduler_get_queue (s));
+  c->paused = jq_scheduler_get_paused (s);
+  c->totals = jq_scheduler_get_totals (s);
+  c->durability = jq_scheduler_get_journal (s) ? JQ_DURABILITY_FULL
+                                               : JQ_DURABILITY_NONE;
+}
+
+static xmlrpc_value *
+method_status (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  StatusCall c = { rpc, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
+                   g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
+                   { 0 }, JQ_DURABILITY_NONE };
+  xmlrpc_value *result = NULL;
+
+  if (through_door (env, rpc, status_on_loop, &c))
+    {
+      gint64 now = g_get_real_time ();
+      xmlrpc_value *running = xmlrpc_array_new (env);
+      for (guint i = 0; i < c.running->len && !env->fault_occurred; i++)
+        {
+          JqJob *job = c.running->pdata[i];
+          gint64 started = g_array_index (c.started_us, gint64, i);
+          xmlrpc_value *r = xmlrpc_struct_new (env);
+          struct_set (env, r, "jobnumber", int_value (env, jq_job_get_number (job)));
+          struct_set (env, r, "priority", xmlrpc_int_new (env, jq_job_get_priority (job)));
+          struct_set (env, r, "task", task_value (env, jq_job_get_argv (job)));
+          struct_set (env, r, "pid", xmlrpc_int_new (env, g_array_index (c.pids, GPid, i)));
+          struct_set (env, r, "started", int_value (env, started / G_USEC_PER_SEC));
+          struct_set (env, r, "elapsed", int_value (env, (now - started) / G_USEC_PER_SEC));
+          if (!env->fault_occurred)
+            xmlrpc_array_append_item (env, running, r);
+          xmlrpc_DECREF (r);
+        }
+      xmlrpc_value *totals = xmlrpc_struct_new (env);
+      struct_set (env, totals, "added", int_value (env, (gint64) c.totals.added));
+      struct_set (env, totals, "started", int_value (env, (gint64) c.totals.started));
+      struct_set (env, totals, "succeeded", int_value (env, (gint64) c.totals.succeeded));
+      struct_set (env, totals, "failed", int_value (env, (gint64) c.totals.failed));
+      struct_set (env, totals, "start_failures", int_value (env, (gint64) c.totals.start_failures));
+      result = xmlrpc_struct_new (env);
+      struct_set (env, result, "version", xmlrpc_string_new (env, PACKAGE_VERSION));
+      struct_set (env, result, "uptime", int_value (env, (now - c.totals.since_us) / G_USEC_PER_SEC));
+      struct_set (env, result, "started", int_value (env, c.totals.since_us / G_USEC_PER_SEC));
+      struct_set (env, result, "paused", xmlrpc_bool_new (env, c.paused));
+      struct_set (env, result, "waiting", xmlrpc_int_new (env, (int) c.waiting));
+      struct_set (env, result, "running", running);
+      struct_set (env, result, "totals", totals);
+      struct_set (env, result, "journal", xmlrpc_bool_new (env, c.durability != JQ_DURABILITY_NONE));
+    }
+  if (c.running)
+    g_ptr_array_unref (c.running);
+  g_array_unref (c.pids);
+  g_array_unref (c.started_us);
+  return result;
+}
+
+typedef struct {
+  JqRpc  *rpc;
+  guint   limit;
+  GArray *rows;         /* JqFinished */
+} HistoryCall;
+
+static void
+history_on_loop (gpointer data)
+{
+  HistoryCall *c = data;
+  c->rows = jq_journal_history (jq_scheduler_get_journal (c->rpc->scheduler),
+                                c->limit);
+}
+
+static xmlrpc_value *
+method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  xmlrpc_value *limit_v = NULL;
+  int limit = 0;
+  HistoryCall c = { rpc, 0, NULL };
+
+  xmlrpc_array_read_item (env, params, 0, &limit_v);
+  if (!env->fault_occurred
+      && read_int (env, limit_v, "history", "limit", &limit)
+      && (limit < 1 || limit > 100000))
+    fault (env, "ValueError", "history(): limit must be 1 to 100000");
+  if (limit_v)
+    xmlrpc_DECREF (limit_v);
+  c.limit = (guint) limit;
+  if (env->fault_occurred || !through_door (env, rpc, history_on_loop, &c))
+    return NULL;
+
+  xmlrpc_value *list = xmlrpc_array_new (env);
+  for (guint i = 0; i < c.rows->len && !env->fault_occurred; i++)
+    {
+      JqFinished *f = &g_array_index (c.rows, JqFinished, i);
+      xmlrpc_value *r = xmlrpc_struct_new (env);
+      struct_set (env, r, "jobnumber", int_value (env, (gint64) f->number));
+      struct_set (env, r, "priority", xmlrpc_int_new (env, f->priority));
+      struct_set (env, r, "task", task_value (env, f->argv));
+      struct_set (env, r, "queued", int_value (env, f->queued_us / G_USEC_PER_SEC));
+      if (f->started_us != 0)
+        struct_set (env, r, "started", int_value (env, f->started_us / G_USEC_PER_SEC));
+      struct_set (env, r, "ended", int_value (env, f->ended_us / G_USEC_PER_SEC));
+      if (f->start_error != NULL)
+        struct_set (env, r, "start_error", xmlrpc_string_new (env, f->start_error));
+      else
+        struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
+      if (f->term_signal != 0)
+        struct_set (env, r, "signal", xmlrpc_int_new (env, f->term_signal));
+      struct_set (env, r, "maxruntime_hit", xmlrpc_bool_new (env, f->hit_maxruntime));
+      if (!env->fault_occurred)
+        xmlrpc_array_append_item (env, list, r);
+      xmlrpc_DECREF (r);
+    }
+  g_array_unref (c.rows);
+  return list;
+}
+
+typedef struct {
+  JqRpc   *rpc;
+  int      what;         /* 0 remove, 1 priority, 2 pause, 3 resume */
+  guint64  number;
+  int      priority;
+  gboolean ok;
+} SteerCall;
+
+static void
+steer_on_loop (gpointer data)
+{
+  SteerCall *c = data;
+  JqScheduler *s = c->rpc->scheduler;
+  switch (c->what)
+    {
+    case 0: c->ok = jq_scheduler_remove (s, c->number); break;
+    case 1: c->ok = jq_scheduler_set_priority (s, c->number, c->priority); break;
+    default: jq_scheduler_set_paused (s, c->what == 2); c->ok = TRUE; break;
+    }
+}
+
+static gboolean
+read_jobnumber (xmlrpc_env *env, xmlrpc_value *params, const char *method,
+                guint64 *out)
+{
+  xmlrpc_value *v = NULL;
+  int n = 0;
+  xmlrpc_array_read_item (env, params, 0, &v);
+  if (!env->fault_occurred && read_int (env, v, method, "jobnumber", &n)
+      && n < 1)
+    fault (env, "ValueError", "%s(): jobnumber must be positive", method);
+  if (v)
+    xmlrpc_DECREF (v);
+  *out = (guint64) n;
+  return !env->fault_occurred;
+}
+
+static xmlrpc_value *
+steer (JqRpc *rpc, xmlrpc_env *env, SteerCall *c, const char *method)
+{
+  if (!through_door (env, rpc, steer_on_loop, c))
+    return NULL;
+  if (!c->ok)
+    {
+      fault (env, "ValueError", "%s(): job %" G_GUINT64_FORMAT " is not "
+             "waiting", method, c->number);
+      return NULL;
+    }
+  return xmlrpc_int_new (env, 0);
+}
+
+static xmlrpc_value *
+method_removejob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { rpc, 0, 0, 0, FALSE };
+  if (!read_jobnumber (env, params, "removejob", &c.number))
+    return NULL;
+  return steer (rpc, env, &c, "removejob");
+}
+
+static xmlrpc_value *
+method_setpriority (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { rpc, 1, 0, 0, FALSE };
+  xmlrpc_value *v = NULL;
+  if (!read_jobnumber (env, params, "setpriority", &c.number))
+    return NULL;
+  xmlrpc_array_read_item (env, params, 1, &v);
+  if (!env->fault_occurred)
+    read_int (env, v, "setpriority", "priority", &c.priority);
+  if (v)
+    xmlrpc_DECREF (v);
+  if (env->fault_occurred)
+    return NULL;
+  return steer (rpc, env, &c, "setpriority");
+}
+
+static xmlrpc_value *
+method_pause (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { rpc, 2, 0, 0, FALSE };
+  return steer (rpc, env, &c, "pause");
+}
+
+static xmlrpc_value *
+method_resume (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { rpc, 3, 0, 0, FALSE };
+  return steer (rpc, env, &c, "resume");
+}
+
+typedef struct {
+  JqRpc      *rpc;
+  guint64     number;
+  JqJobState  state;
+  JqJobResult result;
+  gboolean    start_failed;
+} StateCall;
+
+static void
+state_on_loop (gpointer data)
+{
+  StateCall *c = data;
+  c->state = jq_scheduler_job_state (c->rpc->scheduler, c->number,
+                                     &c->result, &c->start_failed);
+}
+
+/* Called on the loop thread when any job ends: wakes the wait() calls. */
+static void
+on_job_ended (guint64 number, gpointer user_data)
+{
+  JqRpc *rpc = user_data;
+  g_mutex_lock (&rpc->ended_lock);
+  rpc->ended_count++;
+  g_cond_broadcast (&rpc->ended_cond);
+  g_mutex_unlock (&rpc->ended_lock);
+}
+
+static xmlrpc_value *
+method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  StateCall c = { rpc, 0, JQ_JOB_UNKNOWN, { 0 }, FALSE };
+  xmlrpc_value *v = NULL;
+  int timeout = 0;
+
+  if (!read_jobnumber (env, params, "wait", &c.number))
+    return NULL;
+  xmlrpc_array_read_item (env, params, 1, &v);
+  if (!env->fault_occurred && read_int (env, v, "wait", "timeout", &timeout)
+      && (timeout < 0 || timeout > 86400))
+    fault (env, "ValueError", "wait(): timeout must be 0 to 86400 seconds");
+  if (v)
+    xmlrpc_DECREF (v);
+  if (env->fault_occurred)
+    return NULL;
+
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  gboolean timed_out = FALSE;
+  for (;;)
+    {
+      g_mutex_lock (&rpc->ended_lock);
+      guint64 seen = rpc->ended_count;
+      g_mutex_unlock (&rpc->ended_lock);
+      if (!through_door (env, rpc, state_on_loop, &c))
+        return NULL;
+      if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
+        break;
+      g_mutex_lock (&rpc->ended_lock);
+      while (rpc->ended_count == seen && !rpc->stopping && !timed_out)
+        timed_out = !g_cond_wait_until (&rpc->ended_cond, &rpc->ended_lock,
+                                        deadline);
+      gboolean stop = rpc->stopping;
+      g_mutex_unlock (&rpc->ended_lock);
+      if (timed_out || stop)
+        break;
+    }
+
+  static const char *const names[] = {
+    [JQ_JOB_UNKNOWN] = "unknown", [JQ_JOB_WAITING] = "waiting",
+    [JQ_JOB_RUNNING] = "running", [JQ_JOB_FINISHED] = "finished",
+    [JQ_JOB_GONE] = "removed",
+  };
+  xmlrpc_value *r = xmlrpc_struct_new (env);
+  struct_set (env, r, "jobnumber", int_value (env, (gint64) c.number));
+  struct_set (env, r, "state", xmlrpc_string_new (env,
+      c.state == JQ_JOB_FINISHED && c.start_failed ? "failed-to-start"
+                                                   : names[c.state]));
+  if (c.state == JQ_JOB_FINISHED && !c.start_failed)
+    {
+      struct_set (env, r, "exit_code", xmlrpc_int_new (env, c.result.exit_code));
+      struct_set (env, r, "signal", xmlrpc_int_new (env, c.result.term_signal));
+      struct_set (env, r, "maxruntime_hit",
+                  xmlrpc_bool_new (env, c.result.hit_maxruntime));
+      struct_set (env, r, "elapsed", xmlrpc_double_new (env,
+          (double) (c.result.ended_us - c.result.started_us) / G_USEC_PER_SEC));
+    }
+  return r;
+}
+
 typedef xmlrpc_value *(*MethodFunc) (JqRpc *rpc, xmlrpc_env *env,
                                      xmlrpc_value *params);
 
@@ -459,6 +814,13 @@ static const struct {
   { "getjob", "", 0, method_getjob },
   { "clearjobq", "", 0, method_clearjobq },
   { "isup", "", 0, method_isup },
+  { "status", "", 0, method_status },
+  { "history", "limit", 1, method_history },
+  { "removejob", "jobnumber", 1, method_removejob },
+  { "setpriority", "jobnumber, priority", 2, method_setpriority },
+  { "pause", "", 0, method_pause },
+  { "resume", "", 0, method_resume },
+  { "wait", "jobnumber, timeout", 2, method_wait },
 };
 
 static xmlrpc_value *
@@ -671,6 +1033,9 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->door = door;
   rpc->log = log;
   g_mutex_init (&rpc->big_parse);
+  g_mutex_init (&rpc->ended_lock);
+  g_cond_init (&rpc->ended_cond);
+  jq_scheduler_set_ended_hook (scheduler, on_job_ended, rpc);
   /* Process-wide parser limits; the screening above is stricter. */
   xmlrpc_limit_set (XMLRPC_NESTING_LIMIT_ID, JQ_RPC_MAX_DEPTH);
   xmlrpc_limit_set (XMLRPC_XML_SIZE_LIMIT_ID, JQ_RPC_MAX_BODY);
@@ -782,6 +1147,11 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
 void
 jq_rpc_stop (JqRpc *rpc)
 {
+  /* wait() calls give their answer now rather than hold Abyss up. */
+  g_mutex_lock (&rpc->ended_lock);
+  rpc->stopping = TRUE;
+  g_cond_broadcast (&rpc->ended_cond);
+  g_mutex_unlock (&rpc->ended_lock);
   if (rpc->thread == NULL)
     return;
   ServerTerminate (&rpc->server);
@@ -799,5 +1169,7 @@ jq_rpc_free (JqRpc *rpc)
   if (rpc->chan_switch != NULL)
     ChanSwitchDestroy (rpc->chan_switch);
   g_mutex_clear (&rpc->big_parse);
+  g_mutex_clear (&rpc->ended_lock);
+  g_cond_clear (&rpc->ended_cond);
   g_free (rpc);
 }

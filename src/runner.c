@@ -371,11 +371,18 @@ jq_runner_get_running (JqRunner *runner)
 }
 
 GPtrArray *
-jq_runner_list (JqRunner *runner)
+jq_runner_list (JqRunner *runner, GArray *pids, GArray *started_us)
 {
   GPtrArray *jobs = g_ptr_array_new ();
   for (guint i = 0; i < runner->running->len; i++)
-    g_ptr_array_add (jobs, ((Running *) runner->running->pdata[i])->job);
+    {
+      Running *r = runner->running->pdata[i];
+      g_ptr_array_add (jobs, r->job);
+      if (pids != NULL)
+        g_array_append_val (pids, r->pid);
+      if (started_us != NULL)
+        g_array_append_val (started_us, r->started_us);
+    }
   return jobs;
 }
 

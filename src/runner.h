@@ -45,8 +45,11 @@ gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
 
 guint jq_runner_get_running (JqRunner *runner);
 
-/* The running jobs (borrowed); for the status report. */
-GPtrArray *jq_runner_list (JqRunner *runner);
+/* The running jobs (borrowed); for the status report.  @pids and
+ * @started_us (nullable GArrays of GPid and gint64) get the matching pid
+ * and start time of each. */
+GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
+                           GArray *started_us);
 
 /* Sends SIGTERM to every running job's process group, and SIGKILL after
  * the kill grace.  Their ends are reported as usual. */

@@ -20,6 +20,13 @@ struct _JqScheduler {
   JqJournal      *journal;     /* NULL: nothing is kept */
   gboolean        stopping;
   gboolean        terminating; /* running jobs were stopped with the server */
+  gboolean        paused;      /* launching held by pause() */
+  JqTotals        totals;
+  GHashTable     *ended;       /* number -> Ended*, the last MAX_ENDED */
+  GQueue          ended_order; /* numbers (guint64*), oldest first */
+  GHashTable     *gone;        /* numbers that left without running */
+  JqJobEnded      ended_hook;
+  gpointer        ended_hook_data;
   guint           orphans;     /* jobs of a crashed server still running */
   GSList         *orphan_watches; /* Orphan*, one per such job */
   GSourceFunc     drained;
@@ -27,6 +34,42 @@ struct _JqScheduler {
 };
 
 static void launch_next (JqScheduler *s);
+
+/* How many ended jobs are remembered for wait() and status. */
+#define MAX_ENDED 1000
+
+typedef struct {
+  JqJobResult result;
+  gboolean    start_failed;
+} Ended;
+
+static void
+remember_ended (JqScheduler *s, guint64 number, const JqJobResult *result)
+{
+  Ended *e = g_new0 (Ended, 1);
+  if (result != NULL)
+    e->result = *result;
+  e->start_failed = result == NULL;
+  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number), e);
+  g_queue_push_tail (&s->ended_order, g_memdup2 (&number, sizeof number));
+  while (g_queue_get_length (&s->ended_order) > MAX_ENDED)
+    {
+      g_autofree guint64 *old = g_queue_pop_head (&s->ended_order);
+      g_hash_table_remove (s->ended, old);
+    }
+  if (s->ended_hook != NULL)
+    s->ended_hook (number, s->ended_hook_data);
+}
+
+static void
+remember_gone (JqScheduler *s, guint64 number)
+{
+  if (g_hash_table_size (s->gone) > 10 * MAX_ENDED)
+    g_hash_table_remove_all (s->gone);
+  g_hash_table_add (s->gone, g_memdup2 (&number, sizeof number));
+  if (s->ended_hook != NULL)
+    s->ended_hook (number, s->ended_hook_data);
+}
 
 static void
 record_finished (JqScheduler *s, JqJob *job, gint64 started_us,
@@ -66,7 +109,14 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
                     jq_job_get_number (job));
     }
   else
-    record_finished (s, job, result->started_us, result, NULL);
+    {
+      record_finished (s, job, result->started_us, result, NULL);
+      if (result->exit_code == 0)
+        s->totals.succeeded++;
+      else
+        s->totals.failed++;
+      remember_ended (s, jq_job_get_number (job), result);
+    }
   jq_journal_commit (s->journal, NULL);
 }
 
@@ -78,6 +128,13 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
   s->config = config;
   s->log = log;
   s->journal = journal;
+  s->totals.since_us = g_get_real_time ();
+  s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                    g_free);
+  s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                   NULL);
+  g_queue_init (&s->ended_order);
+  s->paused = jq_journal_get_flag (journal, "paused");
   s->queue = jq_queue_new ();
   s->runner = jq_runner_new (log, runner_settings, on_finished, s);
   return s;
@@ -89,7 +146,7 @@ static void
 launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
-  while (s->orphans == 0 && !s->stopping
+  while (s->orphans == 0 && !s->stopping && !s->paused
          && jq_runner_get_running (s->runner) < s->config->nr_threads)
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
@@ -98,14 +155,19 @@ launch_next (JqScheduler *s)
       g_autoptr (GError) error = NULL;
       GPid pid = 0;
       if (jq_runner_start (s->runner, job, &pid, &error))
-        jq_journal_start (s->journal, jq_job_get_number (job),
-                          g_get_real_time (), pid);
+        {
+          s->totals.started++;
+          jq_journal_start (s->journal, jq_job_get_number (job),
+                            g_get_real_time (), pid);
+        }
       else
         {
           jq_log_write (s->log, JQ_LOG_ERROR,
                         "Error starting job %" G_GUINT64_FORMAT ": %s",
                         jq_job_get_number (job), error->message);
+          s->totals.start_failures++;
           record_finished (s, job, 0, NULL, error->message);
+          remember_ended (s, jq_job_get_number (job), NULL);
         }
     }
   if (s->stopping && jq_runner_get_running (s->runner) == 0
@@ -151,6 +213,7 @@ jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
                     task);
       break;
     case JQ_ADD_ADDED:
+      s->totals.added++;
       jq_journal_add (s->journal, job);
       jq_journal_set_next_number (s->journal,
                                   jq_queue_get_next_number (s->queue));
@@ -176,6 +239,7 @@ jq_scheduler_getjob (JqScheduler *s)
   if (job != NULL)
     {
       jq_journal_remove (s->journal, jq_job_get_number (job));
+      remember_gone (s, jq_job_get_number (job));
       g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Job %" G_GUINT64_FORMAT " handed to a client (getjob): "
@@ -187,6 +251,9 @@ jq_scheduler_getjob (JqScheduler *s)
 void
 jq_scheduler_clear (JqScheduler *s)
 {
+  g_autoptr (GPtrArray) waiting = jq_queue_list (s->queue);
+  for (guint i = 0; i < waiting->len; i++)
+    remember_gone (s, jq_job_get_number (waiting->pdata[i]));
   guint n = jq_queue_clear (s->queue);
   jq_journal_clear_waiting (s->journal);
   jq_log_write (s->log, JQ_LOG_INFO, "Job queue cleared.");
@@ -340,6 +407,108 @@ jq_scheduler_recover (JqScheduler *s, GError **error)
   return jq_journal_commit (s->journal, error);
 }
 
+gboolean
+jq_scheduler_remove (JqScheduler *s, guint64 number)
+{
+  JqJob *job = jq_queue_lookup (s->queue, number);
+  if (job == NULL)
+    return FALSE;
+  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  jq_log_write (s->log, JQ_LOG_INFO, "Removed job %" G_GUINT64_FORMAT ": %s",
+                number, task);
+  jq_queue_remove (s->queue, number);
+  jq_journal_remove (s->journal, number);
+  remember_gone (s, number);
+  return TRUE;
+}
+
+gboolean
+jq_scheduler_set_priority (JqScheduler *s, guint64 number, int priority)
+{
+  JqJob *job = jq_queue_lookup (s->queue, number);
+  if (job == NULL)
+    return FALSE;
+  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  jq_queue_set_priority (s->queue, number, priority);
+  jq_journal_set_priority (s->journal, number, priority);
+  jq_log_write (s->log, JQ_LOG_INFO, "Job %" G_GUINT64_FORMAT ", changed "
+                "priority to %d: %s", number, priority, task);
+  return TRUE;
+}
+
+void
+jq_scheduler_set_paused (JqScheduler *s, gboolean paused)
+{
+  if (s->paused == paused)
+    return;
+  s->paused = paused;
+  jq_journal_set_flag (s->journal, "paused", paused);
+  jq_log_write (s->log, JQ_LOG_STARTINFO, paused
+                ? "Job queue paused: no job starts until it is resumed."
+                : "Job queue resumed.");
+  launch_next (s);
+}
+
+gboolean
+jq_scheduler_get_paused (JqScheduler *s)
+{
+  return s->paused;
+}
+
+JqJobState
+jq_scheduler_job_state (JqScheduler *s, guint64 number, JqJobResult *result,
+                        gboolean *start_failed)
+{
+  if (jq_queue_lookup (s->queue, number) != NULL)
+    return JQ_JOB_WAITING;
+  g_autoptr (GPtrArray) running = jq_runner_list (s->runner, NULL, NULL);
+  for (guint i = 0; i < running->len; i++)
+    if (jq_job_get_number (running->pdata[i]) == number)
+      return JQ_JOB_RUNNING;
+  Ended *e = g_hash_table_lookup (s->ended, &number);
+  if (e != NULL)
+    {
+      if (result != NULL)
+        *result = e->result;
+      if (start_failed != NULL)
+        *start_failed = e->start_failed;
+      return JQ_JOB_FINISHED;
+    }
+  if (g_hash_table_contains (s->gone, &number))
+    return JQ_JOB_GONE;
+  return JQ_JOB_UNKNOWN;
+}
+
+JqTotals
+jq_scheduler_get_totals (JqScheduler *s)
+{
+  return s->totals;
+}
+
+GPtrArray *
+jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
+{
+  GPtrArray *jobs = jq_runner_list (s->runner, pids, started_us);
+  for (guint i = 0; i < jobs->len; i++)
+    jq_job_ref (jobs->pdata[i]);
+  g_ptr_array_set_free_func (jobs, (GDestroyNotify) jq_job_unref);
+  return jobs;
+}
+
+void
+jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
+                             gpointer user_data)
+{
+  s->ended_hook = hook;
+  s->ended_hook_data = user_data;
+}
+
+JqJournal *
+jq_scheduler_get_journal (JqScheduler *s)
+{
+  return s->journal;
+}
+
 guint
 jq_scheduler_get_running (JqScheduler *s)
 {
@@ -366,5 +535,8 @@ jq_scheduler_free (JqScheduler *s)
     }
   jq_runner_free (s->runner);
   jq_queue_free (s->queue);
+  g_hash_table_unref (s->ended);
+  g_hash_table_unref (s->gone);
+  g_queue_clear_full (&s->ended_order, g_free);
   g_free (s);
 }

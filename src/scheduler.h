@@ -59,6 +59,56 @@ void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
  * start, instead of being recorded as finished. */
 void jq_scheduler_terminate_running (JqScheduler *s);
 
+/* Removes waiting job @number.  FALSE when it is not waiting. */
+gboolean jq_scheduler_remove (JqScheduler *s, guint64 number);
+
+/* Moves waiting job @number to @priority.  FALSE when it is not waiting. */
+gboolean jq_scheduler_set_priority (JqScheduler *s, guint64 number,
+                                    int priority);
+
+/* Pausing stops launching (calls are still accepted); it is kept in the
+ * journal, so a paused queue stays paused across a restart. */
+void jq_scheduler_set_paused (JqScheduler *s, gboolean paused);
+gboolean jq_scheduler_get_paused (JqScheduler *s);
+
+typedef enum {
+  JQ_JOB_UNKNOWN,     /* never queued here, or forgotten */
+  JQ_JOB_WAITING,
+  JQ_JOB_RUNNING,
+  JQ_JOB_FINISHED,    /* ran, or could not start */
+  JQ_JOB_GONE,        /* removed, cleared or taken by getjob */
+} JqJobState;
+
+/* What became of job @number.  For a finished job, *@result (nullable)
+ * gets its end and *@start_failed (nullable) whether it never started. */
+JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
+                                   JqJobResult *result,
+                                   gboolean *start_failed);
+
+/* Counts since the server started. */
+typedef struct {
+  guint64 added;
+  guint64 started;
+  guint64 succeeded;      /* exit code 0 */
+  guint64 failed;         /* other exit codes and signals */
+  guint64 start_failures;
+  gint64  since_us;       /* when the server started (wall clock) */
+} JqTotals;
+JqTotals jq_scheduler_get_totals (JqScheduler *s);
+
+/* The running jobs (new array of references); @pids and @started_us
+ * (nullable GArrays of GPid and gint64) get each one's pid and start. */
+GPtrArray *jq_scheduler_list_running (JqScheduler *s, GArray *pids,
+                                      GArray *started_us);
+
+/* Called on the loop thread whenever a job ends, could not start, or
+ * leaves the queue without running: for callers waiting on a job. */
+typedef void (*JqJobEnded) (guint64 number, gpointer user_data);
+void jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
+                                  gpointer user_data);
+
+JqJournal *jq_scheduler_get_journal (JqScheduler *s);
+
 guint jq_scheduler_get_running (JqScheduler *s);
 JqQueue *jq_scheduler_get_queue (JqScheduler *s);
 
