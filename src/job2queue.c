@@ -7,8 +7,7 @@
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
-#include <xmlrpc-c/client.h>
-
+#include "client.h"
 #include "config.h"
 #include "error.h"
 #include "ini.h"
@@ -71,76 +70,40 @@ answer (int code)
 
 /* Calls addjob on the server; returns its answer, or -1 with @error. */
 static int
-call_addjob (const char *url, char **task, int priority, GError **error)
+call_addjob (const JqConfig *config, char **task, int priority,
+             GError **error)
 {
+  g_autoptr (JqClient) client = jq_client_new (config, CALL_TIMEOUT_MS,
+                                               error);
+  if (client == NULL)
+    return -1;
   xmlrpc_env env;
-  xmlrpc_client *client = NULL;
-  struct xmlrpc_curl_xportparms curl = { 0 };
-  struct xmlrpc_clientparms parms = { 0 };
-  int code = -1;
-
   xmlrpc_env_init (&env);
-  curl.timeout = CALL_TIMEOUT_MS;
-  curl.dont_advertise = TRUE;
-  parms.transport = "curl";
-  parms.transportparmsP = &curl;
-  parms.transportparm_size = XMLRPC_CXPSIZE (timeout);
-
-  xmlrpc_client_setup_global_const (&env);
+  xmlrpc_value *argv = jq_client_strings (&env, (const char *const *) task);
+  xmlrpc_value *params = env.fault_occurred
+    ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
+  xmlrpc_value *result = NULL;
+  int code = -1;
   if (!env.fault_occurred)
-    xmlrpc_client_create (&env, XMLRPC_CLIENT_NO_FLAGS, "bots-job2queue",
-                          PACKAGE_VERSION, &parms,
-                          XMLRPC_CPSIZE (transportparm_size), &client);
-  xmlrpc_value *argv = env.fault_occurred ? NULL : xmlrpc_array_new (&env);
-  for (gsize i = 0; !env.fault_occurred && task[i] != NULL; i++)
+    result = jq_client_call (client, "addjob", params, error);
+  if (result != NULL)
     {
-      xmlrpc_value *s = xmlrpc_string_new (&env, task[i]);
-      if (!env.fault_occurred)
-        {
-          xmlrpc_array_append_item (&env, argv, s);
-          xmlrpc_DECREF (s);
-        }
+      xmlrpc_read_int (&env, result, &code);
+      if (env.fault_occurred)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
+                     "to addjob", jq_client_get_url (client));
+      xmlrpc_DECREF (result);
     }
-  xmlrpc_value *params = NULL, *result = NULL;
-  if (!env.fault_occurred)
-    params = xmlrpc_build_value (&env, "(Vi)", argv, priority);
-  xmlrpc_server_info *server = NULL;
-  if (!env.fault_occurred)
-    server = xmlrpc_server_info_new (&env, url);
-  if (!env.fault_occurred)
-    xmlrpc_client_call2 (&env, client, server, "addjob", params, &result);
-  if (!env.fault_occurred)
-    xmlrpc_read_int (&env, result, &code);
-  if (env.fault_occurred)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s",
-                   env.fault_string);
-      code = -1;
-    }
-
-  if (result)
-    xmlrpc_DECREF (result);
+  else if (env.fault_occurred)
+    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
   if (params)
     xmlrpc_DECREF (params);
   if (argv)
     xmlrpc_DECREF (argv);
-  if (server)
-    xmlrpc_server_info_free (server);
-  if (client)
-    xmlrpc_client_destroy (client);
-  xmlrpc_client_teardown_global_const ();
+  if (env.fault_occurred)
+    code = -1;
   xmlrpc_env_clean (&env);
   return code;
-}
-
-/* The server listens on loopback unless bind says otherwise; a wildcard
- * bind is reached through loopback too. */
-static const char *
-server_host (const JqConfig *config)
-{
-  if (strcmp (config->bind, "0.0.0.0") == 0 || strcmp (config->bind, "::") == 0)
-    return "127.0.0.1";
-  return config->bind;
 }
 
 int
@@ -224,14 +187,7 @@ main (int argc, char **argv)
       return EXIT_NOT_ADDED;
     }
 
-  /* Never send loopback calls through an HTTP proxy from the environment. */
-  g_setenv ("no_proxy", "*", TRUE);
-  g_setenv ("NO_PROXY", "*", TRUE);
-  g_autofree char *url = g_strdup_printf (
-      strchr (server_host (config), ':') ? "http://[%s]:%u/RPC2"
-                                         : "http://%s:%u/RPC2",
-      server_host (config), config->port);
-  int code = call_addjob (url, task, priority, &error);
+  int code = call_addjob (config, task, priority, &error);
   switch (code)
     {
     case EXIT_ADDED:
@@ -241,12 +197,12 @@ main (int argc, char **argv)
       return answer (code);
     case -1:
       answer (EXIT_NOT_ADDED);
-      fprintf (stderr, "bots-job2queue: %s: %s\n", url, error->message);
+      fprintf (stderr, "bots-job2queue: %s\n", error->message);
       return EXIT_NOT_ADDED;
     default:
       answer (EXIT_NOT_ADDED);
-      fprintf (stderr, "bots-job2queue: unexpected answer %d from %s\n",
-               code, url);
+      fprintf (stderr, "bots-job2queue: unexpected answer %d from the "
+               "server\n", code);
       return EXIT_NOT_ADDED;
     }
 }

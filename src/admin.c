@@ -1,0 +1,605 @@
+/* main() of bots-jobqueue: the administrator's command.
+ *
+ * One subcommand per action, each one XML-RPC call to the running server
+ * (doc/admin-api.md); tables for people, --json for scripts.  Exit codes
+ * are in bots-jobqueue(1). */
+#include "build-config.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <xmlrpc-c/json.h>
+
+#include "client.h"
+#include "config.h"
+#include "error.h"
+#include "ini.h"
+#include "task.h"
+
+enum {
+  EXIT_OK = 0,
+  EXIT_UNREACHABLE = 1,   /* no server, or no usable config */
+  EXIT_USAGE = 2,
+  EXIT_REFUSED = 3,       /* the server answered with a fault */
+  EXIT_TIMEOUT = 124,     /* wait: the job had not ended (as timeout(1)) */
+  EXIT_NOT_STARTED = 127, /* wait: the job could not start (as a shell) */
+};
+
+#define CALL_TIMEOUT_MS 10000
+#define WIDTH 80
+
+static gboolean opt_json;
+
+static void
+usage (FILE *to)
+{
+  fprintf (to,
+    "Usage: bots-jobqueue [-c<configdir>] [--json] COMMAND [ARGUMENTS]\n"
+    "\n"
+    "See and steer the Bots job queue.\n"
+    "\n"
+    "  status              what runs, how much waits, totals, uptime\n"
+    "  list                the waiting jobs in run order\n"
+    "  history [-n N]      the last N finished jobs (default 20)\n"
+    "  add [-p P] -- TASK  queue TASK at priority P (default 5); prints its number\n"
+    "  remove N            remove waiting job N\n"
+    "  priority N P        give waiting job N priority P\n"
+    "  clear               remove every waiting job\n"
+    "  pause | resume      stop / restart launching jobs\n"
+    "  wait N [-t SECS]    wait for job N to end; exit with its exit code\n"
+    "  ping                is the server there?\n"
+    "\n"
+    "  -c<configdir>  folder holding bots.ini (as for bots-job2queue)\n"
+    "  --json         print the server's answer as JSON\n");
+}
+
+static int
+fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static int
+fail (int code, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  fprintf (stderr, "bots-jobqueue: %s\n", msg);
+  return code;
+}
+
+/* ------------------------------------------------------------ values */
+
+static gint64
+get_int (xmlrpc_value *st, const char *key, gint64 fallback)
+{
+  xmlrpc_env env;
+  xmlrpc_value *v = NULL;
+  gint64 out = fallback;
+  xmlrpc_env_init (&env);
+  xmlrpc_struct_find_value (&env, st, key, &v);
+  if (v != NULL)
+    {
+      if (xmlrpc_value_type (v) == XMLRPC_TYPE_INT)
+        {
+          int i;
+          xmlrpc_read_int (&env, v, &i);
+          out = i;
+        }
+      else if (xmlrpc_value_type (v) == XMLRPC_TYPE_I8)
+        {
+          xmlrpc_int64 i;
+          xmlrpc_read_i8 (&env, v, &i);
+          out = i;
+        }
+      else if (xmlrpc_value_type (v) == XMLRPC_TYPE_BOOL)
+        {
+          xmlrpc_bool b;
+          xmlrpc_read_bool (&env, v, &b);
+          out = b;
+        }
+      xmlrpc_DECREF (v);
+    }
+  xmlrpc_env_clean (&env);
+  return out;
+}
+
+static char *
+get_string (xmlrpc_value *st, const char *key)
+{
+  xmlrpc_env env;
+  xmlrpc_value *v = NULL;
+  const char *s = NULL;
+  char *out = NULL;
+  xmlrpc_env_init (&env);
+  xmlrpc_struct_find_value (&env, st, key, &v);
+  if (v != NULL && xmlrpc_value_type (v) == XMLRPC_TYPE_STRING)
+    {
+      xmlrpc_read_string (&env, v, &s);
+      out = g_strdup (s);
+      free ((void *) s);
+    }
+  if (v != NULL)
+    xmlrpc_DECREF (v);
+  xmlrpc_env_clean (&env);
+  return out;
+}
+
+static gboolean
+has_key (xmlrpc_value *st, const char *key)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  gboolean has = xmlrpc_struct_has_key (&env, st, key);
+  xmlrpc_env_clean (&env);
+  return has;
+}
+
+/* A task as one line: arguments joined by spaces, quoted Python-style
+ * when they hold a space or a quote, cut to @width with "...". */
+static char *
+task_line (xmlrpc_value *task, gsize width)
+{
+  xmlrpc_env env;
+  GString *line = g_string_new (NULL);
+  xmlrpc_env_init (&env);
+  int n = xmlrpc_value_type (task) == XMLRPC_TYPE_ARRAY
+    ? xmlrpc_array_size (&env, task) : 0;
+  for (int i = 0; i < n && !env.fault_occurred; i++)
+    {
+      xmlrpc_value *item = NULL;
+      const char *s = NULL;
+      xmlrpc_array_read_item (&env, task, i, &item);
+      if (env.fault_occurred)
+        break;
+      xmlrpc_read_string (&env, item, &s);
+      xmlrpc_DECREF (item);
+      if (env.fault_occurred)
+        break;
+      if (i > 0)
+        g_string_append_c (line, ' ');
+      if (s[0] == '\0' || strpbrk (s, " \t'\"\\") != NULL
+          || !g_utf8_validate (s, -1, NULL))
+        jq_task_repr_append (line, s);
+      else
+        g_string_append (line, s);
+      free ((void *) s);
+    }
+  xmlrpc_env_clean (&env);
+  if (g_utf8_strlen (line->str, -1) > (glong) width && width > 3)
+    {
+      const char *cut = g_utf8_offset_to_pointer (line->str, width - 3);
+      g_string_truncate (line, cut - line->str);
+      g_string_append (line, "...");
+    }
+  return g_string_free (line, FALSE);
+}
+
+static xmlrpc_value *
+struct_value (xmlrpc_value *st, const char *key)
+{
+  xmlrpc_env env;
+  xmlrpc_value *v = NULL;
+  xmlrpc_env_init (&env);
+  xmlrpc_struct_find_value (&env, st, key, &v);
+  xmlrpc_env_clean (&env);
+  return v;
+}
+
+static char *
+format_duration (gint64 seconds)
+{
+  if (seconds < 0)
+    seconds = 0;
+  return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                          (int) (seconds / 60 % 60), (int) (seconds % 60));
+}
+
+static char *
+format_time (gint64 unix_seconds)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (unix_seconds);
+  return t ? g_date_time_format (t, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
+}
+
+static void
+print_json (xmlrpc_value *v)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  xmlrpc_mem_block *out = xmlrpc_mem_block_new (&env, 0);
+  xmlrpc_serialize_json (&env, v, out);
+  if (!env.fault_occurred)
+    printf ("%.*s\n", (int) xmlrpc_mem_block_size (out),
+            (const char *) xmlrpc_mem_block_contents (out));
+  xmlrpc_mem_block_free (out);
+  xmlrpc_env_clean (&env);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static void
+show_status (xmlrpc_value *st)
+{
+  g_autofree char *version = get_string (st, "version");
+  g_autofree char *uptime = format_duration (get_int (st, "uptime", 0));
+  xmlrpc_value *totals = struct_value (st, "totals");
+  xmlrpc_value *running = struct_value (st, "running");
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+
+  printf ("bots-jobqueueserver %s, up %s, %s, journal %s\n", version, uptime,
+          get_int (st, "paused", 0) ? "PAUSED" : "launching",
+          get_int (st, "journal", 0) ? "on" : "off");
+  int n = running ? xmlrpc_array_size (&env, running) : 0;
+  printf ("Running: %d   Waiting: %" G_GINT64_FORMAT "\n", n,
+          get_int (st, "waiting", 0));
+  if (n > 0)
+    printf ("  %-7s %-4s %-8s %-9s %s\n", "JOB", "PRI", "PID", "ELAPSED",
+            "TASK");
+  for (int i = 0; i < n; i++)
+    {
+      xmlrpc_value *r = NULL;
+      xmlrpc_array_read_item (&env, running, i, &r);
+      g_autofree char *elapsed = format_duration (get_int (r, "elapsed", 0));
+      xmlrpc_value *task = struct_value (r, "task");
+      g_autofree char *line = task_line (task, WIDTH - 34);
+      printf ("  %-7" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %-8"
+              G_GINT64_FORMAT " %-9s %s\n", get_int (r, "jobnumber", 0),
+              get_int (r, "priority", 0), get_int (r, "pid", 0), elapsed,
+              line);
+      xmlrpc_DECREF (task);
+      xmlrpc_DECREF (r);
+    }
+  if (totals != NULL)
+    printf ("Since start: %" G_GINT64_FORMAT " added, %" G_GINT64_FORMAT
+            " started, %" G_GINT64_FORMAT " succeeded, %" G_GINT64_FORMAT
+            " failed, %" G_GINT64_FORMAT " could not start\n",
+            get_int (totals, "added", 0), get_int (totals, "started", 0),
+            get_int (totals, "succeeded", 0), get_int (totals, "failed", 0),
+            get_int (totals, "start_failures", 0));
+  if (totals)
+    xmlrpc_DECREF (totals);
+  if (running)
+    xmlrpc_DECREF (running);
+  xmlrpc_env_clean (&env);
+}
+
+static void
+show_list (xmlrpc_value *list)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  if (xmlrpc_value_type (list) != XMLRPC_TYPE_ARRAY)
+    {
+      printf ("No jobs waiting.\n");
+      return;
+    }
+  int n = xmlrpc_array_size (&env, list);
+  printf ("%-7s %-4s %s\n", "JOB", "PRI", "TASK");
+  for (int i = 0; i < n; i++)
+    {
+      xmlrpc_value *entry = NULL, *task = NULL;
+      int prio = 0, number = 0;
+      xmlrpc_array_read_item (&env, list, i, &entry);
+      xmlrpc_decompose_value (&env, entry, "(iiA)", &prio, &number, &task);
+      if (env.fault_occurred)
+        break;
+      g_autofree char *line = task_line (task, WIDTH - 13);
+      printf ("%-7d %-4d %s\n", number, prio, line);
+      xmlrpc_DECREF (task);
+      xmlrpc_DECREF (entry);
+    }
+  printf ("%d waiting\n", n);
+  xmlrpc_env_clean (&env);
+}
+
+static void
+show_history (xmlrpc_value *list)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  int n = xmlrpc_array_size (&env, list);
+  if (n == 0)
+    {
+      printf ("No finished jobs recorded.\n");
+      return;
+    }
+  printf ("%-7s %-4s %-19s %-9s %-8s %s\n", "JOB", "PRI", "ENDED", "TOOK",
+          "RESULT", "TASK");
+  for (int i = 0; i < n; i++)
+    {
+      xmlrpc_value *h = NULL;
+      xmlrpc_array_read_item (&env, list, i, &h);
+      g_autofree char *ended = format_time (get_int (h, "ended", 0));
+      g_autofree char *took = has_key (h, "started")
+        ? format_duration (get_int (h, "ended", 0) - get_int (h, "started", 0))
+        : g_strdup ("-");
+      g_autofree char *result = NULL;
+      if (has_key (h, "start_error"))
+        result = g_strdup ("NOSTART");
+      else if (has_key (h, "signal"))
+        result = g_strdup_printf ("SIG%" G_GINT64_FORMAT,
+                                  get_int (h, "signal", 0));
+      else
+        result = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                  get_int (h, "exit_code", 0));
+      if (get_int (h, "maxruntime_hit", 0))
+        {
+          char *with = g_strconcat (result, "+T", NULL);
+          g_free (result);
+          result = with;
+        }
+      xmlrpc_value *task = struct_value (h, "task");
+      g_autofree char *line = task_line (task, WIDTH - 53);
+      printf ("%-7" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %-19s %-9s "
+              "%-8s %s\n", get_int (h, "jobnumber", 0),
+              get_int (h, "priority", 0), ended, took, result, line);
+      xmlrpc_DECREF (task);
+      xmlrpc_DECREF (h);
+    }
+  printf ("(+T: exceeded maxruntime; NOSTART: could not be started)\n");
+  xmlrpc_env_clean (&env);
+}
+
+/* addjob answers only "OK": the new job is the waiting one with this task,
+ * or, when it started at once, the running one.  0 when neither. */
+static gint64
+find_job_number (JqClient *client, const char *task)
+{
+  xmlrpc_env env;
+  gint64 number = 0;
+  xmlrpc_env_init (&env);
+  xmlrpc_value *none = xmlrpc_build_value (&env, "()");
+  xmlrpc_value *list = jq_client_call (client, "listjobs", none, NULL);
+  if (list != NULL && xmlrpc_value_type (list) == XMLRPC_TYPE_ARRAY)
+    for (int i = 0; number == 0 && i < xmlrpc_array_size (&env, list); i++)
+      {
+        xmlrpc_value *entry = NULL, *t = NULL;
+        int prio = 0, n = 0;
+        xmlrpc_array_read_item (&env, list, i, &entry);
+        xmlrpc_decompose_value (&env, entry, "(iiA)", &prio, &n, &t);
+        if (env.fault_occurred)
+          break;
+        g_autofree char *line = task_line (t, 0);
+        if (strcmp (line, task) == 0)
+          number = n;
+        xmlrpc_DECREF (t);
+        xmlrpc_DECREF (entry);
+      }
+  xmlrpc_value *st = number ? NULL
+                            : jq_client_call (client, "status", none, NULL);
+  xmlrpc_value *running = st ? struct_value (st, "running") : NULL;
+  for (int i = 0; running && number == 0
+                  && i < xmlrpc_array_size (&env, running); i++)
+    {
+      xmlrpc_value *r = NULL;
+      xmlrpc_array_read_item (&env, running, i, &r);
+      xmlrpc_value *t = struct_value (r, "task");
+      g_autofree char *line = task_line (t, 0);
+      if (strcmp (line, task) == 0)
+        number = get_int (r, "jobnumber", 0);
+      xmlrpc_DECREF (t);
+      xmlrpc_DECREF (r);
+    }
+  if (running)
+    xmlrpc_DECREF (running);
+  if (st)
+    xmlrpc_DECREF (st);
+  if (list)
+    xmlrpc_DECREF (list);
+  xmlrpc_DECREF (none);
+  xmlrpc_env_clean (&env);
+  return number;
+}
+
+static gboolean
+parse_number (const char *text, gint64 min, gint64 max, gint64 *out)
+{
+  return text != NULL && jq_parse_int (text, out) && *out >= min
+         && *out <= max;
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *config_option = NULL;
+  int i = 1;
+
+  for (; i < argc && argv[i][0] == '-'; i++)
+    {
+      if (strcmp (argv[i], "--json") == 0)
+        opt_json = TRUE;
+      else if (g_str_has_prefix (argv[i], "-c") && argv[i][2] != '\0')
+        config_option = argv[i] + 2;
+      else if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+        {
+          usage (stdout);
+          return EXIT_OK;
+        }
+      else if (strcmp (argv[i], "--version") == 0)
+        {
+          printf ("bots-jobqueue %s\n", PACKAGE_VERSION);
+          return EXIT_OK;
+        }
+      else
+        {
+          usage (stderr);
+          return fail (EXIT_USAGE, "unknown option %s", argv[i]);
+        }
+    }
+  if (i >= argc)
+    {
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+  const char *command = argv[i++];
+  char **rest = argv + i;
+  int n_rest = argc - i;
+
+  /* Arguments of each command, checked before anything is sent. */
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  xmlrpc_value *params = NULL;
+  g_autofree char *added_task = NULL;
+  const char *method = NULL;
+  gint64 a = 0, b = 0, timeout = 86400;
+  gboolean bad = FALSE;
+
+  if (strcmp (command, "status") == 0 && n_rest == 0)
+    method = "status", params = xmlrpc_build_value (&env, "()");
+  else if (strcmp (command, "list") == 0 && n_rest == 0)
+    method = "listjobs", params = xmlrpc_build_value (&env, "()");
+  else if (strcmp (command, "history") == 0)
+    {
+      a = 20;
+      if (n_rest == 2 && strcmp (rest[0], "-n") == 0)
+        bad = !parse_number (rest[1], 1, 100000, &a);
+      else
+        bad = n_rest != 0;
+      method = "history";
+      params = xmlrpc_build_value (&env, "(i)", (int) a);
+    }
+  else if (strcmp (command, "add") == 0)
+    {
+      int k = 0;
+      a = 5;
+      if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
+        {
+          bad = !parse_number (rest[k + 1], G_MININT, G_MAXINT, &a);
+          k += 2;
+        }
+      if (k < n_rest && strcmp (rest[k], "--") == 0)
+        k++;
+      bad = bad || k >= n_rest;
+      if (!bad)
+        {
+          xmlrpc_value *task = jq_client_strings (
+              &env, (const char *const *) rest + k);
+          method = "addjob";
+          params = xmlrpc_build_value (&env, "(Vi)", task, (int) a);
+          added_task = task_line (task, 0);
+          xmlrpc_DECREF (task);
+        }
+    }
+  else if (strcmp (command, "remove") == 0 && n_rest == 1)
+    {
+      bad = !parse_number (rest[0], 1, G_MAXINT, &a);
+      method = "removejob";
+      params = xmlrpc_build_value (&env, "(i)", (int) a);
+    }
+  else if (strcmp (command, "priority") == 0 && n_rest == 2)
+    {
+      bad = !parse_number (rest[0], 1, G_MAXINT, &a)
+            || !parse_number (rest[1], G_MININT, G_MAXINT, &b);
+      method = "setpriority";
+      params = xmlrpc_build_value (&env, "(ii)", (int) a, (int) b);
+    }
+  else if ((strcmp (command, "clear") == 0 || strcmp (command, "pause") == 0
+            || strcmp (command, "resume") == 0) && n_rest == 0)
+    {
+      method = strcmp (command, "clear") == 0 ? "clearjobq" : command;
+      params = xmlrpc_build_value (&env, "()");
+    }
+  else if (strcmp (command, "wait") == 0 && (n_rest == 1 || n_rest == 3))
+    {
+      bad = !parse_number (rest[0], 1, G_MAXINT, &a);
+      if (n_rest == 3)
+        bad = bad || strcmp (rest[1], "-t") != 0
+              || !parse_number (rest[2], 0, 86400, &timeout);
+      method = "wait";
+      params = xmlrpc_build_value (&env, "(ii)", (int) a, (int) timeout);
+    }
+  else if (strcmp (command, "ping") == 0 && n_rest == 0)
+    method = "isup", params = xmlrpc_build_value (&env, "()");
+  else
+    bad = TRUE;
+
+  if (bad || method == NULL || env.fault_occurred)
+    {
+      usage (stderr);
+      if (params)
+        xmlrpc_DECREF (params);
+      xmlrpc_env_clean (&env);
+      return fail (EXIT_USAGE, "bad arguments for \"%s\"", command);
+    }
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
+                                                            &error);
+  if (config == NULL)
+    return fail (EXIT_UNREACHABLE, "%s", error->message);
+  guint call_timeout = strcmp (method, "wait") == 0
+    ? (guint) (timeout + 30) * 1000 : CALL_TIMEOUT_MS;
+  g_autoptr (JqClient) client = jq_client_new (config, call_timeout, &error);
+  if (client == NULL)
+    return fail (EXIT_UNREACHABLE, "%s", error->message);
+  xmlrpc_value *result = jq_client_call (client, method, params, &error);
+  xmlrpc_DECREF (params);
+  if (result == NULL)
+    {
+      gboolean refused = g_error_matches (error, JQ_ERROR, JQ_ERROR_INVALID);
+      const char *why = error->message;
+      /* Keep the server's own words: drop xmlrpc-c's "RPC failed at
+       * server." and the Python-style class in front of them. */
+      const char *cls = strstr (why, "<class '");
+      const char *colon = cls ? strstr (cls, "'>:") : NULL;
+      return fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE, "%s%s%s",
+                   colon ? colon + 3 : why, refused ? "" : " at ",
+                   refused ? "" : jq_client_get_url (client));
+    }
+
+  int status = EXIT_OK;
+  if (opt_json)
+    print_json (result);
+  if (strcmp (method, "status") == 0 && !opt_json)
+    show_status (result);
+  else if (strcmp (method, "listjobs") == 0 && !opt_json)
+    show_list (result);
+  else if (strcmp (method, "history") == 0 && !opt_json)
+    show_history (result);
+  else if (strcmp (method, "addjob") == 0)
+    {
+      int code = -1;
+      xmlrpc_read_int (&env, result, &code);
+      static const char *const texts[] = {
+        "added", "", "empty task", "not authorized", "duplicate, not added"
+      };
+      gint64 number = code == 0 ? find_job_number (client, added_task) : 0;
+      if (!opt_json && number > 0)
+        printf ("job %" G_GINT64_FORMAT " %s\n", number, texts[0]);
+      else if (!opt_json)
+        printf ("%s\n", code >= 0 && code <= 4 ? texts[code] : "?");
+      status = code == 0 ? EXIT_OK : EXIT_REFUSED;
+    }
+  else if (strcmp (method, "wait") == 0)
+    {
+      g_autofree char *state = get_string (result, "state");
+      if (g_strcmp0 (state, "finished") == 0)
+        {
+          gint64 code = get_int (result, "exit_code", 0);
+          gint64 sig = get_int (result, "signal", 0);
+          status = sig > 0 ? (int) (128 + sig) : (int) (code & 0xff);
+          if (!opt_json)
+            printf ("job %" G_GINT64_FORMAT " finished, exit code %"
+                    G_GINT64_FORMAT "%s\n", a, code,
+                    get_int (result, "maxruntime_hit", 0)
+                      ? " (exceeded maxruntime)" : "");
+        }
+      else
+        {
+          status = g_strcmp0 (state, "failed-to-start") == 0
+            ? EXIT_NOT_STARTED
+            : (g_strcmp0 (state, "waiting") == 0
+               || g_strcmp0 (state, "running") == 0) ? EXIT_TIMEOUT
+            : EXIT_REFUSED;
+          if (!opt_json)
+            printf ("job %" G_GINT64_FORMAT ": %s\n", a, state);
+        }
+    }
+  else if (!opt_json)
+    printf ("ok\n");
+  xmlrpc_DECREF (result);
+  xmlrpc_env_clean (&env);
+  return status;
+}

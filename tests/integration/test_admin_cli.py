@@ -1,0 +1,104 @@
+"""bots-jobqueue, the administrator's command, against the real server:
+every subcommand, --json parsed back, exit codes, 80 columns."""
+
+import json
+import subprocess
+
+import jqtest
+
+
+class AdminCli(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    def cli(self, *args, expect=0):
+        r = subprocess.run([jqtest.ADMIN, "-c" + self.bots.config] + list(args),
+                           capture_output=True, text=True, timeout=jqtest.DEADLINE)
+        self.assertEqual(r.returncode, expect, (args, r.stdout, r.stderr))
+        if "--json" not in args:       # tables fit an 80-column terminal
+            for line in r.stdout.splitlines():
+                self.assertLessEqual(len(line), 80, line)
+        return r
+
+    def hold(self):
+        self.gate = self.bots.path("gate")
+        r = self.cli("add", "-p", "0", "--", *self.job(self.bots.path("events"), "holder", "--wait", self.gate))
+        self.assertEqual(r.stdout.strip(), "job 1 added")
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+
+    def test_ping_status_list(self):
+        self.assertEqual(self.cli("ping").stdout.strip(), "ok")
+        self.hold()
+        self.assertEqual(self.cli("add", "--", "echo", "two words").stdout.strip(), "job 2 added")
+        self.assertEqual(self.cli("add", "-p", "3", "--", "echo", "x" * 200).stdout.strip(), "job 3 added")
+        status = self.cli("status").stdout
+        self.assertIn("Running: 1   Waiting: 2", status)
+        self.assertRegex(status, r"\n  1\s+0\s+\d+\s+\d+:\d\d:\d\d\s+\S+")
+        listed = self.cli("list").stdout.splitlines()
+        self.assertEqual(listed[1].split()[:2], ["3", "3"])
+        self.assertTrue(listed[1].endswith("..."))
+        self.assertEqual(listed[2], "2       5    echo 'two words'")
+        data = json.loads(self.cli("--json", "status").stdout)
+        self.assertEqual(data["waiting"], 2)
+        self.assertEqual(data["running"][0]["jobnumber"], 1)
+        self.assertEqual(json.loads(self.cli("--json", "list").stdout)[1][2], ["echo", "two words"])
+        self.cli("clear")
+        self.assertIn("No jobs waiting.", self.cli("list").stdout)
+        open(self.gate, "w").close()
+
+    def test_remove_priority_pause_wait(self):
+        self.hold()
+        self.cli("add", "--", "echo", "a")
+        self.cli("add", "--", "echo", "b")
+        self.cli("remove", "2")
+        self.cli("priority", "3", "1")
+        r = self.cli("remove", "2", expect=3)
+        self.assertIn("job 2 is not waiting", r.stderr)
+        self.assertNotIn("class", r.stderr)
+        self.cli("pause")
+        self.assertIn("PAUSED", self.cli("status").stdout)
+        open(self.gate, "w").close()
+        self.cli("wait", "1")
+        self.assertEqual(self.cli("wait", "3", "-t", "1", expect=124).stdout.strip(), "job 3: waiting")
+        self.cli("resume")
+        self.assertEqual(self.cli("wait", "3").stdout.strip(), "job 3 finished, exit code 0")
+        self.assertIn("job 2: removed", self.cli("wait", "2", expect=3).stdout)
+
+    def test_wait_exit_codes_and_history(self):
+        self.cli("add", "--", "sh", "-c", "exit 9")
+        self.assertEqual(self.cli("wait", "1", expect=9).stdout.strip(), "job 1 finished, exit code 9")
+        self.cli("add", "--", "/nonexistent/prog")
+        self.cli("wait", "2", expect=127)
+        self.cli("add", "--", "sh", "-c", "kill -TERM $$")
+        self.cli("wait", "3", expect=128 + 15)
+        hist = self.cli("history").stdout
+        self.assertRegex(hist, r"\n3 +5 +\S+ \S+ +\S+ +SIG15 ")
+        self.assertRegex(hist, r"\n2 +5 .* NOSTART ")
+        self.assertRegex(hist, r"\n1 +5 .* 9 +sh -c 'exit 9'")
+        rows = json.loads(self.cli("--json", "history", "-n", "2").stdout)
+        self.assertEqual([r["jobnumber"] for r in rows], [3, 2])
+
+    def test_usage_errors(self):
+        for args in (["bogus"], ["remove"], ["remove", "x"], ["priority", "1"],
+                     ["history", "-n", "0"], ["wait", "1", "-t", "-5"], ["add"], ["--nope", "ping"], []):
+            r = subprocess.run([jqtest.ADMIN, "-c" + self.bots.config] + args, capture_output=True,
+                               text=True, timeout=jqtest.DEADLINE)
+            self.assertEqual(r.returncode, 2, args)
+        r = subprocess.run([jqtest.ADMIN, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Usage: bots-jobqueue", r.stdout)
+
+
+class NoServer(jqtest.unittest.TestCase):
+    def test_unreachable(self):
+        bots = jqtest.BotsDir()
+        try:
+            r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"], capture_output=True,
+                               text=True, timeout=5)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("127.0.0.1:%d" % bots.port, r.stderr)
+        finally:
+            bots.cleanup()
+
+
+if __name__ == "__main__":
+    jqtest.main()
