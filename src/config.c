@@ -79,6 +79,20 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
   c->journal_path = g_build_filename (c->state_dir, "queue.db", NULL);
   c->lock_path = g_build_filename (c->state_dir, "server.lock", NULL);
 
+  const char *command = jq_ini_get (ini, "jobqueue", "report_command");
+  if (command != NULL && command[0] != '\0')
+    {
+      g_autoptr (GError) local = NULL;
+      if (!g_shell_parse_argv (command, NULL, &c->report_command, &local))
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] report_command: %s", local->message);
+          return NULL;
+        }
+    }
+  const char *to = jq_ini_get (ini, "jobqueue", "report_to");
+  c->report_to = to && to[0] ? g_strdup (to) : NULL;
+
   const char *durability = jq_ini_get (ini, "jobqueue", "durability");
   if (durability == NULL)
     c->durability = JQ_DURABILITY_FULL;
@@ -116,7 +130,13 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
       || !get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
                     &c->kill_grace_seconds, error)
       || !get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
-                    &c->history_days, error))
+                    &c->history_days, error)
+      || !jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
+                           &c->send_reports, error)
+      || !jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,
+                           &c->report_failed_jobs, error)
+      || !get_uint (ini, "jobqueue", "report_failures_in_a_row", 3, 0, 1000,
+                    &c->report_failures_in_a_row, error))
     return NULL;
 
   /* [jobqueue] lauchfrequency (Bots 3's poll interval) is deliberately
@@ -178,6 +198,8 @@ jq_config_free (JqConfig *c)
   g_free (c->state_dir);
   g_free (c->journal_path);
   g_free (c->lock_path);
+  g_strfreev (c->report_command);
+  g_free (c->report_to);
   g_free (c->bind);
   g_strfreev (c->authorized_tasks);
   g_free (c);

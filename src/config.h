@@ -35,6 +35,11 @@ typedef struct {
   guint      history_days;        /* finished jobs kept; 0 = forever */
   char      *journal_path;        /* state_dir/queue.db */
   char      *lock_path;           /* state_dir/server.lock */
+  gboolean   send_reports;        /* [settings] sendreportiferror */
+  char     **report_command;      /* argv; NULL: no reports */
+  char      *report_to;           /* "To:" of the report; may be NULL */
+  gboolean   report_failed_jobs;  /* also report every failed job */
+  guint      report_failures_in_a_row; /* 0: off */
 } JqConfig;
 
 /* Resolves the configuration folder to an absolute path: @option (the -c

@@ -53,6 +53,8 @@ struct _JqRunner {
   JqRunnerSettings settings;
   JqRunnerFinished finished;
   gpointer         user_data;
+  JqRunnerTimedOut timed_out;
+  gpointer         timed_out_data;
   GPtrArray       *running;    /* Running*, owned */
 };
 
@@ -204,6 +206,8 @@ on_maxruntime (gpointer user_data)
                 "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
                 jq_job_get_number (r->job),
                 runner->settings.maxruntime_minutes);
+  if (runner->timed_out != NULL)
+    runner->timed_out (r->job, runner->timed_out_data);
   if (runner->settings.kill_on_timeout)
     {
       jq_log_write (runner->log, JQ_LOG_ERROR,
@@ -362,6 +366,14 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   if (pid_out != NULL)
     *pid_out = pid;
   return TRUE;
+}
+
+void
+jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
+                            gpointer user_data)
+{
+  runner->timed_out = hook;
+  runner->timed_out_data = user_data;
 }
 
 guint

@@ -55,6 +55,11 @@ GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
  * the kill grace.  Their ends are reported as usual. */
 void jq_runner_terminate_all (JqRunner *runner);
 
+/* Called once when a job passes its maxruntime (after it is logged). */
+typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
+void jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
+                                 gpointer user_data);
+
 /* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
 char *jq_format_elapsed (gint64 microseconds);
 

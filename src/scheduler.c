@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "report.h"
 #include "task.h"
 
 struct _JqScheduler {
@@ -18,6 +19,7 @@ struct _JqScheduler {
   JqQueue        *queue;
   JqRunner       *runner;
   JqJournal      *journal;     /* NULL: nothing is kept */
+  JqReporter     *reporter;
   gboolean        stopping;
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
@@ -34,6 +36,30 @@ struct _JqScheduler {
 };
 
 static void launch_next (JqScheduler *s);
+
+static void
+report_job (JqScheduler *s, JqJob *job, const char *what, const char *detail)
+{
+  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  g_autofree char *subject = g_strdup_printf ("[bots-jobqueue] Job %"
+                                              G_GUINT64_FORMAT " %s",
+                                              jq_job_get_number (job), what);
+  g_autofree char *body = g_strdup_printf ("Job %" G_GUINT64_FORMAT " %s.\n"
+                                           "Task: %s\n%s",
+                                           jq_job_get_number (job), what,
+                                           task, detail ? detail : "");
+  jq_reporter_send (s->reporter, subject, body);
+}
+
+static void
+on_timed_out (JqJob *job, gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  g_autofree char *what = g_strdup_printf (
+      "exceeded maxruntime of %u minutes", s->config->maxruntime_minutes);
+  report_job (s, job, what, s->config->kill_jobs_in_timeout
+              ? "It is being terminated (killjobsintimeout).\n" : NULL);
+}
 
 /* How many ended jobs are remembered for wait() and status. */
 #define MAX_ENDED 1000
@@ -115,6 +141,13 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
         s->totals.succeeded++;
       else
         s->totals.failed++;
+      if (result->exit_code != 0 && s->config->report_failed_jobs)
+        {
+          g_autofree char *what = g_strdup_printf ("failed with exit code %d",
+                                                   result->exit_code);
+          report_job (s, job, what, "Its output is in the job queue log.\n");
+        }
+      jq_reporter_count (s->reporter, result->exit_code != 0);
       remember_ended (s, jq_job_get_number (job), result);
     }
   jq_journal_commit (s->journal, NULL);
@@ -137,6 +170,8 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
   s->paused = jq_journal_get_flag (journal, "paused");
   s->queue = jq_queue_new ();
   s->runner = jq_runner_new (log, runner_settings, on_finished, s);
+  s->reporter = jq_reporter_new (config, log);
+  jq_runner_set_timeout_hook (s->runner, on_timed_out, s);
   return s;
 }
 
@@ -167,6 +202,8 @@ launch_next (JqScheduler *s)
                         jq_job_get_number (job), error->message);
           s->totals.start_failures++;
           record_finished (s, job, 0, NULL, error->message);
+          report_job (s, job, "could not be started", error->message);
+          jq_reporter_count (s->reporter, TRUE);
           remember_ended (s, jq_job_get_number (job), NULL);
         }
     }
@@ -534,6 +571,7 @@ jq_scheduler_free (JqScheduler *s)
       g_source_remove (o->watch_id);     /* frees o */
     }
   jq_runner_free (s->runner);
+  jq_reporter_free (s->reporter);
   jq_queue_free (s->queue);
   g_hash_table_unref (s->ended);
   g_hash_table_unref (s->gone);

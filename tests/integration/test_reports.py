@@ -1,0 +1,84 @@
+"""Error reports: the configured command gets a message with the right
+subject on each event; a failing report command is logged, never fatal."""
+
+import os
+
+import jqtest
+
+REPORT = os.path.join(jqtest.SRCDIR, "tests", "integration", "report.py")
+
+
+class Reports(jqtest.ServerTestCase):
+    settings = {"sendreportiferror": "True", "maxruntime": "1"}
+    env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
+
+    def setUp(self):
+        self.outbox = jqtest.tempfile.mkdtemp(prefix="jqreports-")
+        self.jobqueue = {"authorized_tasks": "*", "report_to": "edi-admins@example.com",
+                         "report_command": "%s %s %s" % (jqtest.PYTHON, REPORT, self.outbox),
+                         "report_failed_jobs": "True", "report_failures_in_a_row": "2"}
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        jqtest.shutil.rmtree(self.outbox, ignore_errors=True)
+
+    def reports(self, n):
+        def read():
+            names = sorted(os.listdir(self.outbox))
+            if len(names) < n:
+                return None
+            out = []
+            for name in names:
+                with open(os.path.join(self.outbox, name)) as f:
+                    out.append(f.read())
+            return out
+        return jqtest.wait_for(read, "%d reports" % n)
+
+    def test_reports_on_each_event(self):
+        self.rpc.addjob(["/nonexistent/program"], 1)          # could not start
+        got = self.reports(1)
+        self.assertIn("To: edi-admins@example.com\nSubject: [bots-jobqueue] Job 1 could not be started\n\n", got[0])
+        self.assertIn("ENV-SUBJECT: [bots-jobqueue] Job 1 could not be started", got[0])
+        self.assertIn("Task: ['/nonexistent/program']", got[0])
+
+        self.rpc.addjob(self.job(self.bots.path("e"), "bad", "--exit", "3"), 1)   # failed
+        got = self.reports(3)
+        subjects = sorted(line for r in got for line in r.splitlines() if line.startswith("Subject:"))
+        self.assertIn("Subject: [bots-jobqueue] Job 2 failed with exit code 3", subjects)
+        # two failures in a row (the start failure and this one)
+        self.assertIn("Subject: [bots-jobqueue] 2 jobs in a row failed", subjects)
+
+        gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("e"), "slow", "--wait", gate), 1)
+        got = self.reports(4)
+        self.assertTrue(any("Subject: [bots-jobqueue] Job 3 exceeded maxruntime of 1 minutes" in r
+                            for r in got), got)
+        open(gate, "w").close()
+        self.bots.wait_log("Finished job 3")
+        self.assertIn("Sending error report: [bots-jobqueue] Job 1 could not be started", self.bots.log())
+
+
+class ReportsOff(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*", "report_command": "/bin/false", "report_failed_jobs": "True"}
+
+    def test_no_reports_unless_sendreportiferror(self):
+        self.rpc.addjob(["/nonexistent/program"], 1)
+        self.rpc.addjob(["sh", "-c", "exit 2"], 2)
+        self.bots.wait_log("Finished job 2")
+        self.assertNotIn("error report", self.bots.log().lower())
+
+
+class ReportCommandFails(jqtest.ServerTestCase):
+    settings = {"sendreportiferror": "True"}
+    jobqueue = {"authorized_tasks": "*", "report_command": "/nonexistent/sendmail -t"}
+
+    def test_failure_logged_not_fatal(self):
+        self.rpc.addjob(["/nonexistent/program"], 1)
+        self.bots.wait_log("Error report \"[bots-jobqueue] Job 1 could not be started\" not sent:")
+        self.assertEqual(self.rpc.addjob(["sh", "-c", "exit 0"], 1), 0)
+        self.bots.wait_log("Finished job 2")
+
+
+if __name__ == "__main__":
+    jqtest.main()
