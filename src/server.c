@@ -12,6 +12,7 @@
 #include "door.h"
 #include "journal.h"
 #include "lockfile.h"
+#include "notify.h"
 #include "log.h"
 #include "rpc.h"
 #include "scheduler.h"
@@ -35,6 +36,9 @@ typedef struct {
   guint        grace_id;
   guint        prune_id;     /* the hourly timer */
   guint        prune_step_id;/* an idle deleting one step */
+  guint        status_id;    /* the service manager's status line timer */
+  guint        watchdog_id;
+  char        *last_status;
   int          status;       /* exit status */
 } Server;
 
@@ -88,6 +92,7 @@ on_stop_signal (gpointer data)
       return G_SOURCE_CONTINUE;
     }
   server->stopping = TRUE;
+  jq_notify_stopping ();
   guint running = jq_scheduler_get_running (server->scheduler);
   jq_log_write (server->log, JQ_LOG_STARTINFO,
                 "Bots jobqueue stopping; %u job(s) running, %u waiting.",
@@ -154,6 +159,47 @@ on_prune_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* "running job 42, 3 waiting": what systemctl status shows. */
+static char *
+status_line (Server *server)
+{
+  JqScheduler *s = server->scheduler;
+  g_autoptr (GPtrArray) running = jq_scheduler_list_running (s, NULL, NULL);
+  guint waiting = jq_queue_count (jq_scheduler_get_queue (s));
+  GString *line = g_string_new (jq_scheduler_get_paused (s) ? "paused; " : "");
+  if (running->len == 0)
+    g_string_append (line, "idle");
+  for (guint i = 0; i < running->len; i++)
+    g_string_append_printf (line, "%s job %" G_GUINT64_FORMAT,
+                            i == 0 ? "running" : ",",
+                            jq_job_get_number (running->pdata[i]));
+  g_string_append_printf (line, ", %u waiting", waiting);
+  return g_string_free (line, FALSE);
+}
+
+/* Once a second at most: cheap, and a queue taking thousands of calls a
+ * second need not send thousands of datagrams. */
+static gboolean
+on_status_timer (gpointer data)
+{
+  Server *server = data;
+  g_autofree char *line = status_line (server);
+  if (g_strcmp0 (line, server->last_status) != 0)
+    {
+      jq_notify_status (line);
+      g_free (server->last_status);
+      server->last_status = g_steal_pointer (&line);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  jq_notify_watchdog ();
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_hangup (gpointer data)
 {
@@ -198,7 +244,8 @@ main (int argc, char **argv)
         }
       if (strcmp (arg, "--version") == 0)
         {
-          printf ("bots-jobqueueserver %s\n", PACKAGE_VERSION);
+          printf ("bots-jobqueueserver %s%s\n", PACKAGE_VERSION,
+                  jq_notify_supported () ? " (systemd notify)" : "");
           return 0;
         }
       if (g_str_has_prefix (arg, "-c") && arg[2] != '\0')
@@ -306,6 +353,15 @@ main (int argc, char **argv)
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
                     jq_durability_name (config->durability));
+      server.last_status = status_line (&server);
+      jq_notify_ready (server.last_status);
+      if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
+        server.status_id = g_timeout_add_seconds (1, on_status_timer,
+                                                  &server);
+      guint64 watchdog = jq_notify_watchdog_interval ();
+      if (watchdog > 0)
+        server.watchdog_id = g_timeout_add (MAX (watchdog / 2000, 1),
+                                            on_watchdog, &server);
       if (journal != NULL)
         {
           on_prune_timer (&server);
@@ -320,6 +376,9 @@ main (int argc, char **argv)
   g_clear_handle_id (&server.grace_id, g_source_remove);
   g_clear_handle_id (&server.prune_id, g_source_remove);
   g_clear_handle_id (&server.prune_step_id, g_source_remove);
+  g_clear_handle_id (&server.status_id, g_source_remove);
+  g_clear_handle_id (&server.watchdog_id, g_source_remove);
+  g_free (server.last_status);
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);
   jq_scheduler_free (server.scheduler);
