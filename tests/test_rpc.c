@@ -196,7 +196,7 @@ test_faults (void **state)
                    "</methodCall>", "takes 2 arguments, 1 given");
   expect_fault (f, ADDJOB (S ("a") "<value><int>1</int></value>", "5"),
                 "item 1 is not a string");
-  expect_fault (f, ADDJOB (S ("bots-engine"), "x"), "not a valid XML-RPC");
+  expect_fault (f, ADDJOB (S ("bots-engine"), "x"), "integer element");
   expect_fault (f, "<methodCall><methodName>addjob</methodName><params>"
                    "<param><value><array><data/></array></value></param>"
                    "<param><value><string>5</string></value></param>"
@@ -236,6 +236,48 @@ test_depth_limit (void **state)
   g_string_free (deep, TRUE);
 }
 
+/* jq_rpc_process takes a length, not a string: markup cut at the very end
+ * of an unterminated buffer must not be read past (found by fuzzing). */
+static void
+test_unterminated_body (void **state)
+{
+  Fixture *f = *state;
+  static const char *const tails[] = { "<", "<!", "<!-", "<![CDA", "<?", "</",
+                                       "<a" };
+  for (gsize i = 0; i < G_N_ELEMENTS (tails); i++)
+    {
+      gsize n = strlen (tails[i]);
+      g_autofree char *exact = g_memdup2 (tails[i], n);  /* no NUL after */
+      g_autoptr (GBytes) reply = jq_rpc_process (f->rpc, exact, n);
+      assert_non_null (reply);
+    }
+}
+
+/* xmlrpc-c crashes on an <i8> that is not a number (found by fuzzing):
+ * such bodies must be refused before parsing, and real numbers pass. */
+static void
+test_bad_integer_elements (void **state)
+{
+  Fixture *f = *state;
+  static const char *const bad[] = { "<i8>U5</i8>", "<i8></i8>", "<i8>5x</i8>",
+                                     "<int>--1</int>", "<i4>1 2</i4>",
+                                     "<ex:i8>zz</ex:i8>",
+                                     "<i8>123456789012345678901234</i8>" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *call = g_strdup_printf (
+          "<methodCall><methodName>addjob</methodName><params><param><value>"
+          "<array><data>" S ("bots-engine") "</data></array></value></param>"
+          "<param><value>%s</value></param></params></methodCall>", bad[i]);
+      expect_fault (f, call, "integer element");
+    }
+  assert_int_equal (call_int (f, "<methodCall><methodName>addjob</methodName>"
+                                 "<params><param><value><array><data>"
+                                 S ("bots-engine") "</data></array></value>"
+                                 "</param><param><value><i8>-7</i8></value>"
+                                 "</param></params></methodCall>"), 0);
+}
+
 static void
 test_oversized_body (void **state)
 {
@@ -257,6 +299,8 @@ main (void)
     T (test_faults),
     T (test_screening_allows_comments_and_cdata),
     T (test_depth_limit),
+    T (test_unterminated_body),
+    T (test_bad_integer_elements),
     T (test_oversized_body),
   };
   return cmocka_run_group_tests_name ("rpc", tests, NULL, NULL);

@@ -89,7 +89,11 @@ class Hostile(jqtest.ServerTestCase):
     def test_not_xml(self):
         for body in (b"", b"hello", b"<methodCall>", b"<?xml version='1.0'?><methodCall></methodCall>",
                      b"<methodCall><methodName>addjob</methodName><params><param><value><array><data>",
-                     b"\xff\xfe<\x00m\x00", b"<a>" * 20 + b"</a>" * 20):
+                     b"\xff\xfe<\x00m\x00", b"<a>" * 20 + b"</a>" * 20,
+                     # crashed xmlrpc-c 1.33 itself until screened (fuzzing)
+                     b"<methodCall><methodName>addjob</methodName><params><param><value>"
+                     b"<array><data></data></array></value></param><param><value>"
+                     b"<i8>U5</i8></value></param></params></methodCall>"):
             with self.assertRaises(xmlrpc.client.Fault):
                 jqtest.call_raw(self.bots.port, body)
         self.assert_intact()
