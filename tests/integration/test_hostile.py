@@ -127,9 +127,16 @@ class Hostile(jqtest.ServerTestCase):
         resp.read()
         self.assertEqual(resp.status, 405)
         conn.close()
-        # too large: refused on the header, before the body is read
-        status, _ = jqtest.post(self.bots.port, b"x" * 10, headers={"Content-Length": str(2 * 1024 * 1024)})
-        self.assertEqual(status, 413)
+        # too large: refused on the header, before the body is read.  The
+        # server closes with the claimed body unsent, so the connection may
+        # be reset after the status line: read only that.
+        conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
+        conn.putrequest("POST", "/RPC2")
+        conn.putheader("Content-Length", str(2 * 1024 * 1024))
+        conn.endheaders()
+        conn.send(b"x" * 10)
+        self.assertEqual(conn.getresponse().status, 413)
+        conn.close()
         conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
         conn.putrequest("POST", "/RPC2")
         conn.putheader("Transfer-Encoding", "chunked")
