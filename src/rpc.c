@@ -396,10 +396,27 @@ through_door (xmlrpc_env *env, JqRpc *rpc, JqDoorFunc func, gpointer data)
   return FALSE;
 }
 
-static xmlrpc_value *
-job_value (xmlrpc_env *env, const JobSnapshot *snap)
+static void
+struct_set (xmlrpc_env *env, xmlrpc_value *st, const char *key,
+            xmlrpc_value *v)
 {
-  const char *const *argv = jq_job_get_argv (snap->job);
+  if (v == NULL)
+    return;
+  if (!env->fault_occurred)
+    xmlrpc_struct_set_value (env, st, key, v);
+  xmlrpc_DECREF (v);
+}
+
+static xmlrpc_value *
+int_value (xmlrpc_env *env, gint64 n)
+{
+  return (n >= G_MININT32 && n <= G_MAXINT32)
+    ? xmlrpc_int_new (env, (int) n) : xmlrpc_i8_new (env, n);
+}
+
+static xmlrpc_value *
+task_value (xmlrpc_env *env, const char *const *argv)
+{
   xmlrpc_value *task = xmlrpc_array_new (env);
   for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
     {
@@ -410,9 +427,14 @@ job_value (xmlrpc_env *env, const JobSnapshot *snap)
           xmlrpc_DECREF (s);
         }
     }
-  xmlrpc_value *number = snap->number <= G_MAXINT32
-    ? xmlrpc_int_new (env, (int) snap->number)
-    : xmlrpc_i8_new (env, (xmlrpc_int64) snap->number);
+  return task;
+}
+
+static xmlrpc_value *
+job_value (xmlrpc_env *env, const JobSnapshot *snap)
+{
+  xmlrpc_value *task = task_value (env, jq_job_get_argv (snap->job));
+  xmlrpc_value *number = int_value (env, (gint64) snap->number);
   xmlrpc_value *priority = xmlrpc_int_new (env, snap->priority);
   xmlrpc_value *entry = xmlrpc_array_new (env);
   xmlrpc_array_append_item (env, entry, priority);
@@ -504,40 +526,6 @@ method_isup (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 
 /* ------------------------------------------------ administration methods
  * New names only: Bots' own methods above keep their exact behaviour. */
-
-static void
-struct_set (xmlrpc_env *env, xmlrpc_value *st, const char *key,
-            xmlrpc_value *v)
-{
-  if (v == NULL)
-    return;
-  if (!env->fault_occurred)
-    xmlrpc_struct_set_value (env, st, key, v);
-  xmlrpc_DECREF (v);
-}
-
-static xmlrpc_value *
-int_value (xmlrpc_env *env, gint64 n)
-{
-  return (n >= G_MININT32 && n <= G_MAXINT32)
-    ? xmlrpc_int_new (env, (int) n) : xmlrpc_i8_new (env, n);
-}
-
-static xmlrpc_value *
-task_value (xmlrpc_env *env, const char *const *argv)
-{
-  xmlrpc_value *task = xmlrpc_array_new (env);
-  for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
-    {
-      xmlrpc_value *s = xmlrpc_string_new (env, argv[i]);
-      if (!env->fault_occurred)
-        {
-          xmlrpc_array_append_item (env, task, s);
-          xmlrpc_DECREF (s);
-        }
-    }
-  return task;
-}
 
 typedef struct {
   JqRpc     *rpc;

@@ -5,7 +5,7 @@ the server is SIGKILLed and restarted at random moments.  At the end the
 queue is drained and the invariants are checked and printed:
   - never two jobs at once (nr_threads 1);
   - every accepted job ran, or was waiting when a clear happened;
-  - no job ran twice, except jobs that were running at a kill;
+  - no job ran twice, except the (at most two) jobs a kill interrupts;
   - the server's memory did not grow (start vs. end, both idle).
 Loopback only; bounded in time; stops everything it starts."""
 
@@ -143,7 +143,10 @@ class Soak:
             ("SIGKILL + restart", len(self.kills), True),
             ("most jobs at once (must be 1)", most, most <= 1),
             ("accepted after the last clear, never run (must be 0)", len(lost), not lost),
-            ("jobs run twice (at most one per kill)", len(twice), len(twice) <= len(self.kills)),
+            # A kill may land between a job's spawn and the commit that
+            # records it with the previous job's end: both then run again
+            # (doc/durability.md, "The launch window").
+            ("jobs run twice (at most two per kill)", len(twice), len(twice) <= 2 * len(self.kills)),
             ("RSS at start / end, KiB", "%d / %d" % (rss_start, rss_end),
              rss_end <= 2 * rss_start + 10240),
         ]
