@@ -660,9 +660,11 @@ method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   return list;
 }
 
+typedef enum { STEER_REMOVE, STEER_PRIORITY, STEER_PAUSE, STEER_RESUME } Steer;
+
 typedef struct {
   JqRpc   *rpc;
-  int      what;         /* 0 remove, 1 priority, 2 pause, 3 resume */
+  Steer    what;
   guint64  number;
   int      priority;
   gboolean ok;
@@ -675,9 +677,17 @@ steer_on_loop (gpointer data)
   JqScheduler *s = c->rpc->scheduler;
   switch (c->what)
     {
-    case 0: c->ok = jq_scheduler_remove (s, c->number); break;
-    case 1: c->ok = jq_scheduler_set_priority (s, c->number, c->priority); break;
-    default: jq_scheduler_set_paused (s, c->what == 2); c->ok = TRUE; break;
+    case STEER_REMOVE:
+      c->ok = jq_scheduler_remove (s, c->number);
+      break;
+    case STEER_PRIORITY:
+      c->ok = jq_scheduler_set_priority (s, c->number, c->priority);
+      break;
+    case STEER_PAUSE:
+    case STEER_RESUME:
+      jq_scheduler_set_paused (s, c->what == STEER_PAUSE);
+      c->ok = TRUE;
+      break;
     }
 }
 
@@ -714,7 +724,7 @@ steer (JqRpc *rpc, xmlrpc_env *env, SteerCall *c, const char *method)
 static xmlrpc_value *
 method_removejob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  SteerCall c = { rpc, 0, 0, 0, FALSE };
+  SteerCall c = { rpc, STEER_REMOVE, 0, 0, FALSE };
   if (!read_jobnumber (env, params, "removejob", &c.number))
     return NULL;
   return steer (rpc, env, &c, "removejob");
@@ -723,7 +733,7 @@ method_removejob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 static xmlrpc_value *
 method_setpriority (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  SteerCall c = { rpc, 1, 0, 0, FALSE };
+  SteerCall c = { rpc, STEER_PRIORITY, 0, 0, FALSE };
   xmlrpc_value *v = NULL;
   if (!read_jobnumber (env, params, "setpriority", &c.number))
     return NULL;
@@ -740,14 +750,14 @@ method_setpriority (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 static xmlrpc_value *
 method_pause (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  SteerCall c = { rpc, 2, 0, 0, FALSE };
+  SteerCall c = { rpc, STEER_PAUSE, 0, 0, FALSE };
   return steer (rpc, env, &c, "pause");
 }
 
 static xmlrpc_value *
 method_resume (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  SteerCall c = { rpc, 3, 0, 0, FALSE };
+  SteerCall c = { rpc, STEER_RESUME, 0, 0, FALSE };
   return steer (rpc, env, &c, "resume");
 }
 
