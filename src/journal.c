@@ -5,7 +5,7 @@
  *        at_head, started_us, pid)   -- waiting and running jobs
  *   history(number, priority, argv, task, queued_us, started_us,
  *        ended_us, exit_code, signal, maxruntime_hit, start_error)
- *   meta(key, value)                 -- next_number, paused, ...
+ *   meta(key, value)                 -- next_number, paused, queue_id...
  * argv is stored as NUL-terminated strings back to back (exact, any
  * bytes); task is the same as Python prints it, for people reading the
  * file with the sqlite3 tool.  Nothing is ever deleted or rewritten when
@@ -48,6 +48,7 @@ struct _JqJournal {
   sqlite3        *db;
   char           *path;
   sqlite3_stmt   *statements[N_STATEMENTS];
+  guint64         queue_id;       /* random, made with the file */
   guint           depth;          /* nesting of begin/commit */
   GError         *pending_error;  /* first write error in this transaction */
   JqJournalFailed failed;
@@ -189,6 +190,37 @@ create_schema (JqJournal *j, GError **error)
   return exec_sql (j, sql, error);
 }
 
+static gint64 get_meta (JqJournal *j, const char *key, gint64 fallback);
+
+/* The queue's identity marks its jobs (jobmark.h); it is made once, so
+ * that a restarted server recognises the jobs of the one before. */
+static gboolean
+load_queue_id (JqJournal *j, GError **error)
+{
+  j->queue_id = (guint64) get_meta (j, "queue_id", 0);
+  if (j->queue_id != 0)
+    return TRUE;
+  j->queue_id = jq_journal_new_queue_id ();
+  g_autofree char *sql = g_strdup_printf (
+      "INSERT OR REPLACE INTO meta (key, value) VALUES ('queue_id', "
+      "%" G_GINT64_FORMAT ")", (gint64) j->queue_id);
+  return exec_sql (j, sql, error);
+}
+
+guint64
+jq_journal_new_queue_id (void)
+{
+  /* 62 random bits: positive as an SQLite integer, never 0. */
+  guint64 id = ((guint64) g_random_int () << 30) ^ g_random_int ();
+  return (id & G_GUINT64_CONSTANT (0x3fffffffffffffff)) | 1;
+}
+
+guint64
+jq_journal_get_queue_id (JqJournal *j)
+{
+  return j != NULL ? j->queue_id : 0;
+}
+
 JqJournal *
 jq_journal_open (const char *path, JqDurability durability, GError **error)
 {
@@ -226,6 +258,11 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
                          ? "PRAGMA synchronous = FULL"
                          : "PRAGMA synchronous = NORMAL", error)
       || !create_schema (j, error))
+    {
+      jq_journal_close (j);
+      return NULL;
+    }
+  if (!load_queue_id (j, error))
     {
       jq_journal_close (j);
       return NULL;

@@ -34,6 +34,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqJournal, jq_journal_close)
 
 const char *jq_journal_get_path (JqJournal *journal);
 
+/* The queue's identity, random and kept in the file from its creation on;
+ * 0 for a NULL journal. */
+guint64 jq_journal_get_queue_id (JqJournal *journal);
+
+/* A fresh random queue identity (never 0), for a queue without journal. */
+guint64 jq_journal_new_queue_id (void);
+
 /* Transactions nest: only the outermost begin/commit pair reaches SQLite,
  * so calls batched by the door share one commit.  commit returns FALSE and
  * sets @error when any write since the outermost begin, or the commit

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "jobmark.h"
 #include "task.h"
 
 typedef struct {
@@ -266,8 +267,8 @@ extern char **environ;
  * in a new process group.  Returns FALSE and sets @error when it cannot
  * be started (glibc reports a failed exec here too). */
 static gboolean
-spawn_job (const char *const *argv, int out_fd, int err_fd, GPid *pid,
-           GError **error)
+spawn_job (const char *const *argv, char *const *envp, int out_fd,
+           int err_fd, GPid *pid, GError **error)
 {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
@@ -292,7 +293,7 @@ spawn_job (const char *const *argv, int out_fd, int err_fd, GPid *pid,
                                    | POSIX_SPAWN_SETSIGDEF
                                    | POSIX_SPAWN_SETSIGMASK);
   int rc = posix_spawnp (&child, argv[0], &actions, &attr,
-                         (char *const *) argv, environ);
+                         (char *const *) argv, envp);
   posix_spawnattr_destroy (&attr);
   posix_spawn_file_actions_destroy (&actions);
   if (rc != 0)
@@ -338,10 +339,15 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       close (out[1]);
       return FALSE;
     }
-  gboolean started = spawn_job (jq_job_get_argv (job), out[1], err[1], &pid,
-                                error);
+  g_auto (GStrv) envp = jq_jobmark_environ ((const char *const *) environ,
+                                            runner->settings.queue_id,
+                                            jq_job_get_number (job));
+  gboolean started = spawn_job (jq_job_get_argv (job), envp, out[1], err[1],
+                                &pid, error);
   close (out[1]);
   close (err[1]);
+  if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
+    kill (getpid (), SIGKILL);   /* before anything records the start */
   if (!started)
     {
       close (out[0]);

@@ -16,6 +16,9 @@ typedef struct {
   gboolean kill_on_timeout;
   guint64  kill_grace_ms;    /* SIGTERM to SIGKILL */
   gsize    output_limit;     /* bytes kept per stream */
+  guint64  queue_id;         /* marks each job's environment (jobmark.h) */
+  guint64  crash_after_start; /* test aid: job number after whose start
+                               * the server kills itself; 0 = never */
 } JqRunnerSettings;
 
 typedef struct {

@@ -4,12 +4,11 @@
 #include "scheduler.h"
 
 #include <glib-unix.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "jobmark.h"
 #include "report.h"
 #include "task.h"
 
@@ -29,6 +28,8 @@ struct _JqScheduler {
   GHashTable     *gone;        /* numbers that left without running */
   JqJobEnded      ended_hook;
   gpointer        ended_hook_data;
+  guint64         queue_id;    /* the marks on our jobs' environment */
+  GHashTable     *marked;      /* during recovery: jobmark_find's answer */
   guint           orphans;     /* jobs of a crashed server still running */
   GSList         *orphan_watches; /* Orphan*, one per such job */
   GSourceFunc     drained;
@@ -161,6 +162,7 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
   s->config = config;
   s->log = log;
   s->journal = journal;
+  s->queue_id = runner_settings->queue_id;
   s->totals.since_us = g_get_real_time ();
   s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                     g_free);
@@ -313,36 +315,6 @@ jq_scheduler_terminate_running (JqScheduler *s)
   jq_runner_terminate_all (s->runner);
 }
 
-/* Whether @pid is still the job a previous server started at
- * @started_us: a process-group leader (as every job is) that started then,
- * give or take the clock's granularity.  A reused pid fails the test. */
-static gboolean
-is_same_process (int pid, gint64 started_us)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *stat = NULL, *uptime_text = NULL;
-  if (pid <= 1 || started_us <= 0
-      || !g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  const char *p = strrchr (stat, ')');
-  char state;
-  int ppid, pgrp;
-  unsigned long long start_ticks;
-  /* Fields after the command: state ppid pgrp ... starttime is the 22nd. */
-  if (p == NULL || sscanf (p + 2, "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u "
-                           "%*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
-                           &ppid, &pgrp, &start_ticks) != 4
-      || pgrp != pid || state == 'Z')
-    return FALSE;
-  double uptime = 0;
-  if (!g_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL)
-      || sscanf (uptime_text, "%lf", &uptime) != 1)
-    return FALSE;
-  double started_ago = uptime - (double) start_ticks / sysconf (_SC_CLK_TCK);
-  double recorded_ago = (double) (g_get_real_time () - started_us) / 1e6;
-  return ABS (started_ago - recorded_ago) < 2.0;
-}
-
 typedef struct {
   JqScheduler *s;
   guint64      number;
@@ -396,32 +368,53 @@ wait_for_orphan (JqScheduler *s, JqJob *job, int pid)
                 jq_job_get_number (job), pid);
 }
 
+/* The pid of job @number if a server before us left it running, else 0.
+ * Its marks find it even when the start was never committed; a job
+ * started without marks is known by its recorded pid and start time. */
+static int
+left_running (JqScheduler *s, guint64 number, int pid, gint64 started_us)
+{
+  gpointer marked = s->marked ? g_hash_table_lookup (s->marked, &number)
+                              : NULL;
+  if (marked != NULL)
+    return GPOINTER_TO_INT (marked);
+  return jq_jobmark_is_same_process (pid, started_us) ? pid : 0;
+}
+
 static void
 recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
              gpointer user_data)
 {
   JqScheduler *s = user_data;
+  guint64 number = jq_job_get_number (job);
+  int alive = left_running (s, number, pid, started_us);
+  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  if (alive != 0 && !was_running)
+    {
+      /* Killed between starting it and recording that. */
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " had just been started when "
+                    "the server stopped.", number);
+      was_running = TRUE;
+    }
   if (!jq_queue_restore (s->queue, job, was_running))
     {
       /* Only a hand-edited journal can hold the same task twice. */
-      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " in the journal repeats a "
-                    "waiting task; dropped: %s", jq_job_get_number (job),
-                    task);
-      jq_journal_remove (s->journal, jq_job_get_number (job));
+                    "waiting task; dropped: %s", number, task);
+      jq_journal_remove (s->journal, number);
       return;
     }
   if (was_running)
     {
-      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
-      jq_journal_requeue_at_head (s->journal, jq_job_get_number (job));
+      jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was running when the server "
                     "stopped; queued again first of priority %d: %s",
-                    jq_job_get_number (job), jq_job_get_priority (job), task);
-      if (is_same_process (pid, started_us))
-        wait_for_orphan (s, job, pid);
+                    number, jq_job_get_priority (job), task);
+      if (alive != 0)
+        wait_for_orphan (s, job, alive);
     }
 }
 
@@ -429,8 +422,11 @@ gboolean
 jq_scheduler_recover (JqScheduler *s, GError **error)
 {
   guint64 next = 1;
+  if (s->journal != NULL)
+    s->marked = jq_jobmark_find ("/proc", s->queue_id);
   jq_journal_begin (s->journal);
   gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
+  g_clear_pointer (&s->marked, g_hash_table_unref);
   jq_queue_set_next_number (s->queue, next);
   if (!jq_journal_commit (s->journal, ok ? error : NULL) || !ok)
     return FALSE;

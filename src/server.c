@@ -21,6 +21,11 @@
  * maxruntime of bots.ini counts seconds instead of minutes. */
 #define MAXRUNTIME_IN_SECONDS_ENV "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS"
 
+/* Test aid (same page): the server SIGKILLs itself right after starting
+ * the job with this number, before the start is committed, so that tests
+ * can land a crash in that window of a few milliseconds. */
+#define CRASH_AFTER_START_ENV "BOTS_JOBQUEUE_TEST_CRASH_AFTER_START"
+
 /* History rows deleted per main-loop turn while pruning. */
 #define PRUNE_STEP 500
 
@@ -213,9 +218,10 @@ on_hangup (gpointer data)
 }
 
 static JqRunnerSettings
-runner_settings (const JqConfig *config)
+runner_settings (const JqConfig *config, JqJournal *journal)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
+  const char *crash = g_getenv (CRASH_AFTER_START_ENV);
   guint64 unit_ms = (unit != NULL && strcmp (unit, "1") == 0) ? 1000
                                                               : 60 * 1000;
   JqRunnerSettings s = {
@@ -224,6 +230,9 @@ runner_settings (const JqConfig *config)
     .kill_on_timeout = config->kill_jobs_in_timeout,
     .kill_grace_ms = (guint64) config->kill_grace_seconds * 1000,
     .output_limit = JQ_OUTPUT_LIMIT,
+    .queue_id = journal ? jq_journal_get_queue_id (journal)
+                        : jq_journal_new_queue_id (),
+    .crash_after_start = crash ? g_ascii_strtoull (crash, NULL, 10) : 0,
   };
   return s;
 }
@@ -311,7 +320,7 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   Server server = { 0 };
-  JqRunnerSettings settings = runner_settings (config);
+  JqRunnerSettings settings = runner_settings (config, journal);
   server.config = config;
   server.log = log;
   server.journal = journal;

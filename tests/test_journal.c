@@ -352,6 +352,27 @@ test_durability_names (void **state)
   assert_false (jq_durability_parse ("safe", &d));
 }
 
+static void
+test_queue_id_is_kept (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  guint64 id = jq_journal_get_queue_id (j);
+  jq_journal_close (j);
+  j = open_ok (f);
+  assert_true (id != 0);
+  assert_true (id == jq_journal_get_queue_id (j));
+  jq_journal_close (j);
+  /* another journal is another queue */
+  g_autofree char *other = g_strconcat (f->path, "-other", NULL);
+  j = jq_journal_open (other, JQ_DURABILITY_NONE, NULL);
+  assert_non_null (j);
+  assert_true (jq_journal_get_queue_id (j) != id);
+  jq_journal_close (j);
+  assert_true (jq_journal_get_queue_id (NULL) == 0);
+  assert_true (jq_journal_new_queue_id () != 0);
+}
+
 int
 main (void)
 {
@@ -368,6 +389,7 @@ main (void)
     T (test_newer_version),
     T (test_locked),
     T (test_failed_write_reported),
+    T (test_queue_id_is_kept),
     cmocka_unit_test (test_durability_names),
   };
   return cmocka_run_group_tests_name ("journal", tests, NULL, NULL);

@@ -178,6 +178,79 @@ class Restart(jqtest.ServerTestCase):
         open(gate, "w").close()
 
 
+    def test_jobs_carry_their_marks(self):
+        marks = self.bots.path("marks")
+        show = ["sh", "-c", 'echo "$BOTS_JOBQUEUE_ID $BOTS_JOBQUEUE_JOB" >> "$0"', marks]
+        self.rpc.addjob(show, 5)
+        self.bots.wait_log("Finished job 1")
+        self.restart(signal.SIGKILL)
+        self.rpc.addjob(show, 5)
+        self.bots.wait_log("Finished job 2")
+        with open(marks) as f:
+            lines = [line.split() for line in f]
+        self.assertEqual([number for _, number in lines], ["1", "2"])
+        # the queue's identity is random, and the same after a restart
+        self.assertRegex(lines[0][0], "^[0-9a-f]{16}$")
+        self.assertEqual(lines[0][0], lines[1][0])
+
+
+class LaunchWindow(jqtest.unittest.TestCase):
+    """A server killed after starting a job but before committing the
+    start: the restarted server finds the job by its marks and starts
+    nothing next to it."""
+
+    def test_crash_between_start_and_commit(self):
+        bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        events = bots.path("events")
+        gates = [bots.path("gate1"), bots.path("gate2")]
+
+        def job(name, gate):
+            return [jqtest.PYTHON, jqtest.JOB, events, name, "--wait", gate]
+
+        def lines():
+            if not os.path.exists(events):
+                return []
+            with open(events) as f:
+                return [line.split() for line in f]
+
+        server = jqtest.Server(bots, env={"BOTS_JOBQUEUE_TEST_CRASH_AFTER_START": "2"})
+        try:
+            proxy = server.proxy()
+            proxy.addjob(job("first", gates[0]), 5)
+            proxy.addjob(job("second", gates[1]), 5)
+            bots.wait_log("Starting job 1")
+            proxy("close")()
+            open(gates[0], "w").close()
+            # job 1 ends, job 2 starts, and the server dies before the
+            # commit that records both
+            server.proc.wait(jqtest.DEADLINE)
+            self.assertEqual(server.proc.returncode, -signal.SIGKILL)
+            server.stop()
+            jqtest.wait_for(lambda: ["start", "second"] in [e[:2] for e in lines()],
+                            "job 2 to run")
+            server = jqtest.Server(bots)
+            bots.wait_log("Job 2 had just been started when the server stopped")
+            bots.wait_log("Job 2 from before the restart is still running")
+            # both are repeated: job 1's end was never recorded, and job 2's
+            # outcome is unknown; nothing may start before job 2 ends
+            open(gates[1], "w").close()
+            jqtest.wait_for(lambda: len([e for e in lines() if e[0] == "end"]) == 4,
+                            "the repeated jobs to run", 60)
+            bots.wait_log("Finished job 2", 1)
+            running = most = 0
+            for kind, *_ in sorted(lines(), key=lambda e: int(e[2])):
+                running += 1 if kind == "start" else -1
+                most = max(most, running)
+            self.assertEqual(most, 1, lines())
+            self.assertEqual(sorted(e[1] for e in lines() if e[0] == "start"),
+                             ["first", "first", "second", "second"])
+        finally:
+            for gate in gates:
+                open(gate, "a").close()
+            server.stop()
+            bots.cleanup()
+
+
 class DurabilityLevels(jqtest.unittest.TestCase):
 
     def run_level(self, level):

@@ -144,8 +144,8 @@ class Soak:
             ("most jobs at once (must be 1)", most, most <= 1),
             ("accepted after the last clear, never run (must be 0)", len(lost), not lost),
             # A kill may land between a job's spawn and the commit that
-            # records it with the previous job's end: both then run again
-            # (doc/durability.md, "The launch window").
+            # records it with the previous job's end: both then run again,
+            # one after the other (doc/durability.md, "The launch window").
             ("jobs run twice (at most two per kill)", len(twice), len(twice) <= 2 * len(self.kills)),
             ("RSS at start / end, KiB", "%d / %d" % (rss_start, rss_end),
              rss_end <= 2 * rss_start + 10240),

@@ -1,0 +1,32 @@
+/* How a job process is marked so that a restarted server can find it.
+ *
+ * Every job gets two environment variables: the queue's identity and its
+ * job number.  A server killed between starting a job and committing that
+ * start leaves a running job the journal does not know the pid of; the
+ * marks let the next server find it in /proc and wait for it instead of
+ * starting a second engine next to it. */
+#pragma once
+
+#include <glib.h>
+
+#define JQ_JOBMARK_QUEUE_ENV "BOTS_JOBQUEUE_ID"
+#define JQ_JOBMARK_JOB_ENV   "BOTS_JOBQUEUE_JOB"
+
+/* A copy of @base (an environment, e.g. environ) with the two marks of
+ * job @number of queue @queue_id set, replacing any there were. */
+GStrv jq_jobmark_environ (const char *const *base, guint64 queue_id,
+                          guint64 number);
+
+/* The marked jobs of queue @queue_id that are running now: job number
+ * (guint64*) -> pid (GINT_TO_POINTER).  A job counts only by its leading
+ * process: a process-group leader that is not a session leader (a job
+ * never is; a daemon it left behind after setsid() is), not a zombie.
+ * Processes of other users, whose environment cannot be read, are
+ * skipped.  @proc_root is "/proc" but for tests. */
+GHashTable *jq_jobmark_find (const char *proc_root, guint64 queue_id);
+
+/* Whether @pid is still the job that started at @started_us (unix
+ * microseconds): a process-group leader that started then, give or take
+ * the clock's granularity.  A reused pid fails the test.  For jobs
+ * started without marks. */
+gboolean jq_jobmark_is_same_process (int pid, gint64 started_us);
