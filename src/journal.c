@@ -234,6 +234,16 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       return NULL;
     }
 
+  /* The journal is written far more than it is read, and its hot pages
+   * are few: no bulk page-cache allocation up front (SQLite would touch
+   * about 80 KiB of it at once); pages are allocated as they are used.
+   * Must come before SQLite's first use; later calls are refused. */
+  static gsize configured;
+  if (g_once_init_enter (&configured))
+    {
+      sqlite3_config (SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+      g_once_init_leave (&configured, 1);
+    }
   JqJournal *j = g_new0 (JqJournal, 1);
   j->path = g_strdup (path);
   if (sqlite3_open_v2 (path, &j->db, SQLITE_OPEN_READWRITE
@@ -247,6 +257,9 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       return NULL;
     }
   sqlite3_busy_timeout (j->db, 2000);
+  /* A small lookaside: the default (120 KiB) is touched whole when the
+   * connection opens, and our prepared statements allocate little. */
+  sqlite3_db_config (j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
 
   /* Look before writing anything: a file that is not ours stays as it is. */
   if (!check_file (j, error)

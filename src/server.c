@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 
 #include "config.h"
 #include "door.h"
@@ -43,6 +46,9 @@ typedef struct {
   guint        prune_step_id;/* an idle deleting one step */
   guint        status_id;    /* the service manager's status line timer */
   guint        watchdog_id;
+  guint        trim_id;
+  guint64      batches_at_trim;  /* door batches seen at the last tick */
+  guint64      batches_trimmed;  /* door batches at the last trim */
   char        *last_status;
   int          status;       /* exit status */
 } Server;
@@ -217,6 +223,35 @@ on_hangup (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* glibc keeps freed heap for reuse.  Once the server has been quiet for
+ * this long after a burst of calls (or after start-up, which reads the
+ * whole journal), it hands the free pages back: an idle server stays
+ * small. */
+#define TRIM_QUIET_SECONDS 10
+
+static void
+trim_heap (void)
+{
+#ifdef HAVE_MALLOC_TRIM
+  malloc_trim (0);
+#endif
+}
+
+static gboolean
+on_trim_timer (gpointer data)
+{
+  Server *server = data;
+  guint64 batches = jq_door_get_batches (server->door);
+  if (batches != server->batches_at_trim)
+    server->batches_at_trim = batches;   /* busy: look again later */
+  else if (batches != server->batches_trimmed)
+    {
+      trim_heap ();
+      server->batches_trimmed = batches;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal)
 {
@@ -377,6 +412,9 @@ main (int argc, char **argv)
           server.prune_id = g_timeout_add_seconds (3600, on_prune_timer,
                                                    &server);
         }
+      trim_heap ();
+      server.trim_id = g_timeout_add_seconds (TRIM_QUIET_SECONDS,
+                                              on_trim_timer, &server);
       g_main_loop_run (server.loop);
       status = server.status;
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
@@ -384,6 +422,7 @@ main (int argc, char **argv)
 
   g_clear_handle_id (&server.grace_id, g_source_remove);
   g_clear_handle_id (&server.prune_id, g_source_remove);
+  g_clear_handle_id (&server.trim_id, g_source_remove);
   g_clear_handle_id (&server.prune_step_id, g_source_remove);
   g_clear_handle_id (&server.status_id, g_source_remove);
   g_clear_handle_id (&server.watchdog_id, g_source_remove);

@@ -80,5 +80,17 @@ class ReportCommandFails(jqtest.ServerTestCase):
         self.bots.wait_log("Finished job 2")
 
 
+class ReportCommandExitsBadly(jqtest.ServerTestCase):
+    settings = {"sendreportiferror": "True"}
+    jobqueue = {"authorized_tasks": "*", "report_command": "sh -c 'cat >/dev/null; exit 3'"}
+
+    def test_status_logged_not_fatal(self):
+        self.rpc.addjob(["/nonexistent/program"], 1)
+        self.bots.wait_log("Error report \"[bots-jobqueue] Job 1 could not be started\": the report "
+                           "command failed (Child process exited with code 3)")
+        self.assertEqual(self.rpc.addjob(["sh", "-c", "exit 0"], 1), 0)
+        self.bots.wait_log("Finished job 2")
+
+
 if __name__ == "__main__":
     jqtest.main()
