@@ -83,7 +83,8 @@ class Bench:
         everything queued behind it waits."""
         if os.path.exists(self.gate):
             os.unlink(self.gate)
-        self.rpc.addjob(["sh", "-c", "while [ ! -e %s ]; do sleep 0.01; done; : %s" % (self.gate, name)], 0)
+        self.rpc.addjob(["sh", "-c", "while [ ! -e %s ] && [ -d %s ]; do sleep 0.01; done; : %s"
+                         % (self.gate, self.root, name)], 0)
 
     def loadgen(self, connections, calls, tag):
         out = subprocess.run([os.path.join(self.builddir, "bench", "loadgen"), str(self.port),

@@ -1,32 +1,58 @@
 /* Calls from the Abyss threads into the main loop.
  *
- * Callers append to a pending list under a mutex; the first caller of a
- * batch attaches an idle source to the loop's context.  When it fires, the
- * loop takes the whole list, runs it between the batch hook's begin and
- * end, marks every call done and wakes the callers.  Nothing of the loop's
- * state is touched from another thread. */
+ * Callers append to the open batch under a mutex; the first caller of a
+ * batch wakes the loop through an eventfd the loop watches.  The loop then
+ * takes the batch (later callers start a new one), runs it between the
+ * batch hook's begin and end, and wakes that batch's callers.  Nothing of
+ * the loop's state is touched from another thread.
+ *
+ * A context switch is the dearest part of a call, so the callers' path
+ * avoids every lock but the door's own: each batch has its own condition
+ * variable (with one shared by all, every answer also woke the callers of
+ * the next batch, only for them to sleep again), the loop is woken by a
+ * plain write instead of attaching a GLib source (which takes the
+ * context's lock, contended by the loop itself), and the loop's thread is
+ * remembered instead of asking g_main_context_is_owner() (the same lock)
+ * on every call. */
+#include "build-config.h"  /* first: it defines _GNU_SOURCE */
+
 #include "door.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "error.h"
 
 typedef struct {
   JqDoorFunc func;
   gpointer   data;
-  gboolean   done;       /* guarded by the door's lock */
   GError    *error;      /* set when the batch failed */
 } Call;
+
+/* Calls that run and commit together.  Guarded by the door's lock. */
+typedef struct {
+  GPtrArray *calls;      /* Call*, owned by the callers' stacks */
+  GCond      done_cond;
+  gboolean   done;
+  guint      refs;       /* the loop's, plus one per waiting caller */
+} Batch;
 
 struct _JqDoor {
   GMainContext   *context;
   GMutex          lock;
-  GCond           done_cond;
-  GPtrArray      *pending;      /* Call*, owned by the callers' stacks */
-  GSource        *source;       /* attached to run them; NULL when none */
+  Batch          *open;         /* taking calls; NULL when none */
+  int             wake_fd;      /* eventfd: a batch is open */
+  GSource        *wake_source;  /* the loop's watch on wake_fd */
+  GThread        *loop_thread;  /* the thread that ran a batch; atomic */
   gboolean        closed;
   JqDoorBatchHook hook;
   gpointer        hook_data;
   guint64         batches;      /* loop thread only */
 };
+
+static gboolean on_wake (int fd, GIOCondition condition, gpointer user_data);
 
 JqDoor *
 jq_door_new (GMainContext *context)
@@ -34,8 +60,14 @@ jq_door_new (GMainContext *context)
   JqDoor *door = g_new0 (JqDoor, 1);
   door->context = g_main_context_ref (context);
   g_mutex_init (&door->lock);
-  g_cond_init (&door->done_cond);
-  door->pending = g_ptr_array_new ();
+  door->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (door->wake_fd < 0)
+    g_error ("door: cannot create an eventfd: %s", g_strerror (errno));
+  door->wake_source = g_unix_fd_source_new (door->wake_fd, G_IO_IN);
+  g_source_set_callback (door->wake_source, G_SOURCE_FUNC (on_wake), door,
+                         NULL);
+  g_source_set_static_name (door->wake_source, "jq-door");
+  g_source_attach (door->wake_source, context);
   return door;
 }
 
@@ -47,43 +79,70 @@ jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
   door->hook_data = user_data;
 }
 
+static Batch *
+batch_new (void)
+{
+  Batch *b = g_new0 (Batch, 1);
+  b->calls = g_ptr_array_new ();
+  g_cond_init (&b->done_cond);
+  b->refs = 1;
+  return b;
+}
+
+/* Drops a reference; the door's lock is held. */
 static void
-run_batch (JqDoor *door, GPtrArray *batch)
+batch_unref_locked (Batch *b)
+{
+  if (--b->refs > 0)
+    return;
+  g_ptr_array_unref (b->calls);
+  g_cond_clear (&b->done_cond);
+  g_free (b);
+}
+
+static void
+run_batch (JqDoor *door, GPtrArray *calls)
 {
   g_autoptr (GError) error = NULL;
   if (door->hook != NULL)
     door->hook (TRUE, door->hook_data, NULL);
-  for (guint i = 0; i < batch->len; i++)
+  for (guint i = 0; i < calls->len; i++)
     {
-      Call *call = batch->pdata[i];
+      Call *call = calls->pdata[i];
       call->func (call->data);
     }
   if (door->hook != NULL && !door->hook (FALSE, door->hook_data, &error))
-    for (guint i = 0; i < batch->len; i++)
-      ((Call *) batch->pdata[i])->error = g_error_copy (error);
+    for (guint i = 0; i < calls->len; i++)
+      ((Call *) calls->pdata[i])->error = g_error_copy (error);
   door->batches++;
 }
 
-static gboolean
-drain (gpointer user_data)
+static void
+drain (JqDoor *door)
 {
-  JqDoor *door = user_data;
+  g_atomic_pointer_set (&door->loop_thread, g_thread_self ());
+  g_mutex_lock (&door->lock);
+  Batch *b = g_steal_pointer (&door->open);
+  g_mutex_unlock (&door->lock);
+  if (b == NULL)
+    return;
+
+  run_batch (door, b->calls);
 
   g_mutex_lock (&door->lock);
-  GPtrArray *batch = door->pending;
-  door->pending = g_ptr_array_new ();
-  g_clear_pointer (&door->source, g_source_unref);
+  b->done = TRUE;
+  g_cond_broadcast (&b->done_cond);
+  batch_unref_locked (b);
   g_mutex_unlock (&door->lock);
+}
 
-  run_batch (door, batch);
-
-  g_mutex_lock (&door->lock);
-  for (guint i = 0; i < batch->len; i++)
-    ((Call *) batch->pdata[i])->done = TRUE;
-  g_cond_broadcast (&door->done_cond);
-  g_mutex_unlock (&door->lock);
-  g_ptr_array_unref (batch);
-  return G_SOURCE_REMOVE;
+static gboolean
+on_wake (int fd, GIOCondition condition, gpointer user_data)
+{
+  eventfd_t ignored;
+  eventfd_read (fd, &ignored);   /* non-blocking: resets the count */
+  drain (user_data);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -106,9 +165,11 @@ finish_call (Call *call, GError **error)
 gboolean
 jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
 {
-  Call call = { func, data, FALSE, NULL };
+  Call call = { func, data, NULL };
 
-  if (g_main_context_is_owner (door->context))
+  GThread *loop_thread = g_atomic_pointer_get (&door->loop_thread);
+  if (loop_thread == g_thread_self ()
+      || (loop_thread == NULL && g_main_context_is_owner (door->context)))
     {
       if (door->closed)
         return refuse_closed (error);
@@ -124,19 +185,17 @@ jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
       g_mutex_unlock (&door->lock);
       return refuse_closed (error);
     }
-  g_ptr_array_add (door->pending, &call);
-  if (door->source == NULL)
+  if (door->open == NULL)
     {
-      /* An explicit source, not g_main_context_invoke(): that may run the
-       * function right here when the context happens to be free. */
-      door->source = g_idle_source_new ();
-      g_source_set_priority (door->source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (door->source, drain, door, NULL);
-      g_source_set_static_name (door->source, "jq-door");
-      g_source_attach (door->source, door->context);
+      door->open = batch_new ();
+      eventfd_write (door->wake_fd, 1);
     }
-  while (!call.done)
-    g_cond_wait (&door->done_cond, &door->lock);
+  Batch *b = door->open;
+  g_ptr_array_add (b->calls, &call);
+  b->refs++;
+  while (!b->done)
+    g_cond_wait (&b->done_cond, &door->lock);
+  batch_unref_locked (b);
   g_mutex_unlock (&door->lock);
   return finish_call (&call, error);
 }
@@ -146,8 +205,6 @@ jq_door_close (JqDoor *door)
 {
   g_mutex_lock (&door->lock);
   door->closed = TRUE;
-  if (door->source != NULL)
-    g_source_destroy (door->source);
   g_mutex_unlock (&door->lock);
   /* Whoever got in before the close still gets an answer. */
   drain (door);
@@ -164,9 +221,11 @@ jq_door_free (JqDoor *door)
 {
   if (door == NULL)
     return;
-  g_ptr_array_unref (door->pending);
+  g_assert (door->open == NULL);   /* closing drained it */
+  g_source_destroy (door->wake_source);
+  g_source_unref (door->wake_source);
+  close (door->wake_fd);
   g_mutex_clear (&door->lock);
-  g_cond_clear (&door->done_cond);
   g_main_context_unref (door->context);
   g_free (door);
 }

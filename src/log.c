@@ -28,6 +28,7 @@ struct _JqLog {
   GTimeZone  *zone;            /* local zone, re-read at rollover and reopen */
   gint64      rollover_at;     /* unix seconds; 0 = not computed yet */
   gboolean    write_failed;    /* reported once until a write works again */
+  guint       held;            /* jq_log_hold() nesting: flush deferred */
 };
 
 static const struct {
@@ -241,6 +242,40 @@ jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data)
   g_mutex_unlock (&log->lock);
 }
 
+/* Reports a failed write once, until a write works again.  Lock held. */
+static void
+check_written (JqLog *log, gboolean ok)
+{
+  if (ok)
+    {
+      log->write_failed = FALSE;
+      return;
+    }
+  if (!log->write_failed)
+    fprintf (stderr, "bots-jobqueueserver: cannot write log %s: %s\n",
+             log->path, g_strerror (errno));
+  log->write_failed = TRUE;
+  clearerr (log->file);
+}
+
+void
+jq_log_hold (JqLog *log)
+{
+  g_mutex_lock (&log->lock);
+  log->held++;
+  g_mutex_unlock (&log->lock);
+}
+
+void
+jq_log_release (JqLog *log)
+{
+  g_mutex_lock (&log->lock);
+  g_warn_if_fail (log->held > 0);
+  if (log->held > 0 && --log->held == 0 && log->file != NULL)
+    check_written (log, fflush (log->file) == 0);
+  g_mutex_unlock (&log->lock);
+}
+
 void
 jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
 {
@@ -262,17 +297,9 @@ jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
     {
       if (g_date_time_to_unix (now) >= log->rollover_at)
         rotate (log, g_date_time_to_unix (now));
-      if (log->file != NULL
-          && (fputs (line, log->file) < 0 || fflush (log->file) != 0))
-        {
-          if (!log->write_failed)
-            fprintf (stderr, "bots-jobqueueserver: cannot write log %s: %s\n",
-                     log->path, g_strerror (errno));
-          log->write_failed = TRUE;
-          clearerr (log->file);
-        }
-      else
-        log->write_failed = FALSE;
+      if (log->file != NULL)
+        check_written (log, fputs (line, log->file) >= 0
+                            && (log->held > 0 || fflush (log->file) == 0));
     }
   if (to_console)
     {

@@ -64,6 +64,14 @@ void jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
  * and sets @error when it cannot be reopened; the old stream stays. */
 gboolean jq_log_reopen (JqLog *log, GError **error);
 
+/* Lines written to the file between jq_log_hold() and the matching
+ * jq_log_release() reach it together, at the release, in one write (calls
+ * nest).  The server holds the log around each batch of calls, which is
+ * answered only after the release: a crash loses no line of an answered
+ * call.  Console lines are never held. */
+void jq_log_hold (JqLog *log);
+void jq_log_release (JqLog *log);
+
 /* The file's path, or NULL without a file sink. */
 const char *jq_log_get_path (JqLog *log);
 

@@ -339,8 +339,10 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       close (out[1]);
       return FALSE;
     }
-  g_auto (GStrv) envp = jq_jobmark_environ ((const char *const *) environ,
-                                            runner->settings.queue_id,
+  const char *const *base = runner->settings.job_environ
+                            ? runner->settings.job_environ
+                            : (const char *const *) environ;
+  g_auto (GStrv) envp = jq_jobmark_environ (base, runner->settings.queue_id,
                                             jq_job_get_number (job));
   gboolean started = spawn_job (jq_job_get_argv (job), envp, out[1], err[1],
                                 &pid, error);

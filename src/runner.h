@@ -17,6 +17,7 @@ typedef struct {
   guint64  kill_grace_ms;    /* SIGTERM to SIGKILL */
   gsize    output_limit;     /* bytes kept per stream */
   guint64  queue_id;         /* marks each job's environment (jobmark.h) */
+  const char *const *job_environ; /* borrowed; NULL: the server's own */
   guint64  crash_after_start; /* test aid: job number after whose start
                                * the server kills itself; 0 = never */
 } JqRunnerSettings;

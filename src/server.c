@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -128,10 +129,13 @@ on_batch (gboolean begin, gpointer data, GError **error)
   Server *server = data;
   if (begin)
     {
+      jq_log_hold (server->log);
       jq_journal_begin (server->journal);
       return TRUE;
     }
-  return jq_journal_commit (server->journal, error);
+  gboolean ok = jq_journal_commit (server->journal, error);
+  jq_log_release (server->log);
+  return ok;
 }
 
 static void
@@ -253,7 +257,8 @@ on_trim_timer (gpointer data)
 }
 
 static JqRunnerSettings
-runner_settings (const JqConfig *config, JqJournal *journal)
+runner_settings (const JqConfig *config, JqJournal *journal,
+                 const char *const *job_environ)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
   const char *crash = g_getenv (CRASH_AFTER_START_ENV);
@@ -268,14 +273,32 @@ runner_settings (const JqConfig *config, JqJournal *journal)
     .queue_id = journal ? jq_journal_get_queue_id (journal)
                         : jq_journal_new_queue_id (),
     .crash_after_start = crash ? g_ascii_strtoull (crash, NULL, 10) : 0,
+    .job_environ = job_environ,
   };
   return s;
+}
+
+/* glibc stats /etc/localtime on every localtime() while TZ is unset, and
+ * does it holding a process-wide lock; Abyss formats a Date header for
+ * every answer, so all HTTP threads queued on that lock.  Naming the file
+ * in TZ means the same zone, read once (a change of the system's zone then
+ * needs a restart, as for most daemons).  Jobs get the environment as it
+ * was before.  Returns that environment. */
+static GStrv
+settle_time_zone (void)
+{
+  GStrv before = g_get_environ ();
+  if (g_getenv ("TZ") == NULL)
+    g_setenv ("TZ", ":/etc/localtime", TRUE);
+  tzset ();
+  return before;
 }
 
 int
 main (int argc, char **argv)
 {
   const char *config_option = NULL;
+  g_auto (GStrv) job_environ = settle_time_zone ();
 
   for (int i = 1; i < argc; i++)
     {
@@ -355,7 +378,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   Server server = { 0 };
-  JqRunnerSettings settings = runner_settings (config, journal);
+  JqRunnerSettings settings = runner_settings (
+      config, journal, (const char *const *) job_environ);
   server.config = config;
   server.log = log;
   server.journal = journal;

@@ -259,6 +259,32 @@ test_unwritable_path (void **state)
   assert_non_null (strstr (error->message, "/proc/no/such"));
 }
 
+static void
+test_held_lines_arrive_at_release (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  jq_log_write (log, JQ_LOG_INFO, "alone");
+  jq_log_hold (log);
+  jq_log_hold (log);
+  jq_log_write (log, JQ_LOG_INFO, "first of a batch");
+  jq_log_write (log, JQ_LOG_INFO, "second of a batch");
+  g_autofree char *during = read_file (f->path);
+  assert_string_equal (during, "20261127 23:59:00 INFO     : alone\n");
+  jq_log_release (log);
+  g_autofree char *nested = read_file (f->path);
+  assert_null (strstr (nested, "first of a batch"));
+  jq_log_release (log);
+  g_autofree char *after = read_file (f->path);
+  assert_string_equal (after, "20261127 23:59:00 INFO     : alone\n"
+                              "20261127 23:59:00 INFO     : first of a batch\n"
+                              "20261127 23:59:00 INFO     : second of a batch\n");
+  /* not held any more: written at once */
+  jq_log_write (log, JQ_LOG_INFO, "later");
+  g_autofree char *later = read_file (f->path);
+  assert_non_null (strstr (later, "later"));
+}
+
 int
 main (void)
 {
@@ -274,6 +300,7 @@ main (void)
     T (test_other_files_untouched),
     T (test_rollover_from_file_age),
     T (test_reopen_after_external_rotation),
+    T (test_held_lines_arrive_at_release),
     cmocka_unit_test (test_unwritable_path),
   };
   return cmocka_run_group_tests_name ("log", tests, NULL, NULL);

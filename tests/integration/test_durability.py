@@ -31,7 +31,9 @@ class Crash(jqtest.unittest.TestCase):
         return ["sh", "-c", 'echo "$0" >> "$1"', name, self.record]
 
     def holder(self):
-        return ["sh", "-c", 'while [ ! -e "$0" ]; do sleep 0.01; done; echo holder >> "$1"',
+        # waits for the gate, or ends with the test's folder
+        return ["sh", "-c", 'while [ ! -e "$0" ] && [ -d "${0%/*}" ]; do sleep 0.01; done; '
+                'echo holder >> "$1"',
                 self.gate, self.record]
 
     def burst_and_kill(self, server, round_no, acked):
@@ -180,7 +182,7 @@ class Restart(jqtest.ServerTestCase):
 
     def test_jobs_carry_their_marks(self):
         marks = self.bots.path("marks")
-        show = ["sh", "-c", 'echo "$BOTS_JOBQUEUE_ID $BOTS_JOBQUEUE_JOB" >> "$0"', marks]
+        show = ["sh", "-c", 'echo "$BOTS_JOBQUEUE_ID $BOTS_JOBQUEUE_JOB ${TZ-unset}" >> "$0"', marks]
         self.rpc.addjob(show, 5)
         self.bots.wait_log("Finished job 1")
         self.restart(signal.SIGKILL)
@@ -188,7 +190,9 @@ class Restart(jqtest.ServerTestCase):
         self.bots.wait_log("Finished job 2")
         with open(marks) as f:
             lines = [line.split() for line in f]
-        self.assertEqual([number for _, number in lines], ["1", "2"])
+        self.assertEqual([number for _, number, _ in lines], ["1", "2"])
+        # the server's own time-zone setting (src/server.c) is not passed on
+        self.assertEqual({tz for _, _, tz in lines}, {os.environ.get("TZ", "unset")})
         # the queue's identity is random, and the same after a restart
         self.assertRegex(lines[0][0], "^[0-9a-f]{16}$")
         self.assertEqual(lines[0][0], lines[1][0])
