@@ -7,19 +7,23 @@
  * the loop's state is touched from another thread.
  *
  * A context switch is the dearest part of a call, so the callers' path
- * avoids every lock but the door's own: each batch has its own condition
- * variable (with one shared by all, every answer also woke the callers of
- * the next batch, only for them to sleep again), the loop is woken by a
- * plain write instead of attaching a GLib source (which takes the
- * context's lock, contended by the loop itself), and the loop's thread is
- * remembered instead of asking g_main_context_is_owner() (the same lock)
- * on every call. */
+ * avoids every lock but the door's own: each call waits on a semaphore of
+ * its own (a condition variable shared by all woke the callers of later
+ * batches too, and one per batch woke its callers to queue up again on the
+ * door's mutex), the loop is woken by a plain write instead of attaching a
+ * GLib source (which takes the context's lock, contended by the loop
+ * itself), and the loop's thread is remembered instead of asking
+ * g_main_context_is_owner() (the same lock) on every call.  A semaphore,
+ * not a mutex and condition pair, because the caller's stack frame holding
+ * it may be gone the moment the caller sees it posted, and glibc's
+ * sem_post() is safe against that. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
 #include "door.h"
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <semaphore.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -29,20 +33,14 @@ typedef struct {
   JqDoorFunc func;
   gpointer   data;
   GError    *error;      /* set when the batch failed */
+  sem_t      done;       /* posted once the call's batch is committed */
 } Call;
-
-/* Calls that run and commit together.  Guarded by the door's lock. */
-typedef struct {
-  GPtrArray *calls;      /* Call*, owned by the callers' stacks */
-  GCond      done_cond;
-  gboolean   done;
-  guint      refs;       /* the loop's, plus one per waiting caller */
-} Batch;
 
 struct _JqDoor {
   GMainContext   *context;
   GMutex          lock;
-  Batch          *open;         /* taking calls; NULL when none */
+  GPtrArray      *open;         /* Call*, on the callers' stacks: the
+                                 * batch taking calls; NULL when none */
   int             wake_fd;      /* eventfd: a batch is open */
   GSource        *wake_source;  /* the loop's watch on wake_fd */
   GThread        *loop_thread;  /* the thread that ran a batch; atomic */
@@ -79,27 +77,6 @@ jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
   door->hook_data = user_data;
 }
 
-static Batch *
-batch_new (void)
-{
-  Batch *b = g_new0 (Batch, 1);
-  b->calls = g_ptr_array_new ();
-  g_cond_init (&b->done_cond);
-  b->refs = 1;
-  return b;
-}
-
-/* Drops a reference; the door's lock is held. */
-static void
-batch_unref_locked (Batch *b)
-{
-  if (--b->refs > 0)
-    return;
-  g_ptr_array_unref (b->calls);
-  g_cond_clear (&b->done_cond);
-  g_free (b);
-}
-
 static void
 run_batch (JqDoor *door, GPtrArray *calls)
 {
@@ -122,18 +99,15 @@ drain (JqDoor *door)
 {
   g_atomic_pointer_set (&door->loop_thread, g_thread_self ());
   g_mutex_lock (&door->lock);
-  Batch *b = g_steal_pointer (&door->open);
+  g_autoptr (GPtrArray) calls = g_steal_pointer (&door->open);
   g_mutex_unlock (&door->lock);
-  if (b == NULL)
+  if (calls == NULL)
     return;
 
-  run_batch (door, b->calls);
-
-  g_mutex_lock (&door->lock);
-  b->done = TRUE;
-  g_cond_broadcast (&b->done_cond);
-  batch_unref_locked (b);
-  g_mutex_unlock (&door->lock);
+  run_batch (door, calls);
+  /* Not a single call may be touched after its post. */
+  for (guint i = 0; i < calls->len; i++)
+    sem_post (&((Call *) calls->pdata[i])->done);
 }
 
 static gboolean
@@ -165,7 +139,7 @@ finish_call (Call *call, GError **error)
 gboolean
 jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
 {
-  Call call = { func, data, NULL };
+  Call call = { .func = func, .data = data };
 
   GThread *loop_thread = g_atomic_pointer_get (&door->loop_thread);
   if (loop_thread == g_thread_self ()
@@ -187,16 +161,15 @@ jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
     }
   if (door->open == NULL)
     {
-      door->open = batch_new ();
+      door->open = g_ptr_array_new ();
       eventfd_write (door->wake_fd, 1);
     }
-  Batch *b = door->open;
-  g_ptr_array_add (b->calls, &call);
-  b->refs++;
-  while (!b->done)
-    g_cond_wait (&b->done_cond, &door->lock);
-  batch_unref_locked (b);
+  sem_init (&call.done, 0, 0);
+  g_ptr_array_add (door->open, &call);
   g_mutex_unlock (&door->lock);
+  while (sem_wait (&call.done) != 0)
+    ;                    /* EINTR */
+  sem_destroy (&call.done);
   return finish_call (&call, error);
 }
 
