@@ -54,44 +54,49 @@ fake_process (const char *root, int pid, const char *comm, char state,
 }
 
 #define ENV(s) s, sizeof s - 1
+#define MARKS(job) "BOTS_JOBQUEUE_ID=0123456789abcdef\0BOTS_JOBQUEUE_JOB=" job "\0"
+
+/* Kinds of process a restarted server must and must not wait for. */
+static const struct {
+  int         pid;
+  const char *comm;
+  char        state;
+  int         pgrp, session;
+  const char *environ;     /* NULL: unreadable, as another user's */
+  gsize       environ_len;
+} processes[] = {
+  /* a job: group leader, not session leader */
+  { 100, "bots-engine", 'S', 100, 50, ENV ("A=1\0" MARKS ("7")) },
+  /* a child of that job: same marks, not the group leader */
+  { 101, "python3", 'S', 100, 50, ENV (MARKS ("7")) },
+  /* a daemon a job left behind: setsid() made it a session leader */
+  { 102, "daemon", 'S', 102, 102, ENV (MARKS ("8")) },
+  /* a zombie */
+  { 103, "gone", 'Z', 103, 50, ENV (MARKS ("9")) },
+  /* another queue's job */
+  { 104, "bots-engine", 'S', 104, 50,
+    ENV ("BOTS_JOBQUEUE_ID=fedcba9876543210\0BOTS_JOBQUEUE_JOB=10\0") },
+  /* another user's process */
+  { 105, "sshd", 'S', 105, 50, NULL, 0 },
+  /* ") (" in the command name; the last entry not NUL-terminated */
+  { 106, "a) (b", 'R', 106, 50,
+    ENV ("BOTS_JOBQUEUE_JOB=11\0BOTS_JOBQUEUE_ID=0123456789abcdef") },
+  /* marks malformed or cut short */
+  { 107, "x", 'S', 107, 50, ENV (MARKS ("12x")) },
+  { 108, "x", 'S', 108, 50,
+    ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0BOTS_JOBQUEUE_JOB") },
+};
 
 static void
 test_find_in_proc (void **state)
 {
   (void) state;
   g_autofree char *root = g_dir_make_tmp ("jqproc-XXXXXX", NULL);
-  /* a job: group leader, not session leader */
-  fake_process (root, 100, "bots-engine", 'S', 100, 50,
-                ENV ("A=1\0BOTS_JOBQUEUE_ID=0123456789abcdef\0"
-                     "BOTS_JOBQUEUE_JOB=7\0"));
-  /* a child of that job: same marks, not the group leader */
-  fake_process (root, 101, "python3", 'S', 100, 50,
-                ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0"
-                     "BOTS_JOBQUEUE_JOB=7\0"));
-  /* a daemon a job left behind: setsid() made it a session leader */
-  fake_process (root, 102, "daemon", 'S', 102, 102,
-                ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0"
-                     "BOTS_JOBQUEUE_JOB=8\0"));
-  /* a zombie */
-  fake_process (root, 103, "gone", 'Z', 103, 50,
-                ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0"
-                     "BOTS_JOBQUEUE_JOB=9\0"));
-  /* another queue's job */
-  fake_process (root, 104, "bots-engine", 'S', 104, 50,
-                ENV ("BOTS_JOBQUEUE_ID=fedcba9876543210\0"
-                     "BOTS_JOBQUEUE_JOB=10\0"));
-  /* another user's process: no readable environ */
-  fake_process (root, 105, "sshd", 'S', 105, 50, NULL, 0);
-  /* a command name with ") (" in it; the last entry not NUL-terminated */
-  fake_process (root, 106, "a) (b", 'R', 106, 50,
-                ENV ("BOTS_JOBQUEUE_JOB=11\0"
-                     "BOTS_JOBQUEUE_ID=0123456789abcdef"));
-  /* marks cut short or malformed */
-  fake_process (root, 107, "x", 'S', 107, 50,
-                ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0"
-                     "BOTS_JOBQUEUE_JOB=12x\0"));
-  fake_process (root, 108, "x", 'S', 108, 50,
-                ENV ("BOTS_JOBQUEUE_ID=0123456789abcdef\0BOTS_JOBQUEUE_JOB"));
+  for (gsize i = 0; i < G_N_ELEMENTS (processes); i++)
+    fake_process (root, processes[i].pid, processes[i].comm,
+                  processes[i].state, processes[i].pgrp,
+                  processes[i].session, processes[i].environ,
+                  processes[i].environ_len);
   g_autofree char *self = g_build_filename (root, "self", NULL);
   assert_int_equal (g_mkdir (self, 0755), 0);
 
