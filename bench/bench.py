@@ -32,6 +32,18 @@ def rss_kib(pid):
     return 0
 
 
+def private_kib(pid):
+    """Memory of the process's own: anonymous pages and written file pages
+    (what shared library text, counted in RSS, is not)."""
+    fields = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":"):
+                fields[parts[0][:-1]] = int(parts[1]) if parts[1].isdigit() else 0
+    return fields.get("Private_Dirty", 0)
+
+
 def wait_for(predicate, timeout=60.0):
     end = time.monotonic() + timeout
     while not predicate():
@@ -107,6 +119,7 @@ class Bench:
     def run(self):
         time.sleep(0.2)  # let start-up allocations settle before reading RSS
         self.results["idle_rss_kib"] = rss_kib(self.server.pid)
+        self.results["idle_private_dirty_kib"] = private_kib(self.server.pid)
         self.hold("throughput")
         rows = self.addjob_sweep("c")
         self.results["addjob"] = rows
@@ -209,7 +222,8 @@ def table(r):
     g = r["launch_gap_ms"]
     lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap (exit to next exec)",
                                                                    g["median"], g["p99"], g["jobs"]))
-    lines.append("%-34s %10.1f MB" % ("resident memory, idle", r["idle_rss_kib"] / 1024))
+    lines.append("%-34s %10.1f MB (%.1f MB private dirty, the rest mapped library pages)"
+                 % ("resident memory, idle", r["idle_rss_kib"] / 1024, r["idle_private_dirty_kib"] / 1024))
     lines.append("%-34s %10.1f MB (%d bytes per job)" % ("  with %d waiting" % r["waiting_jobs"],
                                                           r["rss_with_waiting_kib"] / 1024,
                                                           r["bytes_per_waiting_job"]))
