@@ -1,6 +1,7 @@
 /* Job marks in the environment, and finding marked jobs in /proc. */
 #include "jobmark.h"
 
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +56,20 @@ environ_lookup (const char *data, gsize len, const char *name)
   return NULL;
 }
 
-/* The job number process @pid is marked with for @queue_id, or 0. */
+/* The job number process @pid is marked with for @queue_id, or 0.  Only
+ * our own user's processes count: jobs run as the server does, and a
+ * server running as root must not wait for whatever another user started
+ * with a copied mark. */
 static guint64
 marked_number (const char *proc_root, int pid, const char *queue_id)
 {
-  g_autofree char *path = g_strdup_printf ("%s/%d/environ", proc_root, pid);
+  g_autofree char *dir = g_strdup_printf ("%s/%d", proc_root, pid);
+  g_autofree char *path = g_build_filename (dir, "environ", NULL);
   g_autofree char *data = NULL;
   gsize len = 0;
-  if (!g_file_get_contents (path, &data, &len, NULL))
+  GStatBuf st;
+  if (g_stat (dir, &st) != 0 || st.st_uid != geteuid ()
+      || !g_file_get_contents (path, &data, &len, NULL))
     return 0;
   /* g_file_get_contents adds a NUL: the last entry is terminated too. */
   const char *id = environ_lookup (data, len, JQ_JOBMARK_QUEUE_ENV);

@@ -21,8 +21,8 @@ GStrv jq_jobmark_environ (const char *const *base, guint64 queue_id,
  * (guint64*) -> pid (GINT_TO_POINTER).  A job counts only by its leading
  * process: a process-group leader that is not a session leader (a job
  * never is; a daemon it left behind after setsid() is), not a zombie.
- * Processes of other users, whose environment cannot be read, are
- * skipped.  @proc_root is "/proc" but for tests. */
+ * Only processes of the server's own (effective) user count.
+ * @proc_root is "/proc" but for tests. */
 GHashTable *jq_jobmark_find (const char *proc_root, guint64 queue_id);
 
 /* Whether @pid is still the job that started at @started_us (unix

@@ -99,6 +99,14 @@ test_find_in_proc (void **state)
                   processes[i].environ_len);
   g_autofree char *self = g_build_filename (root, "self", NULL);
   assert_int_equal (g_mkdir (self, 0755), 0);
+  /* another user's process with a copied mark (only root can make one) */
+  if (geteuid () == 0)
+    {
+      fake_process (root, 109, "bots-engine", 'S', 109, 50,
+                    ENV (MARKS ("13")));
+      g_autofree char *other = g_build_filename (root, "109", NULL);
+      assert_int_equal (chown (other, 65534, 65534), 0);
+    }
 
   g_autoptr (GHashTable) found = jq_jobmark_find (root, QUEUE);
   assert_int_equal (g_hash_table_size (found), 2);
