@@ -59,6 +59,8 @@ jq_door_new (GMainContext *context)
   door->context = g_main_context_ref (context);
   g_mutex_init (&door->lock);
   door->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  /* Only at start-up, with a handful of descriptors open; GLib's own main
+   * context aborts the same way when it cannot get its eventfd. */
   if (door->wake_fd < 0)
     g_error ("door: cannot create an eventfd: %s", g_strerror (errno));
   door->wake_source = g_unix_fd_source_new (door->wake_fd, G_IO_IN);
