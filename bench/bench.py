@@ -24,24 +24,23 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
+def memory_kib(pid, field):
+    """A figure of /proc/PID/smaps_rollup in KiB: Rss (resident), or
+    Private_Dirty (the process's own: anonymous and written pages, which
+    shared library text, counted in Rss, is not)."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
 
+def rss_kib(pid):
+    return memory_kib(pid, "Rss")
+
+
 def private_kib(pid):
-    """Memory of the process's own: anonymous pages and written file pages
-    (what shared library text, counted in RSS, is not)."""
-    fields = {}
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":"):
-                fields[parts[0][:-1]] = int(parts[1]) if parts[1].isdigit() else 0
-    return fields.get("Private_Dirty", 0)
+    return memory_kib(pid, "Private_Dirty")
 
 
 def wait_for(predicate, timeout=60.0):

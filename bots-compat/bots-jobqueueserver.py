@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""bots-jobqueueserver.py: compatibility name for the C bots-jobqueueserver of bots-jobqueue.
+"""bots-jobqueueserver.py and bots-job2queue.py: compatibility names for the
+C programs of bots-jobqueue (bots-job2queue.py is a link to this file).
 
-Crontabs, schedulers and the Bots documentation call the Python program by
-this name, either directly or as "python bots-jobqueueserver.py ...".  This file
-replaces itself with the C program, passing every argument through
-untouched, so those calls keep working.  It is valid Python 3 and Python 2.
+Crontabs, schedulers and the Bots documentation call the Python programs by
+these names, either directly or as "python bots-job2queue.py ...".  This
+file replaces itself with the C program of the name it was called by,
+passing every argument through untouched, so those calls keep working.  It
+is valid Python 3 and Python 2.
 """
 import os
 import sys
 
-PROGRAM = "bots-jobqueueserver"
+# The name called, not the link's target: "bots-job2queue.py" -> "bots-job2queue".
+PROGRAM = os.path.splitext(os.path.basename(__file__))[0]
 
 
 def main():

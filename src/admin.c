@@ -265,6 +265,28 @@ show_status (xmlrpc_value *st)
   xmlrpc_env_clean (&env);
 }
 
+/* Entry @i of a listjobs answer, [priority, number, task]: sets *@prio
+ * and *@number and returns the task as task_line() gives it, or NULL (with
+ * @env set) when the entry is not of that shape. */
+static char *
+listed_job (xmlrpc_env *env, xmlrpc_value *list, int i, gsize width,
+            int *prio, int *number)
+{
+  xmlrpc_value *entry = NULL, *task = NULL;
+  char *line = NULL;
+  xmlrpc_array_read_item (env, list, i, &entry);
+  if (!env->fault_occurred)
+    xmlrpc_decompose_value (env, entry, "(iiA)", prio, number, &task);
+  if (!env->fault_occurred)
+    {
+      line = task_line (task, width);
+      xmlrpc_DECREF (task);
+    }
+  if (entry != NULL)
+    xmlrpc_DECREF (entry);
+  return line;
+}
+
 static void
 show_list (xmlrpc_value *list)
 {
@@ -279,16 +301,12 @@ show_list (xmlrpc_value *list)
   printf ("%-7s %-4s %s\n", "JOB", "PRI", "TASK");
   for (int i = 0; i < n; i++)
     {
-      xmlrpc_value *entry = NULL, *task = NULL;
       int prio = 0, number = 0;
-      xmlrpc_array_read_item (&env, list, i, &entry);
-      xmlrpc_decompose_value (&env, entry, "(iiA)", &prio, &number, &task);
-      if (env.fault_occurred)
+      g_autofree char *line = listed_job (&env, list, i, WIDTH - 13, &prio,
+                                          &number);
+      if (line == NULL)
         break;
-      g_autofree char *line = task_line (task, WIDTH - 13);
       printf ("%-7d %-4d %s\n", number, prio, line);
-      xmlrpc_DECREF (task);
-      xmlrpc_DECREF (entry);
     }
   printf ("%d waiting\n", n);
   xmlrpc_env_clean (&env);
@@ -355,17 +373,12 @@ find_job_number (JqClient *client, const char *task)
   if (list != NULL && xmlrpc_value_type (list) == XMLRPC_TYPE_ARRAY)
     for (int i = 0; number == 0 && i < xmlrpc_array_size (&env, list); i++)
       {
-        xmlrpc_value *entry = NULL, *t = NULL;
         int prio = 0, n = 0;
-        xmlrpc_array_read_item (&env, list, i, &entry);
-        xmlrpc_decompose_value (&env, entry, "(iiA)", &prio, &n, &t);
-        if (env.fault_occurred)
+        g_autofree char *line = listed_job (&env, list, i, 0, &prio, &n);
+        if (line == NULL)
           break;
-        g_autofree char *line = task_line (t, 0);
         if (strcmp (line, task) == 0)
           number = n;
-        xmlrpc_DECREF (t);
-        xmlrpc_DECREF (entry);
       }
   xmlrpc_value *st = number ? NULL
                             : jq_client_call (client, "status", none, NULL);

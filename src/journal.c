@@ -191,6 +191,7 @@ create_schema (JqJournal *j, GError **error)
 }
 
 static gint64 get_meta (JqJournal *j, const char *key, gint64 fallback);
+static void set_meta (JqJournal *j, const char *key, gint64 value);
 
 /* The queue's identity marks its jobs (jobmark.h); it is made once, so
  * that a restarted server recognises the jobs of the one before. */
@@ -201,10 +202,9 @@ load_queue_id (JqJournal *j, GError **error)
   if (j->queue_id != 0)
     return TRUE;
   j->queue_id = jq_journal_new_queue_id ();
-  g_autofree char *sql = g_strdup_printf (
-      "INSERT OR REPLACE INTO meta (key, value) VALUES ('queue_id', "
-      "%" G_GINT64_FORMAT ")", (gint64) j->queue_id);
-  return exec_sql (j, sql, error);
+  jq_journal_begin (j);
+  set_meta (j, "queue_id", (gint64) j->queue_id);
+  return jq_journal_commit (j, error);
 }
 
 guint64
@@ -275,11 +275,6 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
-  if (!load_queue_id (j, error))
-    {
-      jq_journal_close (j);
-      return NULL;
-    }
   for (int i = 0; i < N_STATEMENTS; i++)
     if (sqlite3_prepare_v3 (j->db, statement_sql[i], -1,
                             SQLITE_PREPARE_PERSISTENT, &j->statements[i],
@@ -290,6 +285,11 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
         jq_journal_close (j);
         return NULL;
       }
+  if (!load_queue_id (j, error))
+    {
+      jq_journal_close (j);
+      return NULL;
+    }
   return j;
 }
 

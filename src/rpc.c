@@ -535,7 +535,7 @@ typedef struct {
   guint      waiting;
   gboolean   paused;
   JqTotals   totals;
-  JqDurability durability;
+  gboolean   journal;        /* the queue is kept on disk */
 } StatusCall;
 
 static void
@@ -547,8 +547,7 @@ status_on_loop (gpointer data)
   c->waiting = jq_queue_count (jq_scheduler_get_queue (s));
   c->paused = jq_scheduler_get_paused (s);
   c->totals = jq_scheduler_get_totals (s);
-  c->durability = jq_scheduler_get_journal (s) ? JQ_DURABILITY_FULL
-                                               : JQ_DURABILITY_NONE;
+  c->journal = jq_scheduler_get_journal (s) != NULL;
 }
 
 static xmlrpc_value *
@@ -592,7 +591,7 @@ method_status (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
       struct_set (env, result, "waiting", xmlrpc_int_new (env, (int) c.waiting));
       struct_set (env, result, "running", running);
       struct_set (env, result, "totals", totals);
-      struct_set (env, result, "journal", xmlrpc_bool_new (env, c.durability != JQ_DURABILITY_NONE));
+      struct_set (env, result, "journal", xmlrpc_bool_new (env, c.journal));
     }
   if (c.running)
     g_ptr_array_unref (c.running);

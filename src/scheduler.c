@@ -388,7 +388,6 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
   JqScheduler *s = user_data;
   guint64 number = jq_job_get_number (job);
   int alive = left_running (s, number, pid, started_us);
-  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
   if (alive != 0 && !was_running)
     {
       /* Killed between starting it and recording that. */
@@ -400,6 +399,7 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
   if (!jq_queue_restore (s->queue, job, was_running))
     {
       /* Only a hand-edited journal can hold the same task twice. */
+      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " in the journal repeats a "
                     "waiting task; dropped: %s", number, task);
@@ -408,6 +408,7 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
     }
   if (was_running)
     {
+      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was running when the server "

@@ -44,21 +44,22 @@ def wait_for(predicate, what, timeout=DEADLINE, interval=0.01):
         time.sleep(interval)
 
 
-def vm_hwm_kib(pid):
-    """Peak resident memory of a process, from /proc."""
+def proc_status_kib(pid, field):
+    """A memory figure of /proc/PID/status in KiB (VmRSS, VmHWM, ...)."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def vm_hwm_kib(pid):
+    """Peak resident memory of a process."""
+    return proc_status_kib(pid, "VmHWM")
 
 
 def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return proc_status_kib(pid, "VmRSS")
 
 
 def post(port, body, path="/RPC2", headers=None, timeout=DEADLINE):
