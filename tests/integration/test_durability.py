@@ -126,6 +126,20 @@ class Restart(jqtest.ServerTestCase):
         self.server = jqtest.Server(self.bots)
         self.rpc = self.server.proxy()
 
+    def wait_recorded(self, n):
+        """Until n finished jobs are in the journal's history: "Finished
+        job N" is logged just before the commit that records it, and a
+        SIGKILL in between runs the job again (doc/durability.md)."""
+        path = os.path.join(self.bots.botssys, "jobqueue", "queue.db")
+
+        def recorded():
+            db = sqlite3.connect(path)
+            try:
+                return db.execute("SELECT count(*) FROM history").fetchone()[0] >= n
+            finally:
+                db.close()
+        jqtest.wait_for(recorded, "%d finished jobs in the journal" % n)
+
     def test_graceful_restart_keeps_queue_and_numbers(self):
         gate = self.bots.path("gate")
         self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 0)
@@ -150,6 +164,7 @@ class Restart(jqtest.ServerTestCase):
         self.rpc.addjob(["/nonexistent/program"], 6)
         self.bots.wait_log("Error starting job 2")
         self.bots.wait_log("Finished job 1")
+        self.wait_recorded(2)
         self.restart(signal.SIGKILL)
         db = sqlite3.connect(os.path.join(self.bots.botssys, "jobqueue", "queue.db"))
         rows = db.execute("SELECT number, priority, exit_code, start_error IS NOT NULL, "
@@ -185,6 +200,7 @@ class Restart(jqtest.ServerTestCase):
         show = ["sh", "-c", 'echo "$BOTS_JOBQUEUE_ID $BOTS_JOBQUEUE_JOB ${TZ-unset}" >> "$0"', marks]
         self.rpc.addjob(show, 5)
         self.bots.wait_log("Finished job 1")
+        self.wait_recorded(1)
         self.restart(signal.SIGKILL)
         self.rpc.addjob(show, 5)
         self.bots.wait_log("Finished job 2")
