@@ -142,9 +142,9 @@ class Hostile(jqtest.ServerTestCase):
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
         conn.send(b"0\r\n\r\n")
-        resp = conn.getresponse()
-        resp.read()
-        self.assertEqual(resp.status, 411)
+        # refused unread, like the 413 above: only the status line is sure
+        # to arrive before the reset
+        self.assertEqual(conn.getresponse().status, 411)
         conn.close()
         status, _ = jqtest.post(self.bots.port, b"", headers={"Content-Length": "abc"})
         self.assertIn(status, (400, 411))
