@@ -300,6 +300,36 @@ jq_queue_list (const JqQueue *q)
   return list;
 }
 
+/* The heap's root is the first job; the next one is always a child of a
+ * job already taken.  So the first @limit come from walking the heap
+ * best-first with a frontier of at most @limit + 1 candidates: the rest
+ * of the heap is never looked at. */
+GPtrArray *
+jq_queue_list_first (const JqQueue *q, guint limit)
+{
+  GPtrArray *list = g_ptr_array_new_full (MIN (limit, q->heap->len),
+                                          (GDestroyNotify) jq_job_unref);
+  g_autoptr (GArray) frontier = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint root = 0;
+  if (q->heap->len > 0)
+    g_array_append_val (frontier, root);
+  while (list->len < limit && frontier->len > 0)
+    {
+      guint best = 0;
+      for (guint i = 1; i < frontier->len; i++)
+        if (runs_before (heap_at (q, g_array_index (frontier, guint, i)),
+                         heap_at (q, g_array_index (frontier, guint, best))))
+          best = i;
+      guint at = g_array_index (frontier, guint, best);
+      g_array_remove_index_fast (frontier, best);
+      g_ptr_array_add (list, jq_job_ref (heap_at (q, at)));
+      for (guint child = 2 * at + 1; child <= 2 * at + 2; child++)
+        if (child < q->heap->len)
+          g_array_append_val (frontier, child);
+    }
+  return list;
+}
+
 guint
 jq_queue_clear (JqQueue *q)
 {

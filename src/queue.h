@@ -66,6 +66,10 @@ gboolean jq_queue_set_priority (JqQueue *q, guint64 number, int priority);
 /* All waiting jobs in run order, as a new array of references. */
 GPtrArray *jq_queue_list (const JqQueue *q);
 
+/* The first @limit waiting jobs in run order, as jq_queue_list() gives
+ * them, without looking at the others: O(limit^2), whatever the count. */
+GPtrArray *jq_queue_list_first (const JqQueue *q, guint limit);
+
 /* Drops every waiting job; returns how many. */
 guint jq_queue_clear (JqQueue *q);
 

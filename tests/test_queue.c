@@ -272,6 +272,14 @@ check_same (JqQueue *q, GArray *m, char ***pool)
       assert_true (g_strv_equal (jq_job_get_argv (job),
                                  (const char *const *) pool[mj->task]));
     }
+  /* The first few, without sorting the rest, agree with the full list. */
+  for (guint limit = 0; limit <= 12; limit += 3)
+    {
+      g_autoptr (GPtrArray) first = jq_queue_list_first (q, limit);
+      assert_int_equal (first->len, MIN (limit, list->len));
+      for (guint i = 0; i < first->len; i++)
+        assert_ptr_equal (first->pdata[i], list->pdata[i]);
+    }
 }
 
 static void
