@@ -1,6 +1,8 @@
 /* bots.ini: the job queue's keys, their defaults, and path resolution. */
 #include "config.h"
 
+#include <string.h>
+
 #include "error.h"
 #include "task.h"
 
@@ -34,6 +36,33 @@ get_uint (const JqIni *ini, const char *section, const char *key,
       return FALSE;
     }
   *out = (guint) v;
+  return TRUE;
+}
+
+/* [jobqueue] status_listen = ADDRESS:PORT (an IPv6 address in brackets):
+ * where the status page and metrics are also served.  Empty or absent:
+ * only on the XML-RPC port. */
+static gboolean
+get_status_listen (const JqIni *ini, JqConfig *c, GError **error)
+{
+  const char *value = jq_ini_get (ini, "jobqueue", "status_listen");
+  if (value == NULL || value[0] == '\0')
+    return TRUE;
+  const char *colon = strrchr (value, ':');
+  guint64 port = 0;
+  if (colon == NULL || colon == value
+      || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] status_listen = \"%s\" is not ADDRESS:PORT "
+                   "(say 127.0.0.1:28083 or [::1]:28083)", value);
+      return FALSE;
+    }
+  const char *host = value, *host_end = colon;
+  if (host[0] == '[' && host_end[-1] == ']')
+    host++, host_end--;
+  c->status_bind = g_strndup (host, host_end - host);
+  c->status_port = (guint) port;
   return TRUE;
 }
 
@@ -136,7 +165,8 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
       || !jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,
                            &c->report_failed_jobs, error)
       || !get_uint (ini, "jobqueue", "report_failures_in_a_row", 3, 0, 1000,
-                    &c->report_failures_in_a_row, error))
+                    &c->report_failures_in_a_row, error)
+      || !get_status_listen (ini, c, error))
     return NULL;
 
   /* [jobqueue] lauchfrequency (Bots 3's poll interval) is deliberately
@@ -201,6 +231,7 @@ jq_config_free (JqConfig *c)
   g_strfreev (c->report_command);
   g_free (c->report_to);
   g_free (c->bind);
+  g_free (c->status_bind);
   g_strfreev (c->authorized_tasks);
   g_free (c);
 }

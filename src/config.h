@@ -40,6 +40,8 @@ typedef struct {
   char      *report_to;           /* "To:" of the report; may be NULL */
   gboolean   report_failed_jobs;  /* also report every failed job */
   guint      report_failures_in_a_row; /* 0: off */
+  char      *status_bind;         /* status page and metrics only; NULL: off */
+  guint      status_port;         /* 1..65535 when status_bind is set */
 } JqConfig;
 
 /* Resolves the configuration folder to an absolute path: @option (the -c

@@ -50,6 +50,8 @@ struct _JqJournal {
   sqlite3_stmt   *statements[N_STATEMENTS];
   guint64         queue_id;       /* random, made with the file */
   guint           depth;          /* nesting of begin/commit */
+  JqJournalCommitted committed;   /* nullable: metrics */
+  gpointer        committed_data;
   GError         *pending_error;  /* first write error in this transaction */
   JqJournalFailed failed;
   gpointer        failed_data;
@@ -341,6 +343,16 @@ jq_journal_begin (JqJournal *j)
     note_error (j, "begin");
 }
 
+void
+jq_journal_set_commit_observer (JqJournal *j, JqJournalCommitted observer,
+                                gpointer user_data)
+{
+  if (j == NULL)
+    return;
+  j->committed = observer;
+  j->committed_data = user_data;
+}
+
 gboolean
 jq_journal_commit (JqJournal *j, GError **error)
 {
@@ -349,9 +361,12 @@ jq_journal_commit (JqJournal *j, GError **error)
   g_return_val_if_fail (j->depth > 0, FALSE);
   if (--j->depth > 0)
     return TRUE;
+  gint64 t0 = g_get_monotonic_time ();
   if (j->pending_error == NULL
       && sqlite3_exec (j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "commit");
+  if (j->committed != NULL && j->pending_error == NULL)
+    j->committed (g_get_monotonic_time () - t0, j->committed_data);
   if (j->pending_error == NULL)
     return TRUE;
 

@@ -48,6 +48,12 @@ guint64 jq_journal_new_queue_id (void);
  * Every function below accepts a NULL journal and does nothing: that is
  * durability "none". */
 void jq_journal_begin (JqJournal *journal);
+
+/* Called after each COMMIT with its duration (for the metrics). */
+typedef void (*JqJournalCommitted) (gint64 duration_us, gpointer user_data);
+void jq_journal_set_commit_observer (JqJournal *journal,
+                                     JqJournalCommitted observer,
+                                     gpointer user_data);
 gboolean jq_journal_commit (JqJournal *journal, GError **error);
 
 /* Called once, on the first failed commit: the journal and the queue in

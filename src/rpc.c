@@ -35,6 +35,7 @@
 #include "build-config.h"
 #include "error.h"
 #include "journal.h"
+#include "status.h"
 #include "task.h"
 
 /* Bodies above this size are parsed one at a time, so that many large
@@ -56,6 +57,11 @@ struct _JqRpc {
   TChanSwitch *chan_switch;
   gboolean     server_created;
   GThread     *thread;
+  JqStatus    *status;         /* nullable: GET pages and metrics */
+  TServer      status_server;  /* the status-only port, when configured */
+  TChanSwitch *status_switch;
+  gboolean     status_created;
+  GThread     *status_thread;
 };
 
 /* ---------------------------------------------------------- faults */
@@ -324,14 +330,18 @@ typedef struct {
   char       **argv;
   int          priority;
   JqAddjobCode code;
+  guint64      number;         /* submit's answer */
 } AddjobCall;
 
 static void
 addjob_on_loop (gpointer data)
 {
   AddjobCall *c = data;
-  c->code = jq_scheduler_addjob (c->rpc->scheduler,
-                                 (const char *const *) c->argv, c->priority);
+  c->code = jq_scheduler_submit (c->rpc->scheduler,
+                                 (const char *const *) c->argv, c->priority,
+                                 &c->number);
+  if (c->rpc->status != NULL)
+    jq_status_note_answer (c->rpc->status, c->code);
 }
 
 /* A waiting job as it was when the loop looked: the priority can change
@@ -446,11 +456,13 @@ job_value (xmlrpc_env *env, const JobSnapshot *snap)
   return entry;
 }
 
-static xmlrpc_value *
-method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+/* addjob's work; submit() shares it.  FALSE with a fault set. */
+static gboolean
+add_task (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+          AddjobCall *out)
 {
   xmlrpc_value *task_v = NULL, *priority_v = NULL;
-  AddjobCall call = { rpc, NULL, 0, 0 };
+  AddjobCall call = { rpc, NULL, 0, 0, 0 };
 
   xmlrpc_array_read_item (env, params, 0, &task_v);
   xmlrpc_array_read_item (env, params, 1, &priority_v);
@@ -462,13 +474,35 @@ method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
     xmlrpc_DECREF (task_v);
   if (priority_v)
     xmlrpc_DECREF (priority_v);
-  if (!env->fault_occurred && through_door (env, rpc, addjob_on_loop, &call))
-    {
-      g_strfreev (call.argv);
-      return xmlrpc_int_new (env, call.code);
-    }
+  gboolean ok = !env->fault_occurred
+                && through_door (env, rpc, addjob_on_loop, &call);
   g_strfreev (call.argv);
-  return NULL;
+  call.argv = NULL;
+  *out = call;
+  return ok;
+}
+
+static xmlrpc_value *
+method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  AddjobCall call;
+  if (!add_task (rpc, env, params, &call))
+    return NULL;
+  return xmlrpc_int_new (env, call.code);
+}
+
+/* addjob with the job's number in the answer: no look-up afterwards,
+ * which a job that ends at once would escape (doc/admin-api.md). */
+static xmlrpc_value *
+method_submit (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  AddjobCall call;
+  if (!add_task (rpc, env, params, &call))
+    return NULL;
+  xmlrpc_value *r = xmlrpc_struct_new (env);
+  struct_set (env, r, "code", xmlrpc_int_new (env, call.code));
+  struct_set (env, r, "jobnumber", int_value (env, (gint64) call.number));
+  return r;
 }
 
 static xmlrpc_value *
@@ -869,7 +903,19 @@ static const struct {
   { "pause", "", 0, method_pause },
   { "resume", "", 0, method_resume },
   { "wait", "jobnumber, timeout", 2, method_wait },
+  { "submit", "task, priority", 2, method_submit },
 };
+
+/* The method table's own copy of @name, or NULL: a bounded label set for
+ * the metrics whatever names clients send. */
+static const char *
+known_method (const char *name)
+{
+  for (gsize i = 0; name != NULL && i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, name) == 0)
+      return methods[i].name;
+  return NULL;
+}
 
 static xmlrpc_value *
 dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
@@ -909,6 +955,9 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
     {
       jq_log_write (rpc->log, JQ_LOG_WARNING, "Refused request: %s",
                     error->message);
+      if (rpc->status != NULL)
+        jq_metrics_count_refused (jq_status_get_metrics (rpc->status),
+                                  JQ_REFUSED_SCREENED);
       fault (&env, "ValueError", "request refused: %s", error->message);
     }
   else
@@ -930,6 +979,9 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
         result = dispatch (rpc, &env, name, params);
     }
 
+  if (rpc->status != NULL)
+    jq_metrics_count_call (jq_status_get_metrics (rpc->status),
+                           known_method (name), env.fault_occurred);
   GBytes *response = serialize (result, env.fault_occurred ? &env : NULL);
   if (result != NULL)
     xmlrpc_DECREF (result);
@@ -990,9 +1042,12 @@ set_cork (int fd, gboolean on)
     setsockopt (fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
+static void count_refusal (guint16 status);
+
 static void
 http_error (TSession *session, guint16 status, const char *explanation)
 {
+  count_refusal (status);
   ResponseStatus (session, status);
   ResponseError2 (session, explanation);
 }
@@ -1071,6 +1126,114 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
   set_cork (fd, FALSE);
+}
+
+/* ---------------------------------------------------------- status
+ * GET of the status page, its JSON and the metrics (status.c builds
+ * them); on the XML-RPC port and, when configured, on a port of their
+ * own that serves nothing else. */
+
+/* The rpc object of the request this Abyss thread serves. */
+static __thread JqRpc *serving;
+
+static void
+count_refusal (guint16 status)
+{
+  if (serving == NULL || serving->status == NULL)
+    return;
+  JqRefused why = status == 405 ? JQ_REFUSED_METHOD
+                : status == 413 ? JQ_REFUSED_TOO_LARGE
+                : status == 404 ? JQ_REFUSED_NOT_FOUND : JQ_REFUSED_LENGTH;
+  jq_metrics_count_refused (jq_status_get_metrics (serving->status), why);
+}
+
+/* Answers a GET of a status path; FALSE (nothing sent) for other paths. */
+static gboolean
+serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
+{
+  JqStatusPath what = jq_status_match (info->uri);
+  if (what == JQ_STATUS_NONE)
+    return FALSE;
+  /* A GET has no body; one that claims one would be read as the next
+   * request of the connection. */
+  const char *length = RequestHeaderValue (session, "content-length");
+  if (RequestHeaderValue (session, "transfer-encoding") != NULL
+      || (length != NULL && strcmp (length, "0") != 0))
+    {
+      http_error (session, 400, "A GET request has no body.");
+      return TRUE;
+    }
+  g_autoptr (GError) error = NULL;
+  const char *type = NULL;
+  g_autoptr (GBytes) body = jq_status_answer (rpc->status, what, &type,
+                                              &error);
+  if (body == NULL)
+    {
+      http_error (session, 503, error->message);
+      return TRUE;
+    }
+  gsize size = 0;
+  const char *data = g_bytes_get_data (body, &size);
+  int fd = info->keepalive ? connection_socket (session) : -1;
+  set_cork (fd, TRUE);
+  ResponseStatus (session, 200);
+  ResponseContentType (session, type);
+  ResponseContentLength (session, size);
+  ResponseAddField (session, "Cache-Control", "no-store");
+  ResponseAddField (session, "X-Content-Type-Options", "nosniff");
+  if (what == JQ_STATUS_PAGE)
+    /* Nothing but the page's own inline script and style, and its JSON. */
+    ResponseAddField (session, "Content-Security-Policy",
+                      "default-src 'none'; script-src 'unsafe-inline'; "
+                      "style-src 'unsafe-inline'; connect-src 'self'; "
+                      "img-src 'self'; base-uri 'none'; form-action 'none'; "
+                      "frame-ancestors 'none'");
+  ResponseWriteStart (session);
+  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  ResponseWriteEnd (session);
+  set_cork (fd, FALSE);
+  return TRUE;
+}
+
+/* The XML-RPC port: GET of a status path, else XML-RPC as before. */
+static void
+handle_request (void *user_data, TSession *session, abyss_bool *handled)
+{
+  JqRpc *rpc = user_data;
+  const TRequestInfo *info = NULL;
+  SessionGetRequestInfo (session, &info);
+  serving = rpc;
+  *handled = TRUE;
+  if (info->method == m_get && rpc->status != NULL
+      && serve_status (rpc, session, info))
+    return;
+  handle_http (user_data, session, handled);
+}
+
+/* The status-only port: never XML-RPC. */
+static void
+handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
+{
+  JqRpc *rpc = user_data;
+  const TRequestInfo *info = NULL;
+  SessionGetRequestInfo (session, &info);
+  serving = rpc;
+  *handled = TRUE;
+  if (info->method != m_get)
+    {
+      ResponseAddField (session, "Allow", "GET");
+      http_error (session, 405, "This port serves only GET of the status "
+                  "page and the metrics.");
+    }
+  else if (!serve_status (rpc, session, info))
+    http_error (session, 404, "This port serves /, /status.json and "
+                "/metrics only.");
+}
+
+void
+jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
+{
+  rpc->status = status;
 }
 
 JqRpc *
@@ -1164,7 +1327,7 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
 
   struct ServerReqHandler3 handler = {
     .term = NULL,
-    .handleReq = handle_http,
+    .handleReq = handle_request,
     .userdata = rpc,
     .handleReqStackSize = 256 * 1024,
   };
@@ -1192,9 +1355,73 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
   return TRUE;
 }
 
+static gpointer
+run_status_server (gpointer data)
+{
+  JqRpc *rpc = data;
+  ServerRun (&rpc->status_server);
+  return NULL;
+}
+
+gboolean
+jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
+                      GError **error)
+{
+  const char *abyss_error = NULL;
+  abyss_bool ok = FALSE;
+  g_return_val_if_fail (rpc->status != NULL, FALSE);
+  int fd = bind_socket (address, port, error);
+  if (fd < 0)
+    return FALSE;
+  AbyssInit (&abyss_error);
+  if (abyss_error == NULL)
+    ChanSwitchUnixCreateFd (fd, &rpc->status_switch, &abyss_error);
+  if (abyss_error == NULL)
+    ServerCreateSwitch (&rpc->status_server, rpc->status_switch,
+                        &abyss_error);
+  if (abyss_error == NULL)
+    {
+      rpc->status_created = TRUE;
+      struct ServerReqHandler3 handler = {
+        .handleReq = handle_status_only,
+        .userdata = rpc,
+        .handleReqStackSize = 256 * 1024,
+      };
+      ServerAddHandler3 (&rpc->status_server, &handler, &ok);
+      /* The XML-RPC port's time-outs; fewer connections: its clients are
+       * browsers and scrapers. */
+      ServerSetMaxConn (&rpc->status_server, JQ_RPC_MAX_STATUS_CONN);
+      ServerSetMaxConnBacklog (&rpc->status_server, 128);
+      ServerSetKeepaliveTimeout (&rpc->status_server, 15);
+      ServerSetKeepaliveMaxConn (&rpc->status_server, 1000000);
+      ServerSetTimeout (&rpc->status_server, 10);
+      ServerSetAdvertise (&rpc->status_server, FALSE);
+      ServerInit2 (&rpc->status_server, &abyss_error);
+    }
+  else if (rpc->status_switch == NULL)
+    close (fd);
+  if (!ok || abyss_error != NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "cannot start the status HTTP server on %s port %u: %s",
+                   address, port, abyss_error ? abyss_error : "no handler");
+      if (abyss_error)
+        free ((void *) abyss_error);  /* Abyss allocates it with malloc */
+      return FALSE;
+    }
+  rpc->status_thread = g_thread_new ("jq-status-http", run_status_server,
+                                     rpc);
+  return TRUE;
+}
+
 void
 jq_rpc_stop (JqRpc *rpc)
 {
+  if (rpc->status_thread != NULL)
+    {
+      ServerTerminate (&rpc->status_server);
+      g_thread_join (g_steal_pointer (&rpc->status_thread));
+    }
   /* wait() calls give their answer now rather than hold Abyss up. */
   g_mutex_lock (&rpc->ended_lock);
   rpc->stopping = TRUE;
@@ -1216,6 +1443,10 @@ jq_rpc_free (JqRpc *rpc)
     ServerFree (&rpc->server);
   if (rpc->chan_switch != NULL)
     ChanSwitchDestroy (rpc->chan_switch);
+  if (rpc->status_created)
+    ServerFree (&rpc->status_server);
+  if (rpc->status_switch != NULL)
+    ChanSwitchDestroy (rpc->status_switch);
   g_mutex_clear (&rpc->big_parse);
   g_mutex_clear (&rpc->ended_lock);
   g_cond_clear (&rpc->ended_cond);

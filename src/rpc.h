@@ -8,6 +8,7 @@
 #include "door.h"
 #include "log.h"
 #include "scheduler.h"
+#include "status.h"
 
 /* Largest request body accepted. */
 #define JQ_RPC_MAX_BODY   (1024 * 1024)
@@ -15,6 +16,8 @@
 #define JQ_RPC_MAX_DEPTH  32
 /* Connections served at once; idle keep-alive ones count. */
 #define JQ_RPC_MAX_CONN   1024
+/* Connections at once on the status-only port. */
+#define JQ_RPC_MAX_STATUS_CONN 64
 
 typedef struct _JqRpc JqRpc;
 
@@ -26,6 +29,16 @@ JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
  * or a fault (code 1, as Python's server gives).  Never fails.  Thread-safe;
  * this is the whole request path short of HTTP (tests and fuzzing use it). */
 GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
+
+/* Serves GET /, /status.json and /metrics from @status (borrowed; must
+ * outlive @rpc) on every port, and counts calls into its metrics.  Call
+ * before listening. */
+void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
+
+/* Binds @address:@port for the status page and metrics only (no
+ * XML-RPC); after jq_rpc_set_status().  FALSE and @error as below. */
+gboolean jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
+                               GError **error);
 
 /* Binds @address:@port and starts serving on Abyss's own threads.
  * Returns FALSE and sets @error when the address cannot be used (say, the

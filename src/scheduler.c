@@ -28,6 +28,8 @@ struct _JqScheduler {
   GHashTable     *gone;        /* numbers that left without running */
   JqJobEnded      ended_hook;
   gpointer        ended_hook_data;
+  JqObserver      observer;    /* status page and metrics */
+  gpointer        observer_data;
   guint64         queue_id;    /* the marks on our jobs' environment */
   GHashTable     *marked;      /* during recovery: jobmark_find's answer */
   guint           orphans;     /* jobs of a crashed server still running */
@@ -37,6 +39,15 @@ struct _JqScheduler {
 };
 
 static void launch_next (JqScheduler *s);
+
+static void
+observe (JqScheduler *s, JqEvent event)
+{
+  event.waiting = jq_queue_count (s->queue);
+  event.paused = s->paused;
+  if (s->observer != NULL)
+    s->observer (&event, s->observer_data);
+}
 
 static void
 report_job (JqScheduler *s, JqJob *job, const char *what, const char *detail)
@@ -122,6 +133,9 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
+  if (!s->terminating)
+    observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
+                            .result = result });
   /* The next job starts first (the launch gap is what matters); both
    * changes then commit together. */
   jq_journal_begin (s->journal);
@@ -194,8 +208,10 @@ launch_next (JqScheduler *s)
       if (jq_runner_start (s->runner, job, &pid, &error))
         {
           s->totals.started++;
-          jq_journal_start (s->journal, jq_job_get_number (job),
-                            g_get_real_time (), pid);
+          gint64 now = g_get_real_time ();
+          jq_journal_start (s->journal, jq_job_get_number (job), now, pid);
+          observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
+                                  .started_us = now });
         }
       else
         {
@@ -204,6 +220,8 @@ launch_next (JqScheduler *s)
                         jq_job_get_number (job), error->message);
           s->totals.start_failures++;
           record_finished (s, job, 0, NULL, error->message);
+          observe (s, (JqEvent) { .kind = JQ_EVENT_START_FAILED, .job = job,
+                                  .start_error = error->message });
           report_job (s, job, "could not be started", error->message);
           jq_reporter_count (s->reporter, TRUE);
           remember_ended (s, jq_job_get_number (job), NULL);
@@ -221,6 +239,15 @@ launch_next (JqScheduler *s)
 JqAddjobCode
 jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
 {
+  return jq_scheduler_submit (s, argv, priority, NULL);
+}
+
+JqAddjobCode
+jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
+                     guint64 *number)
+{
+  if (number != NULL)
+    *number = 0;
   if (argv[0] == NULL)
     {
       jq_log_write (s->log, JQ_LOG_WARNING, "Empty task not added.");
@@ -240,7 +267,12 @@ jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
     }
 
   JqJob *job = NULL;
-  switch (jq_queue_add (s->queue, argv, priority, g_get_real_time (), &job))
+  JqAddResult added = jq_queue_add (s->queue, argv, priority,
+                                    g_get_real_time (), &job);
+  /* Read now: launch_next() below may start and drop the job. */
+  if (number != NULL)
+    *number = jq_job_get_number (job);
+  switch (added)
     {
     case JQ_ADD_DUPLICATE:
       jq_log_write (s->log, JQ_LOG_INFO, "Duplicate job not added: %s", task);
@@ -535,6 +567,14 @@ jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
 {
   s->ended_hook = hook;
   s->ended_hook_data = user_data;
+}
+
+void
+jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
+                           gpointer user_data)
+{
+  s->observer = observer;
+  s->observer_data = user_data;
 }
 
 JqJournal *

@@ -40,6 +40,12 @@ gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
 JqAddjobCode jq_scheduler_addjob (JqScheduler *s, const char *const *argv,
                                   int priority);
 
+/* The same, and *@number (nullable) gets the job's number: the new one,
+ * or the waiting job's for a duplicate or a changed priority; 0 when
+ * nothing was queued (empty, not authorized, isup). */
+JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
+                                  int priority, guint64 *number);
+
 /* The waiting jobs in run order (new array of references). */
 GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
 
@@ -106,6 +112,27 @@ GPtrArray *jq_scheduler_list_running (JqScheduler *s, GArray *pids,
 typedef void (*JqJobEnded) (guint64 number, gpointer user_data);
 void jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
                                   gpointer user_data);
+
+/* What the status page and the metrics count; main loop thread. */
+typedef enum {
+  JQ_EVENT_STARTED,       /* @started_us set */
+  JQ_EVENT_FINISHED,      /* @result set; before the next job starts */
+  JQ_EVENT_START_FAILED,  /* @start_error set */
+} JqEventKind;
+
+typedef struct {
+  JqEventKind        kind;
+  JqJob             *job;          /* borrowed */
+  gint64             started_us;
+  const JqJobResult *result;
+  const char        *start_error;
+  guint              waiting;      /* jobs waiting at that moment */
+  gboolean           paused;
+} JqEvent;
+
+typedef void (*JqObserver) (const JqEvent *event, gpointer user_data);
+void jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
+                                gpointer user_data);
 
 JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 

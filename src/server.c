@@ -20,6 +20,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "scheduler.h"
+#include "status.h"
 
 /* Test aid (documented in bots-jobqueueserver(8)): when set to 1, the
  * maxruntime of bots.ini counts seconds instead of minutes. */
@@ -39,6 +40,7 @@ typedef struct {
   JqDoor      *door;
   JqRpc       *rpc;
   JqScheduler *scheduler;
+  JqStatus    *status_page; /* page, JSON and metrics */
   JqJournal   *journal;
   const JqConfig *config;
   gboolean     stopping;
@@ -389,6 +391,8 @@ main (int argc, char **argv)
   jq_journal_set_failure_handler (journal, on_journal_failed, &server);
   server.scheduler = jq_scheduler_new (config, log, &settings, journal);
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
+  server.status_page = jq_status_new (server.scheduler, server.door);
+  jq_rpc_set_status (server.rpc, server.status_page);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &server);
@@ -403,7 +407,10 @@ main (int argc, char **argv)
         fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
       status = 1;
     }
-  else if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error))
+  else if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error)
+           || (config->status_bind != NULL
+               && !jq_rpc_listen_status (server.rpc, config->status_bind,
+                                         config->status_port, &error)))
     {
       jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
       if (!config->log_console)
@@ -453,6 +460,7 @@ main (int argc, char **argv)
   g_free (server.last_status);
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);
+  jq_status_free (server.status_page);
   jq_scheduler_free (server.scheduler);
   jq_door_free (server.door);
   g_main_loop_unref (server.loop);

@@ -1,0 +1,526 @@
+/* The status page, its JSON and the metrics: what they show and how it is
+ * gathered.
+ *
+ * The loop thread keeps what the scheduler forgets: each run of the last
+ * 24 hours (at most JQ_STATUS_MAX_RUNS, seeded from the journal's history
+ * at start) and the queue depth per minute (the largest seen in that
+ * minute, sampled at every add, start and end and at every look).  A
+ * request takes a snapshot through the door -- references and counts,
+ * never a walk over the waiting jobs: the first JQ_STATUS_NEXT_JOBS come
+ * from jq_queue_list_first() and the rest is a count -- and builds its
+ * text on its own thread. */
+#include "build-config.h"
+
+#include "status.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "status-page.h"   /* generated from status-page.html */
+
+#define DEPTH_MINUTES (24 * 60)
+#define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
+#define MINUTE_US ((gint64) 60 * G_USEC_PER_SEC)
+
+/* One ended job; immutable once made, shared by snapshots (atomic rc box). */
+typedef struct {
+  JqJob   *job;           /* owned reference; its argv never changes */
+  int      priority;
+  gint64   started_us;    /* 0: it never started */
+  gint64   ended_us;
+  int      exit_code;
+  int      term_signal;
+  gboolean hit_maxruntime;
+  char    *start_error;   /* NULL unless it could not start */
+} Run;
+
+typedef struct {
+  gint64 minute;          /* unix minutes; 0: unused */
+  guint  max_waiting;
+} DepthSlot;
+
+struct _JqStatus {
+  JqScheduler *scheduler;
+  JqDoor      *door;
+  JqMetrics   *metrics;
+  GQueue       runs;                   /* Run*, oldest end first */
+  DepthSlot    depth[DEPTH_MINUTES];   /* by minute % DEPTH_MINUTES */
+  gint64       gap_from_us;            /* a job ended with others waiting */
+};
+
+static void
+run_clear (gpointer p)
+{
+  Run *r = p;
+  jq_job_unref (r->job);
+  g_free (r->start_error);
+}
+
+static Run *
+run_ref (Run *r)
+{
+  return g_atomic_rc_box_acquire (r);
+}
+
+static void
+run_unref (gpointer r)
+{
+  g_atomic_rc_box_release_full (r, run_clear);
+}
+
+static JqResult
+run_result (const Run *r)
+{
+  if (r->start_error != NULL)
+    return JQ_RESULT_NOT_STARTED;
+  if (r->term_signal != 0)
+    return JQ_RESULT_SIGNAL;
+  return r->exit_code == 0 ? JQ_RESULT_SUCCESS : JQ_RESULT_FAILURE;
+}
+
+/* ---------------------------------------------------------- loop side */
+
+static void
+note_depth (JqStatus *st, gint64 now_us, guint waiting)
+{
+  gint64 minute = now_us / MINUTE_US;
+  DepthSlot *slot = &st->depth[minute % DEPTH_MINUTES];
+  if (slot->minute != minute)
+    *slot = (DepthSlot) { minute, waiting };
+  else
+    slot->max_waiting = MAX (slot->max_waiting, waiting);
+}
+
+static void
+keep_run (JqStatus *st, Run *r, gint64 now_us)
+{
+  g_queue_push_tail (&st->runs, r);
+  while (g_queue_get_length (&st->runs) > JQ_STATUS_MAX_RUNS
+         || ((Run *) g_queue_peek_head (&st->runs))->ended_us
+            < now_us - DAY_US)
+    run_unref (g_queue_pop_head (&st->runs));
+}
+
+static Run *
+run_new (JqJob *job, int priority)
+{
+  Run *r = g_atomic_rc_box_new0 (Run);
+  r->job = jq_job_ref (job);
+  r->priority = priority;
+  return r;
+}
+
+static void
+on_event (const JqEvent *e, gpointer user_data)
+{
+  JqStatus *st = user_data;
+  gint64 now = g_get_real_time ();
+  note_depth (st, now, e->waiting);
+  switch (e->kind)
+    {
+    case JQ_EVENT_STARTED:
+      jq_metrics_count_started (st->metrics);
+      if (st->gap_from_us != 0)
+        jq_metrics_observe_launch_gap (st->metrics,
+                                       e->started_us - st->gap_from_us);
+      st->gap_from_us = 0;
+      break;
+    case JQ_EVENT_FINISHED:
+      {
+        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        r->started_us = e->result->started_us;
+        r->ended_us = e->result->ended_us;
+        r->exit_code = e->result->exit_code;
+        r->term_signal = e->result->term_signal;
+        r->hit_maxruntime = e->result->hit_maxruntime;
+        jq_metrics_count_finished (st->metrics, run_result (r),
+                                   r->hit_maxruntime,
+                                   r->ended_us - r->started_us);
+        /* The gap counts only when a job was there to start at once. */
+        st->gap_from_us = e->waiting > 0 && !e->paused ? r->ended_us : 0;
+        keep_run (st, r, now);
+        break;
+      }
+    case JQ_EVENT_START_FAILED:
+      {
+        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        r->ended_us = now;
+        r->start_error = g_strdup (e->start_error);
+        jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
+                                   FALSE, 0);
+        keep_run (st, r, now);
+        break;
+      }
+    }
+}
+
+static void
+on_commit (gint64 duration_us, gpointer user_data)
+{
+  JqStatus *st = user_data;
+  jq_metrics_observe_commit (st->metrics, duration_us);
+}
+
+/* The journal's last day, so that a restart does not blank the chart. */
+static void
+seed_from_journal (JqStatus *st, JqJournal *journal)
+{
+  if (journal == NULL)
+    return;
+  gint64 now = g_get_real_time ();
+  g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS);
+  for (guint i = rows->len; i-- > 0;)
+    {
+      JqFinished *f = &g_array_index (rows, JqFinished, i);
+      if (f->ended_us < now - DAY_US)
+        continue;
+      g_autoptr (JqJob) job = jq_job_new (f->number, f->priority, f->argv,
+                                          f->queued_us);
+      Run *r = run_new (job, f->priority);
+      r->started_us = f->started_us;
+      r->ended_us = f->ended_us;
+      r->exit_code = f->exit_code;
+      r->term_signal = f->term_signal;
+      r->hit_maxruntime = f->hit_maxruntime;
+      r->start_error = g_strdup (f->start_error);
+      keep_run (st, r, now);
+    }
+}
+
+JqStatus *
+jq_status_new (JqScheduler *scheduler, JqDoor *door)
+{
+  JqStatus *st = g_new0 (JqStatus, 1);
+  st->scheduler = scheduler;
+  st->door = door;
+  st->metrics = jq_metrics_new ();
+  g_queue_init (&st->runs);
+  seed_from_journal (st, jq_scheduler_get_journal (scheduler));
+  jq_scheduler_set_observer (scheduler, on_event, st);
+  jq_journal_set_commit_observer (jq_scheduler_get_journal (scheduler),
+                                  on_commit, st);
+  return st;
+}
+
+JqMetrics *
+jq_status_get_metrics (JqStatus *st)
+{
+  return st->metrics;
+}
+
+void
+jq_status_note_answer (JqStatus *st, int code)
+{
+  jq_metrics_count_answer (st->metrics, code);
+  note_depth (st, g_get_real_time (),
+              jq_queue_count (jq_scheduler_get_queue (st->scheduler)));
+}
+
+void
+jq_status_free (JqStatus *st)
+{
+  if (st == NULL)
+    return;
+  jq_scheduler_set_observer (st->scheduler, NULL, NULL);
+  jq_journal_set_commit_observer (jq_scheduler_get_journal (st->scheduler),
+                                  NULL, NULL);
+  g_queue_clear_full (&st->runs, run_unref);
+  jq_metrics_free (st->metrics);
+  g_free (st);
+}
+
+/* ---------------------------------------------------------- snapshot */
+
+typedef struct {
+  JqJob *job;
+  int    priority;      /* as it was: it can change while waiting */
+} Waiting;
+
+typedef struct {
+  JqStatus  *st;
+  gboolean   full;          /* FALSE: only the gauges (metrics) */
+  gint64     now_us;
+  JqGauges   gauges;
+  JqTotals   totals;
+  gboolean   journal;
+  GPtrArray *running;       /* JqJob refs */
+  GArray    *pids;          /* GPid */
+  GArray    *started_us;    /* gint64 */
+  GArray    *next;          /* Waiting */
+  GPtrArray *runs;          /* Run refs, oldest first */
+  GArray    *depth;         /* DepthSlot, oldest first */
+} Snapshot;
+
+static void
+waiting_clear (gpointer p)
+{
+  jq_job_unref (((Waiting *) p)->job);
+}
+
+static void
+snapshot_on_loop (gpointer data)
+{
+  Snapshot *s = data;
+  JqScheduler *sch = s->st->scheduler;
+  JqQueue *queue = jq_scheduler_get_queue (sch);
+  s->now_us = g_get_real_time ();
+  s->totals = jq_scheduler_get_totals (sch);
+  s->gauges.waiting = jq_queue_count (queue);
+  s->gauges.running = jq_scheduler_get_running (sch);
+  s->gauges.paused = jq_scheduler_get_paused (sch);
+  s->gauges.started_us = s->totals.since_us;
+  note_depth (s->st, s->now_us, s->gauges.waiting);
+  if (!s->full)
+    return;
+  s->journal = jq_scheduler_get_journal (sch) != NULL;
+  s->running = jq_scheduler_list_running (sch, s->pids, s->started_us);
+  g_autoptr (GPtrArray) first = jq_queue_list_first (queue,
+                                                     JQ_STATUS_NEXT_JOBS);
+  for (guint i = 0; i < first->len; i++)
+    {
+      Waiting w = { jq_job_ref (first->pdata[i]),
+                    jq_job_get_priority (first->pdata[i]) };
+      g_array_append_val (s->next, w);
+    }
+  for (GList *l = s->st->runs.head; l != NULL; l = l->next)
+    if (((Run *) l->data)->ended_us >= s->now_us - DAY_US)
+      g_ptr_array_add (s->runs, run_ref (l->data));
+  gint64 minute = s->now_us / MINUTE_US;
+  for (gint64 m = minute - DEPTH_MINUTES + 1; m <= minute; m++)
+    {
+      DepthSlot *slot = &s->st->depth[m % DEPTH_MINUTES];
+      if (slot->minute == m)
+        g_array_append_val (s->depth, *slot);
+    }
+}
+
+static void
+snapshot_clear (Snapshot *s)
+{
+  g_clear_pointer (&s->running, g_ptr_array_unref);
+  g_array_unref (s->pids);
+  g_array_unref (s->started_us);
+  g_array_unref (s->next);
+  g_ptr_array_unref (s->runs);
+  g_array_unref (s->depth);
+}
+
+/* ---------------------------------------------------------- JSON */
+
+void
+jq_status_append_json_string (GString *out, const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  g_string_append_c (out, '"');
+  for (const char *p = valid; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '<': case '>': case '&':
+          g_string_append_printf (out, "\\u%04x", c);
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f)
+            g_string_append_printf (out, "\\u%04x", c);
+          else
+            g_string_append_c (out, (char) c);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+append_task (GString *out, JqJob *job)
+{
+  const char *const *argv = jq_job_get_argv (job);
+  g_string_append_c (out, '[');
+  for (gsize i = 0; argv[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      jq_status_append_json_string (out, argv[i]);
+    }
+  g_string_append_c (out, ']');
+}
+
+#define MS(us) ((gint64) (us) / 1000)
+
+static const char *const result_names[JQ_RESULT_COUNT] = {
+  "success", "failure", "signal", "not_started",
+};
+
+static void
+append_finished (GString *out, const Run *r)
+{
+  g_string_append_printf (out, "{\"jobnumber\":%" G_GUINT64_FORMAT
+                          ",\"priority\":%d,\"task\":",
+                          jq_job_get_number (r->job), r->priority);
+  append_task (out, r->job);
+  g_string_append_printf (out, ",\"queued\":%" G_GINT64_FORMAT,
+                          MS (jq_job_get_queued_us (r->job)));
+  if (r->started_us != 0)
+    g_string_append_printf (out, ",\"started\":%" G_GINT64_FORMAT,
+                            MS (r->started_us));
+  g_string_append_printf (out, ",\"ended\":%" G_GINT64_FORMAT
+                          ",\"result\":\"%s\",\"maxruntime_hit\":%s",
+                          MS (r->ended_us), result_names[run_result (r)],
+                          r->hit_maxruntime ? "true" : "false");
+  if (r->start_error != NULL)
+    {
+      g_string_append (out, ",\"start_error\":");
+      jq_status_append_json_string (out, r->start_error);
+    }
+  else
+    g_string_append_printf (out, ",\"exit_code\":%d", r->exit_code);
+  if (r->term_signal != 0)
+    g_string_append_printf (out, ",\"signal\":%d", r->term_signal);
+  g_string_append_c (out, '}');
+}
+
+static void
+render_json (const Snapshot *s, GString *out)
+{
+  g_string_append (out, "{\"version\":");
+  jq_status_append_json_string (out, PACKAGE_VERSION);
+  g_string_append_printf (out, ",\"now\":%" G_GINT64_FORMAT
+                          ",\"started\":%" G_GINT64_FORMAT
+                          ",\"paused\":%s,\"journal\":%s,\"waiting\":%u",
+                          MS (s->now_us), MS (s->totals.since_us),
+                          s->gauges.paused ? "true" : "false",
+                          s->journal ? "true" : "false", s->gauges.waiting);
+  g_string_append_printf (out, ",\"totals\":{\"added\":%" G_GUINT64_FORMAT
+                          ",\"started\":%" G_GUINT64_FORMAT
+                          ",\"succeeded\":%" G_GUINT64_FORMAT
+                          ",\"failed\":%" G_GUINT64_FORMAT
+                          ",\"start_failures\":%" G_GUINT64_FORMAT "}",
+                          s->totals.added, s->totals.started,
+                          s->totals.succeeded, s->totals.failed,
+                          s->totals.start_failures);
+
+  g_string_append (out, ",\"running\":[");
+  for (guint i = 0; i < s->running->len; i++)
+    {
+      JqJob *job = s->running->pdata[i];
+      g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
+                              ",\"priority\":%d,\"pid\":%d,\"started\":%"
+                              G_GINT64_FORMAT ",\"queued\":%" G_GINT64_FORMAT
+                              ",\"task\":", i ? "," : "",
+                              jq_job_get_number (job),
+                              jq_job_get_priority (job),
+                              (int) g_array_index (s->pids, GPid, i),
+                              MS (g_array_index (s->started_us, gint64, i)),
+                              MS (jq_job_get_queued_us (job)));
+      append_task (out, job);
+      g_string_append_c (out, '}');
+    }
+
+  g_string_append (out, "],\"next\":[");
+  for (guint i = 0; i < s->next->len; i++)
+    {
+      const Waiting *w = &g_array_index (s->next, Waiting, i);
+      g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
+                              ",\"priority\":%d,\"queued\":%" G_GINT64_FORMAT
+                              ",\"task\":", i ? "," : "",
+                              jq_job_get_number (w->job), w->priority,
+                              MS (jq_job_get_queued_us (w->job)));
+      append_task (out, w->job);
+      g_string_append_c (out, '}');
+    }
+
+  /* Newest first, in full. */
+  g_string_append (out, "],\"finished\":[");
+  guint shown = 0;
+  for (guint i = s->runs->len; i-- > 0 && shown < JQ_STATUS_FINISHED_JOBS;)
+    {
+      if (shown++ > 0)
+        g_string_append_c (out, ',');
+      append_finished (out, s->runs->pdata[i]);
+    }
+
+  /* The timeline: [number, started, ended, result, maxruntime_hit];
+   * started is the end for a job that could not start. */
+  g_string_append (out, "],\"runs\":[");
+  for (guint i = 0; i < s->runs->len; i++)
+    {
+      const Run *r = s->runs->pdata[i];
+      g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%" G_GINT64_FORMAT
+                              ",%" G_GINT64_FORMAT ",\"%s\",%d]",
+                              i ? "," : "", jq_job_get_number (r->job),
+                              MS (r->started_us ? r->started_us : r->ended_us),
+                              MS (r->ended_us), result_names[run_result (r)],
+                              r->hit_maxruntime ? 1 : 0);
+    }
+  g_string_append (out, "],\"depth\":[");
+  for (guint i = 0; i < s->depth->len; i++)
+    {
+      const DepthSlot *d = &g_array_index (s->depth, DepthSlot, i);
+      g_string_append_printf (out, "%s[%" G_GINT64_FORMAT ",%u]", i ? "," : "",
+                              d->minute * 60000, d->max_waiting);
+    }
+  g_string_append (out, "]}\n");
+}
+
+/* ---------------------------------------------------------- answers */
+
+JqStatusPath
+jq_status_match (const char *path)
+{
+  if (g_strcmp0 (path, "/") == 0 || g_strcmp0 (path, "/index.html") == 0)
+    return JQ_STATUS_PAGE;
+  if (g_strcmp0 (path, "/status.json") == 0)
+    return JQ_STATUS_JSON;
+  if (g_strcmp0 (path, "/metrics") == 0)
+    return JQ_STATUS_METRICS;
+  return JQ_STATUS_NONE;
+}
+
+GBytes *
+jq_status_answer (JqStatus *st, JqStatusPath what, const char **content_type,
+                  GError **error)
+{
+  if (what == JQ_STATUS_PAGE)
+    {
+      /* The page is static; its script asks for the JSON. */
+      *content_type = "text/html; charset=utf-8";
+      return g_bytes_new_static (jq_status_page, sizeof jq_status_page - 1);
+    }
+  g_return_val_if_fail (what == JQ_STATUS_JSON || what == JQ_STATUS_METRICS,
+                        NULL);
+  Snapshot s = {
+    .st = st, .full = what == JQ_STATUS_JSON,
+    .pids = g_array_new (FALSE, FALSE, sizeof (GPid)),
+    .started_us = g_array_new (FALSE, FALSE, sizeof (gint64)),
+    .next = g_array_new (FALSE, FALSE, sizeof (Waiting)),
+    .runs = g_ptr_array_new_with_free_func (run_unref),
+    .depth = g_array_new (FALSE, FALSE, sizeof (DepthSlot)),
+  };
+  g_array_set_clear_func (s.next, waiting_clear);
+  if (!jq_door_call (st->door, snapshot_on_loop, &s, error))
+    {
+      snapshot_clear (&s);
+      return NULL;
+    }
+  GString *out = g_string_sized_new (4096);
+  if (what == JQ_STATUS_JSON)
+    {
+      *content_type = "application/json";
+      render_json (&s, out);
+    }
+  else
+    {
+      *content_type = "text/plain; version=0.0.4; charset=utf-8";
+      jq_metrics_render (st->metrics, &s.gauges, out);
+    }
+  snapshot_clear (&s);
+  return g_string_free_to_bytes (out);
+}

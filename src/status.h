@@ -1,0 +1,55 @@
+/* What the status page, its JSON and the Prometheus metrics show: the
+ * recent runs and queue depth of the last 24 hours, kept on the main
+ * loop, and the answers to GET /, /status.json and /metrics built from a
+ * snapshot taken through the door.  Knows nothing of HTTP servers. */
+#pragma once
+
+#include <glib.h>
+
+#include "door.h"
+#include "metrics.h"
+#include "scheduler.h"
+
+/* Waiting jobs listed by the page and the JSON (the rest are counted). */
+#define JQ_STATUS_NEXT_JOBS 100
+/* Finished jobs listed in full. */
+#define JQ_STATUS_FINISHED_JOBS 25
+/* Runs kept for the 24-hour timeline; older or more are dropped. */
+#define JQ_STATUS_MAX_RUNS 2000
+
+typedef struct _JqStatus JqStatus;
+
+/* Observes @scheduler's job events and its journal's commits, and seeds
+ * the timeline from the journal's history.  Call on the loop thread
+ * before the loop runs; @scheduler and @door must outlive it. */
+JqStatus *jq_status_new (JqScheduler *scheduler, JqDoor *door);
+
+JqMetrics *jq_status_get_metrics (JqStatus *st);
+
+/* An addjob or submit answer (loop thread): counted, and the queue depth
+ * sampled for the timeline. */
+void jq_status_note_answer (JqStatus *st, int code);
+
+typedef enum {
+  JQ_STATUS_NONE,       /* not a status path */
+  JQ_STATUS_PAGE,       /* "/" and "/index.html" */
+  JQ_STATUS_JSON,       /* "/status.json" */
+  JQ_STATUS_METRICS,    /* "/metrics" */
+} JqStatusPath;
+
+/* Which answer @path (without the query string) asks for. */
+JqStatusPath jq_status_match (const char *path);
+
+/* The body of answer @what and its Content-Type; any thread.  Returns
+ * NULL and sets @error when the loop cannot be asked (the server is
+ * stopping). */
+GBytes *jq_status_answer (JqStatus *st, JqStatusPath what,
+                          const char **content_type, GError **error);
+
+/* Appends @text to @out as a JSON string, quotes included; "<", ">" and
+ * "&" are escaped too, so that the text can never close a script or
+ * open markup, and invalid UTF-8 is replaced. */
+void jq_status_append_json_string (GString *out, const char *text);
+
+void jq_status_free (JqStatus *st);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqStatus, jq_status_free)
