@@ -42,7 +42,9 @@ usage (FILE *to)
     "  status              what runs, how much waits, totals, uptime\n"
     "  list                the waiting jobs in run order\n"
     "  history [-n N]      the last N finished jobs (default 20)\n"
-    "  add [-p P] -- TASK  queue TASK at priority P (default 5); prints its number\n"
+    "  add [-p P] [--wait] -- TASK\n"
+    "                      queue TASK at priority P (default 5); prints its\n"
+    "                      number; --wait: then wait for it, as wait does\n"
     "  remove N            remove waiting job N\n"
     "  priority N P        give waiting job N priority P\n"
     "  clear               remove every waiting job\n"
@@ -360,50 +362,12 @@ show_history (xmlrpc_value *list)
   xmlrpc_env_clean (&env);
 }
 
-/* addjob answers only "OK": the new job is the waiting one with this task,
- * or, when it started at once, the running one.  0 when neither. */
-static gint64
-find_job_number (JqClient *client, const char *task)
+/* A wait() answer for a job that has not ended yet. */
+static gboolean
+is_pending (xmlrpc_value *result)
 {
-  xmlrpc_env env;
-  gint64 number = 0;
-  xmlrpc_env_init (&env);
-  xmlrpc_value *none = xmlrpc_build_value (&env, "()");
-  xmlrpc_value *list = jq_client_call (client, "listjobs", none, NULL);
-  if (list != NULL && xmlrpc_value_type (list) == XMLRPC_TYPE_ARRAY)
-    for (int i = 0; number == 0 && i < xmlrpc_array_size (&env, list); i++)
-      {
-        int prio = 0, n = 0;
-        g_autofree char *line = listed_job (&env, list, i, 0, &prio, &n);
-        if (line == NULL)
-          break;
-        if (strcmp (line, task) == 0)
-          number = n;
-      }
-  xmlrpc_value *st = number ? NULL
-                            : jq_client_call (client, "status", none, NULL);
-  xmlrpc_value *running = st ? struct_value (st, "running") : NULL;
-  for (int i = 0; running && number == 0
-                  && i < xmlrpc_array_size (&env, running); i++)
-    {
-      xmlrpc_value *r = NULL;
-      xmlrpc_array_read_item (&env, running, i, &r);
-      xmlrpc_value *t = struct_value (r, "task");
-      g_autofree char *line = task_line (t, 0);
-      if (strcmp (line, task) == 0)
-        number = get_int (r, "jobnumber", 0);
-      xmlrpc_DECREF (t);
-      xmlrpc_DECREF (r);
-    }
-  if (running)
-    xmlrpc_DECREF (running);
-  if (st)
-    xmlrpc_DECREF (st);
-  if (list)
-    xmlrpc_DECREF (list);
-  xmlrpc_DECREF (none);
-  xmlrpc_env_clean (&env);
-  return number;
+  g_autofree char *state = get_string (result, "state");
+  return g_strcmp0 (state, "waiting") == 0 || g_strcmp0 (state, "running") == 0;
 }
 
 static gboolean
@@ -454,7 +418,7 @@ main (int argc, char **argv)
   xmlrpc_env env;
   xmlrpc_env_init (&env);
   xmlrpc_value *params = NULL;
-  g_autofree char *added_task = NULL;
+  gboolean add_wait = FALSE;
   const char *method = NULL;
   gint64 a = 0, b = 0, timeout = 86400;
   gboolean bad = FALSE;
@@ -477,10 +441,20 @@ main (int argc, char **argv)
     {
       int k = 0;
       a = 5;
-      if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
+      for (;;)
         {
-          bad = !parse_number (rest[k + 1], G_MININT, G_MAXINT, &a);
-          k += 2;
+          if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
+            {
+              bad = bad || !parse_number (rest[k + 1], G_MININT, G_MAXINT, &a);
+              k += 2;
+            }
+          else if (k < n_rest && strcmp (rest[k], "--wait") == 0)
+            {
+              add_wait = TRUE;
+              k++;
+            }
+          else
+            break;
         }
       if (k < n_rest && strcmp (rest[k], "--") == 0)
         k++;
@@ -489,9 +463,10 @@ main (int argc, char **argv)
         {
           xmlrpc_value *task = jq_client_strings (
               &env, (const char *const *) rest + k);
-          method = "addjob";
+          /* submit answers the number with the code: a job that ends at
+           * once cannot be missed, as a look-up afterwards could. */
+          method = "submit";
           params = xmlrpc_build_value (&env, "(Vi)", task, (int) a);
-          added_task = task_line (task, 0);
           xmlrpc_DECREF (task);
         }
     }
@@ -542,7 +517,7 @@ main (int argc, char **argv)
                                                             &error);
   if (config == NULL)
     return fail (EXIT_UNREACHABLE, "%s", error->message);
-  guint call_timeout = strcmp (method, "wait") == 0
+  guint call_timeout = strcmp (method, "wait") == 0 || add_wait
     ? (guint) (timeout + 30) * 1000 : CALL_TIMEOUT_MS;
   g_autoptr (JqClient) client = jq_client_new (config, call_timeout, &error);
   if (client == NULL)
@@ -571,21 +546,48 @@ main (int argc, char **argv)
     show_list (result);
   else if (strcmp (method, "history") == 0 && !opt_json)
     show_history (result);
-  else if (strcmp (method, "addjob") == 0)
+  else if (strcmp (method, "submit") == 0)
     {
-      int code = -1;
-      xmlrpc_read_int (&env, result, &code);
+      gint64 code = get_int (result, "code", -1);
+      gint64 number = get_int (result, "jobnumber", 0);
       static const char *const texts[] = {
         "added", "", "empty task", "not authorized", "duplicate, not added"
       };
-      gint64 number = code == 0 ? find_job_number (client, added_task) : 0;
-      if (!opt_json && number > 0)
+      if (!opt_json && code == 0 && number > 0)
         printf ("job %" G_GINT64_FORMAT " %s\n", number, texts[0]);
+      else if (!opt_json && code == 4 && number > 0)
+        printf ("duplicate of waiting job %" G_GINT64_FORMAT ", not added\n",
+                number);
       else if (!opt_json)
         printf ("%s\n", code >= 0 && code <= 4 ? texts[code] : "?");
       status = code == 0 ? EXIT_OK : EXIT_REFUSED;
+      if (add_wait && code == 0 && number > 0)
+        {
+          /* As "wait N": repeated calls until the job has ended. */
+          a = number;
+          xmlrpc_DECREF (result);
+          result = NULL;
+          while (result == NULL || is_pending (result))
+            {
+              if (result != NULL)
+                xmlrpc_DECREF (result);
+              params = xmlrpc_build_value (&env, "(ii)", (int) a, 86400);
+              result = jq_client_call (client, "wait", params, &error);
+              xmlrpc_DECREF (params);
+              if (result == NULL)
+                return fail (EXIT_UNREACHABLE, "job %" G_GINT64_FORMAT
+                             ": %s", a, error->message);
+            }
+          if (opt_json)
+            print_json (result);
+          method = "wait";
+        }
     }
-  else if (strcmp (method, "wait") == 0)
+  gboolean shown = strcmp (method, "status") == 0
+                   || strcmp (method, "listjobs") == 0
+                   || strcmp (method, "history") == 0
+                   || strcmp (method, "submit") == 0;
+  if (strcmp (method, "wait") == 0)
     {
       g_autofree char *state = get_string (result, "state");
       if (g_strcmp0 (state, "finished") == 0)
@@ -610,7 +612,7 @@ main (int argc, char **argv)
             printf ("job %" G_GINT64_FORMAT ": %s\n", a, state);
         }
     }
-  else if (!opt_json)
+  else if (!opt_json && !shown)
     printf ("ok\n");
   xmlrpc_DECREF (result);
   xmlrpc_env_clean (&env);

@@ -77,6 +77,30 @@ class AdminCli(jqtest.ServerTestCase):
         rows = json.loads(self.cli("--json", "history", "-n", "2").stdout)
         self.assertEqual([r["jobnumber"] for r in rows], [3, 2])
 
+    def test_add_numbers_and_wait(self):
+        # A program that cannot start has ended before the answer: its
+        # number comes with the answer (submit), not from a look-up.
+        self.assertEqual(self.cli("add", "--", "/nonexistent/prog").stdout.strip(), "job 1 added")
+        self.assertEqual(self.cli("add", "--", "false").stdout.strip(), "job 2 added")
+        r = self.cli("add", "--wait", "--", "sh", "-c", "exit 7", expect=7)
+        self.assertEqual(r.stdout.splitlines(), ["job 3 added", "job 3 finished, exit code 7"])
+        self.cli("add", "-p", "2", "--wait", "--", "/nonexistent/prog", expect=127)
+        r = self.cli("add", "--wait", "--", "true")
+        self.assertEqual(r.stdout.splitlines(), ["job 5 added", "job 5 finished, exit code 0"])
+        data = json.loads(self.cli("--json", "add", "--", "true").stdout)
+        self.assertEqual(data, {"code": 0, "jobnumber": 6})
+        self.hold_after(7)
+        self.cli("add", "--", "echo", "dup")
+        r = self.cli("add", "--wait", "--", "echo", "dup", expect=3)
+        self.assertEqual(r.stdout.strip(), "duplicate of waiting job 8, not added")
+        open(self.gate, "w").close()
+
+    def hold_after(self, number):
+        self.gate = self.bots.path("gate")
+        r = self.cli("add", "-p", "0", "--", *self.job(self.bots.path("events"), "holder", "--wait", self.gate))
+        self.assertEqual(r.stdout.strip(), "job %d added" % number)
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+
     def test_usage_errors(self):
         for args in (["bogus"], ["remove"], ["remove", "x"], ["priority", "1"],
                      ["history", "-n", "0"], ["wait", "1", "-t", "-5"], ["add"], ["--nope", "ping"], []):
