@@ -1,0 +1,109 @@
+"""The status page in a real browser: headless Chromium (Debian's chromium
+package) opens the page of a live server with a job running, jobs waiting
+and jobs finished; once its script has run the DOM shows them, the elapsed
+time ticks, task text stays text, and when the running job ends the page
+shows it without a reload."""
+
+import json
+
+import browser
+import jqtest
+
+EVIL = "<script>window.pwned=1</script>"
+EVIL_IMG = '<img src=x onerror="window.pwned=2">'
+
+STATE = """JSON.stringify({
+  marker: window.jqMarker || null,
+  pwned: window.pwned || null,
+  scripts: document.scripts.length,
+  state: document.getElementById('state').textContent,
+  waiting: document.getElementById('waiting-count').textContent,
+  running: Array.from(document.querySelectorAll('#running tr[data-job]')).map(r => Number(r.dataset.job)),
+  elapsed: Array.from(document.querySelectorAll('#running td.elapsed')).map(c => c.textContent),
+  next: Array.from(document.querySelectorAll('#next tr[data-job]')).map(r =>
+          [Number(r.dataset.job), r.querySelector('td.task').textContent]),
+  finished: Array.from(document.querySelectorAll('#finished tr[data-job]')).map(r =>
+          [Number(r.dataset.job), r.dataset.result, r.children[4].textContent]),
+  bars: Array.from(document.querySelectorAll('#timeline rect.run')).map(r =>
+          [Number(r.getAttribute('data-job')), r.getAttribute('class')]),
+  depth: !!document.getElementById('depth'),
+  imgs: document.images.length
+})"""
+
+
+class BrowserTest(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    def setUp(self):
+        super().setUp()
+        self.browser = browser.Browser()
+
+    def tearDown(self):
+        self.browser.close()
+        super().tearDown()
+
+    def state(self):
+        value = self.browser.eval(STATE)
+        return json.loads(value) if value else None
+
+    def wait_page(self, predicate, what):
+        return jqtest.wait_for(lambda: (lambda s: s if s and predicate(s) else None)(self.state()),
+                               what, interval=0.1)
+
+    def test_live_page(self):
+        rpc = self.rpc
+        # finished: exit 3, could not start, exit 0
+        rpc.submit(["sh", "-c", "exit 3"], 5)
+        rpc.submit(["/nonexistent/prog"], 5)
+        last = rpc.submit(["true"], 5)["jobnumber"]
+        self.assertEqual(rpc.wait(last, 20)["state"], "finished")
+        # running: waits on a gate
+        gate = self.bots.path("gate")
+        holder = rpc.submit(self.job(self.bots.path("events"), "holder", "--wait", gate), 0)["jobnumber"]
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+        waiting = [rpc.submit(["echo", EVIL], 5)["jobnumber"],
+                   rpc.submit(["echo", EVIL_IMG], 3)["jobnumber"],
+                   rpc.submit(["echo", "third"], 7)["jobnumber"]]
+
+        self.browser.open("http://127.0.0.1:%d/" % self.bots.port)
+        s = self.wait_page(lambda s: s["running"] == [holder] and len(s["next"]) == 3,
+                           "the page to show the running and waiting jobs")
+        self.browser.eval("window.jqMarker = 42")
+        self.assertEqual(s["state"], "launching")
+        self.assertEqual(s["waiting"], "3")
+        # run order: priority 3, 5, 7; task text shown as text
+        self.assertEqual([n for n, _ in s["next"]], [waiting[1], waiting[0], waiting[2]])
+
+        self.assertEqual(s["next"][1][1], "echo " + EVIL)
+        self.assertEqual(s["next"][0][1], "echo " + json.dumps(EVIL_IMG))   # quoted: it holds spaces
+        self.assertIsNone(s["pwned"])
+        self.assertEqual(s["scripts"], 1)
+        self.assertEqual(s["imgs"], 0)
+        results = {n: (r, text) for n, r, text in s["finished"]}
+        self.assertEqual(results[1][0], "failure")
+        self.assertEqual(results[1][1], "exit code 3")
+        self.assertEqual(results[2][0], "not_started")
+        self.assertTrue(results[2][1].startswith("could not start"))
+        self.assertEqual(results[3], ("success", "exit code 0"))
+        bars = dict(s["bars"])
+        self.assertEqual(bars[1], "run failure")
+        self.assertEqual(bars[2], "run not_started")
+        self.assertEqual(bars[holder], "run running")
+        self.assertTrue(s["depth"])
+        # the elapsed time ticks on its own
+        first = s["elapsed"][0]
+        self.wait_page(lambda s: s["elapsed"] and s["elapsed"][0] != first, "the elapsed time to tick")
+
+        # the running job ends; the page follows without a reload
+        open(gate, "w").close()
+        s = self.wait_page(lambda s: s["running"] == [] and s["waiting"] == "0"
+                           and any(n == holder for n, _, _ in s["finished"]),
+                           "the page to show the end of the running job")
+        self.assertEqual(s["marker"], 42)
+        self.assertEqual(s["next"], [])
+        self.assertIsNone(s["pwned"])
+        self.assertEqual(dict(s["bars"])[holder], "run success")
+
+
+if __name__ == "__main__":
+    jqtest.main()
