@@ -1221,6 +1221,18 @@ handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
   *handled = TRUE;
   if (info->method != m_get)
     {
+      /* Read a small body first, so that the client gets the answer
+       * rather than a reset. */
+      const char *length = RequestHeaderValue (session, "content-length");
+      guint64 len = 0;
+      if (length != NULL
+          && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
+                                         NULL))
+        {
+          g_autofree char *body = g_malloc (len);
+          if (!read_body (session, body, len))
+            return;
+        }
       ResponseAddField (session, "Allow", "GET");
       http_error (session, 405, "This port serves only GET of the status "
                   "page and the metrics.");

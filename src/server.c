@@ -407,10 +407,11 @@ main (int argc, char **argv)
         fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
       status = 1;
     }
-  else if (!jq_rpc_listen (server.rpc, config->bind, config->port, &error)
-           || (config->status_bind != NULL
-               && !jq_rpc_listen_status (server.rpc, config->status_bind,
-                                         config->status_port, &error)))
+  /* The status port first: once the XML-RPC port answers, both do. */
+  else if ((config->status_bind != NULL
+            && !jq_rpc_listen_status (server.rpc, config->status_bind,
+                                      config->status_port, &error))
+           || !jq_rpc_listen (server.rpc, config->bind, config->port, &error))
     {
       jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
       if (!config->log_console)

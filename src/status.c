@@ -36,7 +36,8 @@ typedef struct {
 
 typedef struct {
   gint64 minute;          /* unix minutes; 0: unused */
-  guint  max_waiting;
+  guint  max_waiting;     /* the most seen in that minute */
+  guint  last_waiting;    /* the last seen: holds until the next sample */
 } DepthSlot;
 
 struct _JqStatus {
@@ -86,9 +87,10 @@ note_depth (JqStatus *st, gint64 now_us, guint waiting)
   gint64 minute = now_us / MINUTE_US;
   DepthSlot *slot = &st->depth[minute % DEPTH_MINUTES];
   if (slot->minute != minute)
-    *slot = (DepthSlot) { minute, waiting };
+    *slot = (DepthSlot) { minute, waiting, waiting };
   else
     slot->max_waiting = MAX (slot->max_waiting, waiting);
+  slot->last_waiting = waiting;
 }
 
 static void
@@ -161,6 +163,48 @@ on_commit (gint64 duration_us, gpointer user_data)
   jq_metrics_observe_commit (st->metrics, duration_us);
 }
 
+typedef struct {
+  gint64 at_us;
+  int    change;      /* +1 queued, -1 left the queue */
+} DepthChange;
+
+static int
+compare_changes (gconstpointer a, gconstpointer b)
+{
+  const DepthChange *x = a, *y = b;
+  if (x->at_us != y->at_us)
+    return x->at_us < y->at_us ? -1 : 1;
+  return x->change - y->change;    /* leaving first: no false peak */
+}
+
+/* The queue depth of the past, as the history tells it: each finished
+ * job waited from its queueing to its start. */
+static void
+seed_depth (JqStatus *st, GArray *rows, gint64 now)
+{
+  g_autoptr (GArray) changes = g_array_new (FALSE, FALSE,
+                                            sizeof (DepthChange));
+  for (guint i = 0; i < rows->len; i++)
+    {
+      JqFinished *f = &g_array_index (rows, JqFinished, i);
+      gint64 left = f->started_us ? f->started_us : f->ended_us;
+      if (left < now - DAY_US || f->queued_us <= 0 || left < f->queued_us)
+        continue;
+      DepthChange in = { f->queued_us, +1 }, out = { left, -1 };
+      g_array_append_val (changes, in);
+      g_array_append_val (changes, out);
+    }
+  g_array_sort (changes, compare_changes);
+  int waiting = 0;
+  for (guint i = 0; i < changes->len; i++)
+    {
+      DepthChange *c = &g_array_index (changes, DepthChange, i);
+      waiting = MAX (waiting + c->change, 0);
+      if (c->at_us >= now - DAY_US)
+        note_depth (st, c->at_us, (guint) waiting);
+    }
+}
+
 /* The journal's last day, so that a restart does not blank the chart. */
 static void
 seed_from_journal (JqStatus *st, JqJournal *journal)
@@ -169,6 +213,7 @@ seed_from_journal (JqStatus *st, JqJournal *journal)
     return;
   gint64 now = g_get_real_time ();
   g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS);
+  seed_depth (st, rows, now);
   for (guint i = rows->len; i-- > 0;)
     {
       JqFinished *f = &g_array_index (rows, JqFinished, i);
@@ -464,8 +509,9 @@ render_json (const Snapshot *s, GString *out)
   for (guint i = 0; i < s->depth->len; i++)
     {
       const DepthSlot *d = &g_array_index (s->depth, DepthSlot, i);
-      g_string_append_printf (out, "%s[%" G_GINT64_FORMAT ",%u]", i ? "," : "",
-                              d->minute * 60000, d->max_waiting);
+      g_string_append_printf (out, "%s[%" G_GINT64_FORMAT ",%u,%u]",
+                              i ? "," : "", d->minute * 60000, d->max_waiting,
+                              d->last_waiting);
     }
   g_string_append (out, "]}\n");
 }
