@@ -174,7 +174,9 @@ compare_changes (gconstpointer a, gconstpointer b)
   const DepthChange *x = a, *y = b;
   if (x->at_us != y->at_us)
     return x->at_us < y->at_us ? -1 : 1;
-  return x->change - y->change;    /* leaving first: no false peak */
+  return x->change - y->change;    /* leaving first: no false peak; a
+                                    * job leaves after it came, so the
+                                    * count never goes below 0 */
 }
 
 /* The queue depth of the past, as the history tells it: each finished
@@ -188,8 +190,8 @@ seed_depth (JqStatus *st, GArray *rows, gint64 now)
     {
       JqFinished *f = &g_array_index (rows, JqFinished, i);
       gint64 left = f->started_us ? f->started_us : f->ended_us;
-      if (left < now - DAY_US || f->queued_us <= 0 || left < f->queued_us)
-        continue;
+      if (left < now - DAY_US || f->queued_us <= 0 || left <= f->queued_us)
+        continue;     /* started the moment it came: it never waited */
       DepthChange in = { f->queued_us, +1 }, out = { left, -1 };
       g_array_append_val (changes, in);
       g_array_append_val (changes, out);
