@@ -105,6 +105,28 @@ class Bench:
             raise SystemExit("bench: loadgen failed: " + out.stdout + out.stderr)
         return json.loads(out.stdout)
 
+    def status_pages(self):
+        """GET of the status page, its JSON and the metrics with the queue
+        full: median and worst of 20 round trips on one keep-alive
+        connection (the server's share is at most that)."""
+        import http.client
+        rows = []
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        for path in ("/status.json", "/metrics", "/"):
+            times, size = [], 0
+            for _ in range(20):
+                t0 = time.perf_counter()
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                size = len(resp.read())
+                times.append((time.perf_counter() - t0) * 1000)
+                if resp.status != 200:
+                    raise SystemExit("bench: GET %s answered %d" % (path, resp.status))
+            rows.append({"path": path, "median_ms": round(statistics.median(times), 3),
+                         "max_ms": round(max(times), 3), "bytes": size})
+        conn.close()
+        return rows
+
     def addjob_sweep(self, tag):
         total = 4000 if self.quick else 24000
         rows = []
@@ -139,6 +161,7 @@ class Bench:
         self.results["waiting_jobs"] = waiting
         self.results["rss_with_waiting_kib"] = after
         self.results["bytes_per_waiting_job"] = round((after - before) * 1024 / waiting)
+        self.results["status_pages"] = self.status_pages()
         # addjob cost with a full queue, against the empty-queue figure
         full = self.loadgen(16, rows[2]["calls"] // 16, "full")
         self.results["addjob_16_with_waiting"] = full
@@ -227,6 +250,10 @@ def table(r):
                                                           r["rss_with_waiting_kib"] / 1024,
                                                           r["bytes_per_waiting_job"]))
     lines.append("%-34s %10.3f s" % ("listjobs of %d waiting" % r["list_10000_count"], r["list_10000_seconds"]))
+    for row in r["status_pages"]:
+        lines.append("%-34s %10.3f ms median, %.3f ms worst of 20 (%d bytes)" % (
+            "GET %s, %d waiting" % (row["path"], r["waiting_jobs"]), row["median_ms"], row["max_ms"],
+            row["bytes"]))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["startup_waiting"], r["startup_seconds"]))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["million_waiting"],
                                       r["million_startup_seconds"]))
