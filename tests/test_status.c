@@ -1,0 +1,61 @@
+/* Tests of the status module's pure parts: JSON string escaping and the
+ * paths it answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "status.h"
+
+static char *
+quoted (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  jq_status_append_json_string (out, text);
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_json_escaping (void **state)
+{
+  static const struct { const char *in, *out; } cases[] = {
+    { "bots-engine", "\"bots-engine\"" },
+    { "<script>alert(1)</script>",
+      "\"\\u003cscript\\u003ealert(1)\\u003c/script\\u003e\"" },
+    { "a\"b\\c", "\"a\\\"b\\\\c\"" },
+    { "tab\there\nnl\x01\x7f", "\"tab\\u0009here\\nnl\\u0001\\u007f\"" },
+    { "&amp;", "\"\\u0026amp;\"" },
+    { "caf\xc3\xa9", "\"caf\xc3\xa9\"" },          /* UTF-8 kept */
+    { "bad\xff", "\"bad\xef\xbf\xbd\"" },          /* replaced, not passed */
+    { "", "\"\"" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *got = quoted (cases[i].in);
+      assert_string_equal (got, cases[i].out);
+    }
+}
+
+static void
+test_paths (void **state)
+{
+  assert_int_equal (jq_status_match ("/"), JQ_STATUS_PAGE);
+  assert_int_equal (jq_status_match ("/index.html"), JQ_STATUS_PAGE);
+  assert_int_equal (jq_status_match ("/status.json"), JQ_STATUS_JSON);
+  assert_int_equal (jq_status_match ("/metrics"), JQ_STATUS_METRICS);
+  assert_int_equal (jq_status_match ("/RPC2"), JQ_STATUS_NONE);
+  assert_int_equal (jq_status_match ("/metrics/"), JQ_STATUS_NONE);
+  assert_int_equal (jq_status_match ("*"), JQ_STATUS_NONE);
+  assert_int_equal (jq_status_match (NULL), JQ_STATUS_NONE);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_json_escaping),
+    cmocka_unit_test (test_paths),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
