@@ -17,7 +17,11 @@
  * Screening happens before xmlrpc-c's parser sees a byte: it expands
  * internal entities, so a DOCTYPE could make a 1 KB body cost gigabytes.
  * Bots' requests never carry one, so any "<!" other than a comment or CDATA
- * is refused, as is a body over 1 MiB or nested deeper than 32. */
+ * is refused, as is a body over 1 MiB or nested deeper than 32.
+ *
+ * A GET of the status paths (status.h) is answered before any of that;
+ * with [jobqueue] status_listen a second Abyss server serves those GETs,
+ * and nothing else, on a port of its own. */
 #include "rpc.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* The XML-RPC interface: HTTP through xmlrpc-c's Abyss server, request
- * screening, and the Bots methods.  The only module that knows xmlrpc-c's
+ * screening, and the Bots methods; the GETs of the status page.  The only module that knows xmlrpc-c's
  * server types. */
 #pragma once
 

@@ -429,6 +429,10 @@ main (int argc, char **argv)
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
                     jq_durability_name (config->durability));
+      if (config->status_bind != NULL)
+        jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
+                      "on %s port %u (no XML-RPC there).",
+                      config->status_bind, config->status_port);
       server.last_status = status_line (&server);
       jq_notify_ready (server.last_status);
       if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
