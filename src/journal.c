@@ -52,6 +52,7 @@ struct _JqJournal {
   guint           depth;          /* nesting of begin/commit */
   JqJournalCommitted committed;   /* nullable: metrics */
   gpointer        committed_data;
+  sqlite3_int64   changes_at_begin; /* a commit that wrote nothing is not timed */
   GError         *pending_error;  /* first write error in this transaction */
   JqJournalFailed failed;
   gpointer        failed_data;
@@ -338,6 +339,8 @@ jq_journal_begin (JqJournal *j)
 {
   if (j == NULL)
     return;
+  if (j->depth == 0)
+    j->changes_at_begin = sqlite3_total_changes64 (j->db);
   if (j->depth++ == 0 && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL)
                          != SQLITE_OK)
     note_error (j, "begin");
@@ -365,7 +368,8 @@ jq_journal_commit (JqJournal *j, GError **error)
   if (j->pending_error == NULL
       && sqlite3_exec (j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "commit");
-  if (j->committed != NULL && j->pending_error == NULL)
+  if (j->committed != NULL && j->pending_error == NULL
+      && sqlite3_total_changes64 (j->db) != j->changes_at_begin)
     j->committed (g_get_monotonic_time () - t0, j->committed_data);
   if (j->pending_error == NULL)
     return TRUE;

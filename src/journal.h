@@ -49,7 +49,8 @@ guint64 jq_journal_new_queue_id (void);
  * durability "none". */
 void jq_journal_begin (JqJournal *journal);
 
-/* Called after each COMMIT with its duration (for the metrics). */
+/* Called after each COMMIT that wrote something, with its duration (for
+ * the metrics; read-only batches such as a status scrape are left out). */
 typedef void (*JqJournalCommitted) (gint64 duration_us, gpointer user_data);
 void jq_journal_set_commit_observer (JqJournal *journal,
                                      JqJournalCommitted observer,

@@ -214,7 +214,11 @@ class Metrics(StatusBase):
             'bots_jobqueue_http_requests_refused_total{reason="screened"}': 1,
         }
         self.assertEqual({k: m.get(k) for k in expected}, expected)
-        self.assertGreater(m["bots_jobqueue_journal_commit_duration_seconds_count"], 0)
+        commits = m["bots_jobqueue_journal_commit_duration_seconds_count"]
+        self.assertGreater(commits, 0)
+        # reading writes nothing: scrapes and polls are not commits
+        self.json()
+        self.assertEqual(metrics(self.bots.port)["bots_jobqueue_journal_commit_duration_seconds_count"], commits)
         self.assertGreater(m["bots_jobqueue_job_duration_seconds_sum"], 0)
         # cumulative buckets
         buckets = [v for k, v in m.items() if k.startswith("bots_jobqueue_job_duration_seconds_bucket")]
