@@ -208,10 +208,10 @@ launch_next (JqScheduler *s)
       if (jq_runner_start (s->runner, job, &pid, &error))
         {
           s->totals.started++;
-          gint64 now = g_get_real_time ();
-          jq_journal_start (s->journal, jq_job_get_number (job), now, pid);
+          jq_journal_start (s->journal, jq_job_get_number (job),
+                            g_get_real_time (), pid);
           observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
-                                  .started_us = now });
+                                  .started_us = g_get_real_time () });
         }
       else
         {
