@@ -189,6 +189,11 @@ test_restore_at_head (void **state)
   add (q, TASK ("c"), 4, JQ_ADD_ADDED);          /* 3 */
   g_autoptr (JqJob) was_running = jq_job_new (40, 5, TASK ("r"), 0);
   assert_true (jq_queue_restore (q, was_running, TRUE));
+  /* The first few agree, the restored job included. */
+  g_autoptr (GPtrArray) first = jq_queue_list_first (q, 2);
+  assert_int_equal (first->len, 2);
+  assert_int_equal (jq_job_get_number (first->pdata[0]), 3);
+  assert_int_equal (jq_job_get_number (first->pdata[1]), 40);
   /* Head of its priority, behind better priorities. */
   assert_int_equal (pop_number (q), 3);
   assert_int_equal (pop_number (q), 40);
