@@ -175,7 +175,9 @@ main (int argc, char **argv)
                                                             &error);
   if (config == NULL)
     {
-      answer (EXIT_NOT_ADDED);
+      /* Not "Can not contact jobqueue-server": the server was never
+       * asked, and the message says what is missing instead. */
+      printf ("Error, job not added to queue.\n");
       fprintf (stderr, "bots-job2queue: %s\n", error->message);
       return EXIT_NOT_ADDED;
     }
