@@ -50,8 +50,8 @@ resolve_directory (const JqIni *ini, const char *key, const char *fallback,
   return g_canonicalize_filename (v, bots_dir);
 }
 
-/* [jobqueue] bots_version overrides what the installation says; without
- * either we keep Bots 3's log and answers, which every caller can read. */
+/* [jobqueue] bots_version overrides what the installation says; 0 when
+ * neither tells. */
 static gboolean
 get_bots_version (const JqIni *ini, const JqBotsEnv *env, int *out,
                   GError **error)
@@ -59,7 +59,7 @@ get_bots_version (const JqIni *ini, const JqBotsEnv *env, int *out,
   const char *v = jq_ini_get (ini, "jobqueue", "bots_version");
   if (v == NULL || v[0] == '\0')
     {
-      *out = env != NULL && env->major == 4 ? 4 : 3;
+      *out = env != NULL ? env->major : 0;
       return TRUE;
     }
   g_autofree char *trimmed = g_strstrip (g_strdup (v));

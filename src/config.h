@@ -19,7 +19,9 @@ typedef struct {
                                   parent of config_dir */
   char      *ini_path;         /* config_dir/bots.ini */
   char      *botssys;          /* absolute; relative values from bots_dir */
-  int        bots_version;     /* 3 or 4: whose log and answers we keep */
+  int        bots_version;     /* 3 or 4: whose log, answers and wording we
+                                  keep; 0: unknown (Bots 3's log and answers,
+                                  Bots 4's wording) */
   char      *time_zone;        /* settings.py TIME_ZONE; NULL: the system's */
   char      *log_path;         /* Bots 3: botssys/logging/jobqueue.log,
                                   Bots 4: botssys/logging/jobqueue/jobqueue.log */

@@ -61,10 +61,25 @@ usage (FILE *to)
     "  bots-job2queue /usr/local/bin/my_program my_parm_1 my_parm_2\n");
 }
 
+/* Bots 3's bots-job2queue.py printed these; it knew no other answers. */
+static const char *const bots3_answers[] = {
+  [EXIT_ADDED] = "OK, job is added to queue",
+  [EXIT_NOT_ADDED] = "Error, job not to jobqueue. Can not contact "
+                     "jobqueue-server",
+  [EXIT_DUPLICATE] = "Duplicate job, not added.",
+};
+
+/* The wording of the installed Bots (0 while it is unknown: ours). */
+static int bots_version;
+
 static int
 answer (int code)
 {
-  printf ("%s\n", answers[code]);
+  const char *text = answers[code];
+  if (bots_version == 3 && code < (int) G_N_ELEMENTS (bots3_answers)
+      && bots3_answers[code] != NULL)
+    text = bots3_answers[code];
+  printf ("%s\n", text);
   return code;
 }
 
@@ -84,8 +99,19 @@ call_addjob (const JqConfig *config, char **task, int priority,
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
   xmlrpc_value *result = NULL;
   int code = -1;
+  /* addjob4 tells us a refusal that addjob hides from a Bots 3
+   * installation's callers; a server without it (Bots' own) answers
+   * addjob truly. */
   if (!env.fault_occurred)
-    result = jq_client_call (client, "addjob", params, error);
+    {
+      g_autoptr (GError) local = NULL;
+      result = jq_client_call (client, "addjob4", params, &local);
+      if (result == NULL && g_error_matches (local, JQ_ERROR,
+                                             JQ_ERROR_INVALID))
+        result = jq_client_call (client, "addjob", params, error);
+      else if (result == NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
+    }
   if (result != NULL)
     {
       xmlrpc_read_int (&env, result, &code);
@@ -181,6 +207,7 @@ main (int argc, char **argv)
       fprintf (stderr, "bots-job2queue: %s\n", error->message);
       return EXIT_NOT_ADDED;
     }
+  bots_version = config->bots_version;
   if (!config->enabled)
     {
       answer (EXIT_NOT_ADDED);

@@ -47,6 +47,7 @@ struct _JqRpc {
   JqScheduler *scheduler;
   JqDoor      *door;
   JqLog       *log;
+  gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before listening */
   GMutex       big_parse;
   GMutex       ended_lock;     /* guards the three below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
@@ -446,8 +447,29 @@ job_value (xmlrpc_env *env, const JobSnapshot *snap)
   return entry;
 }
 
+static xmlrpc_value *addjob (JqRpc *rpc, xmlrpc_env *env,
+                              xmlrpc_value *params, gboolean true_code);
+
+/* Bots 3's monitor and job2queue.py index a table of 0, 1 and 4 with the
+ * answer: a 2 or 3 crashes them (HTTP 500, KeyError).  For a Bots 3
+ * installation the refusal stays a refusal, but is told in the log only. */
 static xmlrpc_value *
 method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return addjob (rpc, env, params, !rpc->bots3_answers);
+}
+
+/* addjob with the true answer whatever the installation: what our own
+ * bots-job2queue calls. */
+static xmlrpc_value *
+method_addjob4 (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return addjob (rpc, env, params, TRUE);
+}
+
+static xmlrpc_value *
+addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+        gboolean true_code)
 {
   xmlrpc_value *task_v = NULL, *priority_v = NULL;
   AddjobCall call = { rpc, NULL, 0, 0 };
@@ -465,6 +487,14 @@ method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   if (!env->fault_occurred && through_door (env, rpc, addjob_on_loop, &call))
     {
       g_strfreev (call.argv);
+      if (!true_code && (call.code == JQ_ADDJOB_EMPTY
+                         || call.code == JQ_ADDJOB_UNAUTHORIZED))
+        {
+          jq_log_write (rpc->log, JQ_LOG_ERROR, "Job not added; answered 0 "
+                        "instead of %d, which Bots 3's callers cannot "
+                        "show (see the line above)", (int) call.code);
+          call.code = JQ_ADDJOB_OK;
+        }
       return xmlrpc_int_new (env, call.code);
     }
   g_strfreev (call.argv);
@@ -858,6 +888,7 @@ static const struct {
   MethodFunc  func;
 } methods[] = {
   { "addjob", "task, priority", 2, method_addjob },
+  { "addjob4", "task, priority", 2, method_addjob4 },
   { "listjobs", "", 0, method_listjobs },
   { "getjob", "", 0, method_getjob },
   { "clearjobq", "", 0, method_clearjobq },
@@ -1071,6 +1102,12 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
   set_cork (fd, FALSE);
+}
+
+void
+jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3)
+{
+  rpc->bots3_answers = bots3;
 }
 
 JqRpc *

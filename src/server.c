@@ -389,6 +389,8 @@ main (int argc, char **argv)
   jq_journal_set_failure_handler (journal, on_journal_failed, &server);
   server.scheduler = jq_scheduler_new (config, log, &settings, journal);
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
+  /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
+  jq_rpc_set_bots3_answers (server.rpc, config->bots_version != 4);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &server);
