@@ -351,6 +351,10 @@ main (int argc, char **argv)
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
       return 1;
     }
+  /* Where and as the installed Bots writes it (PROTOCOL section 5). */
+  gboolean zone_known = jq_log_configure (
+      log, config->bots_version == 4 ? JQ_LOG_STYLE_BOTS4 : JQ_LOG_STYLE_BOTS3,
+      config->time_zone, config->log_backups);
 
   /* One server per botssys, and the journal is its alone. */
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
@@ -415,14 +419,20 @@ main (int argc, char **argv)
   else
     {
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
+      if (!zone_known)
+        jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
+                      "is not a time zone of this system; logging in the "
+                      "system's zone", config->time_zone, config->config_dir);
       jq_log_write (log, JQ_LOG_STARTINFO,
                     "bots-jobqueueserver %s; config %s; listening on %s "
                     "port %u; %u job(s) at once; maxruntime %u minutes; "
-                    "durability %s.",
+                    "durability %s; Bots %s.",
                     PACKAGE_VERSION, config->ini_path, config->bind,
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
-                    jq_durability_name (config->durability));
+                    jq_durability_name (config->durability),
+                    config->bots_version == 4 ? "4"
+                    : config->bots_version == 3 ? "3" : "version unknown");
       server.last_status = status_line (&server);
       jq_notify_ready (server.last_status);
       if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
