@@ -63,8 +63,10 @@ usage (FILE *to)
            "The Bots job queue server: accepts jobs over XML-RPC on the port\n"
            "set in bots.ini and runs them one at a time, in priority order.\n"
            "\n"
-           "  -c<configdir>  folder holding bots.ini (default: config, or\n"
-           "                 $BOTS_DIR/config when BOTS_DIR is set)\n"
+           "  -c<configdir>  the config folder, found as Bots finds it (on\n"
+           "                 Python's path, in the bots package, then as a\n"
+           "                 folder); default: config (Bots 3), or\n"
+           "                 $BOTS_CONFIG_DIR, ~/.bots/env/$BOTSENV/config (Bots 4)\n"
            "  -h, --help     show this help and exit\n"
            "  --version      show the version and exit\n");
 }
