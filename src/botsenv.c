@@ -24,7 +24,8 @@
 /* What the wrappers compute too (bots-compat/bots-job2queue.py.in): the
  * bots package's folder without importing it, and sys.path without the
  * working directory, which `python -c` adds and a Bots script does not.
- * Valid Python 2 and 3.  Output: NUL-separated, botspath first. */
+ * Valid Python 2 and 3.  Output: botspath, a newline, sys.path joined as
+ * in BOTS_JOBQUEUE_PYTHONPATH. */
 static const char probe_script[] =
   "import os, sys\n"
   "sys.path = [p for p in sys.path if p]\n"
@@ -40,7 +41,8 @@ static const char probe_script[] =
   "        d = imp.find_module('bots')[1]\n"
   "    except ImportError:\n"
   "        pass\n"
-  "sys.stdout.write('\\0'.join([os.path.abspath(d) if d else ''] + sys.path))\n";
+  "sys.stdout.write((os.path.abspath(d) if d else '') + '\\n'\n"
+  "                 + os.pathsep.join(sys.path))\n";
 
 int
 jq_botsenv_parse_major (const char *version)

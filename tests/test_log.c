@@ -338,8 +338,9 @@ test_bots4_levels_rank (void **state)
   assert_null (strstr (live, "done"));
   assert_non_null (strstr (live, "startinfo"));
   /* Bots 3 knows no START or DONE: they are INFO there. */
-  g_autofree char *line = jq_log_format_line (JQ_LOG_STYLE_BOTS3,
-      g_date_time_new_utc (2026, 1, 2, 3, 4, 5), JQ_LOG_DONE, "x");
+  g_autoptr (GDateTime) t = g_date_time_new_utc (2026, 1, 2, 3, 4, 5);
+  g_autofree char *line = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t,
+                                              JQ_LOG_DONE, "x");
   assert_string_equal (line, "20260102 03:04:05 INFO     : x\n");
   JqLogLevel l;
   assert_true (jq_log_level_parse ("stdout", &l));

@@ -141,6 +141,25 @@ class Bots3(Layout):
         self.assertEqual(r.returncode, 1)
         self.assertIn("Error, job not to jobqueue. Can not contact jobqueue-server", r.stdout)
 
+    def test_config_package_on_the_import_path(self):
+        # -cmyconf names a package on Bots' Python's path, outside bots:
+        # found by the wrapper's Python and by the Python the program asks
+        myconf = os.path.join(self.bots.site, "myconf")
+        os.makedirs(myconf)
+        with open(os.path.join(self.bots.config, "bots.ini")) as f:
+            ini = f.read()
+        with open(os.path.join(myconf, "bots.ini"), "w") as f:
+            f.write(ini.replace("enabled = True", "enabled = False"))
+        with open(os.path.join(myconf, "settings.py"), "w") as f:
+            f.write("TIME_ZONE = 'UTC'\n")
+        self.switch_to()
+        program = os.path.join(fakebots.PROGRAMS, "bots-job2queue")
+        for argv, env in (([self.bots.script(self.bots.names[0])], self.bots.env()),
+                          ([program], self.bots.env(BOTS_JOBQUEUE_PYTHON=self.bots.python))):
+            r = self.bots.run(argv + ["-cmyconf", "bots-engine.py"], cwd="/", env=env)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not enabled in %s/bots.ini" % myconf, r.stderr)
+
     def test_switch_round_trip(self):
         before = {n: self.bots.bytes_of(n) for n in self.bots.names}
         modes = {n: os.stat(self.bots.script(n)).st_mode for n in self.bots.names}
