@@ -124,6 +124,41 @@ class Bots3(Layout):
                           env=self.bots.env(path=self.cron_path()))
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
 
+    def test_job2queue_against_bots_own_server(self):
+        # Bots' own server has no addjob4: the client falls back to addjob
+        # and prints Bots 3's words for its answers
+        from xmlrpc.server import SimpleXMLRPCServer
+        import threading
+        answers = []
+        server = SimpleXMLRPCServer(("127.0.0.1", self.bots.port), logRequests=False)
+        server.register_function(lambda task, prio: answers.append(task) or 4, "addjob")
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            self.switch_to()
+            r = self.bots.run([self.bots.script(self.bots.names[0]), "bots-engine.py", "-cconfig"],
+                              cwd="/")
+            self.assertEqual((r.returncode, r.stdout.strip()), (4, "Duplicate job, not added."),
+                             r.stderr)
+            self.assertEqual(answers, [["bots-engine.py", "-cconfig"]])
+        finally:
+            server.shutdown()
+            thread.join()
+            server.server_close()
+
+    def test_make_install_writes_nothing_of_bots(self):
+        dest = os.path.join(self.bots.top, "dest")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        r = subprocess.run(["make", "-s", "-C", jqtest.BUILDDIR, "install", "DESTDIR=" + dest],
+                           env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        bots_names = {"bots-job2queue.py", "bots-jobqueueserver.py", "bots-job2queue",
+                      "bots-jobqueueserver", "bots-engine.py", "bots-engine"}
+        for folder, _, files in os.walk(dest):
+            if os.path.basename(folder) in ("bin", "sbin"):
+                self.assertFalse(bots_names & set(files), (folder, files))
+
     def test_no_config_one_message(self):
         r = self.bots.run([os.path.join(fakebots.PROGRAMS, "bots-job2queue"), "-cnothere",
                            "bots-engine.py"], cwd="/")
