@@ -34,7 +34,8 @@ get_level (const JqIni *ini, const char *key, JqLogLevel fallback,
     return TRUE;
   g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                "[jobqueue] %s = \"%s\" is not a log level (DEBUG, INFO, "
-               "STARTINFO, WARNING, ERROR or CRITICAL)", key, v);
+               "STARTINFO, WARNING, ERROR or CRITICAL; Bots 4 also STDOUT, "
+               "STDERR, DONE, START)", key, v);
   return FALSE;
 }
 

@@ -104,6 +104,9 @@ test_bad_values (void **state)
     { "[jobqueue]\nlog_console_level = 25\n", "log_console_level" },
     { "[settings]\nmaxruntime = -1\n", "maxruntime" },
     { "[jobqueue]\nkilljobsintimeout = 2\n", "killjobsintimeout" },
+    { "[jobqueue]\nbots_version = 2\n", "bots_version" },
+    { "[jobqueue]\nbots_version = 4\nlog_file_number = many\n",
+      "log_file_number" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
