@@ -52,6 +52,20 @@ print("original %(name)s")
 """
 
 
+def python2():
+    """A Python 2 interpreter (Bots 3.3 ran on 2.7), or None."""
+    for candidate in ("/usr/bin/python2.7", "/usr/bin/python2",
+                      os.path.expanduser("~/.pyenv/versions/2.7.18/bin/python2.7")):
+        try:
+            r = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[0])"],
+                               capture_output=True, text=True, timeout=10)
+        except OSError:
+            continue
+        if r.stdout.strip() == "2":
+            return candidate
+    return None
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -60,7 +74,8 @@ def write(path, text, mode=0o644):
 
 
 class FakeBots:
-    def __init__(self, version=3, venv=False, botsenv="default", jobqueue=None):
+    def __init__(self, version=3, venv=False, botsenv="default", jobqueue=None,
+                 interpreter=None):
         self.version = version
         self.top = tempfile.mkdtemp(prefix="jqfake-")
         self.home = os.path.join(self.top, "home", "bots")
@@ -82,7 +97,7 @@ class FakeBots:
             self.site = os.path.join(self.prefix, "lib", "site-packages")
             self.python = os.path.join(self.bin, "python3")
             write(self.python, '#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n'
-                  % (self.site, sys.executable), 0o755)
+                  % (self.site, interpreter or sys.executable), 0o755)
         self.pkg = os.path.join(self.site, "bots")
         write(os.path.join(self.pkg, "__init__.py"), "")
         if version == 3:

@@ -311,6 +311,31 @@ class Bots4(Layout):
             self.assertIn("Can not contact jobqueue-server", r.stdout, r.stderr)
 
 
+@unittest.skipUnless(fakebots.python2(), "no Python 2")
+class Bots3Python2(Layout):
+    """Bots 3.3 on Python 2.7: the wrappers run under it."""
+
+    def setUp(self):
+        self.bots = fakebots.FakeBots(3, interpreter=fakebots.python2())
+
+    def test_crontab_line_and_switch_back(self):
+        before = {n: self.bots.bytes_of(n) for n in self.bots.names}
+        self.switch_to()
+        self.start_server(args=["-cconfig"])
+        r = self.bots.run([self.bots.names[0], "-p3", "bots-engine.py", "--new"],
+                          env=self.bots.env(path=self.cron_path()))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK, job is added to queue"),
+                         r.stderr)
+        self.assertEqual(self.bots.engine_runs(1)[0]["argv"][1:], ["--new"])
+        self.bots.wait_log("Bots 3.")
+        for proc in self.bots.procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=jqtest.DEADLINE)
+        self.assertEqual(self.bots.switch("back").returncode, 0)
+        for n in self.bots.names:
+            self.assertEqual(self.bots.bytes_of(n), before[n])
+
+
 @unittest.skipUnless(venv_works(), "python3 -m venv is not available")
 class Bots3Virtualenv(Layout):
     venv = True
