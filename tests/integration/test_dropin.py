@@ -216,6 +216,13 @@ class Bots3(Layout):
                 self.assertEqual(self.bots.bytes_of(n), before[n])
                 self.assertEqual(os.stat(self.bots.script(n)).st_mode, modes[n])
             self.assertFalse([f for f in os.listdir(self.bots.bin) if "bots-original" in f])
+        # a switch interrupted after keeping the original: both ways go on
+        os.link(self.bots.script(self.bots.names[0]),
+                self.bots.script(self.bots.names[0]) + ".bots-original")
+        self.assertEqual(self.bots.switch("back").returncode, 0)
+        self.assertFalse([f for f in os.listdir(self.bots.bin) if "bots-original" in f])
+        os.link(self.bots.script(self.bots.names[0]),
+                self.bots.script(self.bots.names[0]) + ".bots-original")
         # and once more there and back
         self.switch_to()
         self.assertEqual(self.bots.switch("back").returncode, 0)
