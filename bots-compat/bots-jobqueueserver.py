@@ -7,23 +7,62 @@ these names, either directly or as "python bots-job2queue.py ...".  This
 file replaces itself with the C program of the name it was called by,
 passing every argument through untouched, so those calls keep working.  It
 is valid Python 3 and Python 2.
+
+It runs under the Python that Bots uses (bots-jobqueue-switch gives it the
+shebang line of the Bots script it stands in for), so it can tell the C
+program what only that Python knows: where the `bots` package is and the
+import path (doc/configuration.md, "Where bots.ini is found").
 """
 import os
 import sys
 
-# The name called, not the link's target: "bots-job2queue.py" -> "bots-job2queue".
+# The name called: "bots-job2queue.py" -> "bots-job2queue".
 PROGRAM = os.path.splitext(os.path.basename(__file__))[0]
+# Where the C programs are; set when installed (a placeholder here).
+BINDIR = "@pkglibexecdir@"
+
+
+def bots_package():
+    """The folder of the bots package this Python imports, without
+    importing it; '' when there is none."""
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("bots")
+        if spec is not None and spec.submodule_search_locations:
+            return os.path.abspath(list(spec.submodule_search_locations)[0])
+    except ImportError:  # Python 2
+        import imp
+        try:
+            return os.path.abspath(imp.find_module("bots")[1])
+        except ImportError:
+            pass
+    return ""
 
 
 def main():
-    # Prefer the program installed next to this file, then PATH.
-    here = os.path.dirname(os.path.realpath(__file__))
-    candidate = os.path.join(here, PROGRAM)
-    target = candidate if os.access(candidate, os.X_OK) else PROGRAM
+    # Ours, next to this file, then PATH; never this file itself, which
+    # may carry the program's own name (Bots 4's scripts have no .py).
+    folders = [] if BINDIR.startswith("@") else [BINDIR]
+    folders.append(os.path.dirname(os.path.realpath(__file__)))
+    folders += os.environ.get("PATH", os.defpath).split(os.pathsep)
+    target = None
+    for folder in folders:
+        candidate = os.path.join(folder, PROGRAM)
+        if (folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK)
+                and not os.path.samefile(candidate, __file__)):
+            target = candidate
+            break
+    if target is None:
+        sys.stderr.write("%s: cannot find the program %s in %s\n"
+                         % (os.path.basename(__file__), PROGRAM, os.pathsep.join(folders)))
+        sys.exit(1)
+    path = [p for p in sys.path if p]
+    os.environ["BOTS_JOBQUEUE_BOTSPATH"] = bots_package()
+    os.environ["BOTS_JOBQUEUE_PYTHONPATH"] = os.pathsep.join(path)
     try:
         os.execvp(target, [PROGRAM] + sys.argv[1:])
     except OSError as error:
-        sys.stderr.write("%s.py: cannot run %s: %s\n" % (PROGRAM, target, error))
+        sys.stderr.write("%s: cannot run %s: %s\n" % (os.path.basename(__file__), target, error))
         sys.exit(1)
 
 

@@ -19,7 +19,15 @@ log="$bots/botssys/logging/jobqueue.log"
 
 "$bindir/bots-jobqueueserver" "-c$bots/config" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$bots"' EXIT INT TERM
+# The server may have stopped already: under set -e a failing kill in the
+# trap would become the script's exit status.
+cleanup() {
+  kill "$server" 2>/dev/null || :
+  wait "$server" 2>/dev/null || :
+  rm -rf "$bots"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 until grep -q "Bots jobqueue started" "$log" 2>/dev/null; do
   kill -0 $server 2>/dev/null || { echo "the server did not start"; exit 1; }
   sleep 0.1

@@ -52,7 +52,8 @@ usage (FILE *to)
     "  wait N [-t SECS]    wait for job N to end; exit with its exit code\n"
     "  ping                is the server there?\n"
     "\n"
-    "  -c<configdir>  folder holding bots.ini (as for bots-job2queue)\n"
+    "  -c<configdir>  the config folder, found as Bots finds it (as for\n"
+    "                 bots-job2queue)\n"
     "  --json         print the server's answer as JSON\n");
 }
 

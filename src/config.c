@@ -6,20 +6,6 @@
 #include "error.h"
 #include "task.h"
 
-char *
-jq_config_resolve_dir (const char *option, const char *bots_dir_env,
-                       const char *cwd)
-{
-  if (option != NULL)
-    return g_canonicalize_filename (option, cwd);
-  if (bots_dir_env != NULL && bots_dir_env[0] != '\0')
-    {
-      g_autofree char *bots = g_canonicalize_filename (bots_dir_env, cwd);
-      return g_build_filename (bots, "config", NULL);
-    }
-  return g_canonicalize_filename ("config", cwd);
-}
-
 static gboolean
 get_uint (const JqIni *ini, const char *section, const char *key,
           gint64 fallback, gint64 min, gint64 max, guint *out, GError **error)
@@ -77,7 +63,8 @@ get_level (const JqIni *ini, const char *key, JqLogLevel fallback,
     return TRUE;
   g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                "[jobqueue] %s = \"%s\" is not a log level (DEBUG, INFO, "
-               "STARTINFO, WARNING, ERROR or CRITICAL)", key, v);
+               "STARTINFO, WARNING, ERROR or CRITICAL; Bots 4 also STDOUT, "
+               "STDERR, DONE, START)", key, v);
   return FALSE;
 }
 
@@ -93,17 +80,70 @@ resolve_directory (const JqIni *ini, const char *key, const char *fallback,
   return g_canonicalize_filename (v, bots_dir);
 }
 
+/* [jobqueue] bots_version overrides what the installation says; 0 when
+ * neither tells. */
+static gboolean
+get_bots_version (const JqIni *ini, const JqBotsEnv *env, int *out,
+                  GError **error)
+{
+  const char *v = jq_ini_get (ini, "jobqueue", "bots_version");
+  if (v == NULL || v[0] == '\0')
+    {
+      *out = env != NULL ? env->major : 0;
+      return TRUE;
+    }
+  g_autofree char *trimmed = g_strstrip (g_strdup (v));
+  *out = jq_botsenv_parse_major (trimmed);
+  if (*out == 0)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] bots_version = \"%s\" is not 3 or 4", v);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Bots 4: [jobqueue] log_file_number, else [settings] log_file_number,
+ * else 30.  Bots 3 keeps 10. */
+static gboolean
+get_log_backups (const JqIni *ini, int version, guint *out, GError **error)
+{
+  if (version != 4)
+    return *out = JQ_LOG_BACKUP_COUNT, TRUE;
+  const char *section = jq_ini_get (ini, "jobqueue", "log_file_number")
+                        ? "jobqueue" : "settings";
+  return get_uint (ini, section, "log_file_number", 30, 0, 100000, out,
+                   error);
+}
+
 JqConfig *
 jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
+{
+  return jq_config_from_ini_in (ini, config_dir, NULL, error);
+}
+
+JqConfig *
+jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
+                       const JqBotsEnv *env, GError **error)
 {
   g_autoptr (JqConfig) c = g_new0 (JqConfig, 1);
 
   c->config_dir = g_canonicalize_filename (config_dir, NULL);
-  c->bots_dir = g_path_get_dirname (c->config_dir);
+  c->bots_dir = env != NULL && env->botspath != NULL
+                ? g_strdup (env->botspath)
+                : g_path_get_dirname (c->config_dir);
   c->ini_path = g_build_filename (c->config_dir, "bots.ini", NULL);
   c->botssys = resolve_directory (ini, "botssys", "botssys", c->bots_dir);
-  c->log_path = g_build_filename (c->botssys, "logging", "jobqueue.log",
-                                  NULL);
+  if (!get_bots_version (ini, env, &c->bots_version, error)
+      || !get_log_backups (ini, c->bots_version, &c->log_backups, error))
+    return NULL;
+  c->log_path = c->bots_version == 4
+    ? g_build_filename (c->botssys, "logging", "jobqueue", "jobqueue.log",
+                        NULL)
+    : g_build_filename (c->botssys, "logging", "jobqueue.log", NULL);
+  g_autofree char *settings = g_build_filename (c->config_dir, "settings.py",
+                                                NULL);
+  c->time_zone = jq_botsenv_read_assignment (settings, "TIME_ZONE");
   c->state_dir = g_build_filename (c->botssys, "jobqueue", NULL);
   c->journal_path = g_build_filename (c->state_dir, "queue.db", NULL);
   c->lock_path = g_build_filename (c->state_dir, "server.lock", NULL);
@@ -178,6 +218,13 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
 JqConfig *
 jq_config_load (const char *config_dir, GError **error)
 {
+  return jq_config_load_in (NULL, config_dir, error);
+}
+
+JqConfig *
+jq_config_load_in (const JqBotsEnv *env, const char *config_dir,
+                   GError **error)
+{
   g_autofree char *path = g_build_filename (config_dir, "bots.ini", NULL);
   g_autoptr (GError) local = NULL;
   g_autoptr (JqIni) ini = jq_ini_load (path, &local);
@@ -186,14 +233,14 @@ jq_config_load (const char *config_dir, GError **error)
     {
       if (g_error_matches (local, JQ_ERROR, JQ_ERROR_NOT_FOUND))
         g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND,
-                     "no bots.ini found: looked for %s (set the config "
-                     "folder with -c<folder> or the BOTS_DIR environment "
-                     "variable)", path);
+                     "no bots.ini found at %s (set the config folder with "
+                     "-c<folder> or the BOTS_DIR environment variable)",
+                     path);
       else
         g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
-  JqConfig *c = jq_config_from_ini (ini, config_dir, &local);
+  JqConfig *c = jq_config_from_ini_in (ini, config_dir, env, &local);
   if (c == NULL)
     {
       /* Range errors do not know the file name; say it once here. */
@@ -210,9 +257,12 @@ JqConfig *
 jq_config_load_from_option (const char *option, GError **error)
 {
   g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *dir = jq_config_resolve_dir (option, g_getenv ("BOTS_DIR"),
-                                                cwd);
-  return jq_config_load (dir, error);
+  g_autoptr (JqBotsEnv) env = jq_botsenv_discover ();
+  g_autofree char *dir = jq_botsenv_find_config (env, option, env->major,
+                                                 cwd, error);
+  if (dir == NULL)
+    return NULL;
+  return jq_config_load_in (env, dir, error);
 }
 
 void
@@ -224,6 +274,7 @@ jq_config_free (JqConfig *c)
   g_free (c->bots_dir);
   g_free (c->ini_path);
   g_free (c->botssys);
+  g_free (c->time_zone);
   g_free (c->log_path);
   g_free (c->state_dir);
   g_free (c->journal_path);

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "botsenv.h"
 #include "ini.h"
 #include "journal.h"
 #include "log.h"
@@ -13,10 +14,18 @@
  * read-only, so it needs no accessors. */
 typedef struct {
   char      *config_dir;       /* absolute */
-  char      *bots_dir;         /* absolute: parent of config_dir */
+  char      *bots_dir;         /* absolute: the bots package folder
+                                  ("botspath"); when it is unknown, the
+                                  parent of config_dir */
   char      *ini_path;         /* config_dir/bots.ini */
-  char      *botssys;          /* absolute */
-  char      *log_path;         /* botssys/logging/jobqueue.log */
+  char      *botssys;          /* absolute; relative values from bots_dir */
+  int        bots_version;     /* 3 or 4: whose log, answers and wording we
+                                  keep; 0: unknown (Bots 3's log and answers,
+                                  Bots 4's wording) */
+  char      *time_zone;        /* settings.py TIME_ZONE; NULL: the system's */
+  char      *log_path;         /* Bots 3: botssys/logging/jobqueue.log,
+                                  Bots 4: botssys/logging/jobqueue/jobqueue.log */
+  guint      log_backups;      /* rotated log files kept */
   char      *state_dir;        /* botssys/jobqueue: journal and lock */
 
   gboolean   enabled;
@@ -44,25 +53,30 @@ typedef struct {
   guint      status_port;         /* 1..65535 when status_bind is set */
 } JqConfig;
 
-/* Resolves the configuration folder to an absolute path: @option (the -c
- * value; absolute, or relative to @cwd) when not NULL, else
- * "@bots_dir_env/config" when @bots_dir_env is set and not empty, else
- * "config" under @cwd. */
-char *jq_config_resolve_dir (const char *option, const char *bots_dir_env,
-                             const char *cwd);
-
 /* Reads @config_dir/bots.ini.  Returns NULL and sets @error when it is
  * missing (the message says where it looked), unreadable, malformed, or
  * holds a value we cannot use. */
 JqConfig *jq_config_load (const char *config_dir, GError **error);
 
-/* What both programs do: resolves the folder from @option (the -c value,
- * nullable), $BOTS_DIR and the working directory, then loads it. */
+/* What every program does: learns the Bots installation
+ * (jq_botsenv_discover), finds the config folder for @option (the -c
+ * value, nullable) as Bots does, from the working directory, and loads
+ * it. */
 JqConfig *jq_config_load_from_option (const char *option, GError **error);
 
-/* The same from an already parsed file, for tests. */
+/* jq_config_load for a known installation @env (nullable: unknown), which
+ * gives the bots package folder and the version. */
+JqConfig *jq_config_load_in (const JqBotsEnv *env, const char *config_dir,
+                             GError **error);
+
+/* The same from an already parsed file, for tests; the installation is
+ * unknown. */
 JqConfig *jq_config_from_ini (const JqIni *ini, const char *config_dir,
                               GError **error);
+
+/* The same for a known installation @env (nullable). */
+JqConfig *jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
+                                 const JqBotsEnv *env, GError **error);
 
 void jq_config_free (JqConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqConfig, jq_config_free)

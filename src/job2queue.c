@@ -42,8 +42,9 @@ usage (FILE *to)
     "Places a job in the Bots job queue; the job queue server runs it when\n"
     "the jobs before it have ended.\n"
     "\n"
-    "  -c<configdir>  folder holding bots.ini (default: config, or\n"
-    "                 $BOTS_DIR/config when BOTS_DIR is set).  A -c<dir>\n"
+    "  -c<configdir>  the config folder, found as Bots finds it; default:\n"
+    "                 config (Bots 3), or $BOTS_CONFIG_DIR,\n"
+    "                 ~/.bots/env/$BOTSENV/config (Bots 4).  A -c<dir>\n"
     "                 in the task's own arguments also selects it.\n"
     "  -p<priority>   1 (runs first) to 9; default 5\n"
     "  -h, --help, ?, /?  show this help\n"
@@ -61,10 +62,25 @@ usage (FILE *to)
     "  bots-job2queue /usr/local/bin/my_program my_parm_1 my_parm_2\n");
 }
 
+/* Bots 3's bots-job2queue.py printed these; it knew no other answers. */
+static const char *const bots3_answers[] = {
+  [EXIT_ADDED] = "OK, job is added to queue",
+  [EXIT_NOT_ADDED] = "Error, job not to jobqueue. Can not contact "
+                     "jobqueue-server",
+  [EXIT_DUPLICATE] = "Duplicate job, not added.",
+};
+
+/* The wording of the installed Bots (0 while it is unknown: ours). */
+static int bots_version;
+
 static int
 answer (int code)
 {
-  printf ("%s\n", answers[code]);
+  const char *text = answers[code];
+  if (bots_version == 3 && code < (int) G_N_ELEMENTS (bots3_answers)
+      && bots3_answers[code] != NULL)
+    text = bots3_answers[code];
+  printf ("%s\n", text);
   return code;
 }
 
@@ -84,14 +100,41 @@ call_addjob (const JqConfig *config, char **task, int priority,
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
   xmlrpc_value *result = NULL;
   int code = -1;
+  /* submit() tells us a refusal that addjob hides from a Bots 3
+   * installation's callers; a server without it (Bots' own) answers
+   * addjob truly. */
+  gboolean submitted = FALSE;
   if (!env.fault_occurred)
-    result = jq_client_call (client, "addjob", params, error);
+    {
+      g_autoptr (GError) local = NULL;
+      result = jq_client_call (client, "submit", params, &local);
+      submitted = result != NULL;
+      if (result == NULL && g_error_matches (local, JQ_ERROR,
+                                             JQ_ERROR_INVALID))
+        result = jq_client_call (client, "addjob", params, error);
+      else if (result == NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
+    }
   if (result != NULL)
     {
-      xmlrpc_read_int (&env, result, &code);
+      if (submitted)
+        {
+          xmlrpc_value *code_v = NULL;
+          xmlrpc_struct_find_value (&env, result, "code", &code_v);
+          if (!env.fault_occurred && code_v != NULL)
+            {
+              xmlrpc_read_int (&env, code_v, &code);
+              xmlrpc_DECREF (code_v);
+            }
+          else if (!env.fault_occurred)
+            xmlrpc_env_set_fault (&env, 1, "no code");
+        }
+      else
+        xmlrpc_read_int (&env, result, &code);
       if (env.fault_occurred)
         g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
-                     "to addjob", jq_client_get_url (client));
+                     "to %s", jq_client_get_url (client),
+                     submitted ? "submit" : "addjob");
       xmlrpc_DECREF (result);
     }
   else if (env.fault_occurred)
@@ -175,10 +218,13 @@ main (int argc, char **argv)
                                                             &error);
   if (config == NULL)
     {
-      answer (EXIT_NOT_ADDED);
+      /* Not "Can not contact jobqueue-server": the server was never
+       * asked, and the message says what is missing instead. */
+      printf ("Error, job not added to queue.\n");
       fprintf (stderr, "bots-job2queue: %s\n", error->message);
       return EXIT_NOT_ADDED;
     }
+  bots_version = config->bots_version;
   if (!config->enabled)
     {
       answer (EXIT_NOT_ADDED);

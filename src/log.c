@@ -1,10 +1,14 @@
 /* Bots job queue log: line format, levels, midnight rotation.
  *
  * Rotation copies the behaviour of a Python TimedRotatingFileHandler with
- * when='midnight' and backupCount=10, because administrators' scripts look
- * for those file names: at the first write after local midnight the live
- * file is renamed to jobqueue.log.YYYY-MM-DD (the day it covers) and the
- * oldest backups beyond ten are deleted. */
+ * when='midnight' and backupCount=10 (Bots 3) or log_file_number (Bots 4),
+ * because administrators' scripts look for those file names: at the first
+ * write after midnight the live file is renamed to jobqueue.log.YYYY-MM-DD
+ * (the day it covers) and the oldest backups beyond the count are deleted.
+ *
+ * Time zone: Bots runs with Django's TIME_ZONE as its TZ, so its log is
+ * written in that zone; the log takes it as an identifier
+ * (jq_log_configure) and uses it for the stamps and for midnight. */
 #include "log.h"
 
 #include <errno.h>
@@ -25,7 +29,10 @@ struct _JqLog {
   JqLogLevel  console_level;
   JqLogClock  clock;
   gpointer    clock_data;
-  GTimeZone  *zone;            /* local zone, re-read at rollover and reopen */
+  GTimeZone  *zone;            /* re-read at rollover and reopen */
+  char       *zone_name;       /* NULL: the system's zone */
+  JqLogStyle  style;
+  guint       backups;         /* rotated files kept */
   gint64      rollover_at;     /* unix seconds; 0 = not computed yet */
   gboolean    write_failed;    /* reported once until a write works again */
   guint       held;            /* jq_log_hold() nesting: flush deferred */
@@ -38,7 +45,30 @@ static const struct {
   { JQ_LOG_DEBUG, "DEBUG" },     { JQ_LOG_INFO, "INFO" },
   { JQ_LOG_STARTINFO, "STARTINFO" }, { JQ_LOG_WARNING, "WARNING" },
   { JQ_LOG_ERROR, "ERROR" },     { JQ_LOG_CRITICAL, "CRITICAL" },
+  { JQ_LOG_STDOUT, "STDOUT" },   { JQ_LOG_STDERR, "STDERR" },
+  { JQ_LOG_DONE, "DONE" },       { JQ_LOG_START, "START" },
 };
+
+/* Bots 3 has none of Bots 4's extra levels: they are INFO there. */
+static JqLogLevel
+styled (JqLogStyle style, JqLogLevel level)
+{
+  if (style == JQ_LOG_STYLE_BOTS3
+      && (level == JQ_LOG_STDOUT || level == JQ_LOG_STDERR
+          || level == JQ_LOG_DONE || level == JQ_LOG_START))
+    return JQ_LOG_INFO;
+  return level;
+}
+
+/* The number that ranks @level against a threshold in @style. */
+static int
+rank (JqLogStyle style, JqLogLevel level)
+{
+  level = styled (style, level);
+  if (style == JQ_LOG_STYLE_BOTS4 && level == JQ_LOG_STARTINFO)
+    return 28;
+  return (int) level;
+}
 
 gboolean
 jq_log_level_parse (const char *name, JqLogLevel *out)
@@ -63,21 +93,36 @@ jq_log_level_name (JqLogLevel level)
 }
 
 char *
-jq_log_format_line (GDateTime *when, JqLogLevel level, const char *message)
+jq_log_format_line (JqLogStyle style, GDateTime *when, JqLogLevel level,
+                    const char *message)
 {
+  const char *name = jq_log_level_name (styled (style, level));
+  if (style == JQ_LOG_STYLE_BOTS4)
+    {
+      g_autofree char *stamp = g_date_time_format (when, "%Y.%m.%d %H:%M:%S");
+      return g_strdup_printf ("%s %-9s [bots.jobqueueserver] %s\n", stamp,
+                              name, message);
+    }
   g_autofree char *stamp = g_date_time_format (when, "%Y%m%d %H:%M:%S");
-  return g_strdup_printf ("%s %-9s: %s\n", stamp, jq_log_level_name (level),
-                          message);
+  return g_strdup_printf ("%s %-9s: %s\n", stamp, name, message);
 }
 
 GDateTime *
 jq_log_next_midnight (GDateTime *t)
 {
-  g_autoptr (GDateTime) local = g_date_time_to_local (t);
-  g_autoptr (GDateTime) today = g_date_time_new_local (
-      g_date_time_get_year (local), g_date_time_get_month (local),
-      g_date_time_get_day_of_month (local), 0, 0, 0);
+  GTimeZone *zone = g_date_time_get_timezone (t);
+  g_autoptr (GDateTime) today = g_date_time_new (
+      zone, g_date_time_get_year (t), g_date_time_get_month (t),
+      g_date_time_get_day_of_month (t), 0, 0, 0);
   return g_date_time_add_days (today, 1);
+}
+
+/* @unix in the log's zone. */
+static GDateTime *
+in_zone (JqLog *log, gint64 unix_seconds)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (unix_seconds);
+  return g_date_time_to_timezone (utc, log->zone);
 }
 
 char *
@@ -102,7 +147,11 @@ refresh_zone (JqLog *log)
 {
   if (log->zone != NULL)
     g_time_zone_unref (log->zone);
-  log->zone = g_time_zone_new_local ();
+  log->zone = NULL;
+  if (log->zone_name != NULL)
+    log->zone = g_time_zone_new_identifier (log->zone_name);
+  if (log->zone == NULL)
+    log->zone = g_time_zone_new_local ();
 }
 
 /* Python bases the first rollover on the file's modification time, so a
@@ -114,9 +163,12 @@ compute_rollover (JqLog *log)
   g_autoptr (GDateTime) base = NULL;
 
   if (log->path != NULL && g_stat (log->path, &st) == 0 && st.st_size > 0)
-    base = g_date_time_new_from_unix_local (st.st_mtime);
+    base = in_zone (log, st.st_mtime);
   else
-    base = log->clock (log->clock_data);
+    {
+      g_autoptr (GDateTime) now = log->clock (log->clock_data);
+      base = g_date_time_to_timezone (now, log->zone);
+    }
   g_autoptr (GDateTime) midnight = jq_log_next_midnight (base);
   log->rollover_at = g_date_time_to_unix (midnight);
 }
@@ -176,7 +228,7 @@ prune_backups (JqLog *log)
         g_ptr_array_add (found, g_strdup (name));
     }
   g_ptr_array_sort (found, compare_names);
-  for (guint i = 0; i + JQ_LOG_BACKUP_COUNT < found->len; i++)
+  for (guint i = 0; i + log->backups < found->len; i++)
     {
       g_autofree char *victim = g_build_filename (dir, found->pdata[i], NULL);
       g_unlink (victim);
@@ -186,8 +238,7 @@ prune_backups (JqLog *log)
 static void
 rotate (JqLog *log, gint64 now)
 {
-  g_autoptr (GDateTime) rollover = g_date_time_new_from_unix_local (
-      log->rollover_at);
+  g_autoptr (GDateTime) rollover = in_zone (log, log->rollover_at);
   g_autofree char *backup = jq_log_backup_name (log->path, rollover);
 
   if (log->file != NULL)
@@ -204,7 +255,7 @@ rotate (JqLog *log, gint64 now)
     fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
 
   refresh_zone (log);
-  g_autoptr (GDateTime) now_dt = g_date_time_new_from_unix_local (now);
+  g_autoptr (GDateTime) now_dt = in_zone (log, now);
   g_autoptr (GDateTime) next = jq_log_next_midnight (now_dt);
   log->rollover_at = g_date_time_to_unix (next);
 }
@@ -222,6 +273,8 @@ jq_log_new (const char *path, JqLogLevel file_level, gboolean console,
   log->console_level = console_level;
   log->clock = default_clock;
   log->clock_data = log;
+  log->style = JQ_LOG_STYLE_BOTS3;
+  log->backups = JQ_LOG_BACKUP_COUNT;
   refresh_zone (log);
   if (path != NULL && !open_file (log, error))
     {
@@ -230,6 +283,29 @@ jq_log_new (const char *path, JqLogLevel file_level, gboolean console,
     }
   compute_rollover (log);
   return log;
+}
+
+gboolean
+jq_log_configure (JqLog *log, JqLogStyle style, const char *zone,
+                  guint backups)
+{
+  g_mutex_lock (&log->lock);
+  log->style = style;
+  log->backups = backups;
+  g_free (log->zone_name);
+  log->zone_name = g_strdup (zone);
+  refresh_zone (log);
+  gboolean known = TRUE;
+  if (zone != NULL)
+    {
+      GTimeZone *probe = g_time_zone_new_identifier (zone);
+      known = probe != NULL;
+      if (probe != NULL)
+        g_time_zone_unref (probe);
+    }
+  compute_rollover (log);
+  g_mutex_unlock (&log->lock);
+  return known;
 }
 
 void
@@ -279,8 +355,11 @@ jq_log_release (JqLog *log)
 void
 jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
 {
-  gboolean to_file = log->path != NULL && level >= log->file_level;
-  gboolean to_console = log->console && level >= log->console_level;
+  int r = rank (log->style, level);
+  gboolean to_file = log->path != NULL
+                     && r >= rank (log->style, log->file_level);
+  gboolean to_console = log->console
+                        && r >= rank (log->style, log->console_level);
   if (!to_file && !to_console)
     return;
 
@@ -290,8 +369,10 @@ jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
   va_end (args);
 
   g_mutex_lock (&log->lock);
-  g_autoptr (GDateTime) now = log->clock (log->clock_data);
-  g_autofree char *line = jq_log_format_line (now, level, message);
+  g_autoptr (GDateTime) clock_now = log->clock (log->clock_data);
+  g_autoptr (GDateTime) now = g_date_time_to_timezone (clock_now, log->zone);
+  g_autofree char *line = jq_log_format_line (log->style, now, level,
+                                              message);
 
   if (to_file)
     {
@@ -339,6 +420,7 @@ jq_log_free (JqLog *log)
   if (log->file != NULL)
     fclose (log->file);
   g_free (log->path);
+  g_free (log->zone_name);
   g_time_zone_unref (log->zone);
   g_mutex_clear (&log->lock);
   g_free (log);

@@ -1,40 +1,56 @@
-/* The job queue log: Bots' line format and levels, a file sink rotated at
- * local midnight, and a console sink with its own level. */
+/* The job queue log: Bots 3's or Bots 4's line format and levels, a file
+ * sink rotated at midnight in the log's time zone, and a console sink with
+ * its own level. */
 #pragma once
 
 #include <glib.h>
 
+/* Bots 3's levels, and Bots 4's extra ones (STDOUT to START).  The values
+ * are Bots 4's, except STARTINFO, which is Bots 3's 25 here and ranks as
+ * Bots 4's 28 in the Bots 4 style.  In the Bots 3 style the extra levels
+ * are written, and filtered, as INFO. */
 typedef enum {
   JQ_LOG_DEBUG = 10,
+  JQ_LOG_STDOUT = 11,
+  JQ_LOG_STDERR = 12,
   JQ_LOG_INFO = 20,
   JQ_LOG_STARTINFO = 25,
+  JQ_LOG_DONE = 26,
+  JQ_LOG_START = 27,
   JQ_LOG_WARNING = 30,
   JQ_LOG_ERROR = 40,
   JQ_LOG_CRITICAL = 50,
 } JqLogLevel;
 
-/* How many rotated files are kept next to the live one. */
+typedef enum {
+  JQ_LOG_STYLE_BOTS3,   /* "%Y%m%d %H:%M:%S LEVEL____: message" */
+  JQ_LOG_STYLE_BOTS4,   /* "%Y.%m.%d %H:%M:%S LEVEL____ [bots.jobqueueserver] message" */
+} JqLogStyle;
+
+/* How many rotated files Bots 3 keeps next to the live one. */
 #define JQ_LOG_BACKUP_COUNT 10
 
-/* Parses a level name (DEBUG, INFO, STARTINFO, WARNING, ERROR, CRITICAL; any
- * case).  Returns FALSE for anything else. */
+/* Parses a level name (DEBUG, STDOUT, STDERR, INFO, STARTINFO, DONE,
+ * START, WARNING, ERROR, CRITICAL; any case).  Returns FALSE for anything
+ * else. */
 gboolean jq_log_level_parse (const char *name, JqLogLevel *out);
 
 /* The name Bots prints for @level, e.g. "STARTINFO". */
 const char *jq_log_level_name (JqLogLevel level);
 
-/* Formats one line, newline included:
- * "%Y%m%d %H:%M:%S LEVEL____: message\n" with LEVEL left-aligned in 9
- * columns.  @when is local time. */
-char *jq_log_format_line (GDateTime *when, JqLogLevel level,
-                          const char *message);
+/* Formats one line in @style, newline included.  Bots 3:
+ * "%Y%m%d %H:%M:%S LEVEL____: message\n"; Bots 4:
+ * "%Y.%m.%d %H:%M:%S LEVEL____ [bots.jobqueueserver] message\n"; LEVEL
+ * left-aligned in 9 columns.  @when is printed in its own zone. */
+char *jq_log_format_line (JqLogStyle style, GDateTime *when,
+                          JqLogLevel level, const char *message);
 
 /* The file name a log that rolled over at @rollover gets:
  * "<path>.YYYY-MM-DD", dated the day before @rollover (the day the file
  * covers), as Python's TimedRotatingFileHandler names it. */
 char *jq_log_backup_name (const char *path, GDateTime *rollover);
 
-/* The first local midnight strictly after @t. */
+/* The first midnight strictly after @t, in @t's zone. */
 GDateTime *jq_log_next_midnight (GDateTime *t);
 
 /* Returns the current local time; replaceable so tests need not wait for
@@ -50,7 +66,15 @@ typedef struct _JqLog JqLog;
 JqLog *jq_log_new (const char *path, JqLogLevel file_level, gboolean console,
                    JqLogLevel console_level, GError **error);
 
-/* Replaces the clock (default: g_date_time_new_now_local).  The next
+/* Sets the line format, the time zone (an identifier such as
+ * "Europe/Amsterdam"; NULL or unknown to the system: the system's zone)
+ * and how many rotated files are kept.  Call before the first write.
+ * Returns FALSE when @zone is not NULL and unknown (the system's zone is
+ * used then). */
+gboolean jq_log_configure (JqLog *log, JqLogStyle style, const char *zone,
+                           guint backups);
+
+/* Replaces the clock (default: now, in the log's zone).  The next
  * rollover is recomputed from the file's modification time. */
 void jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data);
 

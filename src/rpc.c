@@ -52,6 +52,7 @@ struct _JqRpc {
   JqScheduler *scheduler;
   JqDoor      *door;
   JqLog       *log;
+  gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before listening */
   GMutex       big_parse;
   GMutex       ended_lock;     /* guards the three below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
@@ -486,12 +487,24 @@ add_task (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
   return ok;
 }
 
+/* Bots 3's monitor and job2queue.py index a table of 0, 1 and 4 with the
+ * answer: a 2 or 3 crashes them (HTTP 500, KeyError).  For a Bots 3
+ * installation the refusal stays a refusal, but is told in the log only;
+ * submit() gives the true answer (what our own bots-job2queue calls). */
 static xmlrpc_value *
 method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
   AddjobCall call;
   if (!add_task (rpc, env, params, &call))
     return NULL;
+  if (rpc->bots3_answers && (call.code == JQ_ADDJOB_EMPTY
+                             || call.code == JQ_ADDJOB_UNAUTHORIZED))
+    {
+      jq_log_write (rpc->log, JQ_LOG_ERROR, "Job not added; answered 0 "
+                    "instead of %d, which Bots 3's callers cannot "
+                    "show (see the line above)", (int) call.code);
+      return xmlrpc_int_new (env, JQ_ADDJOB_OK);
+    }
   return xmlrpc_int_new (env, call.code);
 }
 
@@ -1250,6 +1263,12 @@ void
 jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
 {
   rpc->status = status;
+}
+
+void
+jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3)
+{
+  rpc->bots3_answers = bots3;
 }
 
 JqRpc *

@@ -25,6 +25,13 @@ typedef struct _JqRpc JqRpc;
  * outlive the rpc object. */
 JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
 
+/* With @bots3, addjob answers a Bots 3 installation's callers only what
+ * they can display (PROTOCOL section 2): an empty or unauthorized task is
+ * not queued, logged as an ERROR, and answered 0.  submit() always gives
+ * the true answer; our own clients call it.  Default: FALSE.  Call before
+ * jq_rpc_listen. */
+void jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3);
+
 /* Answers one request body with the XML of its response: a methodResponse
  * or a fault (code 1, as Python's server gives).  Never fails.  Thread-safe;
  * this is the whole request path short of HTTP (tests and fuzzing use it). */

@@ -65,8 +65,10 @@ usage (FILE *to)
            "The Bots job queue server: accepts jobs over XML-RPC on the port\n"
            "set in bots.ini and runs them one at a time, in priority order.\n"
            "\n"
-           "  -c<configdir>  folder holding bots.ini (default: config, or\n"
-           "                 $BOTS_DIR/config when BOTS_DIR is set)\n"
+           "  -c<configdir>  the config folder, found as Bots finds it (on\n"
+           "                 Python's path, in the bots package, then as a\n"
+           "                 folder); default: config (Bots 3), or\n"
+           "                 $BOTS_CONFIG_DIR, ~/.bots/env/$BOTSENV/config (Bots 4)\n"
            "  -h, --help     show this help and exit\n"
            "  --version      show the version and exit\n");
 }
@@ -353,6 +355,10 @@ main (int argc, char **argv)
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
       return 1;
     }
+  /* Where and as the installed Bots writes it (PROTOCOL section 5). */
+  gboolean zone_known = jq_log_configure (
+      log, config->bots_version == 4 ? JQ_LOG_STYLE_BOTS4 : JQ_LOG_STYLE_BOTS3,
+      config->time_zone, config->log_backups);
 
   /* One server per botssys, and the journal is its alone. */
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
@@ -393,6 +399,8 @@ main (int argc, char **argv)
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
   server.status_page = jq_status_new (server.scheduler, server.door);
   jq_rpc_set_status (server.rpc, server.status_page);
+  /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
+  jq_rpc_set_bots3_answers (server.rpc, config->bots_version != 4);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &server);
@@ -421,14 +429,20 @@ main (int argc, char **argv)
   else
     {
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
+      if (!zone_known)
+        jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
+                      "is not a time zone of this system; logging in the "
+                      "system's zone", config->time_zone, config->config_dir);
       jq_log_write (log, JQ_LOG_STARTINFO,
                     "bots-jobqueueserver %s; config %s; listening on %s "
                     "port %u; %u job(s) at once; maxruntime %u minutes; "
-                    "durability %s.",
+                    "durability %s; Bots %s.",
                     PACKAGE_VERSION, config->ini_path, config->bind,
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
-                    jq_durability_name (config->durability));
+                    jq_durability_name (config->durability),
+                    config->bots_version == 4 ? "4"
+                    : config->bots_version == 3 ? "3" : "version unknown");
       if (config->status_bind != NULL)
         jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
                       "on %s port %u (no XML-RPC there).",

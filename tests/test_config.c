@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -103,6 +104,9 @@ test_bad_values (void **state)
     { "[jobqueue]\nlog_console_level = 25\n", "log_console_level" },
     { "[settings]\nmaxruntime = -1\n", "maxruntime" },
     { "[jobqueue]\nkilljobsintimeout = 2\n", "killjobsintimeout" },
+    { "[jobqueue]\nbots_version = 2\n", "bots_version" },
+    { "[jobqueue]\nbots_version = 4\nlog_file_number = many\n",
+      "log_file_number" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -125,23 +129,183 @@ test_ignored_lauchfrequency (void **state)
   assert_true (c->enabled);
 }
 
-static void
-test_resolve_dir (void **state)
+/* A fake installation under a temporary folder: @files are paths below
+ * it, created empty unless they end in "=text". */
+static char *
+make_tree (const char *const *files)
 {
-  g_autofree char *a = jq_config_resolve_dir ("config2", NULL, "/home/b");
-  g_autofree char *b = jq_config_resolve_dir ("/etc/bots", "/ignored", "/x");
-  g_autofree char *c = jq_config_resolve_dir (NULL, "/opt/bots", "/x");
-  g_autofree char *d = jq_config_resolve_dir (NULL, NULL, "/home/b");
-  g_autofree char *e = jq_config_resolve_dir (NULL, "", "/home/b");
-  g_autofree char *f = jq_config_resolve_dir ("../cfg/", NULL, "/a/b");
-  g_autofree char *g = jq_config_resolve_dir (NULL, "rel", "/a");
-  assert_string_equal (a, "/home/b/config2");
-  assert_string_equal (b, "/etc/bots");
-  assert_string_equal (c, "/opt/bots/config");
-  assert_string_equal (d, "/home/b/config");
-  assert_string_equal (e, "/home/b/config");
-  assert_string_equal (f, "/a/cfg");
-  assert_string_equal (g, "/a/rel/config");
+  char *root = g_dir_make_tmp ("jqbots-XXXXXX", NULL);
+  for (const char *const *f = files; *f != NULL; f++)
+    {
+      g_auto (GStrv) kv = g_strsplit (*f, "=", 2);
+      g_autofree char *path = g_build_filename (root, kv[0], NULL);
+      g_autofree char *dir = g_path_get_dirname (path);
+      g_mkdir_with_parents (dir, 0755);
+      if (!g_str_has_suffix (kv[0], "/"))
+        assert_true (g_file_set_contents (path, kv[1] ? kv[1] : "", -1, NULL));
+      else
+        g_mkdir_with_parents (path, 0755);
+    }
+  return root;
+}
+
+static void
+remove_tree (const char *root)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", root);
+  assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_find_config_as_bots (void **state)
+{
+  static const char *const files[] = {
+    "lib/bots/botsglobal.py=version = '3.3.0'       #bots version\n",
+    "lib/bots/config/settings.py=TIME_ZONE = 'Europe/Amsterdam'\n",
+    "lib/bots/config/bots.ini=[jobqueue]\n",
+    "lib/bots/config2/bots.ini=[jobqueue]\n",
+    "site/myconf/settings.py=",
+    "home/config/",
+    "home/other/",
+    NULL,
+  };
+  g_autofree char *root = make_tree (files);
+  g_autofree char *lib = g_build_filename (root, "lib", NULL);
+  g_autofree char *bots = g_build_filename (root, "lib", "bots", NULL);
+  g_autofree char *site = g_build_filename (root, "site", NULL);
+  g_autofree char *home = g_build_filename (root, "home", NULL);
+  g_autofree char *path = g_strjoin (":", "", site, lib, NULL);
+  g_autoptr (JqBotsEnv) env = jq_botsenv_new (bots, path, "test");
+  g_autoptr (GError) error = NULL;
+
+  assert_string_equal (env->version, "3.3.0");
+  assert_int_equal (env->major, 3);
+  assert_int_equal (g_strv_length (env->import_path), 2);
+
+  /* The package's config wins over the working directory's. */
+  g_autofree char *a = jq_botsenv_find_config (env, NULL, 3, home, &error);
+  g_autofree char *want_a = g_build_filename (bots, "config", NULL);
+  assert_string_equal (a, want_a);
+  g_autofree char *b = jq_botsenv_find_config (env, "config2/", 3, "/", NULL);
+  g_autofree char *want_b = g_build_filename (bots, "config2", NULL);
+  assert_string_equal (b, want_b);
+  /* The import path comes first. */
+  g_autofree char *c = jq_botsenv_find_config (env, "myconf", 3, home, NULL);
+  g_autofree char *want_c = g_build_filename (site, "myconf", NULL);
+  assert_string_equal (c, want_c);
+  /* Then a folder, relative to the working directory. */
+  g_autofree char *d = jq_botsenv_find_config (env, "other", 3, home, NULL);
+  g_autofree char *want_d = g_build_filename (home, "other", NULL);
+  assert_string_equal (d, want_d);
+  g_autofree char *e = jq_botsenv_find_config (env, "../home/other", 3,
+                                               home, NULL);
+  assert_string_equal (e, want_d);
+
+  /* Not found: one message with every place. */
+  assert_null (jq_botsenv_find_config (env, "nothere", 3, home, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_NOT_FOUND));
+  assert_non_null (strstr (error->message, site));
+  assert_non_null (strstr (error->message, "/lib/bots/nothere"));
+  assert_non_null (strstr (error->message, "/home/nothere"));
+  g_clear_error (&error);
+
+  /* Relative botssys is relative to the package; TIME_ZONE is read. */
+  g_autoptr (JqConfig) cfg = jq_config_load_in (env, want_b, &error);
+  assert_non_null (cfg);
+  g_autofree char *sys = g_build_filename (bots, "botssys", NULL);
+  assert_string_equal (cfg->botssys, sys);
+  assert_int_equal (cfg->bots_version, 3);
+  assert_null (cfg->time_zone);
+  g_autoptr (JqConfig) cfg2 = jq_config_load_in (env, want_a, &error);
+  assert_string_equal (cfg2->time_zone, "Europe/Amsterdam");
+  assert_true (g_str_has_suffix (cfg2->log_path,
+                                 "/bots/botssys/logging/jobqueue.log"));
+  remove_tree (root);
+}
+
+static void
+test_find_config_bots4 (void **state)
+{
+  static const char *const files[] = {
+    "lib/bots/__about__.py=__version__ = \"4.0.0\"\n",
+    "h/.bots/env/default/config/bots.ini=[settings]\nlog_file_number = 7\n",
+    "h/.bots/env/prod/config/bots.ini=[jobqueue]\nlog_file_number = 3\n",
+    "elsewhere/bots.ini=[jobqueue]\nbots_version = 3\n",
+    NULL,
+  };
+  g_autofree char *root = make_tree (files);
+  g_autofree char *bots = g_build_filename (root, "lib", "bots", NULL);
+  g_autofree char *home = g_build_filename (root, "h", NULL);
+  g_autoptr (JqBotsEnv) env = jq_botsenv_new (bots, NULL, "test");
+  g_autoptr (GError) error = NULL;
+  const char *old_home = g_getenv ("HOME");
+  g_autofree char *saved_home = g_strdup (old_home);
+
+  assert_int_equal (env->major, 4);
+  g_setenv ("HOME", home, TRUE);
+  g_unsetenv ("BOTS_CONFIG_DIR");
+  g_unsetenv ("BOTSENV");
+  g_autofree char *a = jq_botsenv_find_config (env, NULL, 4, "/", &error);
+  assert_non_null (a);
+  assert_true (g_str_has_suffix (a, "/h/.bots/env/default/config"));
+  g_autoptr (JqConfig) ca = jq_config_load_in (env, a, &error);
+  assert_int_equal (ca->bots_version, 4);
+  assert_int_equal (ca->log_backups, 7);
+  assert_true (g_str_has_suffix (ca->log_path,
+                                 "/bots/botssys/logging/jobqueue/jobqueue.log"));
+
+  g_setenv ("BOTSENV", "prod", TRUE);
+  g_autofree char *b = jq_botsenv_find_config (env, NULL, 4, "/", &error);
+  assert_true (g_str_has_suffix (b, "/h/.bots/env/prod/config"));
+  g_autoptr (JqConfig) cb = jq_config_load_in (env, b, &error);
+  assert_int_equal (cb->log_backups, 3);
+
+  g_setenv ("BOTS_CONFIG_DIR", "elsewhere", TRUE);
+  g_autofree char *c = jq_botsenv_find_config (env, NULL, 4, root, &error);
+  g_autofree char *want_c = g_build_filename (root, "elsewhere", NULL);
+  assert_string_equal (c, want_c);
+  g_autoptr (JqConfig) cc = jq_config_load_in (env, c, &error);
+  assert_int_equal (cc->bots_version, 3);   /* bots.ini overrides */
+
+  g_setenv ("BOTS_CONFIG_DIR", "nothere", TRUE);
+  assert_null (jq_botsenv_find_config (env, NULL, 4, root, &error));
+  assert_non_null (strstr (error->message, "$BOTS_CONFIG_DIR"));
+  g_unsetenv ("BOTS_CONFIG_DIR");
+  g_unsetenv ("BOTSENV");
+  if (saved_home)
+    g_setenv ("HOME", saved_home, TRUE);
+  remove_tree (root);
+}
+
+static void
+test_read_assignment (void **state)
+{
+  static const char *const files[] = {
+    "a.py=# TIME_ZONE = 'X'\n  TIME_ZONE = 'Indented'\nTIME_ZONE = 'Europe/Amsterdam'  # ok\n",
+    "b.py=TIME_ZONE = 'Europe/Amsterdam'\nTIME_ZONE = None\n",
+    "c.py=TIME_ZONE=u\"UTC\"\r\nTIME_ZONES = 'no'\n",
+    "d.py=TIME_ZONE = 'a' + 'b'\n",
+    "e.py=TIME_ZONE == 'x'\nTIME_ZONE = 'It\\'s'\n",
+    NULL,
+  };
+  g_autofree char *root = make_tree (files);
+  const char *names[] = { "a.py", "b.py", "c.py", "d.py", "e.py", "none.py" };
+  const char *want[] = { "Europe/Amsterdam", NULL, "UTC", NULL, NULL, NULL };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *p = g_build_filename (root, names[i], NULL);
+      g_autofree char *v = jq_botsenv_read_assignment (p, "TIME_ZONE");
+      if (want[i] == NULL)
+        assert_null (v);
+      else
+        assert_string_equal (v, want[i]);
+    }
+  assert_int_equal (jq_botsenv_parse_major ("3.3.0"), 3);
+  assert_int_equal (jq_botsenv_parse_major ("4.0.0"), 4);
+  assert_int_equal (jq_botsenv_parse_major ("5"), 4);
+  assert_int_equal (jq_botsenv_parse_major ("2.1"), 0);
+  assert_int_equal (jq_botsenv_parse_major ("x"), 0);
+  remove_tree (root);
 }
 
 static void
@@ -185,7 +349,9 @@ main (void)
     cmocka_unit_test (test_relative_botssys_dots),
     cmocka_unit_test (test_bad_values),
     cmocka_unit_test (test_ignored_lauchfrequency),
-    cmocka_unit_test (test_resolve_dir),
+    cmocka_unit_test (test_find_config_as_bots),
+    cmocka_unit_test (test_find_config_bots4),
+    cmocka_unit_test (test_read_assignment),
     cmocka_unit_test (test_load_missing_says_where),
     cmocka_unit_test (test_load_error_names_file),
   };

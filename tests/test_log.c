@@ -95,12 +95,12 @@ static void
 test_format_line (void **state)
 {
   g_autoptr (GDateTime) t = g_date_time_new_local (2026, 11, 27, 14, 3, 7);
-  g_autofree char *a = jq_log_format_line (t, JQ_LOG_INFO,
+  g_autofree char *a = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_INFO,
                                            "Added job 12, priority 5: "
                                            "['bots-engine', '-cconfig']");
-  g_autofree char *b = jq_log_format_line (t, JQ_LOG_STARTINFO,
+  g_autofree char *b = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_STARTINFO,
                                            "Bots jobqueue started.");
-  g_autofree char *c = jq_log_format_line (t, JQ_LOG_ERROR, "x");
+  g_autofree char *c = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_ERROR, "x");
   assert_string_equal (a, "20261127 14:03:07 INFO     : Added job 12, "
                           "priority 5: ['bots-engine', '-cconfig']\n");
   assert_string_equal (b, "20261127 14:03:07 STARTINFO: Bots jobqueue "
@@ -285,6 +285,68 @@ test_held_lines_arrive_at_release (void **state)
   assert_non_null (strstr (later, "later"));
 }
 
+static void
+test_bots4_zone_and_count (void **state)
+{
+  Fixture *f = *state;
+  f->now = utc (2026, 11, 27, 22, 30, 0);
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  /* 23:30 UTC is 00:30 the next day in Amsterdam (UTC+1 in winter). */
+  assert_true (jq_log_configure (log, JQ_LOG_STYLE_BOTS4,
+                                 "Europe/Amsterdam", 3));
+  jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
+  jq_log_write (log, JQ_LOG_START, "Starting job 1");
+  f->now = utc (2026, 11, 27, 23, 30, 0);
+  jq_log_write (log, JQ_LOG_DONE, "Finished job 1");
+  g_autofree char *backup = g_strconcat (f->path, ".2026-11-27", NULL);
+  g_autofree char *old = read_file (backup);
+  g_autofree char *live = read_file (f->path);
+  assert_string_equal (old,
+      "2026.11.27 23:30:00 STARTINFO [bots.jobqueueserver] Bots jobqueue started.\n"
+      "2026.11.27 23:30:00 START     [bots.jobqueueserver] Starting job 1\n");
+  assert_string_equal (live,
+      "2026.11.28 00:30:00 DONE      [bots.jobqueueserver] Finished job 1\n");
+  for (int day = 0; day < 6; day++)
+    {
+      f->now = utc (2026, 12, 1 + day, 12, 0, 0);
+      jq_log_write (log, JQ_LOG_INFO, "day %d", day);
+    }
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  int backups = 0;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "jobqueue.log."))
+      backups++;
+  assert_int_equal (backups, 3);
+  /* An unknown zone is said, and the system's used. */
+  assert_false (jq_log_configure (log, JQ_LOG_STYLE_BOTS4, "Mars/Olympus", 3));
+}
+
+static void
+test_bots4_levels_rank (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_STARTINFO);
+  jq_log_configure (log, JQ_LOG_STYLE_BOTS4, "UTC", 30);
+  /* Bots 4's STARTINFO is 28: START (27) and DONE (26) stay below it. */
+  jq_log_write (log, JQ_LOG_START, "start");
+  jq_log_write (log, JQ_LOG_DONE, "done");
+  jq_log_write (log, JQ_LOG_STARTINFO, "startinfo");
+  g_autofree char *live = read_file (f->path);
+  assert_null (strstr (live, "start\n"));
+  assert_null (strstr (live, "done"));
+  assert_non_null (strstr (live, "startinfo"));
+  /* Bots 3 knows no START or DONE: they are INFO there. */
+  g_autoptr (GDateTime) t = g_date_time_new_utc (2026, 1, 2, 3, 4, 5);
+  g_autofree char *line = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t,
+                                              JQ_LOG_DONE, "x");
+  assert_string_equal (line, "20260102 03:04:05 INFO     : x\n");
+  JqLogLevel l;
+  assert_true (jq_log_level_parse ("stdout", &l));
+  assert_int_equal (l, 11);
+}
+
 int
 main (void)
 {
@@ -294,6 +356,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_format_line),
     cmocka_unit_test (test_levels),
+    T (test_bots4_zone_and_count),
+    T (test_bots4_levels_rank),
     T (test_file_level_filters),
     T (test_rotates_at_midnight),
     T (test_keeps_ten_backups),

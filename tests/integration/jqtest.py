@@ -23,6 +23,12 @@ ADMIN = os.path.join(BUILDDIR, "src", "bots-jobqueue")
 JOB = os.path.join(SRCDIR, "tests", "integration", "job.py")
 PYTHON = sys.executable
 
+# The programs under test do not ask the machine's python3 where a bots
+# package is (src/botsenv.c): a Bots installed on the test machine must not
+# move the tests' botssys.  fakebots.py runs programs with env -i and tests
+# the asking.
+os.environ.setdefault("BOTS_JOBQUEUE_BOTSPATH", "")
+
 DEADLINE = 20.0  # seconds any single wait may take before the test fails
 
 

@@ -113,7 +113,7 @@ class Wrappers(jqtest.ServerTestCase):
         r = subprocess.run([wrapper, "-c/nonexistent"], env=self.env_with_programs(),
                            capture_output=True, text=True, timeout=jqtest.DEADLINE)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("/nonexistent/bots.ini", r.stderr)
+        self.assertIn("the folder /nonexistent", r.stderr)
 
     def test_wrapper_starts_the_server(self):
         other = jqtest.BotsDir()

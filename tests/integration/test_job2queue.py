@@ -127,7 +127,11 @@ class NoServer(jqtest.unittest.TestCase):
     def test_no_config(self):
         r = job2queue(["bots-engine"], cwd="/")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("/config/bots.ini", r.stderr)
+        # one message, every place looked at; the server was never asked
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn("the folder /config", r.stderr)
+        self.assertIn(".bots/env/default/config", r.stderr)
+        self.assertNotIn("contact", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

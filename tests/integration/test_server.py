@@ -57,7 +57,7 @@ class CommandLine(jqtest.unittest.TestCase):
     def test_missing_config(self):
         r = run_server(["-c" + self.bots.path("nowhere")])
         self.assertEqual(r.returncode, 1)
-        self.assertIn(self.bots.path("nowhere", "bots.ini"), r.stderr)
+        self.assertIn("the folder " + self.bots.path("nowhere"), r.stderr)
 
     def test_default_config_dir_and_bots_dir(self):
         # no -c: "config" under the working directory, or under $BOTS_DIR

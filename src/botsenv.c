@@ -1,0 +1,354 @@
+/* The Bots installation: its bots package, import path, version, and
+ * config folder.
+ *
+ * Bots never reads -c<dir> as a plain path first: it imports <dir>.settings
+ * from Python's import path, then from inside the bots package, and only
+ * then tries <dir> as a folder (PROTOCOL section 1).  A C program cannot
+ * import, so it needs the two facts Python has: the bots package's folder
+ * ("botspath") and sys.path.  The .py wrappers run under Bots' own Python
+ * and pass both in the environment; without them we ask a Python once, at
+ * start-up, before any thread or main loop exists. */
+#include "build-config.h"
+
+#include "botsenv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#ifndef BOTS_PYTHON
+#define BOTS_PYTHON "python3"
+#endif
+
+/* What the wrappers compute too (bots-compat/bots-job2queue.py.in): the
+ * bots package's folder without importing it, and sys.path without the
+ * working directory, which `python -c` adds and a Bots script does not.
+ * Valid Python 2 and 3.  Output: botspath, a newline, sys.path joined as
+ * in BOTS_JOBQUEUE_PYTHONPATH. */
+static const char probe_script[] =
+  "import os, sys\n"
+  "sys.path = [p for p in sys.path if p]\n"
+  "d = ''\n"
+  "try:\n"
+  "    import importlib.util\n"
+  "    s = importlib.util.find_spec('bots')\n"
+  "    if s is not None and s.submodule_search_locations:\n"
+  "        d = list(s.submodule_search_locations)[0]\n"
+  "except ImportError:\n"
+  "    import imp\n"
+  "    try:\n"
+  "        d = imp.find_module('bots')[1]\n"
+  "    except ImportError:\n"
+  "        pass\n"
+  "sys.stdout.write((os.path.abspath(d) if d else '') + '\\n'\n"
+  "                 + os.pathsep.join(sys.path))\n";
+
+int
+jq_botsenv_parse_major (const char *version)
+{
+  if (version == NULL || !g_ascii_isdigit (version[0]))
+    return 0;
+  guint64 major = g_ascii_strtoull (version, NULL, 10);
+  if (major == 3)
+    return 3;
+  return major >= 4 ? 4 : 0;
+}
+
+/* The value of a plain string literal at @p (u'' allowed), or NULL; then
+ * only white space or a comment may follow. */
+static char *
+parse_literal (const char *p)
+{
+  if (*p == 'u' || *p == 'U')
+    p++;
+  char quote = *p;
+  if (quote != '\'' && quote != '"')
+    return NULL;
+  const char *start = ++p;
+  while (*p != '\0' && *p != quote && *p != '\\')
+    p++;
+  if (*p != quote)
+    return NULL;
+  const char *end = p++;
+  while (*p == ' ' || *p == '\t' || *p == '\r')
+    p++;
+  if (*p != '\0' && *p != '#')
+    return NULL;
+  return g_strndup (start, end - start);
+}
+
+char *
+jq_botsenv_read_assignment (const char *path, const char *name)
+{
+  g_autofree char *text = NULL;
+  gsize name_len = strlen (name);
+  char *value = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      const char *p = *l;
+      if (strncmp (p, name, name_len) != 0)
+        continue;
+      p += name_len;
+      while (*p == ' ' || *p == '\t')
+        p++;
+      if (*p != '=' || p[1] == '=')
+        continue;
+      p++;
+      while (*p == ' ' || *p == '\t')
+        p++;
+      /* The last assignment wins, also when it is not a literal. */
+      g_free (value);
+      value = parse_literal (p);
+    }
+  return value;
+}
+
+/* Bots 4 keeps the version in __about__.py, Bots 3 in botsglobal.py. */
+static char *
+read_version (const char *botspath)
+{
+  static const struct { const char *file, *name; } places[] = {
+    { "__about__.py", "__version__" },
+    { "__init__.py", "__version__" },
+    { "botsglobal.py", "version" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (places); i++)
+    {
+      g_autofree char *path = g_build_filename (botspath, places[i].file,
+                                                NULL);
+      char *v = jq_botsenv_read_assignment (path, places[i].name);
+      if (v != NULL && v[0] != '\0')
+        return v;
+      g_free (v);
+    }
+  return NULL;
+}
+
+JqBotsEnv *
+jq_botsenv_new (const char *botspath, const char *import_path,
+                const char *source)
+{
+  JqBotsEnv *env = g_new0 (JqBotsEnv, 1);
+  if (botspath != NULL && botspath[0] != '\0')
+    env->botspath = g_canonicalize_filename (botspath, NULL);
+  env->import_path = g_strsplit (import_path ? import_path : "",
+                                 G_SEARCHPATH_SEPARATOR_S, -1);
+  /* "" is no folder (and a script's path never holds the cwd). */
+  char **out = env->import_path;
+  for (char **in = env->import_path; *in != NULL; in++)
+    if ((*in)[0] != '\0')
+      *out++ = *in;
+    else
+      g_free (*in);
+  *out = NULL;
+  if (env->botspath != NULL)
+    env->version = read_version (env->botspath);
+  env->major = jq_botsenv_parse_major (env->version);
+  env->source = g_strdup (source);
+  return env;
+}
+
+/* Asks a Python where the bots package is (see probe_script). */
+static JqBotsEnv *
+probe (void)
+{
+  const char *python = g_getenv (JQ_BOTSENV_PYTHON_ENV);
+  if (python == NULL || python[0] == '\0')
+    python = BOTS_PYTHON;
+  g_autofree char *found = g_find_program_in_path (python);
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (found == NULL)
+    {
+      g_autofree char *why = g_strdup_printf (
+          "no Python \"%s\" found to ask where the bots package is (set %s)",
+          python, JQ_BOTSENV_PYTHON_ENV);
+      return jq_botsenv_new (NULL, NULL, why);
+    }
+  const char *argv[] = { found, "-c", probe_script, NULL };
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, &out, NULL, &status, &error)
+      || !g_spawn_check_wait_status (status, &error))
+    {
+      g_autofree char *why = g_strdup_printf ("%s could not be asked where "
+                                              "the bots package is: %s",
+                                              found, error->message);
+      return jq_botsenv_new (NULL, NULL, why);
+    }
+  /* Line 1: botspath (empty: none); line 2: sys.path. */
+  g_auto (GStrv) lines = g_strsplit (out, "\n", 2);
+  const char *botspath = lines[0] ? lines[0] : "";
+  g_autofree char *why = botspath[0]
+    ? g_strdup_printf ("found by %s", found)
+    : g_strdup_printf ("%s finds no bots package", found);
+  return jq_botsenv_new (botspath, lines[0] ? lines[1] : NULL, why);
+}
+
+JqBotsEnv *
+jq_botsenv_discover (void)
+{
+  const char *bots_dir = g_getenv ("BOTS_DIR");
+  const char *botspath = g_getenv (JQ_BOTSENV_BOTSPATH_ENV);
+  const char *import_path = g_getenv (JQ_BOTSENV_PYTHONPATH_ENV);
+
+  if (bots_dir != NULL && bots_dir[0] != '\0')
+    {
+      g_autofree char *dir = g_canonicalize_filename (bots_dir, NULL);
+      return jq_botsenv_new (dir, import_path, "set by BOTS_DIR");
+    }
+  if (botspath != NULL)
+    return jq_botsenv_new (botspath, import_path, botspath[0]
+                           ? "found by the wrapper's Python"
+                           : "the wrapper's Python finds no bots package");
+  return probe ();
+}
+
+/* Whether <dir> can be read as a dotted module path: relative, and every
+ * component a Python identifier. */
+static gboolean
+is_module_path (const char *dir)
+{
+  if (g_path_is_absolute (dir) || dir[0] == '\0')
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (dir, G_DIR_SEPARATOR_S, -1);
+  guint n = 0;
+  for (char **p = parts; *p != NULL; p++)
+    {
+      if ((*p)[0] == '\0' && p[1] == NULL && n > 0)
+        break;  /* a trailing slash */
+      if (!(g_ascii_isalpha ((*p)[0]) || (*p)[0] == '_'))
+        return FALSE;
+      for (const char *c = *p; *c; c++)
+        if (!(g_ascii_isalnum (*c) || *c == '_'))
+          return FALSE;
+      n++;
+    }
+  return n > 0;
+}
+
+/* A folder Python would import <dir>.settings from; bots.ini alone also
+ * counts, so that a config folder without settings.py still works. */
+static gboolean
+holds_settings (const char *folder)
+{
+  static const char *const names[] = { "settings.py", "settings.pyc",
+                                       "bots.ini" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *f = g_build_filename (folder, names[i], NULL);
+      if (g_file_test (f, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Bots 3's three rules for @dir; appends what was looked at to @looked. */
+static char *
+find_by_rules (const JqBotsEnv *env, const char *dir, const char *cwd,
+               GString *looked)
+{
+  if (is_module_path (dir))
+    {
+      g_string_append_printf (looked, "%s/settings.py on Python's import "
+                              "path (", dir);
+      for (char **p = env->import_path; *p != NULL; p++)
+        {
+          g_autofree char *c = g_build_filename (*p, dir, NULL);
+          g_string_append_printf (looked, "%s%s", p == env->import_path
+                                                    ? "" : ", ", *p);
+          if (g_path_is_absolute (c) && holds_settings (c))
+            return g_canonicalize_filename (c, NULL);
+        }
+      if (env->import_path[0] == NULL)
+        g_string_append (looked, "unknown");
+      g_string_append (looked, "); ");
+      if (env->botspath != NULL)
+        {
+          g_autofree char *c = g_build_filename (env->botspath, dir, NULL);
+          g_string_append_printf (looked, "%s in the bots package (%s); ",
+                                  c, env->source);
+          if (holds_settings (c))
+            return g_canonicalize_filename (c, NULL);
+        }
+      else
+        g_string_append_printf (looked, "no bots package (%s); ",
+                                env->source);
+    }
+  g_autofree char *c = g_canonicalize_filename (dir, cwd);
+  g_string_append_printf (looked, "the folder %s", c);
+  if (g_file_test (c, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&c);
+  return NULL;
+}
+
+/* Bots 4 without -c: $BOTS_CONFIG_DIR, else ~/.bots/env/$BOTSENV/config. */
+static char *
+find_bots4 (const char *cwd, GString *looked)
+{
+  const char *dir = g_getenv ("BOTS_CONFIG_DIR");
+  g_autofree char *c = NULL;
+  if (dir != NULL && dir[0] != '\0')
+    {
+      c = g_canonicalize_filename (dir, cwd);
+      g_string_append_printf (looked, "$BOTS_CONFIG_DIR (%s)", c);
+    }
+  else
+    {
+      const char *name = g_getenv ("BOTSENV");
+      if (name == NULL || name[0] == '\0')
+        name = "default";
+      c = g_build_filename (g_get_home_dir (), ".bots", "env", name,
+                            "config", NULL);
+      g_string_append_printf (looked, "~/.bots/env/$BOTSENV/config (%s)", c);
+    }
+  if (g_file_test (c, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&c);
+  return NULL;
+}
+
+char *
+jq_botsenv_find_config (const JqBotsEnv *env, const char *option, int major,
+                        const char *cwd, GError **error)
+{
+  g_autoptr (GString) looked = g_string_new (NULL);
+  char *found = NULL;
+
+  if (option != NULL)
+    found = find_by_rules (env, option, cwd, looked);
+  else if (major == 4)
+    found = find_bots4 (cwd, looked);
+  else
+    {
+      found = find_by_rules (env, "config", cwd, looked);
+      if (found == NULL && major == 0)
+        {
+          g_string_append (looked, "; ");
+          found = find_bots4 (cwd, looked);
+        }
+    }
+  if (found == NULL)
+    g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND,
+                 "no Bots config folder found for %s%s: looked for %s",
+                 option ? "-c" : "", option ? option : "the default config",
+                 looked->str);
+  return found;
+}
+
+void
+jq_botsenv_free (JqBotsEnv *env)
+{
+  if (env == NULL)
+    return;
+  g_free (env->botspath);
+  g_strfreev (env->import_path);
+  g_free (env->version);
+  g_free (env->source);
+  g_free (env);
+}

@@ -1,0 +1,57 @@
+/* The Bots installation the job queue serves: where its `bots` package is,
+ * the import path its Python sees, which Bots it is, and its config folder
+ * found exactly as Bots finds it (PROTOCOL section 1). */
+#pragma once
+
+#include <glib.h>
+
+/* Set by the .py wrappers (which run under Bots' own Python) for the C
+ * program they start, so that it need not ask a Python itself. */
+#define JQ_BOTSENV_BOTSPATH_ENV   "BOTS_JOBQUEUE_BOTSPATH"   /* "" = no bots package */
+#define JQ_BOTSENV_PYTHONPATH_ENV "BOTS_JOBQUEUE_PYTHONPATH" /* sys.path, ':'-separated */
+/* The Python to ask when no wrapper did (default: configure's
+ * --with-bots-python, python3 on PATH). */
+#define JQ_BOTSENV_PYTHON_ENV     "BOTS_JOBQUEUE_PYTHON"
+
+typedef struct {
+  char  *botspath;     /* absolute folder of the bots package; NULL: unknown */
+  char **import_path;  /* Python's sys.path as Bots' scripts see it; never NULL */
+  char  *version;      /* e.g. "3.3.0", read from the package; NULL: unknown */
+  int    major;        /* 3 or 4 from @version; 0: unknown */
+  char  *source;       /* how botspath was learnt, for messages */
+} JqBotsEnv;
+
+/* A record from known values (tests, and the wrapper's variables).
+ * @botspath nullable; @import_path ':'-separated, nullable.  Reads the
+ * version from the package folder. */
+JqBotsEnv *jq_botsenv_new (const char *botspath, const char *import_path,
+                           const char *source);
+
+/* Learns the installation from the environment: $BOTS_DIR (the Bots
+ * folder, set by the administrator), else the wrapper's variables above,
+ * else the answer of a Python (see JQ_BOTSENV_PYTHON_ENV).  Never fails:
+ * what cannot be learnt stays unknown, and @source says why. */
+JqBotsEnv *jq_botsenv_discover (void);
+
+/* Finds the config folder as Bots does (PROTOCOL section 1) for the -c
+ * value @option (nullable: none given), seen from @cwd, with Bots 3 or 4
+ * rules after @major (0: both, Bots 3's first).  Returns the absolute
+ * folder, or NULL and sets @error (JQ_ERROR_NOT_FOUND) with one message
+ * naming every place looked at. */
+char *jq_botsenv_find_config (const JqBotsEnv *env, const char *option,
+                              int major, const char *cwd, GError **error);
+
+/* The major version of a version string ("3.3.0" -> 3): 3 or 4 for the
+ * Bots we know (4 also for anything later), 0 otherwise. */
+int jq_botsenv_parse_major (const char *version);
+
+/* Reads a Python file's top-level string assignment `@name = '...'` (or
+ * "..."), strictly: the name at the start of the line, a plain string
+ * literal without escapes, optionally followed by a comment.  The last
+ * such line wins, as in Python.  Returns NULL when there is none, the
+ * value is not such a literal (None, an expression), or the file cannot
+ * be read. */
+char *jq_botsenv_read_assignment (const char *path, const char *name);
+
+void jq_botsenv_free (JqBotsEnv *env);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqBotsEnv, jq_botsenv_free)
