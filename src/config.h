@@ -18,6 +18,10 @@ typedef struct {
   char      *botssys;          /* absolute */
   char      *log_path;         /* botssys/logging/jobqueue.log */
   char      *state_dir;        /* botssys/jobqueue: journal and lock */
+  char      *job_dir;          /* absolute: every job's working folder,
+                                * the Bots folder (bots_dir) */
+  char      *python_executable_path; /* [settings]; NULL when not set */
+  char      *botsengine_path;  /* [settings]; NULL when not set */
 
   gboolean   enabled;
   guint      port;             /* 1..65535 */
