@@ -190,6 +190,17 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
     .bots_package_dir = config->bots_dir,
   };
   s->policy = jq_task_policy_new (&policy);
+  {
+    /* Said once at the start: why bots-engine is or is not found, under
+     * a service manager's short PATH, is the first thing to check. */
+    g_autofree char *dirs = g_strjoinv (
+        ", ", (char **) jq_task_policy_get_scripts_dirs (s->policy));
+    jq_log_write (log, JQ_LOG_STARTINFO,
+                  "Jobs run in %s; bots-engine is looked for on PATH (%s)%s%s.",
+                  config->job_dir, policy.search_path ? policy.search_path
+                                                      : "/bin:/usr/bin",
+                  dirs[0] ? " and in " : "", dirs);
+  }
   s->refusals = jq_log_limit_new (log, "refused tasks", LIMIT_BURST,
                                   LIMIT_WINDOW_S);
   s->duplicates = jq_log_limit_new (log, "duplicate tasks", LIMIT_BURST,

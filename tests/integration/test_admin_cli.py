@@ -77,6 +77,21 @@ class AdminCli(jqtest.ServerTestCase):
         rows = json.loads(self.cli("--json", "history", "-n", "2").stdout)
         self.assertEqual([r["jobnumber"] for r in rows], [3, 2])
 
+    def test_tasks_shown_escaped(self):
+        """A task's newlines and terminal controls are shown escaped, in
+        the list and in the history: the table cannot be forged."""
+        self.hold()
+        rpc = self.server.proxy()
+        self.assertEqual(rpc.addjob(["echo", "a\nFAKE-ROW", "\u0085x"], 5), 0)
+        listed = self.cli("list").stdout
+        self.assertIn("echo 'a\\nFAKE-ROW' '\\x85x'", listed)
+        self.assertNotIn("\nFAKE-ROW", listed)
+        open(self.gate, "w").close()
+        self.cli("wait", "2")
+        hist = self.cli("history").stdout
+        self.assertIn("echo 'a\\nFAKE-ROW'", hist)
+        self.assertNotIn("\nFAKE-ROW", hist)
+
     def test_usage_errors(self):
         for args in (["bogus"], ["remove"], ["remove", "x"], ["priority", "1"],
                      ["history", "-n", "0"], ["wait", "1", "-t", "-5"], ["add"], ["--nope", "ping"], []):
