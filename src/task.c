@@ -191,7 +191,32 @@ struct _JqTaskPolicy {
   char     *python_executable;  /* nullable */
   char     *bots_engine;        /* nullable */
   char    **scripts_dirs;       /* absolute folders, no duplicates */
+  /* The trusted files, looked up at most once a second: finding them
+   * takes a PATH search and a realpath each (80 us a decision with a long
+   * PATH, on the thread that answers every call).  Only the
+   * administrator's files are remembered; what a client sends is
+   * resolved at every decision. */
+  gint64      found_us;         /* monotonic; 0 = not yet */
+  GPtrArray  *engines;          /* Trusted* */
+  GPtrArray  *listed;           /* Trusted* */
+  GHashTable *pythons;          /* name sent -> GPtrArray of Trusted* */
 };
+
+#define TRUSTED_FOR_US G_USEC_PER_SEC
+
+typedef struct {
+  char *spelling;               /* absolute; what runs */
+  char *real;                   /* its realpath; NULL: cannot be resolved */
+} Trusted;
+
+static void
+trusted_free (gpointer data)
+{
+  Trusted *t = data;
+  g_free (t->spelling);
+  g_free (t->real);
+  g_free (t);
+}
 
 static const char *const engine_names[] = { "bots-engine", "bots-engine.py",
                                             NULL };
@@ -322,6 +347,8 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
     add_dir (dirs, prefix_bin (settings->bots_package_dir));
   g_ptr_array_add (dirs, NULL);
   p->scripts_dirs = (char **) g_ptr_array_free (dirs, FALSE);
+  p->pythons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify) g_ptr_array_unref);
   return p;
 }
 
@@ -336,6 +363,9 @@ jq_task_policy_free (JqTaskPolicy *p)
   g_free (p->python_executable);
   g_free (p->bots_engine);
   g_strfreev (p->scripts_dirs);
+  g_clear_pointer (&p->engines, g_ptr_array_unref);
+  g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_hash_table_unref (p->pythons);
   g_free (p);
 }
 
@@ -354,14 +384,18 @@ jq_task_policy_get_job_dir (JqTaskPolicy *p)
 static void
 add_candidate (GPtrArray *candidates, char *path)
 {
-  if (path != NULL)
-    g_ptr_array_add (candidates, path);
+  if (path == NULL)
+    return;
+  Trusted *t = g_new0 (Trusted, 1);
+  t->spelling = path;
+  t->real = realpath (path, NULL);
+  g_ptr_array_add (candidates, t);
 }
 
 static GPtrArray *
 engine_candidates (JqTaskPolicy *p)
 {
-  GPtrArray *c = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
   if (p->bots_engine != NULL)
     add_candidate (c, find_program (p, p->bots_engine));
   for (gsize i = 0; engine_names[i] != NULL; i++)
@@ -378,7 +412,7 @@ engine_candidates (JqTaskPolicy *p)
 static GPtrArray *
 python_candidates (JqTaskPolicy *p, const char *sent)
 {
-  GPtrArray *c = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
   g_autofree char *base = g_path_get_basename (sent);
   if (p->python_executable != NULL)
     add_candidate (c, find_program (p, p->python_executable));
@@ -394,29 +428,86 @@ python_candidates (JqTaskPolicy *p, const char *sent)
 static GPtrArray *
 listed_candidates (JqTaskPolicy *p)
 {
-  GPtrArray *c = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
   for (gsize i = 0; p->authorized[i] != NULL; i++)
     add_candidate (c, find_program (p, p->authorized[i]));
   return c;
 }
 
-/* The trusted spelling among @candidates of the file @real (a realpath)
- * that was sent as @sent (absolute, unresolved): one spelled exactly as
- * sent first, else the first that resolves to the same file; NULL when
- * none does. */
+/* The trusted spelling among @candidates spelled exactly as @sent (an
+ * absolute, unresolved path), or NULL.  Needs no system call: what runs
+ * is then the very text that was judged. */
 static char *
-match (GPtrArray *candidates, const char *sent, const char *real)
+match_text (GPtrArray *candidates, const char *sent)
 {
   for (guint i = 0; i < candidates->len; i++)
-    if (strcmp (candidates->pdata[i], sent) == 0)
-      return g_strdup (candidates->pdata[i]);
-  for (guint i = 0; i < candidates->len; i++)
     {
-      g_autofree char *r = realpath (candidates->pdata[i], NULL);
-      if (r != NULL && strcmp (r, real) == 0)
-        return g_strdup (candidates->pdata[i]);
+      Trusted *t = candidates->pdata[i];
+      if (t->real != NULL && strcmp (t->spelling, sent) == 0)
+        return g_strdup (t->spelling);
     }
   return NULL;
+}
+
+/* The trusted spelling among @candidates of the file @real (a realpath),
+ * or NULL. */
+static char *
+match_real (GPtrArray *candidates, const char *real)
+{
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      Trusted *t = candidates->pdata[i];
+      if (t->real != NULL && strcmp (t->real, real) == 0)
+        return g_strdup (t->spelling);
+    }
+  return NULL;
+}
+
+/* Forgets the trusted files when they were looked up more than a second
+ * ago. */
+static void
+refresh_trusted (JqTaskPolicy *p)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (p->found_us != 0 && now - p->found_us < TRUSTED_FOR_US)
+    return;
+  g_clear_pointer (&p->engines, g_ptr_array_unref);
+  g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_hash_table_remove_all (p->pythons);
+  p->found_us = now;
+}
+
+static GPtrArray *
+trusted_engines (JqTaskPolicy *p)
+{
+  if (p->engines == NULL)
+    p->engines = engine_candidates (p);
+  return p->engines;
+}
+
+static GPtrArray *
+trusted_listed (JqTaskPolicy *p)
+{
+  if (p->listed == NULL)
+    p->listed = listed_candidates (p);
+  return p->listed;
+}
+
+/* A client chooses the name, so at most so many are remembered. */
+#define MAX_PYTHON_NAMES 16
+
+static GPtrArray *
+trusted_pythons (JqTaskPolicy *p, const char *sent)
+{
+  g_autofree char *base = g_path_get_basename (sent);
+  GPtrArray *c = g_hash_table_lookup (p->pythons, base);
+  if (c != NULL)
+    return c;
+  if (g_hash_table_size (p->pythons) >= MAX_PYTHON_NAMES)
+    g_hash_table_remove_all (p->pythons);
+  c = python_candidates (p, sent);
+  g_hash_table_insert (p->pythons, g_steal_pointer (&base), c);
+  return c;
 }
 
 /* Resolves @sent_abs with realpath(3); on failure sets @error naming
@@ -486,23 +577,32 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
                    p->search_path);
       return NULL;
     }
-  g_autofree char *real = resolve_file (argv[0], program, error);
-  if (real == NULL)
-    return NULL;
-
-  g_autoptr (GPtrArray) listed = listed_candidates (p);
-  g_autoptr (GPtrArray) engines = engine_candidates (p);
-  char *trusted = match (listed, program, real);
+  /* The usual case, the trusted path sent as it is, costs no system
+   * call; anything else is resolved as the kernel would resolve it. */
+  refresh_trusted (p);
+  GPtrArray *engines = trusted_engines (p);
+  GPtrArray *pythons = trusted_pythons (p, argv[0]);
+  g_autofree char *real = NULL;
+  char *trusted = match_text (trusted_listed (p), program);
   if (trusted == NULL)
-    trusted = match (engines, program, real);
+    trusted = match_text (engines, program);
+  g_autofree char *python = trusted ? NULL : match_text (pythons, program);
+  if (trusted == NULL && python == NULL)
+    {
+      real = resolve_file (argv[0], program, error);
+      if (real == NULL)
+        return NULL;
+      trusted = match_real (trusted_listed (p), real);
+      if (trusted == NULL)
+        trusted = match_real (engines, real);
+      if (trusted == NULL)
+        python = match_real (pythons, real);
+    }
   if (trusted != NULL)
     {
       *file = trusted;
       return replaced (argv, trusted, NULL);
     }
-
-  g_autoptr (GPtrArray) pythons = python_candidates (p, argv[0]);
-  g_autofree char *python = match (pythons, program, real);
   if (python == NULL || argv[1] == NULL)
     {
       g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "%s is neither "
@@ -512,10 +612,14 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
     }
   /* Python opens its script relative to its working folder, no PATH. */
   g_autofree char *script = absolute_in (p->job_dir, argv[1]);
-  g_autofree char *real_script = resolve_file (argv[1], script, error);
-  if (real_script == NULL)
-    return NULL;
-  g_autofree char *engine = match (engines, script, real_script);
+  g_autofree char *engine = match_text (engines, script);
+  if (engine == NULL)
+    {
+      g_autofree char *real_script = resolve_file (argv[1], script, error);
+      if (real_script == NULL)
+        return NULL;
+      engine = match_real (engines, real_script);
+    }
   if (engine == NULL)
     {
       g_string_truncate (shown, 0);
