@@ -18,8 +18,9 @@ typedef struct {
   char      *botssys;          /* absolute */
   char      *log_path;         /* botssys/logging/jobqueue.log */
   char      *state_dir;        /* botssys/jobqueue: journal and lock */
-  char      *job_dir;          /* absolute: every job's working folder,
-                                * the Bots folder (bots_dir) */
+  char      *job_dir;          /* absolute: every job's working folder:
+                                * bots_dir, where Bots resolves its
+                                * relative paths */
   char      *python_executable_path; /* [settings]; NULL when not set */
   char      *botsengine_path;  /* [settings]; NULL when not set */
 
