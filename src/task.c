@@ -291,8 +291,7 @@ prefix_bin (const char *package_dir)
   parts[found] = g_strdup ("bin");
   for (gsize i = (gsize) found + 1; parts[i] != NULL; i++)
     g_clear_pointer (&parts[i], g_free);
-  char *joined = g_strjoinv ("/", parts);
-  return joined[0] ? joined : (g_free (joined), g_strdup ("/bin"));
+  return g_strjoinv ("/", parts);
 }
 
 static void
@@ -500,6 +499,10 @@ static GPtrArray *
 trusted_pythons (JqTaskPolicy *p, const char *sent)
 {
   g_autofree char *base = g_path_get_basename (sent);
+  if (!is_python_name (base))
+    g_clear_pointer (&base, g_free);    /* all other names: the settings' */
+  if (base == NULL)
+    base = g_strdup ("");
   GPtrArray *c = g_hash_table_lookup (p->pythons, base);
   if (c != NULL)
     return c;
