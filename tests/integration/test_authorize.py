@@ -226,7 +226,8 @@ class BotsSends(jqtest.ServerTestCase):
         self.server.stop()
         self.bots.write_ini({"enabled": "True", "port": str(self.bots.port),
                              "log_console": "False", "stop_grace": "1"}, settings)
-        self.server = jqtest.Server(self.bots, env=self.env)
+        # as systemd starts it: from /, with a short PATH
+        self.server = jqtest.Server(self.bots, env=self.env, cwd="/")
         self.rpc = self.server.proxy()
 
     def test_monitor_with_settings(self):
@@ -260,7 +261,9 @@ class BotsSends(jqtest.ServerTestCase):
         system = shutil.which("python3", path="/usr/bin:/bin")
         if system:
             self.assertEqual(self.rpc.addjob([system, engine, "-cconfig", ""], 5), 0)
-        self.engine_runs(3 if system else 2)
+        runs = self.engine_runs(3 if system else 2)
+        # jobs run in the Bots folder, the bots package here
+        self.assertEqual({r[0] for r in runs}, {os.path.realpath(package)})
         self.assertEqual(self.rpc.addjob(["bots-engine"], 5), 3)  # not on PATH
 
 
