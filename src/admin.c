@@ -161,9 +161,15 @@ task_line (xmlrpc_value *task, gsize width)
         break;
       if (i > 0)
         g_string_append_c (line, ' ');
+      /* Plain when Python would print it plainly; quoted (and so
+       * escaped) when it holds a space, a quote or anything a terminal
+       * would act on (ESC, CR, newlines). */
+      g_autoptr (GString) quoted = g_string_new (NULL);
+      jq_task_repr_append_cut (quoted, s, JQ_TASK_LOG_MAX);
       if (s[0] == '\0' || strpbrk (s, " \t'\"\\") != NULL
-          || !g_utf8_validate (s, -1, NULL))
-        jq_task_repr_append (line, s);
+          || quoted->len != strlen (s) + 2
+          || strncmp (quoted->str + 1, s, strlen (s)) != 0)
+        g_string_append (line, quoted->str);
       else
         g_string_append (line, s);
       free ((void *) s);

@@ -147,6 +147,14 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
   c->state_dir = g_build_filename (c->botssys, "jobqueue", NULL);
   c->journal_path = g_build_filename (c->state_dir, "queue.db", NULL);
   c->lock_path = g_build_filename (c->state_dir, "server.lock", NULL);
+  /* Jobs run in the folder Bots resolves its own relative paths against,
+   * never in whatever folder the server was started from. */
+  c->job_dir = g_strdup (c->bots_dir);
+  /* What Bots' monitor sends (PROTOCOL section 6); task.c trusts them. */
+  const char *python = jq_ini_get (ini, "settings", "python_executable_path");
+  c->python_executable_path = python && python[0] ? g_strdup (python) : NULL;
+  const char *engine = jq_ini_get (ini, "settings", "botsengine_path");
+  c->botsengine_path = engine && engine[0] ? g_strdup (engine) : NULL;
 
   const char *command = jq_ini_get (ini, "jobqueue", "report_command");
   if (command != NULL && command[0] != '\0')
@@ -279,6 +287,9 @@ jq_config_free (JqConfig *c)
   g_free (c->state_dir);
   g_free (c->journal_path);
   g_free (c->lock_path);
+  g_free (c->job_dir);
+  g_free (c->python_executable_path);
+  g_free (c->botsengine_path);
   g_strfreev (c->report_command);
   g_free (c->report_to);
   g_free (c->bind);

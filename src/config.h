@@ -27,6 +27,11 @@ typedef struct {
                                   Bots 4: botssys/logging/jobqueue/jobqueue.log */
   guint      log_backups;      /* rotated log files kept */
   char      *state_dir;        /* botssys/jobqueue: journal and lock */
+  char      *job_dir;          /* absolute: every job's working folder:
+                                * bots_dir, where Bots resolves its
+                                * relative paths */
+  char      *python_executable_path; /* [settings]; NULL when not set */
+  char      *botsengine_path;  /* [settings]; NULL when not set */
 
   gboolean   enabled;
   guint      port;             /* 1..65535 */

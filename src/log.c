@@ -92,19 +92,57 @@ jq_log_level_name (JqLogLevel level)
   return "LEVEL";
 }
 
+/* Appends @message so that it cannot pass for anything but its own
+ * record: a newline of its own starts an indented line (a line of the
+ * file starts with a date or with JQ_LOG_INDENT, nothing else); control
+ * characters but tab, the Unicode line separators and bytes that are not
+ * UTF-8 are written as Python escapes (\xNN, \uNNNN), so that neither a
+ * log reader nor a terminal showing the file can be fooled. */
+static void
+append_message (GString *out, const char *message)
+{
+  const char *end = message + strlen (message);
+
+  for (const char *p = message; p < end;)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guchar) *p);
+          p++;
+          continue;
+        }
+      const char *next = g_utf8_next_char (p);
+      if (c == '\n')
+        {
+          if (next < end)
+            g_string_append (out, "\n" JQ_LOG_INDENT);
+        }
+      else if ((c < 0x20 && c != '\t') || (c >= 0x7f && c < 0xa0))
+        g_string_append_printf (out, "\\x%02x", c);
+      else if (c == 0x2028 || c == 0x2029)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
+    }
+}
+
 char *
 jq_log_format_line (JqLogStyle style, GDateTime *when, JqLogLevel level,
                     const char *message)
 {
   const char *name = jq_log_level_name (styled (style, level));
-  if (style == JQ_LOG_STYLE_BOTS4)
-    {
-      g_autofree char *stamp = g_date_time_format (when, "%Y.%m.%d %H:%M:%S");
-      return g_strdup_printf ("%s %-9s [bots.jobqueueserver] %s\n", stamp,
-                              name, message);
-    }
-  g_autofree char *stamp = g_date_time_format (when, "%Y%m%d %H:%M:%S");
-  return g_strdup_printf ("%s %-9s: %s\n", stamp, name, message);
+  gboolean bots4 = style == JQ_LOG_STYLE_BOTS4;
+  g_autofree char *stamp = g_date_time_format (when, bots4
+                                               ? "%Y.%m.%d %H:%M:%S"
+                                               : "%Y%m%d %H:%M:%S");
+  GString *line = g_string_sized_new (strlen (message) + 64);
+  g_string_append_printf (line, bots4 ? "%s %-9s [bots.jobqueueserver] "
+                                      : "%s %-9s: ", stamp, name);
+  append_message (line, message);
+  g_string_append_c (line, '\n');
+  return g_string_free (line, FALSE);
 }
 
 GDateTime *
@@ -410,6 +448,103 @@ const char *
 jq_log_get_path (JqLog *log)
 {
   return log->path;
+}
+
+/* ------------------------------------------------------------ limits */
+
+struct _JqLogLimit {
+  JqLog   *log;
+  char    *what;
+  guint    burst;
+  guint    window_s;
+  gint64   window_start;       /* unix seconds, by the log's clock */
+  gboolean in_window;          /* window_start is set */
+  guint    written;            /* in this window */
+  guint64  suppressed;         /* in this window, not yet summarized */
+  JqLogLevel level;            /* of the last suppressed record */
+};
+
+JqLogLimit *
+jq_log_limit_new (JqLog *log, const char *what, guint burst, guint window_s)
+{
+  JqLogLimit *l = g_new0 (JqLogLimit, 1);
+  l->log = log;
+  l->what = g_strdup (what);
+  l->burst = burst;
+  l->window_s = MAX (window_s, 1);
+  return l;
+}
+
+static gint64
+log_now (JqLog *log)
+{
+  g_mutex_lock (&log->lock);
+  g_autoptr (GDateTime) now = log->clock (log->clock_data);
+  g_mutex_unlock (&log->lock);
+  return g_date_time_to_unix (now);
+}
+
+static void
+limit_summarize (JqLogLimit *l)
+{
+  if (l->suppressed == 0)
+    return;
+  jq_log_write (l->log, l->level, "%" G_GUINT64_FORMAT " more %s in the "
+                "last %u seconds were not logged one by one.",
+                l->suppressed, l->what, l->window_s);
+  l->suppressed = 0;
+}
+
+gboolean
+jq_log_limit_write (JqLogLimit *l, JqLogLevel level, const char *format, ...)
+{
+  gint64 now = log_now (l->log);
+  if (!l->in_window || now < l->window_start
+      || now - l->window_start >= l->window_s)
+    {
+      l->in_window = TRUE;
+      limit_summarize (l);
+      l->window_start = now;
+      l->written = 0;
+    }
+  if (l->written >= l->burst)
+    {
+      l->suppressed++;
+      l->level = level;
+      return FALSE;
+    }
+  l->written++;
+
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  jq_log_write (l->log, level, "%s", message);
+  return TRUE;
+}
+
+guint64
+jq_log_limit_flush (JqLogLimit *l)
+{
+  guint64 n = l->suppressed;
+  limit_summarize (l);
+  return n;
+}
+
+guint64
+jq_log_limit_pending (JqLogLimit *l)
+{
+  return l->suppressed;
+}
+
+void
+jq_log_limit_free (JqLogLimit *l)
+{
+  if (l == NULL)
+    return;
+  limit_summarize (l);
+  g_free (l->what);
+  g_free (l);
 }
 
 void

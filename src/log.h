@@ -38,10 +38,18 @@ gboolean jq_log_level_parse (const char *name, JqLogLevel *out);
 /* The name Bots prints for @level, e.g. "STARTINFO". */
 const char *jq_log_level_name (JqLogLevel level);
 
-/* Formats one line in @style, newline included.  Bots 3:
+/* What starts every line of a record after its first (a message's own
+ * newlines, a job's output). */
+#define JQ_LOG_INDENT "    "
+
+/* Formats one record in @style, newline included.  Bots 3:
  * "%Y%m%d %H:%M:%S LEVEL____: message\n"; Bots 4:
  * "%Y.%m.%d %H:%M:%S LEVEL____ [bots.jobqueueserver] message\n"; LEVEL
- * left-aligned in 9 columns.  @when is printed in its own zone. */
+ * left-aligned in 9 columns.  @when is printed in its own zone.  Whatever
+ * @message holds, each line of the result starts with the date or with
+ * JQ_LOG_INDENT, and holds no control character but tab: further lines
+ * are indented, control characters, U+2028/U+2029 and bytes that are not
+ * UTF-8 are escaped as \xNN or \uNNNN. */
 char *jq_log_format_line (JqLogStyle style, GDateTime *when,
                           JqLogLevel level, const char *message);
 
@@ -98,6 +106,26 @@ void jq_log_release (JqLog *log);
 
 /* The file's path, or NULL without a file sink. */
 const char *jq_log_get_path (JqLog *log);
+
+/* Repeated records of one kind (refused tasks, duplicates), which a
+ * client can send as fast as it likes: in each window of @window_s
+ * seconds (by the log's clock) the first @burst are written, the others
+ * only counted; the count is written as one record, "N more @what in the
+ * last S seconds were not logged one by one.", at the first record after
+ * the window, at jq_log_limit_flush() or when the limit is freed.  Main
+ * loop thread only. */
+typedef struct _JqLogLimit JqLogLimit;
+JqLogLimit *jq_log_limit_new (JqLog *log, const char *what, guint burst,
+                              guint window_s);
+/* Writes the record, or counts it.  Returns TRUE when it was written. */
+gboolean jq_log_limit_write (JqLogLimit *limit, JqLogLevel level,
+                             const char *format, ...) G_GNUC_PRINTF (3, 4);
+/* Writes the count of records held back now, if any; returns it. */
+guint64 jq_log_limit_flush (JqLogLimit *limit);
+/* Records held back and not yet summarized. */
+guint64 jq_log_limit_pending (JqLogLimit *limit);
+void jq_log_limit_free (JqLogLimit *limit);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqLogLimit, jq_log_limit_free)
 
 void jq_log_free (JqLog *log);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqLog, jq_log_free)

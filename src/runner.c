@@ -14,6 +14,10 @@
  * the owner is told at once, so that the next job starts without delay. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
+#ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
+#error "posix_spawn_file_actions_addchdir_np (glibc 2.29 or later) is needed: jobs run in a fixed folder"
+#endif
+
 #include "runner.h"
 
 #include <errno.h>
@@ -262,13 +266,15 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 
 extern char **environ;
 
-/* Starts @argv: PATH searched, stdin /dev/null, stdout and stderr into the
- * write ends given, every other descriptor closed, signal handling reset,
- * in a new process group.  Returns FALSE and sets @error when it cannot
- * be started (glibc reports a failed exec here too). */
+/* Starts @file with @argv in @dir: stdin /dev/null, stdout and stderr
+ * into the write ends given, every other descriptor closed, signal
+ * handling reset, in a new process group.  No PATH search: @file is what
+ * the policy authorized.  Returns FALSE and sets @error when it cannot be
+ * started (glibc reports a failed chdir or exec here too). */
 static gboolean
-spawn_job (const char *const *argv, char *const *envp, int out_fd,
-           int err_fd, GPid *pid, GError **error)
+spawn_job (const char *file, char *const *argv, const char *dir,
+           char *const *envp, int out_fd, int err_fd, GPid *pid,
+           GError **error)
 {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
@@ -282,6 +288,7 @@ spawn_job (const char *const *argv, char *const *envp, int out_fd,
 #ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
   posix_spawn_file_actions_addclosefrom_np (&actions, 3);
 #endif
+  posix_spawn_file_actions_addchdir_np (&actions, dir);
   posix_spawnattr_init (&attr);
   sigfillset (&all);
   sigemptyset (&none);
@@ -292,14 +299,15 @@ spawn_job (const char *const *argv, char *const *envp, int out_fd,
   posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP
                                    | POSIX_SPAWN_SETSIGDEF
                                    | POSIX_SPAWN_SETSIGMASK);
-  int rc = posix_spawnp (&child, argv[0], &actions, &attr,
-                         (char *const *) argv, envp);
+  int rc = posix_spawn (&child, file, &actions, &attr, argv, envp);
   posix_spawnattr_destroy (&attr);
   posix_spawn_file_actions_destroy (&actions);
   if (rc != 0)
     {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot run \"%s\": %s",
-                   argv[0], g_strerror (rc));
+      g_autoptr (GString) shown = g_string_new (NULL);
+      jq_task_repr_append_cut (shown, file, JQ_TASK_SHOWN_MAX);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot run %s in %s: %s",
+                   shown->str, dir, g_strerror (rc));
       return FALSE;
     }
   *pid = child;
@@ -325,12 +333,26 @@ gboolean
 jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                  GError **error)
 {
-  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   GPid pid = 0;
   int out[2], err[2];
 
   jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %" G_GUINT64_FORMAT
                 ": %s", jq_job_get_number (job), task);
+  /* Judged again now, on the files as they are: a link changed since the
+   * addjob cannot make anything else run. */
+  g_autofree char *file = NULL;
+  g_autoptr (GError) refused = NULL;
+  g_auto (GStrv) run = jq_task_resolve (runner->settings.policy,
+                                        jq_job_get_argv (job), &file,
+                                        &refused);
+  if (run == NULL)
+    {
+      if (g_error_matches (refused, JQ_ERROR, JQ_ERROR_INVALID))
+        g_prefix_error (&refused, "not authorized any more: ");
+      g_propagate_error (error, g_steal_pointer (&refused));
+      return FALSE;
+    }
   if (!g_unix_open_pipe (out, FD_CLOEXEC, error))
     return FALSE;
   if (!g_unix_open_pipe (err, FD_CLOEXEC, error))
@@ -344,8 +366,9 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                             : (const char *const *) environ;
   g_auto (GStrv) envp = jq_jobmark_environ (base, runner->settings.queue_id,
                                             jq_job_get_number (job));
-  gboolean started = spawn_job (jq_job_get_argv (job), envp, out[1], err[1],
-                                &pid, error);
+  gboolean started = spawn_job (
+      file, run, jq_task_policy_get_job_dir (runner->settings.policy), envp,
+      out[1], err[1], &pid, error);
   close (out[1]);
   close (err[1]);
   if (started && jq_job_get_number (job) == runner->settings.crash_after_start)

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "task.h"
 
 /* How much of each of a job's stdout and stderr goes into the log. */
 #define JQ_OUTPUT_LIMIT (64 * 1024)
@@ -18,6 +19,7 @@ typedef struct {
   gsize    output_limit;     /* bytes kept per stream */
   guint64  queue_id;         /* marks each job's environment (jobmark.h) */
   const char *const *job_environ; /* borrowed; NULL: the server's own */
+  JqTaskPolicy *policy;      /* borrowed: decides what runs, and where */
   guint64  crash_after_start; /* test aid: job number after whose start
                                * the server kills itself; 0 = never */
 } JqRunnerSettings;
@@ -40,8 +42,10 @@ typedef void (*JqRunnerFinished) (JqJob *job, const JqJobResult *result,
 JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
                          JqRunnerFinished finished, gpointer user_data);
 
-/* Starts @job: argv without a shell (PATH searched), stdin /dev/null, its
- * own process group, stdout and stderr captured.  Logs "Starting job N".
+/* Starts @job: the file the policy authorizes at this moment (the task
+ * is judged again, on the files as they are now: what runs is what was
+ * judged), without a shell, in the policy's job folder, stdin /dev/null,
+ * its own process group, stdout and stderr captured.  Logs "Starting job N".
  * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when it cannot be started; nothing is then
  * left running and @finished will not be called. */
 gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,

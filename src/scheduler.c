@@ -19,6 +19,10 @@ struct _JqScheduler {
   JqRunner       *runner;
   JqJournal      *journal;     /* NULL: nothing is kept */
   JqReporter     *reporter;
+  JqTaskPolicy   *policy;      /* what may run, and where */
+  JqLogLimit     *refusals;    /* refused tasks: a client sets the pace */
+  JqLogLimit     *duplicates;
+  guint           limits_id;   /* summarizes what the limits held back */
   gboolean        stopping;
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
@@ -52,7 +56,7 @@ observe (JqScheduler *s, JqEvent event)
 static void
 report_job (JqScheduler *s, JqJob *job, const char *what, const char *detail)
 {
-  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   g_autofree char *subject = g_strdup_printf ("[bots-jobqueue] Job %"
                                               G_GUINT64_FORMAT " %s",
                                               jq_job_get_number (job), what);
@@ -75,6 +79,12 @@ on_timed_out (JqJob *job, gpointer user_data)
 
 /* How many ended jobs are remembered for wait() and status. */
 #define MAX_ENDED 1000
+
+/* Refused and duplicate tasks logged one by one per minute; the rest are
+ * counted (a refused 64 KB task a thousand times a second would fill a
+ * disk).  Bots' own callers stay far below. */
+#define LIMIT_BURST    10
+#define LIMIT_WINDOW_S 60
 
 typedef struct {
   JqJobResult result;
@@ -185,10 +195,55 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
   g_queue_init (&s->ended_order);
   s->paused = jq_journal_get_flag (journal, "paused");
   s->queue = jq_queue_new ();
-  s->runner = jq_runner_new (log, runner_settings, on_finished, s);
+  JqTaskPolicySettings policy = {
+    .authorized = (const char *const *) config->authorized_tasks,
+    .search_path = g_getenv ("PATH"),
+    .job_dir = config->job_dir,
+    .python_executable = config->python_executable_path,
+    .bots_engine = config->botsengine_path,
+    .bots_package_dir = config->bots_dir,
+  };
+  s->policy = jq_task_policy_new (&policy);
+  {
+    /* Said once at the start: why bots-engine is or is not found, under
+     * a service manager's short PATH, is the first thing to check. */
+    g_autofree char *dirs = g_strjoinv (
+        ", ", (char **) jq_task_policy_get_scripts_dirs (s->policy));
+    jq_log_write (log, JQ_LOG_STARTINFO,
+                  "Jobs run in %s; bots-engine is looked for on PATH (%s)%s%s.",
+                  config->job_dir, policy.search_path ? policy.search_path
+                                                      : "/bin:/usr/bin",
+                  dirs[0] ? " and in " : "", dirs);
+  }
+  s->refusals = jq_log_limit_new (log, "refused tasks", LIMIT_BURST,
+                                  LIMIT_WINDOW_S);
+  s->duplicates = jq_log_limit_new (log, "duplicate tasks", LIMIT_BURST,
+                                    LIMIT_WINDOW_S);
+  JqRunnerSettings settings = *runner_settings;
+  settings.policy = s->policy;
+  s->runner = jq_runner_new (log, &settings, on_finished, s);
   s->reporter = jq_reporter_new (config, log);
   jq_runner_set_timeout_hook (s->runner, on_timed_out, s);
   return s;
+}
+
+/* What the log limits held back is summarized once the window is over,
+ * even when nothing else is refused. */
+static gboolean
+on_limits (gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  jq_log_limit_flush (s->refusals);
+  jq_log_limit_flush (s->duplicates);
+  s->limits_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+limited (JqScheduler *s, gboolean written)
+{
+  if (!written && s->limits_id == 0)
+    s->limits_id = g_timeout_add_seconds (LIMIT_WINDOW_S, on_limits, s);
 }
 
 /* Starts waiting jobs while slots are free.  A job that cannot start is
@@ -250,19 +305,20 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     *number = 0;
   if (argv[0] == NULL)
     {
-      jq_log_write (s->log, JQ_LOG_WARNING, "Empty task not added.");
+      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_WARNING,
+                                      "Empty task not added."));
       return JQ_ADDJOB_EMPTY;
     }
   if (argv[1] == NULL && g_str_equal (argv[0], "isup"))
     return JQ_ADDJOB_OK;
 
-  g_autofree char *task = jq_task_repr (argv);
-  if (!jq_task_is_authorized (argv,
-                              (const char *const *) s->config->authorized_tasks,
-                              NULL, NULL))
+  g_autofree char *task = jq_task_repr_cut (argv);
+  g_autoptr (GError) why = NULL;
+  if (!jq_task_is_authorized (s->policy, argv, &why))
     {
-      jq_log_write (s->log, JQ_LOG_ERROR,
-                    "Task not authorized, not added: %s", task);
+      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                      "Task not authorized, not added: %s "
+                                      "(%s)", task, why->message));
       return JQ_ADDJOB_UNAUTHORIZED;
     }
 
@@ -275,7 +331,8 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   switch (added)
     {
     case JQ_ADD_DUPLICATE:
-      jq_log_write (s->log, JQ_LOG_INFO, "Duplicate job not added: %s", task);
+      limited (s, jq_log_limit_write (s->duplicates, JQ_LOG_INFO,
+                                      "Duplicate job not added: %s", task));
       return JQ_ADDJOB_DUPLICATE;
     case JQ_ADD_PRIORITY_CHANGED:
       jq_journal_set_priority (s->journal, jq_job_get_number (job), priority);
@@ -311,7 +368,7 @@ jq_scheduler_getjob (JqScheduler *s)
     {
       jq_journal_remove (s->journal, jq_job_get_number (job));
       remember_gone (s, jq_job_get_number (job));
-      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+      g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Job %" G_GUINT64_FORMAT " handed to a client (getjob): "
                     "%s", jq_job_get_number (job), task);
@@ -431,7 +488,7 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
   if (!jq_queue_restore (s->queue, job, was_running))
     {
       /* Only a hand-edited journal can hold the same task twice. */
-      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+      g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " in the journal repeats a "
                     "waiting task; dropped: %s", number, task);
@@ -440,7 +497,7 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
     }
   if (was_running)
     {
-      g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+      g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was running when the server "
@@ -479,7 +536,7 @@ jq_scheduler_remove (JqScheduler *s, guint64 number)
   JqJob *job = jq_queue_lookup (s->queue, number);
   if (job == NULL)
     return FALSE;
-  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   jq_log_write (s->log, JQ_LOG_INFO, "Removed job %" G_GUINT64_FORMAT ": %s",
                 number, task);
   jq_queue_remove (s->queue, number);
@@ -494,7 +551,7 @@ jq_scheduler_set_priority (JqScheduler *s, guint64 number, int priority)
   JqJob *job = jq_queue_lookup (s->queue, number);
   if (job == NULL)
     return FALSE;
-  g_autofree char *task = jq_task_repr (jq_job_get_argv (job));
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   jq_queue_set_priority (s->queue, number, priority);
   jq_journal_set_priority (s->journal, number, priority);
   jq_log_write (s->log, JQ_LOG_INFO, "Job %" G_GUINT64_FORMAT ", changed "
@@ -608,6 +665,10 @@ jq_scheduler_free (JqScheduler *s)
       g_source_remove (o->watch_id);     /* frees o */
     }
   jq_runner_free (s->runner);
+  g_clear_handle_id (&s->limits_id, g_source_remove);
+  jq_log_limit_free (s->refusals);     /* writes what it held back */
+  jq_log_limit_free (s->duplicates);
+  jq_task_policy_free (s->policy);
   jq_reporter_free (s->reporter);
   jq_queue_free (s->queue);
   g_hash_table_unref (s->ended);

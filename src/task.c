@@ -1,7 +1,12 @@
 /* Tasks: Python-style rendering for the log, limits, authorization. */
 #include "task.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -28,58 +33,122 @@ python_printable (gunichar c)
     }
 }
 
-void
-jq_task_repr_append (GString *out, const char *s)
+/* Appends the repr of @s, stopping before the output would pass
+ * @limit bytes (counted from the start of @out).  Returns FALSE when it
+ * stopped early; the closing quote is then missing. */
+static gboolean
+repr_append (GString *out, const char *s, gsize limit)
 {
   /* Python prefers single quotes and switches to double quotes only when
    * the text holds a single quote and no double quote. */
   char quote = (strchr (s, '\'') && !strchr (s, '"')) ? '"' : '\'';
   const char *end = s + strlen (s);
+  char esc[16];
 
+  if (out->len + 1 > limit)
+    return FALSE;
   g_string_append_c (out, quote);
   for (const char *p = s; p < end;)
     {
+      const char *piece = esc;
+      gsize len;
       gunichar c = g_utf8_get_char_validated (p, end - p);
       if (c == (gunichar) -1 || c == (gunichar) -2)
         {
-          g_string_append_printf (out, "\\x%02x", (guchar) *p);
+          g_snprintf (esc, sizeof esc, "\\x%02x", (guchar) *p);
+          len = 4;
           p++;
-          continue;
         }
-      p = g_utf8_next_char (p);
-      if (c == (gunichar) quote || c == '\\')
-        g_string_append_printf (out, "\\%c", (char) c);
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (python_printable (c))
-        g_string_append_unichar (out, c);
-      else if (c < 0x100)
-        g_string_append_printf (out, "\\x%02x", c);
-      else if (c < 0x10000)
-        g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_printf (out, "\\U%08x", c);
+        {
+          const char *next = g_utf8_next_char (p);
+          if (c == (gunichar) quote || c == '\\')
+            len = g_snprintf (esc, sizeof esc, "\\%c", (char) c);
+          else if (c == '\t')
+            len = g_snprintf (esc, sizeof esc, "\\t");
+          else if (c == '\n')
+            len = g_snprintf (esc, sizeof esc, "\\n");
+          else if (c == '\r')
+            len = g_snprintf (esc, sizeof esc, "\\r");
+          else if (python_printable (c))
+            {
+              piece = p;
+              len = (gsize) (next - p);
+            }
+          else if (c < 0x100)
+            len = g_snprintf (esc, sizeof esc, "\\x%02x", c);
+          else if (c < 0x10000)
+            len = g_snprintf (esc, sizeof esc, "\\u%04x", c);
+          else
+            len = g_snprintf (esc, sizeof esc, "\\U%08x", c);
+          p = next;
+        }
+      if (out->len + len > limit)
+        return FALSE;
+      g_string_append_len (out, piece, len);
     }
+  if (out->len + 1 > limit)
+    return FALSE;
   g_string_append_c (out, quote);
+  return TRUE;
+}
+
+void
+jq_task_repr_append (GString *out, const char *s)
+{
+  repr_append (out, s, G_MAXSIZE);
+}
+
+void
+jq_task_repr_append_cut (GString *out, const char *s, gsize max)
+{
+  gsize start = out->len;
+  if (!repr_append (out, s, start + max))
+    g_string_append_printf (out, "... [cut: %" G_GSIZE_FORMAT " bytes]",
+                            strlen (s));
+}
+
+static char *
+repr_list (const char *const *argv, gsize max)
+{
+  GString *out = g_string_new ("[");
+  gboolean whole = TRUE;
+  gsize n = 0, bytes = 0;
+
+  for (gsize i = 0; argv != NULL && argv[i] != NULL; i++)
+    {
+      n++;
+      bytes += strlen (argv[i]);
+      if (!whole)
+        continue;
+      if (i > 0)
+        {
+          if (out->len + 2 > max)
+            whole = FALSE;
+          else
+            g_string_append (out, ", ");
+        }
+      whole = whole && repr_append (out, argv[i], max);
+    }
+  if (whole && out->len + 1 <= max)
+    g_string_append_c (out, ']');
+  else
+    g_string_append_printf (out, "... [cut: the task has %" G_GSIZE_FORMAT
+                            " arguments, %" G_GSIZE_FORMAT " bytes]", n,
+                            bytes);
+  return g_string_free (out, FALSE);
 }
 
 char *
 jq_task_repr (const char *const *argv)
 {
-  GString *out = g_string_new ("[");
+  return repr_list (argv, G_MAXSIZE);
+}
 
-  for (gsize i = 0; argv != NULL && argv[i] != NULL; i++)
-    {
-      if (i > 0)
-        g_string_append (out, ", ");
-      jq_task_repr_append (out, argv[i]);
-    }
-  g_string_append_c (out, ']');
-  return g_string_free (out, FALSE);
+char *
+jq_task_repr_cut (const char *const *argv)
+{
+  return repr_list (argv, JQ_TASK_LOG_MAX);
 }
 
 gboolean
@@ -106,40 +175,51 @@ jq_task_check_limits (const char *const *argv, GError **error)
   return TRUE;
 }
 
-static char *
-default_lookup (const char *program, gpointer user_data)
+/* ------------------------------------------------------ authorization
+ *
+ * The old rule compared paths as text (g_canonicalize_filename folds
+ * "a/lnk/.." to "a"), while the kernel follows "lnk" first: a user's
+ * symlink then led an "authorized" path into the user's own tree.  So
+ * every comparison here is between realpath(3) results, and what runs is
+ * the trusted file under its trusted spelling, never the text sent. */
+
+struct _JqTaskPolicy {
+  char    **authorized;         /* authorized_tasks without "*" */
+  gboolean  anything;           /* "*" was listed */
+  char     *search_path;
+  char     *job_dir;            /* absolute */
+  char     *python_executable;  /* nullable */
+  char     *bots_engine;        /* nullable */
+  char    **scripts_dirs;       /* absolute folders, no duplicates */
+  /* The trusted files, looked up at most once a second: finding them
+   * takes a PATH search and a realpath each (80 us a decision with a long
+   * PATH, on the thread that answers every call).  Only the
+   * administrator's files are remembered; what a client sends is
+   * resolved at every decision. */
+  gint64      found_us;         /* monotonic; 0 = not yet */
+  GPtrArray  *engines;          /* Trusted* */
+  GPtrArray  *listed;           /* Trusted* */
+  GHashTable *pythons;          /* name sent -> GPtrArray of Trusted* */
+};
+
+#define TRUSTED_FOR_US G_USEC_PER_SEC
+
+typedef struct {
+  char *spelling;               /* absolute; what runs */
+  char *real;                   /* its realpath; NULL: cannot be resolved */
+} Trusted;
+
+static void
+trusted_free (gpointer data)
 {
-  return g_find_program_in_path (program);
+  Trusted *t = data;
+  g_free (t->spelling);
+  g_free (t->real);
+  g_free (t);
 }
 
-/* @arg names @program either by its bare name or by the very path that a
- * PATH search for that name finds.  A look-alike elsewhere (say
- * /tmp/bots-engine) does not count: any local user can reach the port. */
-static gboolean
-names_program (const char *arg, const char *program, JqPathLookup lookup,
-               gpointer user_data)
-{
-  if (strcmp (arg, program) == 0)
-    return TRUE;
-  if (strchr (arg, '/') == NULL)
-    return FALSE;
-  g_autofree char *base = g_path_get_basename (arg);
-  if (strcmp (base, program) != 0)
-    return FALSE;
-  g_autofree char *found = lookup (program, user_data);
-  if (found == NULL)
-    return FALSE;
-  g_autofree char *canon_arg = g_canonicalize_filename (arg, "/");
-  g_autofree char *canon_found = g_canonicalize_filename (found, "/");
-  return strcmp (canon_arg, canon_found) == 0;
-}
-
-static gboolean
-is_bots_engine (const char *arg, JqPathLookup lookup, gpointer user_data)
-{
-  return names_program (arg, "bots-engine", lookup, user_data)
-         || names_program (arg, "bots-engine.py", lookup, user_data);
-}
+static const char *const engine_names[] = { "bots-engine", "bots-engine.py",
+                                            NULL };
 
 /* python, python3, python2.7, ... */
 static gboolean
@@ -150,31 +230,425 @@ is_python_name (const char *name)
   return strspn (name + 6, "0123456789.") == strlen (name + 6);
 }
 
-static gboolean
-is_python (const char *arg, JqPathLookup lookup, gpointer user_data)
+static char *
+absolute_in (const char *dir, const char *path)
 {
-  g_autofree char *base = g_path_get_basename (arg);
-  return is_python_name (base) && names_program (arg, base, lookup, user_data);
+  if (g_path_is_absolute (path))
+    return g_strdup (path);
+  return g_build_filename (dir, path, NULL);
+}
+
+static gboolean
+is_executable_file (const char *path)
+{
+  struct stat st;
+  return stat (path, &st) == 0 && S_ISREG (st.st_mode)
+         && access (path, X_OK) == 0;
+}
+
+/* The file posix_spawnp() would execute for @name, as an absolute path
+ * (not resolved further), or NULL.  A name with a slash is taken as it
+ * is, relative to the job folder; a bare name is searched on PATH, an
+ * empty or relative PATH entry meaning the job folder (the search
+ * happens in the child, after its chdir). */
+static char *
+find_program (JqTaskPolicy *p, const char *name)
+{
+  if (name[0] == '\0')
+    return NULL;
+  if (strchr (name, '/') != NULL)
+    return absolute_in (p->job_dir, name);
+  g_auto (GStrv) dirs = g_strsplit (p->search_path, ":", -1);
+  for (gsize i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *dir = absolute_in (p->job_dir,
+                                          dirs[i][0] ? dirs[i] : ".");
+      g_autofree char *candidate = g_build_filename (dir, name, NULL);
+      if (is_executable_file (candidate))
+        return g_steal_pointer (&candidate);
+    }
+  return NULL;
+}
+
+/* <prefix>/bin for a package installed in <prefix>/lib/pythonX.Y/
+ * site-packages/... (or lib64, or dist-packages), else NULL. */
+static char *
+prefix_bin (const char *package_dir)
+{
+  g_auto (GStrv) parts = g_strsplit (package_dir, "/", -1);
+  gssize found = -1;
+
+  for (gsize i = 0; parts[i] != NULL && parts[i + 1] != NULL
+                    && parts[i + 2] != NULL; i++)
+    if ((strcmp (parts[i], "lib") == 0 || strcmp (parts[i], "lib64") == 0)
+        && g_str_has_prefix (parts[i + 1], "python")
+        && (strcmp (parts[i + 2], "site-packages") == 0
+            || strcmp (parts[i + 2], "dist-packages") == 0))
+      found = (gssize) i;
+  if (found < 0)
+    return NULL;
+  g_free (parts[found]);
+  parts[found] = g_strdup ("bin");
+  for (gsize i = (gsize) found + 1; parts[i] != NULL; i++)
+    g_clear_pointer (&parts[i], g_free);
+  return g_strjoinv ("/", parts);
+}
+
+static void
+add_dir (GPtrArray *dirs, char *dir)
+{
+  if (dir == NULL)
+    return;
+  for (guint i = 0; i < dirs->len; i++)
+    if (strcmp (dirs->pdata[i], dir) == 0)
+      {
+        g_free (dir);
+        return;
+      }
+  g_ptr_array_add (dirs, dir);
+}
+
+JqTaskPolicy *
+jq_task_policy_new (const JqTaskPolicySettings *settings)
+{
+  JqTaskPolicy *p = g_new0 (JqTaskPolicy, 1);
+  g_autoptr (GStrvBuilder) list = g_strv_builder_new ();
+
+  for (gsize i = 0; settings->authorized && settings->authorized[i]; i++)
+    if (strcmp (settings->authorized[i], "*") == 0)
+      p->anything = TRUE;
+    else
+      g_strv_builder_add (list, settings->authorized[i]);
+  p->authorized = g_strv_builder_end (list);
+  p->search_path = g_strdup (settings->search_path ? settings->search_path
+                                                    : "/bin:/usr/bin");
+  p->job_dir = g_strdup (settings->job_dir ? settings->job_dir : "/");
+  p->python_executable = g_strdup (settings->python_executable
+                                   && settings->python_executable[0]
+                                   ? settings->python_executable : NULL);
+  p->bots_engine = g_strdup (settings->bots_engine
+                             && settings->bots_engine[0]
+                             ? settings->bots_engine : NULL);
+
+  /* Where Bots' own scripts are, beside PATH: the folder of the
+   * configured engine and Python (a virtualenv's bin holds both), and the
+   * bin of the prefix the bots package is installed in (setup.py puts the
+   * scripts there). */
+  GPtrArray *dirs = g_ptr_array_new ();
+  const char *configured[] = { p->bots_engine, p->python_executable };
+  for (gsize i = 0; i < G_N_ELEMENTS (configured); i++)
+    if (configured[i] != NULL && strchr (configured[i], '/') != NULL)
+      {
+        g_autofree char *abs = absolute_in (p->job_dir, configured[i]);
+        add_dir (dirs, g_path_get_dirname (abs));
+      }
+  if (settings->bots_package_dir != NULL)
+    add_dir (dirs, prefix_bin (settings->bots_package_dir));
+  g_ptr_array_add (dirs, NULL);
+  p->scripts_dirs = (char **) g_ptr_array_free (dirs, FALSE);
+  p->pythons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify) g_ptr_array_unref);
+  return p;
+}
+
+void
+jq_task_policy_free (JqTaskPolicy *p)
+{
+  if (p == NULL)
+    return;
+  g_strfreev (p->authorized);
+  g_free (p->search_path);
+  g_free (p->job_dir);
+  g_free (p->python_executable);
+  g_free (p->bots_engine);
+  g_strfreev (p->scripts_dirs);
+  g_clear_pointer (&p->engines, g_ptr_array_unref);
+  g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_hash_table_unref (p->pythons);
+  g_free (p);
+}
+
+const char *const *
+jq_task_policy_get_scripts_dirs (JqTaskPolicy *p)
+{
+  return (const char *const *) p->scripts_dirs;
+}
+
+const char *
+jq_task_policy_get_job_dir (JqTaskPolicy *p)
+{
+  return p->job_dir;
+}
+
+static void
+add_candidate (GPtrArray *candidates, char *path)
+{
+  if (path == NULL)
+    return;
+  Trusted *t = g_new0 (Trusted, 1);
+  t->spelling = path;
+  t->real = realpath (path, NULL);
+  g_ptr_array_add (candidates, t);
+}
+
+static GPtrArray *
+engine_candidates (JqTaskPolicy *p)
+{
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
+  if (p->bots_engine != NULL)
+    add_candidate (c, find_program (p, p->bots_engine));
+  for (gsize i = 0; engine_names[i] != NULL; i++)
+    {
+      add_candidate (c, find_program (p, engine_names[i]));
+      for (gsize d = 0; p->scripts_dirs[d] != NULL; d++)
+        add_candidate (c, g_build_filename (p->scripts_dirs[d],
+                                            engine_names[i], NULL));
+    }
+  return c;
+}
+
+/* Trusted Pythons for a program sent as @sent. */
+static GPtrArray *
+python_candidates (JqTaskPolicy *p, const char *sent)
+{
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
+  g_autofree char *base = g_path_get_basename (sent);
+  if (p->python_executable != NULL)
+    add_candidate (c, find_program (p, p->python_executable));
+  if (is_python_name (base))
+    {
+      add_candidate (c, find_program (p, base));
+      for (gsize d = 0; p->scripts_dirs[d] != NULL; d++)
+        add_candidate (c, g_build_filename (p->scripts_dirs[d], base, NULL));
+    }
+  return c;
+}
+
+static GPtrArray *
+listed_candidates (JqTaskPolicy *p)
+{
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
+  for (gsize i = 0; p->authorized[i] != NULL; i++)
+    add_candidate (c, find_program (p, p->authorized[i]));
+  return c;
+}
+
+/* The trusted spelling among @candidates spelled exactly as @sent (an
+ * absolute, unresolved path), or NULL.  Needs no system call: what runs
+ * is then the very text that was judged. */
+static char *
+match_text (GPtrArray *candidates, const char *sent)
+{
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      Trusted *t = candidates->pdata[i];
+      if (t->real != NULL && strcmp (t->spelling, sent) == 0)
+        return g_strdup (t->spelling);
+    }
+  return NULL;
+}
+
+/* The trusted spelling among @candidates of the file @real (a realpath),
+ * or NULL. */
+static char *
+match_real (GPtrArray *candidates, const char *real)
+{
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      Trusted *t = candidates->pdata[i];
+      if (t->real != NULL && strcmp (t->real, real) == 0)
+        return g_strdup (t->spelling);
+    }
+  return NULL;
+}
+
+/* Forgets the trusted files when they were looked up more than a second
+ * ago. */
+static void
+refresh_trusted (JqTaskPolicy *p)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (p->found_us != 0 && now - p->found_us < TRUSTED_FOR_US)
+    return;
+  g_clear_pointer (&p->engines, g_ptr_array_unref);
+  g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_hash_table_remove_all (p->pythons);
+  p->found_us = now;
+}
+
+static GPtrArray *
+trusted_engines (JqTaskPolicy *p)
+{
+  if (p->engines == NULL)
+    p->engines = engine_candidates (p);
+  return p->engines;
+}
+
+static GPtrArray *
+trusted_listed (JqTaskPolicy *p)
+{
+  if (p->listed == NULL)
+    p->listed = listed_candidates (p);
+  return p->listed;
+}
+
+/* A client chooses the name, so at most so many are remembered. */
+#define MAX_PYTHON_NAMES 16
+
+static GPtrArray *
+trusted_pythons (JqTaskPolicy *p, const char *sent)
+{
+  g_autofree char *base = g_path_get_basename (sent);
+  if (!is_python_name (base))
+    g_clear_pointer (&base, g_free);    /* all other names: the settings' */
+  if (base == NULL)
+    base = g_strdup ("");
+  GPtrArray *c = g_hash_table_lookup (p->pythons, base);
+  if (c != NULL)
+    return c;
+  if (g_hash_table_size (p->pythons) >= MAX_PYTHON_NAMES)
+    g_hash_table_remove_all (p->pythons);
+  c = python_candidates (p, sent);
+  g_hash_table_insert (p->pythons, g_steal_pointer (&base), c);
+  return c;
+}
+
+/* Resolves @sent_abs with realpath(3); on failure sets @error naming
+ * @sent. */
+static char *
+resolve_file (const char *sent, const char *sent_abs, GError **error)
+{
+  char *real = realpath (sent_abs, NULL);
+  if (real == NULL)
+    {
+      int saved = errno;
+      g_autoptr (GString) shown = g_string_new (NULL);
+      jq_task_repr_append_cut (shown, sent, JQ_TASK_SHOWN_MAX);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "%s cannot be "
+                   "resolved: %s", shown->str, g_strerror (saved));
+    }
+  return real;
+}
+
+static char **
+replaced (const char *const *argv, const char *first, const char *second)
+{
+  char **run = g_strdupv ((char **) argv);
+  g_free (run[0]);
+  run[0] = g_strdup (first);
+  if (second != NULL)
+    {
+      g_free (run[1]);
+      run[1] = g_strdup (second);
+    }
+  return run;
+}
+
+char **
+jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
+                 GError **error)
+{
+  g_autoptr (GString) shown = g_string_new (NULL);
+
+  if (argv == NULL || argv[0] == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "empty task");
+      return NULL;
+    }
+  jq_task_repr_append_cut (shown, argv[0], JQ_TASK_SHOWN_MAX);
+  g_autofree char *program = find_program (p, argv[0]);
+  if (p->anything)
+    {
+      /* errno as the exec would report it */
+      int why = ENOENT;
+      if (program != NULL && is_executable_file (program))
+        {
+          *file = g_steal_pointer (&program);
+          return g_strdupv ((char **) argv);
+        }
+      if (program != NULL && access (program, F_OK) == 0)
+        why = EACCES;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND, "cannot run %s: %s%s",
+                   shown->str, g_strerror (why),
+                   strchr (argv[0], '/') ? "" : " (not found on PATH)");
+      return NULL;
+    }
+  if (program == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
+                   "%s is not found on PATH (%s)", shown->str,
+                   p->search_path);
+      return NULL;
+    }
+  /* The usual case, the trusted path sent as it is, costs no system
+   * call; anything else is resolved as the kernel would resolve it. */
+  refresh_trusted (p);
+  GPtrArray *engines = trusted_engines (p);
+  GPtrArray *pythons = trusted_pythons (p, argv[0]);
+  g_autofree char *real = NULL;
+  char *trusted = match_text (trusted_listed (p), program);
+  if (trusted == NULL)
+    trusted = match_text (engines, program);
+  g_autofree char *python = trusted ? NULL : match_text (pythons, program);
+  if (trusted == NULL && python == NULL)
+    {
+      real = resolve_file (argv[0], program, error);
+      if (real == NULL)
+        return NULL;
+      trusted = match_real (trusted_listed (p), real);
+      if (trusted == NULL)
+        trusted = match_real (engines, real);
+      if (trusted == NULL)
+        python = match_real (pythons, real);
+    }
+  if (trusted != NULL)
+    {
+      *file = trusted;
+      return replaced (argv, trusted, NULL);
+    }
+  if (python == NULL || argv[1] == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "%s is neither "
+                   "bots-engine, a Python running it, nor listed in "
+                   "authorized_tasks", shown->str);
+      return NULL;
+    }
+  /* Python opens its script relative to its working folder, no PATH. */
+  g_autofree char *script = absolute_in (p->job_dir, argv[1]);
+  g_autofree char *engine = match_text (engines, script);
+  if (engine == NULL)
+    {
+      g_autofree char *real_script = resolve_file (argv[1], script, error);
+      if (real_script == NULL)
+        return NULL;
+      engine = match_real (engines, real_script);
+    }
+  if (engine == NULL)
+    {
+      g_string_truncate (shown, 0);
+      jq_task_repr_append_cut (shown, argv[1], JQ_TASK_SHOWN_MAX);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "the script %s of "
+                   "the Python task is not bots-engine", shown->str);
+      return NULL;
+    }
+  *file = g_strdup (python);
+  return replaced (argv, python, engine);
 }
 
 gboolean
-jq_task_is_authorized (const char *const *argv, const char *const *authorized,
-                       JqPathLookup lookup, gpointer user_data)
+jq_task_is_authorized (JqTaskPolicy *p, const char *const *argv,
+                       GError **error)
 {
-  if (argv == NULL || argv[0] == NULL)
-    return FALSE;
-  if (lookup == NULL)
-    lookup = default_lookup;
-  for (gsize i = 0; authorized != NULL && authorized[i] != NULL; i++)
-    if (strcmp (authorized[i], "*") == 0
-        || strcmp (authorized[i], argv[0]) == 0)
+  g_autofree char *file = NULL;
+  g_auto (GStrv) run = jq_task_resolve (p, argv, &file, error);
+  if (run == NULL && p->anything && argv != NULL && argv[0] != NULL)
+    {
+      /* Under "*" a program that is not there yet is accepted, as Bots 3
+       * accepted anything; it fails when it starts. */
+      g_clear_error (error);
       return TRUE;
-  if (is_bots_engine (argv[0], lookup, user_data))
-    return TRUE;
-  if (argv[1] == NULL)
-    return FALSE;
-  return is_python (argv[0], lookup, user_data)
-         && is_bots_engine (argv[1], lookup, user_data);
+    }
+  return run != NULL;
 }
 
 char **

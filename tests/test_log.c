@@ -347,6 +347,64 @@ test_bots4_levels_rank (void **state)
   assert_int_equal (l, 11);
 }
 
+/* Nothing a message holds can start a line of its own or reach a
+ * terminal as a control sequence. */
+static void
+test_format_line_cannot_be_forged (void **state)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_local (2026, 11, 27, 14, 3, 7);
+  g_autofree char *a = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_INFO, "Job 1 stdout:\n20261127 14:03:08 INFO     : "
+      "Finished job 9, elapsed time 0:00:01, exit code 0\n\tok\n");
+  assert_string_equal (a, "20261127 14:03:07 INFO     : Job 1 stdout:\n"
+                          "    20261127 14:03:08 INFO     : Finished job 9, "
+                          "elapsed time 0:00:01, exit code 0\n"
+                          "    \tok\n");
+  g_autofree char *b = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_ERROR, "\x1b[2J\rover\x7f\xc2\x9b\xe2\x80\xa8x\xff");
+  assert_string_equal (b, "20261127 14:03:07 ERROR    : \\x1b[2J\\x0dover"
+                          "\\x7f\\x9b\\u2028x\\xff\n");
+  /* printable text, non-ASCII included, is left alone */
+  g_autofree char *c = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_INFO,
+                                           "caf\xc3\xa9 ['a\\nb']");
+  assert_string_equal (c, "20261127 14:03:07 INFO     : caf\xc3\xa9 "
+                          "['a\\nb']\n");
+}
+
+static void
+test_limit_summarizes (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  f->now = utc (2026, 11, 27, 12, 0, 0);
+  g_autoptr (JqLogLimit) limit = jq_log_limit_new (log, "refused tasks", 3,
+                                                   60);
+  int written = 0;
+  for (int i = 0; i < 1000; i++)
+    written += jq_log_limit_write (limit, JQ_LOG_ERROR, "refused %d", i);
+  assert_int_equal (written, 3);
+  assert_int_equal (jq_log_limit_pending (limit), 997);
+  f->now += 59;
+  assert_false (jq_log_limit_write (limit, JQ_LOG_ERROR, "refused late"));
+  f->now += 1;                  /* a new window: summary, then the record */
+  assert_true (jq_log_limit_write (limit, JQ_LOG_ERROR, "refused next"));
+  assert_int_equal (jq_log_limit_write (limit, JQ_LOG_ERROR, "x"), TRUE);
+  assert_int_equal (jq_log_limit_write (limit, JQ_LOG_ERROR, "y"), TRUE);
+  assert_false (jq_log_limit_write (limit, JQ_LOG_ERROR, "z"));
+  assert_int_equal (jq_log_limit_flush (limit), 1);
+  assert_int_equal (jq_log_limit_flush (limit), 0);
+  g_autofree char *text = read_file (f->path);
+  assert_string_equal (text,
+      "20261127 12:00:00 ERROR    : refused 0\n"
+      "20261127 12:00:00 ERROR    : refused 1\n"
+      "20261127 12:00:00 ERROR    : refused 2\n"
+      "20261127 12:01:00 ERROR    : 998 more refused tasks in the last 60 "
+      "seconds were not logged one by one.\n"
+      "20261127 12:01:00 ERROR    : refused next\n"
+      "20261127 12:01:00 ERROR    : x\n"
+      "20261127 12:01:00 ERROR    : y\n"
+      "20261127 12:01:00 ERROR    : 1 more refused tasks in the last 60 "
+      "seconds were not logged one by one.\n");
+}
+
 int
 main (void)
 {
@@ -355,6 +413,8 @@ main (void)
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_format_line),
+    cmocka_unit_test (test_format_line_cannot_be_forged),
+    T (test_limit_summarizes),
     cmocka_unit_test (test_levels),
     T (test_bots4_zone_and_count),
     T (test_bots4_levels_rank),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <xmlrpc-c/base.h>
 
@@ -19,6 +20,7 @@ typedef struct {
   JqDoor      *door;
   JqScheduler *scheduler;
   JqRpc       *rpc;
+  char        *bin;       /* the PATH: a bots-engine to authorize */
 } Fixture;
 
 static int
@@ -30,6 +32,12 @@ setup (void **state)
                                         "bots.ini", NULL);
   JqRunnerSettings settings = { 0 };
 
+  /* Tasks are authorized on real files: a bots-engine on PATH. */
+  f->bin = g_dir_make_tmp ("jqrpc-XXXXXX", NULL);
+  g_autofree char *engine = g_build_filename (f->bin, "bots-engine", NULL);
+  assert_true (g_file_set_contents (engine, "#!/bin/sh\n", -1, NULL));
+  assert_int_equal (g_chmod (engine, 0755), 0);
+  g_setenv ("PATH", f->bin, TRUE);
   f->config = jq_config_from_ini (ini, "/nonexistent/config", NULL);
   f->log = jq_log_new (NULL, JQ_LOG_CRITICAL, FALSE, JQ_LOG_CRITICAL, NULL);
   /* The test thread owns the loop's context, so door calls run inline. */
@@ -54,6 +62,10 @@ teardown (void **state)
   g_main_context_release (g_main_context_default ());
   jq_log_free (f->log);
   jq_config_free (f->config);
+  g_autofree char *engine = g_build_filename (f->bin, "bots-engine", NULL);
+  g_unlink (engine);
+  g_rmdir (f->bin);
+  g_free (f->bin);
   g_free (f);
   return 0;
 }

@@ -99,6 +99,14 @@ class BotsDir:
         self.log_path = os.path.join(self.botssys, "logging", "jobqueue.log")
         self.port = free_port()
         os.makedirs(self.config)
+        # What a Bots installation has on PATH: a bots-engine and a
+        # bots-engine.py (doing nothing), for the tests that queue them.
+        self.bin = os.path.join(self.root, "bin")
+        os.makedirs(self.bin)
+        for name in ("bots-engine", "bots-engine.py"):
+            with open(os.path.join(self.bin, name), "w") as f:
+                f.write("#!/bin/sh\nexit 0\n")
+            os.chmod(os.path.join(self.bin, name), 0o755)
         jq = {"enabled": "True", "port": str(self.port),
               "authorized_tasks": PYTHON + " " + JOB,
               "log_console": "False", "stop_grace": "1"}
@@ -136,13 +144,15 @@ class BotsDir:
 class Server:
     """The real server process on a BotsDir."""
 
-    def __init__(self, bots, env=None, args=None):
+    def __init__(self, bots, env=None, args=None, cwd=None):
         self.bots = bots
         environ = dict(os.environ)
+        if "PATH" not in (env or {}):
+            environ["PATH"] = bots.bin + os.pathsep + environ.get("PATH", "/usr/bin:/bin")
         environ.update(env or {})
         self.proc = subprocess.Popen(
             [SERVER, "-c" + bots.config] + (args or []), env=environ,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=bots.root)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd or bots.root)
         wait_for(self._ready, "server to listen on port %d" % bots.port)
 
     def _ready(self):

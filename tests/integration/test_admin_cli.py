@@ -101,6 +101,21 @@ class AdminCli(jqtest.ServerTestCase):
         self.assertEqual(r.stdout.strip(), "job %d added" % number)
         jqtest.wait_for(lambda: self.events(), "holder to start")
 
+    def test_tasks_shown_escaped(self):
+        """A task's newlines and terminal controls are shown escaped, in
+        the list and in the history: the table cannot be forged."""
+        self.hold()
+        rpc = self.server.proxy()
+        self.assertEqual(rpc.addjob(["echo", "a\nFAKE-ROW", "\u0085x"], 5), 0)
+        listed = self.cli("list").stdout
+        self.assertIn("echo 'a\\nFAKE-ROW' '\\x85x'", listed)
+        self.assertNotIn("\nFAKE-ROW", listed)
+        open(self.gate, "w").close()
+        self.cli("wait", "2")
+        hist = self.cli("history").stdout
+        self.assertIn("echo 'a\\nFAKE-ROW'", hist)
+        self.assertNotIn("\nFAKE-ROW", hist)
+
     def test_usage_errors(self):
         for args in (["bogus"], ["remove"], ["remove", "x"], ["priority", "1"],
                      ["history", "-n", "0"], ["wait", "1", "-t", "-5"], ["add"], ["--nope", "ping"], []):

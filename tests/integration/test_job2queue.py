@@ -17,10 +17,15 @@ def job2queue(args, cwd=None, env=None, timeout=jqtest.DEADLINE, program=None):
 
 
 class Job2Queue(jqtest.ServerTestCase):
-    jobqueue = {"authorized_tasks": "%s %s /usr/local/bin/my_program" % (jqtest.PYTHON, jqtest.JOB)}
+    jobqueue = {"authorized_tasks": "%s %s my_program" % (jqtest.PYTHON, jqtest.JOB)}
 
     def setUp(self):
         super().setUp()
+        # an authorized program of the administrator's, on the server's PATH
+        self.my_program = os.path.join(self.bots.bin, "my_program")
+        with open(self.my_program, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(self.my_program, 0o755)
         # keep the queue busy so that what is queued can be listed
         self.gate = self.bots.path("gate")
         self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", self.gate), 5)
@@ -44,12 +49,12 @@ class Job2Queue(jqtest.ServerTestCase):
         self.run_ok(["bots-engine.py"], 0, ok)
         self.run_ok(["-p3", "bots-engine.py", "--new", "-Cconfigprod"], 0, ok)
         self.run_ok(["-p1", "bots-engine", "-cconfig2", "myroute"], 0, ok)
-        self.run_ok(["/usr/local/bin/my_program", "my_parm_1", "my_parm_2"], 0, ok)
+        self.run_ok([self.my_program, "my_parm_1", "my_parm_2"], 0, ok)
         self.assertEqual(self.rpc.listjobs(), [
             [1, 4, ["bots-engine", "-cconfig2", "myroute"]],
             [3, 3, ["bots-engine.py", "--new", "-Cconfigprod"]],
             [5, 2, ["bots-engine.py"]],
-            [5, 5, ["/usr/local/bin/my_program", "my_parm_1", "my_parm_2"]],
+            [5, 5, [self.my_program, "my_parm_1", "my_parm_2"]],
         ])
 
     def test_exit_codes(self):

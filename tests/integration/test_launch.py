@@ -86,14 +86,14 @@ class Launch(jqtest.ServerTestCase):
         self.rpc.addjob(self.job(self.record(), "noisy", "--out", "all good", "--err", "it broke", "--exit", "3"), 5)
         self.bots.wait_log("Finished job 1")
         log = self.bots.log()
-        self.assertRegex(log, r"INFO     : Job 1 stdout:\nall good\n")
-        self.assertRegex(log, r"ERROR    : Job 1 stderr:\nit broke\n")
+        self.assertRegex(log, r"INFO     : Job 1 stdout:\n    all good\n")
+        self.assertRegex(log, r"ERROR    : Job 1 stderr:\n    it broke\n")
         self.assertRegex(log, r"ERROR    : Finished job 1, elapsed time \d+:\d\d:\d\d\.\d{6}, exit code 3\n")
 
     def test_stderr_of_a_good_job_is_info(self):
         self.rpc.addjob(self.job(self.record(), "warns", "--err", "just a remark"), 5)
         self.bots.wait_log("Finished job 1")
-        self.assertRegex(self.bots.log(), r"INFO     : Job 1 stderr:\njust a remark\n")
+        self.assertRegex(self.bots.log(), r"INFO     : Job 1 stderr:\n    just a remark\n")
         self.assertRegex(self.bots.log(), r"INFO     : Finished job 1, elapsed time .*, exit code 0\n")
 
     def test_output_is_bounded(self):

@@ -25,7 +25,7 @@ class Reports(jqtest.ServerTestCase):
 
     def reports(self, n):
         def read():
-            names = sorted(os.listdir(self.outbox))
+            names = sorted(n for n in os.listdir(self.outbox) if not n.startswith("."))
             if len(names) < n:
                 return None
             out = []
@@ -57,6 +57,17 @@ class Reports(jqtest.ServerTestCase):
         open(gate, "w").close()
         self.bots.wait_log("Finished job 3")
         self.assertIn("Sending error report: [bots-jobqueue] Job 1 could not be started", self.bots.log())
+
+    def test_report_shows_the_task_escaped_and_cut(self):
+        """A task cannot write headers or lines of its own into a report,
+        nor make it megabytes long."""
+        task = ["/nonexistent/x\nSubject: forged\n", "a" * 60000]
+        self.rpc.addjob(task, 1)
+        got = self.reports(1)[0]
+        self.assertNotIn("\nSubject: forged", got)
+        self.assertIn("Task: ['/nonexistent/x\\nSubject: forged\\n', 'aaaa", got)
+        self.assertRegex(got, r"\.\.\. \[cut: the task has 2 arguments, 600[0-9]{2} bytes\]")
+        self.assertLess(len(got), 4000)
 
 
 class ReportsOff(jqtest.ServerTestCase):

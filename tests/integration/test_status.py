@@ -158,7 +158,8 @@ class StatusJson(StatusBase):
 
 
 class Metrics(StatusBase):
-    jobqueue = {"authorized_tasks": " ".join([jqtest.PYTHON, jqtest.JOB, "sh", "true", "/nonexistent/prog"])}
+    # /etc/passwd: an authorized file that cannot be started (not a program)
+    jobqueue = {"authorized_tasks": " ".join([jqtest.PYTHON, jqtest.JOB, "sh", "true", "/etc/passwd"])}
 
     def test_values_follow_a_scripted_run(self):
         before = metrics(self.bots.port)
@@ -166,7 +167,7 @@ class Metrics(StatusBase):
         self.hold()                                                 # submit 1: code 0
         self.assertEqual(self.rpc.addjob(["true"], 5), 0)           # 2
         self.assertEqual(self.rpc.addjob(["sh", "-c", "exit 3"], 5), 0)  # 3
-        self.assertEqual(self.rpc.addjob(["/nonexistent/prog"], 5), 0)   # 4
+        self.assertEqual(self.rpc.addjob(["/etc/passwd"], 5), 0)   # 4
         last = self.rpc.submit(["sh", "-c", "kill -TERM $$"], 5)["jobnumber"]  # 5
         self.assertEqual(self.rpc.addjob(["true"], 5), 4)
         self.assertEqual(self.rpc.submit(["notallowed"], 5), {"code": 3, "jobnumber": 0})
