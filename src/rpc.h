@@ -1,5 +1,5 @@
 /* The XML-RPC interface: HTTP through xmlrpc-c's Abyss server, request
- * screening, and the Bots methods.  The only module that knows xmlrpc-c's
+ * limits, and the Bots methods.  The only module that knows xmlrpc-c's
  * server types. */
 #pragma once
 
@@ -11,8 +11,6 @@
 
 /* Largest request body accepted. */
 #define JQ_RPC_MAX_BODY   (1024 * 1024)
-/* Deepest element nesting accepted; Bots' calls need 8. */
-#define JQ_RPC_MAX_DEPTH  32
 /* Connections served at once; idle keep-alive ones count. */
 #define JQ_RPC_MAX_CONN   1024
 
