@@ -920,6 +920,22 @@ body_release (JqRpc *rpc, gsize len)
   g_mutex_unlock (&rpc->body_lock);
 }
 
+/* Abyss drops whatever it has read past the current request when that
+ * request is answered, so a request pipelined behind it would never be
+ * answered and its client would hang.  When such bytes are there, the
+ * answer says "Connection: close" and the connection ends after it: the
+ * client sees the close and sends the rest again.  Abyss decides this
+ * from the request's keepalive flag, which it hands out as const. */
+static void
+close_if_pipelined (TSession *session, const TRequestInfo *info)
+{
+  const char *next = NULL;
+  size_t n = 0;
+  SessionGetReadData (session, 1, &next, &n);
+  if (n > 0)
+    ((TRequestInfo *) info)->keepalive = FALSE;
+}
+
 static void
 handle_http (void *user_data, TSession *session, abyss_bool *handled)
 {
@@ -966,6 +982,7 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       return;                    /* nobody left to answer */
     }
   body[len] = '\0';
+  close_if_pipelined (session, info);
 
   g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
   g_clear_pointer (&body, g_free);
