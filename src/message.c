@@ -305,6 +305,18 @@ beyond_bmp (const char *text, gsize len)
   return FALSE;
 }
 
+/* Whether the text of a <name> or <methodName> is one xmlrpc-c can hold
+ * (its struct_set_value crashes on a key it cannot make a string of). */
+static gboolean
+name_ok (const char *text, gsize len, const char *tag, GError **error)
+{
+  if (memchr (text, '\0', len) == NULL && !beyond_bmp (text, len))
+    return TRUE;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<%s> holds a NUL or a "
+               "character beyond U+FFFF", tag);
+  return FALSE;
+}
+
 /* The value of scalar element @el from its text, or NULL with @error. */
 static xmlrpc_value *
 scalar_value (Element el, const char *tag, const char *text, gsize len,
@@ -611,9 +623,8 @@ on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
       p->ended = TRUE;
       break;
     case EL_METHOD_NAME:
-      if (memchr (p->text->str, '\0', p->text->len) != NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<methodName> holds a NUL character");
+      if (!name_ok (p->text->str, p->text->len, name, error))
+        break;
       else
         {
           p->method_len = p->text->len;
@@ -675,9 +686,8 @@ on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
         }
       break;
     case EL_NAME:
-      if (memchr (p->text->str, '\0', p->text->len) != NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<name> holds a NUL character");
+      if (!name_ok (p->text->str, p->text->len, name, error))
+        break;
       else
         {
           Frame *member = top (p);

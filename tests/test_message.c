@@ -228,6 +228,11 @@ test_call_shapes (void **state)
   expect_refused (CALL (P ("<struct><member><name>a</name></member>"
                            "</struct>")), "needs a <name> and a <value>");
   expect_refused (CALL (P ("<int>1</int><int>2</int>")), "does not belong");
+  /* xmlrpc-c crashed on a struct key it cannot hold (found by fuzzing) */
+  expect_refused (CALL (P ("<struct><member><name>\xf0\x9f\x98\x80</name>"
+                           "<value>1</value></member></struct>")), "U+FFFF");
+  expect_refused ("<methodCall><methodName>\xf0\x9f\x98\x80</methodName>"
+                  "</methodCall>", "U+FFFF");
   expect_refused (CALL (P ("x<int>1</int>")), "both text and");
   expect_refused (CALL (P ("<int>1</int>x")), "both text and");
 }
