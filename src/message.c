@@ -408,6 +408,29 @@ scalar_value (Element el, const char *tag, const char *text, gsize len,
   return v;
 }
 
+/* XML 1.0 allows no C0 control but tab, newline and carriage return, and
+ * neither U+FFFE nor U+FFFF: GMarkup lets them through, Python's expat
+ * (the parser of every Bots server so far) refuses them, and so do we,
+ * written raw or as character references. */
+static gboolean
+xml_chars_ok (const char *text, gsize len, GError **error)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = text[i];
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+          || (c == 0xef && i + 2 < len && (guchar) text[i + 1] == 0xbf
+              && ((guchar) text[i + 2] & 0xfe) == 0xbe))
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "the message holds "
+                       "a character XML does not allow (%s)",
+                       c == 0xef ? "U+FFFE or U+FFFF" : "a control character");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------ grammar */
 
 /* Whether @child may start inside @parent (NULL: at the top). */
@@ -549,6 +572,8 @@ on_text (GMarkupParseContext *context, const char *text, gsize len,
 {
   Parser *p = user_data;
   Frame *f = top (p);
+  if (!xml_chars_ok (text, len, error))   /* &#1; and the like */
+    return;
   if (f != NULL && (f->element == EL_VALUE || f->element >= EL_INT
                     || f->element == EL_NAME || f->element == EL_METHOD_NAME))
     g_string_append_len (p->text, text, len);
@@ -769,6 +794,8 @@ parse (Parser *p, const char *xml, gsize len, GError **error)
     }
   if (len == 0)
     xml = "";
+  if (!xml_chars_ok (xml, len, error))
+    return FALSE;
   p->stack = g_array_new (FALSE, TRUE, sizeof (Frame));
   g_array_set_clear_func (p->stack, frame_clear);
   p->text = g_string_new (NULL);

@@ -328,6 +328,14 @@ test_strings (void **state)
   g_autofree char *h = string_of ("<string>a<!-- c -->b</string>", &len);
   assert_string_equal (h, "ab");
 
+  /* what XML 1.0 forbids, written raw or as a reference, as Python's
+   * expat refuses it */
+  expect_value_refused ("<string>a\x01b</string>", "control character");
+  expect_value_refused ("<string>\x1b[2J</string>", "control character");
+  expect_value_refused ("<string>a&#1;b</string>", "");
+  expect_value_refused ("<string>a&#x1b;b</string>", "");
+  expect_value_refused ("<string>\xef\xbf\xbe</string>", "U+FFFE");
+  expect_value_refused ("<string>&#xFFFF;</string>", "");
   expect_value_refused ("<string>a&#0;b</string>", "");
   expect_value_refused ("<string>a&#x0;b</string>", "");
   expect_value_refused ("<string>&lol;</string>", "");
