@@ -68,42 +68,46 @@ answer (int code)
   return code;
 }
 
-/* Calls addjob on the server; returns its answer, or -1 with @error. */
-static int
-call_addjob (const JqConfig *config, char **task, int priority,
+/* Calls addjob on the server.  Returns TRUE with its answer in *@code
+ * (any int: the caller judges it), or FALSE with @error when the server
+ * cannot be reached or answers anything but an int. */
+static gboolean
+call_addjob (const JqConfig *config, char **task, int priority, int *code,
              GError **error)
 {
   g_autoptr (JqClient) client = jq_client_new (config, CALL_TIMEOUT_MS,
                                                error);
   if (client == NULL)
-    return -1;
+    return FALSE;
   xmlrpc_env env;
   xmlrpc_env_init (&env);
   xmlrpc_value *argv = jq_client_strings (&env, (const char *const *) task);
   xmlrpc_value *params = env.fault_occurred
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
   xmlrpc_value *result = NULL;
-  int code = -1;
-  if (!env.fault_occurred)
+  gboolean ok = FALSE;
+  if (env.fault_occurred)
+    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+  else
     result = jq_client_call (client, "addjob", params, error);
   if (result != NULL)
     {
-      xmlrpc_read_int (&env, result, &code);
-      if (env.fault_occurred)
+      if (xmlrpc_value_type (result) == XMLRPC_TYPE_INT)
+        {
+          xmlrpc_read_int (&env, result, code);
+          ok = !env.fault_occurred;
+        }
+      if (!ok)
         g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
-                     "to addjob", jq_client_get_url (client));
+                     "to addjob (not an int)", jq_client_get_url (client));
       xmlrpc_DECREF (result);
     }
-  else if (env.fault_occurred)
-    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
   if (params)
     xmlrpc_DECREF (params);
   if (argv)
     xmlrpc_DECREF (argv);
-  if (env.fault_occurred)
-    code = -1;
   xmlrpc_env_clean (&env);
-  return code;
+  return ok;
 }
 
 int
@@ -187,7 +191,13 @@ main (int argc, char **argv)
       return EXIT_NOT_ADDED;
     }
 
-  int code = call_addjob (config, task, priority, &error);
+  int code = 0;
+  if (!call_addjob (config, task, priority, &code, &error))
+    {
+      answer (EXIT_NOT_ADDED);
+      fprintf (stderr, "bots-job2queue: %s\n", error->message);
+      return EXIT_NOT_ADDED;
+    }
   switch (code)
     {
     case EXIT_ADDED:
@@ -195,10 +205,6 @@ main (int argc, char **argv)
     case EXIT_NOT_AUTHORIZED:
     case EXIT_DUPLICATE:
       return answer (code);
-    case -1:
-      answer (EXIT_NOT_ADDED);
-      fprintf (stderr, "bots-job2queue: %s\n", error->message);
-      return EXIT_NOT_ADDED;
     default:
       answer (EXIT_NOT_ADDED);
       fprintf (stderr, "bots-job2queue: unexpected answer %d from the "

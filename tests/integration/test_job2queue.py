@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+import xmlrpc.client
 
 import jqtest
 
@@ -117,6 +118,27 @@ class NoServer(jqtest.unittest.TestCase):
             r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
         self.assertEqual(r.returncode, 1)
         self.assertIn("Can not contact jobqueue-server", r.stdout)
+
+    def test_odd_answers(self):
+        """Whatever answers on the port, job2queue says it did not add the
+        job and exits 1: no crash (an <int>-1</int> was a SIGSEGV, an
+        out-of-range <i8> crashed xmlrpc-c's response parser)."""
+        with jqtest.FakeServer(self.bots.port) as fake:
+            for answer in jqtest.ODD_ANSWERS:
+                fake.answer = answer
+                r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+                self.assertEqual((r.returncode, r.stdout.strip()), (1, "Error, job not added to "
+                                 "queue. Can not contact jobqueue-server"), answer[:200])
+                self.assertIn("bots-job2queue: ", r.stderr)
+            # and what a real server may answer still works
+            fake.answer = jqtest.response("<int>4</int>")
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            self.assertEqual(r.returncode, 4)
+            fake.answer = xmlrpc.client.dumps(xmlrpc.client.Fault(1, "<class 'X'>:no"),
+                                              methodresponse=True).encode()
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no", r.stderr)
 
     def test_not_enabled(self):
         self.bots.write_ini({"enabled": "false", "port": str(self.bots.port)}, {})
