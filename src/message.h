@@ -26,3 +26,27 @@ gboolean jq_message_parse_call (const char *xml, gsize len, char **method,
  * response returns NULL with JQ_ERROR_PARSE, as for a call. */
 xmlrpc_value *jq_message_parse_response (const char *xml, gsize len,
                                          GError **error);
+
+/* Writing a methodResponse straight into one buffer of exactly its size,
+ * with no xmlrpc_value tree in between: a listjobs of 200,000 jobs cost
+ * 437 MB through xmlrpc-c's values and serializer, where its answer is
+ * 40 MB.  @write is called twice with @data, once to measure and once to
+ * write, and must put the same both times: the response's one value,
+ * with the jq_message_put functions below.  Returns the whole response. */
+typedef struct _JqMessageWriter JqMessageWriter;
+typedef void (*JqMessageWriteFunc) (JqMessageWriter *w, gpointer data);
+GBytes *jq_message_write_response (JqMessageWriteFunc write, gpointer data);
+
+/* Literal markup, such as "<value><array><data>" or "</member>". */
+void jq_message_put (JqMessageWriter *w, const char *markup);
+/* <value><int> (or <i8> beyond 32 bits). */
+void jq_message_put_int (JqMessageWriter *w, gint64 n);
+void jq_message_put_bool (JqMessageWriter *w, gboolean b);
+/* <value><string>, escaped for XML; bytes that are not UTF-8 or that XML
+ * cannot carry (control characters) are written as U+FFFD, a carriage
+ * return as a character reference so that it arrives as one. */
+void jq_message_put_string (JqMessageWriter *w, const char *s);
+/* An array of strings. */
+void jq_message_put_strings (JqMessageWriter *w, const char *const *argv);
+/* "<member><name>@name</name>"; @name is markup (a literal of ours). */
+void jq_message_put_member (JqMessageWriter *w, const char *name);

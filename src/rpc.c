@@ -358,8 +358,26 @@ method_addjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   return NULL;
 }
 
+/* listjobs' answer, written straight from the snapshot (message.h). */
+static void
+write_list (JqMessageWriter *w, gpointer data)
+{
+  GArray *jobs = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      const JobSnapshot *snap = &g_array_index (jobs, JobSnapshot, i);
+      jq_message_put (w, "<value><array><data>");
+      jq_message_put_int (w, snap->priority);
+      jq_message_put_int (w, (gint64) snap->number);
+      jq_message_put_strings (w, jq_job_get_argv (snap->job));
+      jq_message_put (w, "</data></array></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
+}
+
 static xmlrpc_value *
-list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take)
+list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take, GBytes **answer)
 {
   g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
   ListCall call = { rpc, jobs, take };
@@ -371,30 +389,21 @@ list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take)
     return xmlrpc_int_new (env, 0);
   if (take)
     return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
-
-  xmlrpc_value *list = xmlrpc_array_new (env);
-  for (guint i = 0; i < jobs->len && !env->fault_occurred; i++)
-    {
-      xmlrpc_value *entry = job_value (env, &g_array_index (jobs,
-                                                            JobSnapshot, i));
-      if (!env->fault_occurred)
-        xmlrpc_array_append_item (env, list, entry);
-      if (entry)
-        xmlrpc_DECREF (entry);
-    }
-  return list;
+  *answer = jq_message_write_response (write_list, jobs);
+  return NULL;
 }
 
 static xmlrpc_value *
-method_listjobs (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+answer_listjobs (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+                 GBytes **answer)
 {
-  return list_or_take (rpc, env, FALSE);
+  return list_or_take (rpc, env, FALSE, answer);
 }
 
 static xmlrpc_value *
 method_getjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  return list_or_take (rpc, env, TRUE);
+  return list_or_take (rpc, env, TRUE, NULL);
 }
 
 static xmlrpc_value *
@@ -498,11 +507,67 @@ history_on_loop (gpointer data)
 {
   HistoryCall *c = data;
   c->rows = jq_journal_history (jq_scheduler_get_journal (c->rpc->scheduler),
-                                c->limit);
+                                c->limit, JQ_RPC_HISTORY_MAX_BYTES);
+}
+
+/* history's answer, written straight from the journal's rows. */
+static void
+write_history (JqMessageWriter *w, gpointer data)
+{
+  GArray *rows = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const JqFinished *f = &g_array_index (rows, JqFinished, i);
+      jq_message_put (w, "<value><struct>");
+      jq_message_put_member (w, "jobnumber");
+      jq_message_put_int (w, (gint64) f->number);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "priority");
+      jq_message_put_int (w, f->priority);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "task");
+      jq_message_put_strings (w, f->argv);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "queued");
+      jq_message_put_int (w, f->queued_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->started_us != 0)
+        {
+          jq_message_put_member (w, "started");
+          jq_message_put_int (w, f->started_us / G_USEC_PER_SEC);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "ended");
+      jq_message_put_int (w, f->ended_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->start_error != NULL)
+        {
+          jq_message_put_member (w, "start_error");
+          jq_message_put_string (w, f->start_error);
+        }
+      else
+        {
+          jq_message_put_member (w, "exit_code");
+          jq_message_put_int (w, f->exit_code);
+        }
+      jq_message_put (w, "</member>");
+      if (f->term_signal != 0)
+        {
+          jq_message_put_member (w, "signal");
+          jq_message_put_int (w, f->term_signal);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "maxruntime_hit");
+      jq_message_put_bool (w, f->hit_maxruntime);
+      jq_message_put (w, "</member></struct></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
 }
 
 static xmlrpc_value *
-method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+answer_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+                GBytes **answer)
 {
   xmlrpc_value *limit_v = NULL;
   int limit = 0;
@@ -518,32 +583,9 @@ method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   c.limit = (guint) limit;
   if (env->fault_occurred || !through_door (env, rpc, history_on_loop, &c))
     return NULL;
-
-  xmlrpc_value *list = xmlrpc_array_new (env);
-  for (guint i = 0; i < c.rows->len && !env->fault_occurred; i++)
-    {
-      JqFinished *f = &g_array_index (c.rows, JqFinished, i);
-      xmlrpc_value *r = xmlrpc_struct_new (env);
-      struct_set (env, r, "jobnumber", int_value (env, (gint64) f->number));
-      struct_set (env, r, "priority", xmlrpc_int_new (env, f->priority));
-      struct_set (env, r, "task", task_value (env, f->argv));
-      struct_set (env, r, "queued", int_value (env, f->queued_us / G_USEC_PER_SEC));
-      if (f->started_us != 0)
-        struct_set (env, r, "started", int_value (env, f->started_us / G_USEC_PER_SEC));
-      struct_set (env, r, "ended", int_value (env, f->ended_us / G_USEC_PER_SEC));
-      if (f->start_error != NULL)
-        struct_set (env, r, "start_error", xmlrpc_string_new (env, f->start_error));
-      else
-        struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
-      if (f->term_signal != 0)
-        struct_set (env, r, "signal", xmlrpc_int_new (env, f->term_signal));
-      struct_set (env, r, "maxruntime_hit", xmlrpc_bool_new (env, f->hit_maxruntime));
-      if (!env->fault_occurred)
-        xmlrpc_array_append_item (env, list, r);
-      xmlrpc_DECREF (r);
-    }
+  *answer = jq_message_write_response (write_history, c.rows);
   g_array_unref (c.rows);
-  return list;
+  return NULL;
 }
 
 typedef enum { STEER_REMOVE, STEER_PRIORITY, STEER_PAUSE, STEER_RESUME } Steer;
@@ -737,30 +779,35 @@ method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 
 typedef xmlrpc_value *(*MethodFunc) (JqRpc *rpc, xmlrpc_env *env,
                                      xmlrpc_value *params);
+/* A method whose answer can be large writes it itself into *@answer
+ * (message.h) and returns NULL; a small answer may still be a value. */
+typedef xmlrpc_value *(*AnswerFunc) (JqRpc *rpc, xmlrpc_env *env,
+                                     xmlrpc_value *params, GBytes **answer);
 
 static const struct {
   const char *name;
   const char *signature;     /* for the wrong-count message */
   int         n_params;
   MethodFunc  func;
+  AnswerFunc  answer;        /* instead of func */
 } methods[] = {
-  { "addjob", "task, priority", 2, method_addjob },
-  { "listjobs", "", 0, method_listjobs },
-  { "getjob", "", 0, method_getjob },
-  { "clearjobq", "", 0, method_clearjobq },
-  { "isup", "", 0, method_isup },
-  { "status", "", 0, method_status },
-  { "history", "limit", 1, method_history },
-  { "removejob", "jobnumber", 1, method_removejob },
-  { "setpriority", "jobnumber, priority", 2, method_setpriority },
-  { "pause", "", 0, method_pause },
-  { "resume", "", 0, method_resume },
-  { "wait", "jobnumber, timeout", 2, method_wait },
+  { "addjob", "task, priority", 2, method_addjob, NULL },
+  { "listjobs", "", 0, NULL, answer_listjobs },
+  { "getjob", "", 0, method_getjob, NULL },
+  { "clearjobq", "", 0, method_clearjobq, NULL },
+  { "isup", "", 0, method_isup, NULL },
+  { "status", "", 0, method_status, NULL },
+  { "history", "limit", 1, NULL, answer_history },
+  { "removejob", "jobnumber", 1, method_removejob, NULL },
+  { "setpriority", "jobnumber, priority", 2, method_setpriority, NULL },
+  { "pause", "", 0, method_pause, NULL },
+  { "resume", "", 0, method_resume, NULL },
+  { "wait", "jobnumber, timeout", 2, method_wait, NULL },
 };
 
 static xmlrpc_value *
 dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
-          xmlrpc_value *params)
+          xmlrpc_value *params, GBytes **answer)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
     {
@@ -776,6 +823,8 @@ dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
                  methods[i].n_params == 1 ? "" : "s", n);
           return NULL;
         }
+      if (methods[i].answer != NULL)
+        return methods[i].answer (rpc, env, params, answer);
       return methods[i].func (rpc, env, params);
     }
   g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 80));
@@ -791,6 +840,7 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
   xmlrpc_env_init (&env);
   g_autofree char *name = NULL;
   xmlrpc_value *params = NULL, *result = NULL;
+  GBytes *answer = NULL;      /* written by the method itself */
 
   if (len > JQ_RPC_MAX_BODY)
     g_set_error (&error, JQ_ERROR, JQ_ERROR_PARSE, "request body of %"
@@ -798,7 +848,7 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
                  JQ_RPC_MAX_BODY);
   if (error == NULL && jq_message_parse_call (body, len, &name, &params,
                                               &error))
-    result = dispatch (rpc, &env, name, params);
+    result = dispatch (rpc, &env, name, params, &answer);
   else
     {
       jq_log_write (rpc->log, JQ_LOG_WARNING, "Refused request: %s",
@@ -807,7 +857,11 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
              error->message);
     }
 
-  GBytes *response = serialize (result, env.fault_occurred ? &env : NULL);
+  GBytes *response = answer != NULL && !env.fault_occurred
+    ? g_steal_pointer (&answer)
+    : serialize (result, env.fault_occurred ? &env : NULL);
+  if (answer != NULL)
+    g_bytes_unref (answer);
   if (result != NULL)
     xmlrpc_DECREF (result);
   if (params != NULL)

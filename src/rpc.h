@@ -11,6 +11,9 @@
 
 /* Largest request body accepted. */
 #define JQ_RPC_MAX_BODY   (1024 * 1024)
+/* history answers hold rows of at most this many bytes of tasks and
+ * start errors in all, newest first (doc/admin-api.md). */
+#define JQ_RPC_HISTORY_MAX_BYTES (16 * 1024 * 1024)
 /* Connections served at once; idle keep-alive ones count. */
 #define JQ_RPC_MAX_CONN   1024
 
