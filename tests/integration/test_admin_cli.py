@@ -106,6 +106,7 @@ class NoServer(jqtest.unittest.TestCase):
                         r = subprocess.run([jqtest.ADMIN, "-c" + bots.config] + args,
                                            capture_output=True, text=True, timeout=15)
                         self.assertGreaterEqual(r.returncode, 0, (args, answer[:200], r.stderr))
+                        self.assertNotIn("Sanitizer", r.stderr)
                         if r.returncode != 0:
                             self.assertIn(r.returncode, (1, 124, 127), (args, answer[:200]))
                             self.assertIn("bots-jobqueue: ", r.stderr) if r.returncode == 1 else None

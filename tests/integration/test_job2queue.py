@@ -130,6 +130,7 @@ class NoServer(jqtest.unittest.TestCase):
                 self.assertEqual((r.returncode, r.stdout.strip()), (1, "Error, job not added to "
                                  "queue. Can not contact jobqueue-server"), answer[:200])
                 self.assertIn("bots-job2queue: ", r.stderr)
+                self.assertNotIn("Sanitizer", r.stderr)
             # and what a real server may answer still works
             fake.answer = jqtest.response("<int>4</int>")
             r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
