@@ -16,9 +16,9 @@
  *
  * Request bodies are parsed by message.c, never by xmlrpc-c's parser (see
  * there why); xmlrpc-c's values, serializer and HTTP server are still
- * used.  A body is at most 1 MiB, and the bodies held at once (read,
- * parsed, answered) at most BODY_BUDGET bytes in all: a request that does
- * not fit waits for room, and gets HTTP 503 after the server's time-out. */
+ * used.  A body is at most 1 MiB, and the bodies being parsed and
+ * answered at once at most BODY_BUDGET bytes in all: a request that does
+ * not fit waits for room, and gets HTTP 503 after BODY_WAIT_SECONDS. */
 #include "rpc.h"
 
 #include <errno.h>
@@ -39,9 +39,11 @@
 #include "message.h"
 #include "task.h"
 
-/* Request bodies held at once, in bytes: 600 clients sending 64 KiB each
- * peaked at 283 MB before.  Parsing costs a few times the body, so this
- * bounds the request path to some tens of MB whatever the clients do. */
+/* Bytes of request bodies being parsed and answered at once: 600 clients
+ * sending 64 KiB each peaked at 283 MB before.  Parsing costs several
+ * times the body, so this bounds that part to some tens of MB whatever the
+ * clients do.  It is taken once the body has arrived, so a client that
+ * sends its body slowly holds no one else up; parsing takes milliseconds. */
 #define BODY_BUDGET (4 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
@@ -1023,21 +1025,19 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       return;
     }
 
+  /* Untouched pages cost nothing: a body takes memory as it arrives. */
+  g_autofree char *body = g_malloc (len + 1);
+  if (!read_body (session, body, len))
+    return;                      /* nobody left to answer */
+  body[len] = '\0';
+  close_if_pipelined (session, info);
+
   if (!body_reserve (rpc, len))
     {
       ResponseAddField (session, "Retry-After", "1");
       http_error (session, 503, "The server is busy; try again.");
       return;
     }
-  g_autofree char *body = g_malloc (len + 1);
-  if (!read_body (session, body, len))
-    {
-      body_release (rpc, len);
-      return;                    /* nobody left to answer */
-    }
-  body[len] = '\0';
-  close_if_pipelined (session, info);
-
   g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
   g_clear_pointer (&body, g_free);
   body_release (rpc, len);
