@@ -1,5 +1,5 @@
-/* libFuzzer target: the whole request path.  Body bytes go through
- * screening, xmlrpc-c's parser and the real method handlers on a scratch
+/* libFuzzer target: the whole request path.  Body bytes go through the
+ * strict parser (src/message.c) and the real method handlers on a scratch
  * queue; the response is built and checked for its fixed prefix.  The
  * scheduler is stopped, so nothing is ever launched. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE (memmem) */

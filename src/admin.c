@@ -146,7 +146,7 @@ task_line (xmlrpc_value *task, gsize width)
   xmlrpc_env env;
   GString *line = g_string_new (NULL);
   xmlrpc_env_init (&env);
-  int n = xmlrpc_value_type (task) == XMLRPC_TYPE_ARRAY
+  int n = task != NULL && xmlrpc_value_type (task) == XMLRPC_TYPE_ARRAY
     ? xmlrpc_array_size (&env, task) : 0;
   for (int i = 0; i < n && !env.fault_occurred; i++)
     {
@@ -225,12 +225,135 @@ print_json (xmlrpc_value *v)
   xmlrpc_env_clean (&env);
 }
 
+/* ------------------------------------------------------------ shapes
+ * What answers the tables below can show.  Whatever listens on the port
+ * may answer anything (issue 12): an answer of another shape is an error
+ * and exit 1, never a crash in the code that shows it. */
+
+static gboolean
+is_type (xmlrpc_value *v, xmlrpc_type type)
+{
+  return v != NULL && xmlrpc_value_type (v) == type;
+}
+
+/* An array whose every item satisfies @item (NULL: any). */
+static gboolean
+is_array_of (xmlrpc_value *v, gboolean (*item) (xmlrpc_value *))
+{
+  if (!is_type (v, XMLRPC_TYPE_ARRAY))
+    return FALSE;
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  int n = xmlrpc_array_size (&env, v);
+  gboolean ok = !env.fault_occurred;
+  for (int i = 0; ok && item != NULL && i < n; i++)
+    {
+      xmlrpc_value *x = NULL;
+      xmlrpc_array_read_item (&env, v, i, &x);
+      ok = !env.fault_occurred && item (x);
+      if (x != NULL)
+        xmlrpc_DECREF (x);
+    }
+  xmlrpc_env_clean (&env);
+  return ok;
+}
+
+static gboolean
+is_string (xmlrpc_value *v)
+{
+  return is_type (v, XMLRPC_TYPE_STRING);
+}
+
+static gboolean
+is_task (xmlrpc_value *v)
+{
+  return is_array_of (v, is_string);
+}
+
+/* A struct whose "task", when there, is a task. */
+static gboolean
+is_job_struct (xmlrpc_value *v)
+{
+  if (!is_type (v, XMLRPC_TYPE_STRUCT))
+    return FALSE;
+  xmlrpc_value *task = struct_value (v, "task");
+  gboolean ok = task == NULL || is_task (task);
+  if (task != NULL)
+    xmlrpc_DECREF (task);
+  return ok;
+}
+
+/* [priority, number, task] as listjobs gives it. */
+static gboolean
+is_listed_job (xmlrpc_value *v)
+{
+  xmlrpc_env env;
+  xmlrpc_value *task = NULL;
+  int prio = 0, number = 0;
+  if (!is_type (v, XMLRPC_TYPE_ARRAY))
+    return FALSE;
+  xmlrpc_env_init (&env);
+  if (xmlrpc_array_size (&env, v) == 3)
+    xmlrpc_decompose_value (&env, v, "(iiA)", &prio, &number, &task);
+  gboolean ok = task != NULL && !env.fault_occurred && is_task (task);
+  if (task != NULL)
+    xmlrpc_DECREF (task);
+  xmlrpc_env_clean (&env);
+  return ok;
+}
+
+static gboolean
+answer_has_shape (const char *method, xmlrpc_value *v)
+{
+  if (strcmp (method, "status") == 0)
+    {
+      if (!is_type (v, XMLRPC_TYPE_STRUCT))
+        return FALSE;
+      xmlrpc_value *running = struct_value (v, "running");
+      xmlrpc_value *totals = struct_value (v, "totals");
+      gboolean ok = (running == NULL || is_array_of (running, is_job_struct))
+        && (totals == NULL || is_type (totals, XMLRPC_TYPE_STRUCT));
+      if (running != NULL)
+        xmlrpc_DECREF (running);
+      if (totals != NULL)
+        xmlrpc_DECREF (totals);
+      return ok;
+    }
+  if (strcmp (method, "listjobs") == 0)
+    return is_type (v, XMLRPC_TYPE_INT) || is_array_of (v, is_listed_job);
+  if (strcmp (method, "history") == 0)
+    return is_array_of (v, is_job_struct);
+  if (strcmp (method, "addjob") == 0)
+    return is_type (v, XMLRPC_TYPE_INT);
+  if (strcmp (method, "submit") == 0)
+    {
+      if (!is_type (v, XMLRPC_TYPE_STRUCT))
+        return FALSE;
+      gint64 code = get_int (v, "code", -1);
+      return (code == 0 || code == 2 || code == 3 || code == 4)
+             && get_int (v, "jobnumber", -1) >= 0;
+    }
+  if (strcmp (method, "wait") == 0)
+    {
+      static const char *const states[] = {
+        "waiting", "running", "finished", "failed-to-start", "removed",
+        "unknown", NULL,
+      };
+      g_autofree char *state = is_type (v, XMLRPC_TYPE_STRUCT)
+        ? get_string (v, "state") : NULL;
+      return state != NULL && g_strv_contains (states, state);
+    }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------ commands */
 
 static void
 show_status (xmlrpc_value *st)
 {
   g_autofree char *version = get_string (st, "version");
+  if (version == NULL)
+    version = g_strdup ("?");
   g_autofree char *uptime = format_duration (get_int (st, "uptime", 0));
   xmlrpc_value *totals = struct_value (st, "totals");
   xmlrpc_value *running = struct_value (st, "running");
@@ -257,7 +380,8 @@ show_status (xmlrpc_value *st)
               G_GINT64_FORMAT " %-9s %s\n", get_int (r, "jobnumber", 0),
               get_int (r, "priority", 0), get_int (r, "pid", 0), elapsed,
               line);
-      xmlrpc_DECREF (task);
+      if (task != NULL)
+        xmlrpc_DECREF (task);
       xmlrpc_DECREF (r);
     }
   if (totals != NULL)
@@ -362,7 +486,8 @@ show_history (xmlrpc_value *list)
       printf ("%-7" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %-19s %-9s "
               "%-8s %s\n", get_int (h, "jobnumber", 0),
               get_int (h, "priority", 0), ended, took, result, line);
-      xmlrpc_DECREF (task);
+      if (task != NULL)
+        xmlrpc_DECREF (task);
       xmlrpc_DECREF (h);
     }
   printf ("(+T: exceeded maxruntime; NOSTART: could not be started)\n");
@@ -542,6 +667,14 @@ main (int argc, char **argv)
       return fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE, "%s%s%s",
                    colon ? colon + 3 : why, refused ? "" : " at ",
                    refused ? "" : jq_client_get_url (client));
+    }
+
+  if (!answer_has_shape (method, result))
+    {
+      xmlrpc_DECREF (result);
+      xmlrpc_env_clean (&env);
+      return fail (EXIT_UNREACHABLE, "unexpected answer to %s from %s",
+                   method, jq_client_get_url (client));
     }
 
   int status = EXIT_OK;

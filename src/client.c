@@ -7,6 +7,7 @@
 #include <xmlrpc-c/client.h>
 
 #include "error.h"
+#include "message.h"
 
 struct _JqClient {
   xmlrpc_client      *client;
@@ -67,24 +68,47 @@ jq_client_get_url (JqClient *c)
   return c->url;
 }
 
+/* The call goes out as xmlrpc-c serializes it, but the answer is read by
+ * src/message.c: xmlrpc-c 1.33's own response parser crashes on some
+ * answers (an <i8> out of range), and whatever listens on the port may
+ * answer anything. */
 xmlrpc_value *
 jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
                 GError **error)
 {
   xmlrpc_env env;
   xmlrpc_value *result = NULL;
+  xmlrpc_mem_block *call = NULL, *answer = NULL;
 
   xmlrpc_env_init (&env);
-  xmlrpc_client_call2 (&env, c->client, c->server, method, params, &result);
+  call = xmlrpc_mem_block_new (&env, 0);
+  if (!env.fault_occurred)
+    xmlrpc_serialize_call2 (&env, call, method, params, xmlrpc_dialect_i8);
+  if (!env.fault_occurred)
+    xmlrpc_client_transport_call2 (&env, c->client, c->server, call, &answer);
   if (env.fault_occurred)
     {
-      /* Faults the server sends carry code 1; transport failures are
-       * xmlrpc-c's own negative codes. */
-      g_set_error (error, JQ_ERROR,
-                   env.fault_code == 1 ? JQ_ERROR_INVALID : JQ_ERROR_IO,
-                   "%s", env.fault_string);
-      result = NULL;
+      /* xmlrpc-c leaves a poisoned pointer behind on failure */
+      answer = NULL;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
     }
+  else
+    {
+      g_autoptr (GError) local = NULL;
+      result = jq_message_parse_response (xmlrpc_mem_block_contents (answer),
+                                          xmlrpc_mem_block_size (answer),
+                                          &local);
+      if (result == NULL && local->code == JQ_ERROR_INVALID)
+        g_propagate_error (error, g_steal_pointer (&local));  /* a fault */
+      else if (result == NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s answered something "
+                     "that is not an XML-RPC response: %s", c->url,
+                     local->message);
+    }
+  if (answer != NULL)
+    xmlrpc_mem_block_free (answer);
+  if (call != NULL)
+    xmlrpc_mem_block_free (call);
   xmlrpc_env_clean (&env);
   return result;
 }

@@ -20,8 +20,10 @@ const char *jq_client_get_url (JqClient *client);
 
 /* Calls @method with @params (an XML-RPC array, borrowed).  Returns the
  * result (caller DECREFs), or NULL and sets @error: JQ_ERROR_IO when the
- * server cannot be reached or answers nonsense, JQ_ERROR_INVALID with the
- * fault's text when it answers with a fault. */
+ * server cannot be reached or answers anything but an XML-RPC response
+ * (read strictly, by src/message.c), JQ_ERROR_INVALID with the fault's
+ * text when it answers with a fault.  The result's type is whatever the
+ * peer sent: callers check it. */
 xmlrpc_value *jq_client_call (JqClient *client, const char *method,
                               xmlrpc_value *params, GError **error);
 

@@ -84,27 +84,31 @@ answer (int code)
   return code;
 }
 
-/* Calls addjob on the server; returns its answer, or -1 with @error. */
-static int
-call_addjob (const JqConfig *config, char **task, int priority,
+/* Calls submit (else addjob) on the server.  Returns TRUE with its answer in *@code
+ * (any int: the caller judges it), or FALSE with @error when the server
+ * cannot be reached or answers anything but an int. */
+static gboolean
+call_addjob (const JqConfig *config, char **task, int priority, int *code,
              GError **error)
 {
   g_autoptr (JqClient) client = jq_client_new (config, CALL_TIMEOUT_MS,
                                                error);
   if (client == NULL)
-    return -1;
+    return FALSE;
   xmlrpc_env env;
   xmlrpc_env_init (&env);
   xmlrpc_value *argv = jq_client_strings (&env, (const char *const *) task);
   xmlrpc_value *params = env.fault_occurred
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
   xmlrpc_value *result = NULL;
-  int code = -1;
+  gboolean ok = FALSE;
   /* submit() tells us a refusal that addjob hides from a Bots 3
    * installation's callers; a server without it (Bots' own) answers
    * addjob truly. */
   gboolean submitted = FALSE;
-  if (!env.fault_occurred)
+  if (env.fault_occurred)
+    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+  else
     {
       g_autoptr (GError) local = NULL;
       result = jq_client_call (client, "submit", params, &local);
@@ -117,36 +121,35 @@ call_addjob (const JqConfig *config, char **task, int priority,
     }
   if (result != NULL)
     {
-      if (submitted)
+      xmlrpc_value *code_v = NULL;
+      if (submitted && xmlrpc_value_type (result) == XMLRPC_TYPE_STRUCT)
+        xmlrpc_struct_find_value (&env, result, "code", &code_v);
+      else if (!submitted)
         {
-          xmlrpc_value *code_v = NULL;
-          xmlrpc_struct_find_value (&env, result, "code", &code_v);
-          if (!env.fault_occurred && code_v != NULL)
-            {
-              xmlrpc_read_int (&env, code_v, &code);
-              xmlrpc_DECREF (code_v);
-            }
-          else if (!env.fault_occurred)
-            xmlrpc_env_set_fault (&env, 1, "no code");
+          xmlrpc_INCREF (result);
+          code_v = result;
         }
-      else
-        xmlrpc_read_int (&env, result, &code);
-      if (env.fault_occurred)
+      if (!env.fault_occurred && code_v != NULL
+          && xmlrpc_value_type (code_v) == XMLRPC_TYPE_INT)
+        {
+          xmlrpc_read_int (&env, code_v, code);
+          ok = !env.fault_occurred;
+        }
+      if (code_v != NULL)
+        xmlrpc_DECREF (code_v);
+      if (!ok)
         g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
                      "to %s", jq_client_get_url (client),
-                     submitted ? "submit" : "addjob");
+                     submitted ? "submit (no int code)"
+                               : "addjob (not an int)");
       xmlrpc_DECREF (result);
     }
-  else if (env.fault_occurred)
-    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
   if (params)
     xmlrpc_DECREF (params);
   if (argv)
     xmlrpc_DECREF (argv);
-  if (env.fault_occurred)
-    code = -1;
   xmlrpc_env_clean (&env);
-  return code;
+  return ok;
 }
 
 int
@@ -233,7 +236,13 @@ main (int argc, char **argv)
       return EXIT_NOT_ADDED;
     }
 
-  int code = call_addjob (config, task, priority, &error);
+  int code = 0;
+  if (!call_addjob (config, task, priority, &code, &error))
+    {
+      answer (EXIT_NOT_ADDED);
+      fprintf (stderr, "bots-job2queue: %s\n", error->message);
+      return EXIT_NOT_ADDED;
+    }
   switch (code)
     {
     case EXIT_ADDED:
@@ -241,10 +250,6 @@ main (int argc, char **argv)
     case EXIT_NOT_AUTHORIZED:
     case EXIT_DUPLICATE:
       return answer (code);
-    case -1:
-      answer (EXIT_NOT_ADDED);
-      fprintf (stderr, "bots-job2queue: %s\n", error->message);
-      return EXIT_NOT_ADDED;
     default:
       answer (EXIT_NOT_ADDED);
       fprintf (stderr, "bots-job2queue: unexpected answer %d from the "

@@ -643,8 +643,9 @@ finished_clear (gpointer p)
 }
 
 GArray *
-jq_journal_history (JqJournal *j, guint limit)
+jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
 {
+  gsize bytes = 0;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
   g_array_set_clear_func (rows, finished_clear);
   if (j == NULL)
@@ -657,6 +658,11 @@ jq_journal_history (JqJournal *j, guint limit)
   sqlite3_bind_int (st, 1, (int) MIN (limit, (guint) G_MAXINT));
   while (sqlite3_step (st) == SQLITE_ROW)
     {
+      /* the texts, as stored; checked before they are copied */
+      bytes += (gsize) sqlite3_column_bytes (st, 2)
+               + (gsize) sqlite3_column_bytes (st, 9);
+      if (rows->len > 0 && bytes > max_bytes)
+        break;
       JqFinished f = {
         .number = (guint64) sqlite3_column_int64 (st, 0),
         .priority = sqlite3_column_int (st, 1),

@@ -117,8 +117,10 @@ guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
 
 /* The @limit most recent finished jobs, newest first, as JqFinished
  * records whose strings and argv belong to the array (free it with
- * g_array_unref). */
-GArray *jq_journal_history (JqJournal *journal, guint limit);
+ * g_array_unref).  Stops early, after one row at least, before the rows'
+ * tasks and start errors would take more than @max_bytes as stored. */
+GArray *jq_journal_history (JqJournal *journal, guint limit,
+                            gsize max_bytes);
 
 /* How many history rows there are (for tests and status). */
 guint jq_journal_count_history (JqJournal *journal);

@@ -2,7 +2,7 @@
  *
  * Threading model: Abyss serves each connection on a thread of its own,
  * started from ServerRun() on a thread of ours.  Everything in this file
- * runs on those threads -- reading the body, screening it, parsing it,
+ * runs on those threads -- reading the body, parsing it,
  * building the reply -- except the small functions handed to
  * jq_door_call(), which run on the main loop thread and are the only code
  * here that touches the scheduler.  We build the Abyss server from its
@@ -14,10 +14,11 @@
  * with a send() of its own, which wakes a keep-alive client up to eight
  * times per answer (measured: 20% of the throughput at 16 connections).
  *
- * Screening happens before xmlrpc-c's parser sees a byte: it expands
- * internal entities, so a DOCTYPE could make a 1 KB body cost gigabytes.
- * Bots' requests never carry one, so any "<!" other than a comment or CDATA
- * is refused, as is a body over 1 MiB or nested deeper than 32.
+ * Request bodies are parsed by message.c, never by xmlrpc-c's parser (see
+ * there why); xmlrpc-c's values, serializer and HTTP server are still
+ * used.  A body is at most 1 MiB, and the bodies being parsed and
+ * answered at once at most BODY_BUDGET bytes in all: a request that does
+ * not fit waits for room, and gets HTTP 503 after BODY_WAIT_SECONDS.
  *
  * A GET of the status paths (status.h) is answered before any of that;
  * with [jobqueue] status_listen a second Abyss server serves those GETs,
@@ -40,11 +41,17 @@
 #include "error.h"
 #include "journal.h"
 #include "status.h"
+#include "message.h"
 #include "task.h"
 
-/* Bodies above this size are parsed one at a time, so that many large
- * bodies at once cannot multiply the parser's memory. */
-#define BIG_BODY (64 * 1024)
+/* Bytes of request bodies being parsed and answered at once: 600 clients
+ * sending 64 KiB each peaked at 283 MB before.  Parsing costs several
+ * times the body, so this bounds that part to some tens of MB whatever the
+ * clients do.  It is taken once the body has arrived, so a client that
+ * sends its body slowly holds no one else up; parsing takes milliseconds. */
+#define BODY_BUDGET (4 * 1024 * 1024)
+/* How long a request waits for room in BODY_BUDGET before its 503. */
+#define BODY_WAIT_SECONDS 10
 /* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
 #define FAULT_CODE 1
 
@@ -53,7 +60,9 @@ struct _JqRpc {
   JqDoor      *door;
   JqLog       *log;
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before listening */
-  GMutex       big_parse;
+  GMutex       body_lock;      /* guards body_bytes */
+  GCond        body_cond;      /* body_bytes went down */
+  gsize        body_bytes;     /* of requests being read or parsed */
   GMutex       ended_lock;     /* guards the three below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
@@ -121,126 +130,6 @@ serialize (xmlrpc_value *result, const xmlrpc_env *fault_env)
     xmlrpc_mem_block_free (out);
   xmlrpc_env_clean (&env);
   return bytes;
-}
-
-/* ---------------------------------------------------------- screening */
-
-static const char *
-find (const char *from, const char *end, const char *needle)
-{
-  return from < end ? g_strstr_len (from, end - from, needle) : NULL;
-}
-
-/* Whether [@p, @end) starts with @prefix; the body need not end in NUL. */
-static gboolean
-starts_with (const char *p, const char *end, const char *prefix)
-{
-  gsize n = strlen (prefix);
-  return (gsize) (end - p) >= n && memcmp (p, prefix, n) == 0;
-}
-
-/* Whether @text (up to @end) is what an integer element may hold: white
- * space, an optional sign, 1 to 20 digits, white space. */
-static gboolean
-is_integer_text (const char *text, const char *end)
-{
-  const char *p = text;
-  while (p < end && g_ascii_isspace (*p))
-    p++;
-  if (p < end && (*p == '+' || *p == '-'))
-    p++;
-  const char *digits = p;
-  while (p < end && g_ascii_isdigit (*p))
-    p++;
-  if (p == digits || p - digits > 20)
-    return FALSE;
-  while (p < end && g_ascii_isspace (*p))
-    p++;
-  return p == end;
-}
-
-/* xmlrpc-c 1.33 crashes while wording its own error for an <i8> that is
- * not a number (found by fuzzing), so integer elements are checked here,
- * before it sees them. */
-static gboolean
-integer_elements_ok (const char *tag, const char *end)
-{
-  static const char *const names[] = { "<i8>", "<ex:i8>", "<int>", "<i4>" };
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-    if (starts_with (tag, end, names[i]))
-      {
-        const char *text = tag + strlen (names[i]);
-        const char *close = memchr (text, '<', end - text);
-        return close != NULL && is_integer_text (text, close);
-      }
-  return TRUE;
-}
-
-/* Refuses bodies that could make the parser expensive or crash it.
- * Returns FALSE and sets @error with the reason. */
-static gboolean
-screen_body (const char *body, gsize len, GError **error)
-{
-  const char *end = body + len;
-  int depth = 0;
-
-  if (len > JQ_RPC_MAX_BODY)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                   "request body of %" G_GSIZE_FORMAT " bytes is over the "
-                   "limit of %d", len, JQ_RPC_MAX_BODY);
-      return FALSE;
-    }
-  if (memchr (body, '\0', len) != NULL)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                   "request body contains a NUL byte");
-      return FALSE;
-    }
-  for (const char *p = body; p < end; p++)
-    {
-      if (*p != '<')
-        continue;
-      const char *close = NULL;
-      if (starts_with (p, end, "<!--"))
-        close = find (p + 4, end, "-->");
-      else if (starts_with (p, end, "<![CDATA["))
-        close = find (p + 9, end, "]]>");
-      else if (starts_with (p, end, "<!"))
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                       "DOCTYPE and ENTITY declarations are not accepted");
-          return FALSE;
-        }
-      else if (starts_with (p, end, "<?"))
-        close = find (p + 2, end, "?>");
-      else if (starts_with (p, end, "</"))
-        {
-          depth--;
-          continue;
-        }
-      else
-        {
-          if (!integer_elements_ok (p, end))
-            {
-              g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                           "an integer element does not hold a number");
-              return FALSE;
-            }
-          close = memchr (p, '>', end - p);
-          if (close != NULL && close[-1] != '/' && ++depth > JQ_RPC_MAX_DEPTH)
-            {
-              g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                           "request is nested deeper than %d elements",
-                           JQ_RPC_MAX_DEPTH);
-              return FALSE;
-            }
-        }
-      if (close == NULL)
-        return TRUE;       /* unterminated markup: the parser will say so */
-      p = close;
-    }
-  return TRUE;
 }
 
 /* ---------------------------------------------------------- arguments */
@@ -522,8 +411,26 @@ method_submit (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   return r;
 }
 
+/* listjobs' answer, written straight from the snapshot (message.h). */
+static void
+write_list (JqMessageWriter *w, gpointer data)
+{
+  GArray *jobs = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      const JobSnapshot *snap = &g_array_index (jobs, JobSnapshot, i);
+      jq_message_put (w, "<value><array><data>");
+      jq_message_put_int (w, snap->priority);
+      jq_message_put_int (w, (gint64) snap->number);
+      jq_message_put_strings (w, jq_job_get_argv (snap->job));
+      jq_message_put (w, "</data></array></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
+}
+
 static xmlrpc_value *
-list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take)
+list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take, GBytes **answer)
 {
   g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
   ListCall call = { rpc, jobs, take };
@@ -535,30 +442,21 @@ list_or_take (JqRpc *rpc, xmlrpc_env *env, gboolean take)
     return xmlrpc_int_new (env, 0);
   if (take)
     return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
-
-  xmlrpc_value *list = xmlrpc_array_new (env);
-  for (guint i = 0; i < jobs->len && !env->fault_occurred; i++)
-    {
-      xmlrpc_value *entry = job_value (env, &g_array_index (jobs,
-                                                            JobSnapshot, i));
-      if (!env->fault_occurred)
-        xmlrpc_array_append_item (env, list, entry);
-      if (entry)
-        xmlrpc_DECREF (entry);
-    }
-  return list;
+  *answer = jq_message_write_response (write_list, jobs);
+  return NULL;
 }
 
 static xmlrpc_value *
-method_listjobs (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+answer_listjobs (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+                 GBytes **answer)
 {
-  return list_or_take (rpc, env, FALSE);
+  return list_or_take (rpc, env, FALSE, answer);
 }
 
 static xmlrpc_value *
 method_getjob (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  return list_or_take (rpc, env, TRUE);
+  return list_or_take (rpc, env, TRUE, NULL);
 }
 
 static xmlrpc_value *
@@ -662,11 +560,67 @@ history_on_loop (gpointer data)
 {
   HistoryCall *c = data;
   c->rows = jq_journal_history (jq_scheduler_get_journal (c->rpc->scheduler),
-                                c->limit);
+                                c->limit, JQ_RPC_HISTORY_MAX_BYTES);
+}
+
+/* history's answer, written straight from the journal's rows. */
+static void
+write_history (JqMessageWriter *w, gpointer data)
+{
+  GArray *rows = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const JqFinished *f = &g_array_index (rows, JqFinished, i);
+      jq_message_put (w, "<value><struct>");
+      jq_message_put_member (w, "jobnumber");
+      jq_message_put_int (w, (gint64) f->number);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "priority");
+      jq_message_put_int (w, f->priority);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "task");
+      jq_message_put_strings (w, f->argv);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "queued");
+      jq_message_put_int (w, f->queued_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->started_us != 0)
+        {
+          jq_message_put_member (w, "started");
+          jq_message_put_int (w, f->started_us / G_USEC_PER_SEC);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "ended");
+      jq_message_put_int (w, f->ended_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->start_error != NULL)
+        {
+          jq_message_put_member (w, "start_error");
+          jq_message_put_string (w, f->start_error);
+        }
+      else
+        {
+          jq_message_put_member (w, "exit_code");
+          jq_message_put_int (w, f->exit_code);
+        }
+      jq_message_put (w, "</member>");
+      if (f->term_signal != 0)
+        {
+          jq_message_put_member (w, "signal");
+          jq_message_put_int (w, f->term_signal);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "maxruntime_hit");
+      jq_message_put_bool (w, f->hit_maxruntime);
+      jq_message_put (w, "</member></struct></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
 }
 
 static xmlrpc_value *
-method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
+answer_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params,
+                GBytes **answer)
 {
   xmlrpc_value *limit_v = NULL;
   int limit = 0;
@@ -682,32 +636,9 @@ method_history (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
   c.limit = (guint) limit;
   if (env->fault_occurred || !through_door (env, rpc, history_on_loop, &c))
     return NULL;
-
-  xmlrpc_value *list = xmlrpc_array_new (env);
-  for (guint i = 0; i < c.rows->len && !env->fault_occurred; i++)
-    {
-      JqFinished *f = &g_array_index (c.rows, JqFinished, i);
-      xmlrpc_value *r = xmlrpc_struct_new (env);
-      struct_set (env, r, "jobnumber", int_value (env, (gint64) f->number));
-      struct_set (env, r, "priority", xmlrpc_int_new (env, f->priority));
-      struct_set (env, r, "task", task_value (env, f->argv));
-      struct_set (env, r, "queued", int_value (env, f->queued_us / G_USEC_PER_SEC));
-      if (f->started_us != 0)
-        struct_set (env, r, "started", int_value (env, f->started_us / G_USEC_PER_SEC));
-      struct_set (env, r, "ended", int_value (env, f->ended_us / G_USEC_PER_SEC));
-      if (f->start_error != NULL)
-        struct_set (env, r, "start_error", xmlrpc_string_new (env, f->start_error));
-      else
-        struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
-      if (f->term_signal != 0)
-        struct_set (env, r, "signal", xmlrpc_int_new (env, f->term_signal));
-      struct_set (env, r, "maxruntime_hit", xmlrpc_bool_new (env, f->hit_maxruntime));
-      if (!env->fault_occurred)
-        xmlrpc_array_append_item (env, list, r);
-      xmlrpc_DECREF (r);
-    }
+  *answer = jq_message_write_response (write_history, c.rows);
   g_array_unref (c.rows);
-  return list;
+  return NULL;
 }
 
 typedef enum { STEER_REMOVE, STEER_PRIORITY, STEER_PAUSE, STEER_RESUME } Steer;
@@ -901,26 +832,31 @@ method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 
 typedef xmlrpc_value *(*MethodFunc) (JqRpc *rpc, xmlrpc_env *env,
                                      xmlrpc_value *params);
+/* A method whose answer can be large writes it itself into *@answer
+ * (message.h) and returns NULL; a small answer may still be a value. */
+typedef xmlrpc_value *(*AnswerFunc) (JqRpc *rpc, xmlrpc_env *env,
+                                     xmlrpc_value *params, GBytes **answer);
 
 static const struct {
   const char *name;
   const char *signature;     /* for the wrong-count message */
   int         n_params;
   MethodFunc  func;
+  AnswerFunc  answer;        /* instead of func */
 } methods[] = {
-  { "addjob", "task, priority", 2, method_addjob },
-  { "listjobs", "", 0, method_listjobs },
-  { "getjob", "", 0, method_getjob },
-  { "clearjobq", "", 0, method_clearjobq },
-  { "isup", "", 0, method_isup },
-  { "status", "", 0, method_status },
-  { "history", "limit", 1, method_history },
-  { "removejob", "jobnumber", 1, method_removejob },
-  { "setpriority", "jobnumber, priority", 2, method_setpriority },
-  { "pause", "", 0, method_pause },
-  { "resume", "", 0, method_resume },
-  { "wait", "jobnumber, timeout", 2, method_wait },
-  { "submit", "task, priority", 2, method_submit },
+  { "addjob", "task, priority", 2, method_addjob, NULL },
+  { "listjobs", "", 0, NULL, answer_listjobs },
+  { "getjob", "", 0, method_getjob, NULL },
+  { "clearjobq", "", 0, method_clearjobq, NULL },
+  { "isup", "", 0, method_isup, NULL },
+  { "status", "", 0, method_status, NULL },
+  { "history", "limit", 1, NULL, answer_history },
+  { "removejob", "jobnumber", 1, method_removejob, NULL },
+  { "setpriority", "jobnumber, priority", 2, method_setpriority, NULL },
+  { "pause", "", 0, method_pause, NULL },
+  { "resume", "", 0, method_resume, NULL },
+  { "wait", "jobnumber, timeout", 2, method_wait, NULL },
+  { "submit", "task, priority", 2, method_submit, NULL },
 };
 
 /* The method table's own copy of @name, or NULL: a bounded label set for
@@ -936,7 +872,7 @@ known_method (const char *name)
 
 static xmlrpc_value *
 dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
-          xmlrpc_value *params)
+          xmlrpc_value *params, GBytes **answer)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
     {
@@ -952,6 +888,8 @@ dispatch (JqRpc *rpc, xmlrpc_env *env, const char *name,
                  methods[i].n_params == 1 ? "" : "s", n);
           return NULL;
         }
+      if (methods[i].answer != NULL)
+        return methods[i].answer (rpc, env, params, answer);
       return methods[i].func (rpc, env, params);
     }
   g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 80));
@@ -965,47 +903,40 @@ jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
   g_autoptr (GError) error = NULL;
   xmlrpc_env env;
   xmlrpc_env_init (&env);
-  const char *name = NULL;
+  g_autofree char *name = NULL;
   xmlrpc_value *params = NULL, *result = NULL;
+  GBytes *answer = NULL;      /* written by the method itself */
 
-  if (!screen_body (body, len, &error))
+  if (len > JQ_RPC_MAX_BODY)
+    g_set_error (&error, JQ_ERROR, JQ_ERROR_PARSE, "request body of %"
+                 G_GSIZE_FORMAT " bytes is over the limit of %d", len,
+                 JQ_RPC_MAX_BODY);
+  if (error == NULL && jq_message_parse_call (body, len, &name, &params,
+                                              &error))
+    result = dispatch (rpc, &env, name, params, &answer);
+  else
     {
       jq_log_write (rpc->log, JQ_LOG_WARNING, "Refused request: %s",
                     error->message);
       if (rpc->status != NULL)
         jq_metrics_count_refused (jq_status_get_metrics (rpc->status),
                                   JQ_REFUSED_SCREENED);
-      fault (&env, "ValueError", "request refused: %s", error->message);
-    }
-  else
-    {
-      gboolean big = len > BIG_BODY;
-      if (big)
-        g_mutex_lock (&rpc->big_parse);
-      xmlrpc_parse_call (&env, body, len, &name, &params);
-      if (big)
-        g_mutex_unlock (&rpc->big_parse);
-      if (env.fault_occurred)
-        {
-          g_autofree char *why = g_strdup (env.fault_string);
-          xmlrpc_env_clean (&env);
-          xmlrpc_env_init (&env);
-          fault (&env, "ValueError", "not a valid XML-RPC call: %s", why);
-        }
-      else
-        result = dispatch (rpc, &env, name, params);
+      fault (&env, "ValueError", "not a valid XML-RPC call: %s",
+             error->message);
     }
 
   if (rpc->status != NULL)
     jq_metrics_count_call (jq_status_get_metrics (rpc->status),
                            known_method (name), env.fault_occurred);
-  GBytes *response = serialize (result, env.fault_occurred ? &env : NULL);
+  GBytes *response = answer != NULL && !env.fault_occurred
+    ? g_steal_pointer (&answer)
+    : serialize (result, env.fault_occurred ? &env : NULL);
+  if (answer != NULL)
+    g_bytes_unref (answer);
   if (result != NULL)
     xmlrpc_DECREF (result);
   if (params != NULL)
     xmlrpc_DECREF (params);
-  if (name != NULL)
-    free ((void *) name);
   xmlrpc_env_clean (&env);
   return response;
 }
@@ -1091,6 +1022,48 @@ read_body (TSession *session, char *buf, gsize len)
   return TRUE;
 }
 
+/* Takes @len bytes of BODY_BUDGET, waiting up to BODY_WAIT_SECONDS for
+ * room.  FALSE when there was none. */
+static gboolean
+body_reserve (JqRpc *rpc, gsize len)
+{
+  gint64 deadline = g_get_monotonic_time ()
+                    + BODY_WAIT_SECONDS * G_USEC_PER_SEC;
+  gboolean ok = TRUE;
+  g_mutex_lock (&rpc->body_lock);
+  while (ok && rpc->body_bytes + len > BODY_BUDGET)
+    ok = g_cond_wait_until (&rpc->body_cond, &rpc->body_lock, deadline);
+  if (ok)
+    rpc->body_bytes += len;
+  g_mutex_unlock (&rpc->body_lock);
+  return ok;
+}
+
+static void
+body_release (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  rpc->body_bytes -= len;
+  g_cond_broadcast (&rpc->body_cond);
+  g_mutex_unlock (&rpc->body_lock);
+}
+
+/* Abyss drops whatever it has read past the current request when that
+ * request is answered, so a request pipelined behind it would never be
+ * answered and its client would hang.  When such bytes are there, the
+ * answer says "Connection: close" and the connection ends after it: the
+ * client sees the close and sends the rest again.  Abyss decides this
+ * from the request's keepalive flag, which it hands out as const. */
+static void
+close_if_pipelined (TSession *session, const TRequestInfo *info)
+{
+  const char *next = NULL;
+  size_t n = 0;
+  SessionGetReadData (session, 1, &next, &n);
+  if (n > 0)
+    ((TRequestInfo *) info)->keepalive = FALSE;
+}
+
 static void
 handle_http (void *user_data, TSession *session, abyss_bool *handled)
 {
@@ -1124,12 +1097,22 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       return;
     }
 
+  /* Untouched pages cost nothing: a body takes memory as it arrives. */
   g_autofree char *body = g_malloc (len + 1);
   if (!read_body (session, body, len))
     return;                      /* nobody left to answer */
   body[len] = '\0';
+  close_if_pipelined (session, info);
 
+  if (!body_reserve (rpc, len))
+    {
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return;
+    }
   g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
+  g_clear_pointer (&body, g_free);
+  body_release (rpc, len);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
   /* Only keep-alive clients wait between segments; a one-shot (HTTP/1.0)
@@ -1278,13 +1261,11 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->scheduler = scheduler;
   rpc->door = door;
   rpc->log = log;
-  g_mutex_init (&rpc->big_parse);
+  g_mutex_init (&rpc->body_lock);
+  g_cond_init (&rpc->body_cond);
   g_mutex_init (&rpc->ended_lock);
   g_cond_init (&rpc->ended_cond);
   jq_scheduler_set_ended_hook (scheduler, on_job_ended, rpc);
-  /* Process-wide parser limits; the screening above is stricter. */
-  xmlrpc_limit_set (XMLRPC_NESTING_LIMIT_ID, JQ_RPC_MAX_DEPTH);
-  xmlrpc_limit_set (XMLRPC_XML_SIZE_LIMIT_ID, JQ_RPC_MAX_BODY);
   return rpc;
 }
 
@@ -1482,7 +1463,8 @@ jq_rpc_free (JqRpc *rpc)
     ServerFree (&rpc->status_server);
   if (rpc->status_switch != NULL)
     ChanSwitchDestroy (rpc->status_switch);
-  g_mutex_clear (&rpc->big_parse);
+  g_mutex_clear (&rpc->body_lock);
+  g_cond_clear (&rpc->body_cond);
   g_mutex_clear (&rpc->ended_lock);
   g_cond_clear (&rpc->ended_cond);
   g_free (rpc);

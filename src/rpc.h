@@ -1,6 +1,6 @@
 /* The XML-RPC interface: HTTP through xmlrpc-c's Abyss server, request
- * screening, and the Bots methods; the GETs of the status page.  The only module that knows xmlrpc-c's
- * server types. */
+ * limits, and the Bots methods; the GETs of the status page.  The only
+ * module that knows xmlrpc-c's server types. */
 #pragma once
 
 #include <glib.h>
@@ -12,8 +12,9 @@
 
 /* Largest request body accepted. */
 #define JQ_RPC_MAX_BODY   (1024 * 1024)
-/* Deepest element nesting accepted; Bots' calls need 8. */
-#define JQ_RPC_MAX_DEPTH  32
+/* history answers hold rows of at most this many bytes of tasks and
+ * start errors in all, newest first (doc/admin-api.md). */
+#define JQ_RPC_HISTORY_MAX_BYTES (16 * 1024 * 1024)
 /* Connections served at once; idle keep-alive ones count. */
 #define JQ_RPC_MAX_CONN   1024
 /* Connections at once on the status-only port. */

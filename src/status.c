@@ -214,7 +214,8 @@ seed_from_journal (JqStatus *st, JqJournal *journal)
   if (journal == NULL)
     return;
   gint64 now = g_get_real_time ();
-  g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS);
+  g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS,
+                                              G_MAXSIZE);
   seed_depth (st, rows, now);
   for (guint i = rows->len; i-- > 0;)
     {

@@ -209,6 +209,36 @@ test_prune_history (void **state)
   jq_journal_close (j);
 }
 
+/* history's rows stop at a byte budget (issue 12: history(60000) of 2 KB
+ * tasks grew the server past 550 MB), newest first, one row at least. */
+static void
+test_history_byte_cap (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autofree char *big = g_strnfill (2000, 'x');
+  jq_journal_begin (j);
+  for (guint64 n = 1; n <= 100; n++)
+    {
+      JqFinished done = { .number = n, .priority = 5,
+                          .argv = TASK ("bots-engine", big),
+                          .ended_us = (gint64) n * 1000 };
+      jq_journal_finish (j, &done);
+    }
+  assert_true (jq_journal_commit (j, NULL));
+  GArray *rows = jq_journal_history (j, 100, 20 * 2100);
+  assert_true (rows->len >= 18 && rows->len <= 20);
+  assert_int_equal (g_array_index (rows, JqFinished, 0).number, 100);
+  g_array_unref (rows);
+  rows = jq_journal_history (j, 100, 10);
+  assert_int_equal (rows->len, 1);
+  g_array_unref (rows);
+  rows = jq_journal_history (j, 100, G_MAXSIZE);
+  assert_int_equal (rows->len, 100);
+  g_array_unref (rows);
+  jq_journal_close (j);
+}
+
 static void
 write_file (const char *path, const char *data, gsize len)
 {
@@ -383,6 +413,7 @@ main (void)
     T (test_requeue_at_head_survives),
     T (test_flags),
     T (test_prune_history),
+    T (test_history_byte_cap),
     T (test_not_a_database),
     T (test_corrupt_database),
     T (test_other_sqlite_database),

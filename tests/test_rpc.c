@@ -208,7 +208,7 @@ test_faults (void **state)
                    "</methodCall>", "takes 2 arguments, 1 given");
   expect_fault (f, ADDJOB (S ("a") "<value><int>1</int></value>", "5"),
                 "item 1 is not a string");
-  expect_fault (f, ADDJOB (S ("bots-engine"), "x"), "integer element");
+  expect_fault (f, ADDJOB (S ("bots-engine"), "x"), "not an integer");
   expect_fault (f, "<methodCall><methodName>addjob</methodName><params>"
                    "<param><value><array><data/></array></value></param>"
                    "<param><value><string>5</string></value></param>"
@@ -223,7 +223,7 @@ test_faults (void **state)
 }
 
 static void
-test_screening_allows_comments_and_cdata (void **state)
+test_comments_and_cdata (void **state)
 {
   Fixture *f = *state;
   assert_int_equal (call_int (f, "<?xml version='1.0'?><!-- a comment -->"
@@ -265,8 +265,8 @@ test_unterminated_body (void **state)
     }
 }
 
-/* xmlrpc-c crashes on an <i8> that is not a number (found by fuzzing):
- * such bodies must be refused before parsing, and real numbers pass. */
+/* xmlrpc-c 1.33 crashed on an <i8> that is not a number (found by
+ * fuzzing): such bodies get a fault, and real numbers pass. */
 static void
 test_bad_integer_elements (void **state)
 {
@@ -281,13 +281,35 @@ test_bad_integer_elements (void **state)
           "<methodCall><methodName>addjob</methodName><params><param><value>"
           "<array><data>" S ("bots-engine") "</data></array></value></param>"
           "<param><value>%s</value></param></params></methodCall>", bad[i]);
-      expect_fault (f, call, "integer element");
+      expect_fault (f, call, "integer");
     }
   assert_int_equal (call_int (f, "<methodCall><methodName>addjob</methodName>"
                                  "<params><param><value><array><data>"
                                  S ("bots-engine") "</data></array></value>"
                                  "</param><param><value><i8>-7</i8></value>"
                                  "</param></params></methodCall>"), 0);
+}
+
+/* The three requests that killed the server through xmlrpc-c's parser
+ * (issue 12): each gets a fault, and the queue still answers. */
+static void
+test_crash_inputs (void **state)
+{
+  Fixture *f = *state;
+  expect_fault (f, "<methodCall><methodName>addjob</methodName><params>"
+                   "<param><value><array><data>" S ("bots-engine") "</data>"
+                   "</array></value></param><param><value>"
+                   "<i8>99999999999999999999</i8></value></param></params>"
+                   "</methodCall>", "out of its 64-bit range");
+  expect_fault (f, "<methodCall><methodName>history</methodName><params>"
+                   "<param><value><i8 >abc</i8></value></param></params>"
+                   "</methodCall>", "not an integer");
+  GString *deep = g_string_new ("<?xml version='1.0'?>");
+  for (int i = 0; i < 7000; i++)
+    g_string_append (deep, "<a b=\"/>\">");
+  expect_fault (f, deep->str, "not XML-RPC");
+  g_string_free (deep, TRUE);
+  assert_int_equal (call_int (f, NOARGS ("listjobs")), 0);
 }
 
 static void
@@ -309,10 +331,11 @@ main (void)
     T (test_addjob_codes),
     T (test_listjobs_and_getjob),
     T (test_faults),
-    T (test_screening_allows_comments_and_cdata),
+    T (test_comments_and_cdata),
     T (test_depth_limit),
     T (test_unterminated_body),
     T (test_bad_integer_elements),
+    T (test_crash_inputs),
     T (test_oversized_body),
   };
   return cmocka_run_group_tests_name ("rpc", tests, NULL, NULL);

@@ -4,6 +4,7 @@ and waits that poll for a condition with a deadline (never a fixed sleep
 for ordering)."""
 
 import http.client
+import http.server
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import xmlrpc.client
@@ -218,6 +220,73 @@ class ServerTestCase(unittest.TestCase):
             return []
         with open(path) as f:
             return [line.split() for line in f if line.strip()]
+
+
+class FakeServer:
+    """Whatever else may listen on the port: answers every POST with HTTP
+    200 and the bytes in self.answer.  Use as a context manager."""
+
+    def __init__(self, port, answer=b""):
+        self.answer = answer
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(fake.answer)))
+                self.end_headers()
+                self.wfile.write(fake.answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def response(value_xml):
+    """A methodResponse holding one value, written as given."""
+    return ("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value>%s</value>\n"
+            "</param>\n</params>\n</methodResponse>\n" % value_xml).encode()
+
+
+# Answers no client of ours expects (issue 12): each must give a clear
+# error and exit 1, never a crash.
+ODD_ANSWERS = [
+    response("<int>-1</int>"), response("<int>7</int>"), response("<int>2147483647</int>"),
+    response("<i8>99999999999999999999</i8>"), response("<i8>-99999999999999999999</i8>"),
+    response("<i8 >abc</i8>"), response("<i8>5</i8>"), response("<string>0</string>"),
+    response("0"), response("<nil/>"), response("<boolean>1</boolean>"),
+    response("<double>0.0</double>"), response("<array><data/></array>"),
+    response("<array><data><value><array><data><value><int>1</int></value></data></array>"
+             "</value></data></array>"),
+    response("<struct><member><name>running</name><value><int>1</int></value></member></struct>"),
+    response("<struct><member><name>running</name><value><array><data><value><int>1</int>"
+             "</value></data></array></value></member></struct>"),
+    response("<struct><member><name>running</name><value><array><data><value><struct>"
+             "</struct></value></data></array></value></member><member><name>totals</name>"
+             "<value><int>1</int></value></member></struct>"),
+    response("<struct><member><name>task</name><value><int>1</int></value></member></struct>"),
+    response("<base64>AAAA</base64>"),
+    b"", b"garbage", b"<html><body>It works!</body></html>",
+    b"<?xml version='1.0'?><methodResponse><params>", response("<int>1</int>")[:-30],
+    b"<methodResponse><fault><value><int>1</int></value></fault></methodResponse>",
+    b"<methodResponse>" + b"<params><param><value><array><data>" * 3000,
+    b'<a b="/>">' * 7000,
+    b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaaaaaaaa'>]><methodResponse><params>"
+    b"<param><value><string>&a;</string></value></param></params></methodResponse>",
+]
 
 
 def main():

@@ -4,6 +4,8 @@ every subcommand, --json parsed back, exit codes, 80 columns."""
 import json
 import subprocess
 
+import xmlrpc.client
+
 import jqtest
 
 
@@ -128,6 +130,43 @@ class AdminCli(jqtest.ServerTestCase):
 
 
 class NoServer(jqtest.unittest.TestCase):
+    def test_odd_answers(self):
+        """Whatever answers on the port, each command gives an error and
+        exits 1, or shows what it got; never a crash.  A fault is the
+        server refusing: exit 3."""
+        bots = jqtest.BotsDir()
+        commands = (["status"], ["list"], ["history"], ["add", "--", "bots-engine"],
+                    ["wait", "1", "-t", "1"], ["ping"], ["--json", "status"])
+        try:
+            with jqtest.FakeServer(bots.port) as fake:
+                for answer in jqtest.ODD_ANSWERS:
+                    fake.answer = answer
+                    for args in commands:
+                        r = subprocess.run([jqtest.ADMIN, "-c" + bots.config] + args,
+                                           capture_output=True, text=True, timeout=15)
+                        self.assertGreaterEqual(r.returncode, 0, (args, answer[:200], r.stderr))
+                        self.assertNotIn("Sanitizer", r.stderr)
+                        if r.returncode != 0:
+                            self.assertIn(r.returncode, (1, 124, 127), (args, answer[:200]))
+                            self.assertIn("bots-jobqueue: ", r.stderr) if r.returncode == 1 else None
+                fake.answer = xmlrpc.client.dumps(xmlrpc.client.Fault(1, "<class 'X'>:no such"),
+                                                  methodresponse=True).encode()
+                r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"],
+                                   capture_output=True, text=True, timeout=15)
+                self.assertEqual((r.returncode, r.stderr.strip()), (3, "bots-jobqueue: no such"))
+                fake.answer = jqtest.response("<i8>99999999999999999999</i8>")
+                r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"],
+                                   capture_output=True, text=True, timeout=15)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("not an XML-RPC response", r.stderr)
+                fake.answer = jqtest.response("<int>5</int>")
+                r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"],
+                                   capture_output=True, text=True, timeout=15)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("unexpected answer to status", r.stderr)
+        finally:
+            bots.cleanup()
+
     def test_unreachable(self):
         bots = jqtest.BotsDir()
         try:

@@ -98,6 +98,60 @@ class Hostile(jqtest.ServerTestCase):
                 jqtest.call_raw(self.bots.port, body)
         self.assert_intact()
 
+    def test_requests_that_crashed_the_parser(self):
+        """Issue 12: each of these killed the server (SIGSEGV) in xmlrpc-c
+        1.33's parser, past the text screening that stood before it."""
+        def call(method, *values):
+            return ("<?xml version='1.0'?><methodCall><methodName>%s</methodName><params>%s"
+                    "</params></methodCall>" % (method, "".join(
+                        "<param><value>%s</value></param>" % v for v in values))).encode()
+        task = "<array><data><value><string>bots-engine</string></value></data></array>"
+        deep = b"<?xml version='1.0'?>" + b'<a b="/>">' * 7000
+        bodies = [
+            (call("addjob", task, "<i8>99999999999999999999</i8>"), "64-bit range"),
+            (call("history", "<i8>99999999999999999999</i8>"), "64-bit range"),
+            (call("wait", "<i8>99999999999999999999</i8>", "<int>1</int>"), "64-bit range"),
+            (call("nosuch", "<i8>-99999999999999999999</i8>"), "64-bit range"),
+            (call("addjob", task, "<i8 >abc</i8>"), "not an integer"),
+            (call("history", "<i8\n>U5</i8>"), "not an integer"),
+            (call("addjob", task, "<ex:i8>zz</ex:i8>"), "not an integer"),
+            (deep, "not XML-RPC"),
+            (b"<methodCall><methodName>listjobs</methodName><params><param>"
+             + b"<value><array><data>" * 7000, "nested deeper"),
+        ]
+        for body, needle in bodies:
+            with self.assertRaises(xmlrpc.client.Fault) as ctx:
+                jqtest.call_raw(self.bots.port, body)
+            self.assertEqual(ctx.exception.faultCode, 1)
+            self.assertIn(needle, ctx.exception.faultString)
+            self.assertIsNone(self.server.proc.poll(), "server died on %r" % body[:80])
+        self.assert_intact()
+
+    def test_pipelined_requests(self):
+        """Requests sent back to back on one connection, before any answer:
+        every one is answered, or the connection is closed; none is left
+        hanging."""
+        body = xmlrpc.client.dumps((), "listjobs").encode()
+        one = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        with socket.create_connection(("127.0.0.1", self.bots.port), 5) as s:
+            s.settimeout(5)
+            s.sendall(one * 3)
+            received = b""
+            while True:
+                try:
+                    data = s.recv(65536)
+                except socket.timeout:
+                    self.fail("connection left hanging after %d answers"
+                              % received.count(b"HTTP/1.1 200"))
+                if not data:
+                    break
+                received += data
+                if received.count(b"</methodResponse>") == 3:
+                    break
+        self.assertGreaterEqual(received.count(b"HTTP/1.1 200"), 1)
+        self.assert_intact()
+
     def test_deep_nesting(self):
         depth = 200
         value = "<value><array><data>" * depth + "</data></array></value>" * depth

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+import xmlrpc.client
 
 import jqtest
 
@@ -123,6 +124,29 @@ class NoServer(jqtest.unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("Can not contact jobqueue-server", r.stdout)
 
+    def test_odd_answers(self):
+        """Whatever answers on the port, job2queue says it did not add the
+        job and exits 1: no crash (an <int>-1</int> was a SIGSEGV, an
+        out-of-range <i8> crashed xmlrpc-c's response parser)."""
+        with jqtest.FakeServer(self.bots.port) as fake:
+            for answer in jqtest.ODD_ANSWERS:
+                fake.answer = answer
+                r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+                self.assertEqual((r.returncode, r.stdout.strip()), (1, "Error, job not added to "
+                                 "queue. Can not contact jobqueue-server"), answer[:200])
+                self.assertIn("bots-job2queue: ", r.stderr)
+                self.assertNotIn("Sanitizer", r.stderr)
+            # and what a real server may answer still works
+            fake.answer = xmlrpc.client.dumps(({"code": 4, "jobnumber": 3},),
+                                              methodresponse=True).encode()
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            self.assertEqual(r.returncode, 4)
+            fake.answer = xmlrpc.client.dumps(xmlrpc.client.Fault(1, "<class 'X'>:no"),
+                                              methodresponse=True).encode()
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("no", r.stderr)
+
     def test_not_enabled(self):
         self.bots.write_ini({"enabled": "false", "port": str(self.bots.port)}, {})
         r = job2queue(["bots-engine"], cwd=self.bots.root)
@@ -130,7 +154,10 @@ class NoServer(jqtest.unittest.TestCase):
         self.assertIn("not enabled", r.stderr)
 
     def test_no_config(self):
-        r = job2queue(["bots-engine"], cwd="/")
+        # a home of its own: the machine's ~/.bots must not count
+        env = dict(os.environ, HOME=self.bots.root, BOTS_JOBQUEUE_BOTSPATH="")
+        env.pop("BOTS_CONFIG_DIR", None)
+        r = job2queue(["bots-engine"], cwd="/", env=env)
         self.assertEqual(r.returncode, 1)
         # one message, every place looked at; the server was never asked
         self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
