@@ -181,6 +181,32 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
       return NULL;
     }
 
+  const char *store = jq_ini_get (ini, "jobqueue", "journal");
+  if (store != NULL && store[0] != '\0'
+      && g_ascii_strcasecmp (store, "sqlite") != 0)
+    {
+      if (g_ascii_strcasecmp (store, "postgresql") != 0)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] journal = \"%s\" is not one of sqlite or "
+                       "postgresql", store);
+          return NULL;
+        }
+      c->journal_postgresql = TRUE;
+      const char *dsn = jq_ini_get (ini, "jobqueue", "journal_dsn");
+      if (dsn == NULL || dsn[0] == '\0')
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] journal = postgresql needs journal_dsn, "
+                       "a libpq connection string such as "
+                       "\"host=db1 dbname=botsdb user=bots\"");
+          return NULL;
+        }
+      c->journal_dsn = g_strdup (dsn);
+    }
+  const char *member = jq_ini_get (ini, "jobqueue", "journal_member");
+  c->journal_member = member && member[0] ? g_strdup (member) : NULL;
+
   const char *bind = jq_ini_get (ini, "jobqueue", "bind");
   c->bind = g_strdup (bind && bind[0] ? bind : "127.0.0.1");
   c->authorized_tasks = jq_task_split_list (
@@ -206,6 +232,8 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
                     &c->stop_grace_seconds, error)
       || !get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
                     &c->kill_grace_seconds, error)
+      || !get_uint (ini, "jobqueue", "journal_lease", 5, 1, 600,
+                    &c->journal_lease_seconds, error)
       || !get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
                     &c->history_days, error)
       || !jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
@@ -287,6 +315,8 @@ jq_config_free (JqConfig *c)
   g_free (c->state_dir);
   g_free (c->journal_path);
   g_free (c->lock_path);
+  g_free (c->journal_dsn);
+  g_free (c->journal_member);
   g_free (c->job_dir);
   g_free (c->python_executable_path);
   g_free (c->botsengine_path);

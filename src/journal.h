@@ -124,3 +124,60 @@ GArray *jq_journal_history (JqJournal *journal, guint limit,
 
 /* How many history rows there are (for tests and status). */
 guint jq_journal_count_history (JqJournal *journal);
+
+/* ------------------------------------------------ other stores
+ * A journal kept elsewhere than in SQLite (src/pgjournal.c) is a
+ * JqJournal too: every function above hands the call to these operations
+ * of @impl, with the same contract.  @commit returns whether anything was
+ * written (for the commit observer) in *@wrote; a store that can fail and
+ * come back (a database server) calls the failure handler at every failed
+ * commit, not only the first. */
+typedef struct {
+  void     (*close) (gpointer impl);
+  const char *(*describe) (gpointer impl);
+  void     (*begin) (gpointer impl);
+  gboolean (*commit) (gpointer impl, gboolean *wrote, GError **error);
+  void     (*add) (gpointer impl, JqJob *job);
+  void     (*set_priority) (gpointer impl, guint64 number, int priority);
+  void     (*start) (gpointer impl, guint64 number, gint64 started_us,
+                     int pid);
+  void     (*remove) (gpointer impl, guint64 number);
+  void     (*clear_waiting) (gpointer impl);
+  void     (*set_meta) (gpointer impl, const char *key, gint64 value);
+  gint64   (*get_meta) (gpointer impl, const char *key, gint64 fallback);
+  void     (*finish) (gpointer impl, const JqFinished *f);
+  gboolean (*load) (gpointer impl, gboolean waiting_only,
+                    JqJournalJobFunc func, gpointer user_data,
+                    guint64 *next_number, GError **error);
+  void     (*requeue_at_head) (gpointer impl, guint64 number);
+  guint    (*prune_history) (gpointer impl, gint64 before_us,
+                             guint max_rows);
+  GArray  *(*history) (gpointer impl, guint limit, gsize max_bytes);
+  guint    (*count_history) (gpointer impl);
+} JqJournalBackend;
+
+/* A journal whose calls go to @backend (@impl is closed with it);
+ * @queue_id as jq_journal_get_queue_id() gives it. */
+JqJournal *jq_journal_new_with_backend (const JqJournalBackend *backend,
+                                        gpointer impl, guint64 queue_id);
+
+/* The @impl given to jq_journal_new_with_backend; NULL for SQLite. */
+gpointer jq_journal_get_backend_data (JqJournal *journal);
+
+/* Shared stores only (a NULL or SQLite journal never calls it): the
+ * queue in the store was changed by another server since this one last
+ * read it.  Called inside the outermost jq_journal_begin(), before any
+ * call of the batch runs, so that @reload can read the queue again
+ * (jq_journal_load_waiting) and the batch judges the shared state. */
+typedef void (*JqJournalReload) (gpointer user_data);
+void jq_journal_set_reload_hook (JqJournal *journal, JqJournalReload reload,
+                                 gpointer user_data);
+/* Called by a store from its begin: runs the reload hook. */
+void jq_journal_reload (JqJournal *journal);
+
+/* Like jq_journal_load, for the waiting jobs only, with @was_running
+ * TRUE for one queued again at the head of its priority; writes nothing.
+ * The SQLite journal has nothing to reload and only sets *@next_number. */
+gboolean jq_journal_load_waiting (JqJournal *journal, JqJournalJobFunc func,
+                                  gpointer user_data, guint64 *next_number,
+                                  GError **error);

@@ -76,6 +76,7 @@ struct _JqRpc {
   TChanSwitch *status_switch;
   gboolean     status_created;
   GThread     *status_thread;
+  JqCluster   *cluster;        /* nullable: a shared PostgreSQL queue */
 };
 
 /* ---------------------------------------------------------- faults */
@@ -485,6 +486,7 @@ typedef struct {
   gboolean   paused;
   JqTotals   totals;
   gboolean   journal;        /* the queue is kept on disk */
+  JqClusterInfo *cluster;    /* NULL: not in a cluster */
 } StatusCall;
 
 static void
@@ -497,6 +499,40 @@ status_on_loop (gpointer data)
   c->paused = jq_scheduler_get_paused (s);
   c->totals = jq_scheduler_get_totals (s);
   c->journal = jq_scheduler_get_journal (s) != NULL;
+  c->cluster = c->rpc->cluster ? jq_cluster_info (c->rpc->cluster) : NULL;
+}
+
+/* Leader, term and each member's last heartbeat (no connection string:
+ * it may hold a password). */
+static xmlrpc_value *
+cluster_value (xmlrpc_env *env, const JqClusterInfo *info)
+{
+  xmlrpc_value *v = xmlrpc_struct_new (env);
+  struct_set (env, v, "member", xmlrpc_string_new (env, info->member));
+  struct_set (env, v, "leader", xmlrpc_string_new (env, info->leader
+                                                        ? info->leader : ""));
+  struct_set (env, v, "term", int_value (env, info->term));
+  struct_set (env, v, "leading", xmlrpc_bool_new (env, info->leading));
+  struct_set (env, v, "lease_ms", int_value (env, info->lease_ms));
+  xmlrpc_value *members = xmlrpc_array_new (env);
+  gint64 now = g_get_real_time ();
+  for (guint i = 0; i < info->members->len && !env->fault_occurred; i++)
+    {
+      const JqClusterMember *m = &g_array_index (info->members,
+                                                 JqClusterMember, i);
+      xmlrpc_value *r = xmlrpc_struct_new (env);
+      struct_set (env, r, "name", xmlrpc_string_new (env, m->name));
+      struct_set (env, r, "heartbeat", int_value (env, m->heartbeat_us
+                                                       / G_USEC_PER_SEC));
+      struct_set (env, r, "heartbeat_age_ms",
+                  int_value (env, (now - m->heartbeat_us) / 1000));
+      struct_set (env, r, "leader", xmlrpc_bool_new (env, m->leader));
+      if (!env->fault_occurred)
+        xmlrpc_array_append_item (env, members, r);
+      xmlrpc_DECREF (r);
+    }
+  struct_set (env, v, "members", members);
+  return v;
 }
 
 static xmlrpc_value *
@@ -504,7 +540,7 @@ method_status (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
   StatusCall c = { rpc, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
                    g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
-                   { 0 }, JQ_DURABILITY_NONE };
+                   { 0 }, JQ_DURABILITY_NONE, NULL };
   xmlrpc_value *result = NULL;
 
   if (through_door (env, rpc, status_on_loop, &c))
@@ -541,7 +577,10 @@ method_status (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
       struct_set (env, result, "running", running);
       struct_set (env, result, "totals", totals);
       struct_set (env, result, "journal", xmlrpc_bool_new (env, c.journal));
+      if (c.cluster != NULL)
+        struct_set (env, result, "cluster", cluster_value (env, c.cluster));
     }
+  g_clear_pointer (&c.cluster, jq_cluster_info_free);
   if (c.running)
     g_ptr_array_unref (c.running);
   g_array_unref (c.pids);
@@ -1246,6 +1285,12 @@ void
 jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
 {
   rpc->status = status;
+}
+
+void
+jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster)
+{
+  rpc->cluster = cluster;
 }
 
 void

@@ -40,6 +40,10 @@ struct _JqScheduler {
   GSList         *orphan_watches; /* Orphan*, one per such job */
   GSourceFunc     drained;
   gpointer        drained_data;
+  JqLaunchGate    gate;        /* shared queue: may this server launch? */
+  gpointer        gate_data;
+  GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
+  gboolean        taking_over; /* recovery of another server's jobs */
 };
 
 static void launch_next (JqScheduler *s);
@@ -143,6 +147,17 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
+  guint64 number = jq_job_get_number (job);
+  if (g_hash_table_remove (s->abandoned, &number))
+    {
+      /* Another server leads: what the journal says of it is theirs. */
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " was ended because this "
+                    "server lost the lead; the leader runs it again.",
+                    number);
+      jq_scheduler_kick (s);
+      return;
+    }
   if (!s->terminating)
     observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
                             .result = result });
@@ -192,6 +207,8 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
                                     g_free);
   s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                    NULL);
+  s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                        NULL);
   g_queue_init (&s->ended_order);
   s->paused = jq_journal_get_flag (journal, "paused");
   s->queue = jq_queue_new ();
@@ -253,7 +270,8 @@ launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
   while (s->orphans == 0 && !s->stopping && !s->paused
-         && jq_runner_get_running (s->runner) < s->config->nr_threads)
+         && jq_runner_get_running (s->runner) < s->config->nr_threads
+         && (s->gate == NULL || s->gate (s->gate_data)))
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
       if (job == NULL)
@@ -422,7 +440,7 @@ on_orphan_exit (int fd, GIOCondition condition, gpointer user_data)
                 "restart (pid %d) has ended.", o->number, o->pid);
   s->orphans--;
   s->orphan_watches = g_slist_remove (s->orphan_watches, o);
-  launch_next (s);
+  jq_scheduler_kick (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -500,9 +518,11 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
       g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
-                    "Job %" G_GUINT64_FORMAT " was running when the server "
+                    "Job %" G_GUINT64_FORMAT " was running when %s "
                     "stopped; queued again first of priority %d: %s",
-                    number, jq_job_get_priority (job), task);
+                    number, s->taking_over ? "the previous leader"
+                                           : "the server",
+                    jq_job_get_priority (job), task);
       if (alive != 0)
         wait_for_orphan (s, job, alive);
     }
@@ -652,6 +672,75 @@ jq_scheduler_get_queue (JqScheduler *s)
   return s->queue;
 }
 
+/* ------------------------------------------------ a shared queue */
+
+void
+jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
+                              gpointer user_data)
+{
+  s->gate = gate;
+  s->gate_data = user_data;
+}
+
+static void
+reload_job (JqJob *job, gboolean at_head, int pid, gint64 started_us,
+            gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  jq_queue_restore (s->queue, job, at_head);
+}
+
+void
+jq_scheduler_reload (gpointer scheduler)
+{
+  JqScheduler *s = scheduler;
+  guint64 next = 1;
+  jq_queue_clear (s->queue);
+  /* On failure the journal fails the batch, and reads again next time. */
+  if (jq_journal_load_waiting (s->journal, reload_job, s, &next, NULL))
+    jq_queue_set_next_number (s->queue, next);
+  s->paused = jq_journal_get_flag (s->journal, "paused");
+}
+
+gboolean
+jq_scheduler_take_over (JqScheduler *s, GError **error)
+{
+  guint64 next = 1;
+  jq_journal_begin (s->journal);
+  jq_queue_clear (s->queue);
+  s->marked = jq_jobmark_find ("/proc", s->queue_id);
+  s->taking_over = TRUE;
+  gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
+  s->taking_over = FALSE;
+  g_clear_pointer (&s->marked, g_hash_table_unref);
+  jq_queue_set_next_number (s->queue, next);
+  s->paused = jq_journal_get_flag (s->journal, "paused");
+  if (ok)
+    launch_next (s);
+  return jq_journal_commit (s->journal, ok ? error : NULL) && ok;
+}
+
+void
+jq_scheduler_abandon_running (JqScheduler *s)
+{
+  g_autoptr (GPtrArray) running = jq_runner_list (s->runner, NULL, NULL);
+  for (guint i = 0; i < running->len; i++)
+    {
+      guint64 number = jq_job_get_number (running->pdata[i]);
+      g_hash_table_add (s->abandoned, g_memdup2 (&number, sizeof number));
+    }
+  if (running->len > 0)
+    jq_runner_terminate_all (s->runner);
+}
+
+void
+jq_scheduler_kick (JqScheduler *s)
+{
+  jq_journal_begin (s->journal);
+  launch_next (s);
+  jq_journal_commit (s->journal, NULL);
+}
+
 void
 jq_scheduler_free (JqScheduler *s)
 {
@@ -673,6 +762,7 @@ jq_scheduler_free (JqScheduler *s)
   jq_queue_free (s->queue);
   g_hash_table_unref (s->ended);
   g_hash_table_unref (s->gone);
+  g_hash_table_unref (s->abandoned);
   g_queue_clear_full (&s->ended_order, g_free);
   g_free (s);
 }

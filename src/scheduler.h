@@ -139,5 +139,36 @@ JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 guint jq_scheduler_get_running (JqScheduler *s);
 JqQueue *jq_scheduler_get_queue (JqScheduler *s);
 
+/* ------------------------------------------------ a shared queue
+ * For a journal shared by several servers (src/cluster.c), which decides
+ * who launches. */
+
+/* Launching also waits for @gate (nullable) to say yes; asked each time
+ * a job could start. */
+typedef gboolean (*JqLaunchGate) (gpointer user_data);
+void jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
+                                   gpointer user_data);
+
+/* A JqJournalReload: reads the waiting jobs, the next number and the
+ * pause state again from the journal (another server changed them).
+ * Running jobs are not touched. */
+void jq_scheduler_reload (gpointer scheduler);
+
+/* This server has just become the one that launches: reads the whole
+ * queue again and queues each job recorded as running (by the server
+ * before) again first of its priority, as recovery does after a crash,
+ * waiting for its process when it still runs on this host; then starts
+ * what can start.  FALSE and @error when the journal fails. */
+gboolean jq_scheduler_take_over (JqScheduler *s, GError **error);
+
+/* This server no longer launches: ends its running jobs (SIGTERM, later
+ * SIGKILL) and records nothing of them, for the new leader runs them
+ * again. */
+void jq_scheduler_abandon_running (JqScheduler *s);
+
+/* Starts what can start, in its own transaction (a wake-up from another
+ * server). */
+void jq_scheduler_kick (JqScheduler *s);
+
 void jq_scheduler_free (JqScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqScheduler, jq_scheduler_free)

@@ -12,10 +12,12 @@
 #include <malloc.h>
 #endif
 
+#include "cluster.h"
 #include "config.h"
 #include "door.h"
 #include "journal.h"
 #include "lockfile.h"
+#include "pgjournal.h"
 #include "notify.h"
 #include "log.h"
 #include "rpc.h"
@@ -42,6 +44,7 @@ typedef struct {
   JqScheduler *scheduler;
   JqStatus    *status_page; /* page, JSON and metrics */
   JqJournal   *journal;
+  JqCluster   *cluster;     /* journal = postgresql; else NULL */
   const JqConfig *config;
   gboolean     stopping;
   guint        grace_id;
@@ -146,6 +149,13 @@ static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
+  if (server->config->journal_postgresql)
+    {
+      /* The database comes back (the journal reconnects, and reads the
+       * queue again): the call got a fault, the server goes on. */
+      jq_cluster_journal_failed (server->cluster);
+      return;
+    }
   /* Memory and disk no longer agree: stop, and let the restart recover
    * from what the journal holds. */
   jq_log_write (server->log, JQ_LOG_CRITICAL, "%s; stopping the server",
@@ -368,7 +378,23 @@ main (int argc, char **argv)
       return 1;
     }
   g_autoptr (JqJournal) journal = NULL;
-  if (config->durability != JQ_DURABILITY_NONE)
+  /* The cluster's name of this server: unique per host and port. */
+  g_autofree char *member = config->journal_member
+    ? g_strdup (config->journal_member)
+    : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
+  if (config->journal_postgresql)
+    {
+      journal = jq_pgjournal_open (config->journal_dsn, member, log, &error);
+      if (journal == NULL)
+        {
+          jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+          if (!config->log_console)
+            fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+          jq_lockfile_release (lock_fd);
+          return 1;
+        }
+    }
+  else if (config->durability != JQ_DURABILITY_NONE)
     {
       journal = jq_journal_open (config->journal_path, config->durability,
                                  &error);
@@ -396,9 +422,19 @@ main (int argc, char **argv)
   jq_door_set_batch_hook (server.door, on_batch, &server);
   jq_journal_set_failure_handler (journal, on_journal_failed, &server);
   server.scheduler = jq_scheduler_new (config, log, &settings, journal);
+  if (config->journal_postgresql)
+    {
+      jq_journal_set_reload_hook (journal, jq_scheduler_reload,
+                                  server.scheduler);
+      server.cluster = jq_cluster_new (config->journal_dsn, member,
+                                       config->journal_lease_seconds * 1000,
+                                       journal, server.scheduler, log,
+                                       &error);
+    }
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
   server.status_page = jq_status_new (server.scheduler, server.door);
   jq_rpc_set_status (server.rpc, server.status_page);
+  jq_rpc_set_cluster (server.rpc, server.cluster);
   /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
   jq_rpc_set_bots3_answers (server.rpc, config->bots_version != 4);
 
@@ -408,7 +444,18 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGHUP, on_hangup, &server);
 
   int status = 0;
-  if (!jq_scheduler_recover (server.scheduler, &error))
+  if (config->journal_postgresql && server.cluster == NULL)
+    {
+      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+      if (!config->log_console)
+        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      status = 1;
+    }
+  /* In a cluster only the leader recovers running jobs, when it takes
+   * the lead; here the queue is only read. */
+  else if (!(server.cluster != NULL
+             ? (jq_journal_begin (journal), jq_journal_commit (journal, &error))
+             : jq_scheduler_recover (server.scheduler, &error)))
     {
       jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
       if (!config->log_console)
@@ -440,13 +487,16 @@ main (int argc, char **argv)
                     PACKAGE_VERSION, config->ini_path, config->bind,
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
-                    jq_durability_name (config->durability),
+                    config->journal_postgresql ? "postgresql"
+                      : jq_durability_name (config->durability),
                     config->bots_version == 4 ? "4"
                     : config->bots_version == 3 ? "3" : "version unknown");
       if (config->status_bind != NULL)
         jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
                       "on %s port %u (no XML-RPC there).",
                       config->status_bind, config->status_port);
+      if (server.cluster != NULL)
+        jq_cluster_start (server.cluster);
       server.last_status = status_line (&server);
       jq_notify_ready (server.last_status);
       if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
@@ -480,6 +530,7 @@ main (int argc, char **argv)
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);
   jq_status_free (server.status_page);
+  g_clear_pointer (&server.cluster, jq_cluster_free);
   jq_scheduler_free (server.scheduler);
   jq_door_free (server.door);
   g_main_loop_unref (server.loop);

@@ -1,0 +1,37 @@
+/* The journal in a PostgreSQL database, shared by every server of a
+ * cluster (doc/durability.md, "Several hosts").  Main loop thread only. */
+#pragma once
+
+#include <glib.h>
+
+#include "journal.h"
+#include "log.h"
+
+/* The schema version this program writes (row schema_version of
+ * bots_jobqueue.meta).  Bump it with every change of the tables. */
+#define JQ_PGJOURNAL_VERSION 1
+
+/* The NOTIFY channel a writing transaction signals on. */
+#define JQ_PGJOURNAL_CHANNEL "bots_jobqueue"
+
+/* Connects to @dsn (a libpq connection string), creates the schema
+ * bots_jobqueue and its tables when missing, and returns a journal whose
+ * calls run there.  Every transaction holds a transaction-level advisory
+ * lock, so the servers of a cluster judge addjob one after the other on
+ * the same waiting set; a transaction that wrote tells the others with a
+ * NOTIFY whose payload is @member.  Later connection losses are not
+ * errors of the open: calls then fail (their batch is answered with a
+ * fault), the log says so once, and the next call after a second
+ * reconnects.  Returns NULL and sets @error (JQ_ERROR_JOURNAL) when the
+ * database cannot be reached at start or holds a newer schema, or (a
+ * build without libpq) always. */
+JqJournal *jq_pgjournal_open (const char *dsn, const char *member,
+                              JqLog *log, GError **error);
+
+/* @dsn for the log and status: host, port, dbname and user only, never a
+ * password.  Never NULL. */
+char *jq_pgjournal_describe_dsn (const char *dsn);
+
+/* FALSE while the current transaction has failed or the database is
+ * unreachable: nothing may be launched on the strength of it. */
+gboolean jq_pgjournal_is_healthy (JqJournal *journal);
