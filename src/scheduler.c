@@ -518,10 +518,9 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
       g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
-                    "Job %" G_GUINT64_FORMAT " was running when %s "
-                    "stopped; queued again first of priority %d: %s",
-                    number, s->taking_over ? "the previous leader"
-                                           : "the server",
+                    "Job %" G_GUINT64_FORMAT " was running when the server "
+                    "stopped%s; queued again first of priority %d: %s",
+                    number, s->taking_over ? " (the previous leader)" : "",
                     jq_job_get_priority (job), task);
       if (alive != 0)
         wait_for_orphan (s, job, alive);

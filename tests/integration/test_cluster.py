@@ -172,7 +172,7 @@ class ClusterTestCase(unittest.TestCase):
         new = self.leader()
         self.assertNotEqual(new, leader)
         self.assertLess(time.monotonic() - killed, LEASE + 1.0)
-        self.dirs[new].wait_log("was running when the previous leader stopped")
+        self.dirs[new].wait_log("was running when the server stopped (the previous leader)")
         # The old run still goes on (its host lives): the new leader waits
         # for it, then runs the job again.
         with open(gate, "w"):
