@@ -397,10 +397,11 @@ jq_cluster_start (JqCluster *c)
 void
 jq_cluster_journal_failed (JqCluster *c)
 {
-  /* A job started in the failed transaction is not recorded as running:
-   * ending it, and letting the next lead start over from the database,
-   * keeps the database the truth. */
-  if (c != NULL && jq_scheduler_get_running (c->scheduler) > 0)
+  /* A job started in the failed transaction is not recorded as running,
+   * nor one that ended recorded as finished: stepping down ends what runs,
+   * and the next lead (this server's too, at its next beat once it can
+   * write) starts over from what the database holds. */
+  if (c != NULL)
     step_down (c, "a write to the journal failed");
 }
 

@@ -47,7 +47,8 @@ void jq_cluster_start (JqCluster *c);
 
 /* A transaction of the journal failed: a leader stops launching at once
  * and ends its jobs; what the database says is running runs again under
- * the next leader (which may be this server, once it can write again). */
+ * the next leader (which may be this server, once it can write again).
+ * A follower has nothing to do: it reads the queue again next time. */
 void jq_cluster_journal_failed (JqCluster *c);
 
 /* What status shows (new). */
