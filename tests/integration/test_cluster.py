@@ -6,6 +6,7 @@ in the documented case of a leader frozen past its lease."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -63,7 +64,9 @@ class ClusterTestCase(unittest.TestCase):
     def start_server(self, index=None):
         if index is None:
             bots = jqtest.BotsDir(jobqueue={
-                "journal": "postgresql", "journal_dsn": PG.dsn(self.db),
+                "journal": "postgresql",
+                # trust authentication ignores it; it must never be shown
+                "journal_dsn": PG.dsn(self.db) + " password=s3cret-pw",
                 "journal_lease": str(LEASE), "kill_grace": "1"})
             self.dirs.append(bots)
             self.servers.append(jqtest.Server(bots))
@@ -145,7 +148,13 @@ class ClusterTestCase(unittest.TestCase):
         for m in status["members"]:
             self.assertLess(m["heartbeat_age_ms"], LEASE * 1000)
         self.assertEqual(sum(m["leader"] for m in status["members"]), 1)
-        self.assertNotIn("password", repr(status))
+        self.assertNotIn("s3cret", repr(self.proxy(1).status()))
+        out = subprocess.run([jqtest.ADMIN, "-c" + self.dirs[2].config, "status"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ, PATH=self.dirs[2].bin + ":" + os.environ["PATH"]))
+        self.assertEqual(out.returncode, 0, out.stdout)
+        self.assertRegex(out.stdout, r"Cluster: this server \S+ follows|leads; leader ")
+        self.assertEqual(out.stdout.count("heartbeat"), 3, out.stdout)
         # Resumed from a follower: the leader runs them all, one at a time.
         follower = (self.leader() + 1) % 3
         self.proxy(follower).resume()
@@ -155,6 +164,8 @@ class ClusterTestCase(unittest.TestCase):
         self.assertEqual(self.proxy(1).listjobs(), 0)
         history = self.proxy(0).history(100)
         self.assertEqual(len(history), 14)
+        for d in self.dirs:
+            self.assertNotIn("s3cret", d.log())
 
     def test_sigkill_leader_while_a_job_runs(self):
         leader = self.leader()
