@@ -153,7 +153,7 @@ class ClusterTestCase(unittest.TestCase):
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=dict(os.environ, PATH=self.dirs[2].bin + ":" + os.environ["PATH"]))
         self.assertEqual(out.returncode, 0, out.stdout)
-        self.assertRegex(out.stdout, r"Cluster: this server \S+ follows|leads; leader ")
+        self.assertRegex(out.stdout, r"Cluster: this server \S+ (follows|leads); leader ")
         self.assertEqual(out.stdout.count("heartbeat"), 3, out.stdout)
         # Resumed from a follower: the leader runs them all, one at a time.
         follower = (self.leader() + 1) % 3
