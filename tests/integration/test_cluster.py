@@ -161,9 +161,11 @@ class ClusterTestCase(unittest.TestCase):
         for name in ["t%d" % i for i in range(15) if i != 2]:
             self.wait_ended(name)
         assert_no_overlap(self, self.record)
+        # each job's end is recorded by the leader just after the job's own
+        history = jqtest.wait_for(lambda: (lambda h: len(h) == 14 and h)(self.proxy(0).history(100)),
+                                  "14 finished jobs in the history")
+        self.assertEqual(sorted(h["jobnumber"] for h in history), [n for n in range(1, 16) if n != 3])
         self.assertEqual(self.proxy(1).listjobs(), 0)
-        history = self.proxy(0).history(100)
-        self.assertEqual(len(history), 14)
         for d in self.dirs:
             self.assertNotIn("s3cret", d.log())
 
