@@ -7,8 +7,9 @@
 #include "pgjournal.h"
 
 #define NO_LIBPQ "this bots-jobqueueserver was built without PostgreSQL " \
-  "support (libpq was not found by configure: install libpq-dev and " \
-  "build again), so [jobqueue] journal = postgresql cannot be used"
+  "support (configure found no libpq, or was given --without-libpq: " \
+  "install libpq-dev and build again), so [jobqueue] journal = " \
+  "postgresql cannot be used"
 
 JqJournal *
 jq_pgjournal_open (const char *dsn, const char *member, JqLog *log,
