@@ -400,9 +400,11 @@ jq_cluster_journal_failed (JqCluster *c)
   /* A job started in the failed transaction is not recorded as running,
    * nor one that ended recorded as finished: stepping down ends what runs,
    * and the next lead (this server's too, at its next beat once it can
-   * write) starts over from what the database holds. */
-  if (c != NULL)
-    step_down (c, "a write to the journal failed");
+   * write) starts over from what the database holds.  A failed add is
+   * only its caller's fault: the job that runs goes on. */
+  if (c != NULL && jq_pgjournal_lost_a_move (c->journal))
+    step_down (c, "a job's start or end could not be written to the "
+               "journal");
 }
 
 JqClusterInfo *

@@ -45,10 +45,12 @@ JqCluster *jq_cluster_new (const char *dsn, const char *member,
 /* Starts heartbeats and tries to lead at once. */
 void jq_cluster_start (JqCluster *c);
 
-/* A transaction of the journal failed: a leader stops launching at once
- * and ends its jobs; what the database says is running runs again under
- * the next leader (which may be this server, once it can write again).
- * A follower has nothing to do: it reads the queue again next time. */
+/* A transaction of the journal failed.  When it started, ended or
+ * requeued a job, a leader stops launching at once and ends its jobs;
+ * what the database says is running runs again under the next leader
+ * (which may be this server, once it can write again).  Otherwise, and
+ * on a follower, nothing more is done: the queue is read again next
+ * time. */
 void jq_cluster_journal_failed (JqCluster *c);
 
 /* What status shows (new). */

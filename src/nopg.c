@@ -31,6 +31,12 @@ jq_pgjournal_is_healthy (JqJournal *journal)
   return FALSE;
 }
 
+gboolean
+jq_pgjournal_lost_a_move (JqJournal *journal)
+{
+  return FALSE;
+}
+
 JqCluster *
 jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
                 JqJournal *journal, JqScheduler *scheduler, JqLog *log,

@@ -54,6 +54,8 @@ typedef struct {
   guint      depth;          /* begin/commit nesting */
   GError    *pending_error;  /* first failure of this transaction */
   gboolean   wrote;          /* this transaction changed the queue */
+  gboolean   moved_job;      /* ... started, ended or requeued a job */
+  gboolean   lost_move;      /* the last failed one had moved_job */
   gboolean   stale;          /* another server wrote, and we did not reload */
   gint64     known_version;  /* meta version our queue reflects; -1: none */
   gint64     version_at_begin;
@@ -211,6 +213,7 @@ static void
 open_transaction (PgJournal *p, gboolean reload)
 {
   p->wrote = FALSE;
+  p->moved_job = FALSE;
   p->stale = FALSE;
   g_clear_error (&p->pending_error);
   if (!ensure_connected (p))
@@ -294,6 +297,7 @@ close_transaction (PgJournal *p, gboolean *wrote, GError **error)
     PQclear (PQexec (p->conn, "ROLLBACK"));
   /* What the queue in memory holds is not what the database holds. */
   p->known_version = -1;
+  p->lost_move = p->moved_job;
   g_propagate_error (error, g_steal_pointer (&p->pending_error));
   return FALSE;
 }
@@ -413,6 +417,7 @@ pg_start (gpointer impl, guint64 number, gint64 started_us, int pid)
   char n[24], st[24], pd[24];
   const char *values[] = { I64 (st, started_us), I64 (pd, pid),
                            I64 (n, number) };
+  ((PgJournal *) impl)->moved_job = TRUE;
   write_op (impl, "start",
             "UPDATE bots_jobqueue.jobs SET state = 'running', "
             "started_us = $1, pid = $2 WHERE number = $3", 3, values, NULL);
@@ -475,6 +480,7 @@ pg_finish (gpointer impl, const JqFinished *f)
       p->depth++;
       open_transaction (p, FALSE);
     }
+  p->moved_job = TRUE;
   pg_remove (p, f->number);
   char number[24], priority[24], queued[24], started[24], ended[24],
        code[24], sig[24];
@@ -592,6 +598,7 @@ pg_requeue_at_head (gpointer impl, guint64 number)
 {
   char n[24];
   const char *values[] = { I64 (n, number) };
+  ((PgJournal *) impl)->moved_job = TRUE;
   write_op (impl, "requeue",
             "UPDATE bots_jobqueue.jobs SET state = 'waiting', at_head = true "
             "WHERE number = $1", 1, values, NULL);
@@ -820,4 +827,11 @@ jq_pgjournal_is_healthy (JqJournal *journal)
   PgJournal *p = jq_journal_get_backend_data (journal);
   return p != NULL && p->pending_error == NULL
          && PQstatus (p->conn) == CONNECTION_OK;
+}
+
+gboolean
+jq_pgjournal_lost_a_move (JqJournal *journal)
+{
+  PgJournal *p = jq_journal_get_backend_data (journal);
+  return p != NULL && p->lost_move;
 }

@@ -35,3 +35,9 @@ char *jq_pgjournal_describe_dsn (const char *dsn);
 /* FALSE while the current transaction has failed or the database is
  * unreachable: nothing may be launched on the strength of it. */
 gboolean jq_pgjournal_is_healthy (JqJournal *journal);
+
+/* Whether the last failed transaction started, ended or requeued a job
+ * (what only the leader writes): the database then does not know what
+ * runs.  Adds, priorities and removals that failed need nothing more than
+ * their fault. */
+gboolean jq_pgjournal_lost_a_move (JqJournal *journal);
