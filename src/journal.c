@@ -655,8 +655,7 @@ jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
                  guint64 *next_number, GError **error)
 {
   if (BACKEND (j))
-    return j->backend->load (j->impl, FALSE, func, user_data, next_number,
-                             error);
+    return j->backend->load (j->impl, func, user_data, next_number, error);
   *next_number = 1;
   if (j == NULL)
     return TRUE;
@@ -822,20 +821,17 @@ jq_journal_set_reload_hook (JqJournal *j, JqJournalReload reload,
 }
 
 void
-jq_journal_reload (JqJournal *j)
+jq_journal_reload (JqJournal *j, gboolean full)
 {
   if (j != NULL && j->reload != NULL)
-    j->reload (j->reload_data);
+    j->reload (j->reload_data, full);
 }
 
 gboolean
-jq_journal_load_waiting (JqJournal *j, JqJournalJobFunc func,
-                         gpointer user_data, guint64 *next_number,
-                         GError **error)
+jq_journal_sync (JqJournal *j, gboolean full, JqJournalSyncFunc func,
+                 gpointer user_data, JqSyncState *state, GError **error)
 {
   if (BACKEND (j))
-    return j->backend->load (j->impl, TRUE, func, user_data, next_number,
-                             error);
-  *next_number = 1;
+    return j->backend->sync (j->impl, full, func, user_data, state, error);
   return TRUE;
 }

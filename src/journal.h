@@ -125,6 +125,24 @@ GArray *jq_journal_history (JqJournal *journal, guint limit,
 /* How many history rows there are (for tests and status). */
 guint jq_journal_count_history (JqJournal *journal);
 
+/* ------------------------------------------------ shared stores
+ * What changed in a queue that other servers write too. */
+typedef enum {
+  JQ_SYNC_WAITING,   /* @job waits: new, or moved (priority, head) */
+  JQ_SYNC_GONE,      /* job @number no longer waits (started, removed) */
+} JqSyncKind;
+
+/* @job is NULL for JQ_SYNC_GONE; @at_head: first of its priority. */
+typedef void (*JqJournalSyncFunc) (JqSyncKind kind, guint64 number,
+                                   JqJob *job, gboolean at_head,
+                                   gpointer user_data);
+
+typedef struct {
+  guint64  next_number;
+  gboolean paused;
+  guint    waiting;     /* jobs waiting in the store: check the result */
+} JqSyncState;
+
 /* ------------------------------------------------ other stores
  * A journal kept elsewhere than in SQLite (src/pgjournal.c) is a
  * JqJournal too: every function above hands the call to these operations
@@ -146,9 +164,11 @@ typedef struct {
   void     (*set_meta) (gpointer impl, const char *key, gint64 value);
   gint64   (*get_meta) (gpointer impl, const char *key, gint64 fallback);
   void     (*finish) (gpointer impl, const JqFinished *f);
-  gboolean (*load) (gpointer impl, gboolean waiting_only,
-                    JqJournalJobFunc func, gpointer user_data,
-                    guint64 *next_number, GError **error);
+  gboolean (*load) (gpointer impl, JqJournalJobFunc func,
+                    gpointer user_data, guint64 *next_number,
+                    GError **error);
+  gboolean (*sync) (gpointer impl, gboolean full, JqJournalSyncFunc func,
+                    gpointer user_data, JqSyncState *state, GError **error);
   void     (*requeue_at_head) (gpointer impl, guint64 number);
   guint    (*prune_history) (gpointer impl, gint64 before_us,
                              guint max_rows);
@@ -167,17 +187,19 @@ gpointer jq_journal_get_backend_data (JqJournal *journal);
 /* Shared stores only (a NULL or SQLite journal never calls it): the
  * queue in the store was changed by another server since this one last
  * read it.  Called inside the outermost jq_journal_begin(), before any
- * call of the batch runs, so that @reload can read the queue again
- * (jq_journal_load_waiting) and the batch judges the shared state. */
-typedef void (*JqJournalReload) (gpointer user_data);
+ * call of the batch runs, so that @reload can read the changes
+ * (jq_journal_sync) and the batch judges the shared state; @full when
+ * this server's queue must be read whole (first time, after a failure). */
+typedef void (*JqJournalReload) (gpointer user_data, gboolean full);
 void jq_journal_set_reload_hook (JqJournal *journal, JqJournalReload reload,
                                  gpointer user_data);
 /* Called by a store from its begin: runs the reload hook. */
-void jq_journal_reload (JqJournal *journal);
+void jq_journal_reload (JqJournal *journal, gboolean full);
 
-/* Like jq_journal_load, for the waiting jobs only, with @was_running
- * TRUE for one queued again at the head of its priority; writes nothing.
- * The SQLite journal has nothing to reload and only sets *@next_number. */
-gboolean jq_journal_load_waiting (JqJournal *journal, JqJournalJobFunc func,
-                                  gpointer user_data, guint64 *next_number,
-                                  GError **error);
+/* Inside a reload: calls @func for every waiting job (@full), or only for
+ * the jobs that changed since the queue was last read, in number order,
+ * and fills @state.  Writes nothing.  A journal that is not shared has
+ * nothing to read and returns TRUE at once. */
+gboolean jq_journal_sync (JqJournal *journal, gboolean full,
+                          JqJournalSyncFunc func, gpointer user_data,
+                          JqSyncState *state, GError **error);

@@ -59,6 +59,7 @@ typedef struct {
   gboolean   stale;          /* another server wrote, and we did not reload */
   gint64     known_version;  /* meta version our queue reflects; -1: none */
   gint64     version_at_begin;
+  gint64     sync_since;     /* during a reload: the version read before */
   gboolean   down;           /* connection lost; said once in the log */
   gint64     down_since_us;  /* monotonic */
   gint64     last_attempt_us;
@@ -238,8 +239,9 @@ open_transaction (PgJournal *p, gboolean reload)
     {
       if (reload)
         {
+          p->sync_since = p->known_version;
           p->known_version = p->version_at_begin;
-          jq_journal_reload (p->journal);
+          jq_journal_reload (p->journal, p->sync_since < 0);
           if (p->pending_error != NULL)
             p->known_version = -1;
         }
@@ -377,6 +379,12 @@ task_text (const char *const *argv)
   return g_utf8_make_valid (repr, -1);
 }
 
+/* The version this transaction writes: rows carry it, so that the other
+ * servers read only what changed (pg_sync).  Under the queue's lock the
+ * stored version is the one read at begin. */
+#define CHANGED "(SELECT value + 1 FROM bots_jobqueue.meta " \
+  "WHERE key = 'version')"
+
 #define I64(buf, v) (g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, \
                                  (gint64) (v)), buf)
 
@@ -396,8 +404,8 @@ pg_add (gpointer impl, JqJob *job)
   const int lengths[] = { -1, -1, (int) size, -1, -1 };
   write_op (p, "add",
             "INSERT INTO bots_jobqueue.jobs (number, priority, argv, task, "
-            "queued_us, state, at_head) "
-            "VALUES ($1, $2, $3, $4, $5, 'waiting', false)", 5, values,
+            "queued_us, state, at_head, changed) "
+            "VALUES ($1, $2, $3, $4, $5, 'waiting', false, " CHANGED ")", 5, values,
             lengths);
 }
 
@@ -407,7 +415,8 @@ pg_set_priority (gpointer impl, guint64 number, int priority)
   char n[24], pr[24];
   const char *values[] = { I64 (pr, priority), I64 (n, number) };
   write_op (impl, "priority",
-            "UPDATE bots_jobqueue.jobs SET priority = $1 WHERE number = $2",
+            "UPDATE bots_jobqueue.jobs SET priority = $1, changed = " CHANGED
+            " WHERE number = $2",
             2, values, NULL);
 }
 
@@ -420,7 +429,8 @@ pg_start (gpointer impl, guint64 number, gint64 started_us, int pid)
   ((PgJournal *) impl)->moved_job = TRUE;
   write_op (impl, "start",
             "UPDATE bots_jobqueue.jobs SET state = 'running', "
-            "started_us = $1, pid = $2 WHERE number = $3", 3, values, NULL);
+            "started_us = $1, pid = $2, changed = " CHANGED
+            " WHERE number = $3", 3, values, NULL);
 }
 
 static void
@@ -539,58 +549,109 @@ pg_finish (gpointer impl, const JqFinished *f)
     }
 }
 
+static JqJob *
+row_job (PGresult *r, int i)
+{
+  g_auto (GStrv) argv = argv_unpack (PQgetvalue (r, i, 2), NULL);
+  if (argv[0] == NULL)
+    return NULL;          /* only a hand-made row can be empty */
+  return jq_job_new (g_ascii_strtoull (PQgetvalue (r, i, 0), NULL, 10),
+                     atoi (PQgetvalue (r, i, 1)), (const char *const *) argv,
+                     g_ascii_strtoll (PQgetvalue (r, i, 3), NULL, 10));
+}
+
 static gboolean
-pg_load (gpointer impl, gboolean waiting_only, JqJournalJobFunc func,
-         gpointer user_data, guint64 *next_number, GError **error)
+query_failed (PgJournal *p, PGresult *r, const char *what, GError **error)
+{
+  if (PQresultStatus (r) == PGRES_TUPLES_OK)
+    return FALSE;
+  set_error (p, error, what, r);
+  if (p->depth > 0)
+    note_error (p, what, r);
+  PQclear (r);
+  return TRUE;
+}
+
+/* The next number (never below the highest row), the pause flag and the
+ * count of waiting jobs, in one round trip. */
+static gboolean
+read_state (PgJournal *p, JqSyncState *state, GError **error)
+{
+  PGresult *r = PQexec (p->conn,
+      "SELECT (SELECT value FROM bots_jobqueue.meta WHERE key = 'next_number'),"
+      " (SELECT value FROM bots_jobqueue.meta WHERE key = 'paused'),"
+      " (SELECT count(*) FROM bots_jobqueue.jobs WHERE state = 'waiting'),"
+      " (SELECT max(number) FROM bots_jobqueue.jobs)");
+  if (query_failed (p, r, "read", error))
+    return FALSE;
+  guint64 next = g_ascii_strtoull (PQgetvalue (r, 0, 0), NULL, 10);
+  guint64 highest = g_ascii_strtoull (PQgetvalue (r, 0, 3), NULL, 10);
+  /* Numbers never go back, even past jobs that are gone from every table. */
+  state->next_number = MAX (MAX (next, highest + 1), 1);
+  state->paused = g_ascii_strtoll (PQgetvalue (r, 0, 1), NULL, 10) != 0;
+  state->waiting = (guint) g_ascii_strtoull (PQgetvalue (r, 0, 2), NULL, 10);
+  PQclear (r);
+  return TRUE;
+}
+
+static gboolean
+pg_load (gpointer impl, JqJournalJobFunc func, gpointer user_data,
+         guint64 *next_number, GError **error)
 {
   PgJournal *p = impl;
   *next_number = 1;
-  if (p->pending_error != NULL)
+  PGresult *r = PQexec (p->conn,
+      "SELECT number, priority, argv, queued_us, state, at_head, pid, "
+      "started_us FROM bots_jobqueue.jobs ORDER BY number");
+  if (query_failed (p, r, "load", error))
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
     {
-      g_set_error_literal (error, JQ_ERROR, JQ_ERROR_JOURNAL,
-                           p->pending_error->message);
-      return FALSE;
+      g_autoptr (JqJob) job = row_job (r, i);
+      gboolean running = strcmp (PQgetvalue (r, i, 4), "running") == 0
+                         /* requeued before: keep it at the head */
+                         || strcmp (PQgetvalue (r, i, 5), "t") == 0;
+      if (job != NULL)
+        func (job, running, running ? atoi (PQgetvalue (r, i, 6)) : 0,
+              running ? g_ascii_strtoll (PQgetvalue (r, i, 7), NULL, 10)
+                      : 0, user_data);
     }
-  PGresult *r = PQexec (p->conn, waiting_only
-      ? "SELECT number, priority, argv, queued_us, state, at_head, pid, "
-        "started_us FROM bots_jobqueue.jobs WHERE state = 'waiting' "
-        "ORDER BY number"
-      : "SELECT number, priority, argv, queued_us, state, at_head, pid, "
-        "started_us FROM bots_jobqueue.jobs ORDER BY number");
-  if (PQresultStatus (r) != PGRES_TUPLES_OK)
-    {
-      set_error (p, error, "load", r);
-      if (p->depth > 0)
-        note_error (p, "load", r);
-      PQclear (r);
-      return FALSE;
-    }
-  guint64 highest = 0;
+  PQclear (r);
+  JqSyncState state;
+  if (!read_state (p, &state, error))
+    return FALSE;
+  *next_number = state.next_number;
+  return TRUE;
+}
+
+static gboolean
+pg_sync (gpointer impl, gboolean full, JqJournalSyncFunc func,
+         gpointer user_data, JqSyncState *state, GError **error)
+{
+  PgJournal *p = impl;
+  char since[24];
+  const char *values[] = { I64 (since, p->sync_since) };
+  PGresult *r = full || p->sync_since < 0
+    ? PQexec (p->conn,
+        "SELECT number, priority, argv, queued_us, state, at_head "
+        "FROM bots_jobqueue.jobs WHERE state = 'waiting' ORDER BY number")
+    : exec_params (p,
+        "SELECT number, priority, argv, queued_us, state, at_head "
+        "FROM bots_jobqueue.jobs WHERE changed > $1 ORDER BY number", 1,
+        values, NULL);
+  if (query_failed (p, r, "read", error))
+    return FALSE;
   for (int i = 0; i < PQntuples (r); i++)
     {
       guint64 number = g_ascii_strtoull (PQgetvalue (r, i, 0), NULL, 10);
-      g_auto (GStrv) argv = argv_unpack (PQgetvalue (r, i, 2), NULL);
-      gboolean running = strcmp (PQgetvalue (r, i, 4), "running") == 0;
-      gboolean at_head = strcmp (PQgetvalue (r, i, 5), "t") == 0;
-      g_autoptr (JqJob) job = jq_job_new (
-          number, atoi (PQgetvalue (r, i, 1)), (const char *const *) argv,
-          g_ascii_strtoll (PQgetvalue (r, i, 3), NULL, 10));
-      if (at_head)
-        running = TRUE;   /* requeued before: keep it at the head */
-      highest = MAX (highest, number);
-      if (argv[0] == NULL)
-        continue;         /* only a hand-made row can be empty */
-      func (job, running,
-            running && !waiting_only ? atoi (PQgetvalue (r, i, 6)) : 0,
-            running && !waiting_only
-              ? g_ascii_strtoll (PQgetvalue (r, i, 7), NULL, 10) : 0,
-            user_data);
+      g_autoptr (JqJob) job = NULL;
+      if (strcmp (PQgetvalue (r, i, 4), "waiting") == 0)
+        job = row_job (r, i);
+      func (job ? JQ_SYNC_WAITING : JQ_SYNC_GONE, number, job,
+            strcmp (PQgetvalue (r, i, 5), "t") == 0, user_data);
     }
   PQclear (r);
-  /* Numbers never go back, even past jobs that are gone from every table. */
-  *next_number = MAX ((guint64) pg_get_meta (p, "next_number", 1),
-                      highest + 1);
-  return TRUE;
+  return read_state (p, state, error);
 }
 
 static void
@@ -600,8 +661,8 @@ pg_requeue_at_head (gpointer impl, guint64 number)
   const char *values[] = { I64 (n, number) };
   ((PgJournal *) impl)->moved_job = TRUE;
   write_op (impl, "requeue",
-            "UPDATE bots_jobqueue.jobs SET state = 'waiting', at_head = true "
-            "WHERE number = $1", 1, values, NULL);
+            "UPDATE bots_jobqueue.jobs SET state = 'waiting', at_head = true, "
+            "changed = " CHANGED " WHERE number = $1", 1, values, NULL);
 }
 
 static guint
@@ -723,6 +784,7 @@ static const JqJournalBackend pg_backend = {
   .get_meta = pg_get_meta,
   .finish = pg_finish,
   .load = pg_load,
+  .sync = pg_sync,
   .requeue_at_head = pg_requeue_at_head,
   .prune_history = pg_prune_history,
   .history = pg_history,
@@ -744,7 +806,8 @@ create_schema (PgJournal *p, GError **error)
     "  argv bytea NOT NULL, task text NOT NULL, queued_us bigint NOT NULL,"
     "  state text NOT NULL CHECK (state IN ('waiting', 'running')),"
     "  at_head boolean NOT NULL DEFAULT false, started_us bigint,"
-    "  pid integer);"
+    "  pid integer, changed bigint NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS jobs_changed ON bots_jobqueue.jobs (changed);"
     "CREATE TABLE IF NOT EXISTS bots_jobqueue.history ("
     "  number bigint PRIMARY KEY, priority integer NOT NULL,"
     "  argv bytea NOT NULL, task text NOT NULL, queued_us bigint NOT NULL,"

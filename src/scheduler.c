@@ -44,6 +44,7 @@ struct _JqScheduler {
   gpointer        gate_data;
   GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
   gboolean        taking_over; /* recovery of another server's jobs */
+  gboolean        sync_failed; /* a reload's changes did not apply */
 };
 
 static void launch_next (JqScheduler *s);
@@ -682,23 +683,36 @@ jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
 }
 
 static void
-reload_job (JqJob *job, gboolean at_head, int pid, gint64 started_us,
-            gpointer user_data)
+sync_job (JqSyncKind kind, guint64 number, JqJob *job, gboolean at_head,
+          gpointer user_data)
 {
   JqScheduler *s = user_data;
-  jq_queue_restore (s->queue, job, at_head);
+  jq_queue_remove (s->queue, number);
+  if (kind == JQ_SYNC_WAITING && !jq_queue_restore (s->queue, job, at_head))
+    s->sync_failed = TRUE;   /* its task waits under another number here */
 }
 
 void
-jq_scheduler_reload (gpointer scheduler)
+jq_scheduler_reload (gpointer scheduler, gboolean full)
 {
   JqScheduler *s = scheduler;
-  guint64 next = 1;
-  jq_queue_clear (s->queue);
-  /* On failure the journal fails the batch, and reads again next time. */
-  if (jq_journal_load_waiting (s->journal, reload_job, s, &next, NULL))
-    jq_queue_set_next_number (s->queue, next);
-  s->paused = jq_journal_get_flag (s->journal, "paused");
+  JqSyncState state = { 1, FALSE, 0 };
+  /* The changes first; the whole queue when they do not add up (a job
+   * removed elsewhere leaves no row to read). */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      if (full)
+        jq_queue_clear (s->queue);
+      s->sync_failed = FALSE;
+      /* On failure the journal fails the batch, and reads again next time. */
+      if (!jq_journal_sync (s->journal, full, sync_job, s, &state, NULL))
+        return;
+      if (!s->sync_failed && jq_queue_count (s->queue) == state.waiting)
+        break;
+      full = TRUE;
+    }
+  jq_queue_set_next_number (s->queue, state.next_number);
+  s->paused = state.paused;
 }
 
 gboolean

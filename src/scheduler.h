@@ -149,10 +149,11 @@ typedef gboolean (*JqLaunchGate) (gpointer user_data);
 void jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
                                    gpointer user_data);
 
-/* A JqJournalReload: reads the waiting jobs, the next number and the
- * pause state again from the journal (another server changed them).
- * Running jobs are not touched. */
-void jq_scheduler_reload (gpointer scheduler);
+/* A JqJournalReload: reads the changed waiting jobs (all with @full, or
+ * when the changes do not add up), the next number and the pause state
+ * again from the journal (another server changed them).  Running jobs are
+ * not touched. */
+void jq_scheduler_reload (gpointer scheduler, gboolean full);
 
 /* This server has just become the one that launches: reads the whole
  * queue again and queues each job recorded as running (by the server

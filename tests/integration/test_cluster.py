@@ -141,6 +141,16 @@ class ClusterTestCase(unittest.TestCase):
             self.assertNotIn(3, [n for _, n, _ in jobs])
             self.assertEqual(jobs[0][:2], [1, 4])
             self.assertTrue(self.proxy(i).status()["paused"])
+        # Removed on one host and queued again on another: a new number
+        # everywhere (a server that reads only changes must see it).
+        self.assertEqual(self.proxy(0).removejob(5), 0)
+        self.assertEqual(self.proxy(1).addjob(self.job("t4"), 5), 0)
+        self.assertEqual(self.proxy(2).addjob(self.job("t4"), 5), 4)
+        for i in range(3):
+            jobs = self.proxy(i).listjobs()
+            self.assertIn([5, 16, self.job("t4")], jobs)
+            self.assertNotIn(5, [n for _, n, _ in jobs])
+            self.assertEqual(len(jobs), 14)
         # status: the leader and each member's heartbeat, no password.
         status = jqtest.wait_for(
             lambda: (lambda c: len(c["members"]) == 3 and c)(self.proxy(0).status()["cluster"]),
@@ -164,7 +174,8 @@ class ClusterTestCase(unittest.TestCase):
         # each job's end is recorded by the leader just after the job's own
         history = jqtest.wait_for(lambda: (lambda h: len(h) == 14 and h)(self.proxy(0).history(100)),
                                   "14 finished jobs in the history")
-        self.assertEqual(sorted(h["jobnumber"] for h in history), [n for n in range(1, 16) if n != 3])
+        self.assertEqual(sorted(h["jobnumber"] for h in history),
+                         [n for n in range(1, 17) if n not in (3, 5)])
         self.assertEqual(self.proxy(1).listjobs(), 0)
         for d in self.dirs:
             self.assertNotIn("s3cret", d.log())
