@@ -2,7 +2,7 @@
  *
  * The lease is one row (bots_jobqueue.lease: holder, term, expires),
  * judged by the database's clock only, so hosts' clocks need not agree.
- * Every quarter of the lease each server beats (members.heartbeat); the
+ * Every eighth of the lease each server beats (members.heartbeat); the
  * leader renews its lease, the others try to take it, which succeeds once
  * it has expired (or when it names this server: a restarted server takes
  * its own lease back at once).  Each new lead increases the term.
@@ -20,7 +20,7 @@
  * Wake-ups: a writing transaction NOTIFYs bots_jobqueue with the writer's
  * name; this connection LISTENs, with a GLib watch on its socket, and the
  * leader starts what can start at once.  The heartbeat kicks the leader
- * too, so a lost notification costs a quarter lease at most.
+ * too, so a lost notification costs an eighth of a lease at most.
  *
  * This connection is not the journal's: the lease is renewed even while
  * the journal waits on the queue's lock.  Its calls block the main loop,
@@ -391,7 +391,7 @@ jq_cluster_start (JqCluster *c)
                 "Cluster member %s on %s; lease %u ms.", c->member,
                 c->description, c->lease_ms);
   on_tick (c);
-  c->tick_id = g_timeout_add (MAX (c->lease_ms / 4, 50), on_tick, c);
+  c->tick_id = g_timeout_add (MAX (c->lease_ms / 8, 50), on_tick, c);
 }
 
 void

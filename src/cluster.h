@@ -32,7 +32,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqClusterInfo, jq_cluster_info_free)
 
 /* Joins the cluster of @journal's database (@dsn, the same connection
  * string) as @member, with its own connection: a heartbeat and the lease
- * every quarter of @lease_ms, LISTEN for other servers' writes.  Sets the
+ * every eighth of @lease_ms, LISTEN for other servers' writes.  Sets the
  * scheduler's launch gate: it launches only while this server holds a
  * lease renewed less than half a lease ago.  Nothing runs until
  * jq_cluster_start().  NULL and @error when the database cannot be
