@@ -209,6 +209,41 @@ class ClusterTestCase(unittest.TestCase):
         self.assertEqual(starts.count("long"), 2)
         self.assertEqual(self.proxy(new).listjobs(), 0)
 
+    def test_leader_that_cannot_renew_ends_its_job(self):
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        self.assertEqual(self.proxy(leader).addjob(
+            self.job("long", "--record-term", "--wait", gate), 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        # A session holds the lease row: no server can renew or take it.
+        psql = subprocess.Popen(
+            PG.as_user + [os.path.join(PG.bin, "psql"), "-h", PG.root, "-p", str(PG.port),
+                          "-U", "postgres", "-d", self.db, "-X", "-q", "-A", "-t"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            psql.stdin.write("BEGIN; SELECT 'locked' FROM bots_jobqueue.lease FOR UPDATE;\n")
+            psql.stdin.flush()
+            self.assertEqual(psql.stdout.readline().strip(), "locked")
+            self.dirs[leader].wait_log("lost the lead of the cluster")
+            # ... and ended its job (recorded by the job itself).
+            self.wait_ended("long")
+            self.dirs[leader].wait_log("was ended because this server lost the lead")
+            # Queued meanwhile on a follower: nobody may start it yet.
+            self.assertEqual(self.proxy((leader + 1) % 3).addjob(self.job("meanwhile"), 5), 0)
+            with open(gate, "w"):
+                pass
+        finally:
+            psql.stdin.write("COMMIT;\n")
+            psql.stdin.close()
+            psql.wait()
+        self.leader()
+        self.wait_ended("long", 2)
+        self.wait_ended("meanwhile")
+        assert_no_overlap(self, self.record)
+        names = [n for w, n, _ in records(self.record) if w == "start"]
+        self.assertEqual(names, ["long", "long", "meanwhile"])
+
     def test_sigstop_leader_past_its_lease(self):
         leader = self.leader()
         frozen = self.servers[leader]
