@@ -835,3 +835,12 @@ jq_journal_sync (JqJournal *j, gboolean full, JqJournalSyncFunc func,
     return j->backend->sync (j->impl, full, func, user_data, state, error);
   return TRUE;
 }
+
+gboolean
+jq_journal_list_running (JqJournal *j, GPtrArray *jobs, GArray *pids,
+                         GArray *started_us)
+{
+  if (BACKEND (j))
+    return j->backend->list_running (j->impl, jobs, pids, started_us);
+  return TRUE;
+}

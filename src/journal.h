@@ -174,6 +174,8 @@ typedef struct {
                              guint max_rows);
   GArray  *(*history) (gpointer impl, guint limit, gsize max_bytes);
   guint    (*count_history) (gpointer impl);
+  gboolean (*list_running) (gpointer impl, GPtrArray *jobs, GArray *pids,
+                            GArray *started_us);
 } JqJournalBackend;
 
 /* A journal whose calls go to @backend (@impl is closed with it);
@@ -203,3 +205,11 @@ void jq_journal_reload (JqJournal *journal, gboolean full);
 gboolean jq_journal_sync (JqJournal *journal, gboolean full,
                           JqJournalSyncFunc func, gpointer user_data,
                           JqSyncState *state, GError **error);
+
+/* Shared stores: appends the jobs recorded as running, by whichever
+ * server runs them, to @jobs (references) with their pid (on that
+ * server's host) and start to @pids and @started_us (nullable).  FALSE
+ * when the store cannot be read; a journal that is not shared appends
+ * nothing. */
+gboolean jq_journal_list_running (JqJournal *journal, GPtrArray *jobs,
+                                  GArray *pids, GArray *started_us);

@@ -654,6 +654,39 @@ pg_sync (gpointer impl, gboolean full, JqJournalSyncFunc func,
   return read_state (p, state, error);
 }
 
+static gboolean
+pg_list_running (gpointer impl, GPtrArray *jobs, GArray *pids,
+                 GArray *started_us)
+{
+  PgJournal *p = impl;
+  if (PQstatus (p->conn) != CONNECTION_OK)
+    return FALSE;
+  PGresult *r = PQexec (p->conn,
+      "SELECT number, priority, argv, queued_us, pid, started_us "
+      "FROM bots_jobqueue.jobs WHERE state = 'running' ORDER BY number");
+  if (query_failed (p, r, "read", NULL))
+    return FALSE;
+  for (int i = 0; i < PQntuples (r); i++)
+    {
+      JqJob *job = row_job (r, i);
+      if (job == NULL)
+        continue;
+      g_ptr_array_add (jobs, job);
+      if (pids != NULL)
+        {
+          GPid pid = atoi (PQgetvalue (r, i, 4));
+          g_array_append_val (pids, pid);
+        }
+      if (started_us != NULL)
+        {
+          gint64 t = g_ascii_strtoll (PQgetvalue (r, i, 5), NULL, 10);
+          g_array_append_val (started_us, t);
+        }
+    }
+  PQclear (r);
+  return TRUE;
+}
+
 static void
 pg_requeue_at_head (gpointer impl, guint64 number)
 {
@@ -785,6 +818,7 @@ static const JqJournalBackend pg_backend = {
   .finish = pg_finish,
   .load = pg_load,
   .sync = pg_sync,
+  .list_running = pg_list_running,
   .requeue_at_head = pg_requeue_at_head,
   .prune_history = pg_prune_history,
   .history = pg_history,

@@ -631,6 +631,14 @@ jq_scheduler_get_totals (JqScheduler *s)
 GPtrArray *
 jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
 {
+  if (s->gate != NULL && !s->gate (s->gate_data))
+    {
+      /* A shared queue's running job is the leader's: as recorded. */
+      GPtrArray *jobs = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) jq_job_unref);
+      jq_journal_list_running (s->journal, jobs, pids, started_us);
+      return jobs;
+    }
   GPtrArray *jobs = jq_runner_list (s->runner, pids, started_us);
   for (guint i = 0; i < jobs->len; i++)
     jq_job_ref (jobs->pdata[i]);

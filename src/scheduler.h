@@ -103,7 +103,9 @@ typedef struct {
 JqTotals jq_scheduler_get_totals (JqScheduler *s);
 
 /* The running jobs (new array of references); @pids and @started_us
- * (nullable GArrays of GPid and gint64) get each one's pid and start. */
+ * (nullable GArrays of GPid and gint64) get each one's pid and start.
+ * On a server of a shared queue that does not launch (the launch gate
+ * says no), the jobs the journal records as running, on the leader. */
 GPtrArray *jq_scheduler_list_running (JqScheduler *s, GArray *pids,
                                       GArray *started_us);
 

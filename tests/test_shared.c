@@ -82,6 +82,12 @@ no_history (gpointer i, guint limit, gsize max_bytes)
 }
 
 static gboolean
+no_running (gpointer i, GPtrArray *jobs, GArray *pids, GArray *started)
+{
+  return TRUE;
+}
+
+static gboolean
 fake_load (gpointer impl, JqJournalJobFunc func, gpointer data,
            guint64 *next, GError **error)
 {
@@ -132,6 +138,7 @@ static const JqJournalBackend fake_backend = {
   .finish = nothing_finish, .load = fake_load, .sync = fake_sync,
   .requeue_at_head = nothing_u64, .prune_history = no_prune,
   .history = no_history, .count_history = no_count,
+  .list_running = no_running,
 };
 
 typedef struct {

@@ -190,6 +190,12 @@ class ClusterTestCase(unittest.TestCase):
             self.assertEqual(self.proxy(i).addjob(self.job("after%d" % i), 5), 0)
         jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
                         "the job to start")
+        # status on every host: the leader's running job, the same waiting
+        for i in range(3):
+            st = self.proxy(i).status()
+            self.assertEqual([r["task"] for r in st["running"]],
+                             [self.job("long", "--wait", gate)], i)
+            self.assertEqual(st["waiting"], 3)
         killed = time.monotonic()
         self.servers[leader].proc.send_signal(signal.SIGKILL)
         self.servers[leader].proc.wait()
