@@ -101,12 +101,13 @@ step_down (JqCluster *c, const char *why)
     return;
   c->leading = FALSE;
   guint running = jq_scheduler_get_running (c->scheduler);
-  jq_log_write (c->log, JQ_LOG_WARNING,
-                "This server lost the lead of the cluster (term %"
-                G_GINT64_FORMAT "): %s. It launches nothing more%s.",
-                c->term, why, running > 0
-                ? "; its running job is ended and runs again on the leader"
-                : "");
+  /* Later: called from a failing commit too, whose lines are dropped. */
+  jq_log_write_later (c->log, JQ_LOG_WARNING,
+                      "This server lost the lead of the cluster (term %"
+                      G_GINT64_FORMAT "): %s. It launches nothing more%s.",
+                      c->term, why, running > 0
+                      ? "; its running job is ended and runs again on the "
+                        "leader" : "");
   jq_scheduler_abandon_running (c->scheduler);
 }
 

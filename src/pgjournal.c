@@ -151,10 +151,11 @@ check_connection (PgJournal *p)
   p->down_since_us = g_get_monotonic_time ();
   p->last_attempt_us = p->down_since_us;
   g_autofree char *text = error_text (p->conn, NULL);
-  jq_log_write (p->log, JQ_LOG_ERROR,
-                "Connection to the %s journal lost (%s); calls are answered "
-                "with a fault until it is back; reconnecting.",
-                p->description, text);
+  /* Later: the failing batch's own lines are dropped with it. */
+  jq_log_write_later (p->log, JQ_LOG_ERROR,
+                      "Connection to the %s journal lost (%s); calls are answered "
+                      "with a fault until it is back; reconnecting.",
+                      p->description, text);
 }
 
 static void
@@ -181,10 +182,10 @@ ensure_connected (PgJournal *p)
     return FALSE;
   p->down = FALSE;
   p->known_version = -1;
-  jq_log_write (p->log, JQ_LOG_WARNING,
-                "Connected to the %s journal again after %.1f s.",
-                p->description,
-                (double) (now - p->down_since_us) / G_USEC_PER_SEC);
+  jq_log_write_later (p->log, JQ_LOG_WARNING,
+                      "Connected to the %s journal again after %.1f s.",
+                      p->description,
+                      (double) (now - p->down_since_us) / G_USEC_PER_SEC);
   return TRUE;
 }
 
