@@ -134,6 +134,8 @@ drain_notifications (JqCluster *c)
     }
   if (other && c->leading && c->kick_id == 0)
     c->kick_id = g_idle_add (on_kick, c);
+  if (other)
+    jq_scheduler_changed_elsewhere (c->scheduler);
 }
 
 static void check_connection (JqCluster *c);

@@ -844,3 +844,11 @@ jq_journal_list_running (JqJournal *j, GPtrArray *jobs, GArray *pids,
     return j->backend->list_running (j->impl, jobs, pids, started_us);
   return TRUE;
 }
+
+JqRecordState
+jq_journal_find_job (JqJournal *j, guint64 number, JqRecordedEnd *end)
+{
+  if (BACKEND (j))
+    return j->backend->find_job (j->impl, number, end);
+  return JQ_RECORD_NONE;
+}

@@ -143,6 +143,23 @@ typedef struct {
   guint    waiting;     /* jobs waiting in the store: check the result */
 } JqSyncState;
 
+/* What the store knows of one job (jq_journal_find_job). */
+typedef enum {
+  JQ_RECORD_NONE,       /* no row: removed, taken, pruned, or never */
+  JQ_RECORD_WAITING,
+  JQ_RECORD_RUNNING,
+  JQ_RECORD_FINISHED,   /* in the history: *end is set */
+} JqRecordState;
+
+typedef struct {
+  gint64   started_us;  /* 0 when it never started */
+  gint64   ended_us;
+  int      exit_code;
+  int      term_signal;
+  gboolean hit_maxruntime;
+  gboolean start_failed;
+} JqRecordedEnd;
+
 /* ------------------------------------------------ other stores
  * A journal kept elsewhere than in SQLite (src/pgjournal.c) is a
  * JqJournal too: every function above hands the call to these operations
@@ -176,6 +193,8 @@ typedef struct {
   guint    (*count_history) (gpointer impl);
   gboolean (*list_running) (gpointer impl, GPtrArray *jobs, GArray *pids,
                             GArray *started_us);
+  JqRecordState (*find_job) (gpointer impl, guint64 number,
+                             JqRecordedEnd *end);
 } JqJournalBackend;
 
 /* A journal whose calls go to @backend (@impl is closed with it);
@@ -213,3 +232,9 @@ gboolean jq_journal_sync (JqJournal *journal, gboolean full,
  * nothing. */
 gboolean jq_journal_list_running (JqJournal *journal, GPtrArray *jobs,
                                   GArray *pids, GArray *started_us);
+
+/* Shared stores: what the store records of job @number, which may have
+ * run on another server; @end (nullable) gets a finished job's end.  A
+ * journal that is not shared answers JQ_RECORD_NONE. */
+JqRecordState jq_journal_find_job (JqJournal *journal, guint64 number,
+                                   JqRecordedEnd *end);

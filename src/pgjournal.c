@@ -688,6 +688,43 @@ pg_list_running (gpointer impl, GPtrArray *jobs, GArray *pids,
   return TRUE;
 }
 
+static JqRecordState
+pg_find_job (gpointer impl, guint64 number, JqRecordedEnd *end)
+{
+  PgJournal *p = impl;
+  if (PQstatus (p->conn) != CONNECTION_OK)
+    return JQ_RECORD_NONE;
+  char n[24];
+  const char *values[] = { I64 (n, number) };
+  PGresult *r = exec_params (p,
+      "SELECT state, NULL, NULL, NULL, NULL, NULL, NULL "
+      "FROM bots_jobqueue.jobs WHERE number = $1 UNION ALL "
+      "SELECT 'finished', started_us, ended_us, exit_code, signal, "
+      "maxruntime_hit, start_error IS NOT NULL "
+      "FROM bots_jobqueue.history WHERE number = $1", 1, values, NULL);
+  if (query_failed (p, r, "read", NULL))
+    return JQ_RECORD_NONE;
+  JqRecordState state = JQ_RECORD_NONE;
+  if (PQntuples (r) > 0)
+    {
+      const char *what = PQgetvalue (r, 0, 0);
+      state = strcmp (what, "waiting") == 0 ? JQ_RECORD_WAITING
+            : strcmp (what, "running") == 0 ? JQ_RECORD_RUNNING
+            : JQ_RECORD_FINISHED;
+      if (state == JQ_RECORD_FINISHED && end != NULL)
+        *end = (JqRecordedEnd) {
+          .started_us = g_ascii_strtoll (PQgetvalue (r, 0, 1), NULL, 10),
+          .ended_us = g_ascii_strtoll (PQgetvalue (r, 0, 2), NULL, 10),
+          .exit_code = atoi (PQgetvalue (r, 0, 3)),
+          .term_signal = atoi (PQgetvalue (r, 0, 4)),
+          .hit_maxruntime = strcmp (PQgetvalue (r, 0, 5), "t") == 0,
+          .start_failed = strcmp (PQgetvalue (r, 0, 6), "t") == 0,
+        };
+    }
+  PQclear (r);
+  return state;
+}
+
 static void
 pg_requeue_at_head (gpointer impl, guint64 number)
 {
@@ -820,6 +857,7 @@ static const JqJournalBackend pg_backend = {
   .load = pg_load,
   .sync = pg_sync,
   .list_running = pg_list_running,
+  .find_job = pg_find_job,
   .requeue_at_head = pg_requeue_at_head,
   .prune_history = pg_prune_history,
   .history = pg_history,

@@ -619,6 +619,33 @@ jq_scheduler_job_state (JqScheduler *s, guint64 number, JqJobResult *result,
     }
   if (g_hash_table_contains (s->gone, &number))
     return JQ_JOB_GONE;
+  if (s->gate != NULL)
+    {
+      /* A shared queue: the job may have been queued, run or removed by
+       * another server. */
+      JqRecordedEnd end = { 0 };
+      switch (jq_journal_find_job (s->journal, number, &end))
+        {
+        case JQ_RECORD_WAITING:
+          return JQ_JOB_WAITING;
+        case JQ_RECORD_RUNNING:
+          return JQ_JOB_RUNNING;
+        case JQ_RECORD_FINISHED:
+          if (result != NULL)
+            *result = (JqJobResult) {
+              .started_us = end.started_us, .ended_us = end.ended_us,
+              .exit_code = end.exit_code, .term_signal = end.term_signal,
+              .hit_maxruntime = end.hit_maxruntime,
+            };
+          if (start_failed != NULL)
+            *start_failed = end.start_failed;
+          return JQ_JOB_FINISHED;
+        case JQ_RECORD_NONE:
+          /* below every number given: it was queued once, and is gone */
+          return number < jq_queue_get_next_number (s->queue)
+                 ? JQ_JOB_GONE : JQ_JOB_UNKNOWN;
+        }
+    }
   return JQ_JOB_UNKNOWN;
 }
 
@@ -752,6 +779,13 @@ jq_scheduler_abandon_running (JqScheduler *s)
     }
   if (running->len > 0)
     jq_runner_terminate_all (s->runner);
+}
+
+void
+jq_scheduler_changed_elsewhere (JqScheduler *s)
+{
+  if (s->ended_hook != NULL)
+    s->ended_hook (0, s->ended_hook_data);
 }
 
 void

@@ -86,7 +86,9 @@ typedef enum {
 } JqJobState;
 
 /* What became of job @number.  For a finished job, *@result (nullable)
- * gets its end and *@start_failed (nullable) whether it never started. */
+ * gets its end and *@start_failed (nullable) whether it never started.
+ * With a shared journal (a launch gate is set), what the journal records
+ * answers for the jobs this server did not see end. */
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
                                    JqJobResult *result,
                                    gboolean *start_failed);
@@ -168,6 +170,10 @@ gboolean jq_scheduler_take_over (JqScheduler *s, GError **error);
  * SIGKILL) and records nothing of them, for the new leader runs them
  * again. */
 void jq_scheduler_abandon_running (JqScheduler *s);
+
+/* Another server changed the shared queue: the ended hook is called
+ * (with 0), so that callers waiting on a job look again. */
+void jq_scheduler_changed_elsewhere (JqScheduler *s);
 
 /* Starts what can start, in its own transaction (a wake-up from another
  * server). */

@@ -87,6 +87,12 @@ no_running (gpointer i, GPtrArray *jobs, GArray *pids, GArray *started)
   return TRUE;
 }
 
+static JqRecordState
+no_record (gpointer i, guint64 number, JqRecordedEnd *end)
+{
+  return JQ_RECORD_NONE;
+}
+
 static gboolean
 fake_load (gpointer impl, JqJournalJobFunc func, gpointer data,
            guint64 *next, GError **error)
@@ -138,7 +144,7 @@ static const JqJournalBackend fake_backend = {
   .finish = nothing_finish, .load = fake_load, .sync = fake_sync,
   .requeue_at_head = nothing_u64, .prune_history = no_prune,
   .history = no_history, .count_history = no_count,
-  .list_running = no_running,
+  .list_running = no_running, .find_job = no_record,
 };
 
 typedef struct {

@@ -180,6 +180,30 @@ class ClusterTestCase(unittest.TestCase):
         for d in self.dirs:
             self.assertNotIn("s3cret", d.log())
 
+    def test_wait_on_any_host(self):
+        leader = self.leader()
+        follower = (leader + 1) % 3
+        gate = os.path.join(self.dirs[0].root, "gate")
+        answer = self.proxy(follower).submit(self.job("w", "--wait", gate, "--exit", "3"), 5)
+        self.assertEqual(answer["code"], 0)
+        number = answer["jobnumber"]
+        jqtest.wait_for(lambda: self.proxy(follower).wait(number, 0)["state"] == "running",
+                        "the job to run, seen from a follower")
+        results = [None] * 3
+
+        def wait(i):
+            results[i] = self.proxy(i).wait(number, 20)
+        threads = [threading.Thread(target=wait, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        with open(gate, "w"):
+            pass
+        for t in threads:
+            t.join()
+        for r in results:
+            self.assertEqual((r["state"], r["exit_code"]), ("finished", 3), results)
+        self.assertEqual(self.proxy(follower).wait(number + 100, 0)["state"], "unknown")
+
     def test_sigkill_leader_while_a_job_runs(self):
         leader = self.leader()
         follower = (leader + 1) % 3
