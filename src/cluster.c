@@ -365,13 +365,7 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   c->started_us = g_get_real_time ();
   c->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
   g_array_set_clear_func (c->members, member_clear);
-  const char *const keys[] = { "connect_timeout", "application_name",
-                               "keepalives_idle", "keepalives_interval",
-                               "keepalives_count", "dbname", NULL };
-  const char *const values[] = { "3", "bots-jobqueue lease", "5", "2", "3",
-                                 dsn, NULL };
-  c->conn = PQconnectdbParams (keys, values, 1);
-  PQsetNoticeProcessor (c->conn, ignore_notice, NULL);
+  c->conn = jq_pgjournal_connect (dsn, "bots-jobqueue lease", c->lease_ms);
   g_autofree char *why = NULL;
   if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, &why))
     {

@@ -12,8 +12,8 @@
   "postgresql cannot be used"
 
 JqJournal *
-jq_pgjournal_open (const char *dsn, const char *member, JqLog *log,
-                   GError **error)
+jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
+                   JqLog *log, GError **error)
 {
   g_set_error_literal (error, JQ_ERROR, JQ_ERROR_CONFIG, NO_LIBPQ);
   return NULL;

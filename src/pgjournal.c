@@ -102,16 +102,22 @@ error_text (PGconn *conn, PGresult *r)
   return g_strchomp (g_strdup (m && m[0] ? m : "unknown error"));
 }
 
-static PGconn *
-connect_db (const char *dsn)
+PGconn *
+jq_pgjournal_connect (const char *dsn, const char *application,
+                      guint lease_ms)
 {
-  /* Ours first, the connection string last: what it sets wins
-   * (libpq processes the keywords in order). */
+  /* Ours first, the connection string last: what it sets wins (libpq
+   * processes the keywords in order).  A silent network must not hold
+   * the main loop for long: keepalives and tcp_user_timeout end a dead
+   * TCP connection within about a quarter lease (doc/durability.md). */
+  g_autofree char *user_timeout = g_strdup_printf ("%u",
+                                                   MAX (lease_ms / 4, 250));
   const char *const keys[] = { "connect_timeout", "application_name",
                                "keepalives_idle", "keepalives_interval",
-                               "keepalives_count", "dbname", NULL };
-  const char *const values[] = { "3", "bots-jobqueue", "5", "2", "3", dsn,
-                                 NULL };
+                               "keepalives_count", "tcp_user_timeout",
+                               "dbname", NULL };
+  const char *const values[] = { "2", application, "1", "1", "2",
+                                 user_timeout, dsn, NULL };
   PGconn *conn = PQconnectdbParams (keys, values, 1);
   if (conn != NULL)
     PQsetNoticeProcessor (conn, ignore_notice, NULL);
@@ -913,8 +919,8 @@ create_schema (PgJournal *p, GError **error)
 }
 
 JqJournal *
-jq_pgjournal_open (const char *dsn, const char *member, JqLog *log,
-                   GError **error)
+jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
+                   JqLog *log, GError **error)
 {
   PgJournal *p = g_new0 (PgJournal, 1);
   p->dsn = g_strdup (dsn);
@@ -922,7 +928,7 @@ jq_pgjournal_open (const char *dsn, const char *member, JqLog *log,
   p->member = g_strdup (member);
   p->log = log;
   p->known_version = -1;
-  p->conn = connect_db (dsn);
+  p->conn = jq_pgjournal_connect (dsn, "bots-jobqueue", lease_ms);
   g_autofree char *why = NULL;
   if (PQstatus (p->conn) != CONNECTION_OK
       || !setup_session (p->conn, &why))

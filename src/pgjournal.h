@@ -25,8 +25,17 @@
  * reconnects.  Returns NULL and sets @error (JQ_ERROR_JOURNAL) when the
  * database cannot be reached at start or holds a newer schema, or (a
  * build without libpq) always. */
+/* @lease_ms: the cluster's lease, for the connection's time-outs. */
 JqJournal *jq_pgjournal_open (const char *dsn, const char *member,
-                              JqLog *log, GError **error);
+                              guint lease_ms, JqLog *log, GError **error);
+
+/* A connection to @dsn (libpq's PGconn, an opaque pointer here so that
+ * this header needs no libpq) as @application, with time-outs that suit a
+ * lease of @lease_ms: connect within 2 s, a silent TCP peer given up after
+ * a quarter lease.  What @dsn sets itself wins. */
+typedef struct pg_conn PGconn;
+PGconn *jq_pgjournal_connect (const char *dsn, const char *application,
+                              guint lease_ms);
 
 /* @dsn for the log and status: host, port, dbname and user only, never a
  * password.  Never NULL. */

@@ -384,7 +384,9 @@ main (int argc, char **argv)
     : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
   if (config->journal_postgresql)
     {
-      journal = jq_pgjournal_open (config->journal_dsn, member, log, &error);
+      journal = jq_pgjournal_open (config->journal_dsn, member,
+                                   config->journal_lease_seconds * 1000,
+                                   log, &error);
       if (journal == NULL)
         {
           jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
