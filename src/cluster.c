@@ -24,7 +24,9 @@
  *
  * This connection is not the journal's: the lease is renewed even while
  * the journal waits on the queue's lock.  Its calls block the main loop,
- * briefly (statement_timeout). */
+ * briefly: statement_timeout is an eighth of the lease, so a slow
+ * database delays a beat, and with it the end of a lost lead's job, by
+ * that much at most. */
 #include "build-config.h"
 
 #include "cluster.h"
@@ -174,7 +176,7 @@ setup (JqCluster *c, char **why)
 {
   g_autofree char *sql = g_strdup_printf (
       "SET statement_timeout = %u; SET client_min_messages = warning; "
-      "LISTEN " JQ_PGJOURNAL_CHANNEL, MAX (c->lease_ms / 2, 500));
+      "LISTEN " JQ_PGJOURNAL_CHANNEL, MAX (c->lease_ms / 8, 100));
   PGresult *r = PQexec (c->conn, sql);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   if (!ok && why != NULL)

@@ -24,8 +24,9 @@
  * round trips.
  *
  * libpq calls block the main loop.  They are short (local statements, a
- * statement_timeout of a few seconds); while the database is unreachable a
- * reconnect is tried at most once a second and calls fail at once. */
+ * statement_timeout of a quarter lease); while the database is
+ * unreachable a reconnect is tried at most once a second and calls fail
+ * at once. */
 #include "build-config.h"
 
 #include "pgjournal.h"
@@ -50,6 +51,7 @@ typedef struct {
   char      *dsn;            /* holds the password: never logged */
   char      *description;    /* for the log: no password */
   char      *member;         /* the NOTIFY payload */
+  guint      lease_ms;       /* the cluster's lease: sets the time-outs */
   JqLog     *log;
   guint      depth;          /* begin/commit nesting */
   GError    *pending_error;  /* first failure of this transaction */
@@ -124,14 +126,18 @@ jq_pgjournal_connect (const char *dsn, const char *application,
   return conn;
 }
 
-/* Settings of each session: no call waits long on the main loop. */
+/* Settings of each session: no statement holds the main loop for more
+ * than a quarter lease (the lease's own beats must go on), not even one
+ * waiting for the queue's lock, which others hold for milliseconds. */
 static gboolean
-setup_session (PGconn *conn, char **why)
+setup_session (PGconn *conn, guint lease_ms, char **why)
 {
-  PGresult *r = PQexec (conn,
-      "SET statement_timeout = 5000; SET lock_timeout = 5000; "
+  guint limit = MAX (lease_ms / 4, 500);
+  g_autofree char *sql = g_strdup_printf (
+      "SET statement_timeout = %u; SET lock_timeout = %u; "
       "SET idle_in_transaction_session_timeout = 30000; "
-      "SET client_min_messages = warning");
+      "SET client_min_messages = warning", limit, limit);
+  PGresult *r = PQexec (conn, sql);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   if (!ok && why != NULL)
     *why = error_text (conn, r);
@@ -184,7 +190,8 @@ ensure_connected (PgJournal *p)
   p->last_attempt_us = now;
   PQreset (p->conn);
   PQsetNoticeProcessor (p->conn, ignore_notice, NULL);
-  if (PQstatus (p->conn) != CONNECTION_OK || !setup_session (p->conn, NULL))
+  if (PQstatus (p->conn) != CONNECTION_OK
+      || !setup_session (p->conn, p->lease_ms, NULL))
     return FALSE;
   p->down = FALSE;
   p->known_version = -1;
@@ -926,12 +933,13 @@ jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
   p->dsn = g_strdup (dsn);
   p->description = jq_pgjournal_describe_dsn (dsn);
   p->member = g_strdup (member);
+  p->lease_ms = lease_ms;
   p->log = log;
   p->known_version = -1;
   p->conn = jq_pgjournal_connect (dsn, "bots-jobqueue", lease_ms);
   g_autofree char *why = NULL;
   if (PQstatus (p->conn) != CONNECTION_OK
-      || !setup_session (p->conn, &why))
+      || !setup_session (p->conn, lease_ms, &why))
     {
       g_autofree char *text = why ? g_strdup (why)
                                   : error_text (p->conn, NULL);
