@@ -52,6 +52,8 @@ typedef struct {
   guint64      batches_trimmed;  /* door batches at the last trim */
   char        *last_status;
   int          status;       /* exit status */
+  GError      *journal_error;/* set by the failure handler */
+  guint        failed_id;    /* the idle acting on journal_error */
 } Server;
 
 static void
@@ -122,7 +124,9 @@ on_stop_signal (gpointer data)
 }
 
 /* The door's batch hook: calls that arrive together share one journal
- * transaction, and none is answered before it is committed. */
+ * transaction, and none is answered before it is committed.  When the
+ * commit fails, the batch's log lines go too: "Added job 19" must not be
+ * read in the log when job 19 was never saved (its caller gets a fault). */
 static gboolean
 on_batch (gboolean begin, gpointer data, GError **error)
 {
@@ -134,21 +138,48 @@ on_batch (gboolean begin, gpointer data, GError **error)
       return TRUE;
     }
   gboolean ok = jq_journal_commit (server->journal, error);
-  jq_log_release (server->log);
+  if (ok)
+    jq_log_release (server->log);
+  else
+    jq_log_discard (server->log);
   return ok;
 }
 
+/* Runs on the loop, after the failed batch has been answered. */
+static gboolean
+on_journal_failed_idle (gpointer data)
+{
+  Server *server = data;
+  server->failed_id = 0;
+  jq_log_write (server->log, JQ_LOG_CRITICAL,
+                "%s; the calls of that moment were answered with a fault "
+                "and nothing of them was saved; stopping the server",
+                server->journal_error->message);
+  if (!server->stopping)
+    on_stop_signal (server);
+  /* Memory and disk no longer agree: running jobs are not left to finish
+   * (their end could not be recorded); those the journal knows as running
+   * run again after the restart, as after a crash. */
+  g_clear_handle_id (&server->grace_id, g_source_remove);
+  if (jq_scheduler_get_running (server->scheduler) > 0)
+    jq_scheduler_terminate_running (server->scheduler);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called from inside jq_journal_commit(), possibly in the middle of a door
+ * batch whose callers wait for it: only record the failure and ask the loop
+ * to stop.  Stopping from here would join the HTTP thread while one of its
+ * connections waits for this very batch (a deadlock). */
 static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
-  /* Memory and disk no longer agree: stop, and let the restart recover
-   * from what the journal holds. */
-  jq_log_write (server->log, JQ_LOG_CRITICAL, "%s; stopping the server",
-                error->message);
   server->status = 1;
-  if (!server->stopping)
-    on_stop_signal (server);
+  if (server->journal_error != NULL)
+    return;
+  server->journal_error = g_error_copy (error);
+  server->failed_id = g_idle_add_full (G_PRIORITY_HIGH,
+                                       on_journal_failed_idle, server, NULL);
 }
 
 static gboolean
@@ -450,6 +481,8 @@ main (int argc, char **argv)
   g_clear_handle_id (&server.prune_step_id, g_source_remove);
   g_clear_handle_id (&server.status_id, g_source_remove);
   g_clear_handle_id (&server.watchdog_id, g_source_remove);
+  g_clear_handle_id (&server.failed_id, g_source_remove);
+  g_clear_error (&server.journal_error);
   g_free (server.last_status);
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);

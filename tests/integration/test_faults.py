@@ -1,0 +1,234 @@
+"""Faults from outside the protocol: a full or read-only disk under the
+journal, the journal deleted or replaced under the running server, a low
+limit of file descriptors, job trees that outlive their job, and bots.ini
+files that are not files.  The server must never hang, never answer 0 for
+what it did not save, and never let one of these end the listener."""
+
+import http.client
+import os
+import resource
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import xmlrpc.client
+
+import jqtest
+
+CLIENT_ERRORS = (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault,
+                 http.client.HTTPException)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+class TimeoutTransport(xmlrpc.client.Transport):
+    """A client that gives up instead of hanging: a hang fails the test."""
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = jqtest.DEADLINE
+        return conn
+
+
+def proxy(port):
+    return xmlrpc.client.ServerProxy("http://127.0.0.1:%d/RPC2" % port,
+                                     transport=TimeoutTransport())
+
+
+def start_server(bots, preexec=None, env=None):
+    environ = dict(os.environ)
+    environ.update(env or {})
+    server = jqtest.Server.__new__(jqtest.Server)
+    server.bots = bots
+    server.proc = subprocess.Popen(
+        [jqtest.SERVER, "-c" + bots.config], env=environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=bots.root,
+        preexec_fn=preexec)
+    jqtest.wait_for(server._ready, "server to listen on port %d" % bots.port)
+    return server
+
+
+def waiting_tasks(bots):
+    """The tasks the journal holds, read with SQLite itself."""
+    db = sqlite3.connect(os.path.join(bots.botssys, "jobqueue", "queue.db"))
+    try:
+        return sorted(row[0] for row in db.execute("SELECT task FROM jobs"))
+    finally:
+        db.close()
+
+
+class JournalFailure(jqtest.unittest.TestCase):
+    """A commit that fails: every call of that moment gets a fault, no call
+    hangs, the log does not claim what was not saved, the server exits 1,
+    and a restart finds exactly the jobs that were answered 0."""
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        self.mounted = None
+
+    def tearDown(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.mounted], check=False)
+        self.bots.cleanup()
+
+    def flood_until_refused(self, server, clients=6, per_client=3000):
+        """Adds distinct jobs from several clients at once until the server
+        refuses; returns the tasks answered 0 and the number of faults."""
+        acked, faults, hung = [], [], []
+        lock = threading.Lock()
+        stop = threading.Event()
+        big = "x" * 200
+
+        def client(c):
+            p = proxy(self.bots.port)
+            for i in range(per_client):
+                if stop.is_set():
+                    return
+                task = ["/bin/true", "c%di%d" % (c, i), big]
+                try:
+                    answer = p.addjob(task, 5)
+                except xmlrpc.client.Fault:
+                    with lock:
+                        faults.append(task)
+                    stop.set()
+                    return
+                except socket.timeout:
+                    hung.append(task)
+                    stop.set()
+                    return
+                except CLIENT_ERRORS:
+                    stop.set()   # the server stopped after the fault
+                    return
+                self.assertEqual(answer, 0)
+                with lock:
+                    acked.append(task)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(jqtest.DEADLINE * 3)
+            self.assertFalse(t.is_alive(), "a client hung")
+        self.assertEqual(hung, [], "calls got no answer")
+        self.assertTrue(faults, "the disk never filled")
+        return acked, faults
+
+    def check_failure(self, server, acked):
+        # The server stops by itself, with status 1, and answers SIGTERM.
+        try:
+            status = server.proc.wait(jqtest.DEADLINE)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.communicate()
+            self.fail("the server did not stop after the journal failed")
+        server.proc.communicate()
+        self.assertEqual(status, 1)
+        log = self.bots.log()
+        self.assertIn("CRITICAL", log)
+        self.assertIn("answered with a fault", log)
+        # Not one "Added job" line more than jobs that were answered 0.
+        self.assertEqual(log.count("INFO     : Added job "), len(acked))
+        return log
+
+    def check_restart(self, acked, extra_env=None):
+        server = start_server(self.bots, env=extra_env)
+        try:
+            listed = proxy(self.bots.port).listjobs()
+            tasks = sorted(str(entry[2]) for entry in (listed or []))
+            self.assertEqual(tasks, sorted(str(t) for t in acked))
+            numbers = sorted(entry[1] for entry in (listed or []))
+            self.assertEqual(numbers, list(range(1, len(acked) + 1)))
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_file_size_limit(self):
+        """A full disk, portably: RLIMIT_FSIZE makes the journal's writes
+        fail with EFBIG once its WAL reaches 1 MiB (SIGXFSZ ignored)."""
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        # The log grows slower than the WAL (a line per job against pages
+        # per commit), so the journal is what fills first.
+        server = start_server(self.bots, preexec=limit)
+        proxy(self.bots.port).pause()
+        acked, _ = self.flood_until_refused(server)
+        self.check_failure(server, acked)
+        self.check_restart(acked)
+
+    def test_full_tmpfs(self):
+        """A really full file system: the journal's folder on a 512 KiB
+        tmpfs (needs root; skipped otherwise)."""
+        if not is_root():
+            self.skipTest("mounting a tmpfs needs root")
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        os.makedirs(folder)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", folder],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        self.mounted = folder
+        server = start_server(self.bots)
+        proxy(self.bots.port).pause()
+        acked, _ = self.flood_until_refused(server)
+        self.check_failure(server, acked)
+        # The disk has room again: the journal holds exactly what was acked.
+        subprocess.run(["mount", "-o", "remount,size=64m", folder], check=True)
+        self.check_restart(acked)
+
+    def test_read_only_journal(self):
+        """A journal on a read-only file system: refused at start with a
+        message and exit 1, never a hang (root: a read-only bind mount;
+        otherwise write-protected files)."""
+        seed = start_server(self.bots)
+        self.assertEqual(proxy(self.bots.port).addjob(["/bin/true", "kept"], 5), 0)
+        self.assertEqual(seed.stop(), 0)
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        if is_root():
+            if subprocess.run(["mount", "--bind", folder, folder],
+                              capture_output=True).returncode != 0:
+                self.skipTest("cannot bind-mount here")
+            self.mounted = folder
+            subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True)
+        else:
+            for name in os.listdir(folder):
+                os.chmod(os.path.join(folder, name), 0o444)
+            os.chmod(folder, 0o555)
+        before = open(os.path.join(folder, "queue.db"), "rb").read()
+        proc = subprocess.run([jqtest.SERVER, "-c" + self.bots.config],
+                              capture_output=True, timeout=jqtest.DEADLINE,
+                              cwd=self.bots.root)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("jobqueue", (proc.stderr + proc.stdout).decode() + self.bots.log())
+        self.assertEqual(open(os.path.join(folder, "queue.db"), "rb").read(), before)
+        if not is_root():
+            os.chmod(folder, 0o755)
+
+    def deleted_or_replaced(self, change):
+        server = start_server(self.bots)
+        p = proxy(self.bots.port)
+        self.assertEqual(p.addjob(["/bin/true", "before"], 5), 0)
+        change(os.path.join(self.bots.botssys, "jobqueue", "queue.db"))
+        with self.assertRaises(xmlrpc.client.Fault):
+            p.addjob(["/bin/true", "after"], 5)
+        self.check_failure(server, [["/bin/true", "before"]])
+        self.assertIn("deleted or replaced", self.bots.log())
+
+    def test_journal_deleted(self):
+        def delete(db):
+            for suffix in ("", "-wal", "-shm"):
+                os.unlink(db + suffix)
+        self.deleted_or_replaced(delete)
+
+    def test_journal_replaced(self):
+        def replace(db):
+            with open(db + ".new", "wb") as f:
+                f.write(open(db, "rb").read())
+            os.rename(db + ".new", db)
+        self.deleted_or_replaced(replace)
+
+
+if __name__ == "__main__":
+    jqtest.main()
