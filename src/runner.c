@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -262,6 +263,27 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 
 extern char **environ;
 
+/* Errors that say nothing about the job, only about this moment. */
+static gboolean
+is_shortage (int errsv)
+{
+  return errsv == EMFILE || errsv == ENFILE || errsv == EAGAIN
+         || errsv == ENOMEM;
+}
+
+static gboolean
+open_pipe (int fds[2], GError **error)
+{
+  if (pipe2 (fds, O_CLOEXEC) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error (error, JQ_ERROR, is_shortage (saved) ? JQ_ERROR_AGAIN
+                                                    : JQ_ERROR_IO,
+               "cannot create a pipe for the job's output: %s",
+               g_strerror (saved));
+  return FALSE;
+}
+
 /* Starts @argv: PATH searched, stdin /dev/null, stdout and stderr into the
  * write ends given, every other descriptor closed, signal handling reset,
  * in a new process group.  Returns FALSE and sets @error when it cannot
@@ -298,8 +320,9 @@ spawn_job (const char *const *argv, char *const *envp, int out_fd,
   posix_spawn_file_actions_destroy (&actions);
   if (rc != 0)
     {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot run \"%s\": %s",
-                   argv[0], g_strerror (rc));
+      g_set_error (error, JQ_ERROR, is_shortage (rc) ? JQ_ERROR_AGAIN
+                                                     : JQ_ERROR_IO,
+                   "cannot run \"%s\": %s", argv[0], g_strerror (rc));
       return FALSE;
     }
   *pid = child;
@@ -331,9 +354,9 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
 
   jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %" G_GUINT64_FORMAT
                 ": %s", jq_job_get_number (job), task);
-  if (!g_unix_open_pipe (out, FD_CLOEXEC, error))
+  if (!open_pipe (out, error))
     return FALSE;
-  if (!g_unix_open_pipe (err, FD_CLOEXEC, error))
+  if (!open_pipe (err, error))
     {
       close (out[0]);
       close (out[1]);
@@ -348,6 +371,19 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                                 &pid, error);
   close (out[1]);
   close (err[1]);
+  /* The server raised its own descriptor limit; the job gets the one it
+   * would have had (some programs size tables by it, or use select()).
+   * posix_spawn() returns once the child has exec'd, before it can have
+   * done much. */
+  if (started && runner->settings.job_nofile > 0)
+    {
+      struct rlimit lim;
+      if (prlimit (pid, RLIMIT_NOFILE, NULL, &lim) == 0)
+        {
+          lim.rlim_cur = MIN (lim.rlim_cur, runner->settings.job_nofile);
+          prlimit (pid, RLIMIT_NOFILE, &lim, NULL);
+        }
+    }
   if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
     kill (getpid (), SIGKILL);   /* before anything records the start */
   if (!started)

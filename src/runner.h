@@ -20,6 +20,8 @@ typedef struct {
   const char *const *job_environ; /* borrowed; NULL: the server's own */
   guint64  crash_after_start; /* test aid: job number after whose start
                                * the server kills itself; 0 = never */
+  guint64  job_nofile;       /* RLIMIT_NOFILE soft limit each job gets
+                              * (the server raised its own); 0 = as is */
 } JqRunnerSettings;
 
 typedef struct {
@@ -42,8 +44,11 @@ JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
 
 /* Starts @job: argv without a shell (PATH searched), stdin /dev/null, its
  * own process group, stdout and stderr captured.  Logs "Starting job N".
- * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when it cannot be started; nothing is then
- * left running and @finished will not be called. */
+ * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when
+ * it cannot be started; nothing is then left running and @finished will
+ * not be called.  The error is JQ_ERROR_AGAIN when the cause is a passing
+ * shortage (descriptors, processes, memory: EMFILE, ENFILE, EAGAIN,
+ * ENOMEM) rather than the job itself. */
 gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
                           GError **error);
 
