@@ -13,8 +13,12 @@
 #define JQ_RPC_MAX_BODY   (1024 * 1024)
 /* Deepest element nesting accepted; Bots' calls need 8. */
 #define JQ_RPC_MAX_DEPTH  32
-/* Connections served at once; idle keep-alive ones count. */
+/* Connections served at once by default; idle keep-alive ones count.
+ * The server sets its own from the descriptor budget. */
 #define JQ_RPC_MAX_CONN   1024
+/* Descriptors one connection holds: its socket and the pipe Abyss keeps
+ * to interrupt it. */
+#define JQ_RPC_FDS_PER_CONN 3
 
 typedef struct _JqRpc JqRpc;
 
@@ -27,14 +31,20 @@ JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
  * this is the whole request path short of HTTP (tests and fuzzing use it). */
 GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
 
-/* Binds @address:@port and starts serving on Abyss's own threads.
+/* Binds @address:@port and starts serving: a thread of ours accepts, and
+ * each connection is served by Abyss on a thread of its own.
  * Returns FALSE and sets @error when the address cannot be used (say, the
  * port is taken). */
 gboolean jq_rpc_listen (JqRpc *rpc, const char *address, guint port,
                         GError **error);
 
-/* Stops accepting connections and waits for the server thread.  Calls
- * already inside get their answer. */
+/* Connections served at once (at least 1); one more is answered HTTP 503
+ * and closed at once.  Call before jq_rpc_listen(). */
+void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
+guint jq_rpc_get_max_connections (JqRpc *rpc);
+
+/* Stops accepting connections, ends idle ones and waits for every
+ * connection thread.  Calls already inside get their answer. */
 void jq_rpc_stop (JqRpc *rpc);
 
 void jq_rpc_free (JqRpc *rpc);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
@@ -287,9 +288,65 @@ on_trim_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* File descriptors are a budget, spent as Redis spends them on maxclients:
+ * the soft limit is raised to the hard one at start, a reserve is kept for
+ * what the server itself holds, and what is left decides how many
+ * connections are served at once.  A connection costs JQ_RPC_FDS_PER_CONN
+ * (its socket and the pipe Abyss keeps to interrupt it). */
+
+/* Held for the whole run: stdin/out/err, the log, the lock file, the
+ * journal (queue.db, its -wal and -shm, and room for SQLite's temporary
+ * files), the listening socket, the eventfds of the door, of the HTTP
+ * loop's stop and of GLib's main context, the pipe of GLib's signal
+ * handling, the service manager's socket, and a margin for what is opened
+ * for a moment (/proc while recovering, error reports, a rotated log). */
+#define FD_RESERVE_SERVER 32
+/* Per job that may run at once: its stdout and stderr pipes (both ends
+ * while it starts), the pidfd of GLib's child watch, a spare. */
+#define FD_RESERVE_PER_JOB 6
+
+typedef struct {
+  guint64 limit;        /* the soft limit now */
+  guint64 was;          /* the soft limit the server was started with */
+  guint64 reserve;
+  guint   connections;
+} FdBudget;
+
+/* Pure: how many connections @limit descriptors allow beside the
+ * reserve; at least 1, at most JQ_RPC_MAX_CONN (each is a thread). */
+static FdBudget
+fd_budget_plan (guint64 limit, guint64 was, guint nr_threads)
+{
+  FdBudget b = { .limit = limit, .was = was };
+  b.reserve = FD_RESERVE_SERVER + (guint64) nr_threads * FD_RESERVE_PER_JOB;
+  guint64 left = limit > b.reserve ? limit - b.reserve : 0;
+  b.connections = (guint) CLAMP (left / JQ_RPC_FDS_PER_CONN, 1,
+                                 JQ_RPC_MAX_CONN);
+  return b;
+}
+
+static FdBudget
+fd_budget_take (guint nr_threads)
+{
+  struct rlimit lim;
+  if (getrlimit (RLIMIT_NOFILE, &lim) != 0)
+    return fd_budget_plan (1024, 1024, nr_threads);
+  guint64 was = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max)
+    {
+      struct rlimit raised = lim;
+      raised.rlim_cur = lim.rlim_max;
+      /* An infinite hard limit is refused for NOFILE (above nr_open):
+       * then stay where we are. */
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        lim.rlim_cur = lim.rlim_max;
+    }
+  return fd_budget_plan (lim.rlim_cur, was, nr_threads);
+}
+
 static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal,
-                 const char *const *job_environ)
+                 const char *const *job_environ, const FdBudget *fds)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
   const char *crash = g_getenv (CRASH_AFTER_START_ENV);
@@ -305,6 +362,7 @@ runner_settings (const JqConfig *config, JqJournal *journal,
                         : jq_journal_new_queue_id (),
     .crash_after_start = crash ? g_ascii_strtoull (crash, NULL, 10) : 0,
     .job_environ = job_environ,
+    .job_nofile = fds->was < fds->limit ? fds->was : 0,
   };
   return s;
 }
@@ -383,6 +441,8 @@ main (int argc, char **argv)
       return 1;
     }
 
+  FdBudget fds = fd_budget_take (config->nr_threads);
+
   /* One server per botssys, and the journal is its alone. */
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
   if (lock_fd < 0)
@@ -410,7 +470,7 @@ main (int argc, char **argv)
 
   Server server = { 0 };
   JqRunnerSettings settings = runner_settings (
-      config, journal, (const char *const *) job_environ);
+      config, journal, (const char *const *) job_environ, &fds);
   server.config = config;
   server.log = log;
   server.journal = journal;
@@ -420,6 +480,7 @@ main (int argc, char **argv)
   jq_journal_set_failure_handler (journal, on_journal_failed, &server);
   server.scheduler = jq_scheduler_new (config, log, &settings, journal);
   server.rpc = jq_rpc_new (server.scheduler, server.door, log);
+  jq_rpc_set_max_connections (server.rpc, fds.connections);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &server);
@@ -447,11 +508,15 @@ main (int argc, char **argv)
       jq_log_write (log, JQ_LOG_STARTINFO,
                     "bots-jobqueueserver %s; config %s; listening on %s "
                     "port %u; %u job(s) at once; maxruntime %u minutes; "
-                    "durability %s.",
+                    "durability %s; file descriptors: limit %" G_GUINT64_FORMAT
+                    " (was %" G_GUINT64_FORMAT "), %" G_GUINT64_FORMAT
+                    " kept for the server and its jobs, up to %u "
+                    "connections at once.",
                     PACKAGE_VERSION, config->ini_path, config->bind,
                     config->port, config->nr_threads,
                     config->maxruntime_minutes,
-                    jq_durability_name (config->durability));
+                    jq_durability_name (config->durability),
+                    fds.limit, fds.was, fds.reserve, fds.connections);
       server.last_status = status_line (&server);
       jq_notify_ready (server.last_status);
       if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())

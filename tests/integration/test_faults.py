@@ -7,6 +7,7 @@ what it did not save, and never let one of these end the listener."""
 import http.client
 import os
 import resource
+import select
 import signal
 import socket
 import sqlite3
@@ -228,6 +229,126 @@ class JournalFailure(jqtest.unittest.TestCase):
                 f.write(open(db, "rb").read())
             os.rename(db + ".new", db)
         self.deleted_or_replaced(replace)
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class Descriptors(jqtest.unittest.TestCase):
+    """File descriptors are a budget: under a limit of 128 (soft and hard),
+    idle connections take what is left after the reserve for jobs, the
+    journal and the log, and no more; one over is refused at once; jobs
+    still start; the listener never ends."""
+
+    LIMIT = 128
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+        self.gate = self.bots.path("gate")
+        self.held = []
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        self.server = start_server(self.bots, preexec=limit)
+
+    def tearDown(self):
+        for s in self.held:
+            s.close()
+        open(self.gate, "w").close()
+        try:
+            self.assertEqual(self.server.stop(), 0)
+        finally:
+            self.bots.cleanup()
+
+    def job(self, *args):
+        return [jqtest.PYTHON, jqtest.JOB] + [str(a) for a in args]
+
+    def events(self):
+        try:
+            with open(self.bots.path("events")) as f:
+                return [line.split() for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def connect_idle(self, count):
+        for _ in range(count):
+            self.held.append(socket.create_connection(("127.0.0.1", self.bots.port), 5))
+
+    def test_start_line_says_the_budget(self):
+        self.bots.wait_log("connections at once")
+        log = self.bots.log()
+        self.assertRegex(log, r"file descriptors: limit %d \(was %d\), \d+ kept for "
+                         r"the server and its jobs, up to \d+ connections at once" %
+                         (self.LIMIT, self.LIMIT))
+
+    def test_idle_connections_cannot_starve_jobs(self):
+        self.bots.wait_log("connections at once")
+        log = self.bots.log()
+        limit = int(log.split("up to ")[-1].split()[0])
+        self.assertLess(limit * 3, self.LIMIT)
+        # Every connection the budget allows, idle, plus twice as many more.
+        self.connect_idle(limit - 1)
+        jqtest.wait_for(lambda: open_fds(self.server.pid) >= 3 * (limit - 1),
+                        "the server to take the idle connections")
+        # The last connection: bots-job2queue, as cron runs it.
+        r = subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config] +
+                           self.job(self.bots.path("events"), "one", "--wait", self.gate),
+                           capture_output=True, text=True, timeout=jqtest.DEADLINE)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK, job added to queue."),
+                         r.stderr)
+        jqtest.wait_for(lambda: self.events(), "the job to start")
+        # Over the limit: refused with 503 at once, not left waiting for a
+        # slot.  Two may not answer: the slot bots-job2queue freed, and the
+        # one connection Abyss holds, accepted, while it waits for a slot.
+        extra = [socket.create_connection(("127.0.0.1", self.bots.port), 5)
+                 for _ in range(2 * limit)]
+        self.held.extend(extra)
+        answered = {}
+        end = time.monotonic() + 5
+        while len(answered) < len(extra) - 2 and time.monotonic() < end:
+            ready, _, _ = select.select([s for s in extra if s not in answered], [], [], 0.5)
+            for s in ready:
+                answered[s] = s.recv(100)
+        self.assertGreaterEqual(len(answered), len(extra) - 2)
+        for answer in answered.values():
+            self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
+        # The job ends normally, and so do the connections; then the server
+        # serves as before.
+        open(self.gate, "w").close()
+        self.bots.wait_log("Finished job 1")
+        self.assertNotIn("Error starting job", self.bots.log())
+        for s in self.held:
+            s.close()
+        self.held = []
+        jqtest.wait_for(lambda: open_fds(self.server.pid) < 3 * 10,
+                        "the server to let the connections go")
+        p = proxy(self.bots.port)
+        self.assertEqual(p.addjob(self.job(self.bots.path("events"), "two"), 5), 0)
+        self.bots.wait_log("Finished job 2")
+
+    def test_job_waits_out_a_shortage(self):
+        """A job that cannot start for want of descriptors stays first in
+        the queue and starts when there are some again; it is not recorded
+        as a failure (the server's limit is lowered under it, with
+        prlimit, to what it holds)."""
+        p = proxy(self.bots.port)
+        p.pause()
+        task = self.job(self.bots.path("events"), "late")
+        self.assertEqual(p.addjob(task, 5), 0)
+        pid = self.server.pid
+        held = open_fds(pid)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held, self.LIMIT))
+        p.resume()        # on the same keep-alive connection
+        self.bots.wait_log("cannot start now")
+        self.bots.wait_log("is tried again", count=2)
+        self.assertEqual(self.events(), [])
+        self.assertEqual([entry[1] for entry in p.listjobs()], [1])
+        self.assertEqual(p.history(10), [] if isinstance(p.history(10), list) else 0)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        self.bots.wait_log("Finished job 1")
+        self.assertNotIn("Error starting job", self.bots.log())
+        self.assertEqual([e[1] for e in self.events()], ["late", "late"])
 
 
 if __name__ == "__main__":
