@@ -22,6 +22,8 @@ typedef struct {
                                * the server kills itself; 0 = never */
   guint64  job_nofile;       /* RLIMIT_NOFILE soft limit each job gets
                               * (the server raised its own); 0 = as is */
+  gboolean adopt_orphans;    /* the process is a child subreaper: reap
+                              * the marked orphans of jobs */
 } JqRunnerSettings;
 
 typedef struct {
@@ -60,8 +62,11 @@ guint jq_runner_get_running (JqRunner *runner);
 GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
                            GArray *started_us);
 
-/* Sends SIGTERM to every running job's process group, and SIGKILL after
- * the kill grace.  Their ends are reported as usual. */
+/* Sends SIGTERM to every running job's process group and to every
+ * process marked as that job's (also one that left the group with
+ * setsid()), and SIGKILL after the kill grace; when a job killed so ends,
+ * what is left of its tree gets SIGKILL.  Their ends are reported as
+ * usual. */
 void jq_runner_terminate_all (JqRunner *runner);
 
 /* Called once when a job passes its maxruntime (after it is logged). */

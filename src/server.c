@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #ifdef HAVE_MALLOC_TRIM
@@ -471,6 +472,10 @@ main (int argc, char **argv)
   Server server = { 0 };
   JqRunnerSettings settings = runner_settings (
       config, journal, (const char *const *) job_environ, &fds);
+  /* What a job leaves behind when its parent ends becomes our child, not
+   * init's: the runner can then reap it and, when the job is killed, it
+   * cannot have slipped out of reach (see runner.h). */
+  settings.adopt_orphans = prctl (PR_SET_CHILD_SUBREAPER, 1) == 0;
   server.config = config;
   server.log = log;
   server.journal = journal;
