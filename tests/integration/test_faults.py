@@ -429,5 +429,33 @@ class JobTree(jqtest.ServerTestCase):
                         "the orphan to be reaped")
 
 
+class BotsIni(jqtest.unittest.TestCase):
+    """A bots.ini that is a link to /dev/zero (or a FIFO) is refused with a
+    message and exit 1, at once, by the server and by bots-job2queue."""
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+
+    def tearDown(self):
+        self.bots.cleanup()
+
+    def check_refused(self, make):
+        ini = os.path.join(self.bots.config, "bots.ini")
+        os.unlink(ini)
+        make(ini)
+        for program in ([jqtest.SERVER], [jqtest.JOB2QUEUE, "isup"]):
+            r = subprocess.run([program[0], "-c" + self.bots.config] + program[1:],
+                               capture_output=True, text=True, timeout=jqtest.DEADLINE,
+                               cwd=self.bots.root)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("not a regular file", r.stdout + r.stderr)
+
+    def test_dev_zero(self):
+        self.check_refused(lambda ini: os.symlink("/dev/zero", ini))
+
+    def test_fifo(self):
+        self.check_refused(lambda ini: os.mkfifo(ini))
+
+
 if __name__ == "__main__":
     jqtest.main()
