@@ -7,11 +7,13 @@ what it did not save, and never let one of these end the listener."""
 import http.client
 import os
 import resource
+import shutil
 import select
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import xmlrpc.client
@@ -455,6 +457,33 @@ class BotsIni(jqtest.unittest.TestCase):
 
     def test_fifo(self):
         self.check_refused(lambda ini: os.mkfifo(ini))
+
+
+class TestJob(jqtest.unittest.TestCase):
+    """tests/integration/job.py always ends: make check leaves nothing."""
+
+    def run_job(self, folder, env=None):
+        environ = dict(os.environ)
+        environ.update(env or {})
+        return subprocess.run([jqtest.PYTHON, jqtest.JOB, os.path.join(folder, "events"),
+                               "holder", "--wait", os.path.join(folder, "gate")],
+                              env=environ, capture_output=True, text=True, timeout=10)
+
+    def test_folder_left_with_only_the_record(self):
+        """What a removal racing the job's start record leaves: the folder
+        with just that record, and no gate ever."""
+        folder = tempfile.mkdtemp(prefix="jqtest-job-")
+        try:
+            r = self.run_job(folder, {"JQ_JOB_MAX_WAIT": "1"})
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("gave up waiting", r.stderr)
+        finally:
+            shutil.rmtree(folder)
+
+    def test_cleanup_removes_the_folder(self):
+        bots = jqtest.BotsDir()
+        bots.cleanup()
+        self.assertFalse(os.path.exists(bots.root))
 
 
 if __name__ == "__main__":
