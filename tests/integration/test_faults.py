@@ -128,8 +128,10 @@ class JournalFailure(jqtest.unittest.TestCase):
             server.proc.kill()
             server.proc.communicate()
             self.fail("the server did not stop after the journal failed")
-        server.proc.communicate()
+        _, err = server.proc.communicate()
         self.assertEqual(status, 1)
+        for mark in (b"Sanitizer", b"runtime error:"):
+            self.assertNotIn(mark, err)
         log = self.bots.log()
         self.assertIn("CRITICAL", log)
         self.assertIn("answered with a fault", log)
