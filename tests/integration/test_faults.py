@@ -42,7 +42,7 @@ def proxy(port):
                                      transport=TimeoutTransport())
 
 
-def start_server(bots, preexec=None, env=None):
+def start_server(bots, preexec=None, env=None, test=None):
     environ = dict(os.environ)
     environ.update(env or {})
     server = jqtest.Server.__new__(jqtest.Server)
@@ -51,6 +51,10 @@ def start_server(bots, preexec=None, env=None):
         [jqtest.SERVER, "-c" + bots.config], env=environ,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=bots.root,
         preexec_fn=preexec)
+    if test is not None:
+        # Whatever the test asserts, no server outlives it.
+        test.addCleanup(lambda: server.proc.poll() is None
+                        and (server.proc.kill(), server.proc.communicate()))
     jqtest.wait_for(server._ready, "server to listen on port %d" % bots.port)
     return server
 
@@ -140,7 +144,7 @@ class JournalFailure(jqtest.unittest.TestCase):
         return log
 
     def check_restart(self, acked, extra_env=None):
-        server = start_server(self.bots, env=extra_env)
+        server = start_server(self.bots, env=extra_env, test=self)
         try:
             listed = proxy(self.bots.port).listjobs()
             tasks = sorted(str(entry[2]) for entry in (listed or []))
@@ -158,7 +162,7 @@ class JournalFailure(jqtest.unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
         # The log grows slower than the WAL (a line per job against pages
         # per commit), so the journal is what fills first.
-        server = start_server(self.bots, preexec=limit)
+        server = start_server(self.bots, preexec=limit, test=self)
         proxy(self.bots.port).pause()
         acked, _ = self.flood_until_refused(server)
         self.check_failure(server, acked)
@@ -175,7 +179,7 @@ class JournalFailure(jqtest.unittest.TestCase):
                           capture_output=True).returncode != 0:
             self.skipTest("cannot mount a tmpfs here")
         self.mounted = folder
-        server = start_server(self.bots)
+        server = start_server(self.bots, test=self)
         proxy(self.bots.port).pause()
         acked, _ = self.flood_until_refused(server)
         self.check_failure(server, acked)
@@ -187,7 +191,7 @@ class JournalFailure(jqtest.unittest.TestCase):
         """A journal on a read-only file system: refused at start with a
         message and exit 1, never a hang (root: a read-only bind mount;
         otherwise write-protected files)."""
-        seed = start_server(self.bots)
+        seed = start_server(self.bots, test=self)
         self.assertEqual(proxy(self.bots.port).addjob(["/bin/true", "kept"], 5), 0)
         self.assertEqual(seed.stop(), 0)
         folder = os.path.join(self.bots.botssys, "jobqueue")
@@ -214,7 +218,7 @@ class JournalFailure(jqtest.unittest.TestCase):
             os.chmod(folder, 0o755)
 
     def deleted_or_replaced(self, change):
-        server = start_server(self.bots)
+        server = start_server(self.bots, test=self)
         p = proxy(self.bots.port)
         self.assertEqual(p.addjob(["/bin/true", "before"], 5), 0)
         change(os.path.join(self.bots.botssys, "jobqueue", "queue.db"))
@@ -256,7 +260,7 @@ class Descriptors(jqtest.unittest.TestCase):
 
         def limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
-        self.server = start_server(self.bots, preexec=limit)
+        self.server = start_server(self.bots, preexec=limit, test=self)
 
     def tearDown(self):
         for s in self.held:
