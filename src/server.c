@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
@@ -16,6 +15,7 @@
 
 #include "config.h"
 #include "door.h"
+#include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
 #include "notify.h"
@@ -289,65 +289,9 @@ on_trim_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* File descriptors are a budget, spent as Redis spends them on maxclients:
- * the soft limit is raised to the hard one at start, a reserve is kept for
- * what the server itself holds, and what is left decides how many
- * connections are served at once.  A connection costs JQ_RPC_FDS_PER_CONN
- * (its socket and the pipe Abyss keeps to interrupt it). */
-
-/* Held for the whole run: stdin/out/err, the log, the lock file, the
- * journal (queue.db, its -wal and -shm, and room for SQLite's temporary
- * files), the listening socket, the eventfds of the door, of the HTTP
- * loop's stop and of GLib's main context, the pipe of GLib's signal
- * handling, the service manager's socket, and a margin for what is opened
- * for a moment (/proc while recovering, error reports, a rotated log). */
-#define FD_RESERVE_SERVER 32
-/* Per job that may run at once: its stdout and stderr pipes (both ends
- * while it starts), the pidfd of GLib's child watch, a spare. */
-#define FD_RESERVE_PER_JOB 6
-
-typedef struct {
-  guint64 limit;        /* the soft limit now */
-  guint64 was;          /* the soft limit the server was started with */
-  guint64 reserve;
-  guint   connections;
-} FdBudget;
-
-/* Pure: how many connections @limit descriptors allow beside the
- * reserve; at least 1, at most JQ_RPC_MAX_CONN (each is a thread). */
-static FdBudget
-fd_budget_plan (guint64 limit, guint64 was, guint nr_threads)
-{
-  FdBudget b = { .limit = limit, .was = was };
-  b.reserve = FD_RESERVE_SERVER + (guint64) nr_threads * FD_RESERVE_PER_JOB;
-  guint64 left = limit > b.reserve ? limit - b.reserve : 0;
-  b.connections = (guint) CLAMP (left / JQ_RPC_FDS_PER_CONN, 1,
-                                 JQ_RPC_MAX_CONN);
-  return b;
-}
-
-static FdBudget
-fd_budget_take (guint nr_threads)
-{
-  struct rlimit lim;
-  if (getrlimit (RLIMIT_NOFILE, &lim) != 0)
-    return fd_budget_plan (1024, 1024, nr_threads);
-  guint64 was = lim.rlim_cur;
-  if (lim.rlim_cur < lim.rlim_max)
-    {
-      struct rlimit raised = lim;
-      raised.rlim_cur = lim.rlim_max;
-      /* An infinite hard limit is refused for NOFILE (above nr_open):
-       * then stay where we are. */
-      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
-        lim.rlim_cur = lim.rlim_max;
-    }
-  return fd_budget_plan (lim.rlim_cur, was, nr_threads);
-}
-
 static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal,
-                 const char *const *job_environ, const FdBudget *fds)
+                 const char *const *job_environ, const JqFdBudget *fds)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
   const char *crash = g_getenv (CRASH_AFTER_START_ENV);
@@ -442,7 +386,10 @@ main (int argc, char **argv)
       return 1;
     }
 
-  FdBudget fds = fd_budget_take (config->nr_threads);
+  /* Descriptors: the connection limit is what is left of the limit
+   * once the server and its jobs have theirs (fdbudget.h). */
+  JqFdBudget fds = jq_fdbudget_take (config->nr_threads,
+                                     JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
 
   /* One server per botssys, and the journal is its alone. */
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
