@@ -343,21 +343,31 @@ class Descriptors(jqtest.unittest.TestCase):
         """A job that cannot start for want of descriptors stays first in
         the queue and starts when there are some again; it is not recorded
         as a failure (the server's limit is lowered under it, with
-        prlimit, to what it holds)."""
+        prlimit, below what it holds)."""
         p = proxy(self.bots.port)
         p.pause()
         task = self.job(self.bots.path("events"), "late")
         self.assertEqual(p.addjob(task, 5), 0)
         pid = self.server.pid
+        # Below what it holds: descriptors some thread is about to close
+        # must not make room.
         held = open_fds(pid)
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held, self.LIMIT))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held - 10, self.LIMIT))
         p.resume()        # on the same keep-alive connection
         self.bots.wait_log("cannot start now")
         self.bots.wait_log("is tried again", count=2)
         self.assertEqual(self.events(), [])
         self.assertEqual([entry[1] for entry in p.listjobs()], [1])
         self.assertEqual(p.history(10), [] if isinstance(p.history(10), list) else 0)
+        # A new client meanwhile: its connection cannot even be accepted.
+        answers = []
+        late = threading.Thread(target=lambda: answers.append(proxy(self.bots.port).isup()))
+        late.start()
+        self.bots.wait_log("could not accept a connection")
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        # The listener did not end: that client gets its answer.
+        late.join(jqtest.DEADLINE)
+        self.assertEqual(answers, [0])
         self.bots.wait_log("Finished job 1")
         self.assertNotIn("Error starting job", self.bots.log())
         self.assertEqual([e[1] for e in self.events()], ["late", "late"])
