@@ -217,6 +217,58 @@ class JournalFailure(jqtest.unittest.TestCase):
         if not is_root():
             os.chmod(folder, 0o755)
 
+    def mount_ext4(self, folder, image):
+        """An ext4 file system on a loop device at @folder that turns
+        read-only on the first error (errors=remount-ro), as a real disk's
+        does.  Skips the test where that cannot be had."""
+        if not is_root():
+            self.skipTest("loop devices need root")
+        for tool in ("mkfs.ext4", "losetup", "e2fsck"):
+            if shutil.which(tool) is None:
+                self.skipTest(tool + " is missing")
+        with open(image, "wb") as f:
+            f.truncate(16 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, capture_output=True)
+        r = subprocess.run(["losetup", "-f", "--show", image], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("no loop device: " + r.stderr.strip())
+        loop = r.stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", loop], capture_output=True)
+        os.makedirs(folder, exist_ok=True)
+        r = subprocess.run(["mount", "-o", "errors=remount-ro", loop, folder],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount ext4 here: " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", folder], capture_output=True)
+        trigger = "/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(loop)
+        if not os.path.exists(trigger):
+            self.skipTest("this kernel cannot be told of an ext4 error")
+        return loop, trigger
+
+    def test_read_only_at_run_time(self):
+        """The journal's file system turns read-only under the running
+        server (ext4 after an error, errors=remount-ro; root and a loop
+        device needed, skipped otherwise)."""
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        image = self.bots.path("disk.img")
+        loop, trigger = self.mount_ext4(folder, image)
+        server = start_server(self.bots, test=self)
+        p = proxy(self.bots.port)
+        p.pause()
+        acked = [["/bin/true", "kept%d" % i] for i in range(3)]
+        for task in acked:
+            self.assertEqual(p.addjob(task, 5), 0)
+        with open(trigger, "w") as f:
+            f.write("test: the disk turns read-only\n")
+        with self.assertRaises(xmlrpc.client.Fault):
+            p.addjob(["/bin/true", "lost"], 5)
+        self.check_failure(server, acked)
+        # The disk is repaired: what was answered 0 is there.
+        subprocess.run(["umount", folder], check=True)
+        subprocess.run(["e2fsck", "-fy", loop], capture_output=True)
+        subprocess.run(["mount", loop, folder], check=True)
+        self.check_restart(acked)
+
     def deleted_or_replaced(self, change):
         server = start_server(self.bots, test=self)
         p = proxy(self.bots.port)
