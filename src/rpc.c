@@ -1,7 +1,9 @@
 /* XML-RPC over HTTP for the Bots job queue.
  *
  * Threading model: Abyss serves each connection on a thread of its own,
- * started from ServerRun() on a thread of ours.  Everything in this file
+ * started from ServerRun() on a thread of ours (run again if it ends by a
+ * failed accept); a gate thread of ours refuses connections over the
+ * limit (see "connections" below).  Everything in this file
  * runs on those threads -- reading the body, screening it, parsing it,
  * building the reply -- except the small functions handed to
  * jq_door_call(), which run on the main loop thread and are the only code

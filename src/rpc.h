@@ -31,20 +31,21 @@ JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
  * this is the whole request path short of HTTP (tests and fuzzing use it). */
 GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
 
-/* Binds @address:@port and starts serving: a thread of ours accepts, and
- * each connection is served by Abyss on a thread of its own.
+/* Binds @address:@port and starts serving on Abyss's threads (its accept
+ * loop, run again should it end, and a thread per connection), plus a
+ * gate thread that answers HTTP 503 to connections over the limit.
  * Returns FALSE and sets @error when the address cannot be used (say, the
  * port is taken). */
 gboolean jq_rpc_listen (JqRpc *rpc, const char *address, guint port,
                         GError **error);
 
 /* Connections served at once (at least 1); one more is answered HTTP 503
- * and closed at once.  Call before jq_rpc_listen(). */
+ * and closed.  Call before jq_rpc_listen(). */
 void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
 guint jq_rpc_get_max_connections (JqRpc *rpc);
 
-/* Stops accepting connections, ends idle ones and waits for every
- * connection thread.  Calls already inside get their answer. */
+/* Stops accepting connections and waits for the server threads.  Calls
+ * already inside get their answer and can write it (up to 2 s). */
 void jq_rpc_stop (JqRpc *rpc);
 
 void jq_rpc_free (JqRpc *rpc);
