@@ -377,12 +377,14 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 
 extern char **environ;
 
-/* Errors that say nothing about the job, only about this moment. */
+/* Errors that say nothing about the job, only about this moment: no
+ * descriptor, process or memory to spare, or its program being written
+ * (ETXTBSY, while it is installed). */
 static gboolean
 is_shortage (int errsv)
 {
   return errsv == EMFILE || errsv == ENFILE || errsv == EAGAIN
-         || errsv == ENOMEM;
+         || errsv == ENOMEM || errsv == ETXTBSY;
 }
 
 static gboolean

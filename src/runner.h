@@ -50,7 +50,8 @@ JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
  * it cannot be started; nothing is then left running and @finished will
  * not be called.  The error is JQ_ERROR_AGAIN when the cause is a passing
  * shortage (descriptors, processes, memory: EMFILE, ENFILE, EAGAIN,
- * ENOMEM) rather than the job itself. */
+ * ENOMEM; or its program being written: ETXTBSY) rather than the job
+ * itself. */
 gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
                           GError **error);
 
