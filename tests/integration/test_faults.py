@@ -499,6 +499,23 @@ class JobTree(jqtest.ServerTestCase):
                         "the orphan to be reaped")
 
 
+class JobTreeAtStop(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    daemon_task = JobTree.daemon_task
+
+    def test_stop_takes_the_tree(self):
+        """A job terminated because the server stops (after stop_grace)
+        takes its setsid() daemon with it."""
+        pidfile = self.bots.path("daemon.pid")
+        gate = self.bots.path("gate")
+        self.assertEqual(self.rpc.addjob(self.daemon_task(pidfile, gate), 1), 0)
+        pid = int(jqtest.wait_for(lambda: read_pid(pidfile), "the daemon to start"))
+        self.assertEqual(self.server.stop(), 0)
+        self.assertIn("was stopped with the server", self.bots.log())
+        jqtest.wait_for(lambda: not alive(pid), "the daemon to be killed")
+
+
 class BotsIni(jqtest.unittest.TestCase):
     """A bots.ini that is a link to /dev/zero (or a FIFO) is refused with a
     message and exit 1, at once, by the server and by bots-job2queue."""
