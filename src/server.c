@@ -154,8 +154,8 @@ on_journal_failed_idle (gpointer data)
   Server *server = data;
   server->failed_id = 0;
   jq_log_write (server->log, JQ_LOG_CRITICAL,
-                "%s; the calls of that moment were answered with a fault "
-                "and nothing of them was saved; stopping the server",
+                "%s; nothing is saved from now on, and the calls whose "
+                "changes were not saved got a fault; stopping the server",
                 server->journal_error->message);
   if (!server->stopping)
     on_stop_signal (server);

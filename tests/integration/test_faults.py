@@ -138,7 +138,7 @@ class JournalFailure(jqtest.unittest.TestCase):
             self.assertNotIn(mark, err)
         log = self.bots.log()
         self.assertIn("CRITICAL", log)
-        self.assertIn("answered with a fault", log)
+        self.assertIn("changes were not saved got a fault", log)
         # Not one "Added job" line more than jobs that were answered 0.
         self.assertEqual(log.count("INFO     : Added job "), len(acked))
         return log
