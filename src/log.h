@@ -72,7 +72,8 @@ gboolean jq_log_reopen (JqLog *log, GError **error);
 void jq_log_hold (JqLog *log);
 void jq_log_release (JqLog *log);
 /* Ends a hold like jq_log_release(), but drops the held lines: what they
- * tell (a job added, a priority changed) was not saved after all. */
+ * tell (a job added, a priority changed) was not saved after all.  Lines
+ * other threads wrote during the hold go too; the caller logs why. */
 void jq_log_discard (JqLog *log);
 
 /* The file's path, or NULL without a file sink. */
