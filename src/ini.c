@@ -7,7 +7,10 @@
 #include "ini.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -192,21 +195,88 @@ jq_ini_parse (const char *text, gsize len, const char *filename,
   return g_steal_pointer (&ini);
 }
 
+/* Reads the whole of a regular file of at most JQ_INI_MAX_SIZE bytes.  A
+ * bots.ini that is a link to /dev/zero, a FIFO or a huge file must not be
+ * read without end: it is refused with a message instead. */
+static char *
+read_bounded (const char *path, gsize *len, GError **error)
+{
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR,
+                   saved == ENOENT ? JQ_ERROR_NOT_FOUND : JQ_ERROR_IO,
+                   "Failed to open file \u201c%s\u201d: %s", path,
+                   g_strerror (saved));
+      return NULL;
+    }
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "%s is not a regular file; bots.ini must be one", path);
+      close (fd);
+      return NULL;
+    }
+  if (st.st_size > JQ_INI_MAX_SIZE)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "%s is too large (%lld bytes; at most %d are read)", path,
+                   (long long) st.st_size, JQ_INI_MAX_SIZE);
+      close (fd);
+      return NULL;
+    }
+  /* The size may change under us: read at most one byte beyond it. */
+  gsize cap = JQ_INI_MAX_SIZE + 1, have = 0;
+  char *text = g_malloc ((gsize) st.st_size + 2);
+  gsize room = (gsize) st.st_size + 1;
+  for (;;)
+    {
+      if (have == room)
+        {
+          room = MIN (room * 2, cap);
+          text = g_realloc (text, room + 1);
+        }
+      ssize_t n = read (fd, text + have, room - have);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot read %s: %s",
+                       path, g_strerror (saved));
+          g_free (text);
+          close (fd);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      have += (gsize) n;
+      if (have > JQ_INI_MAX_SIZE)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                       "%s is too large (more than %d bytes)", path,
+                       JQ_INI_MAX_SIZE);
+          g_free (text);
+          close (fd);
+          return NULL;
+        }
+    }
+  close (fd);
+  text[have] = '\0';
+  *len = have;
+  return text;
+}
+
 JqIni *
 jq_ini_load (const char *path, GError **error)
 {
-  g_autofree char *text = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
-
-  if (!g_file_get_contents (path, &text, &len, &local))
-    {
-      g_set_error (error, JQ_ERROR,
-                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                     ? JQ_ERROR_NOT_FOUND : JQ_ERROR_IO,
-                   "%s", local->message);
-      return NULL;
-    }
+  g_autofree char *text = read_bounded (path, &len, error);
+  if (text == NULL)
+    return NULL;
   return jq_ini_parse (text, len, path, error);
 }
 

@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "task.h"
@@ -57,6 +58,11 @@ struct _JqJournal {
   JqJournalFailed failed;
   gpointer        failed_data;
   gboolean        failed_reported;
+  GError         *broken;         /* the failure that ended writing; once
+                                   * set, every later commit fails too */
+  struct stat     file_id;        /* st_dev/st_ino of queue.db at open */
+  struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
+                                   * when there was none */
 };
 
 gboolean
@@ -293,6 +299,13 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
+  /* What the files are now: a commit into a file that was deleted or
+   * replaced would answer 0 and be lost (see check_identity). */
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  if (g_stat (path, &j->file_id) != 0)
+    memset (&j->file_id, 0, sizeof j->file_id);
+  if (g_stat (wal, &j->wal_id) != 0)
+    memset (&j->wal_id, 0, sizeof j->wal_id);
   return j;
 }
 
@@ -305,6 +318,7 @@ jq_journal_close (JqJournal *j)
     sqlite3_finalize (j->statements[i]);
   sqlite3_close (j->db);
   g_clear_error (&j->pending_error);
+  g_clear_error (&j->broken);
   g_free (j->path);
   g_free (j);
 }
@@ -341,8 +355,8 @@ jq_journal_begin (JqJournal *j)
     return;
   if (j->depth == 0)
     j->changes_at_begin = sqlite3_total_changes64 (j->db);
-  if (j->depth++ == 0 && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL)
-                         != SQLITE_OK)
+  if (j->depth++ == 0 && j->broken == NULL
+      && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "begin");
 }
 
@@ -356,6 +370,31 @@ jq_journal_set_commit_observer (JqJournal *j, JqJournalCommitted observer,
   j->committed_data = user_data;
 }
 
+static gboolean
+same_file (const char *path, const struct stat *recorded)
+{
+  struct stat now;
+  return g_stat (path, &now) == 0 && now.st_dev == recorded->st_dev
+         && now.st_ino == recorded->st_ino && now.st_nlink > 0;
+}
+
+/* SQLite keeps writing to the descriptors it opened: if queue.db or its
+ * WAL was deleted or replaced under us, every commit would still succeed,
+ * into a file nobody will ever read again.  Two stat() calls per commit
+ * (about a microsecond) catch that before anything is answered. */
+static void
+check_identity (JqJournal *j)
+{
+  if (j->pending_error != NULL || j->file_id.st_ino == 0)
+    return;
+  g_autofree char *wal = g_strconcat (j->path, "-wal", NULL);
+  if (!same_file (j->path, &j->file_id)
+      || (j->wal_id.st_ino != 0 && !same_file (wal, &j->wal_id)))
+    g_set_error (&j->pending_error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                 "journal %s was deleted or replaced while the server ran; "
+                 "nothing more can be saved in it", j->path);
+}
+
 gboolean
 jq_journal_commit (JqJournal *j, GError **error)
 {
@@ -365,6 +404,16 @@ jq_journal_commit (JqJournal *j, GError **error)
   if (--j->depth > 0)
     return TRUE;
   gint64 t0 = g_get_monotonic_time ();
+  if (j->broken != NULL)
+    {
+      /* Memory and disk parted at the first failure: nothing after it
+       * may be answered as saved, even if the disk has room again. */
+      g_clear_error (&j->pending_error);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL, "%s",
+                   j->broken->message);
+      return FALSE;
+    }
+  check_identity (j);
   if (j->pending_error == NULL
       && sqlite3_exec (j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "commit");
@@ -376,6 +425,7 @@ jq_journal_commit (JqJournal *j, GError **error)
 
   if (sqlite3_get_autocommit (j->db) == 0)
     sqlite3_exec (j->db, "ROLLBACK", NULL, NULL, NULL);
+  j->broken = g_error_copy (j->pending_error);
   if (!j->failed_reported && j->failed != NULL)
     {
       j->failed_reported = TRUE;
@@ -393,7 +443,7 @@ run (JqJournal *j, int which, const char *what)
   gboolean single = j->depth == 0;   /* outside a batch: its own commit */
   if (single)
     jq_journal_begin (j);
-  if (sqlite3_step (st) != SQLITE_DONE)
+  if (j->broken == NULL && sqlite3_step (st) != SQLITE_DONE)
     note_error (j, what);
   sqlite3_reset (st);
   sqlite3_clear_bindings (st);
@@ -619,7 +669,7 @@ jq_journal_requeue_at_head (JqJournal *j, guint64 number)
 guint
 jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
 {
-  if (j == NULL)
+  if (j == NULL || j->broken != NULL)
     return 0;
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2 (j->db,

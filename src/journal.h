@@ -44,7 +44,10 @@ guint64 jq_journal_new_queue_id (void);
 /* Transactions nest: only the outermost begin/commit pair reaches SQLite,
  * so calls batched by the door share one commit.  commit returns FALSE and
  * sets @error when any write since the outermost begin, or the commit
- * itself, failed; the failure handler has then been called.
+ * itself, failed, or when queue.db or its WAL is no longer the file that
+ * was opened (deleted or replaced); the failure handler has then been
+ * called.  After a failure the journal is broken for good: every later
+ * commit fails with the same message and nothing more is written.
  * Every function below accepts a NULL journal and does nothing: that is
  * durability "none". */
 void jq_journal_begin (JqJournal *journal);

@@ -1,7 +1,9 @@
 /* XML-RPC over HTTP for the Bots job queue.
  *
  * Threading model: Abyss serves each connection on a thread of its own,
- * started from ServerRun() on a thread of ours.  Everything in this file
+ * started from ServerRun() on a thread of ours (run again if it ends by a
+ * failed accept); a gate thread of ours refuses connections over the
+ * limit (see "connections" below).  Everything in this file
  * runs on those threads -- reading the body, parsing it,
  * building the reply -- except the small functions handed to
  * jq_door_call(), which run on the main loop thread and are the only code
@@ -23,21 +25,24 @@
  * A GET of the status paths (status.h) is answered before any of that;
  * with [jobqueue] status_listen a second Abyss server serves those GETs,
  * and nothing else, on a port of its own. */
+#include "build-config.h"  /* first: it defines _GNU_SOURCE */
+
 #include "rpc.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xmlrpc-c/abyss.h>
 #include <xmlrpc-c/base.h>
 
-#include "build-config.h"
 #include "error.h"
 #include "journal.h"
 #include "status.h"
@@ -70,7 +75,13 @@ struct _JqRpc {
   TServer      server;
   TChanSwitch *chan_switch;
   gboolean     server_created;
-  GThread     *thread;
+  GThread     *thread;         /* runs Abyss's accept loop */
+  GThread     *gate;           /* refuses what Abyss cannot take */
+  int          listen_fd;
+  int          stop_fd;        /* eventfd: the gate is to end */
+  guint        max_conn;
+  gint         ending;         /* atomic: jq_rpc_stop() was called */
+  gint         in_flight;      /* atomic: requests being answered */
   JqStatus    *status;         /* nullable: GET pages and metrics */
   TServer      status_server;  /* the status-only port, when configured */
   TChanSwitch *status_switch;
@@ -1265,6 +1276,9 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   g_cond_init (&rpc->body_cond);
   g_mutex_init (&rpc->ended_lock);
   g_cond_init (&rpc->ended_cond);
+  rpc->listen_fd = -1;
+  rpc->stop_fd = -1;
+  rpc->max_conn = JQ_RPC_MAX_CONN;
   jq_scheduler_set_ended_hook (scheduler, on_job_ended, rpc);
   return rpc;
 }
@@ -1307,12 +1321,200 @@ bind_socket (const char *address, guint port, GError **error)
   return fd;
 }
 
+/* Counts the requests being answered, so that stopping lets each one
+ * finish writing its answer before Abyss's connections are interrupted. */
+static void
+handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
+{
+  JqRpc *rpc = user_data;
+  g_atomic_int_inc (&rpc->in_flight);
+  handle_request (user_data, session, handled);
+  g_atomic_int_dec_and_test (&rpc->in_flight);
+}
+
+/* ---------------------------------------------------------- connections
+ *
+ * Abyss's accept loop (ServerRun) returns for good when one accept fails:
+ * at about 340 idle connections under a limit of 1,024 descriptors the
+ * pipe() each Abyss channel needs failed, the loop ended, and the process
+ * lived on with the port listening and clients hanging.  Three things
+ * keep that from happening again:
+ *
+ * - the server gives us a connection limit that its descriptor budget
+ *   can pay for (jq_rpc_set_max_connections), so our own connections
+ *   cannot exhaust the descriptors;
+ * - run_server() runs ServerRun() again, after a pause, whenever it
+ *   returns without being told to stop (a failed accept for any other
+ *   reason), and logs it once per episode;
+ * - a gate thread refuses with HTTP 503 what Abyss cannot take: at its
+ *   limit Abyss stops accepting (it looks again every 2 s), and new
+ *   clients would wait in the listen queue for as long as the idle
+ *   connections last.  When a connection waits in the queue, the gate
+ *   counts the connections the process holds (Abyss does not say; the
+ *   connected sockets on our port in /proc/self/fd are exact), and
+ *   accepts and refuses the newcomer only when all are taken.  Below the
+ *   limit it leaves the queue to Abyss. */
+
+/* After ServerRun() returned by failure, before it runs again. */
+#define ACCEPT_RETRY_MS 100
+/* How long a connection may wait in the listen queue before the gate
+ * looks at it: Abyss takes one within microseconds when it can. */
+#define GATE_GRACE_MS 1
+/* Between two looks while a connection waits and Abyss has room. */
+#define GATE_SAMPLE_MS 10
+/* At most this long for answers being written when stopping. */
+#define STOP_WAIT_MS 2000
+
+static const char busy_answer[] =
+  "HTTP/1.1 503 Service Unavailable\r\n"
+  "Content-Type: text/plain\r\nContent-Length: 51\r\n"
+  "Connection: close\r\nRetry-After: 1\r\n\r\n"
+  "Too many connections to the job queue; try again.\n";
+
 static gpointer
 run_server (gpointer data)
 {
   JqRpc *rpc = data;
-  ServerRun (&rpc->server);
+  gboolean failing = FALSE;
+  for (;;)
+    {
+      gint64 started = g_get_monotonic_time ();
+      ServerRun (&rpc->server);
+      if (g_atomic_int_get (&rpc->ending))
+        break;
+      /* It ran for a while: this is a new episode, worth a line. */
+      if (g_get_monotonic_time () - started > G_USEC_PER_SEC)
+        failing = FALSE;
+      if (!failing)
+        jq_log_write (rpc->log, JQ_LOG_ERROR,
+                      "The HTTP server could not accept a connection "
+                      "(descriptors or memory short?); it tries again "
+                      "every %d ms.", ACCEPT_RETRY_MS);
+      failing = TRUE;
+      g_usleep (ACCEPT_RETRY_MS * 1000);
+    }
   return NULL;
+}
+
+/* TRUE when the listen queue holds a connection now. */
+static gboolean
+queue_pending (int fd)
+{
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  return poll (&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/* Refuses one waiting connection with a 503, if one is still there. */
+static void
+refuse_one (JqRpc *rpc)
+{
+  int fd = accept4 (rpc->listen_fd, NULL, NULL,
+                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0)
+    {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+          || errno == ENOMEM)
+        g_usleep (ACCEPT_RETRY_MS * 1000);   /* not even for a refusal */
+      return;
+    }
+  (void) !send (fd, busy_answer, sizeof busy_answer - 1, MSG_NOSIGNAL);
+  /* Unread request bytes would turn the close into a reset that can
+   * overtake the answer: read what has come, then close. */
+  char sink[4096];
+  for (int i = 0; i < 16 && recv (fd, sink, sizeof sink, 0) > 0; i++)
+    ;
+  shutdown (fd, SHUT_WR);
+  close (fd);
+}
+
+/* The connections this process holds on the listening port: its
+ * connected sockets with that local port.  G_MAXUINT when they cannot be
+ * counted (no descriptor left even for /proc/self/fd). */
+static guint
+count_connections (JqRpc *rpc)
+{
+  struct sockaddr_storage own;
+  socklen_t own_len = sizeof own;
+  if (getsockname (rpc->listen_fd, (struct sockaddr *) &own, &own_len) != 0)
+    return G_MAXUINT;
+  in_port_t port = own.ss_family == AF_INET6
+                     ? ((struct sockaddr_in6 *) &own)->sin6_port
+                     : ((struct sockaddr_in *) &own)->sin_port;
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  if (dir == NULL)
+    return G_MAXUINT;
+  guint count = 0;
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      int fd = atoi (name);
+      struct sockaddr_storage a, peer;
+      socklen_t len = sizeof a, peer_len = sizeof peer;
+      if (fd == rpc->listen_fd
+          || getsockname (fd, (struct sockaddr *) &a, &len) != 0
+          || a.ss_family != own.ss_family)
+        continue;
+      in_port_t p = a.ss_family == AF_INET6
+                      ? ((struct sockaddr_in6 *) &a)->sin6_port
+                      : ((struct sockaddr_in *) &a)->sin_port;
+      if (p == port
+          && getpeername (fd, (struct sockaddr *) &peer, &peer_len) == 0)
+        count++;
+    }
+  return count;
+}
+
+static gpointer
+run_gate (gpointer data)
+{
+  JqRpc *rpc = data;
+  struct pollfd fds[2] = {
+    { .fd = rpc->listen_fd, .events = POLLIN },
+    { .fd = rpc->stop_fd, .events = POLLIN },
+  };
+  gboolean refusing = FALSE;
+
+  while (!g_atomic_int_get (&rpc->ending))
+    {
+      fds[0].revents = fds[1].revents = 0;
+      if (poll (fds, 2, -1) < 0 && errno != EINTR)
+        g_usleep (GATE_SAMPLE_MS * 1000);
+      if (fds[1].revents != 0)
+        break;
+      if (!(fds[0].revents & POLLIN))
+        continue;
+      g_usleep (GATE_GRACE_MS * 1000);
+      if (!queue_pending (rpc->listen_fd))
+        continue;                       /* Abyss took it */
+      if (count_connections (rpc) < rpc->max_conn)
+        {
+          if (refusing)
+            jq_log_write (rpc->log, JQ_LOG_INFO,
+                          "Connections are taken again.");
+          refusing = FALSE;
+          g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
+          continue;
+        }
+      if (!refusing)
+        jq_log_write (rpc->log, JQ_LOG_WARNING,
+                      "All %u connections are taken; new ones are refused "
+                      "(HTTP 503) until one ends.", rpc->max_conn);
+      refusing = TRUE;
+      refuse_one (rpc);
+    }
+  return NULL;
+}
+
+void
+jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
+{
+  rpc->max_conn = MAX (max_conn, 1);
+}
+
+guint
+jq_rpc_get_max_connections (JqRpc *rpc)
+{
+  return rpc->max_conn;
 }
 
 gboolean
@@ -1343,7 +1545,7 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
 
   struct ServerReqHandler3 handler = {
     .term = NULL,
-    .handleReq = handle_request,
+    .handleReq = handle_http_counted,
     .userdata = rpc,
     .handleReqStackSize = 256 * 1024,
   };
@@ -1351,7 +1553,7 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
   ServerAddHandler3 (&rpc->server, &handler, &ok);
   /* Abyss's defaults (15 connections, 15 s keep-alive) let a handful of
    * idle clients lock everyone else out; see doc/design.md. */
-  ServerSetMaxConn (&rpc->server, JQ_RPC_MAX_CONN);
+  ServerSetMaxConn (&rpc->server, rpc->max_conn);
   ServerSetMaxConnBacklog (&rpc->server, 128);
   ServerSetKeepaliveTimeout (&rpc->server, 15);
   ServerSetKeepaliveMaxConn (&rpc->server, 1000000);
@@ -1367,7 +1569,11 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
         free ((void *) abyss_error);  /* Abyss allocates it with malloc */
       return FALSE;
     }
+  rpc->listen_fd = fd;
+  rpc->stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   rpc->thread = g_thread_new ("jq-http", run_server, rpc);
+  if (rpc->stop_fd >= 0)   /* without it, no 503s: Abyss still serves */
+    rpc->gate = g_thread_new ("jq-gate", run_gate, rpc);
   return TRUE;
 }
 
@@ -1445,6 +1651,18 @@ jq_rpc_stop (JqRpc *rpc)
   g_mutex_unlock (&rpc->ended_lock);
   if (rpc->thread == NULL)
     return;
+  g_atomic_int_set (&rpc->ending, TRUE);
+  /* The door is closed: every request inside has its answer or gets the
+   * "shutting down" fault at once.  Let them write it (bounded: a client
+   * that does not read is cut off by Abyss's own time-out anyway). */
+  for (int waited = 0; g_atomic_int_get (&rpc->in_flight) > 0
+                       && waited < STOP_WAIT_MS; waited++)
+    g_usleep (1000);
+  if (rpc->gate != NULL)
+    {
+      eventfd_write (rpc->stop_fd, 1);
+      g_thread_join (g_steal_pointer (&rpc->gate));
+    }
   ServerTerminate (&rpc->server);
   g_thread_join (g_steal_pointer (&rpc->thread));
 }
@@ -1465,6 +1683,8 @@ jq_rpc_free (JqRpc *rpc)
     ChanSwitchDestroy (rpc->status_switch);
   g_mutex_clear (&rpc->body_lock);
   g_cond_clear (&rpc->body_cond);
+  if (rpc->stop_fd >= 0)
+    close (rpc->stop_fd);
   g_mutex_clear (&rpc->ended_lock);
   g_cond_clear (&rpc->ended_cond);
   g_free (rpc);

@@ -26,12 +26,16 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "jobmark.h"
 #include "task.h"
+
+/* How often the server looks for orphans of its jobs to reap. */
+#define ADOPT_INTERVAL_S 2
 
 typedef struct {
   int      fd;              /* -1 once closed */
@@ -50,6 +54,7 @@ typedef struct {
   guint        timeout_id;    /* maxruntime */
   guint        kill_id;       /* SIGKILL after grace */
   gboolean     hit_maxruntime;
+  gboolean     killed;        /* we sent it a signal: its tree goes too */
   Capture      out, err;
 } Running;
 
@@ -61,6 +66,11 @@ struct _JqRunner {
   JqRunnerTimedOut timed_out;
   gpointer         timed_out_data;
   GPtrArray       *running;    /* Running*, owned */
+  GHashTable      *adopted;    /* pid -> child watch id: orphans of our
+                                * jobs reparented to us (subreaper) */
+  GHashTable      *known;      /* pids seen marked as our jobs': once
+                                * dead, a zombie's mark cannot be read */
+  guint            adopt_id;   /* the timer looking for them */
 };
 
 char *
@@ -168,13 +178,106 @@ log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
                   jq_job_get_number (r->job), name, text);
 }
 
+/* Signals every process marked as this job's, wherever it went: a
+ * descendant that called setsid() left the job's process group but kept
+ * its environment. */
+static GArray *
+find_tree (JqRunner *runner, guint64 number)
+{
+  GArray *pids = jq_jobmark_find_job ("/proc", runner->settings.queue_id,
+                                      number);
+  for (guint i = 0; i < pids->len; i++)
+    g_hash_table_add (runner->known,
+                      GINT_TO_POINTER (g_array_index (pids, int, i)));
+  return pids;
+}
+
+static void
+kill_marked (Running *r, int sig)
+{
+  g_autoptr (GArray) pids = find_tree (r->runner,
+                                       jq_job_get_number (r->job));
+  for (guint i = 0; i < pids->len; i++)
+    kill (g_array_index (pids, int, i), sig);
+}
+
 static void
 kill_group (Running *r, int sig)
 {
+  r->killed = TRUE;
   /* The job leads its own group; the group outlives a leader that has
    * already exited, so this also reaches what it left behind. */
   if (kill (-r->pid, sig) != 0 && errno == ESRCH)
     kill (r->pid, sig);
+  kill_marked (r, sig);
+}
+
+static void
+on_adopted_exit (GPid pid, int wait_status, gpointer user_data)
+{
+  JqRunner *runner = user_data;
+  g_hash_table_remove (runner->adopted, GINT_TO_POINTER (pid));
+  g_hash_table_remove (runner->known, GINT_TO_POINTER (pid));
+  g_spawn_close_pid (pid);
+}
+
+static gboolean
+is_job_leader (JqRunner *runner, int pid)
+{
+  for (guint i = 0; i < runner->running->len; i++)
+    if (((Running *) runner->running->pdata[i])->pid == pid)
+      return TRUE;
+  return FALSE;
+}
+
+/* The server is a child subreaper: what a job leaves behind when its
+ * parent ends becomes our child, and would stay a zombie once it ends.
+ * Children carrying our queue's mark that are not a job being run get a
+ * child watch, which reaps them.  (Other children of ours -- error report
+ * commands -- have watches of their own and no mark.) */
+static void
+adopt_orphans (JqRunner *runner)
+{
+  if (!runner->settings.adopt_orphans)
+    return;
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/children",
+                                           (int) getpid ());
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  g_auto (GStrv) pids = g_strsplit (g_strstrip (text), " ", -1);
+  for (gsize i = 0; pids[i] != NULL; i++)
+    {
+      guint64 pid = 0;
+      if (!g_ascii_string_to_unsigned (pids[i], 10, 2, G_MAXINT, &pid, NULL)
+          || is_job_leader (runner, (int) pid)
+          || g_hash_table_contains (runner->adopted, GINT_TO_POINTER (pid))
+          || (!g_hash_table_contains (runner->known, GINT_TO_POINTER (pid))
+              && jq_jobmark_number ("/proc", (int) pid,
+                                    runner->settings.queue_id) == 0))
+        continue;
+      g_hash_table_insert (runner->adopted, GINT_TO_POINTER (pid),
+                           GUINT_TO_POINTER (g_child_watch_add (
+                               (GPid) pid, on_adopted_exit, runner)));
+    }
+}
+
+static gboolean
+forget_gone (gpointer key, gpointer value, gpointer data)
+{
+  char path[32];
+  g_snprintf (path, sizeof path, "/proc/%d", GPOINTER_TO_INT (key));
+  return !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+on_adopt_timer (gpointer data)
+{
+  JqRunner *runner = data;
+  adopt_orphans (runner);
+  /* Reaped by their own parents meanwhile: nothing to remember. */
+  g_hash_table_foreach_remove (runner->known, forget_gone, NULL);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -259,12 +362,47 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
                 "exit code %d", jq_job_get_number (r->job), elapsed,
                 result.exit_code);
 
+  /* A job we killed takes its whole tree with it: whatever of it is
+   * left (a daemon it started with setsid(), say) gets SIGKILL now. */
+  if (r->killed)
+    kill_marked (r, SIGKILL);
+
   g_autoptr (JqJob) job = jq_job_ref (r->job);
   g_ptr_array_remove (runner->running, r);
   runner->finished (job, &result, runner->user_data);
+  /* After the next job has started (the launch gap): note what the job
+   * left behind while its marks can still be read, and adopt it. */
+  if (runner->settings.adopt_orphans)
+    {
+      g_array_unref (find_tree (runner, jq_job_get_number (job)));
+      adopt_orphans (runner);
+    }
 }
 
 extern char **environ;
+
+/* Errors that say nothing about the job, only about this moment: no
+ * descriptor, process or memory to spare, or its program being written
+ * (ETXTBSY, while it is installed). */
+static gboolean
+is_shortage (int errsv)
+{
+  return errsv == EMFILE || errsv == ENFILE || errsv == EAGAIN
+         || errsv == ENOMEM || errsv == ETXTBSY;
+}
+
+static gboolean
+open_pipe (int fds[2], GError **error)
+{
+  if (pipe2 (fds, O_CLOEXEC) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error (error, JQ_ERROR, is_shortage (saved) ? JQ_ERROR_AGAIN
+                                                    : JQ_ERROR_IO,
+               "cannot create a pipe for the job's output: %s",
+               g_strerror (saved));
+  return FALSE;
+}
 
 /* Starts @file with @argv in @dir: stdin /dev/null, stdout and stderr
  * into the write ends given, every other descriptor closed, signal
@@ -306,8 +444,10 @@ spawn_job (const char *file, char *const *argv, const char *dir,
     {
       g_autoptr (GString) shown = g_string_new (NULL);
       jq_task_repr_append_cut (shown, file, JQ_TASK_SHOWN_MAX);
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot run %s in %s: %s",
-                   shown->str, dir, g_strerror (rc));
+      g_set_error (error, JQ_ERROR, is_shortage (rc) ? JQ_ERROR_AGAIN
+                                                     : JQ_ERROR_IO,
+                   "cannot run %s in %s: %s", shown->str, dir,
+                   g_strerror (rc));
       return FALSE;
     }
   *pid = child;
@@ -326,6 +466,12 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
   runner->finished = finished;
   runner->user_data = user_data;
   runner->running = g_ptr_array_new_with_free_func (running_free);
+  runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
+  runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
+  /* Orphans appear when their parent ends, which we are not told of. */
+  if (runner->settings.adopt_orphans)
+    runner->adopt_id = g_timeout_add_seconds (ADOPT_INTERVAL_S,
+                                              on_adopt_timer, runner);
   return runner;
 }
 
@@ -353,9 +499,9 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       g_propagate_error (error, g_steal_pointer (&refused));
       return FALSE;
     }
-  if (!g_unix_open_pipe (out, FD_CLOEXEC, error))
+  if (!open_pipe (out, error))
     return FALSE;
-  if (!g_unix_open_pipe (err, FD_CLOEXEC, error))
+  if (!open_pipe (err, error))
     {
       close (out[0]);
       close (out[1]);
@@ -371,6 +517,19 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       out[1], err[1], &pid, error);
   close (out[1]);
   close (err[1]);
+  /* The server raised its own descriptor limit; the job gets the one it
+   * would have had (some programs size tables by it, or use select()).
+   * posix_spawn() returns once the child has exec'd, before it can have
+   * done much. */
+  if (started && runner->settings.job_nofile > 0)
+    {
+      struct rlimit lim;
+      if (prlimit (pid, RLIMIT_NOFILE, NULL, &lim) == 0)
+        {
+          lim.rlim_cur = MIN (lim.rlim_cur, runner->settings.job_nofile);
+          prlimit (pid, RLIMIT_NOFILE, &lim, NULL);
+        }
+    }
   if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
     kill (getpid (), SIGKILL);   /* before anything records the start */
   if (!started)
@@ -448,5 +607,13 @@ jq_runner_free (JqRunner *runner)
   if (runner == NULL)
     return;
   g_ptr_array_unref (runner->running);
+  g_clear_handle_id (&runner->adopt_id, g_source_remove);
+  GHashTableIter iter;
+  gpointer watch;
+  g_hash_table_iter_init (&iter, runner->adopted);
+  while (g_hash_table_iter_next (&iter, NULL, &watch))
+    g_source_remove (GPOINTER_TO_UINT (watch));
+  g_hash_table_unref (runner->adopted);
+  g_hash_table_unref (runner->known);
   g_free (runner);
 }

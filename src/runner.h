@@ -22,6 +22,10 @@ typedef struct {
   JqTaskPolicy *policy;      /* borrowed: decides what runs, and where */
   guint64  crash_after_start; /* test aid: job number after whose start
                                * the server kills itself; 0 = never */
+  guint64  job_nofile;       /* RLIMIT_NOFILE soft limit each job gets
+                              * (the server raised its own); 0 = as is */
+  gboolean adopt_orphans;    /* the process is a child subreaper: reap
+                              * the marked orphans of jobs */
 } JqRunnerSettings;
 
 typedef struct {
@@ -45,9 +49,13 @@ JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
 /* Starts @job: the file the policy authorizes at this moment (the task
  * is judged again, on the files as they are now: what runs is what was
  * judged), without a shell, in the policy's job folder, stdin /dev/null,
- * its own process group, stdout and stderr captured.  Logs "Starting job N".
- * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when it cannot be started; nothing is then
- * left running and @finished will not be called. */
+ * its own process group, stdout and stderr captured.  Logs "Starting job
+ * N".  *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error
+ * when it cannot be started; nothing is then left running and @finished
+ * will not be called.  The error is JQ_ERROR_AGAIN when the cause is a
+ * passing shortage (descriptors, processes, memory: EMFILE, ENFILE,
+ * EAGAIN, ENOMEM; or its program being written: ETXTBSY) rather than the
+ * job itself. */
 gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
                           GError **error);
 
@@ -59,8 +67,11 @@ guint jq_runner_get_running (JqRunner *runner);
 GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
                            GArray *started_us);
 
-/* Sends SIGTERM to every running job's process group, and SIGKILL after
- * the kill grace.  Their ends are reported as usual. */
+/* Sends SIGTERM to every running job's process group and to every
+ * process marked as that job's (also one that left the group with
+ * setsid()), and SIGKILL after the kill grace; when a job killed so ends,
+ * what is left of its tree gets SIGKILL.  Their ends are reported as
+ * usual. */
 void jq_runner_terminate_all (JqRunner *runner);
 
 /* Called once when a job passes its maxruntime (after it is logged). */

@@ -40,7 +40,15 @@ struct _JqScheduler {
   GSList         *orphan_watches; /* Orphan*, one per such job */
   GSourceFunc     drained;
   gpointer        drained_data;
+  guint           retry_id;    /* launching again after a shortage */
+  guint           retry_ms;    /* the next back-off; 0 after a start */
 };
+
+/* A job that could not start for a passing shortage (descriptors,
+ * processes, memory) waits for the next try, first of the queue: at
+ * first after this long, doubling up to the maximum. */
+#define RETRY_FIRST_MS 250
+#define RETRY_MAX_MS   (30 * 1000)
 
 static void launch_next (JqScheduler *s);
 
@@ -246,13 +254,41 @@ limited (JqScheduler *s, gboolean written)
     s->limits_id = g_timeout_add_seconds (LIMIT_WINDOW_S, on_limits, s);
 }
 
+static gboolean
+on_retry (gpointer data)
+{
+  JqScheduler *s = data;
+  s->retry_id = 0;
+  launch_next (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* @job could not start for lack of something the system will have again:
+ * it is not the job's failure.  It goes back first of the queue, and
+ * launching waits for a timer (doubling up to RETRY_MAX_MS): a job ending
+ * or a call coming in does not make it try sooner, so a shortage costs a
+ * try now and then, not a busy loop. */
+static void
+postpone (JqScheduler *s, JqJob *job, const GError *error)
+{
+  jq_queue_restore (s->queue, job, TRUE);
+  s->retry_ms = s->retry_ms == 0 ? RETRY_FIRST_MS
+                                 : MIN (s->retry_ms * 2, RETRY_MAX_MS);
+  jq_log_write (s->log, JQ_LOG_WARNING,
+                "Job %" G_GUINT64_FORMAT " cannot start now (%s); it stays "
+                "first in the queue and is tried again in %u ms.",
+                jq_job_get_number (job), error->message, s->retry_ms);
+  s->retry_id = g_timeout_add (s->retry_ms, on_retry, s);
+}
+
 /* Starts waiting jobs while slots are free.  A job that cannot start is
- * logged and skipped: the queue goes on. */
+ * logged and skipped: the queue goes on.  One that cannot start for a
+ * passing shortage waits for a retry instead (postpone()). */
 static void
 launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
-  while (s->orphans == 0 && !s->stopping && !s->paused
+  while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
          && jq_runner_get_running (s->runner) < s->config->nr_threads)
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
@@ -262,11 +298,17 @@ launch_next (JqScheduler *s)
       GPid pid = 0;
       if (jq_runner_start (s->runner, job, &pid, &error))
         {
+          s->retry_ms = 0;
           s->totals.started++;
           jq_journal_start (s->journal, jq_job_get_number (job),
                             g_get_real_time (), pid);
           observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
                                   .started_us = g_get_real_time () });
+        }
+      else if (g_error_matches (error, JQ_ERROR, JQ_ERROR_AGAIN))
+        {
+          postpone (s, job, error);
+          break;
         }
       else
         {
@@ -392,6 +434,7 @@ void
 jq_scheduler_stop (JqScheduler *s, GSourceFunc drained, gpointer user_data)
 {
   s->stopping = TRUE;
+  g_clear_handle_id (&s->retry_id, g_source_remove);
   s->drained = drained;
   s->drained_data = user_data;
   launch_next (s);
@@ -657,6 +700,7 @@ jq_scheduler_free (JqScheduler *s)
 {
   if (s == NULL)
     return;
+  g_clear_handle_id (&s->retry_id, g_source_remove);
   while (s->orphan_watches != NULL)
     {
       Orphan *o = s->orphan_watches->data;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
@@ -14,6 +15,7 @@
 
 #include "config.h"
 #include "door.h"
+#include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
 #include "notify.h"
@@ -54,6 +56,8 @@ typedef struct {
   guint64      batches_trimmed;  /* door batches at the last trim */
   char        *last_status;
   int          status;       /* exit status */
+  GError      *journal_error;/* set by the failure handler */
+  guint        failed_id;    /* the idle acting on journal_error */
 } Server;
 
 static void
@@ -126,7 +130,9 @@ on_stop_signal (gpointer data)
 }
 
 /* The door's batch hook: calls that arrive together share one journal
- * transaction, and none is answered before it is committed. */
+ * transaction, and none is answered before it is committed.  When the
+ * commit fails, the batch's log lines go too: "Added job 19" must not be
+ * read in the log when job 19 was never saved (its caller gets a fault). */
 static gboolean
 on_batch (gboolean begin, gpointer data, GError **error)
 {
@@ -138,21 +144,48 @@ on_batch (gboolean begin, gpointer data, GError **error)
       return TRUE;
     }
   gboolean ok = jq_journal_commit (server->journal, error);
-  jq_log_release (server->log);
+  if (ok)
+    jq_log_release (server->log);
+  else
+    jq_log_discard (server->log);
   return ok;
 }
 
+/* Runs on the loop, after the failed batch has been answered. */
+static gboolean
+on_journal_failed_idle (gpointer data)
+{
+  Server *server = data;
+  server->failed_id = 0;
+  jq_log_write (server->log, JQ_LOG_CRITICAL,
+                "%s; nothing is saved from now on, and the calls whose "
+                "changes were not saved got a fault; stopping the server",
+                server->journal_error->message);
+  if (!server->stopping)
+    on_stop_signal (server);
+  /* Memory and disk no longer agree: running jobs are not left to finish
+   * (their end could not be recorded); those the journal knows as running
+   * run again after the restart, as after a crash. */
+  g_clear_handle_id (&server->grace_id, g_source_remove);
+  if (jq_scheduler_get_running (server->scheduler) > 0)
+    jq_scheduler_terminate_running (server->scheduler);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called from inside jq_journal_commit(), possibly in the middle of a door
+ * batch whose callers wait for it: only record the failure and ask the loop
+ * to stop.  Stopping from here would join the HTTP thread while one of its
+ * connections waits for this very batch (a deadlock). */
 static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
-  /* Memory and disk no longer agree: stop, and let the restart recover
-   * from what the journal holds. */
-  jq_log_write (server->log, JQ_LOG_CRITICAL, "%s; stopping the server",
-                error->message);
   server->status = 1;
-  if (!server->stopping)
-    on_stop_signal (server);
+  if (server->journal_error != NULL)
+    return;
+  server->journal_error = g_error_copy (error);
+  server->failed_id = g_idle_add_full (G_PRIORITY_HIGH,
+                                       on_journal_failed_idle, server, NULL);
 }
 
 static gboolean
@@ -262,7 +295,7 @@ on_trim_timer (gpointer data)
 
 static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal,
-                 const char *const *job_environ)
+                 const char *const *job_environ, const JqFdBudget *fds)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
   const char *crash = g_getenv (CRASH_AFTER_START_ENV);
@@ -278,6 +311,7 @@ runner_settings (const JqConfig *config, JqJournal *journal,
                         : jq_journal_new_queue_id (),
     .crash_after_start = crash ? g_ascii_strtoull (crash, NULL, 10) : 0,
     .job_environ = job_environ,
+    .job_nofile = fds->was < fds->limit ? fds->was : 0,
   };
   return s;
 }
@@ -360,6 +394,11 @@ main (int argc, char **argv)
       log, config->bots_version == 4 ? JQ_LOG_STYLE_BOTS4 : JQ_LOG_STYLE_BOTS3,
       config->time_zone, config->log_backups);
 
+  /* Descriptors: the connection limit is what is left of the limit
+   * once the server and its jobs have theirs (fdbudget.h). */
+  JqFdBudget fds = jq_fdbudget_take (config->nr_threads,
+                                     JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
+
   /* One server per botssys, and the journal is its alone. */
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
   if (lock_fd < 0)
@@ -387,7 +426,11 @@ main (int argc, char **argv)
 
   Server server = { 0 };
   JqRunnerSettings settings = runner_settings (
-      config, journal, (const char *const *) job_environ);
+      config, journal, (const char *const *) job_environ, &fds);
+  /* What a job leaves behind when its parent ends becomes our child, not
+   * init's: the runner can then reap it and, when the job is killed, it
+   * cannot have slipped out of reach (see runner.h). */
+  settings.adopt_orphans = prctl (PR_SET_CHILD_SUBREAPER, 1) == 0;
   server.config = config;
   server.log = log;
   server.journal = journal;
@@ -401,6 +444,7 @@ main (int argc, char **argv)
   jq_rpc_set_status (server.rpc, server.status_page);
   /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
   jq_rpc_set_bots3_answers (server.rpc, config->bots_version != 4);
+  jq_rpc_set_max_connections (server.rpc, fds.connections);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, &server);
@@ -443,6 +487,11 @@ main (int argc, char **argv)
                     jq_durability_name (config->durability),
                     config->bots_version == 4 ? "4"
                     : config->bots_version == 3 ? "3" : "version unknown");
+      jq_log_write (log, JQ_LOG_STARTINFO, "File descriptors: limit %"
+                    G_GUINT64_FORMAT " (was %" G_GUINT64_FORMAT "), %"
+                    G_GUINT64_FORMAT " kept for the server and its jobs, "
+                    "up to %u connections at once.",
+                    fds.limit, fds.was, fds.reserve, fds.connections);
       if (config->status_bind != NULL)
         jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
                       "on %s port %u (no XML-RPC there).",
@@ -476,6 +525,8 @@ main (int argc, char **argv)
   g_clear_handle_id (&server.prune_step_id, g_source_remove);
   g_clear_handle_id (&server.status_id, g_source_remove);
   g_clear_handle_id (&server.watchdog_id, g_source_remove);
+  g_clear_handle_id (&server.failed_id, g_source_remove);
+  g_clear_error (&server.journal_error);
   g_free (server.last_status);
   jq_door_close (server.door);
   jq_rpc_free (server.rpc);

@@ -370,6 +370,76 @@ test_failed_write_reported (void **state)
 }
 
 static void
+test_broken_after_failure (void **state)
+{
+  /* Memory and disk parted at the first failure: later commits fail too,
+   * and write nothing, even when the write itself would work. */
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) one = jq_job_new (1, 5, TASK ("a"), 0);
+  g_autoptr (JqJob) two = jq_job_new (2, 5, TASK ("b"), 0);
+  failures = 0;
+  jq_journal_set_failure_handler (j, on_failed, NULL);
+  jq_journal_add (j, one);
+  jq_journal_begin (j);
+  jq_journal_add (j, one);        /* fails */
+  assert_false (jq_journal_commit (j, NULL));
+  g_autoptr (GError) error = NULL;
+  jq_journal_begin (j);
+  jq_journal_add (j, two);        /* would work */
+  assert_false (jq_journal_commit (j, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_JOURNAL));
+  assert_int_equal (failures, 1);   /* reported once */
+  jq_journal_close (j);
+
+  j = open_ok (f);
+  guint64 next = 0;
+  Loaded loaded = load (j, &next);
+  assert_int_equal (loaded.jobs->len, 1);   /* job 2 was never written */
+  loaded_free (&loaded);
+  jq_journal_close (j);
+}
+
+static void
+check_moved_away (Fixture *f, gboolean replace)
+{
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) one = jq_job_new (1, 5, TASK ("a"), 0);
+  g_autoptr (JqJob) two = jq_job_new (2, 5, TASK ("b"), 0);
+  jq_journal_add (j, one);
+  g_autofree char *moved = g_strconcat (f->path, ".moved", NULL);
+  assert_int_equal (rename (f->path, moved), 0);
+  if (replace)
+    {
+      g_autofree char *text = NULL;
+      gsize len = 0;
+      assert_true (g_file_get_contents (moved, &text, &len, NULL));
+      assert_true (g_file_set_contents (f->path, text, len, NULL));
+    }
+  g_autoptr (GError) error = NULL;
+  failures = 0;
+  jq_journal_set_failure_handler (j, on_failed, NULL);
+  jq_journal_begin (j);
+  jq_journal_add (j, two);
+  assert_false (jq_journal_commit (j, &error));
+  assert_non_null (strstr (error->message, "deleted or replaced"));
+  assert_int_equal (failures, 1);
+  jq_journal_close (j);
+}
+
+static void
+test_deleted_under_us (void **state)
+{
+  check_moved_away (*state, FALSE);
+}
+
+static void
+test_replaced_under_us (void **state)
+{
+  check_moved_away (*state, TRUE);
+}
+
+static void
 test_durability_names (void **state)
 {
   JqDurability d;
@@ -420,6 +490,9 @@ main (void)
     T (test_newer_version),
     T (test_locked),
     T (test_failed_write_reported),
+    T (test_broken_after_failure),
+    T (test_deleted_under_us),
+    T (test_replaced_under_us),
     T (test_queue_id_is_kept),
     cmocka_unit_test (test_durability_names),
   };

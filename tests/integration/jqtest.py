@@ -140,7 +140,14 @@ class BotsDir:
                         timeout)
 
     def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+        # A job that writes its start record while the tree is removed can
+        # leave the folder behind with just that file; jobs waiting for a
+        # file in it end only when the folder is gone, so try again.
+        for _ in range(50):
+            shutil.rmtree(self.root, ignore_errors=True)
+            if not os.path.exists(self.root):
+                break
+            time.sleep(0.01)
 
 
 class Server:
