@@ -288,12 +288,14 @@ def removal(name, added, starting, clears, starts, waiting_after):
     if added is None:
         return "the server's log never says it was added", []
     clear = next((c for c in clears if c.index > added.index), None)
+    until = clear.index if clear is not None else float("inf")
+    started = [s for s in starting if added.index < s.index < until]
+    if started:
+        return ("the server started it (log line %s)%s, but it never ran"
+                % (started[0].where, " before the next clear" if clear else "")), \
+            [added.index, started[0].index]
     if clear is None:
         return "no clear follows its \"Added job\" line", [added.index]
-    started = [s for s in starting if added.index < s.index < clear.index]
-    if started:
-        return ("the server started it (log line %s) before the next clear, "
-                "but it never ran" % started[0].where), [added.index, started[0].index]
     for s in starts:
         if added.index < s.index < clear.index and s.index in waiting_after \
                 and name not in waiting_after[s.index]:

@@ -115,7 +115,7 @@ class CheckerTest(unittest.TestCase):
         # soak-c1-1 was acknowledged and added last: no clear can excuse it
         ran = [n for n in CLEAN_RAN if n != "soak-c1-1"]
         report = self.assertLost(self.run_of(CLEAN_LOG, CLEAN_ACKS, ran).check(), "soak-c1-1",
-                                 "no clear follows")
+                                 "the server started it (log line jobqueue.log:11), but")
         # its log lines, marked, with those before and after
         self.assertIn("> jobqueue.log:10", report)
         self.assertIn("Added job 4, priority 5", report)
@@ -151,6 +151,12 @@ class CheckerTest(unittest.TestCase):
         log = [STARTED, added(1, "soak-c0-0"), STARTED, CLEARED]
         run = self.run_of(log, ["soak-c0-0"], [], restarts=[[], ["soak-c0-0"]], kills=1)
         self.assertClean(run.check())
+
+    def test_never_started_and_no_clear_after_it_is_lost(self):
+        log = CLEAN_LOG[:-2]    # job 4 added, never started
+        ran = [n for n in CLEAN_RAN if n != "soak-c1-1"]
+        self.assertLost(self.run_of(log, CLEAN_ACKS, ran).check(), "soak-c1-1",
+                        "no clear follows its \"Added job\" line", "> jobqueue.log:10")
 
     def test_started_by_the_server_but_never_ran_is_lost(self):
         log = [STARTED, added(1, "soak-c0-0"), starting(1, "soak-c0-0"), CLEARED]
