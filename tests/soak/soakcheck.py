@@ -25,13 +25,17 @@ than it (a false "lost job"), and a real loss can hide behind a clear the
 client saw late.
 
 A job counts as lost when the server acknowledged it (addjob answered 0),
-it never ran, and no clear removed it: removed means a "Job queue
-cleared." line follows its "Added job" line, the server did not start it
-in between, and every server restart in between listed it as waiting.
+it never ran, and no clear removed it.  The job is followed in server
+order from its "Added job" line: it waits until a "Starting job" line
+names it; a restart whose list names it makes it waiting again (a job
+started before a kill is queued again); a restart whose list lacks a
+waiting job has lost it; a "Job queue cleared." line removes it only
+while it is waiting.
 
 Usage: python3 soakcheck.py FOLDER   (exit 0 clean, 1 invariant violated)
 """
 
+import bisect
 import glob
 import json
 import os
@@ -227,13 +231,14 @@ def check(folder):
             if r.get("waiting") is not None:
                 waiting_after[line.index] = set(r["waiting"])
 
+    clear_at = [c.index for c in clears]   # in server order, for bisect
     v = Verdict()
     lost, removed = [], 0
     for name in sorted(acks):
         if runs.get(name):
             continue
         why, marks = removal(name, added.get(name), starting.get(name, []),
-                             clears, starts, waiting_after)
+                             clear_at, starts, waiting_after)
         if why is None:
             removed += 1
             continue
@@ -282,27 +287,44 @@ def check(folder):
     return v
 
 
-def removal(name, added, starting, clears, starts, waiting_after):
+def removal(name, added, starting, clear_at, starts, waiting_after):
     """Why the never-run job @name was not removed by a clear (None: it was),
-    and the log lines that show it."""
+    and the log lines that show it.  Follows the job in server order from
+    its "Added job" line: waiting until the server starts it; a restart
+    that lists it as waiting makes it waiting again (a started job is
+    queued again); a clear removes it only while it is waiting."""
     if added is None:
         return "the server's log never says it was added", []
-    clear = next((c for c in clears if c.index > added.index), None)
-    until = clear.index if clear is not None else float("inf")
-    started = [s for s in starting if added.index < s.index < until]
-    if started:
-        return ("the server started it (log line %s)%s, but it never ran"
-                % (started[0].where, " before the next clear" if clear else "")), \
-            [added.index, started[0].index]
-    if clear is None:
-        return "no clear follows its \"Added job\" line", [added.index]
-    for s in starts:
-        if added.index < s.index < clear.index and s.index in waiting_after \
-                and name not in waiting_after[s.index]:
-            return ("it was missing from the waiting jobs after the restart at "
-                    "log line %s, before the next clear" % s.where), \
-                [added.index, s.index, clear.index]
-    return None, []
+
+    def clear_between(after, before):
+        i = bisect.bisect_right(clear_at, after)
+        return i < len(clear_at) and clear_at[i] < before
+
+    events = sorted([(l.index, "starting", l) for l in starting if l.index > added.index]
+                    + [(l.index, "restart", l) for l in starts if l.index > added.index],
+                    key=lambda e: e[0])
+    state, since = "waiting", added
+    for index, kind, line in events:
+        if state == "waiting" and clear_between(since.index, index):
+            return None, []
+        if kind == "starting":
+            state, since = "started", line
+        elif index in waiting_after:
+            if name in waiting_after[index]:
+                state, since = "waiting", line
+            elif state == "waiting":
+                return ("it was missing from the waiting jobs listed after the restart "
+                        "at log line %s" % line.where), [added.index, since.index, index]
+            else:
+                break           # started, then gone
+        else:
+            state, since = "waiting", line  # not listed: it may be waiting
+    if state == "started":
+        return ("the server started it (log line %s), but it never ran" % since.where), \
+            [added.index, since.index]
+    if clear_between(since.index, float("inf")):
+        return None, []
+    return "no clear follows its \"Added job\" line", [added.index, since.index]
 
 
 def main(argv):

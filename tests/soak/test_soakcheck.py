@@ -144,7 +144,7 @@ class CheckerTest(unittest.TestCase):
                STARTED, CLEARED]
         run = self.run_of(log, ["soak-c0-0", "soak-c0-1"], [], restarts=[[], ["soak-c0-1"]],
                           kills=1)
-        self.assertLost(run.check(), "soak-c0-0", "missing from the waiting jobs after the restart",
+        self.assertLost(run.check(), "soak-c0-0", "missing from the waiting jobs listed after",
                         "> jobqueue.log:4")
 
     def test_job_listed_after_a_restart_then_cleared_is_clean(self):
@@ -162,6 +162,20 @@ class CheckerTest(unittest.TestCase):
         log = [STARTED, added(1, "soak-c0-0"), starting(1, "soak-c0-0"), CLEARED]
         self.assertLost(self.run_of(log, ["soak-c0-0"], []).check(), "soak-c0-0",
                         "the server started it")
+
+    def test_started_then_listed_again_after_a_restart_then_cleared_is_clean(self):
+        # A kill before the start was committed (or before the spawn): the
+        # restarted server lists it as waiting, and then a clear removes it.
+        log = [STARTED, added(1, "soak-c0-0"), starting(1, "soak-c0-0"), STARTED, CLEARED]
+        run = self.run_of(log, ["soak-c0-0"], [], restarts=[[], ["soak-c0-0"]], kills=1)
+        self.assertClean(run.check())
+        run.write("restarts", ['{"start": 0, "waiting": []}', '{"start": 1, "waiting": []}'])
+        self.assertLost(run.check(), "soak-c0-0", "the server started it (log line jobqueue.log:3)")
+
+    def test_unknown_list_after_a_restart_gives_the_benefit_of_the_doubt(self):
+        log = [STARTED, added(1, "soak-c0-0"), starting(1, "soak-c0-0"), STARTED, CLEARED]
+        run = self.run_of(log, ["soak-c0-0"], [], restarts=[[], None], kills=1)
+        self.assertClean(run.check())
 
     def test_number_given_again_after_a_kill_names_the_new_job(self):
         # An add the kill undid (never acknowledged) wrote its line; the
