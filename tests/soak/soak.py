@@ -37,9 +37,10 @@ CALL_ERRORS = (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault,
 
 
 class Soak:
-    def __init__(self, duration, clients):
+    def __init__(self, duration, clients, kill_every=(3, 15)):
         self.duration = duration
         self.clients = clients
+        self.kill_every = kill_every   # seconds between SIGKILLs: (least, most)
         self.bots = jqtest.BotsDir({"authorized_tasks": "*", "stop_grace": "1"})
         self.folder = self.bots.root
         self.record = self.bots.path("ran")
@@ -166,7 +167,7 @@ class Soak:
         try:
             end = time.monotonic() + self.duration
             while time.monotonic() < end:
-                time.sleep(min(random.uniform(3, 15), max(end - time.monotonic(), 0)))
+                time.sleep(min(random.uniform(*self.kill_every), max(end - time.monotonic(), 0)))
                 if time.monotonic() >= end:
                     break
                 self.restart()

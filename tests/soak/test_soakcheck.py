@@ -1,6 +1,7 @@
 """The soak checker judged on small recorded runs made here: clean ones
 must read clean, and a run with a lost job, an overlap or too many
-repeats must say so with the evidence.  Runs in make check (no server)."""
+repeats must say so with the evidence.  Last, one real soak of a few
+seconds, so that what soak.py records is what soakcheck.py reads."""
 
 import contextlib
 import io
@@ -31,6 +32,11 @@ def starting(number, name):
 
 def finished(number):
     return info("Finished job %d, elapsed time 0:00:00.003, exit code 0" % number)
+
+
+def figure(verdict, what):
+    """(value, ok) of the verdict's line starting with @what."""
+    return next((value, ok) for w, value, ok in verdict.results if w.startswith(what))
 
 
 CLEARED = info("Job queue cleared.")
@@ -87,7 +93,7 @@ class CheckerTest(unittest.TestCase):
         return run
 
     def figure(self, verdict, what):
-        return next((value, ok) for w, value, ok in verdict.results if w.startswith(what))
+        return figure(verdict, what)
 
     def assertClean(self, verdict):
         self.assertTrue(verdict.ok, verdict.report())
@@ -240,6 +246,84 @@ class CheckerTest(unittest.TestCase):
             self.assertEqual(soakcheck.main(["soakcheck.py", lost.folder]), 1)
         self.assertIn("LOST soak-c1-1", out.getvalue())
         self.assertTrue(os.path.isdir(lost.folder))  # the checker only reads
+
+
+class RecordedRunTest(unittest.TestCase):
+    """A real soak of a few seconds with two SIGKILLs, recorded by soak.py
+    and judged by the checker; then the same record with one acknowledged
+    job taken out of it."""
+
+    @classmethod
+    def setUpClass(cls):
+        import soak
+        cls.soak = soak.Soak(duration=3, clients=4, kill_every=(1, 1.2))
+        try:
+            cls.folder = cls.soak.run()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        server = cls.soak.server
+        if server is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+        cls.soak.bots.cleanup()
+
+    def copy(self):
+        folder = tempfile.mkdtemp(prefix="soakcheck-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        shutil.copytree(self.folder, folder, dirs_exist_ok=True)
+        return folder
+
+    def ran_and_acknowledged(self):
+        acks = {w[0] for w in soakcheck.read_words(os.path.join(self.folder, "acks"))}
+        ran = [w[1] for w in soakcheck.read_words(os.path.join(self.folder, "ran"))
+               if w[0] == "start" and w[1] in acks]
+        self.assertTrue(ran, "no acknowledged job ran")
+        return ran[len(ran) // 2]
+
+    def test_the_record_is_clean(self):
+        v = soakcheck.check(self.folder)
+        self.assertTrue(v.ok, v.report())
+        kills = figure(v, "SIGKILL + restart")[0]
+        self.assertGreaterEqual(kills, 1, v.report())
+        self.assertEqual(figure(v, "server starts with the waiting jobs listed")[0],
+                         "%d / %d" % (kills + 1, kills + 1), v.report())
+
+    def test_a_run_taken_out_is_a_lost_job_with_its_log_lines(self):
+        name = self.ran_and_acknowledged()
+        folder = self.copy()
+        path = os.path.join(folder, "ran")
+        with open(path) as f:
+            kept = [line for line in f if line.split()[1] != name]
+        with open(path, "w") as f:
+            f.writelines(kept)
+        v = soakcheck.check(folder)
+        report = v.report()
+        self.assertFalse(v.ok, report)
+        self.assertEqual(figure(v, "acknowledged, never run")[0], 1, report)
+        self.assertIn("LOST %s" % name, report)
+        self.assertRegex(report, r"> jobqueue.log:\d+ .*Added job \d+, priority \d: .*%s" % name)
+        self.assertRegex(report, r"> jobqueue.log:\d+ .*Starting job \d+")
+        self.assertIn("journal history", report)
+
+    def test_an_add_taken_out_of_the_server_log_is_a_lost_job(self):
+        name = self.ran_and_acknowledged()
+        folder = self.copy()
+        with open(os.path.join(folder, "ran")) as f:
+            kept = [line for line in f if line.split()[1] != name]
+        with open(os.path.join(folder, "ran"), "w") as f:
+            f.writelines(kept)
+        log = os.path.join(folder, "botssys", "logging", "jobqueue.log")
+        with open(log) as f:
+            kept = [line for line in f if not ("Added job" in line and name in line)]
+        with open(log, "w") as f:
+            f.writelines(kept)
+        report = soakcheck.check(folder).report()
+        self.assertIn("LOST %s" % name, report)
+        self.assertIn("never says it was added", report)
 
 
 if __name__ == "__main__":
