@@ -1,7 +1,7 @@
 """The soak test's checker: a pure function over a recorded run.
 
-A recorded run is a folder (soak.py writes it; the checker's own test
-makes small ones by hand):
+A recorded run is a folder (soak.py writes it; test_soakcheck.py writes
+small ones and records a 3-second soak):
 
   acks       one acknowledged addjob a line: "NAME CLIENT_TIME"
   clears     one clearjobq that answered a line: "CLIENT_TIME"
@@ -55,7 +55,8 @@ FINISHED = re.compile(r"Finished job (\d+)\b")
 CLEARED = re.compile(r"Job queue cleared\.")
 STARTED = re.compile(r"[Jj]obqueue started\.")
 
-CONTEXT = 3  # log lines shown before and after each piece of evidence
+CONTEXT = 3     # log lines shown before and after each piece of evidence
+MAX_SHOWN = 20  # lost jobs shown with their evidence; the rest are counted
 
 
 class LogLine:
@@ -243,12 +244,17 @@ def check(folder):
             removed += 1
             continue
         lost.append(name)
+        if len(lost) > MAX_SHOWN:
+            continue
         block = ["LOST %s: acknowledged (client time %s, shown only), never ran; %s"
                  % (name, acks[name], why)]
         marks = sorted(set(marks) | {l.index for l in log if name in l.text})
         block += context(log, marks) if marks else ["  (no line of the log names it)"]
         block += ["  " + r for r in journal_rows(botssys, name)]
         v.evidence.append("\n".join(block))
+
+    if len(lost) > MAX_SHOWN:
+        v.evidence.append("(%d more lost jobs not shown)" % (len(lost) - MAX_SHOWN))
 
     twice = sorted(n for n, c in runs.items() if c > 1)
     kills = driver.get("kills", 0)

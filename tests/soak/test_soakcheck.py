@@ -192,6 +192,14 @@ class CheckerTest(unittest.TestCase):
                           kills=1)
         self.assertLost(run.check(), "soak-c2-0", "the server started it")
 
+    def test_evidence_of_many_lost_jobs_is_cut_short(self):
+        names = ["soak-c0-%d" % i for i in range(soakcheck.MAX_SHOWN + 5)]
+        log = [STARTED] + [added(i + 1, n) for i, n in enumerate(names)]
+        v = self.run_of(log, names, []).check()
+        self.assertEqual(self.figure(v, "acknowledged, never run"), (len(names), False))
+        self.assertEqual(v.report().count("LOST "), soakcheck.MAX_SHOWN)
+        self.assertIn("(5 more lost jobs not shown)", v.report())
+
     def test_overlap_is_reported(self):
         run = self.run_of(CLEAN_LOG, CLEAN_ACKS, CLEAN_RAN)
         run.append("ran", ["overlap soak-c1-0 2"])
