@@ -211,6 +211,19 @@ jq_botsenv_script_python (const char *path, char ***argv)
   return TRUE;
 }
 
+/* Whether @argv (from jq_botsenv_script_python) runs a Python: a
+ * python* interpreter, or env with a python* argument.  A script of
+ * another language under a Bots name (a shell wrapper of the site's) is
+ * no Python to ask. */
+static gboolean
+names_python (char **argv)
+{
+  g_autofree char *base = g_path_get_basename (argv[0]);
+  if (strcmp (base, "env") == 0 && argv[1] != NULL)
+    return g_str_has_prefix (argv[1], "python");
+  return g_str_has_prefix (base, "python");
+}
+
 /* The Python to ask, as an argv prefix, and the folder of the script it
  * was read from (or NULL); NULL when there is none.  *@why says which,
  * or why none.  Order: $BOTS_JOBQUEUE_PYTHON, configure's
@@ -231,7 +244,8 @@ choose_python (char **script_dir, char **why)
         char **argv = NULL;
         if (script == NULL || !jq_botsenv_script_python (script, &argv))
           continue;
-        if (g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+        if (names_python (argv)
+            && g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
           {
             g_autofree char *real = realpath (script, NULL);
             *script_dir = g_path_get_dirname (real ? real : script);
