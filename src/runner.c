@@ -76,10 +76,15 @@ struct _JqRunner {
 char *
 jq_format_elapsed (gint64 us)
 {
-  gint64 s = us / G_USEC_PER_SEC;
-  return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d.%06d",
-                          s / 3600, (int) (s / 60 % 60), (int) (s % 60),
-                          (int) (us % G_USEC_PER_SEC));
+  /* As Bots 3 and 4 write it: a timedelta of whole seconds, "0:00:05",
+   * "1 day, 2:03:04" (they drop the fraction before printing). */
+  gint64 s = MAX (us, 0) / G_USEC_PER_SEC;
+  gint64 days = s / 86400;
+  g_autofree char *prefix = days == 0 ? g_strdup ("")
+    : g_strdup_printf ("%" G_GINT64_FORMAT " day%s, ", days,
+                       days == 1 ? "" : "s");
+  return g_strdup_printf ("%s%d:%02d:%02d", prefix, (int) (s / 3600 % 24),
+                          (int) (s / 60 % 60), (int) (s % 60));
 }
 
 static void

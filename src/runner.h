@@ -79,7 +79,8 @@ typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
 void jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
                                  gpointer user_data);
 
-/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
+/* Formats a duration as Bots 3 and 4 log it: a timedelta of whole
+ * seconds, "0:00:01", "2 days, 0:00:01". */
 char *jq_format_elapsed (gint64 microseconds);
 
 void jq_runner_free (JqRunner *runner);

@@ -221,6 +221,12 @@ trusted_free (gpointer data)
 static const char *const engine_names[] = { "bots-engine", "bots-engine.py",
                                             NULL };
 
+static gboolean
+is_engine_name (const char *name)
+{
+  return g_strv_contains (engine_names, name);
+}
+
 /* python, python3, python2.7, ... */
 static gboolean
 is_python_name (const char *name)
@@ -343,7 +349,21 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
         add_dir (dirs, g_path_get_dirname (abs));
       }
   if (settings->bots_package_dir != NULL)
-    add_dir (dirs, prefix_bin (settings->bots_package_dir));
+    {
+      add_dir (dirs, prefix_bin (settings->bots_package_dir));
+      /* A source layout (Bots 3 unpacked, run in place) keeps the
+       * scripts beside the bots package folder. */
+      g_autofree char *parent = g_path_get_dirname (settings->bots_package_dir);
+      for (gsize i = 0; engine_names[i] != NULL; i++)
+        {
+          g_autofree char *e = g_build_filename (parent, engine_names[i], NULL);
+          if (g_file_test (e, G_FILE_TEST_IS_REGULAR))
+            {
+              add_dir (dirs, g_steal_pointer (&parent));
+              break;
+            }
+        }
+    }
   g_ptr_array_add (dirs, NULL);
   p->scripts_dirs = (char **) g_ptr_array_free (dirs, FALSE);
   p->pythons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -557,6 +577,20 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
     }
   jq_task_repr_append_cut (shown, argv[0], JQ_TASK_SHOWN_MAX);
   g_autofree char *program = find_program (p, argv[0]);
+  if (program == NULL && !p->anything && is_engine_name (argv[0]))
+    {
+      /* What Bots sends by name ("bots-engine.py --new" from a crontab
+       * line) is found in Bots' scripts' folders too, after PATH: a
+       * service manager's PATH rarely holds them.  It then runs by that
+       * full path. */
+      for (gsize d = 0; p->scripts_dirs[d] != NULL && program == NULL; d++)
+        {
+          g_autofree char *c = g_build_filename (p->scripts_dirs[d], argv[0],
+                                                 NULL);
+          if (is_executable_file (c))
+            program = g_steal_pointer (&c);
+        }
+    }
   if (p->anything)
     {
       /* errno as the exec would report it */
@@ -575,9 +609,12 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
     }
   if (program == NULL)
     {
+      g_autofree char *dirs = g_strjoinv (":", p->scripts_dirs);
       g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                   "%s is not found on PATH (%s)", shown->str,
-                   p->search_path);
+                   "%s is not found on PATH (%s)%s%s", shown->str,
+                   p->search_path, is_engine_name (argv[0]) && dirs[0]
+                   ? " nor in Bots' scripts' folders " : "",
+                   is_engine_name (argv[0]) ? dirs : "");
       return NULL;
     }
   /* The usual case, the trusted path sent as it is, costs no system
