@@ -102,6 +102,30 @@ class Job2Queue(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.listjobs(), 0)
 
 
+    def test_task_xmlrpc_cannot_carry(self):
+        """`bots-job2queue echo $'\\xff'` with the server up: not "Can not
+        contact jobqueue-server" but which argument cannot be sent and why
+        (xmlrpc-c 1.33 holds no character beyond U+FFFF; XML carries no
+        control character); exit 1, nothing queued."""
+        cases = [
+            ([b"bots-engine", b"\xff"], "argument 2", "not valid UTF-8 (byte 0xff"),
+            ([b"bots-engine", b"ok", "a\U0001F600".encode()], "argument 3", "U+1F600"),
+            ([b"bots-engine", b"\x01"], "argument 2", "XML 1.0 cannot carry"),
+            ([b"bots-engine\xc3", b"x"], "argument 1", "not valid UTF-8 (byte 0xc3"),
+        ]
+        for args, which, why in cases:
+            r = job2queue(args, cwd=self.bots.root)
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertNotIn("contact", r.stdout + r.stderr, args)
+            self.assertNotIn("0xfffffff0", r.stderr, args)
+            self.assertIn(which, r.stderr, args)
+            self.assertIn(why, r.stderr, args)
+        self.assertEqual(self.rpc.listjobs(), 0)
+        # what XML carries still goes through: tab, newline, the BMP
+        self.run_ok(["bots-engine", "a\tb\nc", "\u00e9\u20ac\uffed"], 0, "OK, job added to queue.")
+        self.assertEqual(self.rpc.listjobs()[0][2][1:], ["a\tb\nc", "\u00e9\u20ac\uffed"])
+
+
 class NoServer(jqtest.unittest.TestCase):
 
     def setUp(self):
