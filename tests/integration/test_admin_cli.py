@@ -79,6 +79,29 @@ class AdminCli(jqtest.ServerTestCase):
         rows = json.loads(self.cli("--json", "history", "-n", "2").stdout)
         self.assertEqual([r["jobnumber"] for r in rows], [3, 2])
 
+    def test_answers_beyond_512_kib(self):
+        """list and history answers past xmlrpc-c's default 512 KiB
+        response limit: 1,500 waiting Bots 3 tasks (about 1 MB of
+        XML-RPC) and 600 finished 1 KB ones are all listed, not "exit 1,
+        server cannot be reached"."""
+        engine = ["/usr/bin/python2.7", "/usr/local/lib/python2.7/dist-packages/bots/bots-engine.py"]
+        rpc = self.server.proxy()
+        for i in range(600):
+            rpc.addjob(["true", "%04d" % i + "h" * 1000], 5)
+        jqtest.wait_for(lambda: rpc.status()["totals"]["succeeded"] == 600, "600 jobs to run",
+                        timeout=60, interval=0.1)
+        rpc.pause()
+        for i in range(1500):
+            rpc.addjob(engine + ["-cconfig", "--new", "route-%04d" % i + "w" * 400], 5)
+        listed = json.loads(self.cli("--json", "list").stdout)
+        self.assertEqual(len(listed), 1500)
+        self.assertEqual(listed[-1][2][-1], "route-1499" + "w" * 400)
+        self.assertGreaterEqual(len(self.cli("list").stdout.splitlines()), 1501)
+        rows = json.loads(self.cli("--json", "history", "-n", "600").stdout)
+        self.assertEqual(len(rows), 600)
+        self.assertEqual(rows[0]["task"][1], "0599" + "h" * 1000)
+        self.cli("clear")
+
     def test_add_numbers_and_wait(self):
         # A program that cannot start has ended before the answer: its
         # number comes with the answer (submit), not from a look-up.
