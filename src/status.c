@@ -387,18 +387,56 @@ jq_status_append_json_string (GString *out, const char *text)
   g_string_append_c (out, '"');
 }
 
+/* @text as a JSON string of at most @max characters; returns how many it
+ * wrote, and sets *@cut when that is not all.  Counting characters of the
+ * valid text, not bytes of the escaped one: escaping makes at most 6
+ * bytes of one (a "<" is \u003c). */
+static glong
+append_json_string_cut (GString *out, const char *text, glong max,
+                        gboolean *cut)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  glong chars = g_utf8_strlen (valid, -1);
+  if (chars > max)
+    {
+      *g_utf8_offset_to_pointer (valid, max) = '\0';
+      chars = max;
+      *cut = TRUE;
+    }
+  jq_status_append_json_string (out, valid);
+  return chars;
+}
+
+/* "task":[...] of at most JQ_STATUS_TASK_CHARS characters (a separator
+ * counts one), as the log cuts a task: a task may hold 64 KiB, and 150
+ * of them made one answer of 38 MB.  A cut task is followed by its whole
+ * size, "task_bytes" (its arguments' bytes) and "task_arguments". */
 static void
 append_task (GString *out, JqJob *job)
 {
   const char *const *argv = jq_job_get_argv (job);
-  g_string_append_c (out, '[');
-  for (gsize i = 0; argv[i] != NULL; i++)
+  glong budget = JQ_STATUS_TASK_CHARS;
+  gboolean cut = FALSE;
+  gsize bytes = 0, n = 0;
+  g_string_append (out, "\"task\":[");
+  for (; argv[n] != NULL; n++)
     {
-      if (i > 0)
+      bytes += strlen (argv[n]);
+      if (cut)
+        continue;
+      if (n > 0 && budget-- <= 0)
+        {
+          cut = TRUE;
+          continue;
+        }
+      if (n > 0)
         g_string_append_c (out, ',');
-      jq_status_append_json_string (out, argv[i]);
+      budget -= append_json_string_cut (out, argv[n], budget, &cut);
     }
   g_string_append_c (out, ']');
+  if (cut)
+    g_string_append_printf (out, ",\"task_bytes\":%" G_GSIZE_FORMAT
+                            ",\"task_arguments\":%" G_GSIZE_FORMAT, bytes, n);
 }
 
 #define MS(us) ((gint64) (us) / 1000)
@@ -411,7 +449,7 @@ static void
 append_finished (GString *out, const Run *r)
 {
   g_string_append_printf (out, "{\"jobnumber\":%" G_GUINT64_FORMAT
-                          ",\"priority\":%d,\"task\":",
+                          ",\"priority\":%d,",
                           jq_job_get_number (r->job), r->priority);
   append_task (out, r->job);
   g_string_append_printf (out, ",\"queued\":%" G_GINT64_FORMAT,
@@ -425,8 +463,12 @@ append_finished (GString *out, const Run *r)
                           r->hit_maxruntime ? "true" : "false");
   if (r->start_error != NULL)
     {
+      /* It quotes the task too (cut to JQ_TASK_SHOWN_MAX bytes by
+       * task.c, but any text may follow). */
       g_string_append (out, ",\"start_error\":");
-      jq_status_append_json_string (out, r->start_error);
+      gboolean cut = FALSE;
+      append_json_string_cut (out, r->start_error, JQ_STATUS_TASK_CHARS,
+                              &cut);
     }
   else
     g_string_append_printf (out, ",\"exit_code\":%d", r->exit_code);
@@ -455,14 +497,16 @@ render_json (const Snapshot *s, GString *out)
                           s->totals.succeeded, s->totals.failed,
                           s->totals.start_failures);
 
-  g_string_append (out, ",\"running\":[");
-  for (guint i = 0; i < s->running->len; i++)
+  /* nr_threads may be 1000: the first JQ_STATUS_RUNNING_JOBS are listed. */
+  g_string_append_printf (out, ",\"running_count\":%u,\"running\":[",
+                          s->running->len);
+  for (guint i = 0; i < s->running->len && i < JQ_STATUS_RUNNING_JOBS; i++)
     {
       JqJob *job = s->running->pdata[i];
       g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
                               ",\"priority\":%d,\"pid\":%d,\"started\":%"
                               G_GINT64_FORMAT ",\"queued\":%" G_GINT64_FORMAT
-                              ",\"task\":", i ? "," : "",
+                              ",", i ? "," : "",
                               jq_job_get_number (job),
                               jq_job_get_priority (job),
                               (int) g_array_index (s->pids, GPid, i),
@@ -478,7 +522,7 @@ render_json (const Snapshot *s, GString *out)
       const Waiting *w = &g_array_index (s->next, Waiting, i);
       g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
                               ",\"priority\":%d,\"queued\":%" G_GINT64_FORMAT
-                              ",\"task\":", i ? "," : "",
+                              ",", i ? "," : "",
                               jq_job_get_number (w->job), w->priority,
                               MS (jq_job_get_queued_us (w->job)));
       append_task (out, w->job);

@@ -110,6 +110,48 @@ class StatusJson(StatusBase):
         self.assertEqual([w["jobnumber"] for w in data["next"]], [j[1] for j in listed])
         self.assertEqual([w["priority"] for w in data["next"]], [j[0] for j in listed])
 
+    def test_answer_bounded_whatever_the_tasks(self):
+        """Tasks of 64 KiB of "<" (6 bytes each in JSON), of 1,024
+        arguments, and long start errors: 150 of them made one status.json
+        of tens of MB; now each task is cut at 300 characters with its
+        whole size, and the answer stays below 1 MiB."""
+        big = "<" * 65000
+        for i in range(25):          # finished, and could not start
+            self.rpc.addjob(["true", "%03d" % i + big[3:]], 5)
+            self.rpc.addjob(["/nonexistent/" + "<" * 4000 + "%03d" % i], 5)
+        jqtest.wait_for(lambda: self.rpc.status()["totals"]["start_failures"] == 25, "the ends",
+                        timeout=60, interval=0.1)
+        self.hold()
+        for i in range(150):
+            self.rpc.addjob(["echo", "%03d" % i + big[3:]], 5)
+        self.rpc.addjob(["echo"] + [""] * 1023, 5)
+        self.rpc.addjob(["echo"] + ["<"] * 1023, 5)
+        data, raw = self.json()
+        self.assertLess(len(raw), 1 << 20)
+        self.assertEqual(data["waiting"], 152)
+        self.assertEqual(len(data["next"]), 100)
+        first = data["next"][0]
+        self.assertEqual(first["task"][0], "echo")
+        self.assertEqual(first["task"][1], "000" + "<" * 292)   # 300 with "echo" and a separator
+        self.assertEqual((first["task_bytes"], first["task_arguments"]), (4 + 65000, 2))
+        finished = data["finished"]
+        self.assertEqual(len(finished), 25)
+        for f in finished:
+            self.assertLessEqual(len(" ".join(f["task"])), 300, f)
+            self.assertIn("task_bytes", f)
+            self.assertLessEqual(len(f.get("start_error", "")), 300, f)
+        # a task that fits is whole, without the size fields
+        self.assertNotIn("task_bytes", data["running"][0])
+        self.rpc.clearjobq()
+        self.rpc.addjob(["echo"] + [""] * 1023, 5)
+        self.rpc.addjob(["echo"] + ["<"] * 1023, 5)
+        data, raw = self.json()
+        empty, lts = data["next"]
+        self.assertEqual(len(empty["task"]), 297)      # "echo", 296 separators
+        self.assertEqual(empty["task_arguments"], 1024)
+        self.assertEqual(lts["task"], ["echo"] + ["<"] * 148)
+        self.assertEqual((lts["task_bytes"], lts["task_arguments"]), (4 + 1023, 1024))
+
     def test_page_is_self_contained(self):
         status, headers, body = get(self.bots.port, "/")
         self.assertEqual(status, 200)
