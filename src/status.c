@@ -565,9 +565,58 @@ render_json (const Snapshot *s, GString *out)
 
 /* ---------------------------------------------------------- answers */
 
+/* The icon browsers ask for at /favicon.ico whatever the page says (the
+ * page itself names none): answered, so that a page view is not counted
+ * as a refused request and does not fire alerts. */
+static const char icon[] =
+  "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">"
+  "<rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#2e9d4e\"/>"
+  "<path d=\"M4 5h8M4 8h8M4 11h5\" stroke=\"#fff\" stroke-width=\"1.6\"/>"
+  "</svg>\n";
+
+/* "'sha256-BASE64'" of the page's text between @open and @close, for
+ * the Content-Security-Policy. */
+static char *
+page_hash (const char *open, const char *close)
+{
+  const char *start = strstr (jq_status_page, open);
+  g_assert (start != NULL && strstr (start + 1, open) == NULL);
+  start += strlen (open);
+  const char *end = strstr (start, close);
+  g_assert (end != NULL);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (sum, (const guchar *) start, end - start);
+  g_checksum_get_digest (sum, digest, &len);
+  g_autofree char *b64 = g_base64_encode (digest, len);
+  return g_strdup_printf ("'sha256-%s'", b64);
+}
+
+const char *
+jq_status_page_csp (void)
+{
+  static gsize once;
+  static char *csp;
+  if (g_once_init_enter (&once))
+    {
+      g_autofree char *script = page_hash ("<script>", "</script>");
+      g_autofree char *style = page_hash ("<style>", "</style>");
+      csp = g_strdup_printf ("default-src 'none'; script-src %s; "
+                             "style-src %s; connect-src 'self'; "
+                             "img-src 'self'; base-uri 'none'; "
+                             "form-action 'none'; frame-ancestors 'none'",
+                             script, style);
+      g_once_init_leave (&once, 1);
+    }
+  return csp;
+}
+
 JqStatusPath
 jq_status_match (const char *path)
 {
+  if (g_strcmp0 (path, "/favicon.ico") == 0)
+    return JQ_STATUS_ICON;
   if (g_strcmp0 (path, "/") == 0 || g_strcmp0 (path, "/index.html") == 0)
     return JQ_STATUS_PAGE;
   if (g_strcmp0 (path, "/status.json") == 0)
@@ -586,6 +635,11 @@ jq_status_answer (JqStatus *st, JqStatusPath what, const char **content_type,
       /* The page is static; its script asks for the JSON. */
       *content_type = "text/html; charset=utf-8";
       return g_bytes_new_static (jq_status_page, sizeof jq_status_page - 1);
+    }
+  if (what == JQ_STATUS_ICON)
+    {
+      *content_type = "image/svg+xml";
+      return g_bytes_new_static (icon, sizeof icon - 1);
     }
   g_return_val_if_fail (what == JQ_STATUS_JSON || what == JQ_STATUS_METRICS,
                         NULL);

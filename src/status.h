@@ -44,10 +44,16 @@ typedef enum {
   JQ_STATUS_PAGE,       /* "/" and "/index.html" */
   JQ_STATUS_JSON,       /* "/status.json" */
   JQ_STATUS_METRICS,    /* "/metrics" */
+  JQ_STATUS_ICON,       /* "/favicon.ico": a small SVG icon */
 } JqStatusPath;
 
 /* Which answer @path (without the query string) asks for. */
 JqStatusPath jq_status_match (const char *path);
+
+/* The Content-Security-Policy of the page: its one inline script and
+ * one style element allowed by their SHA-256 (computed once from the
+ * page), nothing else inline; requests to its own origin only. */
+const char *jq_status_page_csp (void);
 
 /* The body of answer @what and its Content-Type; any thread.  Returns
  * NULL and sets @error when the loop cannot be asked (the server is

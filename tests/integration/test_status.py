@@ -2,6 +2,8 @@
 escaping, the cost with many waiting, exact metric values after a scripted
 run (and promtool's check), the status-only port, hostile requests."""
 
+import base64
+import hashlib
 import http.client
 import json
 import re
@@ -159,14 +161,51 @@ class StatusJson(StatusBase):
         self.assertIn("default-src 'none'", headers["Content-Security-Policy"])
         page = body.decode()
         self.assertIn("status.json", page)
-        # nothing fetched from elsewhere: no src/href to another host
-        for marker in ("src=", "<link", "@import", "url("):
+        # nothing fetched from elsewhere: no src/href to another host; the
+        # one link says "no icon", so that browsers do not ask for one
+        for marker in ("src=", "@import", "url("):
             self.assertNotIn(marker, page)
+        self.assertEqual(re.findall(r"<link[^>]*>", page), ['<link rel="icon" href="data:,">'])
         self.assertEqual(re.findall(r"[a-z]+://[^\"' ]*", page), ["http://www.w3.org/2000/svg"])
         self.assertEqual(get(self.bots.port, "/index.html")[2], body)
         # XML-RPC still answers POST on every path, these included
         for path in ("/", "/metrics", "/status.json"):
             self.assertEqual(self.server.proxy(path).isup(), 0)
+
+    def test_csp_allows_only_the_pages_own_script_and_style(self):
+        """'unsafe-inline' allowed any inline script or handler that got
+        into the page: the policy names the page's one script and one
+        style by their SHA-256, and the page has no inline style or
+        handler attribute that would need more."""
+        status, headers, body = get(self.bots.port, "/")
+        csp = headers["Content-Security-Policy"]
+        self.assertNotIn("unsafe", csp)
+        page = body.decode()
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        for tag, directive in (("script", "script-src"), ("style", "style-src")):
+            blocks = re.findall(r"<%s>(.*?)</%s>" % (tag, tag), page, re.S)
+            self.assertEqual(len(blocks), 1, tag)
+            digest = base64.b64encode(hashlib.sha256(blocks[0].encode()).digest()).decode()
+            self.assertEqual(directives[directive], "'sha256-%s'" % digest)
+        self.assertEqual(directives["default-src"], "'none'")
+        self.assertEqual(directives["connect-src"], "'self'")
+        markup = re.sub(r"<!--.*?-->|<script>.*?</script>|<style>.*?</style>", "", page, flags=re.S)
+        self.assertIsNone(re.search(r"<[^>]*\s(style|on[a-z]+)=", markup))
+
+    def test_favicon_is_not_a_refusal(self):
+        """Every browser visit asked for /favicon.ico and was counted as a
+        refused request (405 on the main port), firing alerts."""
+        before = metrics(self.bots.port)
+        for _ in range(3):
+            status, headers, body = get(self.bots.port, "/favicon.ico")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Content-Type"], "image/svg+xml")
+            self.assertTrue(body.startswith(b"<svg"))
+        after = metrics(self.bots.port)
+        refused = {k: v for k, v in after.items() if k.startswith("bots_jobqueue_http_requests_refused_total")}
+        self.assertEqual(refused, {k: v for k, v in before.items() if k in refused})
+        self.assertEqual(sum(refused.values()), 0)
+        self.assertEqual(get(self.bots.port, "/favicon.ico/x")[0], 405)
 
     def test_hostile_requests(self):
         port = self.bots.port
@@ -296,6 +335,7 @@ class StatusPort(StatusBase):
         self.assertEqual(get(port, "/metrics")[0], 200)
         self.assertEqual(json.loads(get(port, "/status.json")[2])["waiting"], 0)
         self.assertEqual(get(port, "/RPC2")[0], 404)
+        self.assertEqual(get(port, "/favicon.ico")[0], 200)     # not counted as not_found
         body = xmlrpc.client.dumps(((["isup"]), 5), "addjob").encode()
         for path in ("/", "/RPC2", "/metrics"):
             status, reply = jqtest.post(port, body, path=path)
