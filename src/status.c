@@ -575,7 +575,8 @@ static const char icon[] =
   "</svg>\n";
 
 /* "'sha256-BASE64'" of the page's text between @open and @close, for
- * the Content-Security-Policy. */
+ * the Content-Security-Policy.  (img-src allows data: for the page's
+ * "no icon" link, href="data:,", which some browsers check against it.) */
 static char *
 page_hash (const char *open, const char *close)
 {
@@ -604,7 +605,7 @@ jq_status_page_csp (void)
       g_autofree char *style = page_hash ("<style>", "</style>");
       csp = g_strdup_printf ("default-src 'none'; script-src %s; "
                              "style-src %s; connect-src 'self'; "
-                             "img-src 'self'; base-uri 'none'; "
+                             "img-src 'self' data:; base-uri 'none'; "
                              "form-action 'none'; frame-ancestors 'none'",
                              script, style);
       g_once_init_leave (&once, 1);
