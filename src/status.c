@@ -390,18 +390,29 @@ jq_status_append_json_string (GString *out, const char *text)
 /* @text as a JSON string of at most @max characters; returns how many it
  * wrote, and sets *@cut when that is not all.  Counting characters of the
  * valid text, not bytes of the escaped one: escaping makes at most 6
- * bytes of one (a "<" is \u003c). */
+ * bytes of one (a "<" is \u003c).  Reads no more of @text than @max + 1
+ * characters can take (4 bytes each, or one invalid byte each), so that
+ * long tasks cost little at every poll.  With @note, a cut text ends in
+ * "... [cut: N bytes]". */
 static glong
 append_json_string_cut (GString *out, const char *text, glong max,
-                        gboolean *cut)
+                        gboolean note, gboolean *cut)
 {
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  gsize len = strnlen (text, (gsize) max * 4 + 4);
+  g_autofree char *valid = g_utf8_make_valid (text, len);
   glong chars = g_utf8_strlen (valid, -1);
   if (chars > max)
     {
       *g_utf8_offset_to_pointer (valid, max) = '\0';
       chars = max;
       *cut = TRUE;
+      if (note)
+        {
+          char *noted = g_strdup_printf ("%s... [cut: %" G_GSIZE_FORMAT
+                                         " bytes]", valid, strlen (text));
+          g_free (valid);
+          valid = noted;
+        }
     }
   jq_status_append_json_string (out, valid);
   return chars;
@@ -431,7 +442,7 @@ append_task (GString *out, JqJob *job)
         }
       if (n > 0)
         g_string_append_c (out, ',');
-      budget -= append_json_string_cut (out, argv[n], budget, &cut);
+      budget -= append_json_string_cut (out, argv[n], budget, FALSE, &cut);
     }
   g_string_append_c (out, ']');
   if (cut)
@@ -468,7 +479,7 @@ append_finished (GString *out, const Run *r)
       g_string_append (out, ",\"start_error\":");
       gboolean cut = FALSE;
       append_json_string_cut (out, r->start_error, JQ_STATUS_TASK_CHARS,
-                              &cut);
+                              TRUE, &cut);
     }
   else
     g_string_append_printf (out, ",\"exit_code\":%d", r->exit_code);
