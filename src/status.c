@@ -22,9 +22,13 @@
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 #define MINUTE_US ((gint64) 60 * G_USEC_PER_SEC)
 
-/* One ended job; immutable once made, shared by snapshots (atomic rc box). */
+/* One ended job; immutable once made, shared by snapshots (atomic rc box).
+ * It keeps its task only as the JSON shows it (cut): up to
+ * JQ_STATUS_MAX_RUNS of 64 KiB each would hold 128 MB. */
 typedef struct {
-  JqJob   *job;           /* owned reference; its argv never changes */
+  guint64  number;
+  gint64   queued_us;
+  char    *task_json;     /* "task":[...] and its size if cut */
   int      priority;
   gint64   started_us;    /* 0: it never started */
   gint64   ended_us;
@@ -53,7 +57,7 @@ static void
 run_clear (gpointer p)
 {
   Run *r = p;
-  jq_job_unref (r->job);
+  g_free (r->task_json);
   g_free (r->start_error);
 }
 
@@ -103,13 +107,27 @@ keep_run (JqStatus *st, Run *r, gint64 now_us)
     run_unref (g_queue_pop_head (&st->runs));
 }
 
+static void append_task (GString *out, const char *const *argv);
+
 static Run *
-run_new (JqJob *job, int priority)
+run_new (guint64 number, int priority, gint64 queued_us,
+         const char *const *argv)
 {
   Run *r = g_atomic_rc_box_new0 (Run);
-  r->job = jq_job_ref (job);
+  r->number = number;
   r->priority = priority;
+  r->queued_us = queued_us;
+  GString *task = g_string_new (NULL);
+  append_task (task, argv);
+  r->task_json = g_string_free (task, FALSE);
   return r;
+}
+
+static Run *
+run_new_for (JqJob *job)
+{
+  return run_new (jq_job_get_number (job), jq_job_get_priority (job),
+                  jq_job_get_queued_us (job), jq_job_get_argv (job));
 }
 
 static void
@@ -129,7 +147,7 @@ on_event (const JqEvent *e, gpointer user_data)
       break;
     case JQ_EVENT_FINISHED:
       {
-        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        Run *r = run_new_for (e->job);
         r->started_us = e->result->started_us;
         r->ended_us = e->result->ended_us;
         r->exit_code = e->result->exit_code;
@@ -145,7 +163,7 @@ on_event (const JqEvent *e, gpointer user_data)
       }
     case JQ_EVENT_START_FAILED:
       {
-        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        Run *r = run_new_for (e->job);
         r->ended_us = now;
         r->start_error = g_strdup (e->start_error);
         jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
@@ -222,9 +240,8 @@ seed_from_journal (JqStatus *st, JqJournal *journal)
       JqFinished *f = &g_array_index (rows, JqFinished, i);
       if (f->ended_us < now - DAY_US)
         continue;
-      g_autoptr (JqJob) job = jq_job_new (f->number, f->priority, f->argv,
-                                          f->queued_us);
-      Run *r = run_new (job, f->priority);
+      Run *r = run_new (f->number, f->priority, f->queued_us,
+                        (const char *const *) f->argv);
       r->started_us = f->started_us;
       r->ended_us = f->ended_us;
       r->exit_code = f->exit_code;
@@ -423,9 +440,8 @@ append_json_string_cut (GString *out, const char *text, glong max,
  * of them made one answer of 38 MB.  A cut task is followed by its whole
  * size, "task_bytes" (its arguments' bytes) and "task_arguments". */
 static void
-append_task (GString *out, JqJob *job)
+append_task (GString *out, const char *const *argv)
 {
-  const char *const *argv = jq_job_get_argv (job);
   glong budget = JQ_STATUS_TASK_CHARS;
   gboolean cut = FALSE;
   gsize bytes = 0, n = 0;
@@ -461,10 +477,10 @@ append_finished (GString *out, const Run *r)
 {
   g_string_append_printf (out, "{\"jobnumber\":%" G_GUINT64_FORMAT
                           ",\"priority\":%d,",
-                          jq_job_get_number (r->job), r->priority);
-  append_task (out, r->job);
+                          r->number, r->priority);
+  g_string_append (out, r->task_json);
   g_string_append_printf (out, ",\"queued\":%" G_GINT64_FORMAT,
-                          MS (jq_job_get_queued_us (r->job)));
+                          MS (r->queued_us));
   if (r->started_us != 0)
     g_string_append_printf (out, ",\"started\":%" G_GINT64_FORMAT,
                             MS (r->started_us));
@@ -523,7 +539,7 @@ render_json (const Snapshot *s, GString *out)
                               (int) g_array_index (s->pids, GPid, i),
                               MS (g_array_index (s->started_us, gint64, i)),
                               MS (jq_job_get_queued_us (job)));
-      append_task (out, job);
+      append_task (out, jq_job_get_argv (job));
       g_string_append_c (out, '}');
     }
 
@@ -536,7 +552,7 @@ render_json (const Snapshot *s, GString *out)
                               ",", i ? "," : "",
                               jq_job_get_number (w->job), w->priority,
                               MS (jq_job_get_queued_us (w->job)));
-      append_task (out, w->job);
+      append_task (out, jq_job_get_argv (w->job));
       g_string_append_c (out, '}');
     }
 
@@ -558,7 +574,7 @@ render_json (const Snapshot *s, GString *out)
       const Run *r = s->runs->pdata[i];
       g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%" G_GINT64_FORMAT
                               ",%" G_GINT64_FORMAT ",\"%s\",%d]",
-                              i ? "," : "", jq_job_get_number (r->job),
+                              i ? "," : "", r->number,
                               MS (r->started_us ? r->started_us : r->ended_us),
                               MS (r->ended_us), result_names[run_result (r)],
                               r->hit_maxruntime ? 1 : 0);
