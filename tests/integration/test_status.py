@@ -154,6 +154,24 @@ class StatusJson(StatusBase):
         self.assertEqual(lts["task"], ["echo"] + ["<"] * 148)
         self.assertEqual((lts["task_bytes"], lts["task_arguments"]), (4 + 1023, 1024))
 
+    def test_restart_keeps_the_timeline(self):
+        """Runs are seeded from the journal's history at start: after a
+        restart the finished jobs and the chart are still there, a long
+        task cut as before."""
+        a = self.rpc.submit(["sh", "-c", "exit 3", "L" * 5000], 5)["jobnumber"]
+        b = self.rpc.submit(["/nonexistent/prog"], 5)["jobnumber"]
+        jqtest.wait_for(lambda: len(self.json()[0]["finished"]) == 2, "the ends")
+        data, _ = self.json()
+        self.server.stop()
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        again, _ = self.json()
+        self.assertEqual(again["finished"], data["finished"])
+        self.assertEqual([r[0] for r in again["runs"]], [a, b])
+        first = {f["jobnumber"]: f for f in again["finished"]}[a]
+        self.assertEqual(first["task"], ["sh", "-c", "exit 3", "L" * (300 - 2 - 1 - 2 - 1 - 6 - 1)])
+        self.assertEqual((first["task_bytes"], first["task_arguments"]), (2 + 2 + 6 + 5000, 4))
+
     def test_page_is_self_contained(self):
         status, headers, body = get(self.bots.port, "/")
         self.assertEqual(status, 200)
