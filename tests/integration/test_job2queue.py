@@ -126,6 +126,22 @@ class Job2Queue(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.listjobs()[0][2][1:], ["a\tb\nc", "\u00e9\u20ac\uffed"])
 
 
+    def test_server_fault_beyond_bmp(self):
+        """What Python's xmlrpc.client sends for a character beyond U+FFFF
+        (raw, or as a character reference): a fault that says why, not
+        xmlrpc-c's "(first byte 0xfffffff0)"; the server goes on."""
+        for body in (xmlrpc.client.dumps((["bots-engine", "a\U0001F600"], 5), "addjob").encode(),
+                     b"<?xml version='1.0'?><methodCall><methodName>addjob</methodName><params>"
+                     b"<param><value><array><data><value><string>a&#x1F600;</string></value></data>"
+                     b"</array></value></param><param><value><int>5</int></value></param></params>"
+                     b"</methodCall>"):
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                jqtest.call_raw(self.bots.port, body)
+            self.assertIn("beyond U+FFFF, which xmlrpc-c 1.33 cannot hold", caught.exception.faultString)
+            self.assertNotIn("0xffff", caught.exception.faultString)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+
 class NoServer(jqtest.unittest.TestCase):
 
     def setUp(self):
