@@ -73,9 +73,10 @@ jq_client_get_url (JqClient *c)
  * answers (an <i8> out of range), and whatever listens on the port may
  * answer anything.  Nor does its 512 KiB limit on responses
  * (XMLRPC_XML_SIZE_LIMIT_ID) apply: listjobs answers every waiting job,
- * which passes 512 KiB with about 1,500 of Bots 3's tasks; the bound is
- * JQ_CLIENT_MAX_ANSWER, checked once the transport has the whole answer
- * (its curl transport collects it all before handing it over). */
+ * which passes 512 KiB with about 1,500 of Bots 3's tasks.  The bound is
+ * its curl transport's: it collects the answer in one xmlrpc_mem_block,
+ * which holds at most JQ_CLIENT_MAX_ANSWER bytes, and says no more than
+ * libcurl's "Failure writing output to destination" when one is larger. */
 xmlrpc_value *
 jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
                 GError **error)
@@ -94,14 +95,14 @@ jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
     {
       /* xmlrpc-c leaves a poisoned pointer behind on failure */
       answer = NULL;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+      if (strstr (env.fault_string, "Failure writing output") != NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s answered %s with "
+                     "more than %d MiB, the most a client can hold "
+                     "(xmlrpc-c 1.33's limit)", c->url, method,
+                     JQ_CLIENT_MAX_ANSWER >> 20);
+      else
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
     }
-  else if (xmlrpc_mem_block_size (answer) > JQ_CLIENT_MAX_ANSWER)
-    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s answered %s with %"
-                 G_GSIZE_FORMAT " bytes, more than the %d MiB a client "
-                 "reads", c->url, method,
-                 (gsize) xmlrpc_mem_block_size (answer),
-                 JQ_CLIENT_MAX_ANSWER >> 20);
   else
     {
       g_autoptr (GError) local = NULL;

@@ -9,10 +9,12 @@
 
 typedef struct _JqClient JqClient;
 
-/* The largest answer a client reads (bytes): listjobs has no cap (Bots'
- * own method), history at most 16 MiB of task text (doc/admin-api.md);
- * this holds a listjobs of some 100,000 tasks of 2 KiB. */
-#define JQ_CLIENT_MAX_ANSWER (256 << 20)
+/* The largest answer a client can read (bytes): xmlrpc-c 1.33's memory
+ * blocks, in which its curl transport collects an answer, hold no more.
+ * listjobs has no cap (Bots' own method): this holds some 100,000 tasks
+ * of 1 KiB; history is capped at 16 MiB of task text
+ * (doc/admin-api.md). */
+#define JQ_CLIENT_MAX_ANSWER (128 << 20)
 
 /* A client for the server that @config describes (its port and bind
  * address).  @timeout_ms bounds each call; a refused connection fails at
@@ -26,7 +28,8 @@ const char *jq_client_get_url (JqClient *client);
 /* Calls @method with @params (an XML-RPC array, borrowed).  Returns the
  * result (caller DECREFs), or NULL and sets @error: JQ_ERROR_IO when the
  * server cannot be reached or answers anything but an XML-RPC response
- * (read strictly, by src/message.c) of at most JQ_CLIENT_MAX_ANSWER bytes, JQ_ERROR_INVALID with the fault's
+ * (read strictly, by src/message.c) of at most JQ_CLIENT_MAX_ANSWER bytes
+ * (a larger one: an error that says so), JQ_ERROR_INVALID with the fault's
  * text when it answers with a fault.  The result's type is whatever the
  * peer sent: callers check it. */
 xmlrpc_value *jq_client_call (JqClient *client, const char *method,

@@ -1,8 +1,10 @@
 """bots-jobqueue, the administrator's command, against the real server:
 every subcommand, --json parsed back, exit codes, 80 columns."""
 
+import http.server
 import json
 import subprocess
+import threading
 
 import xmlrpc.client
 
@@ -188,6 +190,46 @@ class NoServer(jqtest.unittest.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("unexpected answer to status", r.stderr)
         finally:
+            bots.cleanup()
+
+    def test_answer_too_large(self):
+        """An answer beyond the 128 MiB a client can hold (xmlrpc-c's
+        limit; whatever listens on the port may send one) is an error that
+        says so, not libcurl's "Failure writing output to destination";
+        exit 1.  What it sends is streamed, 1 MiB at a time."""
+        bots = jqtest.BotsDir()
+        size = 129 * 1024 * 1024
+        chunk = b" " * (1024 * 1024)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(size // len(chunk)):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", bots.port), Handler)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "list"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("answered listjobs with more than 128 MiB, the most a client can hold",
+                          r.stderr)
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            thread.join()
             bots.cleanup()
 
     def test_unreachable(self):
