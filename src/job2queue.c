@@ -216,7 +216,18 @@ main (int argc, char **argv)
     if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
       config_option = *t + 2;
 
+  /* A task XML-RPC cannot carry (bad UTF-8, a character beyond U+FFFF
+   * or a control character) is refused here, with the argument and why:
+   * sent, it would come back as a fault and be reported as a server that
+   * cannot be contacted. */
   g_autoptr (GError) error = NULL;
+  if (!jq_client_check_strings ((const char *const *) task, &error))
+    {
+      printf ("Error, job not added to queue.\n");
+      fprintf (stderr, "bots-job2queue: %s; the server was not asked\n",
+               error->message);
+      return EXIT_NOT_ADDED;
+    }
   g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
                                                             &error);
   if (config == NULL)

@@ -1195,10 +1195,7 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
   if (what == JQ_STATUS_PAGE)
     /* Nothing but the page's own inline script and style, and its JSON. */
     ResponseAddField (session, "Content-Security-Policy",
-                      "default-src 'none'; script-src 'unsafe-inline'; "
-                      "style-src 'unsafe-inline'; connect-src 'self'; "
-                      "img-src 'self'; base-uri 'none'; form-action 'none'; "
-                      "frame-ancestors 'none'");
+                      jq_status_page_csp ());
   ResponseWriteStart (session);
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
