@@ -43,8 +43,47 @@ typedef struct _JqRunner JqRunner;
 typedef void (*JqRunnerFinished) (JqJob *job, const JqJobResult *result,
                                   gpointer user_data);
 
+/* Called once when a job passes its maxruntime (after it is logged). */
+typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
+
+/* A process adopted with jq_runner_adopt() has ended (logged). */
+typedef void (*JqRunnerAdoptedEnded) (guint64 number, gpointer user_data);
+
+/* What a runner tells its owner; every hook is called on the loop. */
+typedef struct {
+  JqRunnerFinished     finished;
+  JqRunnerTimedOut     timed_out;       /* nullable */
+  JqRunnerAdoptedEnded adopted_ended;   /* nullable */
+  gpointer             user_data;
+} JqRunnerHooks;
+
+/* The runner as the scheduler sees it: a seam, so that the scheduler's
+ * rules are tested with a fake runner (tests/test_scheduler.c).
+ * jq_runner_ops is this file's runner; its @create takes a
+ * JqRunnerSettings* as @data and gives the runner @policy. */
+typedef struct {
+  gpointer   (*create)     (gpointer data, JqTaskPolicy *policy,
+                            JqLog *log, const JqRunnerHooks *hooks);
+  gboolean   (*start)      (gpointer runner, JqJob *job, GPid *pid,
+                            GError **error);
+  void       (*kill_all)   (gpointer runner);
+  /* The pid of job @number if a server before us left it running, else
+   * 0 (@pid and @started_us: what the journal recorded; 0 unknown). */
+  int        (*find_left)  (gpointer runner, guint64 number, int pid,
+                            gint64 started_us);
+  /* Watches @pid, left running by that server, until it ends; FALSE
+   * when it has ended already. */
+  gboolean   (*adopt)      (gpointer runner, guint64 number, int pid);
+  guint      (*count)      (gpointer runner);
+  GPtrArray *(*list)       (gpointer runner, GArray *pids,
+                            GArray *started_us);
+  void       (*free)       (gpointer runner);
+} JqRunnerOps;
+
+extern const JqRunnerOps jq_runner_ops;
+
 JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
-                         JqRunnerFinished finished, gpointer user_data);
+                         const JqRunnerHooks *hooks);
 
 /* Starts @job: the file the policy authorizes at this moment (the task
  * is judged again, on the files as they are now: what runs is what was
@@ -74,10 +113,10 @@ GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
  * usual. */
 void jq_runner_terminate_all (JqRunner *runner);
 
-/* Called once when a job passes its maxruntime (after it is logged). */
-typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
-void jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
-                                 gpointer user_data);
+/* See JqRunnerOps: find_left and adopt. */
+int jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
+                         gint64 started_us);
+gboolean jq_runner_adopt (JqRunner *runner, guint64 number, int pid);
 
 /* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
 char *jq_format_elapsed (gint64 microseconds);

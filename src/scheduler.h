@@ -28,6 +28,17 @@ JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
                                const JqRunnerSettings *runner_settings,
                                JqJournal *journal);
 
+/* A wall clock, unix microseconds (g_get_real_time in the server). */
+typedef gint64 (*JqClock) (void);
+
+/* The same with its seams given: the runner (@ops, created with
+ * @ops_data) and the clock.  jq_scheduler_new uses jq_runner_ops with
+ * @runner_settings and g_get_real_time. */
+JqScheduler *jq_scheduler_new_with (const JqConfig *config, JqLog *log,
+                                    JqJournal *journal,
+                                    const JqRunnerOps *ops,
+                                    gpointer ops_data, JqClock clock);
+
 /* Brings back the jobs of the journal: waiting ones in their order, with
  * their numbers; a job that was running when the server stopped is queued
  * again first of its priority (a Bots engine run is safe to repeat), and
