@@ -505,7 +505,7 @@ is_pending (xmlrpc_value *result)
 static gboolean
 parse_number (const char *text, gint64 min, gint64 max, gint64 *out)
 {
-  return text != NULL && jq_parse_int (text, out) && *out >= min
+  return text != NULL && jq_ini_parse_int (text, out) && *out >= min
          && *out <= max;
 }
 

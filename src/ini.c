@@ -326,7 +326,7 @@ jq_parse_bool (const char *text, gboolean *out)
 }
 
 gboolean
-jq_parse_int (const char *text, gint64 *out)
+jq_ini_parse_int (const char *text, gint64 *out)
 {
   g_autofree char *digits = g_strstrip (g_strdup (text));
   const char *p = digits;
@@ -379,7 +379,7 @@ jq_ini_get_int (const JqIni *ini, const char *section, const char *key,
   const IniValue *v = lookup (ini, section, key);
   if (v == NULL)
     return *out = fallback, TRUE;
-  if (jq_parse_int (v->value, out))
+  if (jq_ini_parse_int (v->value, out))
     return TRUE;
   g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                "%s line %d: [%s] %s = \"%s\" is not a whole number",

@@ -183,7 +183,7 @@ main (int argc, char **argv)
       else if (g_str_has_prefix (arg, "-p"))
         {
           gint64 p;
-          if (!jq_parse_int (arg + 2, &p) || p < G_MININT || p > G_MAXINT)
+          if (!jq_ini_parse_int (arg + 2, &p) || p < G_MININT || p > G_MAXINT)
             {
               fprintf (stderr, "bots-job2queue: priority \"%s\" is not a "
                        "number\n\n", arg + 2);

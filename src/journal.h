@@ -5,17 +5,8 @@
 
 #include <glib.h>
 
+#include "durability.h"
 #include "queue.h"
-
-typedef enum {
-  JQ_DURABILITY_FULL,   /* fsync at each commit: survives a power loss */
-  JQ_DURABILITY_FAST,   /* survives a crash of the server, not of the OS */
-  JQ_DURABILITY_NONE,   /* no journal: the queue lives in memory only */
-} JqDurability;
-
-/* Parses "full", "fast" or "none" (any case). */
-gboolean jq_durability_parse (const char *text, JqDurability *out);
-const char *jq_durability_name (JqDurability durability);
 
 /* The schema version this program writes (PRAGMA user_version). */
 #define JQ_JOURNAL_VERSION 1

@@ -85,8 +85,9 @@ struct _JqRunner {
   GSList          *left;       /* Left*: those still running */
 };
 
-char *
-jq_format_elapsed (gint64 us)
+/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
+static char *
+format_elapsed (gint64 us)
 {
   gint64 s = us / G_USEC_PER_SEC;
   return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d.%06d",
@@ -366,7 +367,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   log_output (r, "stdout", &r->out, JQ_LOG_INFO);
   log_output (r, "stderr", &r->err,
               result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR);
-  g_autofree char *elapsed = jq_format_elapsed (g_get_monotonic_time ()
+  g_autofree char *elapsed = format_elapsed (g_get_monotonic_time ()
                                                 - r->started_mono_us);
   jq_log_write (runner->log,
                 result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR,

@@ -118,8 +118,5 @@ int jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
                          gint64 started_us);
 gboolean jq_runner_adopt (JqRunner *runner, guint64 number, int pid);
 
-/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
-char *jq_format_elapsed (gint64 microseconds);
-
 void jq_runner_free (JqRunner *runner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqRunner, jq_runner_free)
