@@ -663,12 +663,46 @@ jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
   return gone;
 }
 
-static void
-finished_clear (gpointer p)
+/* The history row @st is on, columns as HISTORY_COLUMNS. */
+static JqFinished
+row_finished (sqlite3_stmt *st)
 {
-  JqFinished *f = p;
-  g_strfreev ((char **) f->argv);
-  g_free ((char *) f->start_error);
+  return (JqFinished) {
+    .number = (guint64) sqlite3_column_int64 (st, 0),
+    .priority = sqlite3_column_int (st, 1),
+    .argv = (const char *const *) argv_unpack (
+        sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
+    .queued_us = sqlite3_column_int64 (st, 3),
+    .started_us = sqlite3_column_int64 (st, 4),
+    .ended_us = sqlite3_column_int64 (st, 5),
+    .exit_code = sqlite3_column_int (st, 6),
+    .term_signal = sqlite3_column_int (st, 7),
+    .hit_maxruntime = sqlite3_column_int (st, 8),
+    .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
+  };
+}
+
+#define HISTORY_COLUMNS \
+  "number, priority, argv, queued_us, started_us, ended_us, exit_code, " \
+  "signal, maxruntime_hit, start_error"
+
+JqFinished *
+jq_journal_find_finished (JqJournal *j, guint64 number)
+{
+  if (j == NULL)
+    return NULL;
+  sqlite3_stmt *st = NULL;
+  JqFinished *found = NULL;
+  sqlite3_prepare_v2 (j->db, "SELECT " HISTORY_COLUMNS " FROM history "
+                      "WHERE number = ?", -1, &st, NULL);
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) number);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    {
+      found = g_new (JqFinished, 1);
+      *found = row_finished (st);
+    }
+  sqlite3_finalize (st);
+  return found;
 }
 
 GArray *
@@ -676,14 +710,12 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
 {
   gsize bytes = 0;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
-  g_array_set_clear_func (rows, finished_clear);
+  g_array_set_clear_func (rows, jq_finished_clear);
   if (j == NULL)
     return rows;
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2 (j->db,
-      "SELECT number, priority, argv, queued_us, started_us, ended_us, "
-      "exit_code, signal, maxruntime_hit, start_error FROM history "
-      "ORDER BY number DESC LIMIT ?", -1, &st, NULL);
+      "SELECT " HISTORY_COLUMNS " FROM history ORDER BY number DESC LIMIT ?", -1, &st, NULL);
   sqlite3_bind_int (st, 1, (int) MIN (limit, (guint) G_MAXINT));
   while (sqlite3_step (st) == SQLITE_ROW)
     {
@@ -692,19 +724,7 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
                + (gsize) sqlite3_column_bytes (st, 9);
       if (rows->len > 0 && bytes > max_bytes)
         break;
-      JqFinished f = {
-        .number = (guint64) sqlite3_column_int64 (st, 0),
-        .priority = sqlite3_column_int (st, 1),
-        .argv = (const char *const *) argv_unpack (
-            sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
-        .queued_us = sqlite3_column_int64 (st, 3),
-        .started_us = sqlite3_column_int64 (st, 4),
-        .ended_us = sqlite3_column_int64 (st, 5),
-        .exit_code = sqlite3_column_int (st, 6),
-        .term_signal = sqlite3_column_int (st, 7),
-        .hit_maxruntime = sqlite3_column_int (st, 8),
-        .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
-      };
+      JqFinished f = row_finished (st);
       g_array_append_val (rows, f);
     }
   sqlite3_finalize (st);

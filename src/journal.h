@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "durability.h"
+#include "finished.h"
 #include "queue.h"
 
 /* The schema version this program writes (PRAGMA user_version). */
@@ -70,20 +71,6 @@ void jq_journal_set_next_number (JqJournal *journal, guint64 next);
 void jq_journal_set_flag (JqJournal *journal, const char *name,
                           gboolean value);
 
-/* A finished job, for the history. */
-typedef struct {
-  guint64            number;
-  int                priority;
-  const char *const *argv;
-  gint64             queued_us;
-  gint64             started_us;     /* 0 when it never started */
-  gint64             ended_us;
-  int                exit_code;      /* -N when killed by signal N */
-  int                term_signal;
-  gboolean           hit_maxruntime;
-  const char        *start_error;    /* NULL unless it could not start */
-} JqFinished;
-
 /* Moves job @f->number from the queue's record to the history. */
 void jq_journal_finish (JqJournal *journal, const JqFinished *f);
 
@@ -115,6 +102,10 @@ guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
  * tasks and start errors would take more than @max_bytes as stored. */
 GArray *jq_journal_history (JqJournal *journal, guint limit,
                             gsize max_bytes);
+
+/* Finished job @number as the history holds it (a new record, free with
+ * jq_finished_free), or NULL when the history has no such job. */
+JqFinished *jq_journal_find_finished (JqJournal *journal, guint64 number);
 
 /* How many history rows there are (for tests and status). */
 guint jq_journal_count_history (JqJournal *journal);

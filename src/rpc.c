@@ -757,16 +757,16 @@ typedef struct {
   JqRpc      *rpc;
   guint64     number;
   JqJobState  state;
-  JqJobResult result;
-  gboolean    start_failed;
+  JqFinished *finished;       /* owned; set when state is FINISHED */
 } StateCall;
 
 static void
 state_on_loop (gpointer data)
 {
   StateCall *c = data;
+  g_clear_pointer (&c->finished, jq_finished_free);
   c->state = jq_scheduler_job_state (c->rpc->scheduler, c->number,
-                                     &c->result, &c->start_failed);
+                                     &c->finished);
 }
 
 /* Called on the loop thread when any job ends: wakes the wait() calls. */
@@ -783,7 +783,7 @@ on_job_ended (guint64 number, gpointer user_data)
 static xmlrpc_value *
 method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
 {
-  StateCall c = { rpc, 0, JQ_JOB_UNKNOWN, { 0 }, FALSE };
+  StateCall c = { rpc, 0, JQ_JOB_UNKNOWN, NULL };
   xmlrpc_value *v = NULL;
   int timeout = 0;
 
@@ -806,7 +806,10 @@ method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
       guint64 seen = rpc->ended_count;
       g_mutex_unlock (&rpc->ended_lock);
       if (!through_door (env, rpc, state_on_loop, &c))
-        return NULL;
+        {
+          jq_finished_free (c.finished);
+          return NULL;
+        }
       if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
         break;
       g_mutex_lock (&rpc->ended_lock);
@@ -824,19 +827,20 @@ method_wait (JqRpc *rpc, xmlrpc_env *env, xmlrpc_value *params)
     [JQ_JOB_RUNNING] = "running", [JQ_JOB_FINISHED] = "finished",
     [JQ_JOB_GONE] = "removed",
   };
+  g_autoptr (JqFinished) f = c.finished;
+  gboolean start_failed = f != NULL && f->start_error != NULL;
   xmlrpc_value *r = xmlrpc_struct_new (env);
   struct_set (env, r, "jobnumber", int_value (env, (gint64) c.number));
   struct_set (env, r, "state", xmlrpc_string_new (env,
-      c.state == JQ_JOB_FINISHED && c.start_failed ? "failed-to-start"
-                                                   : names[c.state]));
-  if (c.state == JQ_JOB_FINISHED && !c.start_failed)
+      start_failed ? "failed-to-start" : names[c.state]));
+  if (f != NULL && !start_failed)
     {
-      struct_set (env, r, "exit_code", xmlrpc_int_new (env, c.result.exit_code));
-      struct_set (env, r, "signal", xmlrpc_int_new (env, c.result.term_signal));
+      struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
+      struct_set (env, r, "signal", xmlrpc_int_new (env, f->term_signal));
       struct_set (env, r, "maxruntime_hit",
-                  xmlrpc_bool_new (env, c.result.hit_maxruntime));
+                  xmlrpc_bool_new (env, f->hit_maxruntime));
       struct_set (env, r, "elapsed", xmlrpc_double_new (env,
-          (double) (c.result.ended_us - c.result.started_us) / G_USEC_PER_SEC));
+          (double) (f->ended_us - f->started_us) / G_USEC_PER_SEC));
     }
   return r;
 }

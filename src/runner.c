@@ -344,7 +344,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 {
   Running *r = user_data;
   JqRunner *runner = r->runner;
-  JqJobResult result = { 0 };
+  JqFinished result = jq_finished_of (r->job);
 
   r->child_watch_id = 0;      /* a child watch fires once */
   g_spawn_close_pid (pid);
@@ -352,7 +352,6 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
 
-  result.pid = r->pid;
   result.started_us = r->started_us;
   result.ended_us = g_get_real_time ();
   result.hit_maxruntime = r->hit_maxruntime;

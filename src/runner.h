@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "finished.h"
 #include "log.h"
 #include "queue.h"
 #include "task.h"
@@ -28,19 +29,10 @@ typedef struct {
                               * the marked orphans of jobs */
 } JqRunnerSettings;
 
-typedef struct {
-  GPid     pid;
-  gint64   started_us;       /* wall clock, unix microseconds */
-  gint64   ended_us;
-  int      exit_code;        /* Python's convention: -N when killed by N */
-  int      term_signal;      /* 0 unless killed by a signal */
-  gboolean hit_maxruntime;
-} JqJobResult;
-
 typedef struct _JqRunner JqRunner;
 
 /* @job has ended (its process was reaped).  The runner has logged it. */
-typedef void (*JqRunnerFinished) (JqJob *job, const JqJobResult *result,
+typedef void (*JqRunnerFinished) (JqJob *job, const JqFinished *finished,
                                   gpointer user_data);
 
 /* Called once when a job passes its maxruntime (after it is logged). */

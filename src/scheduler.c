@@ -24,7 +24,7 @@ struct _JqScheduler {
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
   JqTotals        totals;
-  GHashTable     *ended;       /* number -> Ended*, the last MAX_ENDED */
+  GHashTable     *ended;       /* number -> JqFinished*, the last MAX_ENDED */
   GQueue          ended_order; /* numbers (guint64*), oldest first */
   GHashTable     *gone;        /* numbers that left without running */
   JqJobEnded      ended_hook;
@@ -72,19 +72,15 @@ on_timed_out (JqJob *job, gpointer user_data)
 #define LIMIT_BURST    10
 #define LIMIT_WINDOW_S 60
 
-typedef struct {
-  JqJobResult result;
-  gboolean    start_failed;
-} Ended;
-
+/* The last MAX_ENDED finished jobs, in front of the journal's history:
+ * wait() on a job that has just ended reads no SQLite, and without a
+ * journal (durability "none") this is all there is. */
 static void
-remember_ended (JqScheduler *s, guint64 number, const JqJobResult *result)
+remember_ended (JqScheduler *s, const JqFinished *f)
 {
-  Ended *e = g_new0 (Ended, 1);
-  if (result != NULL)
-    e->result = *result;
-  e->start_failed = result == NULL;
-  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number), e);
+  guint64 number = f->number;
+  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number),
+                        jq_finished_copy (f));
   g_queue_push_tail (&s->ended_order, g_memdup2 (&number, sizeof number));
   while (g_queue_get_length (&s->ended_order) > MAX_ENDED)
     {
@@ -106,26 +102,7 @@ remember_gone (JqScheduler *s, guint64 number)
 }
 
 static void
-record_finished (JqScheduler *s, JqJob *job, gint64 started_us,
-                 const JqJobResult *result, const char *start_error)
-{
-  JqFinished f = {
-    .number = jq_job_get_number (job),
-    .priority = jq_job_get_priority (job),
-    .argv = jq_job_get_argv (job),
-    .queued_us = jq_job_get_queued_us (job),
-    .started_us = started_us,
-    .ended_us = result ? result->ended_us : s->clock (),
-    .exit_code = result ? result->exit_code : 0,
-    .term_signal = result ? result->term_signal : 0,
-    .hit_maxruntime = result ? result->hit_maxruntime : FALSE,
-    .start_error = start_error,
-  };
-  jq_journal_finish (s->journal, &f);
-}
-
-static void
-on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
+on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
@@ -147,7 +124,7 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
     }
   else
     {
-      record_finished (s, job, result->started_us, result, NULL);
+      jq_journal_finish (s->journal, result);
       if (result->exit_code == 0)
         s->totals.succeeded++;
       else
@@ -155,7 +132,7 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
       if (result->exit_code != 0)
         jq_reporter_failed (s->reporter, job, result->exit_code);
       jq_reporter_count (s->reporter, result->exit_code != 0);
-      remember_ended (s, jq_job_get_number (job), result);
+      remember_ended (s, result);
     }
   jq_journal_commit (s->journal, NULL);
 }
@@ -189,7 +166,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->clock = clock;
   s->totals.since_us = clock ();
   s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                    g_free);
+                                    (GDestroyNotify) jq_finished_free);
   s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                    NULL);
   g_queue_init (&s->ended_order);
@@ -311,12 +288,15 @@ launch_next (JqScheduler *s)
                         "Error starting job %" G_GUINT64_FORMAT ": %s",
                         jq_job_get_number (job), error->message);
           s->totals.start_failures++;
-          record_finished (s, job, 0, NULL, error->message);
+          JqFinished f = jq_finished_of (job);
+          f.ended_us = s->clock ();
+          f.start_error = error->message;
+          jq_journal_finish (s->journal, &f);
           observe (s, (JqEvent) { .kind = JQ_EVENT_START_FAILED, .job = job,
                                   .start_error = error->message });
           jq_reporter_start_failed (s->reporter, job, error->message);
           jq_reporter_count (s->reporter, TRUE);
-          remember_ended (s, jq_job_get_number (job), NULL);
+          remember_ended (s, &f);
         }
     }
   if (s->stopping && s->ops->count (s->runner) == 0
@@ -550,22 +530,26 @@ jq_scheduler_get_paused (JqScheduler *s)
 }
 
 JqJobState
-jq_scheduler_job_state (JqScheduler *s, guint64 number, JqJobResult *result,
-                        gboolean *start_failed)
+jq_scheduler_job_state (JqScheduler *s, guint64 number,
+                        JqFinished **finished)
 {
+  if (finished != NULL)
+    *finished = NULL;
   if (jq_queue_lookup (s->queue, number) != NULL)
     return JQ_JOB_WAITING;
   g_autoptr (GPtrArray) running = s->ops->list (s->runner, NULL, NULL);
   for (guint i = 0; i < running->len; i++)
     if (jq_job_get_number (running->pdata[i]) == number)
       return JQ_JOB_RUNNING;
-  Ended *e = g_hash_table_lookup (s->ended, &number);
-  if (e != NULL)
+  /* The cache, then the history: wait() knows what history() lists. */
+  const JqFinished *cached = g_hash_table_lookup (s->ended, &number);
+  g_autoptr (JqFinished) f = cached != NULL
+                             ? jq_finished_copy (cached)
+                             : jq_journal_find_finished (s->journal, number);
+  if (f != NULL)
     {
-      if (result != NULL)
-        *result = e->result;
-      if (start_failed != NULL)
-        *start_failed = e->start_failed;
+      if (finished != NULL)
+        *finished = g_steal_pointer (&f);
       return JQ_JOB_FINISHED;
     }
   if (g_hash_table_contains (s->gone, &number))

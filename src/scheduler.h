@@ -96,11 +96,13 @@ typedef enum {
   JQ_JOB_GONE,        /* removed, cleared or taken by getjob */
 } JqJobState;
 
-/* What became of job @number.  For a finished job, *@result (nullable)
- * gets its end and *@start_failed (nullable) whether it never started. */
+/* What became of job @number.  For a finished job, *@finished
+ * (nullable) gets its record (free with jq_finished_free): from the
+ * recent ones in memory, else from the journal's history, so every job
+ * that history lists is known here.  Its start_error is set when it never
+ * started. */
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
-                                   JqJobResult *result,
-                                   gboolean *start_failed);
+                                   JqFinished **finished);
 
 /* Counts since the server started. */
 typedef struct {
@@ -135,7 +137,7 @@ typedef struct {
   JqEventKind        kind;
   JqJob             *job;          /* borrowed */
   gint64             started_us;
-  const JqJobResult *result;
+  const JqFinished  *result;
   const char        *start_error;
   guint              waiting;      /* jobs waiting at that moment */
   gboolean           paused;

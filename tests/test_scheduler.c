@@ -142,9 +142,11 @@ finish (guint64 number, int exit_code, gboolean hit_maxruntime)
       g_autoptr (JqJob) held = jq_job_ref (job);
       g_ptr_array_remove_index (fake->running, i);
       now_us += 1000;
-      JqJobResult result = { .started_us = now_us - 1000, .ended_us = now_us,
-                             .exit_code = exit_code,
-                             .hit_maxruntime = hit_maxruntime };
+      JqFinished result = jq_finished_of (held);
+      result.started_us = now_us - 1000;
+      result.ended_us = now_us;
+      result.exit_code = exit_code;
+      result.hit_maxruntime = hit_maxruntime;
       fake->hooks.finished (held, &result, fake->hooks.user_data);
       return;
     }
@@ -342,10 +344,10 @@ test_nr_threads (void **state)
   guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
   guint64 c = add (f, "c", 5, JQ_ADDJOB_OK);
   assert_int_equal (jq_scheduler_get_running (f->s), 2);
-  assert_int_equal (jq_scheduler_job_state (f->s, c, NULL, NULL),
+  assert_int_equal (jq_scheduler_job_state (f->s, c, NULL),
                     JQ_JOB_WAITING);
   finish (b, 1, FALSE);
-  assert_int_equal (jq_scheduler_job_state (f->s, c, NULL, NULL),
+  assert_int_equal (jq_scheduler_job_state (f->s, c, NULL),
                     JQ_JOB_RUNNING);
   assert_int_equal (jq_scheduler_get_running (f->s), 2);
   finish (a, 0, FALSE);
@@ -367,13 +369,12 @@ test_maxruntime (void **state)
   assert_true (log_contains (f, "Sending error report: [bots-jobqueue] Job 1 "
                                 "exceeded maxruntime of 2 minutes"));
   finish (a, -15, TRUE);
-  JqJobResult result;
-  gboolean start_failed = TRUE;
-  assert_int_equal (jq_scheduler_job_state (f->s, a, &result, &start_failed),
+  g_autoptr (JqFinished) result = NULL;
+  assert_int_equal (jq_scheduler_job_state (f->s, a, &result),
                     JQ_JOB_FINISHED);
-  assert_true (result.hit_maxruntime);
-  assert_int_equal (result.exit_code, -15);
-  assert_false (start_failed);
+  assert_true (result->hit_maxruntime);
+  assert_int_equal (result->exit_code, -15);
+  assert_null (result->start_error);
   /* report_failed_jobs: its failure is reported too. */
   assert_true (log_contains (f, "Job 1 failed with exit code -15"));
   /* Asked to stop with the server, the runner kills what runs. */
@@ -392,10 +393,10 @@ test_cannot_start (void **state)
   guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
   guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
   assert_int_equal (a, 1);
-  gboolean start_failed = FALSE;
-  assert_int_equal (jq_scheduler_job_state (f->s, a, NULL, &start_failed),
+  g_autoptr (JqFinished) result = NULL;
+  assert_int_equal (jq_scheduler_job_state (f->s, a, &result),
                     JQ_JOB_FINISHED);
-  assert_true (start_failed);
+  assert_string_equal (result->start_error, "fake failure of job 1");
   assert_int_equal (started (0), b);
   assert_int_equal (jq_scheduler_get_totals (f->s).start_failures, 1);
   assert_true (log_contains (f, "Error starting job 1: fake failure of job 1"));
@@ -475,6 +476,43 @@ test_orphan (void **state)
   f->s = NULL;
 }
 
+/* wait() and history() read one record: a job the history lists is
+ * known to job_state, also after a restart emptied the memory. */
+static void
+test_finished_one_source (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *db = g_build_filename (f->dir, "queue.db", NULL);
+  jq_scheduler_free (f->s);
+  {
+    g_autoptr (JqJournal) j = jq_journal_open (db, JQ_DURABILITY_FAST, NULL);
+    assert_non_null (j);
+    fixture_start (f, j);
+    assert_true (jq_scheduler_recover (f->s, NULL));
+    jq_journal_begin (j);
+    guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
+    finish (a, 3, FALSE);
+    assert_true (jq_journal_commit (j, NULL));
+    jq_scheduler_free (f->s);
+    f->s = NULL;
+  }
+  g_autoptr (JqJournal) j = jq_journal_open (db, JQ_DURABILITY_FAST, NULL);
+  fixture_start (f, j);
+  assert_true (jq_scheduler_recover (f->s, NULL));
+  g_autoptr (GArray) rows = jq_journal_history (j, 10, 1 << 20);
+  assert_int_equal (rows->len, 1);
+  guint64 listed = g_array_index (rows, JqFinished, 0).number;
+  g_autoptr (JqFinished) result = NULL;
+  assert_int_equal (jq_scheduler_job_state (f->s, listed, &result),
+                    JQ_JOB_FINISHED);
+  assert_int_equal (result->exit_code, 3);
+  assert_string_equal (result->argv[1], "a");
+  assert_int_equal (jq_scheduler_job_state (f->s, listed + 1, NULL),
+                    JQ_JOB_UNKNOWN);
+  jq_scheduler_free (f->s);
+  f->s = NULL;
+}
+
 int
 main (void)
 {
@@ -489,6 +527,8 @@ main (void)
                                      teardown),
     cmocka_unit_test_setup_teardown (test_postponed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_orphan, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_finished_one_source, setup,
+                                     teardown),
   };
   /* As in the server: a report command that exits before reading its
    * message must not kill us. */
