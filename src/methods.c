@@ -450,10 +450,10 @@ status_on_loop (gpointer data)
   StatusCall *c = data;
   JqScheduler *s = c->m->scheduler;
   c->running = jq_scheduler_list_running (s, c->pids, c->started_us);
-  c->waiting = jq_queue_count (jq_scheduler_get_queue (s));
+  c->waiting = jq_scheduler_count_waiting (s);
   c->paused = jq_scheduler_get_paused (s);
   c->totals = jq_scheduler_get_totals (s);
-  c->journal = jq_scheduler_get_journal (s) != NULL;
+  c->journal = jq_scheduler_is_durable (s);
 }
 
 static xmlrpc_value *
@@ -516,8 +516,8 @@ static void
 history_on_loop (gpointer data)
 {
   HistoryCall *c = data;
-  c->rows = jq_journal_history (jq_scheduler_get_journal (c->m->scheduler),
-                                c->limit, JQ_METHODS_HISTORY_MAX_BYTES);
+  c->rows = jq_scheduler_history (c->m->scheduler, c->limit,
+                                  JQ_METHODS_HISTORY_MAX_BYTES);
 }
 
 /* history's answer, written straight from the journal's rows. */

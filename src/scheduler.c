@@ -601,10 +601,28 @@ jq_scheduler_get_running (JqScheduler *s)
   return s->ops->count (s->runner);
 }
 
-JqQueue *
-jq_scheduler_get_queue (JqScheduler *s)
+gboolean
+jq_scheduler_is_durable (JqScheduler *s)
 {
-  return s->queue;
+  return s->journal != NULL;
+}
+
+guint
+jq_scheduler_count_waiting (JqScheduler *s)
+{
+  return jq_queue_count (s->queue);
+}
+
+GPtrArray *
+jq_scheduler_list_first (JqScheduler *s, guint limit)
+{
+  return jq_queue_list_first (s->queue, limit);
+}
+
+GArray *
+jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes)
+{
+  return jq_journal_history (s->journal, limit, max_bytes);
 }
 
 void

@@ -147,10 +147,23 @@ typedef void (*JqObserver) (const JqEvent *event, gpointer user_data);
 void jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
                                 gpointer user_data);
 
+/* The journal, for wiring its observers; NULL for durability "none". */
 JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 
+/* Whether the queue is kept in a journal (durability is not "none"). */
+gboolean jq_scheduler_is_durable (JqScheduler *s);
+
 guint jq_scheduler_get_running (JqScheduler *s);
-JqQueue *jq_scheduler_get_queue (JqScheduler *s);
+
+/* How many jobs wait. */
+guint jq_scheduler_count_waiting (JqScheduler *s);
+
+/* The first @limit waiting jobs in run order (new array of references). */
+GPtrArray *jq_scheduler_list_first (JqScheduler *s, guint limit);
+
+/* The @limit most recent finished jobs, newest first, as
+ * jq_journal_history() gives them (empty without a journal). */
+GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
 
 void jq_scheduler_free (JqScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqScheduler, jq_scheduler_free)

@@ -116,8 +116,7 @@ on_stop_signal (gpointer data)
   guint running = jq_scheduler_get_running (server->scheduler);
   jq_log_write (server->log, JQ_LOG_STARTINFO,
                 "Bots jobqueue stopping; %u job(s) running, %u waiting.",
-                running, jq_queue_count (jq_scheduler_get_queue (
-                                           server->scheduler)));
+                running, jq_scheduler_count_waiting (server->scheduler));
   /* Close the door before stopping Abyss: a connection thread blocked
    * in the door would otherwise wait for this very thread. */
   jq_door_close (server->door);
@@ -217,7 +216,7 @@ status_line (Server *server)
 {
   JqScheduler *s = server->scheduler;
   g_autoptr (GPtrArray) running = jq_scheduler_list_running (s, NULL, NULL);
-  guint waiting = jq_queue_count (jq_scheduler_get_queue (s));
+  guint waiting = jq_scheduler_count_waiting (s);
   GString *line = g_string_new (jq_scheduler_get_paused (s) ? "paused; " : "");
   if (running->len == 0)
     g_string_append (line, "idle");
