@@ -115,6 +115,33 @@ read_int (xmlrpc_env *env, xmlrpc_value *v, const char *method,
   return FALSE;
 }
 
+/* Parameter @index of @params as an int (read_int).  FALSE with a fault
+ * set. */
+static gboolean
+read_param_int (xmlrpc_env *env, xmlrpc_value *params, int index,
+                const char *method, const char *name, int *out)
+{
+  g_autoptr (xmlrpc_value) v = NULL;
+  xmlrpc_array_read_item (env, params, index, &v);
+  return !env->fault_occurred && read_int (env, v, method, name, out);
+}
+
+/* Parameter @index of @params as an int from @min to @max; otherwise a
+ * ValueError fault saying so ("@method(): @name must be @min to @max"). */
+static gboolean
+read_param_range (xmlrpc_env *env, xmlrpc_value *params, int index,
+                  const char *method, const char *name, int min, int max,
+                  const char *unit, int *out)
+{
+  if (!read_param_int (env, params, index, method, name, out))
+    return FALSE;
+  if (*out >= min && *out <= max)
+    return TRUE;
+  fault (env, "ValueError", "%s(): %s must be %d to %d%s", method, name,
+         min, max, unit);
+  return FALSE;
+}
+
 /* Reads the task argument: an array of strings without NUL bytes, within
  * the task limits.  Returns a new NULL-terminated argv, or NULL with a
  * fault set. */
@@ -138,13 +165,12 @@ read_task (xmlrpc_env *env, xmlrpc_value *v)
   g_auto (GStrv) argv = g_new0 (char *, n + 1);
   for (int i = 0; i < n; i++)
     {
-      xmlrpc_value *item = NULL;
+      g_autoptr (xmlrpc_value) item = NULL;
       xmlrpc_array_read_item (env, v, i, &item);
       if (env->fault_occurred)
         return NULL;
       if (xmlrpc_value_type (item) != XMLRPC_TYPE_STRING)
         {
-          xmlrpc_DECREF (item);
           fault (env, "TypeError",
                  "addjob(): task item %d is not a string", i);
           return NULL;
@@ -152,7 +178,6 @@ read_task (xmlrpc_env *env, xmlrpc_value *v)
       size_t len = 0;
       const char *s = NULL;
       xmlrpc_read_string_lp (env, item, &len, &s);
-      xmlrpc_DECREF (item);
       if (env->fault_occurred)
         return NULL;
       if (strlen (s) != len)
@@ -312,19 +337,14 @@ static gboolean
 add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
           AddjobCall *out)
 {
-  xmlrpc_value *task_v = NULL, *priority_v = NULL;
+  g_autoptr (xmlrpc_value) task_v = NULL;
   AddjobCall call = { m, NULL, 0, 0, 0 };
 
   xmlrpc_array_read_item (env, params, 0, &task_v);
-  xmlrpc_array_read_item (env, params, 1, &priority_v);
   if (!env->fault_occurred)
     call.argv = read_task (env, task_v);
   if (!env->fault_occurred)
-    read_int (env, priority_v, "addjob", "priority", &call.priority);
-  if (task_v)
-    xmlrpc_DECREF (task_v);
-  if (priority_v)
-    xmlrpc_DECREF (priority_v);
+    read_param_int (env, params, 1, "addjob", "priority", &call.priority);
   gboolean ok = !env->fault_occurred
                 && through_door (env, m, addjob_on_loop, &call);
   g_strfreev (call.argv);
@@ -579,19 +599,14 @@ static xmlrpc_value *
 answer_history (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
                 GBytes **answer)
 {
-  xmlrpc_value *limit_v = NULL;
   int limit = 0;
   HistoryCall c = { m, 0, NULL };
 
-  xmlrpc_array_read_item (env, params, 0, &limit_v);
-  if (!env->fault_occurred
-      && read_int (env, limit_v, "history", "limit", &limit)
-      && (limit < 1 || limit > 100000))
-    fault (env, "ValueError", "history(): limit must be 1 to 100000");
-  if (limit_v)
-    xmlrpc_DECREF (limit_v);
+  if (!read_param_range (env, params, 0, "history", "limit", 1, 100000, "",
+                         &limit))
+    return NULL;
   c.limit = (guint) limit;
-  if (env->fault_occurred || !through_door (env, m, history_on_loop, &c))
+  if (!through_door (env, m, history_on_loop, &c))
     return NULL;
   *answer = jq_message_write_response (write_history, c.rows);
   g_array_unref (c.rows);
@@ -633,14 +648,9 @@ static gboolean
 read_jobnumber (xmlrpc_env *env, xmlrpc_value *params, const char *method,
                 guint64 *out)
 {
-  xmlrpc_value *v = NULL;
   int n = 0;
-  xmlrpc_array_read_item (env, params, 0, &v);
-  if (!env->fault_occurred && read_int (env, v, method, "jobnumber", &n)
-      && n < 1)
+  if (read_param_int (env, params, 0, method, "jobnumber", &n) && n < 1)
     fault (env, "ValueError", "%s(): jobnumber must be positive", method);
-  if (v)
-    xmlrpc_DECREF (v);
   *out = (guint64) n;
   return !env->fault_occurred;
 }
@@ -672,15 +682,9 @@ static xmlrpc_value *
 method_setpriority (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 {
   SteerCall c = { m, STEER_PRIORITY, 0, 0, FALSE };
-  xmlrpc_value *v = NULL;
-  if (!read_jobnumber (env, params, "setpriority", &c.number))
-    return NULL;
-  xmlrpc_array_read_item (env, params, 1, &v);
-  if (!env->fault_occurred)
-    read_int (env, v, "setpriority", "priority", &c.priority);
-  if (v)
-    xmlrpc_DECREF (v);
-  if (env->fault_occurred)
+  if (!read_jobnumber (env, params, "setpriority", &c.number)
+      || !read_param_int (env, params, 1, "setpriority", "priority",
+                          &c.priority))
     return NULL;
   return steer (m, env, &c, "setpriority");
 }
@@ -730,18 +734,11 @@ static xmlrpc_value *
 method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 {
   StateCall c = { m, 0, JQ_JOB_UNKNOWN, NULL };
-  xmlrpc_value *v = NULL;
   int timeout = 0;
 
-  if (!read_jobnumber (env, params, "wait", &c.number))
-    return NULL;
-  xmlrpc_array_read_item (env, params, 1, &v);
-  if (!env->fault_occurred && read_int (env, v, "wait", "timeout", &timeout)
-      && (timeout < 0 || timeout > 86400))
-    fault (env, "ValueError", "wait(): timeout must be 0 to 86400 seconds");
-  if (v)
-    xmlrpc_DECREF (v);
-  if (env->fault_occurred)
+  if (!read_jobnumber (env, params, "wait", &c.number)
+      || !read_param_range (env, params, 1, "wait", "timeout", 0, 86400,
+                            " seconds", &timeout))
     return NULL;
 
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
