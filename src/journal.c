@@ -1,6 +1,10 @@
 /* The durable journal, in SQLite.
  *
- * Schema (PRAGMA user_version 1, application_id "Bots"):
+ * Schema (PRAGMA user_version 1, application_id "Bots").  If you change
+ * it, you MUST bump JQ_JOURNAL_VERSION, keep reading every older
+ * version a user may still have (upgrade it in check_file(), in place),
+ * and add tests/data/journal-vN.sql, dumped from a file the new version
+ * wrote, to test_journal.c's stored-file tests; journal-v1.sql stays.
  *   jobs(number, priority, argv BLOB, task TEXT, queued_us, state,
  *        at_head, started_us, pid)   -- waiting and running jobs
  *   history(number, priority, argv, task, queued_us, started_us,
@@ -154,6 +158,8 @@ check_file (JqJournal *j, GError **error)
   return TRUE;
 }
 
+/* Format JQ_JOURNAL_VERSION.  Changing anything here means bumping it:
+ * see the top of this file. */
 static gboolean
 create_schema (JqJournal *j, GError **error)
 {
@@ -209,6 +215,14 @@ jq_journal_get_queue_id (JqJournal *j)
   return j != NULL ? j->queue_id : 0;
 }
 
+static guint busy_timeout_ms = JQ_JOURNAL_BUSY_MS;
+
+void
+jq_journal_set_busy_timeout (guint ms)
+{
+  busy_timeout_ms = ms;
+}
+
 JqJournal *
 jq_journal_open (const char *path, JqDurability durability, GError **error)
 {
@@ -244,7 +258,7 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
-  sqlite3_busy_timeout (j->db, 2000);
+  sqlite3_busy_timeout (j->db, (int) busy_timeout_ms);
   /* A small lookaside: the default (120 KiB) is touched whole when the
    * connection opens, and our prepared statements allocate little. */
   sqlite3_db_config (j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);

@@ -9,8 +9,16 @@
 #include "finished.h"
 #include "queue.h"
 
-/* The schema version this program writes (PRAGMA user_version). */
+/* The schema version this program writes (PRAGMA user_version).  Bump
+ * it with any change to the schema in journal.c (see there). */
 #define JQ_JOURNAL_VERSION 1
+
+/* How long opening the journal waits for another process's lock, by
+ * default. */
+#define JQ_JOURNAL_BUSY_MS 2000
+
+/* Sets that wait for every journal opened after (tests shorten it). */
+void jq_journal_set_busy_timeout (guint ms);
 
 typedef struct _JqJournal JqJournal;
 
