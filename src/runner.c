@@ -542,8 +542,8 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
           prlimit (pid, RLIMIT_NOFILE, &lim, NULL);
         }
     }
-  if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
-    kill (getpid (), SIGKILL);   /* before anything records the start */
+  if (started && runner->settings.after_spawn != NULL)
+    runner->settings.after_spawn (job, runner->settings.after_spawn_data);
   if (!started)
     {
       close (out[0]);

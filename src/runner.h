@@ -21,8 +21,11 @@ typedef struct {
   guint64  queue_id;         /* marks each job's environment (jobmark.h) */
   const char *const *job_environ; /* borrowed; NULL: the server's own */
   JqTaskPolicy *policy;      /* borrowed: decides what runs, and where */
-  guint64  crash_after_start; /* test aid: job number after whose start
-                               * the server kills itself; 0 = never */
+  /* Failure injection (tests/faults.c, built into a test-only server):
+   * called when a job's process has started, before anything records
+   * the start.  NULL in the installed server. */
+  void   (*after_spawn) (JqJob *job, gpointer data);
+  gpointer after_spawn_data;
   guint64  job_nofile;       /* RLIMIT_NOFILE soft limit each job gets
                               * (the server raised its own); 0 = as is */
   gboolean adopt_orphans;    /* the process is a child subreaper: reap
