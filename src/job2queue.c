@@ -152,14 +152,14 @@ call_addjob (const JqConfig *config, char **task, int priority, int *code,
   return ok;
 }
 
-int
-main (int argc, char **argv)
+/* The options, up to the first argument that is not one: sets
+ * *@config_option, *@priority and *@task.  FALSE when the program ends
+ * here, with *@exit_code. */
+static gboolean
+read_options (int argc, char **argv, const char **config_option,
+              int *priority, char ***task, int *exit_code)
 {
-  const char *config_option = NULL;
-  int priority = 5;
   int i = 1;
-
-  /* Options, up to the first argument that is not one. */
   for (; i < argc; i++)
     {
       const char *arg = argv[i];
@@ -167,7 +167,8 @@ main (int argc, char **argv)
           || strcmp (arg, "?") == 0 || strcmp (arg, "/?") == 0)
         {
           usage (stdout);
-          return 0;
+          *exit_code = 0;
+          return FALSE;
         }
       if (g_str_has_prefix (arg, "-c"))
         {
@@ -176,9 +177,10 @@ main (int argc, char **argv)
               fprintf (stderr, "bots-job2queue: -c needs the folder glued "
                        "to it, e.g. -cconfig\n\n");
               usage (stderr);
-              return EXIT_NOT_ADDED;
+              *exit_code = EXIT_NOT_ADDED;
+              return FALSE;
             }
-          config_option = arg + 2;
+          *config_option = arg + 2;
         }
       else if (g_str_has_prefix (arg, "-p"))
         {
@@ -188,34 +190,30 @@ main (int argc, char **argv)
               fprintf (stderr, "bots-job2queue: priority \"%s\" is not a "
                        "number\n\n", arg + 2);
               usage (stderr);
-              return EXIT_NOT_ADDED;
+              *exit_code = EXIT_NOT_ADDED;
+              return FALSE;
             }
-          priority = (int) p;
+          *priority = (int) p;
         }
       else if (arg[0] == '-')
         {
           fprintf (stderr, "bots-job2queue: unknown option %s (options go "
                    "before the task)\n\n", arg);
           usage (stderr);
-          return EXIT_NOT_ADDED;
+          *exit_code = EXIT_NOT_ADDED;
+          return FALSE;
         }
       else
         break;
     }
-  char **task = argv + i;
-  if (task[0] == NULL)
-    {
-      answer (EXIT_NO_TASK);
-      fprintf (stderr, "Usage: bots-job2queue [-c<configdir>] "
-               "[-p<priority>] task [task-arguments...]\n");
-      return EXIT_NO_TASK;
-    }
-  /* A Bots engine run and its queue share a config: a -c<dir> among the
-   * task's arguments selects ours too (the last one wins). */
-  for (char **t = task + 1; *t != NULL; t++)
-    if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
-      config_option = *t + 2;
+  *task = argv + i;
+  return TRUE;
+}
 
+/* bots.ini, when the job queue is enabled there; else NULL, answered. */
+static JqConfig *
+load_config (const char *config_option)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
                                                             &error);
@@ -225,7 +223,7 @@ main (int argc, char **argv)
        * asked, and the message says what is missing instead. */
       printf ("Error, job not added to queue.\n");
       fprintf (stderr, "bots-job2queue: %s\n", error->message);
-      return EXIT_NOT_ADDED;
+      return NULL;
     }
   bots_version = config->bots_version;
   if (!config->enabled)
@@ -233,9 +231,17 @@ main (int argc, char **argv)
       answer (EXIT_NOT_ADDED);
       fprintf (stderr, "bots-job2queue: the jobqueue is not enabled in %s "
                "([jobqueue] enabled = True)\n", config->ini_path);
-      return EXIT_NOT_ADDED;
+      return NULL;
     }
+  return g_steal_pointer (&config);
+}
 
+/* Queues @task and answers as Bots' bots-job2queue does; returns the exit
+ * status. */
+static int
+add_job (const JqConfig *config, char **task, int priority)
+{
+  g_autoptr (GError) error = NULL;
   int code = 0;
   if (!call_addjob (config, task, priority, &code, &error))
     {
@@ -256,4 +262,32 @@ main (int argc, char **argv)
                "server\n", code);
       return EXIT_NOT_ADDED;
     }
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *config_option = NULL;
+  int priority = 5, exit_code = 0;
+  char **task = NULL;
+  if (!read_options (argc, argv, &config_option, &priority, &task,
+                     &exit_code))
+    return exit_code;
+  if (task[0] == NULL)
+    {
+      answer (EXIT_NO_TASK);
+      fprintf (stderr, "Usage: bots-job2queue [-c<configdir>] "
+               "[-p<priority>] task [task-arguments...]\n");
+      return EXIT_NO_TASK;
+    }
+  /* A Bots engine run and its queue share a config: a -c<dir> among the
+   * task's arguments selects ours too (the last one wins). */
+  for (char **t = task + 1; *t != NULL; t++)
+    if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
+      config_option = *t + 2;
+
+  g_autoptr (JqConfig) config = load_config (config_option);
+  if (config == NULL)
+    return EXIT_NOT_ADDED;
+  return add_job (config, task, priority);
 }
