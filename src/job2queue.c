@@ -84,9 +84,35 @@ answer (int code)
   return code;
 }
 
-/* Calls submit (else addjob) on the server.  Returns TRUE with its answer in *@code
- * (any int: the caller judges it), or FALSE with @error when the server
- * cannot be reached or answers anything but an int. */
+/* The int code in an answer: submit's struct {code, jobnumber} or
+ * addjob's int.  FALSE when there is none. */
+static gboolean
+read_code (xmlrpc_value *result, gboolean submitted, int *code)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  g_autoptr (xmlrpc_value) code_v = NULL;
+  if (submitted && xmlrpc_value_type (result) == XMLRPC_TYPE_STRUCT)
+    xmlrpc_struct_find_value (&env, result, "code", &code_v);
+  else if (!submitted)
+    {
+      xmlrpc_INCREF (result);
+      code_v = result;
+    }
+  gboolean ok = FALSE;
+  if (!env.fault_occurred && code_v != NULL
+      && xmlrpc_value_type (code_v) == XMLRPC_TYPE_INT)
+    {
+      xmlrpc_read_int (&env, code_v, code);
+      ok = !env.fault_occurred;
+    }
+  xmlrpc_env_clean (&env);
+  return ok;
+}
+
+/* Calls submit (else addjob) on the server.  Returns TRUE with its answer
+ * in *@code (any int: the caller judges it), or FALSE with @error when the
+ * server cannot be reached or answers anything but an int. */
 static gboolean
 call_addjob (const JqConfig *config, char **task, int priority, int *code,
              GError **error)
@@ -97,59 +123,36 @@ call_addjob (const JqConfig *config, char **task, int priority, int *code,
     return FALSE;
   xmlrpc_env env;
   xmlrpc_env_init (&env);
-  xmlrpc_value *argv = jq_client_strings (&env, (const char *const *) task);
-  xmlrpc_value *params = env.fault_occurred
+  g_autoptr (xmlrpc_value) argv = jq_client_strings (
+      &env, (const char *const *) task);
+  g_autoptr (xmlrpc_value) params = env.fault_occurred
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
-  xmlrpc_value *result = NULL;
-  gboolean ok = FALSE;
+  if (env.fault_occurred)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+      xmlrpc_env_clean (&env);
+      return FALSE;
+    }
+  xmlrpc_env_clean (&env);
   /* submit() tells us a refusal that addjob hides from a Bots 3
    * installation's callers; a server without it (Bots' own) answers
    * addjob truly. */
-  gboolean submitted = FALSE;
-  if (env.fault_occurred)
-    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
-  else
-    {
-      g_autoptr (GError) local = NULL;
-      result = jq_client_call (client, "submit", params, &local);
-      submitted = result != NULL;
-      if (result == NULL && g_error_matches (local, JQ_ERROR,
-                                             JQ_ERROR_INVALID))
-        result = jq_client_call (client, "addjob", params, error);
-      else if (result == NULL)
-        g_propagate_error (error, g_steal_pointer (&local));
-    }
-  if (result != NULL)
-    {
-      xmlrpc_value *code_v = NULL;
-      if (submitted && xmlrpc_value_type (result) == XMLRPC_TYPE_STRUCT)
-        xmlrpc_struct_find_value (&env, result, "code", &code_v);
-      else if (!submitted)
-        {
-          xmlrpc_INCREF (result);
-          code_v = result;
-        }
-      if (!env.fault_occurred && code_v != NULL
-          && xmlrpc_value_type (code_v) == XMLRPC_TYPE_INT)
-        {
-          xmlrpc_read_int (&env, code_v, code);
-          ok = !env.fault_occurred;
-        }
-      if (code_v != NULL)
-        xmlrpc_DECREF (code_v);
-      if (!ok)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
-                     "to %s", jq_client_get_url (client),
-                     submitted ? "submit (no int code)"
-                               : "addjob (not an int)");
-      xmlrpc_DECREF (result);
-    }
-  if (params)
-    xmlrpc_DECREF (params);
-  if (argv)
-    xmlrpc_DECREF (argv);
-  xmlrpc_env_clean (&env);
-  return ok;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (xmlrpc_value) result = jq_client_call (client, "submit", params,
+                                                    &local);
+  gboolean submitted = result != NULL;
+  if (result == NULL && g_error_matches (local, JQ_ERROR, JQ_ERROR_INVALID))
+    result = jq_client_call (client, "addjob", params, error);
+  else if (result == NULL)
+    g_propagate_error (error, g_steal_pointer (&local));
+  if (result == NULL)
+    return FALSE;
+  if (read_code (result, submitted, code))
+    return TRUE;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer to %s",
+               jq_client_get_url (client),
+               submitted ? "submit (no int code)" : "addjob (not an int)");
+  return FALSE;
 }
 
 /* The options, up to the first argument that is not one: sets
