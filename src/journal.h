@@ -115,5 +115,5 @@ GArray *jq_journal_history (JqJournal *journal, guint limit,
  * jq_finished_free), or NULL when the history has no such job. */
 JqFinished *jq_journal_find_finished (JqJournal *journal, guint64 number);
 
-/* How many history rows there are (for tests and status). */
+/* How many history rows there are. */
 guint jq_journal_count_history (JqJournal *journal);

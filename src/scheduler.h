@@ -23,7 +23,10 @@ typedef struct _JqScheduler JqScheduler;
 
 /* @config, @log and @journal (NULL: durability "none") must outlive the
  * scheduler.  Every change to the queue is written to @journal; the caller
- * brackets calls with jq_journal_begin/commit (the door does). */
+ * brackets calls with jq_journal_begin/commit (server.c does, in the
+ * door's batch hook).  What the scheduler does by itself is bracketed
+ * here (a job's end with the next start, recovery); a write outside any
+ * bracket commits alone. */
 JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
                                const JqRunnerSettings *runner_settings,
                                JqJournal *journal);
