@@ -246,7 +246,7 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       http_error (session, 503, "The server is busy; try again.");
       return;
     }
-  g_autoptr (GBytes) response = jq_rpc_process (rpc, body, len);
+  g_autoptr (GBytes) response = jq_methods_process (rpc->methods, body, len);
   g_clear_pointer (&body, g_free);
   body_release (rpc, len);
   gsize size = 0;
