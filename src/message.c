@@ -619,6 +619,112 @@ deliver (Parser *p, xmlrpc_value *v, GError **error)
   return ok;
 }
 
+/* The end of an element of the message's frame (methodCall,
+ * methodResponse, methodName, params, param, fault). */
+static void
+end_envelope (Parser *p, Frame *f, const char *name, xmlrpc_env *env,
+              GError **error)
+{
+  switch (f->element)
+    {
+    case EL_METHOD_CALL:
+      if (f->children == 0)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<methodCall> has no <methodName>");
+      else if (p->params == NULL)     /* no <params>: no arguments */
+        p->params = xmlrpc_array_new (env);
+      p->ended = TRUE;
+      break;
+    case EL_METHOD_RESPONSE:
+      if (f->children == 0)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<methodResponse> has neither <params> nor <fault>");
+      p->ended = TRUE;
+      break;
+    case EL_METHOD_NAME:
+      if (name_ok (p->text->str, p->text->len, name, error))
+        {
+          p->method_len = p->text->len;
+          p->method = g_strndup (p->text->str, p->text->len);
+        }
+      break;
+    case EL_PARAMS:
+      if (p->root == EL_METHOD_RESPONSE && f->children != 1)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "a response's <params> holds %u <param>, not one",
+                     f->children);
+      break;
+    default:    /* EL_PARAM, EL_FAULT */
+      if (f->value == NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<%s> has no <value>",
+                     name);
+      else if (p->root == EL_METHOD_CALL)
+        xmlrpc_array_append_item (env, p->params, f->value);
+      else
+        {
+          p->params = g_steal_pointer (&f->value);
+          p->fault = f->element == EL_FAULT;
+        }
+      break;
+    }
+}
+
+static gboolean
+is_envelope (int element)
+{
+  return element == EL_METHOD_CALL || element == EL_METHOD_RESPONSE
+         || element == EL_METHOD_NAME || element == EL_PARAMS
+         || element == EL_PARAM || element == EL_FAULT;
+}
+
+/* The end of an element inside a value.  Returns the value it completes
+ * (value, array, struct, a scalar), or NULL. */
+static xmlrpc_value *
+end_value (Parser *p, Frame *f, const char *name, xmlrpc_env *env,
+           GError **error)
+{
+  switch (f->element)
+    {
+    case EL_VALUE:
+      if (f->value == NULL)    /* <value>text</value> is a string */
+        return scalar_value (EL_STRING, "value", p->text->str, p->text->len,
+                             error);
+      if (all_space (p->text->str, p->text->len))
+        return g_steal_pointer (&f->value);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "<value> holds both text and an element");
+      return NULL;
+    case EL_ARRAY:
+      if (f->children > 0)
+        return g_steal_pointer (&f->value);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<array> has no <data>");
+      return NULL;
+    case EL_STRUCT:
+      return g_steal_pointer (&f->value);
+    case EL_DATA:
+      return NULL;
+    case EL_MEMBER:
+      if (f->name == NULL || f->value == NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<member> needs a <name> and a <value>");
+      else
+        xmlrpc_struct_set_value_n (env, top (p)->value, f->name, f->name_len,
+                                   f->value);
+      return NULL;
+    case EL_NAME:
+      if (name_ok (p->text->str, p->text->len, name, error))
+        {
+          Frame *member = top (p);
+          member->name = g_strndup (p->text->str, p->text->len);
+          member->name_len = p->text->len;
+        }
+      return NULL;
+    default:   /* the scalars */
+      return scalar_value (f->element, name, p->text->str, p->text->len,
+                           error);
+    }
+}
+
 static void
 on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
         GError **error)
@@ -631,99 +737,10 @@ on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
   memset (top (p), 0, sizeof f);
   g_array_set_size (p->stack, p->stack->len - 1);
   xmlrpc_env_init (&env);
-  switch (f.element)
-    {
-    case EL_METHOD_CALL:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<methodCall> has no <methodName>");
-      else if (p->params == NULL)     /* no <params>: no arguments */
-        p->params = xmlrpc_array_new (&env);
-      p->ended = TRUE;
-      break;
-    case EL_METHOD_RESPONSE:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<methodResponse> has neither <params> nor <fault>");
-      p->ended = TRUE;
-      break;
-    case EL_METHOD_NAME:
-      if (!name_ok (p->text->str, p->text->len, name, error))
-        break;
-      else
-        {
-          p->method_len = p->text->len;
-          p->method = g_strndup (p->text->str, p->text->len);
-        }
-      break;
-    case EL_PARAMS:
-      if (p->root == EL_METHOD_RESPONSE && f.children != 1)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "a response's <params> holds %u <param>, not one",
-                     f.children);
-      break;
-    case EL_PARAM:
-    case EL_FAULT:
-      if (f.value == NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<%s> has no <value>",
-                     name);
-      else if (p->root == EL_METHOD_CALL)
-        xmlrpc_array_append_item (&env, p->params, f.value);
-      else
-        {
-          p->params = g_steal_pointer (&f.value);
-          p->fault = f.element == EL_FAULT;
-        }
-      break;
-    case EL_VALUE:
-      if (f.value != NULL)
-        {
-          if (!all_space (p->text->str, p->text->len))
-            g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                         "<value> holds both text and an element");
-          else
-            v = g_steal_pointer (&f.value);
-        }
-      else    /* <value>text</value> is a string */
-        v = scalar_value (EL_STRING, "value", p->text->str, p->text->len,
-                          error);
-      break;
-    case EL_ARRAY:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<array> has no <data>");
-      else
-        v = g_steal_pointer (&f.value);
-      break;
-    case EL_STRUCT:
-      v = g_steal_pointer (&f.value);
-      break;
-    case EL_DATA:
-      break;
-    case EL_MEMBER:
-      if (f.name == NULL || f.value == NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<member> needs a <name> and a <value>");
-      else
-        {
-          Frame *st = top (p);
-          xmlrpc_struct_set_value_n (&env, st->value, f.name, f.name_len,
-                                     f.value);
-        }
-      break;
-    case EL_NAME:
-      if (!name_ok (p->text->str, p->text->len, name, error))
-        break;
-      else
-        {
-          Frame *member = top (p);
-          member->name = g_strndup (p->text->str, p->text->len);
-          member->name_len = p->text->len;
-        }
-      break;
-    default:   /* the scalars */
-      v = scalar_value (f.element, name, p->text->str, p->text->len, error);
-      break;
-    }
+  if (is_envelope (f.element))
+    end_envelope (p, &f, name, &env, error);
+  else
+    v = end_value (p, &f, name, &env, error);
   g_string_truncate (p->text, 0);
   if (v != NULL && (error == NULL || *error == NULL))
     deliver (p, v, error);
