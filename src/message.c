@@ -317,6 +317,81 @@ name_ok (const char *text, gsize len, const char *tag, GError **error)
   return FALSE;
 }
 
+/* A number scalar (int, i8, boolean, double) from its text, or NULL with
+ * *@what saying what is wrong with it. */
+static xmlrpc_value *
+number_value (xmlrpc_env *env, Element el, const char *text, gsize len,
+              const char **what)
+{
+  gint64 n = 0;
+  gboolean too_big = FALSE;
+  double d = 0;
+  switch (el)
+    {
+    case EL_INT:
+      if (parse_integer (text, len, G_MININT32, G_MAXINT32, &n, &too_big))
+        return xmlrpc_int_new (env, (int) n);
+      *what = too_big ? "an integer out of its 32-bit range" : "not an integer";
+      return NULL;
+    case EL_I8:
+      if (parse_integer (text, len, G_MININT64, G_MAXINT64, &n, &too_big))
+        return xmlrpc_i8_new (env, n);
+      *what = too_big ? "an integer out of its 64-bit range" : "not an integer";
+      return NULL;
+    case EL_BOOLEAN:
+      if (len == 1 && (text[0] == '0' || text[0] == '1'))
+        return xmlrpc_bool_new (env, text[0] == '1');
+      *what = "not 0 or 1";
+      return NULL;
+    default:    /* EL_DOUBLE */
+      if (parse_double (text, len, &d))
+        return xmlrpc_double_new (env, d);
+      *what = "not a finite decimal number";
+      return NULL;
+    }
+}
+
+/* A text scalar (string, base64, dateTime.iso8601, nil) from its text,
+ * or NULL with *@what saying what is wrong with it. */
+static xmlrpc_value *
+text_value (xmlrpc_env *env, Element el, const char *text, gsize len,
+            const char **what)
+{
+  switch (el)
+    {
+    case EL_STRING:
+      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
+        *what = "a NUL character or bad UTF-8";
+      else if (beyond_bmp (text, len))
+        *what = "a character beyond U+FFFF, which xmlrpc-c 1.33 cannot hold";
+      else
+        return xmlrpc_string_new_lp (env, len, text);
+      return NULL;
+    case EL_BASE64:
+      {
+        gsize size = 0;
+        g_autofree guchar *bytes = parse_base64 (text, len, &size);
+        if (bytes != NULL)
+          return xmlrpc_base64_new (env, size, bytes);
+        *what = "not base64";
+        return NULL;
+      }
+    case EL_DATETIME:
+      {
+        xmlrpc_datetime dt;
+        if (parse_datetime (text, len, &dt))
+          return xmlrpc_datetime_new (env, dt);
+        *what = "not a date and time as YYYYMMDDTHH:MM:SS";
+        return NULL;
+      }
+    default:    /* EL_NIL */
+      if (all_space (text, len))
+        return xmlrpc_nil_new (env);
+      *what = "text, where nothing belongs";
+      return NULL;
+    }
+}
+
 /* The value of scalar element @el from its text, or NULL with @error. */
 static xmlrpc_value *
 scalar_value (Element el, const char *tag, const char *text, gsize len,
@@ -324,74 +399,22 @@ scalar_value (Element el, const char *tag, const char *text, gsize len,
 {
   xmlrpc_env env;
   xmlrpc_value *v = NULL;
-  gint64 n = 0;
-  gboolean too_big = FALSE;
   const char *what = NULL;
 
   xmlrpc_env_init (&env);
   switch (el)
     {
     case EL_INT:
-      if (parse_integer (text, len, G_MININT32, G_MAXINT32, &n, &too_big))
-        v = xmlrpc_int_new (&env, (int) n);
-      else
-        what = too_big ? "an integer out of its 32-bit range"
-                       : "not an integer";
-      break;
     case EL_I8:
-      if (parse_integer (text, len, G_MININT64, G_MAXINT64, &n, &too_big))
-        v = xmlrpc_i8_new (&env, n);
-      else
-        what = too_big ? "an integer out of its 64-bit range"
-                       : "not an integer";
-      break;
     case EL_BOOLEAN:
-      if (len == 1 && (text[0] == '0' || text[0] == '1'))
-        v = xmlrpc_bool_new (&env, text[0] == '1');
-      else
-        what = "not 0 or 1";
-      break;
     case EL_DOUBLE:
-      {
-        double d = 0;
-        if (parse_double (text, len, &d))
-          v = xmlrpc_double_new (&env, d);
-        else
-          what = "not a finite decimal number";
-      }
+      v = number_value (&env, el, text, len, &what);
       break;
     case EL_STRING:
-      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
-        what = "a NUL character or bad UTF-8";
-      else if (beyond_bmp (text, len))
-        what = "a character beyond U+FFFF, which xmlrpc-c 1.33 cannot hold";
-      else
-        v = xmlrpc_string_new_lp (&env, len, text);
-      break;
     case EL_BASE64:
-      {
-        gsize size = 0;
-        g_autofree guchar *bytes = parse_base64 (text, len, &size);
-        if (bytes != NULL)
-          v = xmlrpc_base64_new (&env, size, bytes);
-        else
-          what = "not base64";
-      }
-      break;
     case EL_DATETIME:
-      {
-        xmlrpc_datetime dt;
-        if (parse_datetime (text, len, &dt))
-          v = xmlrpc_datetime_new (&env, dt);
-        else
-          what = "not a date and time as YYYYMMDDTHH:MM:SS";
-      }
-      break;
     case EL_NIL:
-      if (all_space (text, len))
-        v = xmlrpc_nil_new (&env);
-      else
-        what = "text, where nothing belongs";
+      v = text_value (&env, el, text, len, &what);
       break;
     default:
       g_assert_not_reached ();
