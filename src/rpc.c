@@ -641,12 +641,6 @@ jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
   rpc->max_conn = MAX (max_conn, 1);
 }
 
-guint
-jq_rpc_get_max_connections (JqRpc *rpc)
-{
-  return rpc->max_conn;
-}
-
 gboolean
 jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
 {

@@ -62,7 +62,6 @@ gboolean jq_rpc_listen (JqRpc *rpc, const char *address, guint port,
 /* Connections served at once (at least 1); one more is answered HTTP 503
  * and closed.  Call before jq_rpc_listen(). */
 void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
-guint jq_rpc_get_max_connections (JqRpc *rpc);
 
 /* Stops accepting connections and waits for the server threads.  Calls
  * already inside get their answer and can write it (up to 2 s). */

@@ -309,12 +309,6 @@ launch_next (JqScheduler *s)
 }
 
 JqAddjobCode
-jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
-{
-  return jq_scheduler_submit (s, argv, priority, NULL);
-}
-
-JqAddjobCode
 jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
                      guint64 *number)
 {

@@ -50,13 +50,10 @@ JqScheduler *jq_scheduler_new_with (const JqConfig *config, JqLog *log,
 gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
 
 /* Bots' addjob: queues @argv at @priority and starts it at once when a
- * slot is free.  ['isup'] answers OK and queues nothing. */
-JqAddjobCode jq_scheduler_addjob (JqScheduler *s, const char *const *argv,
-                                  int priority);
-
-/* The same, and *@number (nullable) gets the job's number: the new one,
- * or the waiting job's for a duplicate or a changed priority; 0 when
- * nothing was queued (empty, not authorized, isup). */
+ * slot is free.  ['isup'] answers OK and queues nothing.  *@number
+ * (nullable) gets the job's number: the new one, or the waiting job's for
+ * a duplicate or a changed priority; 0 when nothing was queued (empty,
+ * not authorized, isup). */
 JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
                                   int priority, guint64 *number);
 

@@ -94,12 +94,6 @@ repr_append (GString *out, const char *s, gsize limit)
 }
 
 void
-jq_task_repr_append (GString *out, const char *s)
-{
-  repr_append (out, s, G_MAXSIZE);
-}
-
-void
 jq_task_repr_append_cut (GString *out, const char *s, gsize max)
 {
   gsize start = out->len;
