@@ -282,15 +282,23 @@ through_door (xmlrpc_env *env, JqMethods *m, JqDoorFunc func, gpointer data)
   return FALSE;
 }
 
+/* Sets @key of struct @st to @v, which it takes (transfer full). */
 static void
 struct_set (xmlrpc_env *env, xmlrpc_value *st, const char *key,
             xmlrpc_value *v)
 {
-  if (v == NULL)
-    return;
-  if (!env->fault_occurred)
-    xmlrpc_struct_set_value (env, st, key, v);
-  xmlrpc_DECREF (v);
+  g_autoptr (xmlrpc_value) owned = v;
+  if (owned != NULL && !env->fault_occurred)
+    xmlrpc_struct_set_value (env, st, key, owned);
+}
+
+/* Appends @v, which it takes (transfer full), to array @array. */
+static void
+array_take (xmlrpc_env *env, xmlrpc_value *array, xmlrpc_value *v)
+{
+  g_autoptr (xmlrpc_value) owned = v;
+  if (owned != NULL && !env->fault_occurred)
+    xmlrpc_array_append_item (env, array, owned);
 }
 
 static xmlrpc_value *
@@ -305,30 +313,17 @@ task_value (xmlrpc_env *env, const char *const *argv)
 {
   xmlrpc_value *task = xmlrpc_array_new (env);
   for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
-    {
-      xmlrpc_value *s = xmlrpc_string_new (env, argv[i]);
-      if (!env->fault_occurred)
-        {
-          xmlrpc_array_append_item (env, task, s);
-          xmlrpc_DECREF (s);
-        }
-    }
+    array_take (env, task, xmlrpc_string_new (env, argv[i]));
   return task;
 }
 
 static xmlrpc_value *
 job_value (xmlrpc_env *env, const JobSnapshot *snap)
 {
-  xmlrpc_value *task = task_value (env, jq_job_get_argv (snap->job));
-  xmlrpc_value *number = int_value (env, (gint64) snap->number);
-  xmlrpc_value *priority = xmlrpc_int_new (env, snap->priority);
   xmlrpc_value *entry = xmlrpc_array_new (env);
-  xmlrpc_array_append_item (env, entry, priority);
-  xmlrpc_array_append_item (env, entry, number);
-  xmlrpc_array_append_item (env, entry, task);
-  xmlrpc_DECREF (priority);
-  xmlrpc_DECREF (number);
-  xmlrpc_DECREF (task);
+  array_take (env, entry, xmlrpc_int_new (env, snap->priority));
+  array_take (env, entry, int_value (env, (gint64) snap->number));
+  array_take (env, entry, task_value (env, jq_job_get_argv (snap->job)));
   return entry;
 }
 
@@ -499,9 +494,7 @@ method_status (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
           struct_set (env, r, "pid", xmlrpc_int_new (env, g_array_index (c.pids, GPid, i)));
           struct_set (env, r, "started", int_value (env, started / G_USEC_PER_SEC));
           struct_set (env, r, "elapsed", int_value (env, (now - started) / G_USEC_PER_SEC));
-          if (!env->fault_occurred)
-            xmlrpc_array_append_item (env, running, r);
-          xmlrpc_DECREF (r);
+          array_take (env, running, r);
         }
       xmlrpc_value *totals = xmlrpc_struct_new (env);
       struct_set (env, totals, "added", int_value (env, (gint64) c.totals.added));
@@ -862,7 +855,8 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
   xmlrpc_env env;
   xmlrpc_env_init (&env);
   g_autofree char *name = NULL;
-  xmlrpc_value *params = NULL, *result = NULL;
+  g_autoptr (xmlrpc_value) params = NULL;
+  g_autoptr (xmlrpc_value) result = NULL;
   GBytes *answer = NULL;      /* written by the method itself */
 
   if (len > JQ_METHODS_MAX_BODY)
@@ -891,10 +885,6 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
     : serialize (result, env.fault_occurred ? &env : NULL);
   if (answer != NULL)
     g_bytes_unref (answer);
-  if (result != NULL)
-    xmlrpc_DECREF (result);
-  if (params != NULL)
-    xmlrpc_DECREF (params);
   xmlrpc_env_clean (&env);
   return response;
 }
