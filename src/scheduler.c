@@ -37,6 +37,7 @@ struct _JqScheduler {
   gpointer        drained_data;
   guint           retry_id;    /* launching again after a shortage */
   guint           retry_ms;    /* the next back-off; 0 after a start */
+  guint           retry_first_ms; /* the first back-off */
 };
 
 /* A job that could not start for a passing shortage (descriptors,
@@ -164,6 +165,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->journal = journal;
   s->ops = ops;
   s->clock = clock;
+  s->retry_first_ms = RETRY_FIRST_MS;
   s->totals.since_us = clock ();
   s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                     (GDestroyNotify) jq_finished_free);
@@ -244,7 +246,7 @@ static void
 postpone (JqScheduler *s, JqJob *job, const GError *error)
 {
   jq_queue_restore (s->queue, job, TRUE);
-  s->retry_ms = s->retry_ms == 0 ? RETRY_FIRST_MS
+  s->retry_ms = s->retry_ms == 0 ? s->retry_first_ms
                                  : MIN (s->retry_ms * 2, RETRY_MAX_MS);
   jq_log_write (s->log, JQ_LOG_WARNING,
                 "Job %" G_GUINT64_FORMAT " cannot start now (%s); it stays "
@@ -593,6 +595,12 @@ guint
 jq_scheduler_get_running (JqScheduler *s)
 {
   return s->ops->count (s->runner);
+}
+
+void
+jq_scheduler_set_retry_first_ms (JqScheduler *s, guint ms)
+{
+  s->retry_first_ms = MAX (ms, 1);
 }
 
 gboolean

@@ -31,6 +31,10 @@ JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
                                const JqRunnerSettings *runner_settings,
                                JqJournal *journal);
 
+/* The first wait before a job that met a passing shortage is tried
+ * again (250 ms; it doubles up to 30 s).  Tests shorten it. */
+void jq_scheduler_set_retry_first_ms (JqScheduler *s, guint ms);
+
 /* A wall clock, unix microseconds (g_get_real_time in the server). */
 typedef gint64 (*JqClock) (void);
 

@@ -419,6 +419,8 @@ test_postponed (void **state)
   guint64 one = 1;
   g_hash_table_insert (fake->fail, &one,
                        GINT_TO_POINTER (JQ_ERROR_AGAIN + 1));
+  /* 250 ms in the server; a unit test does not wait that long. */
+  jq_scheduler_set_retry_first_ms (f->s, 2);
   guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
   guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
   assert_int_equal (fake->started->len, 0);
@@ -426,6 +428,7 @@ test_postponed (void **state)
   assert_int_equal (jq_job_get_number (waiting->pdata[0]), a);
   assert_int_equal (jq_scheduler_get_totals (f->s).start_failures, 0);
   assert_true (log_contains (f, "Job 1 cannot start now"));
+  assert_true (log_contains (f, "tried again in 2 ms"));
   /* The shortage is over: the retry timer starts it, then the next. */
   g_hash_table_remove (fake->fail, &one);
   gboolean late = FALSE;
