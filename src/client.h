@@ -6,6 +6,7 @@
 #include <xmlrpc-c/base.h>
 
 #include "config.h"
+#include "message.h"
 
 typedef struct _JqClient JqClient;
 

@@ -53,4 +53,4 @@ gboolean jq_parse_bool (const char *text, gboolean *out);
 /* Python's int(): optional surrounding white space and sign, decimal
  * digits (underscores between digits allowed).  FALSE on anything else or
  * overflow. */
-gboolean jq_parse_int (const char *text, gint64 *out);
+gboolean jq_ini_parse_int (const char *text, gint64 *out);

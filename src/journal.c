@@ -1,6 +1,10 @@
 /* The durable journal, in SQLite.
  *
- * Schema (PRAGMA user_version 1, application_id "Bots"):
+ * Schema (PRAGMA user_version 1, application_id "Bots").  If you change
+ * it, you MUST bump JQ_JOURNAL_VERSION, keep reading every older
+ * version a user may still have (upgrade it in check_file(), in place),
+ * and add tests/data/journal-vN.sql, dumped from a file the new version
+ * wrote, to test_journal.c's stored-file tests; journal-v1.sql stays.
  *   jobs(number, priority, argv BLOB, task TEXT, queued_us, state,
  *        at_head, started_us, pid)   -- waiting and running jobs
  *   history(number, priority, argv, task, queued_us, started_us,
@@ -64,27 +68,6 @@ struct _JqJournal {
   struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
                                    * when there was none */
 };
-
-gboolean
-jq_durability_parse (const char *text, JqDurability *out)
-{
-  static const char *const names[] = { "full", "fast", "none" };
-  g_autofree char *t = g_strstrip (g_strdup (text));
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-    if (g_ascii_strcasecmp (t, names[i]) == 0)
-      {
-        *out = (JqDurability) i;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-const char *
-jq_durability_name (JqDurability durability)
-{
-  return durability == JQ_DURABILITY_FULL ? "full"
-       : durability == JQ_DURABILITY_FAST ? "fast" : "none";
-}
 
 static gboolean
 exec_sql (JqJournal *j, const char *sql, GError **error)
@@ -175,6 +158,8 @@ check_file (JqJournal *j, GError **error)
   return TRUE;
 }
 
+/* Format JQ_JOURNAL_VERSION.  Changing anything here means bumping it:
+ * see the top of this file. */
 static gboolean
 create_schema (JqJournal *j, GError **error)
 {
@@ -230,6 +215,14 @@ jq_journal_get_queue_id (JqJournal *j)
   return j != NULL ? j->queue_id : 0;
 }
 
+static guint busy_timeout_ms = JQ_JOURNAL_BUSY_MS;
+
+void
+jq_journal_set_busy_timeout (guint ms)
+{
+  busy_timeout_ms = ms;
+}
+
 JqJournal *
 jq_journal_open (const char *path, JqDurability durability, GError **error)
 {
@@ -265,7 +258,7 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
-  sqlite3_busy_timeout (j->db, 2000);
+  sqlite3_busy_timeout (j->db, (int) busy_timeout_ms);
   /* A small lookaside: the default (120 KiB) is touched whole when the
    * connection opens, and our prepared statements allocate little. */
   sqlite3_db_config (j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
@@ -684,12 +677,46 @@ jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
   return gone;
 }
 
-static void
-finished_clear (gpointer p)
+/* The history row @st is on, columns as HISTORY_COLUMNS. */
+static JqFinished
+row_finished (sqlite3_stmt *st)
 {
-  JqFinished *f = p;
-  g_strfreev ((char **) f->argv);
-  g_free ((char *) f->start_error);
+  return (JqFinished) {
+    .number = (guint64) sqlite3_column_int64 (st, 0),
+    .priority = sqlite3_column_int (st, 1),
+    .argv = (const char *const *) argv_unpack (
+        sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
+    .queued_us = sqlite3_column_int64 (st, 3),
+    .started_us = sqlite3_column_int64 (st, 4),
+    .ended_us = sqlite3_column_int64 (st, 5),
+    .exit_code = sqlite3_column_int (st, 6),
+    .term_signal = sqlite3_column_int (st, 7),
+    .hit_maxruntime = sqlite3_column_int (st, 8),
+    .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
+  };
+}
+
+#define HISTORY_COLUMNS \
+  "number, priority, argv, queued_us, started_us, ended_us, exit_code, " \
+  "signal, maxruntime_hit, start_error"
+
+JqFinished *
+jq_journal_find_finished (JqJournal *j, guint64 number)
+{
+  if (j == NULL)
+    return NULL;
+  sqlite3_stmt *st = NULL;
+  JqFinished *found = NULL;
+  sqlite3_prepare_v2 (j->db, "SELECT " HISTORY_COLUMNS " FROM history "
+                      "WHERE number = ?", -1, &st, NULL);
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) number);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    {
+      found = g_new (JqFinished, 1);
+      *found = row_finished (st);
+    }
+  sqlite3_finalize (st);
+  return found;
 }
 
 GArray *
@@ -697,14 +724,12 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
 {
   gsize bytes = 0;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
-  g_array_set_clear_func (rows, finished_clear);
+  g_array_set_clear_func (rows, jq_finished_clear);
   if (j == NULL)
     return rows;
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2 (j->db,
-      "SELECT number, priority, argv, queued_us, started_us, ended_us, "
-      "exit_code, signal, maxruntime_hit, start_error FROM history "
-      "ORDER BY number DESC LIMIT ?", -1, &st, NULL);
+      "SELECT " HISTORY_COLUMNS " FROM history ORDER BY number DESC LIMIT ?", -1, &st, NULL);
   sqlite3_bind_int (st, 1, (int) MIN (limit, (guint) G_MAXINT));
   while (sqlite3_step (st) == SQLITE_ROW)
     {
@@ -713,19 +738,7 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
                + (gsize) sqlite3_column_bytes (st, 9);
       if (rows->len > 0 && bytes > max_bytes)
         break;
-      JqFinished f = {
-        .number = (guint64) sqlite3_column_int64 (st, 0),
-        .priority = sqlite3_column_int (st, 1),
-        .argv = (const char *const *) argv_unpack (
-            sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
-        .queued_us = sqlite3_column_int64 (st, 3),
-        .started_us = sqlite3_column_int64 (st, 4),
-        .ended_us = sqlite3_column_int64 (st, 5),
-        .exit_code = sqlite3_column_int (st, 6),
-        .term_signal = sqlite3_column_int (st, 7),
-        .hit_maxruntime = sqlite3_column_int (st, 8),
-        .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
-      };
+      JqFinished f = row_finished (st);
       g_array_append_val (rows, f);
     }
   sqlite3_finalize (st);

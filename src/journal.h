@@ -5,20 +5,20 @@
 
 #include <glib.h>
 
+#include "durability.h"
+#include "finished.h"
 #include "queue.h"
 
-typedef enum {
-  JQ_DURABILITY_FULL,   /* fsync at each commit: survives a power loss */
-  JQ_DURABILITY_FAST,   /* survives a crash of the server, not of the OS */
-  JQ_DURABILITY_NONE,   /* no journal: the queue lives in memory only */
-} JqDurability;
-
-/* Parses "full", "fast" or "none" (any case). */
-gboolean jq_durability_parse (const char *text, JqDurability *out);
-const char *jq_durability_name (JqDurability durability);
-
-/* The schema version this program writes (PRAGMA user_version). */
+/* The schema version this program writes (PRAGMA user_version).  Bump
+ * it with any change to the schema in journal.c (see there). */
 #define JQ_JOURNAL_VERSION 1
+
+/* How long opening the journal waits for another process's lock, by
+ * default. */
+#define JQ_JOURNAL_BUSY_MS 2000
+
+/* Sets that wait for every journal opened after (tests shorten it). */
+void jq_journal_set_busy_timeout (guint ms);
 
 typedef struct _JqJournal JqJournal;
 
@@ -79,20 +79,6 @@ void jq_journal_set_next_number (JqJournal *journal, guint64 next);
 void jq_journal_set_flag (JqJournal *journal, const char *name,
                           gboolean value);
 
-/* A finished job, for the history. */
-typedef struct {
-  guint64            number;
-  int                priority;
-  const char *const *argv;
-  gint64             queued_us;
-  gint64             started_us;     /* 0 when it never started */
-  gint64             ended_us;
-  int                exit_code;      /* -N when killed by signal N */
-  int                term_signal;
-  gboolean           hit_maxruntime;
-  const char        *start_error;    /* NULL unless it could not start */
-} JqFinished;
-
 /* Moves job @f->number from the queue's record to the history. */
 void jq_journal_finish (JqJournal *journal, const JqFinished *f);
 
@@ -125,5 +111,9 @@ guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
 GArray *jq_journal_history (JqJournal *journal, guint limit,
                             gsize max_bytes);
 
-/* How many history rows there are (for tests and status). */
+/* Finished job @number as the history holds it (a new record, free with
+ * jq_finished_free), or NULL when the history has no such job. */
+JqFinished *jq_journal_find_finished (JqJournal *journal, guint64 number);
+
+/* How many history rows there are. */
 guint jq_journal_count_history (JqJournal *journal);

@@ -12,6 +12,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -382,18 +383,40 @@ jq_log_hold (JqLog *log)
   g_mutex_unlock (&log->lock);
 }
 
-/* Writes what was held.  Lock held. */
+/* @len bytes to @fd with one write(), continued only when the kernel
+ * took part of them (a full disk, a signal). */
+static gboolean
+write_all (int fd, const char *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return FALSE;
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Writes what was held, past stdio (whose buffer would cut it into
+ * 4 KiB writes, a line split across two): one write() per stream.  Lock
+ * held. */
 static void
 write_held (JqLog *log)
 {
   if (log->held_file != NULL && log->held_file->len > 0 && log->file != NULL)
-    check_written (log, fwrite (log->held_file->str, 1, log->held_file->len,
-                                log->file) == log->held_file->len
-                        && fflush (log->file) == 0);
+    check_written (log, fflush (log->file) == 0
+                        && write_all (fileno (log->file),
+                                      log->held_file->str,
+                                      log->held_file->len));
   if (log->held_console != NULL && log->held_console->len > 0)
     {
-      fwrite (log->held_console->str, 1, log->held_console->len, stderr);
       fflush (stderr);
+      write_all (STDERR_FILENO, log->held_console->str,
+                 log->held_console->len);
     }
 }
 
@@ -490,12 +513,6 @@ jq_log_reopen (JqLog *log, GError **error)
     }
   g_mutex_unlock (&log->lock);
   return ok;
-}
-
-const char *
-jq_log_get_path (JqLog *log)
-{
-  return log->path;
 }
 
 /* ------------------------------------------------------------ limits */

@@ -108,9 +108,6 @@ void jq_log_release (JqLog *log);
  * other threads wrote during the hold go too; the caller logs why. */
 void jq_log_discard (JqLog *log);
 
-/* The file's path, or NULL without a file sink. */
-const char *jq_log_get_path (JqLog *log);
-
 /* Repeated records of one kind (refused tasks, duplicates), which a
  * client can send as fast as it likes: in each window of @window_s
  * seconds (by the log's clock) the first @burst are written, the others

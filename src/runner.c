@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,23 +59,35 @@ typedef struct {
   Capture      out, err;
 } Running;
 
+/* A job's process left running by a server that died: not our child, so
+ * watched through a pidfd. */
+typedef struct {
+  struct _JqRunner *runner;
+  guint64   number;
+  int       pid;
+  int       pidfd;
+  guint     watch_id;
+} Left;
+
 struct _JqRunner {
   JqLog           *log;
   JqRunnerSettings settings;
-  JqRunnerFinished finished;
-  gpointer         user_data;
-  JqRunnerTimedOut timed_out;
-  gpointer         timed_out_data;
+  JqRunnerHooks    hooks;
   GPtrArray       *running;    /* Running*, owned */
   GHashTable      *adopted;    /* pid -> child watch id: orphans of our
                                 * jobs reparented to us (subreaper) */
   GHashTable      *known;      /* pids seen marked as our jobs': once
                                 * dead, a zombie's mark cannot be read */
   guint            adopt_id;   /* the timer looking for them */
+  GHashTable      *marked;     /* job number -> pid: jobs of a server
+                                * before us, read at the first find_left,
+                                * dropped at the first start */
+  GSList          *left;       /* Left*: those still running */
 };
 
-char *
-jq_format_elapsed (gint64 us)
+/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
+static char *
+format_elapsed (gint64 us)
 {
   /* As Bots 3 and 4 write it: a timedelta of whole seconds, "0:00:05",
    * "1 day, 2:03:04" (they drop the fraction before printing). */
@@ -319,8 +332,8 @@ on_maxruntime (gpointer user_data)
                 "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
                 jq_job_get_number (r->job),
                 runner->settings.maxruntime_minutes);
-  if (runner->timed_out != NULL)
-    runner->timed_out (r->job, runner->timed_out_data);
+  if (runner->hooks.timed_out != NULL)
+    runner->hooks.timed_out (r->job, runner->hooks.user_data);
   if (runner->settings.kill_on_timeout)
     {
       jq_log_write (runner->log, JQ_LOG_ERROR,
@@ -336,7 +349,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 {
   Running *r = user_data;
   JqRunner *runner = r->runner;
-  JqJobResult result = { 0 };
+  JqFinished result = jq_finished_of (r->job);
 
   r->child_watch_id = 0;      /* a child watch fires once */
   g_spawn_close_pid (pid);
@@ -344,7 +357,6 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
 
-  result.pid = r->pid;
   result.started_us = r->started_us;
   result.ended_us = g_get_real_time ();
   result.hit_maxruntime = r->hit_maxruntime;
@@ -359,7 +371,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   log_output (r, "stdout", &r->out, JQ_LOG_INFO);
   log_output (r, "stderr", &r->err,
               result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR);
-  g_autofree char *elapsed = jq_format_elapsed (g_get_monotonic_time ()
+  g_autofree char *elapsed = format_elapsed (g_get_monotonic_time ()
                                                 - r->started_mono_us);
   jq_log_write (runner->log,
                 result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR,
@@ -374,7 +386,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 
   g_autoptr (JqJob) job = jq_job_ref (r->job);
   g_ptr_array_remove (runner->running, r);
-  runner->finished (job, &result, runner->user_data);
+  runner->hooks.finished (job, &result, runner->hooks.user_data);
   /* After the next job has started (the launch gap): note what the job
    * left behind while its marks can still be read, and adopt it. */
   if (runner->settings.adopt_orphans)
@@ -461,15 +473,14 @@ spawn_job (const char *file, char *const *argv, const char *dir,
 
 JqRunner *
 jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
-               JqRunnerFinished finished, gpointer user_data)
+               const JqRunnerHooks *hooks)
 {
   JqRunner *runner = g_new0 (JqRunner, 1);
   runner->log = log;
   runner->settings = *settings;
   if (runner->settings.output_limit == 0)
     runner->settings.output_limit = JQ_OUTPUT_LIMIT;
-  runner->finished = finished;
-  runner->user_data = user_data;
+  runner->hooks = *hooks;
   runner->running = g_ptr_array_new_with_free_func (running_free);
   runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
   runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -484,6 +495,7 @@ gboolean
 jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                  GError **error)
 {
+  g_clear_pointer (&runner->marked, g_hash_table_unref);
   g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   GPid pid = 0;
   int out[2], err[2];
@@ -535,8 +547,8 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
           prlimit (pid, RLIMIT_NOFILE, &lim, NULL);
         }
     }
-  if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
-    kill (getpid (), SIGKILL);   /* before anything records the start */
+  if (started && runner->settings.after_spawn != NULL)
+    runner->settings.after_spawn (job, runner->settings.after_spawn_data);
   if (!started)
     {
       close (out[0]);
@@ -561,14 +573,6 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   if (pid_out != NULL)
     *pid_out = pid;
   return TRUE;
-}
-
-void
-jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
-                            gpointer user_data)
-{
-  runner->timed_out = hook;
-  runner->timed_out_data = user_data;
 }
 
 guint
@@ -620,5 +624,135 @@ jq_runner_free (JqRunner *runner)
     g_source_remove (GPOINTER_TO_UINT (watch));
   g_hash_table_unref (runner->adopted);
   g_hash_table_unref (runner->known);
+  while (runner->left != NULL)
+    {
+      Left *l = runner->left->data;
+      runner->left = g_slist_delete_link (runner->left, runner->left);
+      g_source_remove (l->watch_id);     /* frees l */
+    }
+  g_clear_pointer (&runner->marked, g_hash_table_unref);
   g_free (runner);
 }
+
+/* ---------------------------------------------- jobs of a server before us */
+
+static gboolean
+on_left_exit (int fd, GIOCondition condition, gpointer user_data)
+{
+  Left *l = user_data;
+  JqRunner *runner = l->runner;
+  jq_log_write (runner->log, JQ_LOG_INFO,
+                "The process of job %" G_GUINT64_FORMAT " from before the "
+                "restart (pid %d) has ended.", l->number, l->pid);
+  runner->left = g_slist_remove (runner->left, l);
+  if (runner->hooks.adopted_ended != NULL)
+    runner->hooks.adopted_ended (l->number, runner->hooks.user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+left_free (gpointer data)
+{
+  Left *l = data;
+  close (l->pidfd);
+  g_free (l);
+}
+
+gboolean
+jq_runner_adopt (JqRunner *runner, guint64 number, int pid)
+{
+  int fd = pidfd_open (pid, 0);
+  if (fd < 0)
+    return FALSE;             /* it ended just now */
+  Left *l = g_new0 (Left, 1);
+  l->runner = runner;
+  l->number = number;
+  l->pid = pid;
+  l->pidfd = fd;
+  l->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
+                                    on_left_exit, l, left_free);
+  runner->left = g_slist_prepend (runner->left, l);
+  jq_log_write (runner->log, JQ_LOG_WARNING,
+                "Job %" G_GUINT64_FORMAT " from before the restart is still "
+                "running (pid %d); no job starts until it ends.",
+                number, pid);
+  return TRUE;
+}
+
+/* Its marks find it even when the start was never committed; a job
+ * started without marks is known by its recorded pid and start time. */
+int
+jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
+                     gint64 started_us)
+{
+  if (runner->marked == NULL)
+    runner->marked = jq_jobmark_find ("/proc", runner->settings.queue_id);
+  gpointer marked = g_hash_table_lookup (runner->marked, &number);
+  if (marked != NULL)
+    return GPOINTER_TO_INT (marked);
+  return jq_jobmark_is_same_process (pid, started_us) ? pid : 0;
+}
+
+/* ---------------------------------------------- the scheduler's seam */
+
+static gpointer
+ops_create (gpointer data, JqTaskPolicy *policy, JqLog *log,
+            const JqRunnerHooks *hooks)
+{
+  JqRunnerSettings settings = *(const JqRunnerSettings *) data;
+  settings.policy = policy;
+  return jq_runner_new (log, &settings, hooks);
+}
+
+static gboolean
+ops_start (gpointer runner, JqJob *job, GPid *pid, GError **error)
+{
+  return jq_runner_start (runner, job, pid, error);
+}
+
+static void
+ops_kill_all (gpointer runner)
+{
+  jq_runner_terminate_all (runner);
+}
+
+static int
+ops_find_left (gpointer runner, guint64 number, int pid, gint64 started_us)
+{
+  return jq_runner_find_left (runner, number, pid, started_us);
+}
+
+static gboolean
+ops_adopt (gpointer runner, guint64 number, int pid)
+{
+  return jq_runner_adopt (runner, number, pid);
+}
+
+static guint
+ops_count (gpointer runner)
+{
+  return jq_runner_get_running (runner);
+}
+
+static GPtrArray *
+ops_list (gpointer runner, GArray *pids, GArray *started_us)
+{
+  return jq_runner_list (runner, pids, started_us);
+}
+
+static void
+ops_free (gpointer runner)
+{
+  jq_runner_free (runner);
+}
+
+const JqRunnerOps jq_runner_ops = {
+  .create = ops_create,
+  .start = ops_start,
+  .kill_all = ops_kill_all,
+  .find_left = ops_find_left,
+  .adopt = ops_adopt,
+  .count = ops_count,
+  .list = ops_list,
+  .free = ops_free,
+};

@@ -227,13 +227,12 @@ seed_depth (JqStatus *st, GArray *rows, gint64 now)
 
 /* The journal's last day, so that a restart does not blank the chart. */
 static void
-seed_from_journal (JqStatus *st, JqJournal *journal)
+seed_from_history (JqStatus *st)
 {
-  if (journal == NULL)
-    return;
   gint64 now = g_get_real_time ();
-  g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS,
-                                              G_MAXSIZE);
+  g_autoptr (GArray) rows = jq_scheduler_history (st->scheduler,
+                                                  JQ_STATUS_MAX_RUNS,
+                                                  G_MAXSIZE);
   seed_depth (st, rows, now);
   for (guint i = rows->len; i-- > 0;)
     {
@@ -260,7 +259,7 @@ jq_status_new (JqScheduler *scheduler, JqDoor *door)
   st->door = door;
   st->metrics = jq_metrics_new ();
   g_queue_init (&st->runs);
-  seed_from_journal (st, jq_scheduler_get_journal (scheduler));
+  seed_from_history (st);
   jq_scheduler_set_observer (scheduler, on_event, st);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (scheduler),
                                   on_commit, st);
@@ -278,7 +277,7 @@ jq_status_note_answer (JqStatus *st, int code)
 {
   jq_metrics_count_answer (st->metrics, code);
   note_depth (st, g_get_real_time (),
-              jq_queue_count (jq_scheduler_get_queue (st->scheduler)));
+              jq_scheduler_count_waiting (st->scheduler));
 }
 
 void
@@ -327,20 +326,19 @@ snapshot_on_loop (gpointer data)
 {
   Snapshot *s = data;
   JqScheduler *sch = s->st->scheduler;
-  JqQueue *queue = jq_scheduler_get_queue (sch);
   s->now_us = g_get_real_time ();
   s->totals = jq_scheduler_get_totals (sch);
-  s->gauges.waiting = jq_queue_count (queue);
+  s->gauges.waiting = jq_scheduler_count_waiting (sch);
   s->gauges.running = jq_scheduler_get_running (sch);
   s->gauges.paused = jq_scheduler_get_paused (sch);
   s->gauges.started_us = s->totals.since_us;
   note_depth (s->st, s->now_us, s->gauges.waiting);
   if (!s->full)
     return;
-  s->journal = jq_scheduler_get_journal (sch) != NULL;
+  s->journal = jq_scheduler_is_durable (sch);
   s->running = jq_scheduler_list_running (sch, s->pids, s->started_us);
-  g_autoptr (GPtrArray) first = jq_queue_list_first (queue,
-                                                     JQ_STATUS_NEXT_JOBS);
+  g_autoptr (GPtrArray) first = jq_scheduler_list_first (sch,
+                                                         JQ_STATUS_NEXT_JOBS);
   for (guint i = 0; i < first->len; i++)
     {
       Waiting w = { jq_job_ref (first->pdata[i]),

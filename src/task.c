@@ -94,12 +94,6 @@ repr_append (GString *out, const char *s, gsize limit)
 }
 
 void
-jq_task_repr_append (GString *out, const char *s)
-{
-  repr_append (out, s, G_MAXSIZE);
-}
-
-void
 jq_task_repr_append_cut (GString *out, const char *s, gsize max)
 {
   gsize start = out->len;
@@ -564,6 +558,54 @@ replaced (const char *const *argv, const char *first, const char *second)
   return run;
 }
 
+/* Authorization off ("*"): whatever program is found runs. */
+static char **
+resolve_any (const char *const *argv, char **program, const char *shown,
+             char **file, GError **error)
+{
+  /* errno as the exec would report it */
+  int why = ENOENT;
+  if (*program != NULL && is_executable_file (*program))
+    {
+      *file = g_steal_pointer (program);
+      return g_strdupv ((char **) argv);
+    }
+  if (*program != NULL && access (*program, F_OK) == 0)
+    why = EACCES;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND, "cannot run %s: %s%s",
+               shown, g_strerror (why),
+               strchr (argv[0], '/') ? "" : " (not found on PATH)");
+  return NULL;
+}
+
+/* A trusted Python: runs only when its script, argv[1], is bots-engine. */
+static char **
+resolve_python_script (JqTaskPolicy *p, const char *const *argv,
+                       GPtrArray *engines, const char *python, char **file,
+                       GError **error)
+{
+  /* Python opens its script relative to its working folder, no PATH. */
+  g_autofree char *script = absolute_in (p->job_dir, argv[1]);
+  g_autofree char *engine = match_text (engines, script);
+  if (engine == NULL)
+    {
+      g_autofree char *real_script = resolve_file (argv[1], script, error);
+      if (real_script == NULL)
+        return NULL;
+      engine = match_real (engines, real_script);
+    }
+  if (engine == NULL)
+    {
+      g_autoptr (GString) shown = g_string_new (NULL);
+      jq_task_repr_append_cut (shown, argv[1], JQ_TASK_SHOWN_MAX);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "the script %s of "
+                   "the Python task is not bots-engine", shown->str);
+      return NULL;
+    }
+  *file = g_strdup (python);
+  return replaced (argv, python, engine);
+}
+
 char **
 jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
                  GError **error)
@@ -592,21 +634,7 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
         }
     }
   if (p->anything)
-    {
-      /* errno as the exec would report it */
-      int why = ENOENT;
-      if (program != NULL && is_executable_file (program))
-        {
-          *file = g_steal_pointer (&program);
-          return g_strdupv ((char **) argv);
-        }
-      if (program != NULL && access (program, F_OK) == 0)
-        why = EACCES;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND, "cannot run %s: %s%s",
-                   shown->str, g_strerror (why),
-                   strchr (argv[0], '/') ? "" : " (not found on PATH)");
-      return NULL;
-    }
+    return resolve_any (argv, &program, shown->str, file, error);
   if (program == NULL)
     {
       g_autofree char *dirs = g_strjoinv (":", p->scripts_dirs);
@@ -650,26 +678,7 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
                    "authorized_tasks", shown->str);
       return NULL;
     }
-  /* Python opens its script relative to its working folder, no PATH. */
-  g_autofree char *script = absolute_in (p->job_dir, argv[1]);
-  g_autofree char *engine = match_text (engines, script);
-  if (engine == NULL)
-    {
-      g_autofree char *real_script = resolve_file (argv[1], script, error);
-      if (real_script == NULL)
-        return NULL;
-      engine = match_real (engines, real_script);
-    }
-  if (engine == NULL)
-    {
-      g_string_truncate (shown, 0);
-      jq_task_repr_append_cut (shown, argv[1], JQ_TASK_SHOWN_MAX);
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "the script %s of "
-                   "the Python task is not bots-engine", shown->str);
-      return NULL;
-    }
-  *file = g_strdup (python);
-  return replaced (argv, python, engine);
+  return resolve_python_script (p, argv, engines, python, file, error);
 }
 
 gboolean

@@ -181,23 +181,23 @@ static void
 test_int (void **state)
 {
   gint64 v;
-  assert_true (jq_parse_int ("42", &v));
+  assert_true (jq_ini_parse_int ("42", &v));
   assert_int_equal (v, 42);
-  assert_true (jq_parse_int ("  28082  ", &v));
+  assert_true (jq_ini_parse_int ("  28082  ", &v));
   assert_int_equal (v, 28082);
-  assert_true (jq_parse_int ("-3", &v));
+  assert_true (jq_ini_parse_int ("-3", &v));
   assert_int_equal (v, -3);
-  assert_true (jq_parse_int ("+7", &v));
+  assert_true (jq_ini_parse_int ("+7", &v));
   assert_int_equal (v, 7);
-  assert_true (jq_parse_int ("1_000", &v));
+  assert_true (jq_ini_parse_int ("1_000", &v));
   assert_int_equal (v, 1000);
-  assert_false (jq_parse_int ("", &v));
-  assert_false (jq_parse_int ("12a", &v));
-  assert_false (jq_parse_int ("1.5", &v));
-  assert_false (jq_parse_int ("_1", &v));
-  assert_false (jq_parse_int ("1__0", &v));
-  assert_false (jq_parse_int ("1_", &v));
-  assert_false (jq_parse_int ("99999999999999999999", &v));
+  assert_false (jq_ini_parse_int ("", &v));
+  assert_false (jq_ini_parse_int ("12a", &v));
+  assert_false (jq_ini_parse_int ("1.5", &v));
+  assert_false (jq_ini_parse_int ("_1", &v));
+  assert_false (jq_ini_parse_int ("1__0", &v));
+  assert_false (jq_ini_parse_int ("1_", &v));
+  assert_false (jq_ini_parse_int ("99999999999999999999", &v));
 }
 
 static void

@@ -326,6 +326,56 @@ test_newer_version (void **state)
   assert_refused_untouched (f, "newer bots-jobqueue");
 }
 
+/* The formats this code must read, from files the version that wrote them
+ * made (tests/data/journal-vN.sql): every job, its state, the history,
+ * the settings and the queue's identity come back. */
+static void
+test_stored_version_1 (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *sql = NULL;
+  assert_true (g_file_get_contents (SRCDIR "/tests/data/journal-v1.sql",
+                                    &sql, NULL, NULL));
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (db);
+
+  JqJournal *j = open_ok (f);
+  assert_true (jq_journal_get_queue_id (j) == 2579472606699654187u);
+  assert_true (jq_journal_get_flag (j, "paused"));
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  assert_int_equal (next, 7);
+  assert_int_equal (l.jobs->len, 3);
+  assert_true (g_array_index (l.running, gboolean, 0));   /* job 1 ran */
+  assert_false (g_array_index (l.running, gboolean, 1));
+  assert_true (g_strv_equal (jq_job_get_argv (l.jobs->pdata[1]),
+                             TASK ("bots-engine", "a\nb", "", "'\"")));
+  assert_int_equal (jq_job_get_priority (l.jobs->pdata[2]), 9);
+  loaded_free (&l);
+
+  g_autoptr (GArray) rows = jq_journal_history (j, 10, G_MAXSIZE);
+  assert_int_equal (rows->len, 2);
+  JqFinished *nostart = &g_array_index (rows, JqFinished, 0);
+  JqFinished *killed = &g_array_index (rows, JqFinished, 1);
+  assert_int_equal (nostart->number, 5);
+  assert_string_equal (nostart->start_error, "no such file");
+  assert_int_equal (nostart->started_us, 0);
+  assert_int_equal (killed->number, 4);
+  assert_int_equal (killed->exit_code, -9);
+  assert_int_equal (killed->term_signal, 9);
+  assert_true (killed->hit_maxruntime);
+  assert_true (killed->ended_us - killed->started_us == 3000000);
+  g_autoptr (JqFinished) found = jq_journal_find_finished (j, 4);
+  assert_non_null (found);
+  assert_string_equal (found->argv[1], "--done");
+  assert_null (jq_journal_find_finished (j, 1));   /* still queued */
+  jq_journal_close (j);
+}
+
 static void
 test_locked (void **state)
 {
@@ -476,6 +526,8 @@ test_queue_id_is_kept (void **state)
 int
 main (void)
 {
+  /* The lock test waits this long for the lock, not the server's 2 s. */
+  jq_journal_set_busy_timeout (50);
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
   const struct CMUnitTest tests[] = {
     T (test_round_trip),
@@ -488,6 +540,7 @@ main (void)
     T (test_corrupt_database),
     T (test_other_sqlite_database),
     T (test_newer_version),
+    T (test_stored_version_1),
     T (test_locked),
     T (test_failed_write_reported),
     T (test_broken_after_failure),
