@@ -20,6 +20,12 @@ import sys
 PROGRAM = os.path.splitext(os.path.basename(__file__))[0]
 # Where the C programs are; set when installed (a placeholder here).
 BINDIR = "@pkglibexecdir@"
+# The folder of the Bots script this file stands in for, symlinks
+# resolved; set by bots-jobqueue-switch.  Python runs a script with its
+# folder first on sys.path, so Bots' script saw that folder there (a
+# source layout keeps the bots package beside its scripts): so does this
+# file, wherever it is.
+SCRIPT_DIR = ""
 
 
 def bots_package():
@@ -56,6 +62,8 @@ def main():
         sys.stderr.write("%s: cannot find the program %s in %s\n"
                          % (os.path.basename(__file__), PROGRAM, os.pathsep.join(folders)))
         sys.exit(1)
+    if SCRIPT_DIR and sys.path:
+        sys.path[0] = SCRIPT_DIR
     path = [p for p in sys.path if p]
     os.environ["BOTS_JOBQUEUE_BOTSPATH"] = bots_package()
     os.environ["BOTS_JOBQUEUE_PYTHONPATH"] = os.pathsep.join(path)

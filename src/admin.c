@@ -77,7 +77,7 @@ static gint64
 get_int (xmlrpc_value *st, const char *key, gint64 fallback)
 {
   xmlrpc_env env;
-  xmlrpc_value *v = NULL;
+  g_autoptr (xmlrpc_value) v = NULL;
   gint64 out = fallback;
   xmlrpc_env_init (&env);
   xmlrpc_struct_find_value (&env, st, key, &v);
@@ -101,7 +101,6 @@ get_int (xmlrpc_value *st, const char *key, gint64 fallback)
           xmlrpc_read_bool (&env, v, &b);
           out = b;
         }
-      xmlrpc_DECREF (v);
     }
   xmlrpc_env_clean (&env);
   return out;
@@ -111,7 +110,7 @@ static char *
 get_string (xmlrpc_value *st, const char *key)
 {
   xmlrpc_env env;
-  xmlrpc_value *v = NULL;
+  g_autoptr (xmlrpc_value) v = NULL;
   const char *s = NULL;
   char *out = NULL;
   xmlrpc_env_init (&env);
@@ -122,8 +121,6 @@ get_string (xmlrpc_value *st, const char *key)
       out = g_strdup (s);
       free ((void *) s);
     }
-  if (v != NULL)
-    xmlrpc_DECREF (v);
   xmlrpc_env_clean (&env);
   return out;
 }
@@ -150,13 +147,12 @@ task_line (xmlrpc_value *task, gsize width)
     ? xmlrpc_array_size (&env, task) : 0;
   for (int i = 0; i < n && !env.fault_occurred; i++)
     {
-      xmlrpc_value *item = NULL;
+      g_autoptr (xmlrpc_value) item = NULL;
       const char *s = NULL;
       xmlrpc_array_read_item (&env, task, i, &item);
       if (env.fault_occurred)
         break;
       xmlrpc_read_string (&env, item, &s);
-      xmlrpc_DECREF (item);
       if (env.fault_occurred)
         break;
       if (i > 0)
@@ -248,11 +244,9 @@ is_array_of (xmlrpc_value *v, gboolean (*item) (xmlrpc_value *))
   gboolean ok = !env.fault_occurred;
   for (int i = 0; ok && item != NULL && i < n; i++)
     {
-      xmlrpc_value *x = NULL;
+      g_autoptr (xmlrpc_value) x = NULL;
       xmlrpc_array_read_item (&env, v, i, &x);
       ok = !env.fault_occurred && item (x);
-      if (x != NULL)
-        xmlrpc_DECREF (x);
     }
   xmlrpc_env_clean (&env);
   return ok;
@@ -276,11 +270,8 @@ is_job_struct (xmlrpc_value *v)
 {
   if (!is_type (v, XMLRPC_TYPE_STRUCT))
     return FALSE;
-  xmlrpc_value *task = struct_value (v, "task");
-  gboolean ok = task == NULL || is_task (task);
-  if (task != NULL)
-    xmlrpc_DECREF (task);
-  return ok;
+  g_autoptr (xmlrpc_value) task = struct_value (v, "task");
+  return task == NULL || is_task (task);
 }
 
 /* [priority, number, task] as listjobs gives it. */
@@ -288,7 +279,7 @@ static gboolean
 is_listed_job (xmlrpc_value *v)
 {
   xmlrpc_env env;
-  xmlrpc_value *task = NULL;
+  g_autoptr (xmlrpc_value) task = NULL;
   int prio = 0, number = 0;
   if (!is_type (v, XMLRPC_TYPE_ARRAY))
     return FALSE;
@@ -296,8 +287,6 @@ is_listed_job (xmlrpc_value *v)
   if (xmlrpc_array_size (&env, v) == 3)
     xmlrpc_decompose_value (&env, v, "(iiA)", &prio, &number, &task);
   gboolean ok = task != NULL && !env.fault_occurred && is_task (task);
-  if (task != NULL)
-    xmlrpc_DECREF (task);
   xmlrpc_env_clean (&env);
   return ok;
 }
@@ -309,15 +298,10 @@ answer_has_shape (const char *method, xmlrpc_value *v)
     {
       if (!is_type (v, XMLRPC_TYPE_STRUCT))
         return FALSE;
-      xmlrpc_value *running = struct_value (v, "running");
-      xmlrpc_value *totals = struct_value (v, "totals");
-      gboolean ok = (running == NULL || is_array_of (running, is_job_struct))
+      g_autoptr (xmlrpc_value) running = struct_value (v, "running");
+      g_autoptr (xmlrpc_value) totals = struct_value (v, "totals");
+      return (running == NULL || is_array_of (running, is_job_struct))
         && (totals == NULL || is_type (totals, XMLRPC_TYPE_STRUCT));
-      if (running != NULL)
-        xmlrpc_DECREF (running);
-      if (totals != NULL)
-        xmlrpc_DECREF (totals);
-      return ok;
     }
   if (strcmp (method, "listjobs") == 0)
     return is_type (v, XMLRPC_TYPE_INT) || is_array_of (v, is_listed_job);
@@ -353,10 +337,10 @@ answer_has_shape (const char *method, xmlrpc_value *v)
 static void
 show_cluster (xmlrpc_value *st)
 {
-  xmlrpc_value *cluster = struct_value (st, "cluster");
+  g_autoptr (xmlrpc_value) cluster = struct_value (st, "cluster");
   if (cluster == NULL)
     return;
-  xmlrpc_value *members = struct_value (cluster, "members");
+  g_autoptr (xmlrpc_value) members = struct_value (cluster, "members");
   g_autofree char *member = get_string (cluster, "member");
   g_autofree char *leader = get_string (cluster, "leader");
   printf ("Cluster: this server %s %s; leader %s, term %" G_GINT64_FORMAT
@@ -368,7 +352,7 @@ show_cluster (xmlrpc_value *st)
   int n = members ? xmlrpc_array_size (&env, members) : 0;
   for (int i = 0; i < n && !env.fault_occurred; i++)
     {
-      xmlrpc_value *m = NULL;
+      g_autoptr (xmlrpc_value) m = NULL;
       xmlrpc_array_read_item (&env, members, i, &m);
       if (env.fault_occurred)
         break;
@@ -376,12 +360,8 @@ show_cluster (xmlrpc_value *st)
       printf ("  %-40s heartbeat %.1f s ago%s\n", name ? name : "?",
               (double) get_int (m, "heartbeat_age_ms", 0) / 1000,
               get_int (m, "leader", 0) ? ", leader" : "");
-      xmlrpc_DECREF (m);
     }
   xmlrpc_env_clean (&env);
-  if (members)
-    xmlrpc_DECREF (members);
-  xmlrpc_DECREF (cluster);
 }
 
 static void
@@ -391,8 +371,8 @@ show_status (xmlrpc_value *st)
   if (version == NULL)
     version = g_strdup ("?");
   g_autofree char *uptime = format_duration (get_int (st, "uptime", 0));
-  xmlrpc_value *totals = struct_value (st, "totals");
-  xmlrpc_value *running = struct_value (st, "running");
+  g_autoptr (xmlrpc_value) totals = struct_value (st, "totals");
+  g_autoptr (xmlrpc_value) running = struct_value (st, "running");
   xmlrpc_env env;
   xmlrpc_env_init (&env);
 
@@ -407,18 +387,15 @@ show_status (xmlrpc_value *st)
             "TASK");
   for (int i = 0; i < n; i++)
     {
-      xmlrpc_value *r = NULL;
+      g_autoptr (xmlrpc_value) r = NULL;
       xmlrpc_array_read_item (&env, running, i, &r);
       g_autofree char *elapsed = format_duration (get_int (r, "elapsed", 0));
-      xmlrpc_value *task = struct_value (r, "task");
+      g_autoptr (xmlrpc_value) task = struct_value (r, "task");
       g_autofree char *line = task_line (task, WIDTH - 34);
       printf ("  %-7" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %-8"
               G_GINT64_FORMAT " %-9s %s\n", get_int (r, "jobnumber", 0),
               get_int (r, "priority", 0), get_int (r, "pid", 0), elapsed,
               line);
-      if (task != NULL)
-        xmlrpc_DECREF (task);
-      xmlrpc_DECREF (r);
     }
   if (totals != NULL)
     printf ("Since start: %" G_GINT64_FORMAT " added, %" G_GINT64_FORMAT
@@ -428,10 +405,6 @@ show_status (xmlrpc_value *st)
             get_int (totals, "succeeded", 0), get_int (totals, "failed", 0),
             get_int (totals, "start_failures", 0));
   show_cluster (st);
-  if (totals)
-    xmlrpc_DECREF (totals);
-  if (running)
-    xmlrpc_DECREF (running);
   xmlrpc_env_clean (&env);
 }
 
@@ -442,19 +415,12 @@ static char *
 listed_job (xmlrpc_env *env, xmlrpc_value *list, int i, gsize width,
             int *prio, int *number)
 {
-  xmlrpc_value *entry = NULL, *task = NULL;
-  char *line = NULL;
+  g_autoptr (xmlrpc_value) entry = NULL;
+  g_autoptr (xmlrpc_value) task = NULL;
   xmlrpc_array_read_item (env, list, i, &entry);
   if (!env->fault_occurred)
     xmlrpc_decompose_value (env, entry, "(iiA)", prio, number, &task);
-  if (!env->fault_occurred)
-    {
-      line = task_line (task, width);
-      xmlrpc_DECREF (task);
-    }
-  if (entry != NULL)
-    xmlrpc_DECREF (entry);
-  return line;
+  return env->fault_occurred ? NULL : task_line (task, width);
 }
 
 static void
@@ -497,7 +463,7 @@ show_history (xmlrpc_value *list)
           "RESULT", "TASK");
   for (int i = 0; i < n; i++)
     {
-      xmlrpc_value *h = NULL;
+      g_autoptr (xmlrpc_value) h = NULL;
       xmlrpc_array_read_item (&env, list, i, &h);
       g_autofree char *ended = format_time (get_int (h, "ended", 0));
       g_autofree char *took = has_key (h, "started")
@@ -518,14 +484,11 @@ show_history (xmlrpc_value *list)
           g_free (result);
           result = with;
         }
-      xmlrpc_value *task = struct_value (h, "task");
+      g_autoptr (xmlrpc_value) task = struct_value (h, "task");
       g_autofree char *line = task_line (task, WIDTH - 53);
       printf ("%-7" G_GINT64_FORMAT " %-4" G_GINT64_FORMAT " %-19s %-9s "
               "%-8s %s\n", get_int (h, "jobnumber", 0),
               get_int (h, "priority", 0), ended, took, result, line);
-      if (task != NULL)
-        xmlrpc_DECREF (task);
-      xmlrpc_DECREF (h);
     }
   printf ("(+T: exceeded maxruntime; NOSTART: could not be started)\n");
   xmlrpc_env_clean (&env);
@@ -542,157 +505,190 @@ is_pending (xmlrpc_value *result)
 static gboolean
 parse_number (const char *text, gint64 min, gint64 max, gint64 *out)
 {
-  return text != NULL && jq_parse_int (text, out) && *out >= min
+  return text != NULL && jq_ini_parse_int (text, out) && *out >= min
          && *out <= max;
 }
 
-int
-main (int argc, char **argv)
-{
-  const char *config_option = NULL;
-  int i = 1;
+/* What the command line asks for: one call, checked before anything is
+ * sent. */
+typedef struct {
+  const char   *config_option;  /* -c<dir>; NULL: as Bots finds it */
+  const char   *command;
+  const char   *method;
+  xmlrpc_value *params;         /* owned */
+  gboolean      add_wait;       /* add --wait */
+  gint64        a, b;           /* the numbers the command takes */
+  gint64        timeout;        /* wait's, seconds */
+} Request;
 
+/* The options before the command.  FALSE when the program ends here, with
+ * *@exit_code. */
+static gboolean
+read_options (int argc, char **argv, Request *req, int *next, int *exit_code)
+{
+  int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++)
     {
       if (strcmp (argv[i], "--json") == 0)
         opt_json = TRUE;
       else if (g_str_has_prefix (argv[i], "-c") && argv[i][2] != '\0')
-        config_option = argv[i] + 2;
+        req->config_option = argv[i] + 2;
       else if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
         {
           usage (stdout);
-          return EXIT_OK;
+          *exit_code = EXIT_OK;
+          return FALSE;
         }
       else if (strcmp (argv[i], "--version") == 0)
         {
           printf ("bots-jobqueue %s\n", PACKAGE_VERSION);
-          return EXIT_OK;
+          *exit_code = EXIT_OK;
+          return FALSE;
         }
       else
         {
           usage (stderr);
-          return fail (EXIT_USAGE, "unknown option %s", argv[i]);
+          *exit_code = fail (EXIT_USAGE, "unknown option %s", argv[i]);
+          return FALSE;
         }
     }
   if (i >= argc)
     {
       usage (stderr);
-      return EXIT_USAGE;
+      *exit_code = EXIT_USAGE;
+      return FALSE;
     }
-  const char *command = argv[i++];
-  char **rest = argv + i;
-  int n_rest = argc - i;
+  *next = i;
+  return TRUE;
+}
 
-  /* Arguments of each command, checked before anything is sent. */
-  xmlrpc_env env;
-  xmlrpc_env_init (&env);
-  xmlrpc_value *params = NULL;
-  gboolean add_wait = FALSE;
-  const char *method = NULL;
-  gint64 a = 0, b = 0, timeout = 86400;
+/* add [-p P] [--wait] [--] TASK: submit answers the number with the code,
+ * so a job that ends at once cannot be missed, as a look-up afterwards
+ * could.  FALSE when the arguments are bad. */
+static gboolean
+build_add (xmlrpc_env *env, char **rest, int n_rest, Request *req)
+{
   gboolean bad = FALSE;
+  int k = 0;
+  req->a = 5;
+  for (;;)
+    {
+      if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
+        {
+          bad = bad || !parse_number (rest[k + 1], G_MININT, G_MAXINT,
+                                      &req->a);
+          k += 2;
+        }
+      else if (k < n_rest && strcmp (rest[k], "--wait") == 0)
+        {
+          req->add_wait = TRUE;
+          k++;
+        }
+      else
+        break;
+    }
+  if (k < n_rest && strcmp (rest[k], "--") == 0)
+    k++;
+  if (bad || k >= n_rest)
+    return FALSE;
+  g_autoptr (xmlrpc_value) task = jq_client_strings (
+      env, (const char *const *) rest + k);
+  req->method = "submit";
+  req->params = xmlrpc_build_value (env, "(Vi)", task, (int) req->a);
+  return TRUE;
+}
 
+/* The call for @command and its arguments @rest.  FALSE when they are
+ * not a command's. */
+static gboolean
+build_call (xmlrpc_env *env, const char *command, char **rest, int n_rest,
+            Request *req)
+{
+  gboolean bad = FALSE;
+  req->command = command;
+  req->timeout = 86400;
   if (strcmp (command, "status") == 0 && n_rest == 0)
-    method = "status", params = xmlrpc_build_value (&env, "()");
+    req->method = "status", req->params = xmlrpc_build_value (env, "()");
   else if (strcmp (command, "list") == 0 && n_rest == 0)
-    method = "listjobs", params = xmlrpc_build_value (&env, "()");
+    req->method = "listjobs", req->params = xmlrpc_build_value (env, "()");
   else if (strcmp (command, "history") == 0)
     {
-      a = 20;
+      req->a = 20;
       if (n_rest == 2 && strcmp (rest[0], "-n") == 0)
-        bad = !parse_number (rest[1], 1, 100000, &a);
+        bad = !parse_number (rest[1], 1, 100000, &req->a);
       else
         bad = n_rest != 0;
-      method = "history";
-      params = xmlrpc_build_value (&env, "(i)", (int) a);
+      req->method = "history";
+      req->params = xmlrpc_build_value (env, "(i)", (int) req->a);
     }
   else if (strcmp (command, "add") == 0)
-    {
-      int k = 0;
-      a = 5;
-      for (;;)
-        {
-          if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
-            {
-              bad = bad || !parse_number (rest[k + 1], G_MININT, G_MAXINT, &a);
-              k += 2;
-            }
-          else if (k < n_rest && strcmp (rest[k], "--wait") == 0)
-            {
-              add_wait = TRUE;
-              k++;
-            }
-          else
-            break;
-        }
-      if (k < n_rest && strcmp (rest[k], "--") == 0)
-        k++;
-      bad = bad || k >= n_rest;
-      if (!bad)
-        {
-          xmlrpc_value *task = jq_client_strings (
-              &env, (const char *const *) rest + k);
-          /* submit answers the number with the code: a job that ends at
-           * once cannot be missed, as a look-up afterwards could. */
-          method = "submit";
-          params = xmlrpc_build_value (&env, "(Vi)", task, (int) a);
-          xmlrpc_DECREF (task);
-        }
-    }
+    bad = !build_add (env, rest, n_rest, req);
   else if (strcmp (command, "remove") == 0 && n_rest == 1)
     {
-      bad = !parse_number (rest[0], 1, G_MAXINT, &a);
-      method = "removejob";
-      params = xmlrpc_build_value (&env, "(i)", (int) a);
+      bad = !parse_number (rest[0], 1, G_MAXINT, &req->a);
+      req->method = "removejob";
+      req->params = xmlrpc_build_value (env, "(i)", (int) req->a);
     }
   else if (strcmp (command, "priority") == 0 && n_rest == 2)
     {
-      bad = !parse_number (rest[0], 1, G_MAXINT, &a)
-            || !parse_number (rest[1], G_MININT, G_MAXINT, &b);
-      method = "setpriority";
-      params = xmlrpc_build_value (&env, "(ii)", (int) a, (int) b);
+      bad = !parse_number (rest[0], 1, G_MAXINT, &req->a)
+            || !parse_number (rest[1], G_MININT, G_MAXINT, &req->b);
+      req->method = "setpriority";
+      req->params = xmlrpc_build_value (env, "(ii)", (int) req->a,
+                                        (int) req->b);
     }
   else if ((strcmp (command, "clear") == 0 || strcmp (command, "pause") == 0
             || strcmp (command, "resume") == 0) && n_rest == 0)
     {
-      method = strcmp (command, "clear") == 0 ? "clearjobq" : command;
-      params = xmlrpc_build_value (&env, "()");
+      req->method = strcmp (command, "clear") == 0 ? "clearjobq" : command;
+      req->params = xmlrpc_build_value (env, "()");
     }
   else if (strcmp (command, "wait") == 0 && (n_rest == 1 || n_rest == 3))
     {
-      bad = !parse_number (rest[0], 1, G_MAXINT, &a);
+      bad = !parse_number (rest[0], 1, G_MAXINT, &req->a);
       if (n_rest == 3)
         bad = bad || strcmp (rest[1], "-t") != 0
-              || !parse_number (rest[2], 0, 86400, &timeout);
-      method = "wait";
-      params = xmlrpc_build_value (&env, "(ii)", (int) a, (int) timeout);
+              || !parse_number (rest[2], 0, 86400, &req->timeout);
+      req->method = "wait";
+      req->params = xmlrpc_build_value (env, "(ii)", (int) req->a,
+                                        (int) req->timeout);
     }
   else if (strcmp (command, "ping") == 0 && n_rest == 0)
-    method = "isup", params = xmlrpc_build_value (&env, "()");
+    req->method = "isup", req->params = xmlrpc_build_value (env, "()");
   else
     bad = TRUE;
+  return !bad && req->method != NULL && !env->fault_occurred;
+}
 
-  if (bad || method == NULL || env.fault_occurred)
-    {
-      usage (stderr);
-      if (params)
-        xmlrpc_DECREF (params);
-      xmlrpc_env_clean (&env);
-      return fail (EXIT_USAGE, "bad arguments for \"%s\"", command);
-    }
-
+/* The configuration and a client for its server.  NULL with *@exit_code
+ * when there is none. */
+static JqClient *
+connect_server (const Request *req, int *exit_code)
+{
   g_autoptr (GError) error = NULL;
-  g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
-                                                            &error);
+  g_autoptr (JqConfig) config = jq_config_load_from_option (
+      req->config_option, &error);
   if (config == NULL)
-    return fail (EXIT_UNREACHABLE, "%s", error->message);
-  guint call_timeout = strcmp (method, "wait") == 0 || add_wait
-    ? (guint) (timeout + 30) * 1000 : CALL_TIMEOUT_MS;
-  g_autoptr (JqClient) client = jq_client_new (config, call_timeout, &error);
+    {
+      *exit_code = fail (EXIT_UNREACHABLE, "%s", error->message);
+      return NULL;
+    }
+  guint call_timeout = strcmp (req->method, "wait") == 0 || req->add_wait
+    ? (guint) (req->timeout + 30) * 1000 : CALL_TIMEOUT_MS;
+  JqClient *client = jq_client_new (config, call_timeout, &error);
   if (client == NULL)
-    return fail (EXIT_UNREACHABLE, "%s", error->message);
-  xmlrpc_value *result = jq_client_call (client, method, params, &error);
-  xmlrpc_DECREF (params);
+    *exit_code = fail (EXIT_UNREACHABLE, "%s", error->message);
+  return client;
+}
+
+/* The server's answer to the call, of the shape the method gives.  NULL
+ * with *@exit_code when there is none. */
+static xmlrpc_value *
+call_server (JqClient *client, const Request *req, int *exit_code)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (xmlrpc_value) result = jq_client_call (client, req->method,
+                                                    req->params, &error);
   if (result == NULL)
     {
       gboolean refused = g_error_matches (error, JQ_ERROR, JQ_ERROR_INVALID);
@@ -701,97 +697,160 @@ main (int argc, char **argv)
        * server." and the Python-style class in front of them. */
       const char *cls = strstr (why, "<class '");
       const char *colon = cls ? strstr (cls, "'>:") : NULL;
-      return fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE, "%s%s%s",
-                   colon ? colon + 3 : why, refused ? "" : " at ",
-                   refused ? "" : jq_client_get_url (client));
+      *exit_code = fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE, "%s%s%s",
+                         colon ? colon + 3 : why, refused ? "" : " at ",
+                         refused ? "" : jq_client_get_url (client));
+      return NULL;
     }
-
-  if (!answer_has_shape (method, result))
+  if (!answer_has_shape (req->method, result))
     {
-      xmlrpc_DECREF (result);
-      xmlrpc_env_clean (&env);
-      return fail (EXIT_UNREACHABLE, "unexpected answer to %s from %s",
-                   method, jq_client_get_url (client));
+      *exit_code = fail (EXIT_UNREACHABLE, "unexpected answer to %s from %s",
+                         req->method, jq_client_get_url (client));
+      return NULL;
     }
+  return g_steal_pointer (&result);
+}
 
+/* wait() called until job @number has ended.  NULL with *@exit_code when
+ * the server cannot be asked. */
+static xmlrpc_value *
+wait_for (JqClient *client, gint64 number, int *exit_code)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  g_autoptr (xmlrpc_value) result = NULL;
+  while (result == NULL || is_pending (result))
+    {
+      g_clear_pointer (&result, xmlrpc_DECREF);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (xmlrpc_value) params = xmlrpc_build_value (
+          &env, "(ii)", (int) number, 86400);
+      result = jq_client_call (client, "wait", params, &error);
+      if (result == NULL)
+        {
+          *exit_code = fail (EXIT_UNREACHABLE, "job %" G_GINT64_FORMAT
+                             ": %s", number, error->message);
+          break;
+        }
+    }
+  xmlrpc_env_clean (&env);
+  return g_steal_pointer (&result);
+}
+
+/* submit's answer; with add --wait, *@result becomes the job's end and
+ * the request a wait's.  Returns the exit status, or -1 with *@exit_code
+ * when the wait could not be done. */
+static int
+show_submit (JqClient *client, Request *req, xmlrpc_value **result,
+             int *exit_code)
+{
+  gint64 code = get_int (*result, "code", -1);
+  gint64 number = get_int (*result, "jobnumber", 0);
+  static const char *const texts[] = {
+    "added", "", "empty task", "not authorized", "duplicate, not added"
+  };
+  if (!opt_json && code == 0 && number > 0)
+    printf ("job %" G_GINT64_FORMAT " %s\n", number, texts[0]);
+  else if (!opt_json && code == 4 && number > 0)
+    printf ("duplicate of waiting job %" G_GINT64_FORMAT ", not added\n",
+            number);
+  else if (!opt_json)
+    printf ("%s\n", code >= 0 && code <= 4 ? texts[code] : "?");
+  if (!(req->add_wait && code == 0 && number > 0))
+    return code == 0 ? EXIT_OK : EXIT_REFUSED;
+  /* As "wait N": repeated calls until the job has ended. */
+  req->a = number;
+  g_clear_pointer (result, xmlrpc_DECREF);
+  *result = wait_for (client, number, exit_code);
+  if (*result == NULL)
+    return -1;
+  if (opt_json)
+    print_json (*result);
+  req->method = "wait";
+  return EXIT_OK;
+}
+
+/* wait's answer: the job's exit status as ours. */
+static int
+show_wait (const Request *req, xmlrpc_value *result)
+{
+  g_autofree char *state = get_string (result, "state");
+  if (g_strcmp0 (state, "finished") == 0)
+    {
+      gint64 code = get_int (result, "exit_code", 0);
+      gint64 sig = get_int (result, "signal", 0);
+      if (!opt_json)
+        printf ("job %" G_GINT64_FORMAT " finished, exit code %"
+                G_GINT64_FORMAT "%s\n", req->a, code,
+                get_int (result, "maxruntime_hit", 0)
+                  ? " (exceeded maxruntime)" : "");
+      return sig > 0 ? (int) (128 + sig) : (int) (code & 0xff);
+    }
+  if (!opt_json)
+    printf ("job %" G_GINT64_FORMAT ": %s\n", req->a, state);
+  return g_strcmp0 (state, "failed-to-start") == 0 ? EXIT_NOT_STARTED
+    : (g_strcmp0 (state, "waiting") == 0
+       || g_strcmp0 (state, "running") == 0) ? EXIT_TIMEOUT
+    : EXIT_REFUSED;
+}
+
+/* Prints the answer as the method's table, or as JSON; returns the exit
+ * status. */
+static int
+show_answer (JqClient *client, Request *req, xmlrpc_value **result)
+{
   int status = EXIT_OK;
   if (opt_json)
-    print_json (result);
-  if (strcmp (method, "status") == 0 && !opt_json)
-    show_status (result);
-  else if (strcmp (method, "listjobs") == 0 && !opt_json)
-    show_list (result);
-  else if (strcmp (method, "history") == 0 && !opt_json)
-    show_history (result);
-  else if (strcmp (method, "submit") == 0)
+    print_json (*result);
+  if (strcmp (req->method, "status") == 0 && !opt_json)
+    show_status (*result);
+  else if (strcmp (req->method, "listjobs") == 0 && !opt_json)
+    show_list (*result);
+  else if (strcmp (req->method, "history") == 0 && !opt_json)
+    show_history (*result);
+  else if (strcmp (req->method, "submit") == 0)
     {
-      gint64 code = get_int (result, "code", -1);
-      gint64 number = get_int (result, "jobnumber", 0);
-      static const char *const texts[] = {
-        "added", "", "empty task", "not authorized", "duplicate, not added"
-      };
-      if (!opt_json && code == 0 && number > 0)
-        printf ("job %" G_GINT64_FORMAT " %s\n", number, texts[0]);
-      else if (!opt_json && code == 4 && number > 0)
-        printf ("duplicate of waiting job %" G_GINT64_FORMAT ", not added\n",
-                number);
-      else if (!opt_json)
-        printf ("%s\n", code >= 0 && code <= 4 ? texts[code] : "?");
-      status = code == 0 ? EXIT_OK : EXIT_REFUSED;
-      if (add_wait && code == 0 && number > 0)
-        {
-          /* As "wait N": repeated calls until the job has ended. */
-          a = number;
-          xmlrpc_DECREF (result);
-          result = NULL;
-          while (result == NULL || is_pending (result))
-            {
-              if (result != NULL)
-                xmlrpc_DECREF (result);
-              params = xmlrpc_build_value (&env, "(ii)", (int) a, 86400);
-              result = jq_client_call (client, "wait", params, &error);
-              xmlrpc_DECREF (params);
-              if (result == NULL)
-                return fail (EXIT_UNREACHABLE, "job %" G_GINT64_FORMAT
-                             ": %s", a, error->message);
-            }
-          if (opt_json)
-            print_json (result);
-          method = "wait";
-        }
+      int exit_code = EXIT_UNREACHABLE;
+      status = show_submit (client, req, result, &exit_code);
+      if (status < 0)
+        return exit_code;
     }
-  gboolean shown = strcmp (method, "status") == 0
-                   || strcmp (method, "listjobs") == 0
-                   || strcmp (method, "history") == 0
-                   || strcmp (method, "submit") == 0;
-  if (strcmp (method, "wait") == 0)
-    {
-      g_autofree char *state = get_string (result, "state");
-      if (g_strcmp0 (state, "finished") == 0)
-        {
-          gint64 code = get_int (result, "exit_code", 0);
-          gint64 sig = get_int (result, "signal", 0);
-          status = sig > 0 ? (int) (128 + sig) : (int) (code & 0xff);
-          if (!opt_json)
-            printf ("job %" G_GINT64_FORMAT " finished, exit code %"
-                    G_GINT64_FORMAT "%s\n", a, code,
-                    get_int (result, "maxruntime_hit", 0)
-                      ? " (exceeded maxruntime)" : "");
-        }
-      else
-        {
-          status = g_strcmp0 (state, "failed-to-start") == 0
-            ? EXIT_NOT_STARTED
-            : (g_strcmp0 (state, "waiting") == 0
-               || g_strcmp0 (state, "running") == 0) ? EXIT_TIMEOUT
-            : EXIT_REFUSED;
-          if (!opt_json)
-            printf ("job %" G_GINT64_FORMAT ": %s\n", a, state);
-        }
-    }
+  gboolean shown = strcmp (req->method, "status") == 0
+                   || strcmp (req->method, "listjobs") == 0
+                   || strcmp (req->method, "history") == 0
+                   || strcmp (req->method, "submit") == 0;
+  if (strcmp (req->method, "wait") == 0)
+    status = show_wait (req, *result);
   else if (!opt_json && !shown)
     printf ("ok\n");
-  xmlrpc_DECREF (result);
-  xmlrpc_env_clean (&env);
   return status;
+}
+
+int
+main (int argc, char **argv)
+{
+  Request req = { 0 };
+  int next = 0, exit_code = EXIT_OK;
+  if (!read_options (argc, argv, &req, &next, &exit_code))
+    return exit_code;
+
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  gboolean ok = build_call (&env, argv[next], argv + next + 1,
+                            argc - next - 1, &req);
+  xmlrpc_env_clean (&env);
+  g_autoptr (xmlrpc_value) params = req.params;
+  if (!ok)
+    {
+      usage (stderr);
+      return fail (EXIT_USAGE, "bad arguments for \"%s\"", argv[next]);
+    }
+
+  g_autoptr (JqClient) client = connect_server (&req, &exit_code);
+  if (client == NULL)
+    return exit_code;
+  g_autoptr (xmlrpc_value) result = call_server (client, &req, &exit_code);
+  if (result == NULL)
+    return exit_code;
+  return show_answer (client, &req, &result);
 }

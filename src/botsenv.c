@@ -7,11 +7,13 @@
  * import, so it needs the two facts Python has: the bots package's folder
  * ("botspath") and sys.path.  The .py wrappers run under Bots' own Python
  * and pass both in the environment; without them we ask a Python once, at
- * start-up, before any thread or main loop exists. */
+ * start-up, before any thread or main loop exists: Bots' own, read from
+ * the first line of Bots' scripts on PATH unless one is named. */
 #include "build-config.h"
 
 #include "botsenv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +22,22 @@
 #ifndef BOTS_PYTHON
 #define BOTS_PYTHON "python3"
 #endif
+#ifndef BOTS_PYTHON_GIVEN
+#define BOTS_PYTHON_GIVEN 0
+#endif
 
 /* What the wrappers compute too (bots-compat/bots-job2queue.py.in): the
  * bots package's folder without importing it, and sys.path without the
- * working directory, which `python -c` adds and a Bots script does not.
+ * working directory, which `python -c` adds and a Bots script does not;
+ * instead the folder of the script the Python was read from (argv[1],
+ * may be empty) comes first, as when Python runs that script.
  * Valid Python 2 and 3.  Output: botspath, a newline, sys.path joined as
  * in BOTS_JOBQUEUE_PYTHONPATH. */
 static const char probe_script[] =
   "import os, sys\n"
   "sys.path = [p for p in sys.path if p]\n"
+  "if len(sys.argv) > 1 and sys.argv[1]:\n"
+  "    sys.path.insert(0, sys.argv[1])\n"
   "d = ''\n"
   "try:\n"
   "    import importlib.util\n"
@@ -153,27 +162,133 @@ jq_botsenv_new (const char *botspath, const char *import_path,
   return env;
 }
 
+gboolean
+jq_botsenv_script_python (const char *path, char ***argv)
+{
+  char buf[4096];
+  FILE *f = fopen (path, "re");
+
+  /* A script's first lines are enough. */
+  if (f == NULL)
+    return FALSE;
+  gsize len = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[len] = '\0';
+  g_auto (GStrv) lines = g_strsplit (buf, "\n", 4);
+  if (lines[0] == NULL || !g_str_has_prefix (lines[0], "#!"))
+    return FALSE;
+  /* As the kernel reads "#!": the interpreter, then one argument. */
+  g_autofree char *first = g_strstrip (g_strdup (lines[0] + 2));
+  char *space = strpbrk (first, " \t");
+  g_autofree char *arg = space ? g_strstrip (g_strdup (space)) : NULL;
+  if (space)
+    *space = '\0';
+  if (first[0] != '/')
+    return FALSE;
+  g_autofree char *base = g_path_get_basename (first);
+  if (strcmp (base, "sh") == 0 || strcmp (base, "bash") == 0
+      || strcmp (base, "dash") == 0)
+    {
+      /* pip's trampoline for a Python path too long or spaced for "#!":
+       * line 2 '''exec' "/path/python" "$0" "$@", line 3 ' ''' */
+      static const char head[] = "'''exec' \"", tail[] = "\" \"$0\" \"$@\"";
+      if (lines[1] == NULL || lines[2] == NULL
+          || strlen (lines[1]) <= strlen (head) + strlen (tail)
+          || !g_str_has_prefix (lines[1], head)
+          || !g_str_has_suffix (lines[1], tail)
+          || strcmp (g_strchomp (lines[2]), "' '''") != 0)
+        return FALSE;
+      gsize n = strlen (lines[1]) - strlen (head) - strlen (tail);
+      g_autofree char *python = g_strndup (lines[1] + strlen (head), n);
+      if (python[0] != '/' || strchr (python, '"') != NULL)
+        return FALSE;
+      char *v[] = { python, NULL };
+      *argv = g_strdupv (v);
+      return TRUE;
+    }
+  char *v[] = { first, arg != NULL && arg[0] != '\0' ? arg : NULL, NULL };
+  *argv = g_strdupv (v);
+  return TRUE;
+}
+
+/* Whether @argv (from jq_botsenv_script_python) runs a Python: a
+ * python* interpreter, or env with a python* argument.  A script of
+ * another language under a Bots name (a shell wrapper of the site's) is
+ * no Python to ask. */
+static gboolean
+names_python (char **argv)
+{
+  g_autofree char *base = g_path_get_basename (argv[0]);
+  if (strcmp (base, "env") == 0 && argv[1] != NULL)
+    return g_str_has_prefix (argv[1], "python");
+  return g_str_has_prefix (base, "python");
+}
+
+/* The Python to ask, as an argv prefix, and the folder of the script it
+ * was read from (or NULL); NULL when there is none.  *@why says which,
+ * or why none.  Order: $BOTS_JOBQUEUE_PYTHON, configure's
+ * --with-bots-python, the "#!" line of the first of Bots' scripts found
+ * on PATH, python3 on PATH. */
+static char **
+choose_python (char **script_dir, char **why)
+{
+  static const char *const scripts[] = {
+    "bots-engine.py", "bots-engine", "bots-job2queue.py", "bots-job2queue",
+    "bots-jobqueueserver.py", "bots-jobqueueserver",
+  };
+  const char *python = g_getenv (JQ_BOTSENV_PYTHON_ENV);
+  if ((python == NULL || python[0] == '\0') && !BOTS_PYTHON_GIVEN)
+    for (gsize i = 0; i < G_N_ELEMENTS (scripts); i++)
+      {
+        g_autofree char *script = g_find_program_in_path (scripts[i]);
+        char **argv = NULL;
+        if (script == NULL || !jq_botsenv_script_python (script, &argv))
+          continue;
+        if (names_python (argv)
+            && g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+          {
+            g_autofree char *real = realpath (script, NULL);
+            *script_dir = g_path_get_dirname (real ? real : script);
+            *why = g_strdup_printf ("%s, the Python of %s", argv[0], script);
+            return argv;
+          }
+        g_strfreev (argv);
+      }
+  if (python == NULL || python[0] == '\0')
+    python = BOTS_PYTHON;
+  g_autofree char *found = g_find_program_in_path (python);
+  if (found == NULL)
+    {
+      *why = g_strdup_printf (
+          "no Python \"%s\" found to ask where the bots package is, and no "
+          "Bots script on PATH names one (set %s)", python,
+          JQ_BOTSENV_PYTHON_ENV);
+      return NULL;
+    }
+  char *v[] = { found, NULL };
+  *why = g_strdup (found);
+  return g_strdupv (v);
+}
+
 /* Asks a Python where the bots package is (see probe_script). */
 static JqBotsEnv *
 probe (void)
 {
-  const char *python = g_getenv (JQ_BOTSENV_PYTHON_ENV);
-  if (python == NULL || python[0] == '\0')
-    python = BOTS_PYTHON;
-  g_autofree char *found = g_find_program_in_path (python);
+  g_autofree char *script_dir = NULL;
+  g_autofree char *found = NULL;
+  g_auto (GStrv) python = choose_python (&script_dir, &found);
   g_autofree char *out = NULL;
   g_autoptr (GError) error = NULL;
   int status = 0;
 
-  if (found == NULL)
-    {
-      g_autofree char *why = g_strdup_printf (
-          "no Python \"%s\" found to ask where the bots package is (set %s)",
-          python, JQ_BOTSENV_PYTHON_ENV);
-      return jq_botsenv_new (NULL, NULL, why);
-    }
-  const char *argv[] = { found, "-c", probe_script, NULL };
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+  if (python == NULL)
+    return jq_botsenv_new (NULL, NULL, found);
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_strv_builder_addv (b, (const char **) python);
+  g_strv_builder_add_many (b, "-c", probe_script,
+                           script_dir ? script_dir : "", NULL);
+  g_auto (GStrv) argv = g_strv_builder_end (b);
+  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
                      NULL, NULL, &out, NULL, &status, &error)
       || !g_spawn_check_wait_status (status, &error))
     {

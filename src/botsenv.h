@@ -53,5 +53,12 @@ int jq_botsenv_parse_major (const char *version);
  * be read. */
 char *jq_botsenv_read_assignment (const char *path, const char *name);
 
+/* The Python that runs the script @path, as an argv prefix in *@argv
+ * (free with g_strfreev): the interpreter and the optional argument of
+ * its "#!" line, or the Python of pip's "#!/bin/sh" trampoline (line 2
+ * '''exec' "/path/python" "$0" "$@", line 3 ' ''').  FALSE when
+ * the script names no Python in either form. */
+gboolean jq_botsenv_script_python (const char *path, char ***argv);
+
 void jq_botsenv_free (JqBotsEnv *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqBotsEnv, jq_botsenv_free)

@@ -71,7 +71,12 @@ jq_client_get_url (JqClient *c)
 /* The call goes out as xmlrpc-c serializes it, but the answer is read by
  * src/message.c: xmlrpc-c 1.33's own response parser crashes on some
  * answers (an <i8> out of range), and whatever listens on the port may
- * answer anything. */
+ * answer anything.  Nor does its 512 KiB limit on responses
+ * (XMLRPC_XML_SIZE_LIMIT_ID) apply: listjobs answers every waiting job,
+ * which passes 512 KiB with about 1,500 of Bots 3's tasks.  The bound is
+ * its curl transport's: it collects the answer in one xmlrpc_mem_block,
+ * which holds at most JQ_CLIENT_MAX_ANSWER bytes, and says no more than
+ * libcurl's "Failure writing output to destination" when one is larger. */
 xmlrpc_value *
 jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
                 GError **error)
@@ -90,7 +95,13 @@ jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
     {
       /* xmlrpc-c leaves a poisoned pointer behind on failure */
       answer = NULL;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+      if (strstr (env.fault_string, "Failure writing output") != NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s answered %s with "
+                     "more than %d MiB, the most a client can hold "
+                     "(xmlrpc-c 1.33's limit)", c->url, method,
+                     JQ_CLIENT_MAX_ANSWER >> 20);
+      else
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
     }
   else
     {
@@ -113,10 +124,62 @@ jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
   return result;
 }
 
+/* Why @arg cannot travel in an XML-RPC string, or NULL when it can.
+ * xmlrpc-c 1.33 holds only valid UTF-8 of the Basic Multilingual Plane
+ * (its own refusal of a four-byte character prints the first byte sign-
+ * extended, "0xfffffff0"), and XML 1.0 carries no control character but
+ * tab, newline and carriage return: the server would refuse the call, and
+ * the caller would be told the server cannot be reached. */
+static char *
+string_refusal (const char *arg)
+{
+  const char *end = NULL;
+  if (!g_utf8_validate (arg, -1, &end))
+    return g_strdup_printf ("it is not valid UTF-8 (byte 0x%02x at offset "
+                            "%td), and XML-RPC carries only text",
+                            (guint) (guchar) *end, end - arg);
+  for (const char *p = arg; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (c > 0xffff)
+        return g_strdup_printf ("it holds the character U+%04X (at offset "
+                                "%td), beyond U+FFFF, which xmlrpc-c 1.33 "
+                                "cannot hold", c, p - arg);
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+          || c == 0xfffe || c == 0xffff)
+        return g_strdup_printf ("it holds the character U+%04X (at offset "
+                                "%td), which XML 1.0 cannot carry", c,
+                                p - arg);
+    }
+  return NULL;
+}
+
+gboolean
+jq_client_check_strings (const char *const *argv, GError **error)
+{
+  for (gsize i = 0; argv[i] != NULL; i++)
+    {
+      g_autofree char *why = string_refusal (argv[i]);
+      if (why == NULL)
+        continue;
+      /* At most 60 bytes of it, escaped: it may be anything. */
+      g_autofree char *head = g_strndup (argv[i], 60);
+      g_autofree char *shown = g_strescape (head, NULL);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "argument %" G_GSIZE_FORMAT
+                   " of the task (\"%s\"%s) cannot be sent: %s", i + 1,
+                   shown, strlen (argv[i]) > 60 ? "..." : "", why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 xmlrpc_value *
 jq_client_strings (xmlrpc_env *env, const char *const *argv)
 {
+  g_autoptr (GError) error = NULL;
   xmlrpc_value *array = xmlrpc_array_new (env);
+  if (!env->fault_occurred && !jq_client_check_strings (argv, &error))
+    xmlrpc_env_set_fault (env, XMLRPC_TYPE_ERROR, error->message);
   for (gsize i = 0; !env->fault_occurred && argv[i] != NULL; i++)
     {
       xmlrpc_value *s = xmlrpc_string_new (env, argv[i]);

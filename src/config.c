@@ -122,13 +122,11 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
   return jq_config_from_ini_in (ini, config_dir, NULL, error);
 }
 
-JqConfig *
-jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
-                       const JqBotsEnv *env, GError **error)
+/* Where files live: bots folder, botssys, log, journal, lock, jobs. */
+static gboolean
+read_paths (const JqIni *ini, const JqBotsEnv *env, JqConfig *c,
+            GError **error)
 {
-  g_autoptr (JqConfig) c = g_new0 (JqConfig, 1);
-
-  c->config_dir = g_canonicalize_filename (config_dir, NULL);
   c->bots_dir = env != NULL && env->botspath != NULL
                 ? g_strdup (env->botspath)
                 : g_path_get_dirname (c->config_dir);
@@ -136,7 +134,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
   c->botssys = resolve_directory (ini, "botssys", "botssys", c->bots_dir);
   if (!get_bots_version (ini, env, &c->bots_version, error)
       || !get_log_backups (ini, c->bots_version, &c->log_backups, error))
-    return NULL;
+    return FALSE;
   c->log_path = c->bots_version == 4
     ? g_build_filename (c->botssys, "logging", "jobqueue", "jobqueue.log",
                         NULL)
@@ -150,6 +148,14 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
   /* Jobs run in the folder Bots resolves its own relative paths against,
    * never in whatever folder the server was started from. */
   c->job_dir = g_strdup (c->bots_dir);
+  return TRUE;
+}
+
+/* The settings given as text: programs, report command and address,
+ * durability, bind address, authorized tasks. */
+static gboolean
+read_texts (const JqIni *ini, JqConfig *c, GError **error)
+{
   /* What Bots' monitor sends (PROTOCOL section 6); task.c trusts them. */
   const char *python = jq_ini_get (ini, "settings", "python_executable_path");
   c->python_executable_path = python && python[0] ? g_strdup (python) : NULL;
@@ -164,7 +170,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
         {
           g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                        "[jobqueue] report_command: %s", local->message);
-          return NULL;
+          return FALSE;
         }
     }
   const char *to = jq_ini_get (ini, "jobqueue", "report_to");
@@ -178,7 +184,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
       g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                    "[jobqueue] durability = \"%s\" is not one of full, fast "
                    "or none", durability);
-      return NULL;
+      return FALSE;
     }
 
   const char *store = jq_ini_get (ini, "jobqueue", "journal");
@@ -190,7 +196,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
           g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                        "[jobqueue] journal = \"%s\" is not one of sqlite or "
                        "postgresql", store);
-          return NULL;
+          return FALSE;
         }
       c->journal_postgresql = TRUE;
       const char *dsn = jq_ini_get (ini, "jobqueue", "journal_dsn");
@@ -200,7 +206,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
                        "[jobqueue] journal = postgresql needs journal_dsn, "
                        "a libpq connection string such as "
                        "\"host=db1 dbname=botsdb user=bots\"");
-          return NULL;
+          return FALSE;
         }
       c->journal_dsn = g_strdup (dsn);
     }
@@ -211,40 +217,55 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
   c->bind = g_strdup (bind && bind[0] ? bind : "127.0.0.1");
   c->authorized_tasks = jq_task_split_list (
       jq_ini_get (ini, "jobqueue", "authorized_tasks"));
+  return TRUE;
+}
 
-  if (!jq_ini_get_bool (ini, "jobqueue", "enabled", FALSE, &c->enabled,
-                        error)
-      || !get_uint (ini, "jobqueue", "port", JQ_DEFAULT_PORT, 1, 65535,
-                    &c->port, error)
-      || !get_uint (ini, "jobqueue", "nr_threads", 1, 1, 1000,
-                    &c->nr_threads, error)
-      || !jq_ini_get_bool (ini, "jobqueue", "killjobsintimeout", FALSE,
-                           &c->kill_jobs_in_timeout, error)
-      || !jq_ini_get_bool (ini, "jobqueue", "log_console", TRUE,
-                           &c->log_console, error)
-      || !get_level (ini, "log_console_level", JQ_LOG_STARTINFO,
-                     &c->log_console_level, error)
-      || !get_level (ini, "log_file_level", JQ_LOG_INFO, &c->log_file_level,
-                     error)
-      || !get_uint (ini, "settings", "maxruntime", 60, 0, G_MAXINT / 60,
-                    &c->maxruntime_minutes, error)
-      || !get_uint (ini, "jobqueue", "stop_grace", 60, 0, 86400,
-                    &c->stop_grace_seconds, error)
-      || !get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
-                    &c->kill_grace_seconds, error)
-      || !get_uint (ini, "jobqueue", "journal_lease", 5, 1, 600,
-                    &c->journal_lease_seconds, error)
-      || !get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
-                    &c->history_days, error)
-      || !jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
-                           &c->send_reports, error)
-      || !jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,
-                           &c->report_failed_jobs, error)
-      || !get_uint (ini, "jobqueue", "report_failures_in_a_row", 3, 0, 1000,
-                    &c->report_failures_in_a_row, error)
-      || !get_status_listen (ini, c, error))
+/* The switches and numbers, each checked against its range. */
+static gboolean
+read_numbers (const JqIni *ini, JqConfig *c, GError **error)
+{
+  return jq_ini_get_bool (ini, "jobqueue", "enabled", FALSE, &c->enabled,
+                          error)
+      && get_uint (ini, "jobqueue", "port", JQ_DEFAULT_PORT, 1, 65535,
+                   &c->port, error)
+      && get_uint (ini, "jobqueue", "nr_threads", 1, 1, 1000,
+                   &c->nr_threads, error)
+      && jq_ini_get_bool (ini, "jobqueue", "killjobsintimeout", FALSE,
+                          &c->kill_jobs_in_timeout, error)
+      && jq_ini_get_bool (ini, "jobqueue", "log_console", TRUE,
+                          &c->log_console, error)
+      && get_level (ini, "log_console_level", JQ_LOG_STARTINFO,
+                    &c->log_console_level, error)
+      && get_level (ini, "log_file_level", JQ_LOG_INFO, &c->log_file_level,
+                    error)
+      && get_uint (ini, "settings", "maxruntime", 60, 0, G_MAXINT / 60,
+                   &c->maxruntime_minutes, error)
+      && get_uint (ini, "jobqueue", "stop_grace", 60, 0, 86400,
+                   &c->stop_grace_seconds, error)
+      && get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
+                   &c->kill_grace_seconds, error)
+      && get_uint (ini, "jobqueue", "journal_lease", 5, 1, 600,
+                   &c->journal_lease_seconds, error)
+      && get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
+                   &c->history_days, error)
+      && jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
+                          &c->send_reports, error)
+      && jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,
+                          &c->report_failed_jobs, error)
+      && get_uint (ini, "jobqueue", "report_failures_in_a_row", 3, 0, 1000,
+                   &c->report_failures_in_a_row, error)
+      && get_status_listen (ini, c, error);
+}
+
+JqConfig *
+jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
+                       const JqBotsEnv *env, GError **error)
+{
+  g_autoptr (JqConfig) c = g_new0 (JqConfig, 1);
+  c->config_dir = g_canonicalize_filename (config_dir, NULL);
+  if (!read_paths (ini, env, c, error) || !read_texts (ini, c, error)
+      || !read_numbers (ini, c, error))
     return NULL;
-
   /* [jobqueue] lauchfrequency (Bots 3's poll interval) is deliberately
    * not read: launching is event driven, and a bad value in a key we
    * ignore is no reason to refuse to start. */

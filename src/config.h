@@ -5,7 +5,7 @@
 
 #include "botsenv.h"
 #include "ini.h"
-#include "journal.h"
+#include "durability.h"
 #include "log.h"
 
 #define JQ_DEFAULT_PORT 28082

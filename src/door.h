@@ -33,7 +33,7 @@ gboolean jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data,
 /* Runs what is pending, then refuses every later call.  Loop thread only. */
 void jq_door_close (JqDoor *door);
 
-/* Batches run so far; for tests and the status report. */
+/* Batches run so far: the server trims its heap once this stops moving. */
 guint64 jq_door_get_batches (JqDoor *door);
 
 void jq_door_free (JqDoor *door);

@@ -13,4 +13,6 @@ typedef enum {
   JQ_ERROR_IO,           /* a system call failed */
   JQ_ERROR_INVALID,      /* a caller passed something we refuse */
   JQ_ERROR_JOURNAL,      /* the durable journal cannot be used */
+  JQ_ERROR_AGAIN,        /* a resource is short for now (descriptors,
+                          * processes, memory): try again later */
 } JqErrorCode;

@@ -7,7 +7,10 @@
 #include "ini.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 
@@ -71,6 +74,123 @@ is_comment (const char *stripped)
   return stripped[0] == '#' || stripped[0] == ';';
 }
 
+/* The parse of one file, line by line. */
+typedef struct {
+  JqIni      *ini;
+  const char *filename;
+  GHashTable *section;      /* borrowed from ini->sections; NULL before
+                             * the first header */
+  char       *key;          /* option whose value is open, or NULL */
+  int         key_line;
+  gsize       key_indent;
+  Building    value;
+} Parser;
+
+static void
+close_value (Parser *p)
+{
+  if (p->key == NULL)
+    return;
+  finish_value (p->section, p->key, &p->value, p->key_line);
+  g_clear_pointer (&p->key, g_free);
+}
+
+/* "[name]": later options go to that section (made at its first
+ * header; a repeated header adds to it). */
+static gboolean
+parse_section (Parser *p, const char *stripped, int lineno, GError **error)
+{
+  const char *close = strrchr (stripped, ']');
+  if (close == NULL || close == stripped + 1)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "%s line %d: %s section header: %s", p->filename,
+                   lineno, close == NULL ? "unterminated" : "empty",
+                   stripped);
+      return FALSE;
+    }
+  g_autofree char *name = g_strndup (stripped + 1, close - stripped - 1);
+  p->section = g_hash_table_lookup (p->ini->sections, name);
+  if (p->section == NULL)
+    {
+      p->section = section_new ();
+      g_hash_table_insert (p->ini->sections, g_steal_pointer (&name),
+                           p->section);
+    }
+  return TRUE;
+}
+
+/* "key = value" or "key: value": opens a value that indented lines below
+ * may continue. */
+static gboolean
+parse_option (Parser *p, char *stripped, gsize indent, int lineno,
+              GError **error)
+{
+  if (p->section == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "%s line %d: setting before any [section] header: %s",
+                   p->filename, lineno, stripped);
+      return FALSE;
+    }
+  gsize delim = strcspn (stripped, "=:");
+  if (stripped[delim] == '\0')
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "%s line %d: expected \"key = value\" or "
+                   "\"key: value\", got: %s", p->filename, lineno, stripped);
+      return FALSE;
+    }
+  g_autofree char *name = g_strchomp (g_strndup (stripped, delim));
+  if (name[0] == '\0')
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "%s line %d: a value without a key: %s", p->filename,
+                   lineno, stripped);
+      return FALSE;
+    }
+  p->key = g_steal_pointer (&name);
+  p->key_line = lineno;
+  p->key_indent = indent;
+  p->value.text = g_string_new (g_strchug (stripped + delim + 1));
+  p->value.pending_blank = 0;
+  return TRUE;
+}
+
+/* One line, by its kind: blank or comment, continuation of the open
+ * value, section header, or option. */
+static gboolean
+parse_line (Parser *p, char *line, int lineno, GError **error)
+{
+  gsize l = strlen (line);
+  if (l > 0 && line[l - 1] == '\r')
+    line[--l] = '\0';
+  gsize indent = strspn (line, " \t\f\v");
+  g_autofree char *stripped = g_strstrip (g_strdup (line));
+
+  if (stripped[0] == '\0' || is_comment (stripped))
+    {
+      /* A blank line may sit inside a multi-line value; a comment line
+       * is dropped without ending it. */
+      if (stripped[0] == '\0' && p->key != NULL)
+        p->value.pending_blank++;
+      return TRUE;
+    }
+  if (p->key != NULL && indent > p->key_indent)
+    {
+      Building *b = &p->value;
+      for (; b->pending_blank > 0; b->pending_blank--)
+        g_string_append_c (b->text, '\n');
+      g_string_append_c (b->text, '\n');
+      g_string_append (b->text, stripped);
+      return TRUE;
+    }
+  close_value (p);
+  if (stripped[0] == '[')
+    return parse_section (p, stripped, lineno, error);
+  return parse_option (p, stripped, indent, lineno, error);
+}
+
 JqIni *
 jq_ini_parse (const char *text, gsize len, const char *filename,
               GError **error)
@@ -92,121 +212,96 @@ jq_ini_parse (const char *text, gsize len, const char *filename,
     start += 3;
 
   g_auto (GStrv) lines = g_strsplit (start, "\n", -1);
-  GHashTable *section = NULL;           /* borrowed from ini->sections */
-  g_autofree char *key = NULL;          /* option whose value is open */
-  int key_line = 0;
-  gsize key_indent = 0;
-  Building b = { NULL, 0 };
-
+  Parser p = { .ini = ini, .filename = filename };
   for (int i = 0; lines[i] != NULL; i++)
-    {
-      int lineno = i + 1;
-      char *line = lines[i];
-      gsize l = strlen (line);
-      if (l > 0 && line[l - 1] == '\r')
-        line[--l] = '\0';
-
-      gsize indent = strspn (line, " \t\f\v");
-      g_autofree char *stripped = g_strstrip (g_strdup (line));
-
-      if (stripped[0] == '\0' || is_comment (stripped))
-        {
-          /* A blank line may sit inside a multi-line value; a comment line
-           * is dropped without ending it. */
-          if (stripped[0] == '\0' && key != NULL)
-            b.pending_blank++;
-          continue;
-        }
-
-      if (key != NULL && indent > key_indent)
-        {
-          for (; b.pending_blank > 0; b.pending_blank--)
-            g_string_append_c (b.text, '\n');
-          g_string_append_c (b.text, '\n');
-          g_string_append (b.text, stripped);
-          continue;
-        }
-
-      if (key != NULL)
-        {
-          finish_value (section, key, &b, key_line);
-          g_clear_pointer (&key, g_free);
-        }
-
-      if (stripped[0] == '[')
-        {
-          char *close = strrchr (stripped, ']');
-          if (close == NULL || close == stripped + 1)
-            {
-              g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                           "%s line %d: %s section header: %s", filename,
-                           lineno, close == NULL ? "unterminated" : "empty",
-                           stripped);
-              return NULL;
-            }
-          g_autofree char *name = g_strndup (stripped + 1,
-                                             close - stripped - 1);
-          section = g_hash_table_lookup (ini->sections, name);
-          if (section == NULL)
-            {
-              section = section_new ();
-              g_hash_table_insert (ini->sections, g_steal_pointer (&name),
-                                   section);
-            }
-          continue;
-        }
-
-      if (section == NULL)
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                       "%s line %d: setting before any [section] header: %s",
-                       filename, lineno, stripped);
-          return NULL;
-        }
-
-      gsize delim = strcspn (stripped, "=:");
-      if (stripped[delim] == '\0')
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                       "%s line %d: expected \"key = value\" or "
-                       "\"key: value\", got: %s", filename, lineno, stripped);
-          return NULL;
-        }
-      g_autofree char *name = g_strchomp (g_strndup (stripped, delim));
-      if (name[0] == '\0')
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                       "%s line %d: a value without a key: %s", filename,
-                       lineno, stripped);
-          return NULL;
-        }
-      key = g_steal_pointer (&name);
-      key_line = lineno;
-      key_indent = indent;
-      b.text = g_string_new (g_strchug (stripped + delim + 1));
-      b.pending_blank = 0;
-    }
-  if (key != NULL)
-    finish_value (section, key, &b, key_line);
-
+    if (!parse_line (&p, lines[i], i + 1, error))
+      return NULL;
+  close_value (&p);
   return g_steal_pointer (&ini);
+}
+
+/* Reads the whole of a regular file of at most JQ_INI_MAX_SIZE bytes.  A
+ * bots.ini that is a link to /dev/zero, a FIFO or a huge file must not be
+ * read without end: it is refused with a message instead. */
+static char *
+read_bounded (const char *path, gsize *len, GError **error)
+{
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR,
+                   saved == ENOENT ? JQ_ERROR_NOT_FOUND : JQ_ERROR_IO,
+                   "Failed to open file \u201c%s\u201d: %s", path,
+                   g_strerror (saved));
+      return NULL;
+    }
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "%s is not a regular file; bots.ini must be one", path);
+      close (fd);
+      return NULL;
+    }
+  if (st.st_size > JQ_INI_MAX_SIZE)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "%s is too large (%lld bytes; at most %d are read)", path,
+                   (long long) st.st_size, JQ_INI_MAX_SIZE);
+      close (fd);
+      return NULL;
+    }
+  /* The size may change under us: read at most one byte beyond it. */
+  gsize cap = JQ_INI_MAX_SIZE + 1, have = 0;
+  char *text = g_malloc ((gsize) st.st_size + 2);
+  gsize room = (gsize) st.st_size + 1;
+  for (;;)
+    {
+      if (have == room)
+        {
+          room = MIN (room * 2, cap);
+          text = g_realloc (text, room + 1);
+        }
+      ssize_t n = read (fd, text + have, room - have);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot read %s: %s",
+                       path, g_strerror (saved));
+          g_free (text);
+          close (fd);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      have += (gsize) n;
+      if (have > JQ_INI_MAX_SIZE)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                       "%s is too large (more than %d bytes)", path,
+                       JQ_INI_MAX_SIZE);
+          g_free (text);
+          close (fd);
+          return NULL;
+        }
+    }
+  close (fd);
+  text[have] = '\0';
+  *len = have;
+  return text;
 }
 
 JqIni *
 jq_ini_load (const char *path, GError **error)
 {
-  g_autofree char *text = NULL;
   gsize len = 0;
-  g_autoptr (GError) local = NULL;
-
-  if (!g_file_get_contents (path, &text, &len, &local))
-    {
-      g_set_error (error, JQ_ERROR,
-                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                     ? JQ_ERROR_NOT_FOUND : JQ_ERROR_IO,
-                   "%s", local->message);
-      return NULL;
-    }
+  g_autofree char *text = read_bounded (path, &len, error);
+  if (text == NULL)
+    return NULL;
   return jq_ini_parse (text, len, path, error);
 }
 
@@ -256,7 +351,7 @@ jq_parse_bool (const char *text, gboolean *out)
 }
 
 gboolean
-jq_parse_int (const char *text, gint64 *out)
+jq_ini_parse_int (const char *text, gint64 *out)
 {
   g_autofree char *digits = g_strstrip (g_strdup (text));
   const char *p = digits;
@@ -309,7 +404,7 @@ jq_ini_get_int (const JqIni *ini, const char *section, const char *key,
   const IniValue *v = lookup (ini, section, key);
   if (v == NULL)
     return *out = fallback, TRUE;
-  if (jq_parse_int (v->value, out))
+  if (jq_ini_parse_int (v->value, out))
     return TRUE;
   g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
                "%s line %d: [%s] %s = \"%s\" is not a whole number",

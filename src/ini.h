@@ -16,8 +16,13 @@ typedef struct _JqIni JqIni;
 JqIni *jq_ini_parse (const char *text, gsize len, const char *filename,
                      GError **error);
 
+/* The largest file jq_ini_load() reads; Bots' own bots.ini is ~5 KB. */
+#define JQ_INI_MAX_SIZE (1024 * 1024)
+
 /* Reads and parses the file at @path.  Returns NULL and sets @error when
- * the file cannot be read (JQ_ERROR_NOT_FOUND or JQ_ERROR_IO) or parsed. */
+ * the file cannot be read (JQ_ERROR_NOT_FOUND or JQ_ERROR_IO), is not a
+ * regular file (a link to /dev/zero, a FIFO: JQ_ERROR_IO), is larger than
+ * JQ_INI_MAX_SIZE (JQ_ERROR_IO), or cannot be parsed. */
 JqIni *jq_ini_load (const char *path, GError **error);
 
 void jq_ini_free (JqIni *ini);
@@ -48,4 +53,4 @@ gboolean jq_parse_bool (const char *text, gboolean *out);
 /* Python's int(): optional surrounding white space and sign, decimal
  * digits (underscores between digits allowed).  FALSE on anything else or
  * overflow. */
-gboolean jq_parse_int (const char *text, gint64 *out);
+gboolean jq_ini_parse_int (const char *text, gint64 *out);

@@ -84,9 +84,35 @@ answer (int code)
   return code;
 }
 
-/* Calls submit (else addjob) on the server.  Returns TRUE with its answer in *@code
- * (any int: the caller judges it), or FALSE with @error when the server
- * cannot be reached or answers anything but an int. */
+/* The int code in an answer: submit's struct {code, jobnumber} or
+ * addjob's int.  FALSE when there is none. */
+static gboolean
+read_code (xmlrpc_value *result, gboolean submitted, int *code)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  g_autoptr (xmlrpc_value) code_v = NULL;
+  if (submitted && xmlrpc_value_type (result) == XMLRPC_TYPE_STRUCT)
+    xmlrpc_struct_find_value (&env, result, "code", &code_v);
+  else if (!submitted)
+    {
+      xmlrpc_INCREF (result);
+      code_v = result;
+    }
+  gboolean ok = FALSE;
+  if (!env.fault_occurred && code_v != NULL
+      && xmlrpc_value_type (code_v) == XMLRPC_TYPE_INT)
+    {
+      xmlrpc_read_int (&env, code_v, code);
+      ok = !env.fault_occurred;
+    }
+  xmlrpc_env_clean (&env);
+  return ok;
+}
+
+/* Calls submit (else addjob) on the server.  Returns TRUE with its answer
+ * in *@code (any int: the caller judges it), or FALSE with @error when the
+ * server cannot be reached or answers anything but an int. */
 static gboolean
 call_addjob (const JqConfig *config, char **task, int priority, int *code,
              GError **error)
@@ -97,69 +123,46 @@ call_addjob (const JqConfig *config, char **task, int priority, int *code,
     return FALSE;
   xmlrpc_env env;
   xmlrpc_env_init (&env);
-  xmlrpc_value *argv = jq_client_strings (&env, (const char *const *) task);
-  xmlrpc_value *params = env.fault_occurred
+  g_autoptr (xmlrpc_value) argv = jq_client_strings (
+      &env, (const char *const *) task);
+  g_autoptr (xmlrpc_value) params = env.fault_occurred
     ? NULL : xmlrpc_build_value (&env, "(Vi)", argv, priority);
-  xmlrpc_value *result = NULL;
-  gboolean ok = FALSE;
+  if (env.fault_occurred)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+      xmlrpc_env_clean (&env);
+      return FALSE;
+    }
+  xmlrpc_env_clean (&env);
   /* submit() tells us a refusal that addjob hides from a Bots 3
    * installation's callers; a server without it (Bots' own) answers
    * addjob truly. */
-  gboolean submitted = FALSE;
-  if (env.fault_occurred)
-    g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
-  else
-    {
-      g_autoptr (GError) local = NULL;
-      result = jq_client_call (client, "submit", params, &local);
-      submitted = result != NULL;
-      if (result == NULL && g_error_matches (local, JQ_ERROR,
-                                             JQ_ERROR_INVALID))
-        result = jq_client_call (client, "addjob", params, error);
-      else if (result == NULL)
-        g_propagate_error (error, g_steal_pointer (&local));
-    }
-  if (result != NULL)
-    {
-      xmlrpc_value *code_v = NULL;
-      if (submitted && xmlrpc_value_type (result) == XMLRPC_TYPE_STRUCT)
-        xmlrpc_struct_find_value (&env, result, "code", &code_v);
-      else if (!submitted)
-        {
-          xmlrpc_INCREF (result);
-          code_v = result;
-        }
-      if (!env.fault_occurred && code_v != NULL
-          && xmlrpc_value_type (code_v) == XMLRPC_TYPE_INT)
-        {
-          xmlrpc_read_int (&env, code_v, code);
-          ok = !env.fault_occurred;
-        }
-      if (code_v != NULL)
-        xmlrpc_DECREF (code_v);
-      if (!ok)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer "
-                     "to %s", jq_client_get_url (client),
-                     submitted ? "submit (no int code)"
-                               : "addjob (not an int)");
-      xmlrpc_DECREF (result);
-    }
-  if (params)
-    xmlrpc_DECREF (params);
-  if (argv)
-    xmlrpc_DECREF (argv);
-  xmlrpc_env_clean (&env);
-  return ok;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (xmlrpc_value) result = jq_client_call (client, "submit", params,
+                                                    &local);
+  gboolean submitted = result != NULL;
+  if (result == NULL && g_error_matches (local, JQ_ERROR, JQ_ERROR_INVALID))
+    result = jq_client_call (client, "addjob", params, error);
+  else if (result == NULL)
+    g_propagate_error (error, g_steal_pointer (&local));
+  if (result == NULL)
+    return FALSE;
+  if (read_code (result, submitted, code))
+    return TRUE;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s: unexpected answer to %s",
+               jq_client_get_url (client),
+               submitted ? "submit (no int code)" : "addjob (not an int)");
+  return FALSE;
 }
 
-int
-main (int argc, char **argv)
+/* The options, up to the first argument that is not one: sets
+ * *@config_option, *@priority and *@task.  FALSE when the program ends
+ * here, with *@exit_code. */
+static gboolean
+read_options (int argc, char **argv, const char **config_option,
+              int *priority, char ***task, int *exit_code)
 {
-  const char *config_option = NULL;
-  int priority = 5;
   int i = 1;
-
-  /* Options, up to the first argument that is not one. */
   for (; i < argc; i++)
     {
       const char *arg = argv[i];
@@ -167,7 +170,8 @@ main (int argc, char **argv)
           || strcmp (arg, "?") == 0 || strcmp (arg, "/?") == 0)
         {
           usage (stdout);
-          return 0;
+          *exit_code = 0;
+          return FALSE;
         }
       if (g_str_has_prefix (arg, "-c"))
         {
@@ -176,46 +180,59 @@ main (int argc, char **argv)
               fprintf (stderr, "bots-job2queue: -c needs the folder glued "
                        "to it, e.g. -cconfig\n\n");
               usage (stderr);
-              return EXIT_NOT_ADDED;
+              *exit_code = EXIT_NOT_ADDED;
+              return FALSE;
             }
-          config_option = arg + 2;
+          *config_option = arg + 2;
         }
       else if (g_str_has_prefix (arg, "-p"))
         {
           gint64 p;
-          if (!jq_parse_int (arg + 2, &p) || p < G_MININT || p > G_MAXINT)
+          if (!jq_ini_parse_int (arg + 2, &p) || p < G_MININT || p > G_MAXINT)
             {
               fprintf (stderr, "bots-job2queue: priority \"%s\" is not a "
                        "number\n\n", arg + 2);
               usage (stderr);
-              return EXIT_NOT_ADDED;
+              *exit_code = EXIT_NOT_ADDED;
+              return FALSE;
             }
-          priority = (int) p;
+          *priority = (int) p;
         }
       else if (arg[0] == '-')
         {
           fprintf (stderr, "bots-job2queue: unknown option %s (options go "
                    "before the task)\n\n", arg);
           usage (stderr);
-          return EXIT_NOT_ADDED;
+          *exit_code = EXIT_NOT_ADDED;
+          return FALSE;
         }
       else
         break;
     }
-  char **task = argv + i;
-  if (task[0] == NULL)
-    {
-      answer (EXIT_NO_TASK);
-      fprintf (stderr, "Usage: bots-job2queue [-c<configdir>] "
-               "[-p<priority>] task [task-arguments...]\n");
-      return EXIT_NO_TASK;
-    }
-  /* A Bots engine run and its queue share a config: a -c<dir> among the
-   * task's arguments selects ours too (the last one wins). */
-  for (char **t = task + 1; *t != NULL; t++)
-    if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
-      config_option = *t + 2;
+  *task = argv + i;
+  return TRUE;
+}
 
+/* A task XML-RPC cannot carry (bad UTF-8, a character beyond U+FFFF or a
+ * control character) is refused here, with the argument and why: sent, it
+ * would come back as a fault and be reported as a server that cannot be
+ * contacted.  FALSE when refused, answered. */
+static gboolean
+task_can_be_sent (char **task)
+{
+  g_autoptr (GError) error = NULL;
+  if (jq_client_check_strings ((const char *const *) task, &error))
+    return TRUE;
+  printf ("Error, job not added to queue.\n");
+  fprintf (stderr, "bots-job2queue: %s; the server was not asked\n",
+           error->message);
+  return FALSE;
+}
+
+/* bots.ini, when the job queue is enabled there; else NULL, answered. */
+static JqConfig *
+load_config (const char *config_option)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
                                                             &error);
@@ -225,7 +242,7 @@ main (int argc, char **argv)
        * asked, and the message says what is missing instead. */
       printf ("Error, job not added to queue.\n");
       fprintf (stderr, "bots-job2queue: %s\n", error->message);
-      return EXIT_NOT_ADDED;
+      return NULL;
     }
   bots_version = config->bots_version;
   if (!config->enabled)
@@ -233,9 +250,17 @@ main (int argc, char **argv)
       answer (EXIT_NOT_ADDED);
       fprintf (stderr, "bots-job2queue: the jobqueue is not enabled in %s "
                "([jobqueue] enabled = True)\n", config->ini_path);
-      return EXIT_NOT_ADDED;
+      return NULL;
     }
+  return g_steal_pointer (&config);
+}
 
+/* Queues @task and answers as Bots' bots-job2queue does; returns the exit
+ * status. */
+static int
+add_job (const JqConfig *config, char **task, int priority)
+{
+  g_autoptr (GError) error = NULL;
   int code = 0;
   if (!call_addjob (config, task, priority, &code, &error))
     {
@@ -256,4 +281,34 @@ main (int argc, char **argv)
                "server\n", code);
       return EXIT_NOT_ADDED;
     }
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *config_option = NULL;
+  int priority = 5, exit_code = 0;
+  char **task = NULL;
+  if (!read_options (argc, argv, &config_option, &priority, &task,
+                     &exit_code))
+    return exit_code;
+  if (task[0] == NULL)
+    {
+      answer (EXIT_NO_TASK);
+      fprintf (stderr, "Usage: bots-job2queue [-c<configdir>] "
+               "[-p<priority>] task [task-arguments...]\n");
+      return EXIT_NO_TASK;
+    }
+  /* A Bots engine run and its queue share a config: a -c<dir> among the
+   * task's arguments selects ours too (the last one wins). */
+  for (char **t = task + 1; *t != NULL; t++)
+    if (g_str_has_prefix (*t, "-c") && (*t)[2] != '\0')
+      config_option = *t + 2;
+
+  if (!task_can_be_sent (task))
+    return EXIT_NOT_ADDED;
+  g_autoptr (JqConfig) config = load_config (config_option);
+  if (config == NULL)
+    return EXIT_NOT_ADDED;
+  return add_job (config, task, priority);
 }

@@ -108,6 +108,40 @@ jq_jobmark_find (const char *proc_root, guint64 queue_id)
   return found;
 }
 
+GArray *
+jq_jobmark_find_job (const char *proc_root, guint64 queue_id, guint64 number)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (int));
+  char id[17];
+  g_snprintf (id, sizeof id, "%016" G_GINT64_MODIFIER "x", queue_id);
+  g_autoptr (GDir) dir = g_dir_open (proc_root, 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      guint64 pid = 0;
+      ProcStat st;
+      if (!g_ascii_string_to_unsigned (name, 10, 2, G_MAXINT, &pid, NULL)
+          || !read_stat (proc_root, (int) pid, &st)
+          || st.state == 'Z' || st.state == 'X')
+        continue;
+      guint64 marked = marked_number (proc_root, (int) pid, id);
+      if (marked != 0 && (number == 0 || marked == number))
+        {
+          int p = (int) pid;
+          g_array_append_val (pids, p);
+        }
+    }
+  return pids;
+}
+
+guint64
+jq_jobmark_number (const char *proc_root, int pid, guint64 queue_id)
+{
+  char id[17];
+  g_snprintf (id, sizeof id, "%016" G_GINT64_MODIFIER "x", queue_id);
+  return marked_number (proc_root, pid, id);
+}
+
 gboolean
 jq_jobmark_is_same_process (int pid, gint64 started_us)
 {

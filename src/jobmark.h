@@ -25,6 +25,16 @@ GStrv jq_jobmark_environ (const char *const *base, guint64 queue_id,
  * @proc_root is "/proc" but for tests. */
 GHashTable *jq_jobmark_find (const char *proc_root, guint64 queue_id);
 
+/* Every live process (of the server's user) marked as job @number of
+ * queue @queue_id, whatever its group or session: the job's whole tree,
+ * also what called setsid() (0: of any job of the queue).  An array of
+ * int pids. */
+GArray *jq_jobmark_find_job (const char *proc_root, guint64 queue_id,
+                             guint64 number);
+
+/* The job number @pid is marked with for @queue_id, or 0. */
+guint64 jq_jobmark_number (const char *proc_root, int pid, guint64 queue_id);
+
 /* Whether @pid is still the job that started at @started_us (unix
  * microseconds): a process-group leader that started then, give or take
  * the clock's granularity.  A reused pid fails the test.  For jobs

@@ -1,6 +1,10 @@
 /* The durable journal, in SQLite.
  *
- * Schema (PRAGMA user_version 1, application_id "Bots"):
+ * Schema (PRAGMA user_version 1, application_id "Bots").  If you change
+ * it, you MUST bump JQ_JOURNAL_VERSION, keep reading every older
+ * version a user may still have (upgrade it in check_file(), in place),
+ * and add tests/data/journal-vN.sql, dumped from a file the new version
+ * wrote, to test_journal.c's stored-file tests; journal-v1.sql stays.
  *   jobs(number, priority, argv BLOB, task TEXT, queued_us, state,
  *        at_head, started_us, pid)   -- waiting and running jobs
  *   history(number, priority, argv, task, queued_us, started_us,
@@ -16,6 +20,7 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "task.h"
@@ -57,6 +62,11 @@ struct _JqJournal {
   JqJournalFailed failed;
   gpointer        failed_data;
   gboolean        failed_reported;
+  GError         *broken;         /* the failure that ended writing; once
+                                   * set, every later commit fails too */
+  struct stat     file_id;        /* st_dev/st_ino of queue.db at open */
+  struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
+                                   * when there was none */
   /* Another store (journal.h): every call goes there; nothing above is
    * used but the observers and queue_id. */
   const JqJournalBackend *backend;
@@ -68,27 +78,6 @@ struct _JqJournal {
 /* The calls handed to another store: one line at the top of each
  * function, so that SQLite's code below stays as it was. */
 #define BACKEND(j) ((j) != NULL && (j)->backend != NULL)
-
-gboolean
-jq_durability_parse (const char *text, JqDurability *out)
-{
-  static const char *const names[] = { "full", "fast", "none" };
-  g_autofree char *t = g_strstrip (g_strdup (text));
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-    if (g_ascii_strcasecmp (t, names[i]) == 0)
-      {
-        *out = (JqDurability) i;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-const char *
-jq_durability_name (JqDurability durability)
-{
-  return durability == JQ_DURABILITY_FULL ? "full"
-       : durability == JQ_DURABILITY_FAST ? "fast" : "none";
-}
 
 static gboolean
 exec_sql (JqJournal *j, const char *sql, GError **error)
@@ -179,6 +168,8 @@ check_file (JqJournal *j, GError **error)
   return TRUE;
 }
 
+/* Format JQ_JOURNAL_VERSION.  Changing anything here means bumping it:
+ * see the top of this file. */
 static gboolean
 create_schema (JqJournal *j, GError **error)
 {
@@ -234,6 +225,14 @@ jq_journal_get_queue_id (JqJournal *j)
   return j != NULL ? j->queue_id : 0;
 }
 
+static guint busy_timeout_ms = JQ_JOURNAL_BUSY_MS;
+
+void
+jq_journal_set_busy_timeout (guint ms)
+{
+  busy_timeout_ms = ms;
+}
+
 JqJournal *
 jq_journal_open (const char *path, JqDurability durability, GError **error)
 {
@@ -269,7 +268,7 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
-  sqlite3_busy_timeout (j->db, 2000);
+  sqlite3_busy_timeout (j->db, (int) busy_timeout_ms);
   /* A small lookaside: the default (120 KiB) is touched whole when the
    * connection opens, and our prepared statements allocate little. */
   sqlite3_db_config (j->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 128, 32);
@@ -303,6 +302,13 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
       jq_journal_close (j);
       return NULL;
     }
+  /* What the files are now: a commit into a file that was deleted or
+   * replaced would answer 0 and be lost (see check_identity). */
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  if (g_stat (path, &j->file_id) != 0)
+    memset (&j->file_id, 0, sizeof j->file_id);
+  if (g_stat (wal, &j->wal_id) != 0)
+    memset (&j->wal_id, 0, sizeof j->wal_id);
   return j;
 }
 
@@ -321,6 +327,7 @@ jq_journal_close (JqJournal *j)
     sqlite3_finalize (j->statements[i]);
   sqlite3_close (j->db);
   g_clear_error (&j->pending_error);
+  g_clear_error (&j->broken);
   g_free (j->path);
   g_free (j);
 }
@@ -364,8 +371,8 @@ jq_journal_begin (JqJournal *j)
     return;
   if (j->depth == 0)
     j->changes_at_begin = sqlite3_total_changes64 (j->db);
-  if (j->depth++ == 0 && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL)
-                         != SQLITE_OK)
+  if (j->depth++ == 0 && j->broken == NULL
+      && sqlite3_exec (j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "begin");
 }
 
@@ -377,6 +384,31 @@ jq_journal_set_commit_observer (JqJournal *j, JqJournalCommitted observer,
     return;
   j->committed = observer;
   j->committed_data = user_data;
+}
+
+static gboolean
+same_file (const char *path, const struct stat *recorded)
+{
+  struct stat now;
+  return g_stat (path, &now) == 0 && now.st_dev == recorded->st_dev
+         && now.st_ino == recorded->st_ino && now.st_nlink > 0;
+}
+
+/* SQLite keeps writing to the descriptors it opened: if queue.db or its
+ * WAL was deleted or replaced under us, every commit would still succeed,
+ * into a file nobody will ever read again.  Two stat() calls per commit
+ * (about a microsecond) catch that before anything is answered. */
+static void
+check_identity (JqJournal *j)
+{
+  if (j->pending_error != NULL || j->file_id.st_ino == 0)
+    return;
+  g_autofree char *wal = g_strconcat (j->path, "-wal", NULL);
+  if (!same_file (j->path, &j->file_id)
+      || (j->wal_id.st_ino != 0 && !same_file (wal, &j->wal_id)))
+    g_set_error (&j->pending_error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                 "journal %s was deleted or replaced while the server ran; "
+                 "nothing more can be saved in it", j->path);
 }
 
 gboolean
@@ -405,6 +437,16 @@ jq_journal_commit (JqJournal *j, GError **error)
   if (--j->depth > 0)
     return TRUE;
   gint64 t0 = g_get_monotonic_time ();
+  if (j->broken != NULL)
+    {
+      /* Memory and disk parted at the first failure: nothing after it
+       * may be answered as saved, even if the disk has room again. */
+      g_clear_error (&j->pending_error);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL, "%s",
+                   j->broken->message);
+      return FALSE;
+    }
+  check_identity (j);
   if (j->pending_error == NULL
       && sqlite3_exec (j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     note_error (j, "commit");
@@ -416,6 +458,7 @@ jq_journal_commit (JqJournal *j, GError **error)
 
   if (sqlite3_get_autocommit (j->db) == 0)
     sqlite3_exec (j->db, "ROLLBACK", NULL, NULL, NULL);
+  j->broken = g_error_copy (j->pending_error);
   if (!j->failed_reported && j->failed != NULL)
     {
       j->failed_reported = TRUE;
@@ -433,7 +476,7 @@ run (JqJournal *j, int which, const char *what)
   gboolean single = j->depth == 0;   /* outside a batch: its own commit */
   if (single)
     jq_journal_begin (j);
-  if (sqlite3_step (st) != SQLITE_DONE)
+  if (j->broken == NULL && sqlite3_step (st) != SQLITE_DONE)
     note_error (j, what);
   sqlite3_reset (st);
   sqlite3_clear_bindings (st);
@@ -710,7 +753,7 @@ jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
 {
   if (BACKEND (j))
     return j->backend->prune_history (j->impl, before_us, max_rows);
-  if (j == NULL)
+  if (j == NULL || j->broken != NULL)
     return 0;
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2 (j->db,
@@ -725,12 +768,48 @@ jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
   return gone;
 }
 
-static void
-finished_clear (gpointer p)
+/* The history row @st is on, columns as HISTORY_COLUMNS. */
+static JqFinished
+row_finished (sqlite3_stmt *st)
 {
-  JqFinished *f = p;
-  g_strfreev ((char **) f->argv);
-  g_free ((char *) f->start_error);
+  return (JqFinished) {
+    .number = (guint64) sqlite3_column_int64 (st, 0),
+    .priority = sqlite3_column_int (st, 1),
+    .argv = (const char *const *) argv_unpack (
+        sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
+    .queued_us = sqlite3_column_int64 (st, 3),
+    .started_us = sqlite3_column_int64 (st, 4),
+    .ended_us = sqlite3_column_int64 (st, 5),
+    .exit_code = sqlite3_column_int (st, 6),
+    .term_signal = sqlite3_column_int (st, 7),
+    .hit_maxruntime = sqlite3_column_int (st, 8),
+    .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
+  };
+}
+
+#define HISTORY_COLUMNS \
+  "number, priority, argv, queued_us, started_us, ended_us, exit_code, " \
+  "signal, maxruntime_hit, start_error"
+
+JqFinished *
+jq_journal_find_finished (JqJournal *j, guint64 number)
+{
+  if (BACKEND (j))
+    return j->backend->find_finished (j->impl, number);
+  if (j == NULL)
+    return NULL;
+  sqlite3_stmt *st = NULL;
+  JqFinished *found = NULL;
+  sqlite3_prepare_v2 (j->db, "SELECT " HISTORY_COLUMNS " FROM history "
+                      "WHERE number = ?", -1, &st, NULL);
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) number);
+  if (sqlite3_step (st) == SQLITE_ROW)
+    {
+      found = g_new (JqFinished, 1);
+      *found = row_finished (st);
+    }
+  sqlite3_finalize (st);
+  return found;
 }
 
 GArray *
@@ -740,14 +819,12 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
     return j->backend->history (j->impl, limit, max_bytes);
   gsize bytes = 0;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
-  g_array_set_clear_func (rows, finished_clear);
+  g_array_set_clear_func (rows, jq_finished_clear);
   if (j == NULL)
     return rows;
   sqlite3_stmt *st = NULL;
   sqlite3_prepare_v2 (j->db,
-      "SELECT number, priority, argv, queued_us, started_us, ended_us, "
-      "exit_code, signal, maxruntime_hit, start_error FROM history "
-      "ORDER BY number DESC LIMIT ?", -1, &st, NULL);
+      "SELECT " HISTORY_COLUMNS " FROM history ORDER BY number DESC LIMIT ?", -1, &st, NULL);
   sqlite3_bind_int (st, 1, (int) MIN (limit, (guint) G_MAXINT));
   while (sqlite3_step (st) == SQLITE_ROW)
     {
@@ -756,19 +833,7 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
                + (gsize) sqlite3_column_bytes (st, 9);
       if (rows->len > 0 && bytes > max_bytes)
         break;
-      JqFinished f = {
-        .number = (guint64) sqlite3_column_int64 (st, 0),
-        .priority = sqlite3_column_int (st, 1),
-        .argv = (const char *const *) argv_unpack (
-            sqlite3_column_blob (st, 2), sqlite3_column_bytes (st, 2)),
-        .queued_us = sqlite3_column_int64 (st, 3),
-        .started_us = sqlite3_column_int64 (st, 4),
-        .ended_us = sqlite3_column_int64 (st, 5),
-        .exit_code = sqlite3_column_int (st, 6),
-        .term_signal = sqlite3_column_int (st, 7),
-        .hit_maxruntime = sqlite3_column_int (st, 8),
-        .start_error = g_strdup ((const char *) sqlite3_column_text (st, 9)),
-      };
+      JqFinished f = row_finished (st);
       g_array_append_val (rows, f);
     }
   sqlite3_finalize (st);
@@ -846,9 +911,9 @@ jq_journal_list_running (JqJournal *j, GPtrArray *jobs, GArray *pids,
 }
 
 JqRecordState
-jq_journal_find_job (JqJournal *j, guint64 number, JqRecordedEnd *end)
+jq_journal_find_job (JqJournal *j, guint64 number)
 {
   if (BACKEND (j))
-    return j->backend->find_job (j->impl, number, end);
+    return j->backend->find_job (j->impl, number);
   return JQ_RECORD_NONE;
 }

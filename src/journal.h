@@ -5,20 +5,20 @@
 
 #include <glib.h>
 
+#include "durability.h"
+#include "finished.h"
 #include "queue.h"
 
-typedef enum {
-  JQ_DURABILITY_FULL,   /* fsync at each commit: survives a power loss */
-  JQ_DURABILITY_FAST,   /* survives a crash of the server, not of the OS */
-  JQ_DURABILITY_NONE,   /* no journal: the queue lives in memory only */
-} JqDurability;
-
-/* Parses "full", "fast" or "none" (any case). */
-gboolean jq_durability_parse (const char *text, JqDurability *out);
-const char *jq_durability_name (JqDurability durability);
-
-/* The schema version this program writes (PRAGMA user_version). */
+/* The schema version this program writes (PRAGMA user_version).  Bump
+ * it with any change to the schema in journal.c (see there). */
 #define JQ_JOURNAL_VERSION 1
+
+/* How long opening the journal waits for another process's lock, by
+ * default. */
+#define JQ_JOURNAL_BUSY_MS 2000
+
+/* Sets that wait for every journal opened after (tests shorten it). */
+void jq_journal_set_busy_timeout (guint ms);
 
 typedef struct _JqJournal JqJournal;
 
@@ -44,7 +44,10 @@ guint64 jq_journal_new_queue_id (void);
 /* Transactions nest: only the outermost begin/commit pair reaches SQLite,
  * so calls batched by the door share one commit.  commit returns FALSE and
  * sets @error when any write since the outermost begin, or the commit
- * itself, failed; the failure handler has then been called.
+ * itself, failed, or when queue.db or its WAL is no longer the file that
+ * was opened (deleted or replaced); the failure handler has then been
+ * called.  After a failure the journal is broken for good: every later
+ * commit fails with the same message and nothing more is written.
  * Every function below accepts a NULL journal and does nothing: that is
  * durability "none". */
 void jq_journal_begin (JqJournal *journal);
@@ -75,20 +78,6 @@ void jq_journal_clear_waiting (JqJournal *journal);
 void jq_journal_set_next_number (JqJournal *journal, guint64 next);
 void jq_journal_set_flag (JqJournal *journal, const char *name,
                           gboolean value);
-
-/* A finished job, for the history. */
-typedef struct {
-  guint64            number;
-  int                priority;
-  const char *const *argv;
-  gint64             queued_us;
-  gint64             started_us;     /* 0 when it never started */
-  gint64             ended_us;
-  int                exit_code;      /* -N when killed by signal N */
-  int                term_signal;
-  gboolean           hit_maxruntime;
-  const char        *start_error;    /* NULL unless it could not start */
-} JqFinished;
 
 /* Moves job @f->number from the queue's record to the history. */
 void jq_journal_finish (JqJournal *journal, const JqFinished *f);
@@ -122,7 +111,11 @@ guint jq_journal_prune_history (JqJournal *journal, gint64 before_us,
 GArray *jq_journal_history (JqJournal *journal, guint limit,
                             gsize max_bytes);
 
-/* How many history rows there are (for tests and status). */
+/* Finished job @number as the history holds it (a new record, free with
+ * jq_finished_free), or NULL when the history has no such job. */
+JqFinished *jq_journal_find_finished (JqJournal *journal, guint64 number);
+
+/* How many history rows there are. */
 guint jq_journal_count_history (JqJournal *journal);
 
 /* ------------------------------------------------ shared stores
@@ -143,22 +136,13 @@ typedef struct {
   guint    waiting;     /* jobs waiting in the store: check the result */
 } JqSyncState;
 
-/* What the store knows of one job (jq_journal_find_job). */
+/* What the store knows of one job that is not finished
+ * (jq_journal_find_job). */
 typedef enum {
-  JQ_RECORD_NONE,       /* no row: removed, taken, pruned, or never */
+  JQ_RECORD_NONE,       /* no row: finished, removed, taken, or never */
   JQ_RECORD_WAITING,
   JQ_RECORD_RUNNING,
-  JQ_RECORD_FINISHED,   /* in the history: *end is set */
 } JqRecordState;
-
-typedef struct {
-  gint64   started_us;  /* 0 when it never started */
-  gint64   ended_us;
-  int      exit_code;
-  int      term_signal;
-  gboolean hit_maxruntime;
-  gboolean start_failed;
-} JqRecordedEnd;
 
 /* ------------------------------------------------ other stores
  * A journal kept elsewhere than in SQLite (src/pgjournal.c) is a
@@ -193,8 +177,8 @@ typedef struct {
   guint    (*count_history) (gpointer impl);
   gboolean (*list_running) (gpointer impl, GPtrArray *jobs, GArray *pids,
                             GArray *started_us);
-  JqRecordState (*find_job) (gpointer impl, guint64 number,
-                             JqRecordedEnd *end);
+  JqRecordState (*find_job) (gpointer impl, guint64 number);
+  JqFinished *(*find_finished) (gpointer impl, guint64 number);
 } JqJournalBackend;
 
 /* A journal whose calls go to @backend (@impl is closed with it);
@@ -233,8 +217,7 @@ gboolean jq_journal_sync (JqJournal *journal, gboolean full,
 gboolean jq_journal_list_running (JqJournal *journal, GPtrArray *jobs,
                                   GArray *pids, GArray *started_us);
 
-/* Shared stores: what the store records of job @number, which may have
- * run on another server; @end (nullable) gets a finished job's end.  A
- * journal that is not shared answers JQ_RECORD_NONE. */
-JqRecordState jq_journal_find_job (JqJournal *journal, guint64 number,
-                                   JqRecordedEnd *end);
+/* Shared stores: whether job @number waits or runs, maybe on another
+ * server (its end is jq_journal_find_finished's).  A journal that is not
+ * shared answers JQ_RECORD_NONE. */
+JqRecordState jq_journal_find_job (JqJournal *journal, guint64 number);

@@ -38,10 +38,10 @@ jq_lockfile_acquire (const char *path, GError **error)
     }
   char pid[32];
   int len = g_snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
-  if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, len, 0) != len)
-    {
-      /* The lock itself holds; only the note for people failed. */
-    }
+  /* The pid is a note for people; the lock holds without it, so a note
+   * that cannot be written is left out. */
+  gboolean noted = ftruncate (fd, 0) == 0 && pwrite (fd, pid, len, 0) == len;
+  (void) noted;
   return fd;
 }
 

@@ -12,6 +12,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -35,7 +36,9 @@ struct _JqLog {
   guint       backups;         /* rotated files kept */
   gint64      rollover_at;     /* unix seconds; 0 = not computed yet */
   gboolean    write_failed;    /* reported once until a write works again */
-  guint       held;            /* jq_log_hold() nesting: flush deferred */
+  guint       held;            /* jq_log_hold() nesting: writes deferred */
+  GString    *held_file;       /* lines for the file while held */
+  GString    *held_console;    /* lines for the console while held */
 };
 
 static const struct {
@@ -380,14 +383,70 @@ jq_log_hold (JqLog *log)
   g_mutex_unlock (&log->lock);
 }
 
-void
-jq_log_release (JqLog *log)
+/* @len bytes to @fd with one write(), continued only when the kernel
+ * took part of them (a full disk, a signal). */
+static gboolean
+write_all (int fd, const char *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return FALSE;
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Writes what was held, past stdio (whose buffer would cut it into
+ * 4 KiB writes, a line split across two): one write() per stream.  Lock
+ * held. */
+static void
+write_held (JqLog *log)
+{
+  if (log->held_file != NULL && log->held_file->len > 0 && log->file != NULL)
+    check_written (log, fflush (log->file) == 0
+                        && write_all (fileno (log->file),
+                                      log->held_file->str,
+                                      log->held_file->len));
+  if (log->held_console != NULL && log->held_console->len > 0)
+    {
+      fflush (stderr);
+      write_all (STDERR_FILENO, log->held_console->str,
+                 log->held_console->len);
+    }
+}
+
+static void
+end_hold (JqLog *log, gboolean write)
 {
   g_mutex_lock (&log->lock);
   g_warn_if_fail (log->held > 0);
-  if (log->held > 0 && --log->held == 0 && log->file != NULL)
-    check_written (log, fflush (log->file) == 0);
+  if (log->held > 0 && --log->held == 0)
+    {
+      if (write)
+        write_held (log);
+      if (log->held_file != NULL)
+        g_string_truncate (log->held_file, 0);
+      if (log->held_console != NULL)
+        g_string_truncate (log->held_console, 0);
+    }
   g_mutex_unlock (&log->lock);
+}
+
+void
+jq_log_release (JqLog *log)
+{
+  end_hold (log, TRUE);
+}
+
+void
+jq_log_discard (JqLog *log)
+{
+  end_hold (log, FALSE);
 }
 
 void
@@ -416,11 +475,23 @@ jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
     {
       if (g_date_time_to_unix (now) >= log->rollover_at)
         rotate (log, g_date_time_to_unix (now));
-      if (log->file != NULL)
+      if (log->held > 0)
+        {
+          if (log->held_file == NULL)
+            log->held_file = g_string_new (NULL);
+          g_string_append (log->held_file, line);
+        }
+      else if (log->file != NULL)
         check_written (log, fputs (line, log->file) >= 0
-                            && (log->held > 0 || fflush (log->file) == 0));
+                            && fflush (log->file) == 0);
     }
-  if (to_console)
+  if (to_console && log->held > 0)
+    {
+      if (log->held_console == NULL)
+        log->held_console = g_string_new (NULL);
+      g_string_append (log->held_console, line);
+    }
+  else if (to_console)
     {
       fputs (line, stderr);
       fflush (stderr);
@@ -477,12 +548,6 @@ jq_log_reopen (JqLog *log, GError **error)
     }
   g_mutex_unlock (&log->lock);
   return ok;
-}
-
-const char *
-jq_log_get_path (JqLog *log)
-{
-  return log->path;
 }
 
 /* ------------------------------------------------------------ limits */
@@ -589,6 +654,10 @@ jq_log_free (JqLog *log)
     return;
   if (log->file != NULL)
     fclose (log->file);
+  if (log->held_file != NULL)
+    g_string_free (log->held_file, TRUE);
+  if (log->held_console != NULL)
+    g_string_free (log->held_console, TRUE);
   g_free (log->path);
   g_free (log->zone_name);
   g_time_zone_unref (log->zone);

@@ -106,12 +106,13 @@ gboolean jq_log_reopen (JqLog *log, GError **error);
  * jq_log_release() reach it together, at the release, in one write (calls
  * nest).  The server holds the log around each batch of calls, which is
  * answered only after the release: a crash loses no line of an answered
- * call.  Console lines are never held. */
+ * call.  Console lines are held the same way. */
 void jq_log_hold (JqLog *log);
 void jq_log_release (JqLog *log);
-
-/* The file's path, or NULL without a file sink. */
-const char *jq_log_get_path (JqLog *log);
+/* Ends a hold like jq_log_release(), but drops the held lines: what they
+ * tell (a job added, a priority changed) was not saved after all.  Lines
+ * other threads wrote during the hold go too; the caller logs why. */
+void jq_log_discard (JqLog *log);
 
 /* Repeated records of one kind (refused tasks, duplicates), which a
  * client can send as fast as it likes: in each window of @window_s

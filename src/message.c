@@ -317,6 +317,81 @@ name_ok (const char *text, gsize len, const char *tag, GError **error)
   return FALSE;
 }
 
+/* A number scalar (int, i8, boolean, double) from its text, or NULL with
+ * *@what saying what is wrong with it. */
+static xmlrpc_value *
+number_value (xmlrpc_env *env, Element el, const char *text, gsize len,
+              const char **what)
+{
+  gint64 n = 0;
+  gboolean too_big = FALSE;
+  double d = 0;
+  switch (el)
+    {
+    case EL_INT:
+      if (parse_integer (text, len, G_MININT32, G_MAXINT32, &n, &too_big))
+        return xmlrpc_int_new (env, (int) n);
+      *what = too_big ? "an integer out of its 32-bit range" : "not an integer";
+      return NULL;
+    case EL_I8:
+      if (parse_integer (text, len, G_MININT64, G_MAXINT64, &n, &too_big))
+        return xmlrpc_i8_new (env, n);
+      *what = too_big ? "an integer out of its 64-bit range" : "not an integer";
+      return NULL;
+    case EL_BOOLEAN:
+      if (len == 1 && (text[0] == '0' || text[0] == '1'))
+        return xmlrpc_bool_new (env, text[0] == '1');
+      *what = "not 0 or 1";
+      return NULL;
+    default:    /* EL_DOUBLE */
+      if (parse_double (text, len, &d))
+        return xmlrpc_double_new (env, d);
+      *what = "not a finite decimal number";
+      return NULL;
+    }
+}
+
+/* A text scalar (string, base64, dateTime.iso8601, nil) from its text,
+ * or NULL with *@what saying what is wrong with it. */
+static xmlrpc_value *
+text_value (xmlrpc_env *env, Element el, const char *text, gsize len,
+            const char **what)
+{
+  switch (el)
+    {
+    case EL_STRING:
+      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
+        *what = "a NUL character or bad UTF-8";
+      else if (beyond_bmp (text, len))
+        *what = "a character beyond U+FFFF, which xmlrpc-c 1.33 cannot hold";
+      else
+        return xmlrpc_string_new_lp (env, len, text);
+      return NULL;
+    case EL_BASE64:
+      {
+        gsize size = 0;
+        g_autofree guchar *bytes = parse_base64 (text, len, &size);
+        if (bytes != NULL)
+          return xmlrpc_base64_new (env, size, bytes);
+        *what = "not base64";
+        return NULL;
+      }
+    case EL_DATETIME:
+      {
+        xmlrpc_datetime dt;
+        if (parse_datetime (text, len, &dt))
+          return xmlrpc_datetime_new (env, dt);
+        *what = "not a date and time as YYYYMMDDTHH:MM:SS";
+        return NULL;
+      }
+    default:    /* EL_NIL */
+      if (all_space (text, len))
+        return xmlrpc_nil_new (env);
+      *what = "text, where nothing belongs";
+      return NULL;
+    }
+}
+
 /* The value of scalar element @el from its text, or NULL with @error. */
 static xmlrpc_value *
 scalar_value (Element el, const char *tag, const char *text, gsize len,
@@ -324,74 +399,22 @@ scalar_value (Element el, const char *tag, const char *text, gsize len,
 {
   xmlrpc_env env;
   xmlrpc_value *v = NULL;
-  gint64 n = 0;
-  gboolean too_big = FALSE;
   const char *what = NULL;
 
   xmlrpc_env_init (&env);
   switch (el)
     {
     case EL_INT:
-      if (parse_integer (text, len, G_MININT32, G_MAXINT32, &n, &too_big))
-        v = xmlrpc_int_new (&env, (int) n);
-      else
-        what = too_big ? "an integer out of its 32-bit range"
-                       : "not an integer";
-      break;
     case EL_I8:
-      if (parse_integer (text, len, G_MININT64, G_MAXINT64, &n, &too_big))
-        v = xmlrpc_i8_new (&env, n);
-      else
-        what = too_big ? "an integer out of its 64-bit range"
-                       : "not an integer";
-      break;
     case EL_BOOLEAN:
-      if (len == 1 && (text[0] == '0' || text[0] == '1'))
-        v = xmlrpc_bool_new (&env, text[0] == '1');
-      else
-        what = "not 0 or 1";
-      break;
     case EL_DOUBLE:
-      {
-        double d = 0;
-        if (parse_double (text, len, &d))
-          v = xmlrpc_double_new (&env, d);
-        else
-          what = "not a finite decimal number";
-      }
+      v = number_value (&env, el, text, len, &what);
       break;
     case EL_STRING:
-      if (memchr (text, '\0', len) != NULL || !g_utf8_validate (text, len, NULL))
-        what = "a NUL character or bad UTF-8";
-      else if (beyond_bmp (text, len))
-        what = "a character beyond U+FFFF, which xmlrpc-c 1.33 cannot hold";
-      else
-        v = xmlrpc_string_new_lp (&env, len, text);
-      break;
     case EL_BASE64:
-      {
-        gsize size = 0;
-        g_autofree guchar *bytes = parse_base64 (text, len, &size);
-        if (bytes != NULL)
-          v = xmlrpc_base64_new (&env, size, bytes);
-        else
-          what = "not base64";
-      }
-      break;
     case EL_DATETIME:
-      {
-        xmlrpc_datetime dt;
-        if (parse_datetime (text, len, &dt))
-          v = xmlrpc_datetime_new (&env, dt);
-        else
-          what = "not a date and time as YYYYMMDDTHH:MM:SS";
-      }
-      break;
     case EL_NIL:
-      if (all_space (text, len))
-        v = xmlrpc_nil_new (&env);
-      else
-        what = "text, where nothing belongs";
+      v = text_value (&env, el, text, len, &what);
       break;
     default:
       g_assert_not_reached ();
@@ -619,6 +642,112 @@ deliver (Parser *p, xmlrpc_value *v, GError **error)
   return ok;
 }
 
+/* The end of an element of the message's frame (methodCall,
+ * methodResponse, methodName, params, param, fault). */
+static void
+end_envelope (Parser *p, Frame *f, const char *name, xmlrpc_env *env,
+              GError **error)
+{
+  switch (f->element)
+    {
+    case EL_METHOD_CALL:
+      if (f->children == 0)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<methodCall> has no <methodName>");
+      else if (p->params == NULL)     /* no <params>: no arguments */
+        p->params = xmlrpc_array_new (env);
+      p->ended = TRUE;
+      break;
+    case EL_METHOD_RESPONSE:
+      if (f->children == 0)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<methodResponse> has neither <params> nor <fault>");
+      p->ended = TRUE;
+      break;
+    case EL_METHOD_NAME:
+      if (name_ok (p->text->str, p->text->len, name, error))
+        {
+          p->method_len = p->text->len;
+          p->method = g_strndup (p->text->str, p->text->len);
+        }
+      break;
+    case EL_PARAMS:
+      if (p->root == EL_METHOD_RESPONSE && f->children != 1)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "a response's <params> holds %u <param>, not one",
+                     f->children);
+      break;
+    default:    /* EL_PARAM, EL_FAULT */
+      if (f->value == NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<%s> has no <value>",
+                     name);
+      else if (p->root == EL_METHOD_CALL)
+        xmlrpc_array_append_item (env, p->params, f->value);
+      else
+        {
+          p->params = g_steal_pointer (&f->value);
+          p->fault = f->element == EL_FAULT;
+        }
+      break;
+    }
+}
+
+static gboolean
+is_envelope (int element)
+{
+  return element == EL_METHOD_CALL || element == EL_METHOD_RESPONSE
+         || element == EL_METHOD_NAME || element == EL_PARAMS
+         || element == EL_PARAM || element == EL_FAULT;
+}
+
+/* The end of an element inside a value.  Returns the value it completes
+ * (value, array, struct, a scalar), or NULL. */
+static xmlrpc_value *
+end_value (Parser *p, Frame *f, const char *name, xmlrpc_env *env,
+           GError **error)
+{
+  switch (f->element)
+    {
+    case EL_VALUE:
+      if (f->value == NULL)    /* <value>text</value> is a string */
+        return scalar_value (EL_STRING, "value", p->text->str, p->text->len,
+                             error);
+      if (all_space (p->text->str, p->text->len))
+        return g_steal_pointer (&f->value);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                   "<value> holds both text and an element");
+      return NULL;
+    case EL_ARRAY:
+      if (f->children > 0)
+        return g_steal_pointer (&f->value);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<array> has no <data>");
+      return NULL;
+    case EL_STRUCT:
+      return g_steal_pointer (&f->value);
+    case EL_DATA:
+      return NULL;
+    case EL_MEMBER:
+      if (f->name == NULL || f->value == NULL)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
+                     "<member> needs a <name> and a <value>");
+      else
+        xmlrpc_struct_set_value_n (env, top (p)->value, f->name, f->name_len,
+                                   f->value);
+      return NULL;
+    case EL_NAME:
+      if (name_ok (p->text->str, p->text->len, name, error))
+        {
+          Frame *member = top (p);
+          member->name = g_strndup (p->text->str, p->text->len);
+          member->name_len = p->text->len;
+        }
+      return NULL;
+    default:   /* the scalars */
+      return scalar_value (f->element, name, p->text->str, p->text->len,
+                           error);
+    }
+}
+
 static void
 on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
         GError **error)
@@ -631,99 +760,10 @@ on_end (GMarkupParseContext *context, const char *name, gpointer user_data,
   memset (top (p), 0, sizeof f);
   g_array_set_size (p->stack, p->stack->len - 1);
   xmlrpc_env_init (&env);
-  switch (f.element)
-    {
-    case EL_METHOD_CALL:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<methodCall> has no <methodName>");
-      else if (p->params == NULL)     /* no <params>: no arguments */
-        p->params = xmlrpc_array_new (&env);
-      p->ended = TRUE;
-      break;
-    case EL_METHOD_RESPONSE:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<methodResponse> has neither <params> nor <fault>");
-      p->ended = TRUE;
-      break;
-    case EL_METHOD_NAME:
-      if (!name_ok (p->text->str, p->text->len, name, error))
-        break;
-      else
-        {
-          p->method_len = p->text->len;
-          p->method = g_strndup (p->text->str, p->text->len);
-        }
-      break;
-    case EL_PARAMS:
-      if (p->root == EL_METHOD_RESPONSE && f.children != 1)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "a response's <params> holds %u <param>, not one",
-                     f.children);
-      break;
-    case EL_PARAM:
-    case EL_FAULT:
-      if (f.value == NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<%s> has no <value>",
-                     name);
-      else if (p->root == EL_METHOD_CALL)
-        xmlrpc_array_append_item (&env, p->params, f.value);
-      else
-        {
-          p->params = g_steal_pointer (&f.value);
-          p->fault = f.element == EL_FAULT;
-        }
-      break;
-    case EL_VALUE:
-      if (f.value != NULL)
-        {
-          if (!all_space (p->text->str, p->text->len))
-            g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                         "<value> holds both text and an element");
-          else
-            v = g_steal_pointer (&f.value);
-        }
-      else    /* <value>text</value> is a string */
-        v = scalar_value (EL_STRING, "value", p->text->str, p->text->len,
-                          error);
-      break;
-    case EL_ARRAY:
-      if (f.children == 0)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "<array> has no <data>");
-      else
-        v = g_steal_pointer (&f.value);
-      break;
-    case EL_STRUCT:
-      v = g_steal_pointer (&f.value);
-      break;
-    case EL_DATA:
-      break;
-    case EL_MEMBER:
-      if (f.name == NULL || f.value == NULL)
-        g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,
-                     "<member> needs a <name> and a <value>");
-      else
-        {
-          Frame *st = top (p);
-          xmlrpc_struct_set_value_n (&env, st->value, f.name, f.name_len,
-                                     f.value);
-        }
-      break;
-    case EL_NAME:
-      if (!name_ok (p->text->str, p->text->len, name, error))
-        break;
-      else
-        {
-          Frame *member = top (p);
-          member->name = g_strndup (p->text->str, p->text->len);
-          member->name_len = p->text->len;
-        }
-      break;
-    default:   /* the scalars */
-      v = scalar_value (f.element, name, p->text->str, p->text->len, error);
-      break;
-    }
+  if (is_envelope (f.element))
+    end_envelope (p, &f, name, &env, error);
+  else
+    v = end_value (p, &f, name, &env, error);
   g_string_truncate (p->text, 0);
   if (v != NULL && (error == NULL || *error == NULL))
     deliver (p, v, error);

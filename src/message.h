@@ -6,6 +6,10 @@
 #include <glib.h>
 #include <xmlrpc-c/base.h>
 
+/* xmlrpc-c's values under g_autoptr (the cleanup skips NULL): no
+ * read/DECREF pairs to keep in step by hand. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlrpc_value, xmlrpc_DECREF)
+
 /* Deepest element nesting accepted, counted from the root element; Bots'
  * calls need 8, Python's answers to them 9. */
 #define JQ_MESSAGE_MAX_DEPTH 32

@@ -218,6 +218,42 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* The XML-RPC call and fault counters, by method (sorted).  Lock held. */
+static void
+render_calls (JqMetrics *m, GString *out)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init (&iter, m->methods);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  g_ptr_array_sort (names, compare_names);
+  header (out, "bots_jobqueue_xmlrpc_calls_total", "counter",
+          "XML-RPC calls by method (\"unknown\": no such method, or not a "
+          "call).");
+  for (guint i = 0; i < names->len; i++)
+    {
+      MethodCount *c = g_hash_table_lookup (m->methods, names->pdata[i]);
+      g_string_append_printf (out, "bots_jobqueue_xmlrpc_calls_total{method=\"%s\"} %"
+                              G_GUINT64_FORMAT "\n",
+                              (const char *) names->pdata[i], c->calls);
+    }
+  g_string_append_printf (out, "bots_jobqueue_xmlrpc_calls_total{method=\"unknown\"} %"
+                          G_GUINT64_FORMAT "\n", m->unknown_method.calls);
+  header (out, "bots_jobqueue_xmlrpc_faults_total", "counter",
+          "XML-RPC calls answered with a fault, by method.");
+  for (guint i = 0; i < names->len; i++)
+    {
+      MethodCount *c = g_hash_table_lookup (m->methods, names->pdata[i]);
+      g_string_append_printf (out, "bots_jobqueue_xmlrpc_faults_total{method=\"%s\"} %"
+                              G_GUINT64_FORMAT "\n",
+                              (const char *) names->pdata[i], c->faults);
+    }
+  g_string_append_printf (out, "bots_jobqueue_xmlrpc_faults_total{method=\"unknown\"} %"
+                          G_GUINT64_FORMAT "\n", m->unknown_method.faults);
+}
+
 void
 jq_metrics_render (JqMetrics *m, const JqGauges *g, GString *out)
 {
@@ -266,36 +302,7 @@ jq_metrics_render (JqMetrics *m, const JqGauges *g, GString *out)
   render_histogram (out, "bots_jobqueue_journal_commit_duration_seconds",
                     "Time of each journal commit.", &m->commit);
 
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer key;
-  g_hash_table_iter_init (&iter, m->methods);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (names, key);
-  g_ptr_array_sort (names, compare_names);
-  header (out, "bots_jobqueue_xmlrpc_calls_total", "counter",
-          "XML-RPC calls by method (\"unknown\": no such method, or not a "
-          "call).");
-  for (guint i = 0; i < names->len; i++)
-    {
-      MethodCount *c = g_hash_table_lookup (m->methods, names->pdata[i]);
-      g_string_append_printf (out, "bots_jobqueue_xmlrpc_calls_total{method=\"%s\"} %"
-                              G_GUINT64_FORMAT "\n",
-                              (const char *) names->pdata[i], c->calls);
-    }
-  g_string_append_printf (out, "bots_jobqueue_xmlrpc_calls_total{method=\"unknown\"} %"
-                          G_GUINT64_FORMAT "\n", m->unknown_method.calls);
-  header (out, "bots_jobqueue_xmlrpc_faults_total", "counter",
-          "XML-RPC calls answered with a fault, by method.");
-  for (guint i = 0; i < names->len; i++)
-    {
-      MethodCount *c = g_hash_table_lookup (m->methods, names->pdata[i]);
-      g_string_append_printf (out, "bots_jobqueue_xmlrpc_faults_total{method=\"%s\"} %"
-                              G_GUINT64_FORMAT "\n",
-                              (const char *) names->pdata[i], c->faults);
-    }
-  g_string_append_printf (out, "bots_jobqueue_xmlrpc_faults_total{method=\"unknown\"} %"
-                          G_GUINT64_FORMAT "\n", m->unknown_method.faults);
+  render_calls (m, out);
   header (out, "bots_jobqueue_http_requests_refused_total", "counter",
           "HTTP requests refused before any method ran, by reason.");
   for (guint i = 0; i < JQ_REFUSED_COUNT; i++)

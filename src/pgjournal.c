@@ -702,7 +702,7 @@ pg_list_running (gpointer impl, GPtrArray *jobs, GArray *pids,
 }
 
 static JqRecordState
-pg_find_job (gpointer impl, guint64 number, JqRecordedEnd *end)
+pg_find_job (gpointer impl, guint64 number)
 {
   PgJournal *p = impl;
   if (PQstatus (p->conn) != CONNECTION_OK)
@@ -710,30 +710,13 @@ pg_find_job (gpointer impl, guint64 number, JqRecordedEnd *end)
   char n[24];
   const char *values[] = { I64 (n, number) };
   PGresult *r = exec_params (p,
-      "SELECT state, NULL, NULL, NULL, NULL, NULL, NULL "
-      "FROM bots_jobqueue.jobs WHERE number = $1 UNION ALL "
-      "SELECT 'finished', started_us, ended_us, exit_code, signal, "
-      "maxruntime_hit, start_error IS NOT NULL "
-      "FROM bots_jobqueue.history WHERE number = $1", 1, values, NULL);
+      "SELECT state FROM bots_jobqueue.jobs WHERE number = $1", 1, values,
+      NULL);
   if (query_failed (p, r, "read", NULL))
     return JQ_RECORD_NONE;
-  JqRecordState state = JQ_RECORD_NONE;
-  if (PQntuples (r) > 0)
-    {
-      const char *what = PQgetvalue (r, 0, 0);
-      state = strcmp (what, "waiting") == 0 ? JQ_RECORD_WAITING
-            : strcmp (what, "running") == 0 ? JQ_RECORD_RUNNING
-            : JQ_RECORD_FINISHED;
-      if (state == JQ_RECORD_FINISHED && end != NULL)
-        *end = (JqRecordedEnd) {
-          .started_us = g_ascii_strtoll (PQgetvalue (r, 0, 1), NULL, 10),
-          .ended_us = g_ascii_strtoll (PQgetvalue (r, 0, 2), NULL, 10),
-          .exit_code = atoi (PQgetvalue (r, 0, 3)),
-          .term_signal = atoi (PQgetvalue (r, 0, 4)),
-          .hit_maxruntime = strcmp (PQgetvalue (r, 0, 5), "t") == 0,
-          .start_failed = strcmp (PQgetvalue (r, 0, 6), "t") == 0,
-        };
-    }
+  JqRecordState state = PQntuples (r) == 0 ? JQ_RECORD_NONE
+    : strcmp (PQgetvalue (r, 0, 0), "running") == 0 ? JQ_RECORD_RUNNING
+    : JQ_RECORD_WAITING;
   PQclear (r);
   return state;
 }
@@ -766,12 +749,27 @@ pg_prune_history (gpointer impl, gint64 before_us, guint max_rows)
   return gone;
 }
 
-static void
-finished_clear (gpointer data)
+#define HISTORY_COLUMNS "number, priority, argv, queued_us, started_us, " \
+  "ended_us, exit_code, signal, maxruntime_hit, start_error"
+
+/* Row @i of a SELECT HISTORY_COLUMNS, owning its strings; *@stored gets
+ * the bytes of its argv as stored. */
+static JqFinished
+row_finished (PGresult *r, int i, gsize *stored)
 {
-  JqFinished *f = data;
-  g_strfreev ((char **) f->argv);
-  g_free ((char *) f->start_error);
+  return (JqFinished) {
+    .number = g_ascii_strtoull (PQgetvalue (r, i, 0), NULL, 10),
+    .priority = atoi (PQgetvalue (r, i, 1)),
+    .argv = (const char *const *) argv_unpack (PQgetvalue (r, i, 2), stored),
+    .queued_us = g_ascii_strtoll (PQgetvalue (r, i, 3), NULL, 10),
+    .started_us = g_ascii_strtoll (PQgetvalue (r, i, 4), NULL, 10),
+    .ended_us = g_ascii_strtoll (PQgetvalue (r, i, 5), NULL, 10),
+    .exit_code = atoi (PQgetvalue (r, i, 6)),
+    .term_signal = atoi (PQgetvalue (r, i, 7)),
+    .hit_maxruntime = strcmp (PQgetvalue (r, i, 8), "t") == 0,
+    .start_error = PQgetisnull (r, i, 9)
+      ? NULL : g_strdup (PQgetvalue (r, i, 9)),
+  };
 }
 
 static GArray *
@@ -779,47 +777,56 @@ pg_history (gpointer impl, guint limit, gsize max_bytes)
 {
   PgJournal *p = impl;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
-  g_array_set_clear_func (rows, finished_clear);
+  g_array_set_clear_func (rows, jq_finished_clear);
   if (PQstatus (p->conn) != CONNECTION_OK)
     return rows;
   char l[24];
   const char *values[] = { I64 (l, MIN (limit, (guint) G_MAXINT)) };
   PGresult *r = exec_params (p,
-      "SELECT number, priority, argv, queued_us, started_us, ended_us, "
-      "exit_code, signal, maxruntime_hit, start_error "
-      "FROM bots_jobqueue.history ORDER BY number DESC LIMIT $1", 1, values,
-      NULL);
+      "SELECT " HISTORY_COLUMNS " FROM bots_jobqueue.history "
+      "ORDER BY number DESC LIMIT $1", 1, values, NULL);
   if (PQresultStatus (r) != PGRES_TUPLES_OK && p->depth > 0)
     note_error (p, "history", r);
   gsize bytes = 0;
   for (int i = 0; PQresultStatus (r) == PGRES_TUPLES_OK
                   && i < PQntuples (r); i++)
     {
+      /* the texts, as stored; checked before they are kept */
       gsize stored = 0;
-      char **argv = argv_unpack (PQgetvalue (r, i, 2), &stored);
+      JqFinished f = row_finished (r, i, &stored);
       bytes += stored + (gsize) PQgetlength (r, i, 9);
       if (rows->len > 0 && bytes > max_bytes)
         {
-          g_strfreev (argv);
+          jq_finished_clear (&f);
           break;
         }
-      JqFinished f = {
-        .number = g_ascii_strtoull (PQgetvalue (r, i, 0), NULL, 10),
-        .priority = atoi (PQgetvalue (r, i, 1)),
-        .argv = (const char *const *) argv,
-        .queued_us = g_ascii_strtoll (PQgetvalue (r, i, 3), NULL, 10),
-        .started_us = g_ascii_strtoll (PQgetvalue (r, i, 4), NULL, 10),
-        .ended_us = g_ascii_strtoll (PQgetvalue (r, i, 5), NULL, 10),
-        .exit_code = atoi (PQgetvalue (r, i, 6)),
-        .term_signal = atoi (PQgetvalue (r, i, 7)),
-        .hit_maxruntime = strcmp (PQgetvalue (r, i, 8), "t") == 0,
-        .start_error = PQgetisnull (r, i, 9)
-          ? NULL : g_strdup (PQgetvalue (r, i, 9)),
-      };
       g_array_append_val (rows, f);
     }
   PQclear (r);
   return rows;
+}
+
+static JqFinished *
+pg_find_finished (gpointer impl, guint64 number)
+{
+  PgJournal *p = impl;
+  if (PQstatus (p->conn) != CONNECTION_OK)
+    return NULL;
+  char n[24];
+  const char *values[] = { I64 (n, number) };
+  PGresult *r = exec_params (p,
+      "SELECT " HISTORY_COLUMNS " FROM bots_jobqueue.history "
+      "WHERE number = $1", 1, values, NULL);
+  JqFinished *found = NULL;
+  if (PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1)
+    {
+      found = g_new (JqFinished, 1);
+      *found = row_finished (r, 0, NULL);
+    }
+  else if (PQresultStatus (r) != PGRES_TUPLES_OK && p->depth > 0)
+    note_error (p, "history", r);
+  PQclear (r);
+  return found;
 }
 
 static guint
@@ -871,6 +878,7 @@ static const JqJournalBackend pg_backend = {
   .sync = pg_sync,
   .list_running = pg_list_running,
   .find_job = pg_find_job,
+  .find_finished = pg_find_finished,
   .requeue_at_head = pg_requeue_at_head,
   .prune_history = pg_prune_history,
   .history = pg_history,

@@ -7,12 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "task.h"
+
 struct _JqReporter {
   const JqConfig *config;
   JqLog          *log;
   char          **argv;        /* report_command, split as a shell would */
   guint           in_a_row;    /* consecutive failed jobs */
-  guint           sent;
 };
 
 JqReporter *
@@ -135,7 +136,6 @@ jq_reporter_send (JqReporter *r, const char *subject, const char *body)
       r->config->report_to ? r->config->report_to : "root", subject, body);
   s->stdin_fd = stdin_fd;
   s->pending = 2;
-  r->sent++;
   jq_log_write (r->log, JQ_LOG_INFO, "Sending error report: %s", subject);
   g_child_watch_add (pid, on_report_exit, s);
   if (write_some (s))
@@ -157,10 +157,43 @@ jq_reporter_count (JqReporter *r, gboolean failed)
     }
 }
 
-guint
-jq_reporter_get_sent (JqReporter *r)
+static void
+report_job (JqReporter *r, JqJob *job, const char *what, const char *detail)
 {
-  return r->sent;
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
+  g_autofree char *subject = g_strdup_printf ("[bots-jobqueue] Job %"
+                                              G_GUINT64_FORMAT " %s",
+                                              jq_job_get_number (job), what);
+  g_autofree char *body = g_strdup_printf ("Job %" G_GUINT64_FORMAT " %s.\n"
+                                           "Task: %s\n%s",
+                                           jq_job_get_number (job), what,
+                                           task, detail ? detail : "");
+  jq_reporter_send (r, subject, body);
+}
+
+void
+jq_reporter_timed_out (JqReporter *r, JqJob *job)
+{
+  g_autofree char *what = g_strdup_printf (
+      "exceeded maxruntime of %u minutes", r->config->maxruntime_minutes);
+  report_job (r, job, what, r->config->kill_jobs_in_timeout
+              ? "It is being terminated (killjobsintimeout).\n" : NULL);
+}
+
+void
+jq_reporter_failed (JqReporter *r, JqJob *job, int exit_code)
+{
+  if (!r->config->report_failed_jobs)
+    return;
+  g_autofree char *what = g_strdup_printf ("failed with exit code %d",
+                                           exit_code);
+  report_job (r, job, what, "Its output is in the job queue log.\n");
+}
+
+void
+jq_reporter_start_failed (JqReporter *r, JqJob *job, const char *why)
+{
+  report_job (r, job, "could not be started", why);
 }
 
 void

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "queue.h"
 
 typedef struct _JqReporter JqReporter;
 
@@ -26,8 +27,13 @@ void jq_reporter_send (JqReporter *reporter, const char *subject,
  * [jobqueue] report_failures_in_a_row. */
 void jq_reporter_count (JqReporter *reporter, gboolean failed);
 
-/* Reports sent so far (for tests and status). */
-guint jq_reporter_get_sent (JqReporter *reporter);
+/* The reports about one job (their wording lives here): it passed its
+ * maxruntime, it ended with a non-zero @exit_code (sent only when
+ * [jobqueue] report_failed_jobs is on), or it could not be started. */
+void jq_reporter_timed_out (JqReporter *reporter, JqJob *job);
+void jq_reporter_failed (JqReporter *reporter, JqJob *job, int exit_code);
+void jq_reporter_start_failed (JqReporter *reporter, JqJob *job,
+                               const char *why);
 
 void jq_reporter_free (JqReporter *reporter);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqReporter, jq_reporter_free)

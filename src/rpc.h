@@ -1,23 +1,26 @@
-/* The XML-RPC interface: HTTP through xmlrpc-c's Abyss server, request
- * limits, and the Bots methods; the GETs of the status page.  The only
- * module that knows xmlrpc-c's server types. */
+/* The XML-RPC server: HTTP through xmlrpc-c's Abyss server, connection
+ * and body limits, corked answers, the GETs of the status page; the
+ * methods themselves are methods.c's.  The only module that knows
+ * xmlrpc-c's server types. */
 #pragma once
 
 #include <glib.h>
 
 #include "door.h"
 #include "log.h"
+#include "methods.h"
 #include "scheduler.h"
 #include "cluster.h"
 #include "status.h"
 
 /* Largest request body accepted. */
-#define JQ_RPC_MAX_BODY   (1024 * 1024)
-/* history answers hold rows of at most this many bytes of tasks and
- * start errors in all, newest first (doc/admin-api.md). */
-#define JQ_RPC_HISTORY_MAX_BYTES (16 * 1024 * 1024)
-/* Connections served at once; idle keep-alive ones count. */
+#define JQ_RPC_MAX_BODY JQ_METHODS_MAX_BODY
+/* Connections served at once by default; idle keep-alive ones count.
+ * The server sets its own from the descriptor budget. */
 #define JQ_RPC_MAX_CONN   1024
+/* Descriptors one connection holds: its socket and the pipe Abyss keeps
+ * to interrupt it. */
+#define JQ_RPC_FDS_PER_CONN 3
 /* Connections at once on the status-only port. */
 #define JQ_RPC_MAX_STATUS_CONN 64
 
@@ -52,14 +55,20 @@ void jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster);
 gboolean jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
                                GError **error);
 
-/* Binds @address:@port and starts serving on Abyss's own threads.
+/* Binds @address:@port and starts serving on Abyss's threads (its accept
+ * loop, run again should it end, and a thread per connection), plus a
+ * gate thread that answers HTTP 503 to connections over the limit.
  * Returns FALSE and sets @error when the address cannot be used (say, the
  * port is taken). */
 gboolean jq_rpc_listen (JqRpc *rpc, const char *address, guint port,
                         GError **error);
 
-/* Stops accepting connections and waits for the server thread.  Calls
- * already inside get their answer. */
+/* Connections served at once (at least 1); one more is answered HTTP 503
+ * and closed.  Call before jq_rpc_listen(). */
+void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
+
+/* Stops accepting connections and waits for the server threads.  Calls
+ * already inside get their answer and can write it (up to 2 s). */
 void jq_rpc_stop (JqRpc *rpc);
 
 void jq_rpc_free (JqRpc *rpc);

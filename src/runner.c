@@ -26,12 +26,17 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "jobmark.h"
 #include "task.h"
+
+/* How often the server looks for orphans of its jobs to reap. */
+#define ADOPT_INTERVAL_S 2
 
 typedef struct {
   int      fd;              /* -1 once closed */
@@ -50,26 +55,49 @@ typedef struct {
   guint        timeout_id;    /* maxruntime */
   guint        kill_id;       /* SIGKILL after grace */
   gboolean     hit_maxruntime;
+  gboolean     killed;        /* we sent it a signal: its tree goes too */
   Capture      out, err;
 } Running;
+
+/* A job's process left running by a server that died: not our child, so
+ * watched through a pidfd. */
+typedef struct {
+  struct _JqRunner *runner;
+  guint64   number;
+  int       pid;
+  int       pidfd;
+  guint     watch_id;
+} Left;
 
 struct _JqRunner {
   JqLog           *log;
   JqRunnerSettings settings;
-  JqRunnerFinished finished;
-  gpointer         user_data;
-  JqRunnerTimedOut timed_out;
-  gpointer         timed_out_data;
+  JqRunnerHooks    hooks;
   GPtrArray       *running;    /* Running*, owned */
+  GHashTable      *adopted;    /* pid -> child watch id: orphans of our
+                                * jobs reparented to us (subreaper) */
+  GHashTable      *known;      /* pids seen marked as our jobs': once
+                                * dead, a zombie's mark cannot be read */
+  guint            adopt_id;   /* the timer looking for them */
+  GHashTable      *marked;     /* job number -> pid: jobs of a server
+                                * before us, read at the first find_left,
+                                * dropped at the first start */
+  GSList          *left;       /* Left*: those still running */
 };
 
-char *
-jq_format_elapsed (gint64 us)
+/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
+static char *
+format_elapsed (gint64 us)
 {
-  gint64 s = us / G_USEC_PER_SEC;
-  return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d.%06d",
-                          s / 3600, (int) (s / 60 % 60), (int) (s % 60),
-                          (int) (us % G_USEC_PER_SEC));
+  /* As Bots 3 and 4 write it: a timedelta of whole seconds, "0:00:05",
+   * "1 day, 2:03:04" (they drop the fraction before printing). */
+  gint64 s = MAX (us, 0) / G_USEC_PER_SEC;
+  gint64 days = s / 86400;
+  g_autofree char *prefix = days == 0 ? g_strdup ("")
+    : g_strdup_printf ("%" G_GINT64_FORMAT " day%s, ", days,
+                       days == 1 ? "" : "s");
+  return g_strdup_printf ("%s%d:%02d:%02d", prefix, (int) (s / 3600 % 24),
+                          (int) (s / 60 % 60), (int) (s % 60));
 }
 
 static void
@@ -168,13 +196,106 @@ log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
                   jq_job_get_number (r->job), name, text);
 }
 
+/* Signals every process marked as this job's, wherever it went: a
+ * descendant that called setsid() left the job's process group but kept
+ * its environment. */
+static GArray *
+find_tree (JqRunner *runner, guint64 number)
+{
+  GArray *pids = jq_jobmark_find_job ("/proc", runner->settings.queue_id,
+                                      number);
+  for (guint i = 0; i < pids->len; i++)
+    g_hash_table_add (runner->known,
+                      GINT_TO_POINTER (g_array_index (pids, int, i)));
+  return pids;
+}
+
+static void
+kill_marked (Running *r, int sig)
+{
+  g_autoptr (GArray) pids = find_tree (r->runner,
+                                       jq_job_get_number (r->job));
+  for (guint i = 0; i < pids->len; i++)
+    kill (g_array_index (pids, int, i), sig);
+}
+
 static void
 kill_group (Running *r, int sig)
 {
+  r->killed = TRUE;
   /* The job leads its own group; the group outlives a leader that has
    * already exited, so this also reaches what it left behind. */
   if (kill (-r->pid, sig) != 0 && errno == ESRCH)
     kill (r->pid, sig);
+  kill_marked (r, sig);
+}
+
+static void
+on_adopted_exit (GPid pid, int wait_status, gpointer user_data)
+{
+  JqRunner *runner = user_data;
+  g_hash_table_remove (runner->adopted, GINT_TO_POINTER (pid));
+  g_hash_table_remove (runner->known, GINT_TO_POINTER (pid));
+  g_spawn_close_pid (pid);
+}
+
+static gboolean
+is_job_leader (JqRunner *runner, int pid)
+{
+  for (guint i = 0; i < runner->running->len; i++)
+    if (((Running *) runner->running->pdata[i])->pid == pid)
+      return TRUE;
+  return FALSE;
+}
+
+/* The server is a child subreaper: what a job leaves behind when its
+ * parent ends becomes our child, and would stay a zombie once it ends.
+ * Children carrying our queue's mark that are not a job being run get a
+ * child watch, which reaps them.  (Other children of ours -- error report
+ * commands -- have watches of their own and no mark.) */
+static void
+adopt_orphans (JqRunner *runner)
+{
+  if (!runner->settings.adopt_orphans)
+    return;
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/children",
+                                           (int) getpid ());
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  g_auto (GStrv) pids = g_strsplit (g_strstrip (text), " ", -1);
+  for (gsize i = 0; pids[i] != NULL; i++)
+    {
+      guint64 pid = 0;
+      if (!g_ascii_string_to_unsigned (pids[i], 10, 2, G_MAXINT, &pid, NULL)
+          || is_job_leader (runner, (int) pid)
+          || g_hash_table_contains (runner->adopted, GINT_TO_POINTER (pid))
+          || (!g_hash_table_contains (runner->known, GINT_TO_POINTER (pid))
+              && jq_jobmark_number ("/proc", (int) pid,
+                                    runner->settings.queue_id) == 0))
+        continue;
+      g_hash_table_insert (runner->adopted, GINT_TO_POINTER (pid),
+                           GUINT_TO_POINTER (g_child_watch_add (
+                               (GPid) pid, on_adopted_exit, runner)));
+    }
+}
+
+static gboolean
+forget_gone (gpointer key, gpointer value, gpointer data)
+{
+  char path[32];
+  g_snprintf (path, sizeof path, "/proc/%d", GPOINTER_TO_INT (key));
+  return !g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+on_adopt_timer (gpointer data)
+{
+  JqRunner *runner = data;
+  adopt_orphans (runner);
+  /* Reaped by their own parents meanwhile: nothing to remember. */
+  g_hash_table_foreach_remove (runner->known, forget_gone, NULL);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -211,8 +332,8 @@ on_maxruntime (gpointer user_data)
                 "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
                 jq_job_get_number (r->job),
                 runner->settings.maxruntime_minutes);
-  if (runner->timed_out != NULL)
-    runner->timed_out (r->job, runner->timed_out_data);
+  if (runner->hooks.timed_out != NULL)
+    runner->hooks.timed_out (r->job, runner->hooks.user_data);
   if (runner->settings.kill_on_timeout)
     {
       jq_log_write (runner->log, JQ_LOG_ERROR,
@@ -228,7 +349,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 {
   Running *r = user_data;
   JqRunner *runner = r->runner;
-  JqJobResult result = { 0 };
+  JqFinished result = jq_finished_of (r->job);
 
   r->child_watch_id = 0;      /* a child watch fires once */
   g_spawn_close_pid (pid);
@@ -236,7 +357,6 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
 
-  result.pid = r->pid;
   result.started_us = r->started_us;
   result.ended_us = g_get_real_time ();
   result.hit_maxruntime = r->hit_maxruntime;
@@ -251,7 +371,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   log_output (r, "stdout", &r->out, JQ_LOG_INFO);
   log_output (r, "stderr", &r->err,
               result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR);
-  g_autofree char *elapsed = jq_format_elapsed (g_get_monotonic_time ()
+  g_autofree char *elapsed = format_elapsed (g_get_monotonic_time ()
                                                 - r->started_mono_us);
   jq_log_write (runner->log,
                 result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR,
@@ -259,12 +379,47 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
                 "exit code %d", jq_job_get_number (r->job), elapsed,
                 result.exit_code);
 
+  /* A job we killed takes its whole tree with it: whatever of it is
+   * left (a daemon it started with setsid(), say) gets SIGKILL now. */
+  if (r->killed)
+    kill_marked (r, SIGKILL);
+
   g_autoptr (JqJob) job = jq_job_ref (r->job);
   g_ptr_array_remove (runner->running, r);
-  runner->finished (job, &result, runner->user_data);
+  runner->hooks.finished (job, &result, runner->hooks.user_data);
+  /* After the next job has started (the launch gap): note what the job
+   * left behind while its marks can still be read, and adopt it. */
+  if (runner->settings.adopt_orphans)
+    {
+      g_array_unref (find_tree (runner, jq_job_get_number (job)));
+      adopt_orphans (runner);
+    }
 }
 
 extern char **environ;
+
+/* Errors that say nothing about the job, only about this moment: no
+ * descriptor, process or memory to spare, or its program being written
+ * (ETXTBSY, while it is installed). */
+static gboolean
+is_shortage (int errsv)
+{
+  return errsv == EMFILE || errsv == ENFILE || errsv == EAGAIN
+         || errsv == ENOMEM || errsv == ETXTBSY;
+}
+
+static gboolean
+open_pipe (int fds[2], GError **error)
+{
+  if (pipe2 (fds, O_CLOEXEC) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error (error, JQ_ERROR, is_shortage (saved) ? JQ_ERROR_AGAIN
+                                                    : JQ_ERROR_IO,
+               "cannot create a pipe for the job's output: %s",
+               g_strerror (saved));
+  return FALSE;
+}
 
 /* Starts @file with @argv in @dir: stdin /dev/null, stdout and stderr
  * into the write ends given, every other descriptor closed, signal
@@ -306,8 +461,10 @@ spawn_job (const char *file, char *const *argv, const char *dir,
     {
       g_autoptr (GString) shown = g_string_new (NULL);
       jq_task_repr_append_cut (shown, file, JQ_TASK_SHOWN_MAX);
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot run %s in %s: %s",
-                   shown->str, dir, g_strerror (rc));
+      g_set_error (error, JQ_ERROR, is_shortage (rc) ? JQ_ERROR_AGAIN
+                                                     : JQ_ERROR_IO,
+                   "cannot run %s in %s: %s", shown->str, dir,
+                   g_strerror (rc));
       return FALSE;
     }
   *pid = child;
@@ -316,16 +473,21 @@ spawn_job (const char *file, char *const *argv, const char *dir,
 
 JqRunner *
 jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
-               JqRunnerFinished finished, gpointer user_data)
+               const JqRunnerHooks *hooks)
 {
   JqRunner *runner = g_new0 (JqRunner, 1);
   runner->log = log;
   runner->settings = *settings;
   if (runner->settings.output_limit == 0)
     runner->settings.output_limit = JQ_OUTPUT_LIMIT;
-  runner->finished = finished;
-  runner->user_data = user_data;
+  runner->hooks = *hooks;
   runner->running = g_ptr_array_new_with_free_func (running_free);
+  runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
+  runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
+  /* Orphans appear when their parent ends, which we are not told of. */
+  if (runner->settings.adopt_orphans)
+    runner->adopt_id = g_timeout_add_seconds (ADOPT_INTERVAL_S,
+                                              on_adopt_timer, runner);
   return runner;
 }
 
@@ -333,6 +495,7 @@ gboolean
 jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                  GError **error)
 {
+  g_clear_pointer (&runner->marked, g_hash_table_unref);
   g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   GPid pid = 0;
   int out[2], err[2];
@@ -353,9 +516,9 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       g_propagate_error (error, g_steal_pointer (&refused));
       return FALSE;
     }
-  if (!g_unix_open_pipe (out, FD_CLOEXEC, error))
+  if (!open_pipe (out, error))
     return FALSE;
-  if (!g_unix_open_pipe (err, FD_CLOEXEC, error))
+  if (!open_pipe (err, error))
     {
       close (out[0]);
       close (out[1]);
@@ -371,8 +534,21 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       out[1], err[1], &pid, error);
   close (out[1]);
   close (err[1]);
-  if (started && jq_job_get_number (job) == runner->settings.crash_after_start)
-    kill (getpid (), SIGKILL);   /* before anything records the start */
+  /* The server raised its own descriptor limit; the job gets the one it
+   * would have had (some programs size tables by it, or use select()).
+   * posix_spawn() returns once the child has exec'd, before it can have
+   * done much. */
+  if (started && runner->settings.job_nofile > 0)
+    {
+      struct rlimit lim;
+      if (prlimit (pid, RLIMIT_NOFILE, NULL, &lim) == 0)
+        {
+          lim.rlim_cur = MIN (lim.rlim_cur, runner->settings.job_nofile);
+          prlimit (pid, RLIMIT_NOFILE, &lim, NULL);
+        }
+    }
+  if (started && runner->settings.after_spawn != NULL)
+    runner->settings.after_spawn (job, runner->settings.after_spawn_data);
   if (!started)
     {
       close (out[0]);
@@ -397,14 +573,6 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   if (pid_out != NULL)
     *pid_out = pid;
   return TRUE;
-}
-
-void
-jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
-                            gpointer user_data)
-{
-  runner->timed_out = hook;
-  runner->timed_out_data = user_data;
 }
 
 guint
@@ -448,5 +616,143 @@ jq_runner_free (JqRunner *runner)
   if (runner == NULL)
     return;
   g_ptr_array_unref (runner->running);
+  g_clear_handle_id (&runner->adopt_id, g_source_remove);
+  GHashTableIter iter;
+  gpointer watch;
+  g_hash_table_iter_init (&iter, runner->adopted);
+  while (g_hash_table_iter_next (&iter, NULL, &watch))
+    g_source_remove (GPOINTER_TO_UINT (watch));
+  g_hash_table_unref (runner->adopted);
+  g_hash_table_unref (runner->known);
+  while (runner->left != NULL)
+    {
+      Left *l = runner->left->data;
+      runner->left = g_slist_delete_link (runner->left, runner->left);
+      g_source_remove (l->watch_id);     /* frees l */
+    }
+  g_clear_pointer (&runner->marked, g_hash_table_unref);
   g_free (runner);
 }
+
+/* ---------------------------------------------- jobs of a server before us */
+
+static gboolean
+on_left_exit (int fd, GIOCondition condition, gpointer user_data)
+{
+  Left *l = user_data;
+  JqRunner *runner = l->runner;
+  jq_log_write (runner->log, JQ_LOG_INFO,
+                "The process of job %" G_GUINT64_FORMAT " from before the "
+                "restart (pid %d) has ended.", l->number, l->pid);
+  runner->left = g_slist_remove (runner->left, l);
+  if (runner->hooks.adopted_ended != NULL)
+    runner->hooks.adopted_ended (l->number, runner->hooks.user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+left_free (gpointer data)
+{
+  Left *l = data;
+  close (l->pidfd);
+  g_free (l);
+}
+
+gboolean
+jq_runner_adopt (JqRunner *runner, guint64 number, int pid)
+{
+  int fd = pidfd_open (pid, 0);
+  if (fd < 0)
+    return FALSE;             /* it ended just now */
+  Left *l = g_new0 (Left, 1);
+  l->runner = runner;
+  l->number = number;
+  l->pid = pid;
+  l->pidfd = fd;
+  l->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
+                                    on_left_exit, l, left_free);
+  runner->left = g_slist_prepend (runner->left, l);
+  jq_log_write (runner->log, JQ_LOG_WARNING,
+                "Job %" G_GUINT64_FORMAT " from before the restart is still "
+                "running (pid %d); no job starts until it ends.",
+                number, pid);
+  return TRUE;
+}
+
+/* Its marks find it even when the start was never committed; a job
+ * started without marks is known by its recorded pid and start time. */
+int
+jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
+                     gint64 started_us)
+{
+  if (runner->marked == NULL)
+    runner->marked = jq_jobmark_find ("/proc", runner->settings.queue_id);
+  gpointer marked = g_hash_table_lookup (runner->marked, &number);
+  if (marked != NULL)
+    return GPOINTER_TO_INT (marked);
+  return jq_jobmark_is_same_process (pid, started_us) ? pid : 0;
+}
+
+/* ---------------------------------------------- the scheduler's seam */
+
+static gpointer
+ops_create (gpointer data, JqTaskPolicy *policy, JqLog *log,
+            const JqRunnerHooks *hooks)
+{
+  JqRunnerSettings settings = *(const JqRunnerSettings *) data;
+  settings.policy = policy;
+  return jq_runner_new (log, &settings, hooks);
+}
+
+static gboolean
+ops_start (gpointer runner, JqJob *job, GPid *pid, GError **error)
+{
+  return jq_runner_start (runner, job, pid, error);
+}
+
+static void
+ops_kill_all (gpointer runner)
+{
+  jq_runner_terminate_all (runner);
+}
+
+static int
+ops_find_left (gpointer runner, guint64 number, int pid, gint64 started_us)
+{
+  return jq_runner_find_left (runner, number, pid, started_us);
+}
+
+static gboolean
+ops_adopt (gpointer runner, guint64 number, int pid)
+{
+  return jq_runner_adopt (runner, number, pid);
+}
+
+static guint
+ops_count (gpointer runner)
+{
+  return jq_runner_get_running (runner);
+}
+
+static GPtrArray *
+ops_list (gpointer runner, GArray *pids, GArray *started_us)
+{
+  return jq_runner_list (runner, pids, started_us);
+}
+
+static void
+ops_free (gpointer runner)
+{
+  jq_runner_free (runner);
+}
+
+const JqRunnerOps jq_runner_ops = {
+  .create = ops_create,
+  .start = ops_start,
+  .kill_all = ops_kill_all,
+  .find_left = ops_find_left,
+  .adopt = ops_adopt,
+  .count = ops_count,
+  .list = ops_list,
+  .free = ops_free,
+};

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "finished.h"
 #include "log.h"
 #include "queue.h"
 #include "task.h"
@@ -20,34 +21,75 @@ typedef struct {
   guint64  queue_id;         /* marks each job's environment (jobmark.h) */
   const char *const *job_environ; /* borrowed; NULL: the server's own */
   JqTaskPolicy *policy;      /* borrowed: decides what runs, and where */
-  guint64  crash_after_start; /* test aid: job number after whose start
-                               * the server kills itself; 0 = never */
+  /* Failure injection (tests/faults.c, built into a test-only server):
+   * called when a job's process has started, before anything records
+   * the start.  NULL in the installed server. */
+  void   (*after_spawn) (JqJob *job, gpointer data);
+  gpointer after_spawn_data;
+  guint64  job_nofile;       /* RLIMIT_NOFILE soft limit each job gets
+                              * (the server raised its own); 0 = as is */
+  gboolean adopt_orphans;    /* the process is a child subreaper: reap
+                              * the marked orphans of jobs */
 } JqRunnerSettings;
-
-typedef struct {
-  GPid     pid;
-  gint64   started_us;       /* wall clock, unix microseconds */
-  gint64   ended_us;
-  int      exit_code;        /* Python's convention: -N when killed by N */
-  int      term_signal;      /* 0 unless killed by a signal */
-  gboolean hit_maxruntime;
-} JqJobResult;
 
 typedef struct _JqRunner JqRunner;
 
 /* @job has ended (its process was reaped).  The runner has logged it. */
-typedef void (*JqRunnerFinished) (JqJob *job, const JqJobResult *result,
+typedef void (*JqRunnerFinished) (JqJob *job, const JqFinished *finished,
                                   gpointer user_data);
 
+/* Called once when a job passes its maxruntime (after it is logged). */
+typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
+
+/* A process adopted with jq_runner_adopt() has ended (logged). */
+typedef void (*JqRunnerAdoptedEnded) (guint64 number, gpointer user_data);
+
+/* What a runner tells its owner; every hook is called on the loop. */
+typedef struct {
+  JqRunnerFinished     finished;
+  JqRunnerTimedOut     timed_out;       /* nullable */
+  JqRunnerAdoptedEnded adopted_ended;   /* nullable */
+  gpointer             user_data;
+} JqRunnerHooks;
+
+/* The runner as the scheduler sees it: a seam, so that the scheduler's
+ * rules are tested with a fake runner (tests/test_scheduler.c).
+ * jq_runner_ops is this file's runner; its @create takes a
+ * JqRunnerSettings* as @data and gives the runner @policy. */
+typedef struct {
+  gpointer   (*create)     (gpointer data, JqTaskPolicy *policy,
+                            JqLog *log, const JqRunnerHooks *hooks);
+  gboolean   (*start)      (gpointer runner, JqJob *job, GPid *pid,
+                            GError **error);
+  void       (*kill_all)   (gpointer runner);
+  /* The pid of job @number if a server before us left it running, else
+   * 0 (@pid and @started_us: what the journal recorded; 0 unknown). */
+  int        (*find_left)  (gpointer runner, guint64 number, int pid,
+                            gint64 started_us);
+  /* Watches @pid, left running by that server, until it ends; FALSE
+   * when it has ended already. */
+  gboolean   (*adopt)      (gpointer runner, guint64 number, int pid);
+  guint      (*count)      (gpointer runner);
+  GPtrArray *(*list)       (gpointer runner, GArray *pids,
+                            GArray *started_us);
+  void       (*free)       (gpointer runner);
+} JqRunnerOps;
+
+extern const JqRunnerOps jq_runner_ops;
+
 JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
-                         JqRunnerFinished finished, gpointer user_data);
+                         const JqRunnerHooks *hooks);
 
 /* Starts @job: the file the policy authorizes at this moment (the task
  * is judged again, on the files as they are now: what runs is what was
  * judged), without a shell, in the policy's job folder, stdin /dev/null,
- * its own process group, stdout and stderr captured.  Logs "Starting job N".
- * *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error when it cannot be started; nothing is then
- * left running and @finished will not be called. */
+ * its own process group, stdout and stderr captured.  Logs "Starting job
+ * N".  *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error
+ * when it cannot be started; nothing is then left running and @finished
+ * will not be called.  The error is JQ_ERROR_AGAIN when the cause is a
+ * passing shortage (descriptors, processes, memory: EMFILE, ENFILE,
+ * EAGAIN, ENOMEM; or its program being written: ETXTBSY) rather than the
+ * job itself. */
 gboolean jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid,
                           GError **error);
 
@@ -59,17 +101,17 @@ guint jq_runner_get_running (JqRunner *runner);
 GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
                            GArray *started_us);
 
-/* Sends SIGTERM to every running job's process group, and SIGKILL after
- * the kill grace.  Their ends are reported as usual. */
+/* Sends SIGTERM to every running job's process group and to every
+ * process marked as that job's (also one that left the group with
+ * setsid()), and SIGKILL after the kill grace; when a job killed so ends,
+ * what is left of its tree gets SIGKILL.  Their ends are reported as
+ * usual. */
 void jq_runner_terminate_all (JqRunner *runner);
 
-/* Called once when a job passes its maxruntime (after it is logged). */
-typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
-void jq_runner_set_timeout_hook (JqRunner *runner, JqRunnerTimedOut hook,
-                                 gpointer user_data);
-
-/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
-char *jq_format_elapsed (gint64 microseconds);
+/* See JqRunnerOps: find_left and adopt. */
+int jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
+                         gint64 started_us);
+gboolean jq_runner_adopt (JqRunner *runner, guint64 number, int pid);
 
 void jq_runner_free (JqRunner *runner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqRunner, jq_runner_free)

@@ -3,12 +3,7 @@
 
 #include "scheduler.h"
 
-#include <glib-unix.h>
-#include <sys/pidfd.h>
-#include <unistd.h>
-
 #include "error.h"
-#include "jobmark.h"
 #include "report.h"
 #include "task.h"
 
@@ -16,7 +11,9 @@ struct _JqScheduler {
   const JqConfig *config;
   JqLog          *log;
   JqQueue        *queue;
-  JqRunner       *runner;
+  const JqRunnerOps *ops;      /* the runner's seam */
+  gpointer        runner;
+  JqClock         clock;       /* wall clock, unix microseconds */
   JqJournal      *journal;     /* NULL: nothing is kept */
   JqReporter     *reporter;
   JqTaskPolicy   *policy;      /* what may run, and where */
@@ -27,25 +24,32 @@ struct _JqScheduler {
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
   JqTotals        totals;
-  GHashTable     *ended;       /* number -> Ended*, the last MAX_ENDED */
+  GHashTable     *ended;       /* number -> JqFinished*, the last MAX_ENDED */
   GQueue          ended_order; /* numbers (guint64*), oldest first */
   GHashTable     *gone;        /* numbers that left without running */
   JqJobEnded      ended_hook;
   gpointer        ended_hook_data;
   JqObserver      observer;    /* status page and metrics */
   gpointer        observer_data;
-  guint64         queue_id;    /* the marks on our jobs' environment */
-  GHashTable     *marked;      /* during recovery: jobmark_find's answer */
-  guint           orphans;     /* jobs of a crashed server still running */
-  GSList         *orphan_watches; /* Orphan*, one per such job */
+  guint           orphans;     /* jobs of a crashed server still running,
+                                * adopted by the runner */
   GSourceFunc     drained;
   gpointer        drained_data;
+  guint           retry_id;    /* launching again after a shortage */
+  guint           retry_ms;    /* the next back-off; 0 after a start */
+  guint           retry_first_ms; /* the first back-off */
   JqLaunchGate    gate;        /* shared queue: may this server launch? */
   gpointer        gate_data;
   GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
   gboolean        taking_over; /* recovery of another server's jobs */
   gboolean        sync_failed; /* a reload's changes did not apply */
 };
+
+/* A job that could not start for a passing shortage (descriptors,
+ * processes, memory) waits for the next try, first of the queue: at
+ * first after this long, doubling up to the maximum. */
+#define RETRY_FIRST_MS 250
+#define RETRY_MAX_MS   (30 * 1000)
 
 static void launch_next (JqScheduler *s);
 
@@ -59,27 +63,10 @@ observe (JqScheduler *s, JqEvent event)
 }
 
 static void
-report_job (JqScheduler *s, JqJob *job, const char *what, const char *detail)
-{
-  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
-  g_autofree char *subject = g_strdup_printf ("[bots-jobqueue] Job %"
-                                              G_GUINT64_FORMAT " %s",
-                                              jq_job_get_number (job), what);
-  g_autofree char *body = g_strdup_printf ("Job %" G_GUINT64_FORMAT " %s.\n"
-                                           "Task: %s\n%s",
-                                           jq_job_get_number (job), what,
-                                           task, detail ? detail : "");
-  jq_reporter_send (s->reporter, subject, body);
-}
-
-static void
 on_timed_out (JqJob *job, gpointer user_data)
 {
   JqScheduler *s = user_data;
-  g_autofree char *what = g_strdup_printf (
-      "exceeded maxruntime of %u minutes", s->config->maxruntime_minutes);
-  report_job (s, job, what, s->config->kill_jobs_in_timeout
-              ? "It is being terminated (killjobsintimeout).\n" : NULL);
+  jq_reporter_timed_out (s->reporter, job);
 }
 
 /* How many ended jobs are remembered for wait() and status. */
@@ -91,19 +78,19 @@ on_timed_out (JqJob *job, gpointer user_data)
 #define LIMIT_BURST    10
 #define LIMIT_WINDOW_S 60
 
-typedef struct {
-  JqJobResult result;
-  gboolean    start_failed;
-} Ended;
-
+/* The last MAX_ENDED finished jobs, in front of the journal's history:
+ * wait() on a job that has just ended reads no SQLite, and without a
+ * journal (durability "none") this is all there is.  Kept without their
+ * task: wait() does not answer it, and a thousand tasks of 64 KiB would
+ * hold 64 MB. */
 static void
-remember_ended (JqScheduler *s, guint64 number, const JqJobResult *result)
+remember_ended (JqScheduler *s, const JqFinished *f)
 {
-  Ended *e = g_new0 (Ended, 1);
-  if (result != NULL)
-    e->result = *result;
-  e->start_failed = result == NULL;
-  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number), e);
+  guint64 number = f->number;
+  JqFinished without_task = *f;
+  without_task.argv = NULL;
+  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number),
+                        jq_finished_copy (&without_task));
   g_queue_push_tail (&s->ended_order, g_memdup2 (&number, sizeof number));
   while (g_queue_get_length (&s->ended_order) > MAX_ENDED)
     {
@@ -125,26 +112,7 @@ remember_gone (JqScheduler *s, guint64 number)
 }
 
 static void
-record_finished (JqScheduler *s, JqJob *job, gint64 started_us,
-                 const JqJobResult *result, const char *start_error)
-{
-  JqFinished f = {
-    .number = jq_job_get_number (job),
-    .priority = jq_job_get_priority (job),
-    .argv = jq_job_get_argv (job),
-    .queued_us = jq_job_get_queued_us (job),
-    .started_us = started_us,
-    .ended_us = result ? result->ended_us : g_get_real_time (),
-    .exit_code = result ? result->exit_code : 0,
-    .term_signal = result ? result->term_signal : 0,
-    .hit_maxruntime = result ? result->hit_maxruntime : FALSE,
-    .start_error = start_error,
-  };
-  jq_journal_finish (s->journal, &f);
-}
-
-static void
-on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
+on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
@@ -177,35 +145,51 @@ on_finished (JqJob *job, const JqJobResult *result, gpointer user_data)
     }
   else
     {
-      record_finished (s, job, result->started_us, result, NULL);
+      jq_journal_finish (s->journal, result);
       if (result->exit_code == 0)
         s->totals.succeeded++;
       else
         s->totals.failed++;
-      if (result->exit_code != 0 && s->config->report_failed_jobs)
-        {
-          g_autofree char *what = g_strdup_printf ("failed with exit code %d",
-                                                   result->exit_code);
-          report_job (s, job, what, "Its output is in the job queue log.\n");
-        }
+      if (result->exit_code != 0)
+        jq_reporter_failed (s->reporter, job, result->exit_code);
       jq_reporter_count (s->reporter, result->exit_code != 0);
-      remember_ended (s, jq_job_get_number (job), result);
+      remember_ended (s, result);
     }
   jq_journal_commit (s->journal, NULL);
+}
+
+static void
+on_adopted_ended (guint64 number, gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  s->orphans--;
+  /* In its own transaction: a shared journal reads the queue first. */
+  jq_scheduler_kick (s);
 }
 
 JqScheduler *
 jq_scheduler_new (const JqConfig *config, JqLog *log,
                   const JqRunnerSettings *runner_settings, JqJournal *journal)
 {
+  return jq_scheduler_new_with (config, log, journal, &jq_runner_ops,
+                                (gpointer) runner_settings, g_get_real_time);
+}
+
+JqScheduler *
+jq_scheduler_new_with (const JqConfig *config, JqLog *log,
+                       JqJournal *journal, const JqRunnerOps *ops,
+                       gpointer ops_data, JqClock clock)
+{
   JqScheduler *s = g_new0 (JqScheduler, 1);
   s->config = config;
   s->log = log;
   s->journal = journal;
-  s->queue_id = runner_settings->queue_id;
-  s->totals.since_us = g_get_real_time ();
+  s->ops = ops;
+  s->clock = clock;
+  s->retry_first_ms = RETRY_FIRST_MS;
+  s->totals.since_us = clock ();
   s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                    g_free);
+                                    (GDestroyNotify) jq_finished_free);
   s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                    NULL);
   s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
@@ -237,11 +221,14 @@ jq_scheduler_new (const JqConfig *config, JqLog *log,
                                   LIMIT_WINDOW_S);
   s->duplicates = jq_log_limit_new (log, "duplicate tasks", LIMIT_BURST,
                                     LIMIT_WINDOW_S);
-  JqRunnerSettings settings = *runner_settings;
-  settings.policy = s->policy;
-  s->runner = jq_runner_new (log, &settings, on_finished, s);
+  JqRunnerHooks hooks = {
+    .finished = on_finished,
+    .timed_out = on_timed_out,
+    .adopted_ended = on_adopted_ended,
+    .user_data = s,
+  };
+  s->runner = ops->create (ops_data, s->policy, log, &hooks);
   s->reporter = jq_reporter_new (config, log);
-  jq_runner_set_timeout_hook (s->runner, on_timed_out, s);
   return s;
 }
 
@@ -264,14 +251,43 @@ limited (JqScheduler *s, gboolean written)
     s->limits_id = g_timeout_add_seconds (LIMIT_WINDOW_S, on_limits, s);
 }
 
+static gboolean
+on_retry (gpointer data)
+{
+  JqScheduler *s = data;
+  s->retry_id = 0;
+  /* In its own transaction: a shared journal reads the queue first. */
+  jq_scheduler_kick (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* @job could not start for lack of something the system will have again:
+ * it is not the job's failure.  It goes back first of the queue, and
+ * launching waits for a timer (doubling up to RETRY_MAX_MS): a job ending
+ * or a call coming in does not make it try sooner, so a shortage costs a
+ * try now and then, not a busy loop. */
+static void
+postpone (JqScheduler *s, JqJob *job, const GError *error)
+{
+  jq_queue_restore (s->queue, job, TRUE);
+  s->retry_ms = s->retry_ms == 0 ? s->retry_first_ms
+                                 : MIN (s->retry_ms * 2, RETRY_MAX_MS);
+  jq_log_write (s->log, JQ_LOG_WARNING,
+                "Job %" G_GUINT64_FORMAT " cannot start now (%s); it stays "
+                "first in the queue and is tried again in %u ms.",
+                jq_job_get_number (job), error->message, s->retry_ms);
+  s->retry_id = g_timeout_add (s->retry_ms, on_retry, s);
+}
+
 /* Starts waiting jobs while slots are free.  A job that cannot start is
- * logged and skipped: the queue goes on. */
+ * logged and skipped: the queue goes on.  One that cannot start for a
+ * passing shortage waits for a retry instead (postpone()). */
 static void
 launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
-  while (s->orphans == 0 && !s->stopping && !s->paused
-         && jq_runner_get_running (s->runner) < s->config->nr_threads
+  while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
+         && s->ops->count (s->runner) < s->config->nr_threads
          && (s->gate == NULL || s->gate (s->gate_data)))
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
@@ -279,13 +295,19 @@ launch_next (JqScheduler *s)
         break;
       g_autoptr (GError) error = NULL;
       GPid pid = 0;
-      if (jq_runner_start (s->runner, job, &pid, &error))
+      if (s->ops->start (s->runner, job, &pid, &error))
         {
+          s->retry_ms = 0;
           s->totals.started++;
           jq_journal_start (s->journal, jq_job_get_number (job),
-                            g_get_real_time (), pid);
+                            s->clock (), pid);
           observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
-                                  .started_us = g_get_real_time () });
+                                  .started_us = s->clock () });
+        }
+      else if (g_error_matches (error, JQ_ERROR, JQ_ERROR_AGAIN))
+        {
+          postpone (s, job, error);
+          break;
         }
       else
         {
@@ -293,27 +315,24 @@ launch_next (JqScheduler *s)
                         "Error starting job %" G_GUINT64_FORMAT ": %s",
                         jq_job_get_number (job), error->message);
           s->totals.start_failures++;
-          record_finished (s, job, 0, NULL, error->message);
+          JqFinished f = jq_finished_of (job);
+          f.ended_us = s->clock ();
+          f.start_error = error->message;
+          jq_journal_finish (s->journal, &f);
           observe (s, (JqEvent) { .kind = JQ_EVENT_START_FAILED, .job = job,
                                   .start_error = error->message });
-          report_job (s, job, "could not be started", error->message);
+          jq_reporter_start_failed (s->reporter, job, error->message);
           jq_reporter_count (s->reporter, TRUE);
-          remember_ended (s, jq_job_get_number (job), NULL);
+          remember_ended (s, &f);
         }
     }
-  if (s->stopping && jq_runner_get_running (s->runner) == 0
+  if (s->stopping && s->ops->count (s->runner) == 0
       && s->drained != NULL)
     {
       GSourceFunc drained = s->drained;
       s->drained = NULL;
       drained (s->drained_data);
     }
-}
-
-JqAddjobCode
-jq_scheduler_addjob (JqScheduler *s, const char *const *argv, int priority)
-{
-  return jq_scheduler_submit (s, argv, priority, NULL);
 }
 
 JqAddjobCode
@@ -343,7 +362,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
 
   JqJob *job = NULL;
   JqAddResult added = jq_queue_add (s->queue, argv, priority,
-                                    g_get_real_time (), &job);
+                                    s->clock (), &job);
   /* Read now: launch_next() below may start and drop the job. */
   if (number != NULL)
     *number = jq_job_get_number (job);
@@ -411,6 +430,7 @@ void
 jq_scheduler_stop (JqScheduler *s, GSourceFunc drained, gpointer user_data)
 {
   s->stopping = TRUE;
+  g_clear_handle_id (&s->retry_id, g_source_remove);
   s->drained = drained;
   s->drained_data = user_data;
   launch_next (s);
@@ -420,73 +440,7 @@ void
 jq_scheduler_terminate_running (JqScheduler *s)
 {
   s->terminating = TRUE;
-  jq_runner_terminate_all (s->runner);
-}
-
-typedef struct {
-  JqScheduler *s;
-  guint64      number;
-  int          pid;
-  int          pidfd;
-  guint        watch_id;
-} Orphan;
-
-static gboolean
-on_orphan_exit (int fd, GIOCondition condition, gpointer user_data)
-{
-  Orphan *o = user_data;
-  JqScheduler *s = o->s;
-  jq_log_write (s->log, JQ_LOG_INFO,
-                "The process of job %" G_GUINT64_FORMAT " from before the "
-                "restart (pid %d) has ended.", o->number, o->pid);
-  s->orphans--;
-  s->orphan_watches = g_slist_remove (s->orphan_watches, o);
-  jq_scheduler_kick (s);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-orphan_free (gpointer data)
-{
-  Orphan *o = data;
-  close (o->pidfd);
-  g_free (o);
-}
-
-/* Holds launching until @pid, left running by a server that died, ends:
- * the repeated run must not overlap it. */
-static void
-wait_for_orphan (JqScheduler *s, JqJob *job, int pid)
-{
-  int fd = pidfd_open (pid, 0);
-  if (fd < 0)
-    return;                 /* it ended just now */
-  Orphan *o = g_new0 (Orphan, 1);
-  o->s = s;
-  o->number = jq_job_get_number (job);
-  o->pid = pid;
-  o->pidfd = fd;
-  s->orphans++;
-  o->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
-                                    on_orphan_exit, o, orphan_free);
-  s->orphan_watches = g_slist_prepend (s->orphan_watches, o);
-  jq_log_write (s->log, JQ_LOG_WARNING,
-                "Job %" G_GUINT64_FORMAT " from before the restart is still "
-                "running (pid %d); no job starts until it ends.",
-                jq_job_get_number (job), pid);
-}
-
-/* The pid of job @number if a server before us left it running, else 0.
- * Its marks find it even when the start was never committed; a job
- * started without marks is known by its recorded pid and start time. */
-static int
-left_running (JqScheduler *s, guint64 number, int pid, gint64 started_us)
-{
-  gpointer marked = s->marked ? g_hash_table_lookup (s->marked, &number)
-                              : NULL;
-  if (marked != NULL)
-    return GPOINTER_TO_INT (marked);
-  return jq_jobmark_is_same_process (pid, started_us) ? pid : 0;
+  s->ops->kill_all (s->runner);
 }
 
 static void
@@ -495,7 +449,7 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
 {
   JqScheduler *s = user_data;
   guint64 number = jq_job_get_number (job);
-  int alive = left_running (s, number, pid, started_us);
+  int alive = s->ops->find_left (s->runner, number, pid, started_us);
   if (alive != 0 && !was_running)
     {
       /* Killed between starting it and recording that. */
@@ -523,8 +477,10 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
                     "stopped%s; queued again first of priority %d: %s",
                     number, s->taking_over ? " (the previous leader)" : "",
                     jq_job_get_priority (job), task);
-      if (alive != 0)
-        wait_for_orphan (s, job, alive);
+      /* It counts as running: no job starts until it ends, so that its
+       * repeated run cannot overlap it. */
+      if (alive != 0 && s->ops->adopt (s->runner, number, alive))
+        s->orphans++;
     }
 }
 
@@ -532,11 +488,8 @@ gboolean
 jq_scheduler_recover (JqScheduler *s, GError **error)
 {
   guint64 next = 1;
-  if (s->journal != NULL)
-    s->marked = jq_jobmark_find ("/proc", s->queue_id);
   jq_journal_begin (s->journal);
   gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
-  g_clear_pointer (&s->marked, g_hash_table_unref);
   jq_queue_set_next_number (s->queue, next);
   if (!jq_journal_commit (s->journal, ok ? error : NULL) || !ok)
     return FALSE;
@@ -599,47 +552,39 @@ jq_scheduler_get_paused (JqScheduler *s)
 }
 
 JqJobState
-jq_scheduler_job_state (JqScheduler *s, guint64 number, JqJobResult *result,
-                        gboolean *start_failed)
+jq_scheduler_job_state (JqScheduler *s, guint64 number,
+                        JqFinished **finished)
 {
+  if (finished != NULL)
+    *finished = NULL;
   if (jq_queue_lookup (s->queue, number) != NULL)
     return JQ_JOB_WAITING;
-  g_autoptr (GPtrArray) running = jq_runner_list (s->runner, NULL, NULL);
+  g_autoptr (GPtrArray) running = s->ops->list (s->runner, NULL, NULL);
   for (guint i = 0; i < running->len; i++)
     if (jq_job_get_number (running->pdata[i]) == number)
       return JQ_JOB_RUNNING;
-  Ended *e = g_hash_table_lookup (s->ended, &number);
-  if (e != NULL)
+  /* The cache, then the history: wait() knows what history() lists. */
+  const JqFinished *cached = g_hash_table_lookup (s->ended, &number);
+  g_autoptr (JqFinished) f = cached != NULL
+                             ? jq_finished_copy (cached)
+                             : jq_journal_find_finished (s->journal, number);
+  if (f != NULL)
     {
-      if (result != NULL)
-        *result = e->result;
-      if (start_failed != NULL)
-        *start_failed = e->start_failed;
+      if (finished != NULL)
+        *finished = g_steal_pointer (&f);
       return JQ_JOB_FINISHED;
     }
   if (g_hash_table_contains (s->gone, &number))
     return JQ_JOB_GONE;
   if (s->gate != NULL)
     {
-      /* A shared queue: the job may have been queued, run or removed by
-       * another server. */
-      JqRecordedEnd end = { 0 };
-      switch (jq_journal_find_job (s->journal, number, &end))
+      /* A shared queue: the job may wait or run on another server. */
+      switch (jq_journal_find_job (s->journal, number))
         {
         case JQ_RECORD_WAITING:
           return JQ_JOB_WAITING;
         case JQ_RECORD_RUNNING:
           return JQ_JOB_RUNNING;
-        case JQ_RECORD_FINISHED:
-          if (result != NULL)
-            *result = (JqJobResult) {
-              .started_us = end.started_us, .ended_us = end.ended_us,
-              .exit_code = end.exit_code, .term_signal = end.term_signal,
-              .hit_maxruntime = end.hit_maxruntime,
-            };
-          if (start_failed != NULL)
-            *start_failed = end.start_failed;
-          return JQ_JOB_FINISHED;
         case JQ_RECORD_NONE:
           /* below every number given: it was queued once, and is gone */
           return number < jq_queue_get_next_number (s->queue)
@@ -666,7 +611,7 @@ jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
       jq_journal_list_running (s->journal, jobs, pids, started_us);
       return jobs;
     }
-  GPtrArray *jobs = jq_runner_list (s->runner, pids, started_us);
+  GPtrArray *jobs = s->ops->list (s->runner, pids, started_us);
   for (guint i = 0; i < jobs->len; i++)
     jq_job_ref (jobs->pdata[i]);
   g_ptr_array_set_free_func (jobs, (GDestroyNotify) jq_job_unref);
@@ -698,13 +643,37 @@ jq_scheduler_get_journal (JqScheduler *s)
 guint
 jq_scheduler_get_running (JqScheduler *s)
 {
-  return jq_runner_get_running (s->runner);
+  return s->ops->count (s->runner);
 }
 
-JqQueue *
-jq_scheduler_get_queue (JqScheduler *s)
+void
+jq_scheduler_set_retry_first_ms (JqScheduler *s, guint ms)
 {
-  return s->queue;
+  s->retry_first_ms = MAX (ms, 1);
+}
+
+gboolean
+jq_scheduler_is_durable (JqScheduler *s)
+{
+  return s->journal != NULL;
+}
+
+guint
+jq_scheduler_count_waiting (JqScheduler *s)
+{
+  return jq_queue_count (s->queue);
+}
+
+GPtrArray *
+jq_scheduler_list_first (JqScheduler *s, guint limit)
+{
+  return jq_queue_list_first (s->queue, limit);
+}
+
+GArray *
+jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes)
+{
+  return jq_journal_history (s->journal, limit, max_bytes);
 }
 
 /* ------------------------------------------------ a shared queue */
@@ -756,11 +725,9 @@ jq_scheduler_take_over (JqScheduler *s, GError **error)
   guint64 next = 1;
   jq_journal_begin (s->journal);
   jq_queue_clear (s->queue);
-  s->marked = jq_jobmark_find ("/proc", s->queue_id);
   s->taking_over = TRUE;
   gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
   s->taking_over = FALSE;
-  g_clear_pointer (&s->marked, g_hash_table_unref);
   jq_queue_set_next_number (s->queue, next);
   s->paused = jq_journal_get_flag (s->journal, "paused");
   if (ok)
@@ -771,14 +738,14 @@ jq_scheduler_take_over (JqScheduler *s, GError **error)
 void
 jq_scheduler_abandon_running (JqScheduler *s)
 {
-  g_autoptr (GPtrArray) running = jq_runner_list (s->runner, NULL, NULL);
+  g_autoptr (GPtrArray) running = s->ops->list (s->runner, NULL, NULL);
   for (guint i = 0; i < running->len; i++)
     {
       guint64 number = jq_job_get_number (running->pdata[i]);
       g_hash_table_add (s->abandoned, g_memdup2 (&number, sizeof number));
     }
   if (running->len > 0)
-    jq_runner_terminate_all (s->runner);
+    s->ops->kill_all (s->runner);
 }
 
 void
@@ -801,14 +768,8 @@ jq_scheduler_free (JqScheduler *s)
 {
   if (s == NULL)
     return;
-  while (s->orphan_watches != NULL)
-    {
-      Orphan *o = s->orphan_watches->data;
-      s->orphan_watches = g_slist_delete_link (s->orphan_watches,
-                                               s->orphan_watches);
-      g_source_remove (o->watch_id);     /* frees o */
-    }
-  jq_runner_free (s->runner);
+  g_clear_handle_id (&s->retry_id, g_source_remove);
+  s->ops->free (s->runner);
   g_clear_handle_id (&s->limits_id, g_source_remove);
   jq_log_limit_free (s->refusals);     /* writes what it held back */
   jq_log_limit_free (s->duplicates);

@@ -23,10 +23,28 @@ typedef struct _JqScheduler JqScheduler;
 
 /* @config, @log and @journal (NULL: durability "none") must outlive the
  * scheduler.  Every change to the queue is written to @journal; the caller
- * brackets calls with jq_journal_begin/commit (the door does). */
+ * brackets calls with jq_journal_begin/commit (server.c does, in the
+ * door's batch hook).  What the scheduler does by itself is bracketed
+ * here (a job's end with the next start, recovery); a write outside any
+ * bracket commits alone. */
 JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
                                const JqRunnerSettings *runner_settings,
                                JqJournal *journal);
+
+/* The first wait before a job that met a passing shortage is tried
+ * again (250 ms; it doubles up to 30 s).  Tests shorten it. */
+void jq_scheduler_set_retry_first_ms (JqScheduler *s, guint ms);
+
+/* A wall clock, unix microseconds (g_get_real_time in the server). */
+typedef gint64 (*JqClock) (void);
+
+/* The same with its seams given: the runner (@ops, created with
+ * @ops_data) and the clock.  jq_scheduler_new uses jq_runner_ops with
+ * @runner_settings and g_get_real_time. */
+JqScheduler *jq_scheduler_new_with (const JqConfig *config, JqLog *log,
+                                    JqJournal *journal,
+                                    const JqRunnerOps *ops,
+                                    gpointer ops_data, JqClock clock);
 
 /* Brings back the jobs of the journal: waiting ones in their order, with
  * their numbers; a job that was running when the server stopped is queued
@@ -36,13 +54,10 @@ JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
 gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
 
 /* Bots' addjob: queues @argv at @priority and starts it at once when a
- * slot is free.  ['isup'] answers OK and queues nothing. */
-JqAddjobCode jq_scheduler_addjob (JqScheduler *s, const char *const *argv,
-                                  int priority);
-
-/* The same, and *@number (nullable) gets the job's number: the new one,
- * or the waiting job's for a duplicate or a changed priority; 0 when
- * nothing was queued (empty, not authorized, isup). */
+ * slot is free.  ['isup'] answers OK and queues nothing.  *@number
+ * (nullable) gets the job's number: the new one, or the waiting job's for
+ * a duplicate or a changed priority; 0 when nothing was queued (empty,
+ * not authorized, isup). */
 JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
                                   int priority, guint64 *number);
 
@@ -85,13 +100,14 @@ typedef enum {
   JQ_JOB_GONE,        /* removed, cleared or taken by getjob */
 } JqJobState;
 
-/* What became of job @number.  For a finished job, *@result (nullable)
- * gets its end and *@start_failed (nullable) whether it never started.
- * With a shared journal (a launch gate is set), what the journal records
- * answers for the jobs this server did not see end. */
+/* What became of job @number.  For a finished job, *@finished
+ * (nullable) gets its record (free with jq_finished_free): from the
+ * recent ones in memory, else from the journal's history, so every job
+ * that history lists is known here.  Its start_error is set when it never
+ * started.  With a shared journal (a launch gate is set), the journal
+ * also says whether a job waits or runs, maybe on another server. */
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
-                                   JqJobResult *result,
-                                   gboolean *start_failed);
+                                   JqFinished **finished);
 
 /* Counts since the server started. */
 typedef struct {
@@ -128,7 +144,7 @@ typedef struct {
   JqEventKind        kind;
   JqJob             *job;          /* borrowed */
   gint64             started_us;
-  const JqJobResult *result;
+  const JqFinished  *result;
   const char        *start_error;
   guint              waiting;      /* jobs waiting at that moment */
   gboolean           paused;
@@ -138,10 +154,23 @@ typedef void (*JqObserver) (const JqEvent *event, gpointer user_data);
 void jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
                                 gpointer user_data);
 
+/* The journal, for wiring its observers; NULL for durability "none". */
 JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 
+/* Whether the queue is kept in a journal (durability is not "none"). */
+gboolean jq_scheduler_is_durable (JqScheduler *s);
+
 guint jq_scheduler_get_running (JqScheduler *s);
-JqQueue *jq_scheduler_get_queue (JqScheduler *s);
+
+/* How many jobs wait. */
+guint jq_scheduler_count_waiting (JqScheduler *s);
+
+/* The first @limit waiting jobs in run order (new array of references). */
+GPtrArray *jq_scheduler_list_first (JqScheduler *s, guint limit);
+
+/* The @limit most recent finished jobs, newest first, as
+ * jq_journal_history() gives them (empty without a journal). */
+GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
 
 /* ------------------------------------------------ a shared queue
  * For a journal shared by several servers (src/cluster.c), which decides

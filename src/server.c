@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "door.h"
+#include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
 #include "pgjournal.h"
@@ -23,15 +25,13 @@
 #include "rpc.h"
 #include "scheduler.h"
 #include "status.h"
+#ifdef JQ_FAULT_INJECTION
+#include "faults.h"
+#endif
 
 /* Test aid (documented in bots-jobqueueserver(8)): when set to 1, the
  * maxruntime of bots.ini counts seconds instead of minutes. */
 #define MAXRUNTIME_IN_SECONDS_ENV "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS"
-
-/* Test aid (same page): the server SIGKILLs itself right after starting
- * the job with this number, before the start is committed, so that tests
- * can land a crash in that window of a few milliseconds. */
-#define CRASH_AFTER_START_ENV "BOTS_JOBQUEUE_TEST_CRASH_AFTER_START"
 
 /* History rows deleted per main-loop turn while pruning. */
 #define PRUNE_STEP 500
@@ -57,6 +57,8 @@ typedef struct {
   guint64      batches_trimmed;  /* door batches at the last trim */
   char        *last_status;
   int          status;       /* exit status */
+  GError      *journal_error;/* set by the failure handler */
+  guint        failed_id;    /* the idle acting on journal_error */
 } Server;
 
 static void
@@ -115,8 +117,7 @@ on_stop_signal (gpointer data)
   guint running = jq_scheduler_get_running (server->scheduler);
   jq_log_write (server->log, JQ_LOG_STARTINFO,
                 "Bots jobqueue stopping; %u job(s) running, %u waiting.",
-                running, jq_queue_count (jq_scheduler_get_queue (
-                                           server->scheduler)));
+                running, jq_scheduler_count_waiting (server->scheduler));
   /* Close the door before stopping Abyss: a connection thread blocked
    * in the door would otherwise wait for this very thread. */
   jq_door_close (server->door);
@@ -129,7 +130,9 @@ on_stop_signal (gpointer data)
 }
 
 /* The door's batch hook: calls that arrive together share one journal
- * transaction, and none is answered before it is committed. */
+ * transaction, and none is answered before it is committed.  When the
+ * commit fails, the batch's log lines go too: "Added job 19" must not be
+ * read in the log when job 19 was never saved (its caller gets a fault). */
 static gboolean
 on_batch (gboolean begin, gpointer data, GError **error)
 {
@@ -141,10 +144,38 @@ on_batch (gboolean begin, gpointer data, GError **error)
       return TRUE;
     }
   gboolean ok = jq_journal_commit (server->journal, error);
-  jq_log_release (server->log);
+  if (ok)
+    jq_log_release (server->log);
+  else
+    jq_log_discard (server->log);
   return ok;
 }
 
+/* Runs on the loop, after the failed batch has been answered. */
+static gboolean
+on_journal_failed_idle (gpointer data)
+{
+  Server *server = data;
+  server->failed_id = 0;
+  jq_log_write (server->log, JQ_LOG_CRITICAL,
+                "%s; nothing is saved from now on, and the calls whose "
+                "changes were not saved got a fault; stopping the server",
+                server->journal_error->message);
+  if (!server->stopping)
+    on_stop_signal (server);
+  /* Memory and disk no longer agree: running jobs are not left to finish
+   * (their end could not be recorded); those the journal knows as running
+   * run again after the restart, as after a crash. */
+  g_clear_handle_id (&server->grace_id, g_source_remove);
+  if (jq_scheduler_get_running (server->scheduler) > 0)
+    jq_scheduler_terminate_running (server->scheduler);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called from inside jq_journal_commit(), possibly in the middle of a door
+ * batch whose callers wait for it: only record the failure and ask the loop
+ * to stop.  Stopping from here would join the HTTP thread while one of its
+ * connections waits for this very batch (a deadlock). */
 static void
 on_journal_failed (const GError *error, gpointer data)
 {
@@ -156,13 +187,12 @@ on_journal_failed (const GError *error, gpointer data)
       jq_cluster_journal_failed (server->cluster);
       return;
     }
-  /* Memory and disk no longer agree: stop, and let the restart recover
-   * from what the journal holds. */
-  jq_log_write (server->log, JQ_LOG_CRITICAL, "%s; stopping the server",
-                error->message);
   server->status = 1;
-  if (!server->stopping)
-    on_stop_signal (server);
+  if (server->journal_error != NULL)
+    return;
+  server->journal_error = g_error_copy (error);
+  server->failed_id = g_idle_add_full (G_PRIORITY_HIGH,
+                                       on_journal_failed_idle, server, NULL);
 }
 
 static gboolean
@@ -194,7 +224,7 @@ status_line (Server *server)
 {
   JqScheduler *s = server->scheduler;
   g_autoptr (GPtrArray) running = jq_scheduler_list_running (s, NULL, NULL);
-  guint waiting = jq_queue_count (jq_scheduler_get_queue (s));
+  guint waiting = jq_scheduler_count_waiting (s);
   GString *line = g_string_new (jq_scheduler_get_paused (s) ? "paused; " : "");
   if (running->len == 0)
     g_string_append (line, "idle");
@@ -272,10 +302,9 @@ on_trim_timer (gpointer data)
 
 static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal,
-                 const char *const *job_environ)
+                 const char *const *job_environ, const JqFdBudget *fds)
 {
   const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
-  const char *crash = g_getenv (CRASH_AFTER_START_ENV);
   guint64 unit_ms = (unit != NULL && strcmp (unit, "1") == 0) ? 1000
                                                               : 60 * 1000;
   JqRunnerSettings s = {
@@ -286,8 +315,8 @@ runner_settings (const JqConfig *config, JqJournal *journal,
     .output_limit = JQ_OUTPUT_LIMIT,
     .queue_id = journal ? jq_journal_get_queue_id (journal)
                         : jq_journal_new_queue_id (),
-    .crash_after_start = crash ? g_ascii_strtoull (crash, NULL, 10) : 0,
     .job_environ = job_environ,
+    .job_nofile = fds->was < fds->limit ? fds->was : 0,
   };
   return s;
 }
@@ -308,12 +337,11 @@ settle_time_zone (void)
   return before;
 }
 
-int
-main (int argc, char **argv)
+/* The command line.  FALSE when the program ends here, with *@exit_code. */
+static gboolean
+read_options (int argc, char **argv, const char **config_option,
+              int *exit_code)
 {
-  const char *config_option = NULL;
-  g_auto (GStrv) job_environ = settle_time_zone ();
-
   for (int i = 1; i < argc; i++)
     {
       const char *arg = argv[i];
@@ -321,17 +349,19 @@ main (int argc, char **argv)
           || strcmp (arg, "-?") == 0)
         {
           usage (stdout);
-          return 0;
+          *exit_code = 0;
+          return FALSE;
         }
       if (strcmp (arg, "--version") == 0)
         {
           printf ("bots-jobqueueserver %s%s\n", PACKAGE_VERSION,
                   jq_notify_supported () ? " (systemd notify)" : "");
-          return 0;
+          *exit_code = 0;
+          return FALSE;
         }
       if (g_str_has_prefix (arg, "-c") && arg[2] != '\0')
         {
-          config_option = arg + 2;
+          *config_option = arg + 2;
           continue;
         }
       fprintf (stderr, "bots-jobqueueserver: %s: %s\n\n",
@@ -339,38 +369,280 @@ main (int argc, char **argv)
                  ? "-c needs the folder glued to it, e.g. -cconfig"
                  : "unknown argument", arg);
       usage (stderr);
-      return 1;
+      *exit_code = 1;
+      return FALSE;
     }
+  return TRUE;
+}
 
+/* bots.ini, when the job queue is enabled there; else NULL, said. */
+static JqConfig *
+load_config (const char *config_option)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (JqConfig) config = jq_config_load_from_option (config_option,
                                                             &error);
   if (config == NULL)
     {
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      return 1;
+      return NULL;
     }
   if (!config->enabled)
     {
       printf ("Error: bots jobqueue cannot start; not enabled in %s\n",
               config->ini_path);
-      return 1;
+      return NULL;
     }
-  g_autoptr (JqLog) log = jq_log_new (config->log_path,
-                                      config->log_file_level,
-                                      config->log_console,
-                                      config->log_console_level, &error);
+  return g_steal_pointer (&config);
+}
+
+/* The log, where and as the installed Bots writes it (PROTOCOL section
+ * 5); *@zone_known: whether settings.py's TIME_ZONE is one of this
+ * system's.  NULL, said, when it cannot be opened. */
+static JqLog *
+open_log (const JqConfig *config, gboolean *zone_known)
+{
+  g_autoptr (GError) error = NULL;
+  JqLog *log = jq_log_new (config->log_path, config->log_file_level,
+                           config->log_console, config->log_console_level,
+                           &error);
   if (log == NULL)
     {
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      return 1;
+      return NULL;
     }
-  /* Where and as the installed Bots writes it (PROTOCOL section 5). */
-  gboolean zone_known = jq_log_configure (
+  *zone_known = jq_log_configure (
       log, config->bots_version == 4 ? JQ_LOG_STYLE_BOTS4 : JQ_LOG_STYLE_BOTS3,
       config->time_zone, config->log_backups);
+  return log;
+}
 
+/* A start-up failure: in the log, and on stderr when the log does not
+ * reach the console. */
+static void
+say_critical (const JqConfig *config, JqLog *log, const GError *error)
+{
+  jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
+  if (!config->log_console)
+    fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+}
+
+/* The cluster's name of this server: unique per host and port. */
+static char *
+member_name (const JqConfig *config)
+{
+  return config->journal_member
+    ? g_strdup (config->journal_member)
+    : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
+}
+
+/* The journal: in PostgreSQL (journal = postgresql), else in SQLite
+ * unless durability is "none" (*@journal NULL then).  FALSE, said, when
+ * it cannot be used. */
+static gboolean
+open_journal (const JqConfig *config, JqLog *log, JqJournal **journal)
+{
+  *journal = NULL;
+  g_autoptr (GError) error = NULL;
+  if (config->journal_postgresql)
+    {
+      g_autofree char *member = member_name (config);
+      *journal = jq_pgjournal_open (config->journal_dsn, member,
+                                    config->journal_lease_seconds * 1000,
+                                    log, &error);
+      if (*journal == NULL)
+        say_critical (config, log, error);
+      return *journal != NULL;
+    }
+  if (config->durability == JQ_DURABILITY_NONE)
+    return TRUE;
+  *journal = jq_journal_open (config->journal_path, config->durability,
+                              &error);
+  if (*journal == NULL)
+    say_critical (config, log, error);
+  return *journal != NULL;
+}
+
+/* Builds the parts and connects them: door, scheduler, rpc, status page,
+ * signal handlers. */
+static void
+wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
+      const char *const *job_environ, const JqFdBudget *fds)
+{
+  JqRunnerSettings settings = runner_settings (config, journal, job_environ,
+                                               fds);
+  /* What a job leaves behind when its parent ends becomes our child, not
+   * init's: the runner can then reap it and, when the job is killed, it
+   * cannot have slipped out of reach (see runner.h). */
+  settings.adopt_orphans = prctl (PR_SET_CHILD_SUBREAPER, 1) == 0;
+#ifdef JQ_FAULT_INJECTION
+  jq_faults_install (&settings);
+#endif
+  server->config = config;
+  server->log = log;
+  server->journal = journal;
+  server->loop = g_main_loop_new (NULL, FALSE);
+  server->door = jq_door_new (g_main_context_default ());
+  jq_door_set_batch_hook (server->door, on_batch, server);
+  jq_journal_set_failure_handler (journal, on_journal_failed, server);
+  server->scheduler = jq_scheduler_new (config, log, &settings, journal);
+  server->rpc = jq_rpc_new (server->scheduler, server->door, log);
+  server->status_page = jq_status_new (server->scheduler, server->door);
+  jq_rpc_set_status (server->rpc, server->status_page);
+  /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
+  jq_rpc_set_bots3_answers (server->rpc, config->bots_version != 4);
+  jq_rpc_set_max_connections (server->rpc, fds->connections);
+
+  /* Handlers first: a signal may come the moment the port answers. */
+  g_unix_signal_add (SIGTERM, on_stop_signal, server);
+  g_unix_signal_add (SIGINT, on_stop_signal, server);
+  g_unix_signal_add (SIGHUP, on_hangup, server);
+}
+
+/* A server of a shared queue joins the cluster (src/cluster.c), which
+ * decides when it launches, and reads the queue.  Only the leader
+ * recovers running jobs, when it takes the lead. */
+static gboolean
+join_cluster (Server *server, GError **error)
+{
+  const JqConfig *config = server->config;
+  g_autofree char *member = member_name (config);
+  jq_journal_set_reload_hook (server->journal, jq_scheduler_reload,
+                              server->scheduler);
+  server->cluster = jq_cluster_new (config->journal_dsn, member,
+                                    config->journal_lease_seconds * 1000,
+                                    server->journal, server->scheduler,
+                                    server->log, error);
+  if (server->cluster == NULL)
+    return FALSE;
+  jq_rpc_set_cluster (server->rpc, server->cluster);
+  jq_journal_begin (server->journal);
+  return jq_journal_commit (server->journal, error);
+}
+
+/* Brings the queue back from the journal and opens the ports.  FALSE,
+ * said, when either fails. */
+static gboolean
+start_serving (Server *server)
+{
+  const JqConfig *config = server->config;
+  g_autoptr (GError) error = NULL;
+  /* The status port first: once the XML-RPC port answers, both do. */
+  if (!(config->journal_postgresql
+        ? join_cluster (server, &error)
+        : jq_scheduler_recover (server->scheduler, &error))
+      || (config->status_bind != NULL
+          && !jq_rpc_listen_status (server->rpc, config->status_bind,
+                                    config->status_port, &error))
+      || !jq_rpc_listen (server->rpc, config->bind, config->port, &error))
+    {
+      say_critical (config, server->log, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
+{
+  const JqConfig *config = server->config;
+  JqLog *log = server->log;
+  jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
+  if (!zone_known)
+    jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
+                  "is not a time zone of this system; logging in the "
+                  "system's zone", config->time_zone, config->config_dir);
+  jq_log_write (log, JQ_LOG_STARTINFO,
+                "bots-jobqueueserver %s; config %s; listening on %s "
+                "port %u; %u job(s) at once; maxruntime %u minutes; "
+                "durability %s; Bots %s.",
+                PACKAGE_VERSION, config->ini_path, config->bind,
+                config->port, config->nr_threads,
+                config->maxruntime_minutes,
+                config->journal_postgresql ? "postgresql"
+                  : jq_durability_name (config->durability),
+                config->bots_version == 4 ? "4"
+                : config->bots_version == 3 ? "3" : "version unknown");
+  jq_log_write (log, JQ_LOG_STARTINFO, "File descriptors: limit %"
+                G_GUINT64_FORMAT " (was %" G_GUINT64_FORMAT "), %"
+                G_GUINT64_FORMAT " kept for the server and its jobs, "
+                "up to %u connections at once.",
+                fds->limit, fds->was, fds->reserve, fds->connections);
+  if (config->status_bind != NULL)
+    jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
+                  "on %s port %u (no XML-RPC there).",
+                  config->status_bind, config->status_port);
+}
+
+/* Readiness for the service manager, and the timers of a running server:
+ * status line, watchdog, history pruning, heap trimming. */
+static void
+start_timers (Server *server)
+{
+  if (server->cluster != NULL)
+    jq_cluster_start (server->cluster);
+  server->last_status = status_line (server);
+  jq_notify_ready (server->last_status);
+  if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
+    server->status_id = g_timeout_add_seconds (1, on_status_timer, server);
+  guint64 watchdog = jq_notify_watchdog_interval ();
+  if (watchdog > 0)
+    server->watchdog_id = g_timeout_add (MAX (watchdog / 2000, 1),
+                                         on_watchdog, server);
+  if (server->journal != NULL)
+    {
+      on_prune_timer (server);
+      server->prune_id = g_timeout_add_seconds (3600, on_prune_timer,
+                                                server);
+    }
+  trim_heap ();
+  server->trim_id = g_timeout_add_seconds (TRIM_QUIET_SECONDS,
+                                           on_trim_timer, server);
+}
+
+static void
+tear_down (Server *server)
+{
+  g_clear_handle_id (&server->grace_id, g_source_remove);
+  g_clear_handle_id (&server->prune_id, g_source_remove);
+  g_clear_handle_id (&server->trim_id, g_source_remove);
+  g_clear_handle_id (&server->prune_step_id, g_source_remove);
+  g_clear_handle_id (&server->status_id, g_source_remove);
+  g_clear_handle_id (&server->watchdog_id, g_source_remove);
+  g_clear_handle_id (&server->failed_id, g_source_remove);
+  g_clear_error (&server->journal_error);
+  g_free (server->last_status);
+  jq_door_close (server->door);
+  jq_rpc_free (server->rpc);
+  jq_status_free (server->status_page);
+  g_clear_pointer (&server->cluster, jq_cluster_free);
+  jq_scheduler_free (server->scheduler);
+  jq_door_free (server->door);
+  g_main_loop_unref (server->loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto (GStrv) job_environ = settle_time_zone ();
+  const char *config_option = NULL;
+  int exit_code = 0;
+  if (!read_options (argc, argv, &config_option, &exit_code))
+    return exit_code;
+  g_autoptr (JqConfig) config = load_config (config_option);
+  if (config == NULL)
+    return 1;
+  gboolean zone_known = TRUE;
+  g_autoptr (JqLog) log = open_log (config, &zone_known);
+  if (log == NULL)
+    return 1;
+
+  /* Descriptors: the connection limit is what is left of the limit
+   * once the server and its jobs have theirs (fdbudget.h). */
+  JqFdBudget fds = jq_fdbudget_take (config->nr_threads,
+                                     JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
   /* One server per botssys, and the journal is its alone. */
+  g_autoptr (GError) error = NULL;
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
   if (lock_fd < 0)
     {
@@ -378,164 +650,27 @@ main (int argc, char **argv)
       return 1;
     }
   g_autoptr (JqJournal) journal = NULL;
-  /* The cluster's name of this server: unique per host and port. */
-  g_autofree char *member = config->journal_member
-    ? g_strdup (config->journal_member)
-    : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
-  if (config->journal_postgresql)
+  if (!open_journal (config, log, &journal))
     {
-      journal = jq_pgjournal_open (config->journal_dsn, member,
-                                   config->journal_lease_seconds * 1000,
-                                   log, &error);
-      if (journal == NULL)
-        {
-          jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
-          if (!config->log_console)
-            fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-          jq_lockfile_release (lock_fd);
-          return 1;
-        }
+      jq_lockfile_release (lock_fd);
+      return 1;
     }
-  else if (config->durability != JQ_DURABILITY_NONE)
-    {
-      journal = jq_journal_open (config->journal_path, config->durability,
-                                 &error);
-      if (journal == NULL)
-        {
-          jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
-          if (!config->log_console)
-            fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-          jq_lockfile_release (lock_fd);
-          return 1;
-        }
-    }
-
   /* A client that hangs up mid-answer must not kill the server. */
   signal (SIGPIPE, SIG_IGN);
 
   Server server = { 0 };
-  JqRunnerSettings settings = runner_settings (
-      config, journal, (const char *const *) job_environ);
-  server.config = config;
-  server.log = log;
-  server.journal = journal;
-  server.loop = g_main_loop_new (NULL, FALSE);
-  server.door = jq_door_new (g_main_context_default ());
-  jq_door_set_batch_hook (server.door, on_batch, &server);
-  jq_journal_set_failure_handler (journal, on_journal_failed, &server);
-  server.scheduler = jq_scheduler_new (config, log, &settings, journal);
-  if (config->journal_postgresql)
+  wire (&server, config, log, journal, (const char *const *) job_environ,
+        &fds);
+  int status = 1;
+  if (start_serving (&server))
     {
-      jq_journal_set_reload_hook (journal, jq_scheduler_reload,
-                                  server.scheduler);
-      server.cluster = jq_cluster_new (config->journal_dsn, member,
-                                       config->journal_lease_seconds * 1000,
-                                       journal, server.scheduler, log,
-                                       &error);
-    }
-  server.rpc = jq_rpc_new (server.scheduler, server.door, log);
-  server.status_page = jq_status_new (server.scheduler, server.door);
-  jq_rpc_set_status (server.rpc, server.status_page);
-  jq_rpc_set_cluster (server.rpc, server.cluster);
-  /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
-  jq_rpc_set_bots3_answers (server.rpc, config->bots_version != 4);
-
-  /* Handlers first: a signal may come the moment the port answers. */
-  g_unix_signal_add (SIGTERM, on_stop_signal, &server);
-  g_unix_signal_add (SIGINT, on_stop_signal, &server);
-  g_unix_signal_add (SIGHUP, on_hangup, &server);
-
-  int status = 0;
-  if (config->journal_postgresql && server.cluster == NULL)
-    {
-      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
-      if (!config->log_console)
-        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      status = 1;
-    }
-  /* In a cluster only the leader recovers running jobs, when it takes
-   * the lead; here the queue is only read. */
-  else if (!(server.cluster != NULL
-             ? (jq_journal_begin (journal), jq_journal_commit (journal, &error))
-             : jq_scheduler_recover (server.scheduler, &error)))
-    {
-      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
-      if (!config->log_console)
-        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      status = 1;
-    }
-  /* The status port first: once the XML-RPC port answers, both do. */
-  else if ((config->status_bind != NULL
-            && !jq_rpc_listen_status (server.rpc, config->status_bind,
-                                      config->status_port, &error))
-           || !jq_rpc_listen (server.rpc, config->bind, config->port, &error))
-    {
-      jq_log_write (log, JQ_LOG_CRITICAL, "%s", error->message);
-      if (!config->log_console)
-        fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      status = 1;
-    }
-  else
-    {
-      jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue started.");
-      if (!zone_known)
-        jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
-                      "is not a time zone of this system; logging in the "
-                      "system's zone", config->time_zone, config->config_dir);
-      jq_log_write (log, JQ_LOG_STARTINFO,
-                    "bots-jobqueueserver %s; config %s; listening on %s "
-                    "port %u; %u job(s) at once; maxruntime %u minutes; "
-                    "durability %s; Bots %s.",
-                    PACKAGE_VERSION, config->ini_path, config->bind,
-                    config->port, config->nr_threads,
-                    config->maxruntime_minutes,
-                    config->journal_postgresql ? "postgresql"
-                      : jq_durability_name (config->durability),
-                    config->bots_version == 4 ? "4"
-                    : config->bots_version == 3 ? "3" : "version unknown");
-      if (config->status_bind != NULL)
-        jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
-                      "on %s port %u (no XML-RPC there).",
-                      config->status_bind, config->status_port);
-      if (server.cluster != NULL)
-        jq_cluster_start (server.cluster);
-      server.last_status = status_line (&server);
-      jq_notify_ready (server.last_status);
-      if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
-        server.status_id = g_timeout_add_seconds (1, on_status_timer,
-                                                  &server);
-      guint64 watchdog = jq_notify_watchdog_interval ();
-      if (watchdog > 0)
-        server.watchdog_id = g_timeout_add (MAX (watchdog / 2000, 1),
-                                            on_watchdog, &server);
-      if (journal != NULL)
-        {
-          on_prune_timer (&server);
-          server.prune_id = g_timeout_add_seconds (3600, on_prune_timer,
-                                                   &server);
-        }
-      trim_heap ();
-      server.trim_id = g_timeout_add_seconds (TRIM_QUIET_SECONDS,
-                                              on_trim_timer, &server);
+      log_started (&server, zone_known, &fds);
+      start_timers (&server);
       g_main_loop_run (server.loop);
       status = server.status;
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
     }
-
-  g_clear_handle_id (&server.grace_id, g_source_remove);
-  g_clear_handle_id (&server.prune_id, g_source_remove);
-  g_clear_handle_id (&server.trim_id, g_source_remove);
-  g_clear_handle_id (&server.prune_step_id, g_source_remove);
-  g_clear_handle_id (&server.status_id, g_source_remove);
-  g_clear_handle_id (&server.watchdog_id, g_source_remove);
-  g_free (server.last_status);
-  jq_door_close (server.door);
-  jq_rpc_free (server.rpc);
-  jq_status_free (server.status_page);
-  g_clear_pointer (&server.cluster, jq_cluster_free);
-  jq_scheduler_free (server.scheduler);
-  jq_door_free (server.door);
-  g_main_loop_unref (server.loop);
+  tear_down (&server);
   g_clear_pointer (&journal, jq_journal_close);
   jq_lockfile_release (lock_fd);
   return status;

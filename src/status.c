@@ -22,9 +22,13 @@
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 #define MINUTE_US ((gint64) 60 * G_USEC_PER_SEC)
 
-/* One ended job; immutable once made, shared by snapshots (atomic rc box). */
+/* One ended job; immutable once made, shared by snapshots (atomic rc box).
+ * It keeps its task only as the JSON shows it (cut): up to
+ * JQ_STATUS_MAX_RUNS of 64 KiB each would hold 128 MB. */
 typedef struct {
-  JqJob   *job;           /* owned reference; its argv never changes */
+  guint64  number;
+  gint64   queued_us;
+  char    *task_json;     /* "task":[...] and its size if cut */
   int      priority;
   gint64   started_us;    /* 0: it never started */
   gint64   ended_us;
@@ -53,7 +57,7 @@ static void
 run_clear (gpointer p)
 {
   Run *r = p;
-  jq_job_unref (r->job);
+  g_free (r->task_json);
   g_free (r->start_error);
 }
 
@@ -103,13 +107,27 @@ keep_run (JqStatus *st, Run *r, gint64 now_us)
     run_unref (g_queue_pop_head (&st->runs));
 }
 
+static void append_task (GString *out, const char *const *argv);
+
 static Run *
-run_new (JqJob *job, int priority)
+run_new (guint64 number, int priority, gint64 queued_us,
+         const char *const *argv)
 {
   Run *r = g_atomic_rc_box_new0 (Run);
-  r->job = jq_job_ref (job);
+  r->number = number;
   r->priority = priority;
+  r->queued_us = queued_us;
+  GString *task = g_string_new (NULL);
+  append_task (task, argv);
+  r->task_json = g_string_free (task, FALSE);
   return r;
+}
+
+static Run *
+run_new_for (JqJob *job)
+{
+  return run_new (jq_job_get_number (job), jq_job_get_priority (job),
+                  jq_job_get_queued_us (job), jq_job_get_argv (job));
 }
 
 static void
@@ -129,7 +147,7 @@ on_event (const JqEvent *e, gpointer user_data)
       break;
     case JQ_EVENT_FINISHED:
       {
-        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        Run *r = run_new_for (e->job);
         r->started_us = e->result->started_us;
         r->ended_us = e->result->ended_us;
         r->exit_code = e->result->exit_code;
@@ -145,7 +163,7 @@ on_event (const JqEvent *e, gpointer user_data)
       }
     case JQ_EVENT_START_FAILED:
       {
-        Run *r = run_new (e->job, jq_job_get_priority (e->job));
+        Run *r = run_new_for (e->job);
         r->ended_us = now;
         r->start_error = g_strdup (e->start_error);
         jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
@@ -209,22 +227,20 @@ seed_depth (JqStatus *st, GArray *rows, gint64 now)
 
 /* The journal's last day, so that a restart does not blank the chart. */
 static void
-seed_from_journal (JqStatus *st, JqJournal *journal)
+seed_from_history (JqStatus *st)
 {
-  if (journal == NULL)
-    return;
   gint64 now = g_get_real_time ();
-  g_autoptr (GArray) rows = jq_journal_history (journal, JQ_STATUS_MAX_RUNS,
-                                              G_MAXSIZE);
+  g_autoptr (GArray) rows = jq_scheduler_history (st->scheduler,
+                                                  JQ_STATUS_MAX_RUNS,
+                                                  G_MAXSIZE);
   seed_depth (st, rows, now);
   for (guint i = rows->len; i-- > 0;)
     {
       JqFinished *f = &g_array_index (rows, JqFinished, i);
       if (f->ended_us < now - DAY_US)
         continue;
-      g_autoptr (JqJob) job = jq_job_new (f->number, f->priority, f->argv,
-                                          f->queued_us);
-      Run *r = run_new (job, f->priority);
+      Run *r = run_new (f->number, f->priority, f->queued_us,
+                        (const char *const *) f->argv);
       r->started_us = f->started_us;
       r->ended_us = f->ended_us;
       r->exit_code = f->exit_code;
@@ -243,7 +259,7 @@ jq_status_new (JqScheduler *scheduler, JqDoor *door)
   st->door = door;
   st->metrics = jq_metrics_new ();
   g_queue_init (&st->runs);
-  seed_from_journal (st, jq_scheduler_get_journal (scheduler));
+  seed_from_history (st);
   jq_scheduler_set_observer (scheduler, on_event, st);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (scheduler),
                                   on_commit, st);
@@ -261,7 +277,7 @@ jq_status_note_answer (JqStatus *st, int code)
 {
   jq_metrics_count_answer (st->metrics, code);
   note_depth (st, g_get_real_time (),
-              jq_queue_count (jq_scheduler_get_queue (st->scheduler)));
+              jq_scheduler_count_waiting (st->scheduler));
 }
 
 void
@@ -310,20 +326,19 @@ snapshot_on_loop (gpointer data)
 {
   Snapshot *s = data;
   JqScheduler *sch = s->st->scheduler;
-  JqQueue *queue = jq_scheduler_get_queue (sch);
   s->now_us = g_get_real_time ();
   s->totals = jq_scheduler_get_totals (sch);
-  s->gauges.waiting = jq_queue_count (queue);
+  s->gauges.waiting = jq_scheduler_count_waiting (sch);
   s->gauges.running = jq_scheduler_get_running (sch);
   s->gauges.paused = jq_scheduler_get_paused (sch);
   s->gauges.started_us = s->totals.since_us;
   note_depth (s->st, s->now_us, s->gauges.waiting);
   if (!s->full)
     return;
-  s->journal = jq_scheduler_get_journal (sch) != NULL;
+  s->journal = jq_scheduler_is_durable (sch);
   s->running = jq_scheduler_list_running (sch, s->pids, s->started_us);
-  g_autoptr (GPtrArray) first = jq_queue_list_first (queue,
-                                                     JQ_STATUS_NEXT_JOBS);
+  g_autoptr (GPtrArray) first = jq_scheduler_list_first (sch,
+                                                         JQ_STATUS_NEXT_JOBS);
   for (guint i = 0; i < first->len; i++)
     {
       Waiting w = { jq_job_ref (first->pdata[i]),
@@ -387,18 +402,66 @@ jq_status_append_json_string (GString *out, const char *text)
   g_string_append_c (out, '"');
 }
 
-static void
-append_task (GString *out, JqJob *job)
+/* @text as a JSON string of at most @max characters; returns how many it
+ * wrote, and sets *@cut when that is not all.  Counting characters of the
+ * valid text, not bytes of the escaped one: escaping makes at most 6
+ * bytes of one (a "<" is \u003c).  Reads no more of @text than @max + 1
+ * characters can take (4 bytes each, or one invalid byte each), so that
+ * long tasks cost little at every poll.  With @note, a cut text ends in
+ * "... [cut: N bytes]". */
+static glong
+append_json_string_cut (GString *out, const char *text, glong max,
+                        gboolean note, gboolean *cut)
 {
-  const char *const *argv = jq_job_get_argv (job);
-  g_string_append_c (out, '[');
-  for (gsize i = 0; argv[i] != NULL; i++)
+  gsize len = strnlen (text, (gsize) max * 4 + 4);
+  g_autofree char *valid = g_utf8_make_valid (text, len);
+  glong chars = g_utf8_strlen (valid, -1);
+  if (chars > max)
     {
-      if (i > 0)
+      *g_utf8_offset_to_pointer (valid, max) = '\0';
+      chars = max;
+      *cut = TRUE;
+      if (note)
+        {
+          char *noted = g_strdup_printf ("%s... [cut: %" G_GSIZE_FORMAT
+                                         " bytes]", valid, strlen (text));
+          g_free (valid);
+          valid = noted;
+        }
+    }
+  jq_status_append_json_string (out, valid);
+  return chars;
+}
+
+/* "task":[...] of at most JQ_STATUS_TASK_CHARS characters (a separator
+ * counts one), as the log cuts a task: a task may hold 64 KiB, and 150
+ * of them made one answer of 38 MB.  A cut task is followed by its whole
+ * size, "task_bytes" (its arguments' bytes) and "task_arguments". */
+static void
+append_task (GString *out, const char *const *argv)
+{
+  glong budget = JQ_STATUS_TASK_CHARS;
+  gboolean cut = FALSE;
+  gsize bytes = 0, n = 0;
+  g_string_append (out, "\"task\":[");
+  for (; argv[n] != NULL; n++)
+    {
+      bytes += strlen (argv[n]);
+      if (cut)
+        continue;
+      if (n > 0 && budget-- <= 0)
+        {
+          cut = TRUE;
+          continue;
+        }
+      if (n > 0)
         g_string_append_c (out, ',');
-      jq_status_append_json_string (out, argv[i]);
+      budget -= append_json_string_cut (out, argv[n], budget, FALSE, &cut);
     }
   g_string_append_c (out, ']');
+  if (cut)
+    g_string_append_printf (out, ",\"task_bytes\":%" G_GSIZE_FORMAT
+                            ",\"task_arguments\":%" G_GSIZE_FORMAT, bytes, n);
 }
 
 #define MS(us) ((gint64) (us) / 1000)
@@ -411,11 +474,11 @@ static void
 append_finished (GString *out, const Run *r)
 {
   g_string_append_printf (out, "{\"jobnumber\":%" G_GUINT64_FORMAT
-                          ",\"priority\":%d,\"task\":",
-                          jq_job_get_number (r->job), r->priority);
-  append_task (out, r->job);
+                          ",\"priority\":%d,",
+                          r->number, r->priority);
+  g_string_append (out, r->task_json);
   g_string_append_printf (out, ",\"queued\":%" G_GINT64_FORMAT,
-                          MS (jq_job_get_queued_us (r->job)));
+                          MS (r->queued_us));
   if (r->started_us != 0)
     g_string_append_printf (out, ",\"started\":%" G_GINT64_FORMAT,
                             MS (r->started_us));
@@ -425,8 +488,12 @@ append_finished (GString *out, const Run *r)
                           r->hit_maxruntime ? "true" : "false");
   if (r->start_error != NULL)
     {
+      /* It quotes the task too (cut to JQ_TASK_SHOWN_MAX bytes by
+       * task.c, but any text may follow). */
       g_string_append (out, ",\"start_error\":");
-      jq_status_append_json_string (out, r->start_error);
+      gboolean cut = FALSE;
+      append_json_string_cut (out, r->start_error, JQ_STATUS_TASK_CHARS,
+                              TRUE, &cut);
     }
   else
     g_string_append_printf (out, ",\"exit_code\":%d", r->exit_code);
@@ -455,20 +522,22 @@ render_json (const Snapshot *s, GString *out)
                           s->totals.succeeded, s->totals.failed,
                           s->totals.start_failures);
 
-  g_string_append (out, ",\"running\":[");
-  for (guint i = 0; i < s->running->len; i++)
+  /* nr_threads may be 1000: the first JQ_STATUS_RUNNING_JOBS are listed. */
+  g_string_append_printf (out, ",\"running_count\":%u,\"running\":[",
+                          s->running->len);
+  for (guint i = 0; i < s->running->len && i < JQ_STATUS_RUNNING_JOBS; i++)
     {
       JqJob *job = s->running->pdata[i];
       g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
                               ",\"priority\":%d,\"pid\":%d,\"started\":%"
                               G_GINT64_FORMAT ",\"queued\":%" G_GINT64_FORMAT
-                              ",\"task\":", i ? "," : "",
+                              ",", i ? "," : "",
                               jq_job_get_number (job),
                               jq_job_get_priority (job),
                               (int) g_array_index (s->pids, GPid, i),
                               MS (g_array_index (s->started_us, gint64, i)),
                               MS (jq_job_get_queued_us (job)));
-      append_task (out, job);
+      append_task (out, jq_job_get_argv (job));
       g_string_append_c (out, '}');
     }
 
@@ -478,10 +547,10 @@ render_json (const Snapshot *s, GString *out)
       const Waiting *w = &g_array_index (s->next, Waiting, i);
       g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
                               ",\"priority\":%d,\"queued\":%" G_GINT64_FORMAT
-                              ",\"task\":", i ? "," : "",
+                              ",", i ? "," : "",
                               jq_job_get_number (w->job), w->priority,
                               MS (jq_job_get_queued_us (w->job)));
-      append_task (out, w->job);
+      append_task (out, jq_job_get_argv (w->job));
       g_string_append_c (out, '}');
     }
 
@@ -503,7 +572,7 @@ render_json (const Snapshot *s, GString *out)
       const Run *r = s->runs->pdata[i];
       g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%" G_GINT64_FORMAT
                               ",%" G_GINT64_FORMAT ",\"%s\",%d]",
-                              i ? "," : "", jq_job_get_number (r->job),
+                              i ? "," : "", r->number,
                               MS (r->started_us ? r->started_us : r->ended_us),
                               MS (r->ended_us), result_names[run_result (r)],
                               r->hit_maxruntime ? 1 : 0);
@@ -521,9 +590,59 @@ render_json (const Snapshot *s, GString *out)
 
 /* ---------------------------------------------------------- answers */
 
+/* The icon browsers ask for at /favicon.ico whatever the page says (the
+ * page itself names none): answered, so that a page view is not counted
+ * as a refused request and does not fire alerts. */
+static const char icon[] =
+  "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">"
+  "<rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#2e9d4e\"/>"
+  "<path d=\"M4 5h8M4 8h8M4 11h5\" stroke=\"#fff\" stroke-width=\"1.6\"/>"
+  "</svg>\n";
+
+/* "'sha256-BASE64'" of the page's text between @open and @close, for
+ * the Content-Security-Policy.  (img-src allows data: for the page's
+ * "no icon" link, href="data:,", which some browsers check against it.) */
+static char *
+page_hash (const char *open, const char *close)
+{
+  const char *start = strstr (jq_status_page, open);
+  g_assert (start != NULL && strstr (start + 1, open) == NULL);
+  start += strlen (open);
+  const char *end = strstr (start, close);
+  g_assert (end != NULL);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (sum, (const guchar *) start, end - start);
+  g_checksum_get_digest (sum, digest, &len);
+  g_autofree char *b64 = g_base64_encode (digest, len);
+  return g_strdup_printf ("'sha256-%s'", b64);
+}
+
+const char *
+jq_status_page_csp (void)
+{
+  static gsize once;
+  static char *csp;
+  if (g_once_init_enter (&once))
+    {
+      g_autofree char *script = page_hash ("<script>", "</script>");
+      g_autofree char *style = page_hash ("<style>", "</style>");
+      csp = g_strdup_printf ("default-src 'none'; script-src %s; "
+                             "style-src %s; connect-src 'self'; "
+                             "img-src 'self' data:; base-uri 'none'; "
+                             "form-action 'none'; frame-ancestors 'none'",
+                             script, style);
+      g_once_init_leave (&once, 1);
+    }
+  return csp;
+}
+
 JqStatusPath
 jq_status_match (const char *path)
 {
+  if (g_strcmp0 (path, "/favicon.ico") == 0)
+    return JQ_STATUS_ICON;
   if (g_strcmp0 (path, "/") == 0 || g_strcmp0 (path, "/index.html") == 0)
     return JQ_STATUS_PAGE;
   if (g_strcmp0 (path, "/status.json") == 0)
@@ -542,6 +661,11 @@ jq_status_answer (JqStatus *st, JqStatusPath what, const char **content_type,
       /* The page is static; its script asks for the JSON. */
       *content_type = "text/html; charset=utf-8";
       return g_bytes_new_static (jq_status_page, sizeof jq_status_page - 1);
+    }
+  if (what == JQ_STATUS_ICON)
+    {
+      *content_type = "image/svg+xml";
+      return g_bytes_new_static (icon, sizeof icon - 1);
     }
   g_return_val_if_fail (what == JQ_STATUS_JSON || what == JQ_STATUS_METRICS,
                         NULL);

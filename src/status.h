@@ -12,8 +12,17 @@
 
 /* Waiting jobs listed by the page and the JSON (the rest are counted). */
 #define JQ_STATUS_NEXT_JOBS 100
-/* Finished jobs listed in full. */
+/* Running jobs listed (nr_threads may be up to 1000; the rest are
+ * counted). */
+#define JQ_STATUS_RUNNING_JOBS 100
+/* Finished jobs listed. */
 #define JQ_STATUS_FINISHED_JOBS 25
+/* Characters of a task (its arguments and one per separator) and of a
+ * start error shown by the JSON and the page; a task may hold 64 KiB.
+ * With the counts above and the timeline's, a status.json answer stays
+ * below JQ_STATUS_JSON_MAX bytes whatever the queue holds. */
+#define JQ_STATUS_TASK_CHARS 300
+#define JQ_STATUS_JSON_MAX (1024 * 1024)
 /* Runs kept for the 24-hour timeline; older or more are dropped. */
 #define JQ_STATUS_MAX_RUNS 2000
 
@@ -35,10 +44,16 @@ typedef enum {
   JQ_STATUS_PAGE,       /* "/" and "/index.html" */
   JQ_STATUS_JSON,       /* "/status.json" */
   JQ_STATUS_METRICS,    /* "/metrics" */
+  JQ_STATUS_ICON,       /* "/favicon.ico": a small SVG icon */
 } JqStatusPath;
 
 /* Which answer @path (without the query string) asks for. */
 JqStatusPath jq_status_match (const char *path);
+
+/* The Content-Security-Policy of the page: its one inline script and
+ * one style element allowed by their SHA-256 (computed once from the
+ * page), nothing else inline; requests to its own origin only. */
+const char *jq_status_page_csp (void);
 
 /* The body of answer @what and its Content-Type; any thread.  Returns
  * NULL and sets @error when the loop cannot be asked (the server is

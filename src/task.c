@@ -94,12 +94,6 @@ repr_append (GString *out, const char *s, gsize limit)
 }
 
 void
-jq_task_repr_append (GString *out, const char *s)
-{
-  repr_append (out, s, G_MAXSIZE);
-}
-
-void
 jq_task_repr_append_cut (GString *out, const char *s, gsize max)
 {
   gsize start = out->len;
@@ -220,6 +214,12 @@ trusted_free (gpointer data)
 
 static const char *const engine_names[] = { "bots-engine", "bots-engine.py",
                                             NULL };
+
+static gboolean
+is_engine_name (const char *name)
+{
+  return g_strv_contains (engine_names, name);
+}
 
 /* python, python3, python2.7, ... */
 static gboolean
@@ -343,7 +343,21 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
         add_dir (dirs, g_path_get_dirname (abs));
       }
   if (settings->bots_package_dir != NULL)
-    add_dir (dirs, prefix_bin (settings->bots_package_dir));
+    {
+      add_dir (dirs, prefix_bin (settings->bots_package_dir));
+      /* A source layout (Bots 3 unpacked, run in place) keeps the
+       * scripts beside the bots package folder. */
+      g_autofree char *parent = g_path_get_dirname (settings->bots_package_dir);
+      for (gsize i = 0; engine_names[i] != NULL; i++)
+        {
+          g_autofree char *e = g_build_filename (parent, engine_names[i], NULL);
+          if (g_file_test (e, G_FILE_TEST_IS_REGULAR))
+            {
+              add_dir (dirs, g_steal_pointer (&parent));
+              break;
+            }
+        }
+    }
   g_ptr_array_add (dirs, NULL);
   p->scripts_dirs = (char **) g_ptr_array_free (dirs, FALSE);
   p->pythons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -544,6 +558,54 @@ replaced (const char *const *argv, const char *first, const char *second)
   return run;
 }
 
+/* Authorization off ("*"): whatever program is found runs. */
+static char **
+resolve_any (const char *const *argv, char **program, const char *shown,
+             char **file, GError **error)
+{
+  /* errno as the exec would report it */
+  int why = ENOENT;
+  if (*program != NULL && is_executable_file (*program))
+    {
+      *file = g_steal_pointer (program);
+      return g_strdupv ((char **) argv);
+    }
+  if (*program != NULL && access (*program, F_OK) == 0)
+    why = EACCES;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND, "cannot run %s: %s%s",
+               shown, g_strerror (why),
+               strchr (argv[0], '/') ? "" : " (not found on PATH)");
+  return NULL;
+}
+
+/* A trusted Python: runs only when its script, argv[1], is bots-engine. */
+static char **
+resolve_python_script (JqTaskPolicy *p, const char *const *argv,
+                       GPtrArray *engines, const char *python, char **file,
+                       GError **error)
+{
+  /* Python opens its script relative to its working folder, no PATH. */
+  g_autofree char *script = absolute_in (p->job_dir, argv[1]);
+  g_autofree char *engine = match_text (engines, script);
+  if (engine == NULL)
+    {
+      g_autofree char *real_script = resolve_file (argv[1], script, error);
+      if (real_script == NULL)
+        return NULL;
+      engine = match_real (engines, real_script);
+    }
+  if (engine == NULL)
+    {
+      g_autoptr (GString) shown = g_string_new (NULL);
+      jq_task_repr_append_cut (shown, argv[1], JQ_TASK_SHOWN_MAX);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "the script %s of "
+                   "the Python task is not bots-engine", shown->str);
+      return NULL;
+    }
+  *file = g_strdup (python);
+  return replaced (argv, python, engine);
+}
+
 char **
 jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
                  GError **error)
@@ -557,27 +619,30 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
     }
   jq_task_repr_append_cut (shown, argv[0], JQ_TASK_SHOWN_MAX);
   g_autofree char *program = find_program (p, argv[0]);
-  if (p->anything)
+  if (program == NULL && !p->anything && is_engine_name (argv[0]))
     {
-      /* errno as the exec would report it */
-      int why = ENOENT;
-      if (program != NULL && is_executable_file (program))
+      /* What Bots sends by name ("bots-engine.py --new" from a crontab
+       * line) is found in Bots' scripts' folders too, after PATH: a
+       * service manager's PATH rarely holds them.  It then runs by that
+       * full path. */
+      for (gsize d = 0; p->scripts_dirs[d] != NULL && program == NULL; d++)
         {
-          *file = g_steal_pointer (&program);
-          return g_strdupv ((char **) argv);
+          g_autofree char *c = g_build_filename (p->scripts_dirs[d], argv[0],
+                                                 NULL);
+          if (is_executable_file (c))
+            program = g_steal_pointer (&c);
         }
-      if (program != NULL && access (program, F_OK) == 0)
-        why = EACCES;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_NOT_FOUND, "cannot run %s: %s%s",
-                   shown->str, g_strerror (why),
-                   strchr (argv[0], '/') ? "" : " (not found on PATH)");
-      return NULL;
     }
+  if (p->anything)
+    return resolve_any (argv, &program, shown->str, file, error);
   if (program == NULL)
     {
+      g_autofree char *dirs = g_strjoinv (":", p->scripts_dirs);
       g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-                   "%s is not found on PATH (%s)", shown->str,
-                   p->search_path);
+                   "%s is not found on PATH (%s)%s%s", shown->str,
+                   p->search_path, is_engine_name (argv[0]) && dirs[0]
+                   ? " nor in Bots' scripts' folders " : "",
+                   is_engine_name (argv[0]) ? dirs : "");
       return NULL;
     }
   /* The usual case, the trusted path sent as it is, costs no system
@@ -613,26 +678,7 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
                    "authorized_tasks", shown->str);
       return NULL;
     }
-  /* Python opens its script relative to its working folder, no PATH. */
-  g_autofree char *script = absolute_in (p->job_dir, argv[1]);
-  g_autofree char *engine = match_text (engines, script);
-  if (engine == NULL)
-    {
-      g_autofree char *real_script = resolve_file (argv[1], script, error);
-      if (real_script == NULL)
-        return NULL;
-      engine = match_real (engines, real_script);
-    }
-  if (engine == NULL)
-    {
-      g_string_truncate (shown, 0);
-      jq_task_repr_append_cut (shown, argv[1], JQ_TASK_SHOWN_MAX);
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "the script %s of "
-                   "the Python task is not bots-engine", shown->str);
-      return NULL;
-    }
-  *file = g_strdup (python);
-  return replaced (argv, python, engine);
+  return resolve_python_script (p, argv, engines, python, file, error);
 }
 
 gboolean

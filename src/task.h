@@ -13,9 +13,6 @@
  * escapes.  Bytes that are not UTF-8 are shown as \xNN. */
 char *jq_task_repr (const char *const *argv);
 
-/* Renders one string as Python's repr() would. */
-void jq_task_repr_append (GString *out, const char *s);
-
 /* How much of a task a log line, a report or an error message shows:
  * a whole task, and one of its arguments. */
 #define JQ_TASK_LOG_MAX   1000
@@ -28,8 +25,8 @@ void jq_task_repr_append (GString *out, const char *s);
  * and only so many. */
 char *jq_task_repr_cut (const char *const *argv);
 
-/* jq_task_repr_append() stopping after @max bytes, followed then by
- * "... [cut: N bytes]". */
+/* Renders one string as Python's repr() would, stopping after @max
+ * bytes, followed then by "... [cut: N bytes]". */
 void jq_task_repr_append_cut (GString *out, const char *s, gsize max);
 
 /* Checks @argv against the limits above.  Returns FALSE and sets @error

@@ -351,6 +351,43 @@ test_read_assignment (void **state)
 }
 
 static void
+test_script_python (void **state)
+{
+  static const char *const files[] = {
+    "a=#!/usr/bin/python3\nimport sys\n",
+    "b=#! /usr/bin/env  python2 \nimport sys\n",
+    "c=#!/bin/sh\n'''exec' \"/opt/my venv/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\n",
+    "d=#!/bin/sh\nexec python3 -m bots\n",
+    "e=#!/bin/sh\n'''exec' \"/x\" \"$0\" \"$@\"\nimport sys\n",
+    "f=import sys\n",
+    "g=#!python3\n",
+    "h=#!/bin/sh\n'''exec' \"\" \"$0\" \"$@\"\n' '''\n",
+    NULL,
+  };
+  g_autofree char *root = make_tree (files);
+  const char *names[] = { "a", "b", "c", "d", "e", "f", "g", "h", "none" };
+  const char *want[] = { "/usr/bin/python3", "/usr/bin/env python2",
+                         "/opt/my venv/bin/python", NULL, NULL, NULL, NULL,
+                         NULL, NULL };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *p = g_build_filename (root, names[i], NULL);
+      g_auto (GStrv) argv = NULL;
+      gboolean ok = jq_botsenv_script_python (p, &argv);
+      if (want[i] == NULL)
+        {
+          assert_false (ok);
+          assert_null (argv);
+          continue;
+        }
+      assert_true (ok);
+      g_autofree char *joined = g_strjoinv (" ", argv);
+      assert_string_equal (joined, want[i]);
+    }
+  remove_tree (root);
+}
+
+static void
 test_load_missing_says_where (void **state)
 {
   g_autoptr (GError) error = NULL;
@@ -395,6 +432,7 @@ main (void)
     cmocka_unit_test (test_find_config_as_bots),
     cmocka_unit_test (test_find_config_bots4),
     cmocka_unit_test (test_read_assignment),
+    cmocka_unit_test (test_script_python),
     cmocka_unit_test (test_load_missing_says_where),
     cmocka_unit_test (test_load_error_names_file),
   };

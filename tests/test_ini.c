@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "ini.h"
@@ -179,23 +181,23 @@ static void
 test_int (void **state)
 {
   gint64 v;
-  assert_true (jq_parse_int ("42", &v));
+  assert_true (jq_ini_parse_int ("42", &v));
   assert_int_equal (v, 42);
-  assert_true (jq_parse_int ("  28082  ", &v));
+  assert_true (jq_ini_parse_int ("  28082  ", &v));
   assert_int_equal (v, 28082);
-  assert_true (jq_parse_int ("-3", &v));
+  assert_true (jq_ini_parse_int ("-3", &v));
   assert_int_equal (v, -3);
-  assert_true (jq_parse_int ("+7", &v));
+  assert_true (jq_ini_parse_int ("+7", &v));
   assert_int_equal (v, 7);
-  assert_true (jq_parse_int ("1_000", &v));
+  assert_true (jq_ini_parse_int ("1_000", &v));
   assert_int_equal (v, 1000);
-  assert_false (jq_parse_int ("", &v));
-  assert_false (jq_parse_int ("12a", &v));
-  assert_false (jq_parse_int ("1.5", &v));
-  assert_false (jq_parse_int ("_1", &v));
-  assert_false (jq_parse_int ("1__0", &v));
-  assert_false (jq_parse_int ("1_", &v));
-  assert_false (jq_parse_int ("99999999999999999999", &v));
+  assert_false (jq_ini_parse_int ("", &v));
+  assert_false (jq_ini_parse_int ("12a", &v));
+  assert_false (jq_ini_parse_int ("1.5", &v));
+  assert_false (jq_ini_parse_int ("_1", &v));
+  assert_false (jq_ini_parse_int ("1__0", &v));
+  assert_false (jq_ini_parse_int ("1_", &v));
+  assert_false (jq_ini_parse_int ("99999999999999999999", &v));
 }
 
 static void
@@ -253,6 +255,49 @@ test_load_missing (void **state)
   assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_NOT_FOUND));
 }
 
+static void
+test_load_not_a_file (void **state)
+{
+  /* A link to /dev/zero would be read for ever; a FIFO would block. */
+  g_autofree char *dir = g_dir_make_tmp ("jqini-XXXXXX", NULL);
+  g_autofree char *link = g_build_filename (dir, "bots.ini", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo.ini", NULL);
+  assert_int_equal (symlink ("/dev/zero", link), 0);
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  const char *paths[] = { link, fifo, "/dev/zero", dir };
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      assert_null (jq_ini_load (paths[i], &error));
+      assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_IO));
+      assert_non_null (strstr (error->message, "not a regular file"));
+    }
+  unlink (link);
+  unlink (fifo);
+  rmdir (dir);
+}
+
+static void
+test_load_too_large (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("jqini-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "bots.ini", NULL);
+  gsize size = JQ_INI_MAX_SIZE + 1;
+  g_autofree char *text = g_malloc (size);
+  memset (text, '#', size);
+  assert_true (g_file_set_contents (path, text, size, NULL));
+  g_autoptr (GError) error = NULL;
+  assert_null (jq_ini_load (path, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_IO));
+  assert_non_null (strstr (error->message, "too large"));
+  /* At the limit it is read. */
+  assert_true (g_file_set_contents (path, text, JQ_INI_MAX_SIZE, NULL));
+  g_autoptr (JqIni) ini = jq_ini_load (path, NULL);
+  assert_non_null (ini);
+  unlink (path);
+  rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -273,6 +318,8 @@ main (void)
     cmocka_unit_test (test_typed_getters),
     cmocka_unit_test (test_bots_ini_file),
     cmocka_unit_test (test_load_missing),
+    cmocka_unit_test (test_load_not_a_file),
+    cmocka_unit_test (test_load_too_large),
   };
   return cmocka_run_group_tests_name ("ini", tests, NULL, NULL);
 }

@@ -116,6 +116,26 @@ test_find_in_proc (void **state)
   assert_int_equal (GPOINTER_TO_INT (g_hash_table_lookup (found, &eleven)),
                     106);
 
+  /* A job's whole tree, for killing it: the leader and its child, not
+   * another job's daemon, not a zombie (whose marks cannot be read). */
+  g_autoptr (GArray) tree = jq_jobmark_find_job (root, QUEUE, 7);
+  assert_int_equal (tree->len, 2);
+  int a = g_array_index (tree, int, 0), b = g_array_index (tree, int, 1);
+  assert_int_equal (MIN (a, b), 100);
+  assert_int_equal (MAX (a, b), 101);
+  /* the daemon that called setsid() belongs to job 8's tree */
+  g_autoptr (GArray) daemon = jq_jobmark_find_job (root, QUEUE, 8);
+  assert_int_equal (daemon->len, 1);
+  assert_int_equal (g_array_index (daemon, int, 0), 102);
+  g_autoptr (GArray) gone = jq_jobmark_find_job (root, QUEUE, 9);
+  assert_int_equal (gone->len, 0);
+  /* every job of the queue: 100, 101, 102, 106 */
+  g_autoptr (GArray) all = jq_jobmark_find_job (root, QUEUE, 0);
+  assert_int_equal (all->len, 4);
+  assert_int_equal (jq_jobmark_number (root, 101, QUEUE), 7);
+  assert_int_equal (jq_jobmark_number (root, 104, QUEUE), 0);
+  assert_int_equal (jq_jobmark_number (root, 105, QUEUE), 0);
+
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", root);
   assert_int_equal (system (cmd), 0);
 }

@@ -326,6 +326,56 @@ test_newer_version (void **state)
   assert_refused_untouched (f, "newer bots-jobqueue");
 }
 
+/* The formats this code must read, from files the version that wrote them
+ * made (tests/data/journal-vN.sql): every job, its state, the history,
+ * the settings and the queue's identity come back. */
+static void
+test_stored_version_1 (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *sql = NULL;
+  assert_true (g_file_get_contents (SRCDIR "/tests/data/journal-v1.sql",
+                                    &sql, NULL, NULL));
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (db);
+
+  JqJournal *j = open_ok (f);
+  assert_true (jq_journal_get_queue_id (j) == 2579472606699654187u);
+  assert_true (jq_journal_get_flag (j, "paused"));
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  assert_int_equal (next, 7);
+  assert_int_equal (l.jobs->len, 3);
+  assert_true (g_array_index (l.running, gboolean, 0));   /* job 1 ran */
+  assert_false (g_array_index (l.running, gboolean, 1));
+  assert_true (g_strv_equal (jq_job_get_argv (l.jobs->pdata[1]),
+                             TASK ("bots-engine", "a\nb", "", "'\"")));
+  assert_int_equal (jq_job_get_priority (l.jobs->pdata[2]), 9);
+  loaded_free (&l);
+
+  g_autoptr (GArray) rows = jq_journal_history (j, 10, G_MAXSIZE);
+  assert_int_equal (rows->len, 2);
+  JqFinished *nostart = &g_array_index (rows, JqFinished, 0);
+  JqFinished *killed = &g_array_index (rows, JqFinished, 1);
+  assert_int_equal (nostart->number, 5);
+  assert_string_equal (nostart->start_error, "no such file");
+  assert_int_equal (nostart->started_us, 0);
+  assert_int_equal (killed->number, 4);
+  assert_int_equal (killed->exit_code, -9);
+  assert_int_equal (killed->term_signal, 9);
+  assert_true (killed->hit_maxruntime);
+  assert_true (killed->ended_us - killed->started_us == 3000000);
+  g_autoptr (JqFinished) found = jq_journal_find_finished (j, 4);
+  assert_non_null (found);
+  assert_string_equal (found->argv[1], "--done");
+  assert_null (jq_journal_find_finished (j, 1));   /* still queued */
+  jq_journal_close (j);
+}
+
 static void
 test_locked (void **state)
 {
@@ -370,6 +420,76 @@ test_failed_write_reported (void **state)
 }
 
 static void
+test_broken_after_failure (void **state)
+{
+  /* Memory and disk parted at the first failure: later commits fail too,
+   * and write nothing, even when the write itself would work. */
+  Fixture *f = *state;
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) one = jq_job_new (1, 5, TASK ("a"), 0);
+  g_autoptr (JqJob) two = jq_job_new (2, 5, TASK ("b"), 0);
+  failures = 0;
+  jq_journal_set_failure_handler (j, on_failed, NULL);
+  jq_journal_add (j, one);
+  jq_journal_begin (j);
+  jq_journal_add (j, one);        /* fails */
+  assert_false (jq_journal_commit (j, NULL));
+  g_autoptr (GError) error = NULL;
+  jq_journal_begin (j);
+  jq_journal_add (j, two);        /* would work */
+  assert_false (jq_journal_commit (j, &error));
+  assert_true (g_error_matches (error, JQ_ERROR, JQ_ERROR_JOURNAL));
+  assert_int_equal (failures, 1);   /* reported once */
+  jq_journal_close (j);
+
+  j = open_ok (f);
+  guint64 next = 0;
+  Loaded loaded = load (j, &next);
+  assert_int_equal (loaded.jobs->len, 1);   /* job 2 was never written */
+  loaded_free (&loaded);
+  jq_journal_close (j);
+}
+
+static void
+check_moved_away (Fixture *f, gboolean replace)
+{
+  JqJournal *j = open_ok (f);
+  g_autoptr (JqJob) one = jq_job_new (1, 5, TASK ("a"), 0);
+  g_autoptr (JqJob) two = jq_job_new (2, 5, TASK ("b"), 0);
+  jq_journal_add (j, one);
+  g_autofree char *moved = g_strconcat (f->path, ".moved", NULL);
+  assert_int_equal (rename (f->path, moved), 0);
+  if (replace)
+    {
+      g_autofree char *text = NULL;
+      gsize len = 0;
+      assert_true (g_file_get_contents (moved, &text, &len, NULL));
+      assert_true (g_file_set_contents (f->path, text, len, NULL));
+    }
+  g_autoptr (GError) error = NULL;
+  failures = 0;
+  jq_journal_set_failure_handler (j, on_failed, NULL);
+  jq_journal_begin (j);
+  jq_journal_add (j, two);
+  assert_false (jq_journal_commit (j, &error));
+  assert_non_null (strstr (error->message, "deleted or replaced"));
+  assert_int_equal (failures, 1);
+  jq_journal_close (j);
+}
+
+static void
+test_deleted_under_us (void **state)
+{
+  check_moved_away (*state, FALSE);
+}
+
+static void
+test_replaced_under_us (void **state)
+{
+  check_moved_away (*state, TRUE);
+}
+
+static void
 test_durability_names (void **state)
 {
   JqDurability d;
@@ -406,6 +526,8 @@ test_queue_id_is_kept (void **state)
 int
 main (void)
 {
+  /* The lock test waits this long for the lock, not the server's 2 s. */
+  jq_journal_set_busy_timeout (50);
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
   const struct CMUnitTest tests[] = {
     T (test_round_trip),
@@ -418,8 +540,12 @@ main (void)
     T (test_corrupt_database),
     T (test_other_sqlite_database),
     T (test_newer_version),
+    T (test_stored_version_1),
     T (test_locked),
     T (test_failed_write_reported),
+    T (test_broken_after_failure),
+    T (test_deleted_under_us),
+    T (test_replaced_under_us),
     T (test_queue_id_is_kept),
     cmocka_unit_test (test_durability_names),
   };

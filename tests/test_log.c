@@ -405,6 +405,26 @@ test_limit_summarizes (void **state)
       "seconds were not logged one by one.\n");
 }
 
+static void
+test_discarded_lines_never_arrive (void **state)
+{
+  /* A batch whose journal commit failed: what it logged was not saved. */
+  Fixture *f = *state;
+  g_autoptr (JqLog) log = open_log (f, JQ_LOG_INFO);
+  jq_log_hold (log);
+  jq_log_write (log, JQ_LOG_INFO, "Added job 19, never saved");
+  jq_log_discard (log);
+  jq_log_write (log, JQ_LOG_CRITICAL, "why");
+  g_autofree char *after = read_file (f->path);
+  assert_string_equal (after, "20261127 23:59:00 CRITICAL : why\n");
+  /* The next batch is logged as usual. */
+  jq_log_hold (log);
+  jq_log_write (log, JQ_LOG_INFO, "next");
+  jq_log_release (log);
+  g_autofree char *next = read_file (f->path);
+  assert_non_null (strstr (next, "INFO     : next"));
+}
+
 int
 main (void)
 {
@@ -425,6 +445,7 @@ main (void)
     T (test_rollover_from_file_age),
     T (test_reopen_after_external_rotation),
     T (test_held_lines_arrive_at_release),
+    T (test_discarded_lines_never_arrive),
     cmocka_unit_test (test_unwritable_path),
   };
   return cmocka_run_group_tests_name ("log", tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "queue.h"
 
 static int
@@ -384,6 +386,8 @@ test_random_against_model (void **state)
     g_strfreev (pool[i]);
 }
 
+/* A million jobs in order: a measure more than a test, run by `make
+ * bench` (test_queue --million), not by make check. */
 static void
 test_million_waiting (void **state)
 {
@@ -420,7 +424,7 @@ test_million_waiting (void **state)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup_teardown (f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -439,7 +443,11 @@ main (void)
     T (test_next_number_only_rises),
     cmocka_unit_test (test_job_outlives_queue),
     T (test_random_against_model),
+  };
+  const struct CMUnitTest bench[] = {
     T (test_million_waiting),
   };
+  if (argc > 1 && strcmp (argv[1], "--million") == 0)
+    return cmocka_run_group_tests_name ("queue-bench", bench, NULL, NULL);
   return cmocka_run_group_tests_name ("queue", tests, NULL, NULL);
 }

@@ -153,7 +153,7 @@ test_addjob_codes (void **state)
   /* a bare <value> is a string too */
   assert_int_equal (call_int (f, ADDJOB ("<value>bots-engine</value>", "2")),
                     0);
-  assert_int_equal (jq_queue_count (jq_scheduler_get_queue (f->scheduler)),
+  assert_int_equal (jq_scheduler_count_waiting (f->scheduler),
                     2);
 }
 
@@ -191,7 +191,7 @@ test_listjobs_and_getjob (void **state)
   free ((void *) a0);
   free ((void *) a1);
   xmlrpc_DECREF (job);
-  assert_int_equal (jq_queue_count (jq_scheduler_get_queue (f->scheduler)),
+  assert_int_equal (jq_scheduler_count_waiting (f->scheduler),
                     1);
   assert_int_equal (call_int (f, NOARGS ("clearjobq")), 0);
   assert_int_equal (call_int (f, NOARGS ("listjobs")), 0);
@@ -218,7 +218,7 @@ test_faults (void **state)
   expect_fault (f, "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]>"
                    NOARGS ("listjobs"), "DOCTYPE and ENTITY");
   expect_fault (f, ADDJOB (S ("a&#0;b"), "5"), "not a valid XML-RPC");
-  assert_int_equal (jq_queue_count (jq_scheduler_get_queue (f->scheduler)),
+  assert_int_equal (jq_scheduler_count_waiting (f->scheduler),
                     0);
 }
 

@@ -88,9 +88,15 @@ no_running (gpointer i, GPtrArray *jobs, GArray *pids, GArray *started)
 }
 
 static JqRecordState
-no_record (gpointer i, guint64 number, JqRecordedEnd *end)
+no_record (gpointer i, guint64 number)
 {
   return JQ_RECORD_NONE;
+}
+
+static JqFinished *
+no_finished (gpointer i, guint64 number)
+{
+  return NULL;
 }
 
 static gboolean
@@ -145,6 +151,7 @@ static const JqJournalBackend fake_backend = {
   .requeue_at_head = nothing_u64, .prune_history = no_prune,
   .history = no_history, .count_history = no_count,
   .list_running = no_running, .find_job = no_record,
+  .find_finished = no_finished,
 };
 
 typedef struct {

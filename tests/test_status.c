@@ -1,10 +1,11 @@
 /* Tests of the status module's pure parts: JSON string escaping and the
- * paths it answers. */
+ * paths it answers, the page's Content-Security-Policy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include "status.h"
 
@@ -48,6 +49,20 @@ test_paths (void **state)
   assert_int_equal (jq_status_match ("/metrics/"), JQ_STATUS_NONE);
   assert_int_equal (jq_status_match ("*"), JQ_STATUS_NONE);
   assert_int_equal (jq_status_match (NULL), JQ_STATUS_NONE);
+  assert_int_equal (jq_status_match ("/favicon.ico"), JQ_STATUS_ICON);
+  assert_int_equal (jq_status_match ("/favicon.ico/"), JQ_STATUS_NONE);
+}
+
+/* The page's script and style by their hash, nothing inline besides. */
+static void
+test_page_csp (void **state)
+{
+  const char *csp = jq_status_page_csp ();
+  assert_null (strstr (csp, "unsafe"));
+  assert_non_null (strstr (csp, "script-src 'sha256-"));
+  assert_non_null (strstr (csp, "style-src 'sha256-"));
+  assert_non_null (strstr (csp, "default-src 'none'"));
+  assert_ptr_equal (jq_status_page_csp (), csp);      /* computed once */
 }
 
 int
@@ -56,6 +71,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_json_escaping),
     cmocka_unit_test (test_paths),
+    cmocka_unit_test (test_page_csp),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -428,6 +428,8 @@ test_bots_settings (void **state)
          NULL);
 }
 
+static void check_scripts_dir (const char *package, const char *expected);
+
 static void
 test_bots_package_scripts_folder (void **state)
 {
@@ -439,6 +441,45 @@ test_bots_package_scripts_folder (void **state)
          NULL);
   check (tr, TASK ("python3", engine), "usr/bin/python3", NULL, NULL);
   check (tr, TASK (engine), "venv/bin/bots-engine.py", NULL, NULL);
+
+  /* A bare engine name not on PATH (a systemd unit's) is found in the
+   * scripts' folder and runs by its full path; no other bare name is. */
+  g_autofree char *on_path = at (tr, "usr/local/bin/bots-engine.py");
+  assert_int_equal (unlink (on_path), 0);
+  make_file (tr, "venv/bin/other", 0755);
+  make_policy (tr, NULL, NULL, NULL, TRUE);
+  check (tr, TASK ("bots-engine.py", "--new"), "venv/bin/bots-engine.py",
+         "venv/bin/bots-engine.py", NULL);
+  check (tr, TASK ("other"), NULL, NULL, NULL);
+  make_policy (tr, NULL, NULL, NULL, FALSE);
+  check (tr, TASK ("bots-engine.py", "--new"), NULL, NULL, NULL);
+}
+
+/* Bots 3 run in place: bots-engine.py beside the bots package folder
+ * makes that folder a scripts' folder; a package folder without one
+ * beside it adds nothing. */
+static void
+test_source_layout (void **state)
+{
+  Tree *tr = *state;
+  make_file (tr, "src3/bots-engine.py", 0644);
+  make_file (tr, "src3/other.py", 0644);
+  g_autofree char *src = at (tr, "src3");
+  g_autofree char *pkg = at (tr, "src3/bots");
+  g_autofree char *engine = at (tr, "src3/bots-engine.py");
+  g_autofree char *other = at (tr, "src3/other.py");
+  JqTaskPolicySettings s = { .search_path = tr->path, .job_dir = pkg,
+                             .bots_package_dir = pkg };
+  jq_task_policy_free (tr->policy);
+  tr->policy = jq_task_policy_new (&s);
+  const char *const *dirs = jq_task_policy_get_scripts_dirs (tr->policy);
+  assert_string_equal (dirs[0], src);
+  assert_null (dirs[1]);
+  check (tr, TASK ("python3", engine, "-cconfig", "--new"), "usr/bin/python3",
+         "usr/bin/python3", "src3/bots-engine.py");
+  check (tr, TASK ("python3", other), NULL, NULL, NULL);
+  g_autofree char *elsewhere = at (tr, "opt/bots");
+  check_scripts_dir (elsewhere, NULL);
 }
 
 static void
@@ -544,6 +585,7 @@ main (void)
     T (test_anything),
     T (test_bots_settings),
     T (test_bots_package_scripts_folder),
+    T (test_source_layout),
     cmocka_unit_test (test_scripts_dirs),
     cmocka_unit_test (test_split_list),
   };

@@ -10,8 +10,12 @@ Layouts:
              bots-engine.py
   version 4: ~/.bots/env/<BOTSENV>/config, scripts without .py
 The Python of the installation is <prefix>/bin/python3, a small script
-that runs the tests' Python with the package on its path, as a Python
-with Bots installed has.  With venv=True it is a real virtualenv.
+that runs the tests' Python with <prefix>/lib/pythonX.Y/site-packages on
+its path, as a Python with Bots installed has.  With venv=True it is a
+real virtualenv.  With source=True it is Bots 3 unpacked and run in
+place: the scripts beside the bots package folder (<top>/src3/bots), run
+by the tests' own Python, which finds the package only because Python
+puts a script's folder first on its path.
 
 Everything is run the way cron and systemd run it: env -i with HOME and
 a short PATH."""
@@ -75,7 +79,7 @@ def write(path, text, mode=0o644):
 
 class FakeBots:
     def __init__(self, version=3, venv=False, botsenv="default", jobqueue=None,
-                 interpreter=None):
+                 interpreter=None, source=False):
         self.version = version
         self.top = tempfile.mkdtemp(prefix="jqfake-")
         self.home = os.path.join(self.top, "home", "bots")
@@ -91,10 +95,14 @@ class FakeBots:
             self.site = subprocess.run(
                 [self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                 check=True, capture_output=True, text=True).stdout.strip()
+        elif source:
+            self.prefix = self.bin = self.site = os.path.join(self.top, "src3")
+            self.python = interpreter or sys.executable
         else:
             self.prefix = os.path.join(self.top, "usr", "local")
             self.bin = os.path.join(self.prefix, "bin")
-            self.site = os.path.join(self.prefix, "lib", "site-packages")
+            self.site = os.path.join(self.prefix, "lib", "python%d.%d" % sys.version_info[:2],
+                                     "site-packages")
             self.python = os.path.join(self.bin, "python3")
             write(self.python, '#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n'
                   % (self.site, interpreter or sys.executable), 0o755)

@@ -4,12 +4,20 @@
 Appends "start NAME T" to RECORD when it starts and "end NAME T" when it
 ends (T: time.monotonic_ns, comparable across processes), waiting in
 between for FILE to exist when asked to.  With --record-term a SIGTERM
-records "end NAME T" too before it ends the job as it would have."""
+records "end NAME T" too before it ends the job as it would have.
+
+A job always ends: a wait also ends when FILE's folder is gone (the test
+is over) and, whatever happens to the folder, after MAX_WAIT seconds
+($JQ_JOB_MAX_WAIT; no test waits that long).  A folder being removed
+while the job writes its start record can survive the removal with just
+that record in it, so the folder alone does not say the test is over."""
 
 import os
 import signal
 import sys
 import time
+
+MAX_WAIT = float(os.environ.get("JQ_JOB_MAX_WAIT", "300"))
 
 
 def record(path, what, name):
@@ -32,7 +40,11 @@ def main(argv):
         i += 2
         if opt == "--wait":
             # a test that is over removes its folder: never outlive it
-            while not os.path.exists(val) and os.path.isdir(os.path.dirname(val)):
+            give_up = time.monotonic() + MAX_WAIT
+            while not os.path.exists(val) and os.path.isdir(os.path.dirname(val) or "."):
+                if time.monotonic() > give_up:
+                    sys.stderr.write("job.py: gave up waiting for %s\n" % val)
+                    return 3
                 time.sleep(0.005)
         elif opt == "--exit":
             exit_code = int(val)

@@ -21,6 +21,8 @@ import xmlrpc.client
 BUILDDIR = os.environ.get("JQ_BUILDDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SRCDIR = os.environ.get("JQ_SRCDIR", BUILDDIR)
 SERVER = os.path.join(BUILDDIR, "src", "bots-jobqueueserver")
+# The same server with failure injection (tests/faults.h): tests only.
+FAULTS_SERVER = os.path.join(BUILDDIR, "tests", "bots-jobqueueserver-faults")
 JOB2QUEUE = os.path.join(BUILDDIR, "src", "bots-job2queue")
 ADMIN = os.path.join(BUILDDIR, "src", "bots-jobqueue")
 JOB = os.path.join(SRCDIR, "tests", "integration", "job.py")
@@ -160,20 +162,27 @@ class BotsDir:
                         timeout)
 
     def cleanup(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+        # A job that writes its start record while the tree is removed can
+        # leave the folder behind with just that file; jobs waiting for a
+        # file in it end only when the folder is gone, so try again.
+        for _ in range(50):
+            shutil.rmtree(self.root, ignore_errors=True)
+            if not os.path.exists(self.root):
+                break
+            time.sleep(0.01)
 
 
 class Server:
     """The real server process on a BotsDir."""
 
-    def __init__(self, bots, env=None, args=None, cwd=None):
+    def __init__(self, bots, env=None, args=None, cwd=None, binary=SERVER):
         self.bots = bots
         environ = dict(os.environ)
         if "PATH" not in (env or {}):
             environ["PATH"] = bots.bin + os.pathsep + environ.get("PATH", "/usr/bin:/bin")
         environ.update(env or {})
         self.proc = subprocess.Popen(
-            [SERVER, "-c" + bots.config] + (args or []), env=environ,
+            [binary, "-c" + bots.config] + (args or []), env=environ,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd or bots.root)
         wait_for(self._ready, "server to listen on port %d" % bots.port)
 

@@ -1,8 +1,10 @@
 """bots-jobqueue, the administrator's command, against the real server:
 every subcommand, --json parsed back, exit codes, 80 columns."""
 
+import http.server
 import json
 import subprocess
+import threading
 
 import xmlrpc.client
 
@@ -78,6 +80,29 @@ class AdminCli(jqtest.ServerTestCase):
         self.assertRegex(hist, r"\n1 +5 .* 9 +sh -c 'exit 9'")
         rows = json.loads(self.cli("--json", "history", "-n", "2").stdout)
         self.assertEqual([r["jobnumber"] for r in rows], [3, 2])
+
+    def test_answers_beyond_512_kib(self):
+        """list and history answers past xmlrpc-c's default 512 KiB
+        response limit: 1,500 waiting Bots 3 tasks (about 1 MB of
+        XML-RPC) and 600 finished 1 KB ones are all listed, not "exit 1,
+        server cannot be reached"."""
+        engine = ["/usr/bin/python2.7", "/usr/local/lib/python2.7/dist-packages/bots/bots-engine.py"]
+        rpc = self.server.proxy()
+        for i in range(600):
+            rpc.addjob(["true", "%04d" % i + "h" * 1000], 5)
+        jqtest.wait_for(lambda: rpc.status()["totals"]["succeeded"] == 600, "600 jobs to run",
+                        timeout=60, interval=0.1)
+        rpc.pause()
+        for i in range(1500):
+            rpc.addjob(engine + ["-cconfig", "--new", "route-%04d" % i + "w" * 400], 5)
+        listed = json.loads(self.cli("--json", "list").stdout)
+        self.assertEqual(len(listed), 1500)
+        self.assertEqual(listed[-1][2][-1], "route-1499" + "w" * 400)
+        self.assertGreaterEqual(len(self.cli("list").stdout.splitlines()), 1501)
+        rows = json.loads(self.cli("--json", "history", "-n", "600").stdout)
+        self.assertEqual(len(rows), 600)
+        self.assertEqual(rows[0]["task"][1], "0599" + "h" * 1000)
+        self.cli("clear")
 
     def test_add_numbers_and_wait(self):
         # A program that cannot start has ended before the answer: its
@@ -165,6 +190,46 @@ class NoServer(jqtest.unittest.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("unexpected answer to status", r.stderr)
         finally:
+            bots.cleanup()
+
+    def test_answer_too_large(self):
+        """An answer beyond the 128 MiB a client can hold (xmlrpc-c's
+        limit; whatever listens on the port may send one) is an error that
+        says so, not libcurl's "Failure writing output to destination";
+        exit 1.  What it sends is streamed, 1 MiB at a time."""
+        bots = jqtest.BotsDir()
+        size = 129 * 1024 * 1024
+        chunk = b" " * (1024 * 1024)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(size // len(chunk)):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", bots.port), Handler)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "list"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("answered listjobs with more than 128 MiB, the most a client can hold",
+                          r.stderr)
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+            thread.join()
             bots.cleanup()
 
     def test_unreachable(self):

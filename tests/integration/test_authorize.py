@@ -264,7 +264,41 @@ class BotsSends(jqtest.ServerTestCase):
         runs = self.engine_runs(3 if system else 2)
         # jobs run in the Bots folder, the bots package here
         self.assertEqual({r[0] for r in runs}, {os.path.realpath(package)})
-        self.assertEqual(self.rpc.submit(["bots-engine"], 5)["code"], 3)  # not on PATH
+        # a bare engine name, not on the server's PATH, is found in the
+        # scripts' folder and runs by that full path; other bare names
+        # are not looked for there
+        self.assertEqual(self.rpc.submit(["bots-engine", "--new"], 5)["code"], 0)
+        self.assertEqual(self.rpc.submit(["bots-engine.py", "--new"], 5)["code"], 0)
+        runs = self.engine_runs((3 if system else 2) + 2)
+        self.assertEqual(runs[-2][1:], [os.path.join(self.scripts, "bots-engine"), "--new"])
+        self.assertEqual(runs[-1][1:], [os.path.join(self.scripts, "bots-engine.py"), "--new"])
+        self.assertEqual(self.rpc.submit(["python", engine], 5)["code"], 3)
+
+    def test_source_layout(self):
+        """Bots 3 run in place: the scripts beside the bots package
+        folder, nothing in [settings], nothing on the server's PATH."""
+        src = os.path.join(self.tmp, "src3")
+        package = os.path.join(src, "bots")
+        os.makedirs(package)
+        shutil.move(self.bots.config, os.path.join(package, "config"))
+        self.bots.config = os.path.join(package, "config")
+        self.bots.log_path = os.path.join(package, "botssys", "logging", "jobqueue.log")
+        engine = os.path.join(src, "bots-engine.py")
+        shutil.move(os.path.join(self.scripts, "bots-engine.py"), engine)
+        planted = os.path.join(src, "other.py")
+        Attacks.write_exec(planted, PLANTED % os.path.join(self.tmp, "planted"))
+        self.restart({})
+        self.assertIn("and in %s" % os.path.realpath(src), self.bots.log())
+        system = shutil.which("python3", path="/usr/bin:/bin")
+        if system:   # the monitor, under a system Python
+            self.assertEqual(self.rpc.submit([system, engine, "-cconfig", "--new"], 5)["code"], 0)
+            self.assertEqual(self.rpc.submit([system, planted], 5)["code"], 3)
+        # the crontab line's bare name
+        self.assertEqual(self.rpc.submit(["bots-engine.py", "--new"], 5)["code"], 0)
+        runs = self.engine_runs(2 if system else 1)
+        self.assertEqual(runs[-1][1:], [os.path.realpath(engine), "--new"])
+        self.assertEqual(self.rpc.submit(["other.py"], 5)["code"], 3)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "planted")))
 
 
 if __name__ == "__main__":

@@ -63,22 +63,44 @@ class BrowserTest(jqtest.ServerTestCase):
         jqtest.wait_for(lambda: self.events(), "holder to start")
         waiting = [rpc.submit(["echo", EVIL], 5)["jobnumber"],
                    rpc.submit(["echo", EVIL_IMG], 3)["jobnumber"],
-                   rpc.submit(["echo", "third"], 7)["jobnumber"]]
+                   rpc.submit(["echo", "third"], 7)["jobnumber"],
+                   rpc.submit(["echo", "L" * 5000], 9)["jobnumber"]]
 
         self.browser.open("http://127.0.0.1:%d/" % self.bots.port)
-        s = self.wait_page(lambda s: s["running"] == [holder] and len(s["next"]) == 3,
+        s = self.wait_page(lambda s: s["running"] == [holder] and len(s["next"]) == 4,
                            "the page to show the running and waiting jobs")
         self.browser.eval("window.jqMarker = 42")
         self.assertEqual(s["state"], "launching")
-        self.assertEqual(s["waiting"], "3")
-        # run order: priority 3, 5, 7; task text shown as text
-        self.assertEqual([n for n, _ in s["next"]], [waiting[1], waiting[0], waiting[2]])
+        self.assertEqual(s["waiting"], "4")
+        # run order: priority 3, 5, 7, 9; task text shown as text
+        self.assertEqual([n for n, _ in s["next"]], [waiting[1], waiting[0], waiting[2], waiting[3]])
+        # a long task is cut, with its whole size
+        self.assertEqual(s["next"][3][1], "echo " + "L" * 295 + " ... [cut: 5004 bytes, 2 arguments]")
 
         self.assertEqual(s["next"][1][1], "echo " + EVIL)
         self.assertEqual(s["next"][0][1], "echo " + json.dumps(EVIL_IMG))   # quoted: it holds spaces
         self.assertIsNone(s["pwned"])
         self.assertEqual(s["scripts"], 1)
         self.assertEqual(s["imgs"], 0)
+        # The policy allows the page's own script by its hash, not any
+        # inline script: one that got in, an inline handler and an inline
+        # style are refused (with 'unsafe-inline' they ran).
+        self.browser.eval("""window.jqViolations = [];
+          document.addEventListener('securitypolicyviolation',
+                                    function (e) { window.jqViolations.push(e.effectiveDirective); });
+          var s = document.createElement('script');
+          s.textContent = 'window.pwned = 3';
+          document.body.appendChild(s);
+          var d = document.createElement('div');
+          d.innerHTML = '<b id="jqinj" onclick="window.pwned = 4" style="color: red">x</b>';
+          document.body.appendChild(d);
+          document.getElementById('jqinj').click();
+          1""")
+        seen = jqtest.wait_for(lambda: (lambda v: v if v and len(set(json.loads(v))) >= 3 else None)(
+            self.browser.eval("JSON.stringify(window.jqViolations)")), "three CSP violations", interval=0.1)
+        self.assertEqual(set(json.loads(seen)), {"script-src-elem", "script-src-attr", "style-src-attr"})
+        self.assertIsNone(self.state()["pwned"])
+        s = self.state()
         results = {n: (r, text) for n, r, text in s["finished"]}
         self.assertEqual(results[1][0], "failure")
         self.assertEqual(results[1][1], "exit code 3")

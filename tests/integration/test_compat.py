@@ -56,7 +56,7 @@ class BotsCallers(jqtest.ServerTestCase):
         log = self.bots.log()
         self.assertIn("Added job 1, priority 5: ['bots-engine', '-c%s', '--new']" % self.bots.config, log)
         self.assertIn("Starting job 1: ['bots-engine', '-c%s', '--new']" % self.bots.config, log)
-        self.assertRegex(log, r"Finished job 1, elapsed time [0-9:.]+, exit code 0")
+        self.assertRegex(log, r"Finished job 1, elapsed time \d+:\d\d:\d\d, exit code 0\n")
 
     def test_bots3_monitor(self):
         python = shutil.which("python3")

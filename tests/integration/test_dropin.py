@@ -10,6 +10,7 @@ import datetime
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import unittest
@@ -50,14 +51,26 @@ class Layout(unittest.TestCase):
         # a crontab with PATH=/usr/local/bin:/usr/bin:/bin
         return self.bots.bin + ":/usr/bin:/bin"
 
-    def start_server(self, cwd="/", args=()):
+    def start_server(self, cwd="/", args=(), path=None):
         """As an init script or a systemd unit starts it: by its full
-        path, short PATH, working directory /.  The engine is found on the
-        server's PATH (the Bots scripts' folder) until the server
-        authorizes it by its own."""
+        path, short PATH, working directory /.  PATH holds the Bots
+        scripts' folder unless given (a systemd unit's is /usr/bin:/bin)."""
         name = self.bots.names[1]
         return self.bots.start([self.bots.script(name)] + list(args), cwd=cwd,
-                               env=self.bots.env(path=self.cron_path()))
+                               env=self.bots.env(path=path or self.cron_path()))
+
+    def stop_servers(self):
+        for proc in self.bots.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=jqtest.DEADLINE)
+
+    def crontab_line(self, n=1):
+        """The crontab line, run as cron runs it; the engine then runs."""
+        r = self.bots.run([self.bots.names[0], "-p3", self.bots.engine_name, "--new"],
+                          env=self.bots.env(path=self.cron_path()))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.bots.engine_runs(n)[n - 1]["argv"][1:], ["--new"])
 
     def assert_zone(self, stamp, fmt):
         if ZoneInfo is None:
@@ -247,18 +260,30 @@ class Bots3(Layout):
                              self.bots.originals[self.bots.names[1]])
         finally:
             proc.communicate(b"", timeout=jqtest.DEADLINE)
-        # Bots reinstalled over a switched script: neither file is overwritten
-        self.switch_to()
+
+    def test_bots_upgraded_while_switched(self):
+        # An upgrade writes Bots' new script over our wrapper: "to" and
+        # "back" take it as Bots' script, saying so, and neither loses it
         name = self.bots.names[0]
-        with open(self.bots.script(name), "wb") as f:
-            f.write(b"#!/bin/sh\n# a newer Bots\n")
+        newer = ("#!%s\n# a newer Bots\nprint('newer')\n" % self.bots.python).encode()
         for action in ("to", "back"):
+            self.switch_to()
+            self.assertEqual(self.bots.switch("to").returncode, 0)
+            os.unlink(self.bots.script(name))        # as pip replaces a file
+            with open(self.bots.script(name), "wb") as f:
+                f.write(newer)
+            os.chmod(self.bots.script(name), 0o755)
+            self.assertIn("put there after the switch", self.bots.switch("status").stdout)
             r = self.bots.switch(action)
-            self.assertEqual(r.returncode, 1, r.stdout)
-            self.assertIn("not", r.stderr)
-            self.assertEqual(self.bots.bytes_of(name), b"#!/bin/sh\n# a newer Bots\n")
-            with open(self.bots.script(name) + ".bots-original", "rb") as f:
-                self.assertEqual(f.read(), self.bots.originals[name])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("taking it as Bots' script", r.stdout)
+            if action == "to":
+                with open(self.bots.script(name) + ".bots-original", "rb") as f:
+                    self.assertEqual(f.read(), newer)
+                self.assertIn("switched to bots-jobqueue", self.bots.switch("status").stdout)
+                self.assertEqual(self.bots.switch("back").returncode, 0)
+            self.assertEqual(self.bots.bytes_of(name), newer)
+            self.assertFalse([f for f in os.listdir(self.bots.bin) if "bots-original" in f])
 
     @unittest.skipIf(os.geteuid() == 0, "root may write anywhere")
     def test_switch_refuses_unwritable_folder(self):
@@ -271,8 +296,165 @@ class Bots3(Layout):
             os.chmod(self.bots.bin, 0o755)
 
 
+    def test_engine_by_name_under_a_systemd_path(self):
+        # the server's PATH lacks the scripts' folder, as a systemd
+        # unit's does: the crontab line's bare bots-engine.py is found in
+        # the Bots scripts' folder, and runs by that full path
+        self.switch_to()
+        self.start_server(args=["-cconfig"], path="/usr/bin:/bin")
+        self.crontab_line()
+        self.assertEqual(self.bots.engine_runs(1)[0]["argv"][0], self.bots.engine)
+        log = self.bots.wait_log("Finished job 1")
+        self.assertIn("bots-engine is looked for on PATH (/usr/bin:/bin) and in %s"
+                      % self.bots.bin, self.bots.log())
+
+    def test_switch_symlinked_scripts(self):
+        # /usr/local/bin/bots-*.py as links into the folder Bots was
+        # unpacked in: the wrapper gets the mode and owner of the file
+        # linked to (a link's own mode is 0777), never group or other
+        # writable nor set-id; back puts the very links back
+        opt = os.path.join(self.bots.top, "opt", "bots")
+        os.makedirs(opt)
+        targets = {}
+        for n in self.bots.names:
+            targets[n] = os.path.join(opt, n)
+            os.rename(self.bots.script(n), targets[n])
+            os.symlink(targets[n], self.bots.script(n))
+        os.chmod(targets[self.bots.names[0]], 0o775)
+        os.chmod(targets[self.bots.names[1]], 0o4755)
+        r = self.switch_to()
+        self.assertIn("mode 775; the wrapper gets 755", r.stdout)
+        for n in self.bots.names:
+            st = os.lstat(self.bots.script(n))
+            self.assertTrue(stat.S_ISREG(st.st_mode), n)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, n)
+            target = os.stat(targets[n])
+            self.assertEqual((st.st_uid, st.st_gid), (target.st_uid, target.st_gid))
+        self.start_server(args=["-cconfig"])
+        self.crontab_line()
+        self.stop_servers()
+        r = self.bots.switch("back")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in self.bots.names:
+            self.assertEqual(os.readlink(self.bots.script(n)), targets[n])
+            with open(targets[n], "rb") as f:
+                self.assertEqual(f.read(), self.bots.originals[n])
+        self.assertFalse([f for f in os.listdir(self.bots.bin) if "bots-original" in f])
+
+    def test_switch_pip_trampoline(self):
+        # pip writes a "#!/bin/sh" header when Bots' Python's path holds
+        # a space or is longer than 127 bytes; the wrapper keeps it and
+        # runs under that Python, and the C programs read it too
+        spaced = os.path.join(self.bots.top, "my venv", "bin")
+        os.makedirs(spaced)
+        python = os.path.join(spaced, "python3")
+        os.rename(self.bots.python, python)
+        header = "#!/bin/sh\n'''exec' \"%s\" \"$0\" \"$@\"\n' '''\n" % python
+        before = {}
+        for n in self.bots.names + [self.bots.engine_name]:
+            path = self.bots.script(n)
+            with open(path) as f:
+                body = f.read().split("\n", 1)[1]
+            fakebots.write(path, header + body, 0o755)
+            before[n] = self.bots.bytes_of(n)
+        r = self.bots.run([self.bots.script(self.bots.names[0])])
+        self.assertIn("original", r.stdout, r.stderr)   # the form works
+        self.switch_to()
+        for n in self.bots.names:
+            self.assertTrue(self.bots.bytes_of(n).startswith(header.encode()), n)
+        r = self.bots.switch("botspath")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, self.bots.pkg), r.stderr)
+        self.start_server(args=["-cconfig"])
+        self.crontab_line()
+        # no wrapper, no BOTS_JOBQUEUE_PYTHON, python3 on PATH without
+        # the bots package: Bots' Python is read from the engine's header
+        r = self.bots.run([os.path.join(fakebots.PROGRAMS, "bots-job2queue"), "bots-engine.py"],
+                          cwd="/", env=self.bots.env(path=self.cron_path()))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK, job is added to queue"),
+                         r.stderr)
+        self.stop_servers()
+        self.assertEqual(self.bots.switch("back").returncode, 0)
+        for n in self.bots.names:
+            self.assertEqual(self.bots.bytes_of(n), before[n])
+
+    def test_switch_refuses_an_unknown_header(self):
+        name = self.bots.names[0]
+        fakebots.write(self.bots.script(name), "#!/bin/sh\nexec python3 -m bots.job2queue\n",
+                       0o755)
+        r = self.bots.switch("to")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("does not name its Python", r.stderr)
+        self.assertFalse([f for f in os.listdir(self.bots.bin) if "bots-original" in f])
+
+    def test_status_finds_bots_python_from_the_scripts(self):
+        # python3 first on PATH is not Bots' (pyenv, a system Python):
+        # the admin command asks the Python named by Bots' scripts
+        self.switch_to()
+        self.start_server(args=["-cconfig"])
+        shims = os.path.join(self.bots.top, "shims")
+        fakebots.write(os.path.join(shims, "python3"),
+                       '#!/bin/sh\nexec %s "$@"\n' % sys.executable, 0o755)
+        r = self.bots.run([os.path.join(fakebots.PROGRAMS, "bots-jobqueue"), "status"],
+                          cwd=self.bots.home,
+                          env=self.bots.env(path=shims + ":" + self.cron_path()))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_back_refuses_while_our_server_runs(self):
+        before = {n: self.bots.bytes_of(n) for n in self.bots.names}
+        self.switch_to()
+        self.start_server(args=["-cconfig"])
+        r = self.bots.switch("back")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("bots-jobqueueserver is running for this Bots", r.stderr)
+        r = self.bots.switch("status")
+        self.assertIn("switched to bots-jobqueue", r.stdout)
+        self.stop_servers()
+        self.assertEqual(self.bots.switch("back").returncode, 0)
+        for n in self.bots.names:
+            self.assertEqual(self.bots.bytes_of(n), before[n])
+
+
+class Bots3Source(Layout):
+    """Bots 3 unpacked and run in place: /opt/src3/bots-engine.py beside
+    /opt/src3/bots/, its Python finding the package only as the scripts'
+    neighbour."""
+
+    def setUp(self):
+        self.bots = fakebots.FakeBots(3, source=True, interpreter="/usr/bin/python3")
+
+    def test_botspath_is_the_scripts_neighbour(self):
+        # from a folder holding another bots package, and from /
+        decoy = os.path.join(self.bots.top, "elsewhere")
+        fakebots.write(os.path.join(decoy, "bots", "__init__.py"), "")
+        for cwd in (decoy, "/"):
+            r = self.bots.run([fakebots.SWITCH, "botspath", self.bots.bin], cwd=cwd)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, self.bots.pkg), r.stderr)
+
+    def test_monitor_and_crontab_line(self):
+        # the server's PATH lacks the source folder (a systemd unit's)
+        self.switch_to()
+        self.start_server(args=["-cconfig"], path="/usr/bin:/bin")
+        rpc = self.bots.proxy()
+        # what the monitor's Run menu sends: its Python, the engine beside it
+        monitor = ["/usr/bin/python3", self.bots.engine, "-cconfig", "--new"]
+        self.assertEqual(rpc.submit(monitor, 5)["code"], 0, self.bots.log())
+        self.assertEqual(self.bots.engine_runs(1)[0]["argv"][1:], ["-cconfig", "--new"])
+        self.bots.wait_log("Finished job 1")
+        self.crontab_line(2)
+
+
 class Bots4(Layout):
     version = 4
+
+    def test_monitor_addjob_under_a_systemd_path(self):
+        # Bots 4's monitor: addjob(['bots-engine', '-cconfig', '--new'], 5),
+        # the server's PATH without the scripts' folder
+        self.switch_to()
+        self.start_server(path="/usr/bin:/bin")
+        self.assertEqual(self.bots.proxy().addjob(["bots-engine", "-cconfig", "--new"], 5), 0,
+                         self.bots.log())
+        run = self.bots.engine_runs(1)[0]
+        self.assertEqual(run["argv"][1:], ["-cconfig", "--new"])
 
     def test_crontab_line_and_log(self):
         self.switch_to()

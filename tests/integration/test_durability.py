@@ -235,7 +235,8 @@ class LaunchWindow(jqtest.unittest.TestCase):
             with open(events) as f:
                 return [line.split() for line in f]
 
-        server = jqtest.Server(bots, env={"BOTS_JOBQUEUE_TEST_CRASH_AFTER_START": "2"})
+        server = jqtest.Server(bots, env={"BOTS_JOBQUEUE_TEST_CRASH_AFTER_START": "2"},
+                               binary=jqtest.FAULTS_SERVER)
         try:
             proxy = server.proxy()
             proxy.addjob(job("first", gates[0]), 5)

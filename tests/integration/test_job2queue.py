@@ -102,6 +102,46 @@ class Job2Queue(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.listjobs(), 0)
 
 
+    def test_task_xmlrpc_cannot_carry(self):
+        """`bots-job2queue echo $'\\xff'` with the server up: not "Can not
+        contact jobqueue-server" but which argument cannot be sent and why
+        (xmlrpc-c 1.33 holds no character beyond U+FFFF; XML carries no
+        control character); exit 1, nothing queued."""
+        cases = [
+            ([b"bots-engine", b"\xff"], "argument 2", "not valid UTF-8 (byte 0xff"),
+            ([b"bots-engine", b"ok", "a\U0001F600".encode()], "argument 3", "U+1F600"),
+            ([b"bots-engine", b"\x01"], "argument 2", "XML 1.0 cannot carry"),
+            ([b"bots-engine\xc3", b"x"], "argument 1", "not valid UTF-8 (byte 0xc3"),
+        ]
+        for args, which, why in cases:
+            r = job2queue(args, cwd=self.bots.root)
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertNotIn("contact", r.stdout + r.stderr, args)
+            self.assertNotIn("0xfffffff0", r.stderr, args)
+            self.assertIn(which, r.stderr, args)
+            self.assertIn(why, r.stderr, args)
+        self.assertEqual(self.rpc.listjobs(), 0)
+        # what XML carries still goes through: tab, newline, the BMP
+        self.run_ok(["bots-engine", "a\tb\nc", "\u00e9\u20ac\uffed"], 0, "OK, job added to queue.")
+        self.assertEqual(self.rpc.listjobs()[0][2][1:], ["a\tb\nc", "\u00e9\u20ac\uffed"])
+
+
+    def test_server_fault_beyond_bmp(self):
+        """What Python's xmlrpc.client sends for a character beyond U+FFFF
+        (raw, or as a character reference): a fault that says why, not
+        xmlrpc-c's "(first byte 0xfffffff0)"; the server goes on."""
+        for body in (xmlrpc.client.dumps((["bots-engine", "a\U0001F600"], 5), "addjob").encode(),
+                     b"<?xml version='1.0'?><methodCall><methodName>addjob</methodName><params>"
+                     b"<param><value><array><data><value><string>a&#x1F600;</string></value></data>"
+                     b"</array></value></param><param><value><int>5</int></value></param></params>"
+                     b"</methodCall>"):
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                jqtest.call_raw(self.bots.port, body)
+            self.assertIn("beyond U+FFFF, which xmlrpc-c 1.33 cannot hold", caught.exception.faultString)
+            self.assertNotIn("0xffff", caught.exception.faultString)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+
 class NoServer(jqtest.unittest.TestCase):
 
     def setUp(self):

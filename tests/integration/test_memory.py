@@ -3,7 +3,9 @@ and one large answer, must not make the server grow by much more than
 the data itself.  Measured as the growth of the server's peak resident
 memory (VmHWM); no timing is asserted."""
 
+import re
 import resource
+import select
 import socket
 import threading
 import xmlrpc.client
@@ -101,6 +103,54 @@ class Memory(jqtest.ServerTestCase):
         growth = (jqtest.vm_hwm_kib(self.server.pid) - before) * 1024
         print("listjobs of 20,000: answer %.1f MB, peak grew %.1f MB" % (len(reply) / MB, growth / MB))
         self.assertLess(growth, len(reply) + 8 * MB)
+
+    def test_status_json_to_clients_that_do_not_read(self):
+        """150 waiting tasks of 64 KiB of "<" and 32 clients that ask for
+        /status.json and read nothing (one answer was 38 MB, and the
+        server grew by 1.27 GB and stayed there): each answer is below
+        1 MiB, so the peak grows by a few tens of MB at most."""
+        for i in range(150):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "%03d" % i + "<" * 65000], 5), 0)
+        before = jqtest.vm_hwm_kib(self.server.pid)
+        socks = []
+        try:
+            for _ in range(32):
+                s = socket.create_connection(("127.0.0.1", self.bots.port), 30)
+                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            # each answer has been built once its first bytes arrive
+            for s in socks:
+                ready, _, _ = select.select([s], [], [], jqtest.DEADLINE)
+                self.assertTrue(ready, "no answer to GET /status.json")
+            growth = (jqtest.vm_hwm_kib(self.server.pid) - before) * 1024
+            first = socks[0].recv(65536)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:100])
+            length = int(re.search(rb"Content-Length: *(\d+)", first, re.I).group(1))
+        finally:
+            for s in socks:
+                s.close()
+        print("32 unread status.json answers of %.2f MB: peak grew %.1f MB" % (length / MB, growth / MB))
+        self.assertLess(length, MB)
+        self.assertLess(growth, 32 * MB + 16 * MB)
+        self.assertEqual(self.rpc.isup(), 0)
+
+
+class Runs(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    def test_finished_runs_keep_no_whole_task(self):
+        """The 24-hour timeline keeps up to 2000 runs: each held its whole
+        task (2000 of 64 KiB: 128 MB) though the page shows 300
+        characters of the last 25.  400 runs of 64 KiB tasks grew the
+        server by 26 MB; now by a few MB."""
+        before = jqtest.vm_rss_kib(self.server.pid)
+        for i in range(400):
+            self.assertEqual(self.rpc.submit(["true", "%04d" % i + "x" * 65000], 5)["code"], 0)
+        jqtest.wait_for(lambda: self.rpc.status()["totals"]["succeeded"] == 400, "400 runs",
+                        timeout=120, interval=0.1)
+        growth = (jqtest.vm_rss_kib(self.server.pid) - before) * 1024
+        print("400 runs of 64 KiB tasks: resident memory grew %.1f MB" % (growth / MB))
+        self.assertLess(growth, 10 * MB)
 
 
 if __name__ == "__main__":

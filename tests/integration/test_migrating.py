@@ -105,6 +105,10 @@ class MigratingDoc(unittest.TestCase):
         os.makedirs(self.shims)
         os.makedirs(self.state)
         fakebots.write(os.path.join(self.shims, "sudo"), SUDO, 0o755)
+        # python3 first on the administrator's PATH is not Bots' Python
+        # (pyenv, a system Python without Bots)
+        fakebots.write(os.path.join(self.shims, "python3"),
+                       '#!/bin/sh\nexec %s "$@"\n' % sys.executable, 0o755)
         fakebots.write(os.path.join(self.shims, "systemctl"),
                        SYSTEMCTL % {"python": sys.executable}, 0o755)
         for name, target in (("bots-jobqueue-switch", fakebots.SWITCH),
@@ -155,7 +159,7 @@ class MigratingDoc(unittest.TestCase):
             doc = f.read()
         sh = blocks(doc, "sh")
         cron = blocks(doc, "crontab")
-        self.assertEqual(len(sh), 6, "the test knows six sh blocks")
+        self.assertEqual(len(sh), 7, "the test knows seven sh blocks")
         self.assertEqual(len(cron), 1)
         before = {n: self.bots.bytes_of(n) for n in self.bots.names}
 
@@ -208,6 +212,20 @@ class MigratingDoc(unittest.TestCase):
         self.run_block(sh[5])
         for n in self.bots.names:
             self.assertEqual(self.bots.bytes_of(n), before[n])
+
+        # Bots upgraded while switched: a new script over a wrapper
+        self.run_block(sh[1])
+        name = self.bots.names[0]
+        newer = ("#!%s\n# a newer Bots\n" % self.bots.python).encode()
+        os.unlink(self.bots.script(name))
+        with open(self.bots.script(name), "wb") as f:
+            f.write(newer)
+        os.chmod(self.bots.script(name), 0o755)
+        self.assertIn("taking it as Bots' script", self.run_block(sh[6]))
+        self.assertIn("switched to bots-jobqueue", self.shell("bots-jobqueue-switch status %s"
+                                                               % self.bots.bin))
+        self.run_block(sh[5])
+        self.assertEqual(self.bots.bytes_of(name), newer)
 
 
 class MigratingDocBots4(MigratingDoc):

@@ -2,6 +2,8 @@
 escaping, the cost with many waiting, exact metric values after a scripted
 run (and promtool's check), the status-only port, hostile requests."""
 
+import base64
+import hashlib
 import http.client
 import json
 import re
@@ -110,6 +112,66 @@ class StatusJson(StatusBase):
         self.assertEqual([w["jobnumber"] for w in data["next"]], [j[1] for j in listed])
         self.assertEqual([w["priority"] for w in data["next"]], [j[0] for j in listed])
 
+    def test_answer_bounded_whatever_the_tasks(self):
+        """Tasks of 64 KiB of "<" (6 bytes each in JSON), of 1,024
+        arguments, and long start errors: 150 of them made one status.json
+        of tens of MB; now each task is cut at 300 characters with its
+        whole size, and the answer stays below 1 MiB."""
+        big = "<" * 65000
+        for i in range(25):          # finished, and could not start
+            self.rpc.addjob(["true", "%03d" % i + big[3:]], 5)
+            self.rpc.addjob(["/nonexistent/" + "<" * 4000 + "%03d" % i], 5)
+        jqtest.wait_for(lambda: self.rpc.status()["totals"]["start_failures"] == 25, "the ends",
+                        timeout=60, interval=0.1)
+        self.hold()
+        for i in range(150):
+            self.rpc.addjob(["echo", "%03d" % i + big[3:]], 5)
+        self.rpc.addjob(["echo"] + [""] * 1023, 5)
+        self.rpc.addjob(["echo"] + ["<"] * 1023, 5)
+        data, raw = self.json()
+        self.assertLess(len(raw), 1 << 20)
+        self.assertEqual(data["waiting"], 152)
+        self.assertEqual(len(data["next"]), 100)
+        first = data["next"][0]
+        self.assertEqual(first["task"][0], "echo")
+        self.assertEqual(first["task"][1], "000" + "<" * 292)   # 300 with "echo" and a separator
+        self.assertEqual((first["task_bytes"], first["task_arguments"]), (4 + 65000, 2))
+        finished = data["finished"]
+        self.assertEqual(len(finished), 25)
+        for f in finished:
+            self.assertLessEqual(len(" ".join(f["task"])), 300, f)
+            self.assertIn("task_bytes", f)
+            self.assertLessEqual(len(f.get("start_error", "")), 330, f)   # 300 and "... [cut: N bytes]"
+        # a task that fits is whole, without the size fields
+        self.assertNotIn("task_bytes", data["running"][0])
+        self.rpc.clearjobq()
+        self.rpc.addjob(["echo"] + [""] * 1023, 5)
+        self.rpc.addjob(["echo"] + ["<"] * 1023, 5)
+        data, raw = self.json()
+        empty, lts = data["next"]
+        self.assertEqual(len(empty["task"]), 297)      # "echo", 296 separators
+        self.assertEqual(empty["task_arguments"], 1024)
+        self.assertEqual(lts["task"], ["echo"] + ["<"] * 148)
+        self.assertEqual((lts["task_bytes"], lts["task_arguments"]), (4 + 1023, 1024))
+
+    def test_restart_keeps_the_timeline(self):
+        """Runs are seeded from the journal's history at start: after a
+        restart the finished jobs and the chart are still there, a long
+        task cut as before."""
+        a = self.rpc.submit(["sh", "-c", "exit 3", "L" * 5000], 5)["jobnumber"]
+        b = self.rpc.submit(["/nonexistent/prog"], 5)["jobnumber"]
+        jqtest.wait_for(lambda: len(self.json()[0]["finished"]) == 2, "the ends")
+        data, _ = self.json()
+        self.server.stop()
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        again, _ = self.json()
+        self.assertEqual(again["finished"], data["finished"])
+        self.assertEqual([r[0] for r in again["runs"]], [a, b])
+        first = {f["jobnumber"]: f for f in again["finished"]}[a]
+        self.assertEqual(first["task"], ["sh", "-c", "exit 3", "L" * (300 - 2 - 1 - 2 - 1 - 6 - 1)])
+        self.assertEqual((first["task_bytes"], first["task_arguments"]), (2 + 2 + 6 + 5000, 4))
+
     def test_page_is_self_contained(self):
         status, headers, body = get(self.bots.port, "/")
         self.assertEqual(status, 200)
@@ -117,14 +179,51 @@ class StatusJson(StatusBase):
         self.assertIn("default-src 'none'", headers["Content-Security-Policy"])
         page = body.decode()
         self.assertIn("status.json", page)
-        # nothing fetched from elsewhere: no src/href to another host
-        for marker in ("src=", "<link", "@import", "url("):
+        # nothing fetched from elsewhere: no src/href to another host; the
+        # one link says "no icon", so that browsers do not ask for one
+        for marker in ("src=", "@import", "url("):
             self.assertNotIn(marker, page)
+        self.assertEqual(re.findall(r"<link[^>]*>", page), ['<link rel="icon" href="data:,">'])
         self.assertEqual(re.findall(r"[a-z]+://[^\"' ]*", page), ["http://www.w3.org/2000/svg"])
         self.assertEqual(get(self.bots.port, "/index.html")[2], body)
         # XML-RPC still answers POST on every path, these included
         for path in ("/", "/metrics", "/status.json"):
             self.assertEqual(self.server.proxy(path).isup(), 0)
+
+    def test_csp_allows_only_the_pages_own_script_and_style(self):
+        """'unsafe-inline' allowed any inline script or handler that got
+        into the page: the policy names the page's one script and one
+        style by their SHA-256, and the page has no inline style or
+        handler attribute that would need more."""
+        status, headers, body = get(self.bots.port, "/")
+        csp = headers["Content-Security-Policy"]
+        self.assertNotIn("unsafe", csp)
+        page = body.decode()
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        for tag, directive in (("script", "script-src"), ("style", "style-src")):
+            blocks = re.findall(r"<%s>(.*?)</%s>" % (tag, tag), page, re.S)
+            self.assertEqual(len(blocks), 1, tag)
+            digest = base64.b64encode(hashlib.sha256(blocks[0].encode()).digest()).decode()
+            self.assertEqual(directives[directive], "'sha256-%s'" % digest)
+        self.assertEqual(directives["default-src"], "'none'")
+        self.assertEqual(directives["connect-src"], "'self'")
+        markup = re.sub(r"<!--.*?-->|<script>.*?</script>|<style>.*?</style>", "", page, flags=re.S)
+        self.assertIsNone(re.search(r"<[^>]*\s(style|on[a-z]+)=", markup))
+
+    def test_favicon_is_not_a_refusal(self):
+        """Every browser visit asked for /favicon.ico and was counted as a
+        refused request (405 on the main port), firing alerts."""
+        before = metrics(self.bots.port)
+        for _ in range(3):
+            status, headers, body = get(self.bots.port, "/favicon.ico")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Content-Type"], "image/svg+xml")
+            self.assertTrue(body.startswith(b"<svg"))
+        after = metrics(self.bots.port)
+        refused = {k: v for k, v in after.items() if k.startswith("bots_jobqueue_http_requests_refused_total")}
+        self.assertEqual(refused, {k: v for k, v in before.items() if k in refused})
+        self.assertEqual(sum(refused.values()), 0)
+        self.assertEqual(get(self.bots.port, "/favicon.ico/x")[0], 405)
 
     def test_hostile_requests(self):
         port = self.bots.port
@@ -254,6 +353,7 @@ class StatusPort(StatusBase):
         self.assertEqual(get(port, "/metrics")[0], 200)
         self.assertEqual(json.loads(get(port, "/status.json")[2])["waiting"], 0)
         self.assertEqual(get(port, "/RPC2")[0], 404)
+        self.assertEqual(get(port, "/favicon.ico")[0], 200)     # not counted as not_found
         body = xmlrpc.client.dumps(((["isup"]), 5), "addjob").encode()
         for path in ("/", "/RPC2", "/metrics"):
             status, reply = jqtest.post(port, body, path=path)

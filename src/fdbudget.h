@@ -1,0 +1,35 @@
+/* File descriptors as a budget: how many connections the descriptor limit
+ * pays for, once the server and its jobs have what they need.  Redis
+ * derives its maxclients the same way. */
+#pragma once
+
+#include <glib.h>
+
+/* Held for the whole run: stdin/out/err, the log, the lock file, the
+ * journal (queue.db, its -wal and -shm, and room for SQLite's temporary
+ * files), the listening socket, the eventfds of the door, of the HTTP
+ * gate and of GLib's main context, the pipe of GLib's signal handling,
+ * the service manager's socket, and a margin for what is opened for a
+ * moment (/proc while recovering, error reports, a rotated log). */
+#define JQ_FDBUDGET_SERVER 32
+/* Per job that may run at once: its stdout and stderr pipes (both ends
+ * while it starts), the pidfd of GLib's child watch, a spare. */
+#define JQ_FDBUDGET_PER_JOB 6
+
+typedef struct {
+  guint64 limit;        /* the soft RLIMIT_NOFILE now */
+  guint64 was;          /* the soft limit the process was started with */
+  guint64 reserve;      /* kept for the server and its jobs */
+  guint   connections;  /* served at once */
+} JqFdBudget;
+
+/* Pure: the budget of @limit descriptors for @nr_threads jobs at once,
+ * connections costing @per_conn each: at least 1 connection, at most
+ * @max_conn. */
+JqFdBudget jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
+                             guint per_conn, guint max_conn);
+
+/* Raises the soft limit to the hard one (when the kernel allows it) and
+ * plans with what it then is. */
+JqFdBudget jq_fdbudget_take (guint nr_threads, guint per_conn,
+                             guint max_conn);

@@ -1,0 +1,978 @@
+/* The Bots job queue's XML-RPC methods: a request body in, the XML of its
+ * answer out.
+ *
+ * Runs on the HTTP server's threads (rpc.c), many at once.  Only the
+ * small functions handed to jq_door_call() run on the main loop thread,
+ * and they are the only code here that touches the scheduler.  Request
+ * bodies are parsed by message.c, never by xmlrpc-c's parser (see there
+ * why); xmlrpc-c's values and serializer are used.  wait() sleeps on a
+ * condition variable that the scheduler's ended hook signals. */
+#include "build-config.h"  /* first: it defines _GNU_SOURCE */
+
+#include "methods.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xmlrpc-c/base.h>
+
+#include "error.h"
+#include "message.h"
+#include "task.h"
+
+/* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
+#define FAULT_CODE 1
+
+struct _JqMethods {
+  JqScheduler *scheduler;
+  JqDoor      *door;
+  JqLog       *log;
+  JqStatus    *status;         /* nullable: counts calls into its metrics */
+  gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
+  JqCluster   *cluster;        /* nullable: a shared PostgreSQL queue */
+  GMutex       ended_lock;     /* guards the three below */
+  GCond        ended_cond;     /* a job ended: wait() callers look again */
+  guint64      ended_count;
+  gboolean     stopping;
+};
+
+/* ---------------------------------------------------------- faults */
+
+static void
+fault (xmlrpc_env *env, const char *python_class, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+
+/* Sets a fault worded as Python's server words it: "<class 'X'>:text". */
+static void
+fault (xmlrpc_env *env, const char *python_class, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_autofree char *message = g_strdup_printf ("<class '%s'>:%s",
+                                              python_class, text);
+  xmlrpc_env_set_fault (env, FAULT_CODE, message);
+}
+
+static GBytes *
+serialize (xmlrpc_value *result, const xmlrpc_env *fault_env)
+{
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  xmlrpc_mem_block *out = xmlrpc_mem_block_new (&env, 0);
+  GBytes *bytes = NULL;
+
+  if (!env.fault_occurred)
+    {
+      if (fault_env != NULL)
+        xmlrpc_serialize_fault (&env, out, fault_env);
+      else
+        xmlrpc_serialize_response2 (&env, out, result, xmlrpc_dialect_i8);
+    }
+  if (!env.fault_occurred)
+    bytes = g_bytes_new (xmlrpc_mem_block_contents (out),
+                         xmlrpc_mem_block_size (out));
+  else
+    {
+      /* Only allocation failures get here; answer with a fixed fault. */
+      static const char fixed[] =
+        "<?xml version=\"1.0\"?><methodResponse><fault><value><struct>"
+        "<member><name>faultCode</name><value><int>1</int></value></member>"
+        "<member><name>faultString</name><value><string>internal error "
+        "building the response</string></value></member></struct></value>"
+        "</fault></methodResponse>";
+      bytes = g_bytes_new_static (fixed, sizeof fixed - 1);
+    }
+  if (out != NULL)
+    xmlrpc_mem_block_free (out);
+  xmlrpc_env_clean (&env);
+  return bytes;
+}
+
+/* ---------------------------------------------------------- arguments */
+
+static gboolean
+read_int (xmlrpc_env *env, xmlrpc_value *v, const char *method,
+          const char *name, int *out)
+{
+  xmlrpc_type type = xmlrpc_value_type (v);
+  if (type == XMLRPC_TYPE_INT)
+    {
+      xmlrpc_read_int (env, v, out);
+      return !env->fault_occurred;
+    }
+  if (type == XMLRPC_TYPE_I8)
+    {
+      xmlrpc_int64 wide;
+      xmlrpc_read_i8 (env, v, &wide);
+      if (!env->fault_occurred && wide >= G_MININT && wide <= G_MAXINT)
+        {
+          *out = (int) wide;
+          return TRUE;
+        }
+    }
+  fault (env, "TypeError", "%s(): %s must be an integer", method, name);
+  return FALSE;
+}
+
+/* Parameter @index of @params as an int (read_int).  FALSE with a fault
+ * set. */
+static gboolean
+read_param_int (xmlrpc_env *env, xmlrpc_value *params, int index,
+                const char *method, const char *name, int *out)
+{
+  g_autoptr (xmlrpc_value) v = NULL;
+  xmlrpc_array_read_item (env, params, index, &v);
+  return !env->fault_occurred && read_int (env, v, method, name, out);
+}
+
+/* Parameter @index of @params as an int from @min to @max; otherwise a
+ * ValueError fault saying so ("@method(): @name must be @min to @max"). */
+static gboolean
+read_param_range (xmlrpc_env *env, xmlrpc_value *params, int index,
+                  const char *method, const char *name, int min, int max,
+                  const char *unit, int *out)
+{
+  if (!read_param_int (env, params, index, method, name, out))
+    return FALSE;
+  if (*out >= min && *out <= max)
+    return TRUE;
+  fault (env, "ValueError", "%s(): %s must be %d to %d%s", method, name,
+         min, max, unit);
+  return FALSE;
+}
+
+/* Reads the task argument: an array of strings without NUL bytes, within
+ * the task limits.  Returns a new NULL-terminated argv, or NULL with a
+ * fault set. */
+static char **
+read_task (xmlrpc_env *env, xmlrpc_value *v)
+{
+  if (xmlrpc_value_type (v) != XMLRPC_TYPE_ARRAY)
+    {
+      fault (env, "TypeError", "addjob(): task must be a list of strings");
+      return NULL;
+    }
+  int n = xmlrpc_array_size (env, v);
+  if (env->fault_occurred)
+    return NULL;
+  if (n > JQ_TASK_MAX_ARGS)
+    {
+      fault (env, "ValueError", "addjob(): task has %d arguments; at most "
+             "%d are accepted", n, JQ_TASK_MAX_ARGS);
+      return NULL;
+    }
+  g_auto (GStrv) argv = g_new0 (char *, n + 1);
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr (xmlrpc_value) item = NULL;
+      xmlrpc_array_read_item (env, v, i, &item);
+      if (env->fault_occurred)
+        return NULL;
+      if (xmlrpc_value_type (item) != XMLRPC_TYPE_STRING)
+        {
+          fault (env, "TypeError",
+                 "addjob(): task item %d is not a string", i);
+          return NULL;
+        }
+      size_t len = 0;
+      const char *s = NULL;
+      xmlrpc_read_string_lp (env, item, &len, &s);
+      if (env->fault_occurred)
+        return NULL;
+      if (strlen (s) != len)
+        {
+          free ((void *) s);
+          fault (env, "ValueError",
+                 "addjob(): task item %d contains a NUL byte", i);
+          return NULL;
+        }
+      argv[i] = g_strdup (s);
+      free ((void *) s);
+    }
+  g_autoptr (GError) error = NULL;
+  if (!jq_task_check_limits ((const char *const *) argv, &error))
+    {
+      fault (env, "ValueError", "addjob(): %s", error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&argv);
+}
+
+/* ---------------------------------------------------------- methods */
+
+typedef struct {
+  JqMethods       *m;
+  char       **argv;
+  int          priority;
+  JqAddjobCode code;
+  guint64      number;         /* submit's answer */
+} AddjobCall;
+
+static void
+addjob_on_loop (gpointer data)
+{
+  AddjobCall *c = data;
+  c->code = jq_scheduler_submit (c->m->scheduler,
+                                 (const char *const *) c->argv, c->priority,
+                                 &c->number);
+  if (c->m->status != NULL)
+    jq_status_note_answer (c->m->status, c->code);
+}
+
+/* A waiting job as it was when the loop looked: the priority can change
+ * later on the loop thread, the argv cannot. */
+typedef struct {
+  int     priority;
+  guint64 number;
+  JqJob  *job;
+} JobSnapshot;
+
+typedef struct {
+  JqMethods  *m;
+  GArray *jobs;       /* JobSnapshot */
+  gboolean take;      /* getjob: remove the first */
+} ListCall;
+
+static void
+snapshot_clear (gpointer p)
+{
+  jq_job_unref (((JobSnapshot *) p)->job);
+}
+
+static void
+snapshot_add (GArray *jobs, JqJob *job)
+{
+  JobSnapshot snap = { jq_job_get_priority (job), jq_job_get_number (job),
+                       jq_job_ref (job) };
+  g_array_append_val (jobs, snap);
+}
+
+static void
+list_on_loop (gpointer data)
+{
+  ListCall *c = data;
+  if (c->take)
+    {
+      g_autoptr (JqJob) job = jq_scheduler_getjob (c->m->scheduler);
+      if (job != NULL)
+        snapshot_add (c->jobs, job);
+      return;
+    }
+  g_autoptr (GPtrArray) list = jq_scheduler_listjobs (c->m->scheduler);
+  g_array_set_size (c->jobs, 0);
+  for (guint i = 0; i < list->len; i++)
+    snapshot_add (c->jobs, list->pdata[i]);
+}
+
+static void
+clear_on_loop (gpointer data)
+{
+  JqMethods *m = data;
+  jq_scheduler_clear (m->scheduler);
+}
+
+static gboolean
+through_door (xmlrpc_env *env, JqMethods *m, JqDoorFunc func, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  if (jq_door_call (m->door, func, data, &error))
+    return TRUE;
+  fault (env, "Exception", "%s", error->message);
+  return FALSE;
+}
+
+/* Sets @key of struct @st to @v, which it takes (transfer full). */
+static void
+struct_set (xmlrpc_env *env, xmlrpc_value *st, const char *key,
+            xmlrpc_value *v)
+{
+  g_autoptr (xmlrpc_value) owned = v;
+  if (owned != NULL && !env->fault_occurred)
+    xmlrpc_struct_set_value (env, st, key, owned);
+}
+
+/* Appends @v, which it takes (transfer full), to array @array. */
+static void
+array_take (xmlrpc_env *env, xmlrpc_value *array, xmlrpc_value *v)
+{
+  g_autoptr (xmlrpc_value) owned = v;
+  if (owned != NULL && !env->fault_occurred)
+    xmlrpc_array_append_item (env, array, owned);
+}
+
+static xmlrpc_value *
+int_value (xmlrpc_env *env, gint64 n)
+{
+  return (n >= G_MININT32 && n <= G_MAXINT32)
+    ? xmlrpc_int_new (env, (int) n) : xmlrpc_i8_new (env, n);
+}
+
+static xmlrpc_value *
+task_value (xmlrpc_env *env, const char *const *argv)
+{
+  xmlrpc_value *task = xmlrpc_array_new (env);
+  for (gsize i = 0; argv[i] != NULL && !env->fault_occurred; i++)
+    array_take (env, task, xmlrpc_string_new (env, argv[i]));
+  return task;
+}
+
+static xmlrpc_value *
+job_value (xmlrpc_env *env, const JobSnapshot *snap)
+{
+  xmlrpc_value *entry = xmlrpc_array_new (env);
+  array_take (env, entry, xmlrpc_int_new (env, snap->priority));
+  array_take (env, entry, int_value (env, (gint64) snap->number));
+  array_take (env, entry, task_value (env, jq_job_get_argv (snap->job)));
+  return entry;
+}
+
+/* addjob's work; submit() shares it.  FALSE with a fault set. */
+static gboolean
+add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
+          AddjobCall *out)
+{
+  g_autoptr (xmlrpc_value) task_v = NULL;
+  AddjobCall call = { m, NULL, 0, 0, 0 };
+
+  xmlrpc_array_read_item (env, params, 0, &task_v);
+  if (!env->fault_occurred)
+    call.argv = read_task (env, task_v);
+  if (!env->fault_occurred)
+    read_param_int (env, params, 1, "addjob", "priority", &call.priority);
+  gboolean ok = !env->fault_occurred
+                && through_door (env, m, addjob_on_loop, &call);
+  g_strfreev (call.argv);
+  call.argv = NULL;
+  *out = call;
+  return ok;
+}
+
+/* Bots 3's monitor and job2queue.py index a table of 0, 1 and 4 with the
+ * answer: a 2 or 3 crashes them (HTTP 500, KeyError).  For a Bots 3
+ * installation the refusal stays a refusal, but is told in the log only;
+ * submit() gives the true answer (what our own bots-job2queue calls). */
+static xmlrpc_value *
+method_addjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  AddjobCall call;
+  if (!add_task (m, env, params, &call))
+    return NULL;
+  if (m->bots3_answers && (call.code == JQ_ADDJOB_EMPTY
+                             || call.code == JQ_ADDJOB_UNAUTHORIZED))
+    {
+      jq_log_write (m->log, JQ_LOG_ERROR, "Job not added; answered 0 "
+                    "instead of %d, which Bots 3's callers cannot "
+                    "show (see the line above)", (int) call.code);
+      return xmlrpc_int_new (env, JQ_ADDJOB_OK);
+    }
+  return xmlrpc_int_new (env, call.code);
+}
+
+/* addjob with the job's number in the answer: no look-up afterwards,
+ * which a job that ends at once would escape (doc/admin-api.md). */
+static xmlrpc_value *
+method_submit (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  AddjobCall call;
+  if (!add_task (m, env, params, &call))
+    return NULL;
+  xmlrpc_value *r = xmlrpc_struct_new (env);
+  struct_set (env, r, "code", xmlrpc_int_new (env, call.code));
+  struct_set (env, r, "jobnumber", int_value (env, (gint64) call.number));
+  return r;
+}
+
+/* listjobs' answer, written straight from the snapshot (message.h). */
+static void
+write_list (JqMessageWriter *w, gpointer data)
+{
+  GArray *jobs = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      const JobSnapshot *snap = &g_array_index (jobs, JobSnapshot, i);
+      jq_message_put (w, "<value><array><data>");
+      jq_message_put_int (w, snap->priority);
+      jq_message_put_int (w, (gint64) snap->number);
+      jq_message_put_strings (w, jq_job_get_argv (snap->job));
+      jq_message_put (w, "</data></array></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
+}
+
+static xmlrpc_value *
+list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, GBytes **answer)
+{
+  g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
+  ListCall call = { m, jobs, take };
+
+  g_array_set_clear_func (jobs, snapshot_clear);
+  if (!through_door (env, m, list_on_loop, &call))
+    return NULL;
+  if (jobs->len == 0)
+    return xmlrpc_int_new (env, 0);
+  if (take)
+    return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
+  *answer = jq_message_write_response (write_list, jobs);
+  return NULL;
+}
+
+static xmlrpc_value *
+answer_listjobs (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
+                 GBytes **answer)
+{
+  return list_or_take (m, env, FALSE, answer);
+}
+
+static xmlrpc_value *
+method_getjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return list_or_take (m, env, TRUE, NULL);
+}
+
+static xmlrpc_value *
+method_clearjobq (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  if (!through_door (env, m, clear_on_loop, m))
+    return NULL;
+  return xmlrpc_int_new (env, 0);
+}
+
+static xmlrpc_value *
+method_isup (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  return xmlrpc_int_new (env, 0);
+}
+
+/* ------------------------------------------------ administration methods
+ * New names only: Bots' own methods above keep their exact behaviour. */
+
+typedef struct {
+  JqMethods     *m;
+  GPtrArray *running;        /* JqJob refs */
+  GArray    *pids;           /* GPid */
+  GArray    *started_us;     /* gint64 */
+  guint      waiting;
+  gboolean   paused;
+  JqTotals   totals;
+  gboolean   journal;        /* the queue is kept on disk */
+  JqClusterInfo *cluster;    /* NULL: not in a cluster */
+} StatusCall;
+
+static void
+status_on_loop (gpointer data)
+{
+  StatusCall *c = data;
+  JqScheduler *s = c->m->scheduler;
+  c->running = jq_scheduler_list_running (s, c->pids, c->started_us);
+  c->waiting = jq_scheduler_count_waiting (s);
+  c->paused = jq_scheduler_get_paused (s);
+  c->totals = jq_scheduler_get_totals (s);
+  c->journal = jq_scheduler_is_durable (s);
+  c->cluster = c->m->cluster ? jq_cluster_info (c->m->cluster) : NULL;
+}
+
+/* Leader, term and each member's last heartbeat (no connection string:
+ * it may hold a password). */
+static xmlrpc_value *
+cluster_value (xmlrpc_env *env, const JqClusterInfo *info)
+{
+  xmlrpc_value *v = xmlrpc_struct_new (env);
+  struct_set (env, v, "member", xmlrpc_string_new (env, info->member));
+  struct_set (env, v, "leader", xmlrpc_string_new (env, info->leader
+                                                        ? info->leader : ""));
+  struct_set (env, v, "term", int_value (env, info->term));
+  struct_set (env, v, "leading", xmlrpc_bool_new (env, info->leading));
+  struct_set (env, v, "lease_ms", int_value (env, info->lease_ms));
+  xmlrpc_value *members = xmlrpc_array_new (env);
+  gint64 now = g_get_real_time ();
+  for (guint i = 0; i < info->members->len && !env->fault_occurred; i++)
+    {
+      const JqClusterMember *mb = &g_array_index (info->members,
+                                                  JqClusterMember, i);
+      xmlrpc_value *r = xmlrpc_struct_new (env);
+      struct_set (env, r, "name", xmlrpc_string_new (env, mb->name));
+      struct_set (env, r, "heartbeat", int_value (env, mb->heartbeat_us
+                                                       / G_USEC_PER_SEC));
+      struct_set (env, r, "heartbeat_age_ms",
+                  int_value (env, (now - mb->heartbeat_us) / 1000));
+      struct_set (env, r, "leader", xmlrpc_bool_new (env, mb->leader));
+      array_take (env, members, r);
+    }
+  struct_set (env, v, "members", members);
+  return v;
+}
+
+static xmlrpc_value *
+method_status (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  StatusCall c = { m, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
+                   g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
+                   { 0 }, JQ_DURABILITY_NONE, NULL };
+  xmlrpc_value *result = NULL;
+
+  if (through_door (env, m, status_on_loop, &c))
+    {
+      gint64 now = g_get_real_time ();
+      xmlrpc_value *running = xmlrpc_array_new (env);
+      for (guint i = 0; i < c.running->len && !env->fault_occurred; i++)
+        {
+          JqJob *job = c.running->pdata[i];
+          gint64 started = g_array_index (c.started_us, gint64, i);
+          xmlrpc_value *r = xmlrpc_struct_new (env);
+          struct_set (env, r, "jobnumber", int_value (env, jq_job_get_number (job)));
+          struct_set (env, r, "priority", xmlrpc_int_new (env, jq_job_get_priority (job)));
+          struct_set (env, r, "task", task_value (env, jq_job_get_argv (job)));
+          struct_set (env, r, "pid", xmlrpc_int_new (env, g_array_index (c.pids, GPid, i)));
+          struct_set (env, r, "started", int_value (env, started / G_USEC_PER_SEC));
+          struct_set (env, r, "elapsed", int_value (env, (now - started) / G_USEC_PER_SEC));
+          array_take (env, running, r);
+        }
+      xmlrpc_value *totals = xmlrpc_struct_new (env);
+      struct_set (env, totals, "added", int_value (env, (gint64) c.totals.added));
+      struct_set (env, totals, "started", int_value (env, (gint64) c.totals.started));
+      struct_set (env, totals, "succeeded", int_value (env, (gint64) c.totals.succeeded));
+      struct_set (env, totals, "failed", int_value (env, (gint64) c.totals.failed));
+      struct_set (env, totals, "start_failures", int_value (env, (gint64) c.totals.start_failures));
+      result = xmlrpc_struct_new (env);
+      struct_set (env, result, "version", xmlrpc_string_new (env, PACKAGE_VERSION));
+      struct_set (env, result, "uptime", int_value (env, (now - c.totals.since_us) / G_USEC_PER_SEC));
+      struct_set (env, result, "started", int_value (env, c.totals.since_us / G_USEC_PER_SEC));
+      struct_set (env, result, "paused", xmlrpc_bool_new (env, c.paused));
+      struct_set (env, result, "waiting", xmlrpc_int_new (env, (int) c.waiting));
+      struct_set (env, result, "running", running);
+      struct_set (env, result, "totals", totals);
+      struct_set (env, result, "journal", xmlrpc_bool_new (env, c.journal));
+      if (c.cluster != NULL)
+        struct_set (env, result, "cluster", cluster_value (env, c.cluster));
+    }
+  g_clear_pointer (&c.cluster, jq_cluster_info_free);
+  if (c.running)
+    g_ptr_array_unref (c.running);
+  g_array_unref (c.pids);
+  g_array_unref (c.started_us);
+  return result;
+}
+
+typedef struct {
+  JqMethods  *m;
+  guint   limit;
+  GArray *rows;         /* JqFinished */
+} HistoryCall;
+
+static void
+history_on_loop (gpointer data)
+{
+  HistoryCall *c = data;
+  c->rows = jq_scheduler_history (c->m->scheduler, c->limit,
+                                  JQ_METHODS_HISTORY_MAX_BYTES);
+}
+
+/* history's answer, written straight from the journal's rows. */
+static void
+write_history (JqMessageWriter *w, gpointer data)
+{
+  GArray *rows = data;
+  jq_message_put (w, "<value><array><data>");
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const JqFinished *f = &g_array_index (rows, JqFinished, i);
+      jq_message_put (w, "<value><struct>");
+      jq_message_put_member (w, "jobnumber");
+      jq_message_put_int (w, (gint64) f->number);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "priority");
+      jq_message_put_int (w, f->priority);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "task");
+      jq_message_put_strings (w, f->argv);
+      jq_message_put (w, "</member>");
+      jq_message_put_member (w, "queued");
+      jq_message_put_int (w, f->queued_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->started_us != 0)
+        {
+          jq_message_put_member (w, "started");
+          jq_message_put_int (w, f->started_us / G_USEC_PER_SEC);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "ended");
+      jq_message_put_int (w, f->ended_us / G_USEC_PER_SEC);
+      jq_message_put (w, "</member>");
+      if (f->start_error != NULL)
+        {
+          jq_message_put_member (w, "start_error");
+          jq_message_put_string (w, f->start_error);
+        }
+      else
+        {
+          jq_message_put_member (w, "exit_code");
+          jq_message_put_int (w, f->exit_code);
+        }
+      jq_message_put (w, "</member>");
+      if (f->term_signal != 0)
+        {
+          jq_message_put_member (w, "signal");
+          jq_message_put_int (w, f->term_signal);
+          jq_message_put (w, "</member>");
+        }
+      jq_message_put_member (w, "maxruntime_hit");
+      jq_message_put_bool (w, f->hit_maxruntime);
+      jq_message_put (w, "</member></struct></value>");
+    }
+  jq_message_put (w, "</data></array></value>");
+}
+
+static xmlrpc_value *
+answer_history (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
+                GBytes **answer)
+{
+  int limit = 0;
+  HistoryCall c = { m, 0, NULL };
+
+  if (!read_param_range (env, params, 0, "history", "limit", 1, 100000, "",
+                         &limit))
+    return NULL;
+  c.limit = (guint) limit;
+  if (!through_door (env, m, history_on_loop, &c))
+    return NULL;
+  *answer = jq_message_write_response (write_history, c.rows);
+  g_array_unref (c.rows);
+  return NULL;
+}
+
+typedef enum { STEER_REMOVE, STEER_PRIORITY, STEER_PAUSE, STEER_RESUME } Steer;
+
+typedef struct {
+  JqMethods   *m;
+  Steer    what;
+  guint64  number;
+  int      priority;
+  gboolean ok;
+} SteerCall;
+
+static void
+steer_on_loop (gpointer data)
+{
+  SteerCall *c = data;
+  JqScheduler *s = c->m->scheduler;
+  switch (c->what)
+    {
+    case STEER_REMOVE:
+      c->ok = jq_scheduler_remove (s, c->number);
+      break;
+    case STEER_PRIORITY:
+      c->ok = jq_scheduler_set_priority (s, c->number, c->priority);
+      break;
+    case STEER_PAUSE:
+    case STEER_RESUME:
+      jq_scheduler_set_paused (s, c->what == STEER_PAUSE);
+      c->ok = TRUE;
+      break;
+    }
+}
+
+static gboolean
+read_jobnumber (xmlrpc_env *env, xmlrpc_value *params, const char *method,
+                guint64 *out)
+{
+  int n = 0;
+  if (read_param_int (env, params, 0, method, "jobnumber", &n) && n < 1)
+    fault (env, "ValueError", "%s(): jobnumber must be positive", method);
+  *out = (guint64) n;
+  return !env->fault_occurred;
+}
+
+static xmlrpc_value *
+steer (JqMethods *m, xmlrpc_env *env, SteerCall *c, const char *method)
+{
+  if (!through_door (env, m, steer_on_loop, c))
+    return NULL;
+  if (!c->ok)
+    {
+      fault (env, "ValueError", "%s(): job %" G_GUINT64_FORMAT " is not "
+             "waiting", method, c->number);
+      return NULL;
+    }
+  return xmlrpc_int_new (env, 0);
+}
+
+static xmlrpc_value *
+method_removejob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { m, STEER_REMOVE, 0, 0, FALSE };
+  if (!read_jobnumber (env, params, "removejob", &c.number))
+    return NULL;
+  return steer (m, env, &c, "removejob");
+}
+
+static xmlrpc_value *
+method_setpriority (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { m, STEER_PRIORITY, 0, 0, FALSE };
+  if (!read_jobnumber (env, params, "setpriority", &c.number)
+      || !read_param_int (env, params, 1, "setpriority", "priority",
+                          &c.priority))
+    return NULL;
+  return steer (m, env, &c, "setpriority");
+}
+
+static xmlrpc_value *
+method_pause (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { m, STEER_PAUSE, 0, 0, FALSE };
+  return steer (m, env, &c, "pause");
+}
+
+static xmlrpc_value *
+method_resume (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  SteerCall c = { m, STEER_RESUME, 0, 0, FALSE };
+  return steer (m, env, &c, "resume");
+}
+
+typedef struct {
+  JqMethods      *m;
+  guint64     number;
+  JqJobState  state;
+  JqFinished *finished;       /* owned; set when state is FINISHED */
+} StateCall;
+
+static void
+state_on_loop (gpointer data)
+{
+  StateCall *c = data;
+  g_clear_pointer (&c->finished, jq_finished_free);
+  c->state = jq_scheduler_job_state (c->m->scheduler, c->number,
+                                     &c->finished);
+}
+
+/* Called on the loop thread when any job ends: wakes the wait() calls. */
+static void
+on_job_ended (guint64 number, gpointer user_data)
+{
+  JqMethods *m = user_data;
+  g_mutex_lock (&m->ended_lock);
+  m->ended_count++;
+  g_cond_broadcast (&m->ended_cond);
+  g_mutex_unlock (&m->ended_lock);
+}
+
+static xmlrpc_value *
+method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+{
+  StateCall c = { m, 0, JQ_JOB_UNKNOWN, NULL };
+  int timeout = 0;
+
+  if (!read_jobnumber (env, params, "wait", &c.number)
+      || !read_param_range (env, params, 1, "wait", "timeout", 0, 86400,
+                            " seconds", &timeout))
+    return NULL;
+
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  gboolean timed_out = FALSE;
+  for (;;)
+    {
+      g_mutex_lock (&m->ended_lock);
+      guint64 seen = m->ended_count;
+      g_mutex_unlock (&m->ended_lock);
+      if (!through_door (env, m, state_on_loop, &c))
+        {
+          jq_finished_free (c.finished);
+          return NULL;
+        }
+      if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
+        break;
+      g_mutex_lock (&m->ended_lock);
+      while (m->ended_count == seen && !m->stopping && !timed_out)
+        timed_out = !g_cond_wait_until (&m->ended_cond, &m->ended_lock,
+                                        deadline);
+      gboolean stop = m->stopping;
+      g_mutex_unlock (&m->ended_lock);
+      if (timed_out || stop)
+        break;
+    }
+
+  static const char *const names[] = {
+    [JQ_JOB_UNKNOWN] = "unknown", [JQ_JOB_WAITING] = "waiting",
+    [JQ_JOB_RUNNING] = "running", [JQ_JOB_FINISHED] = "finished",
+    [JQ_JOB_GONE] = "removed",
+  };
+  g_autoptr (JqFinished) f = c.finished;
+  gboolean start_failed = f != NULL && f->start_error != NULL;
+  xmlrpc_value *r = xmlrpc_struct_new (env);
+  struct_set (env, r, "jobnumber", int_value (env, (gint64) c.number));
+  struct_set (env, r, "state", xmlrpc_string_new (env,
+      start_failed ? "failed-to-start" : names[c.state]));
+  if (f != NULL && !start_failed)
+    {
+      struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
+      struct_set (env, r, "signal", xmlrpc_int_new (env, f->term_signal));
+      struct_set (env, r, "maxruntime_hit",
+                  xmlrpc_bool_new (env, f->hit_maxruntime));
+      struct_set (env, r, "elapsed", xmlrpc_double_new (env,
+          (double) (f->ended_us - f->started_us) / G_USEC_PER_SEC));
+    }
+  return r;
+}
+
+typedef xmlrpc_value *(*MethodFunc) (JqMethods *m, xmlrpc_env *env,
+                                     xmlrpc_value *params);
+/* A method whose answer can be large writes it itself into *@answer
+ * (message.h) and returns NULL; a small answer may still be a value. */
+typedef xmlrpc_value *(*AnswerFunc) (JqMethods *m, xmlrpc_env *env,
+                                     xmlrpc_value *params, GBytes **answer);
+
+static const struct {
+  const char *name;
+  const char *signature;     /* for the wrong-count message */
+  int         n_params;
+  MethodFunc  func;
+  AnswerFunc  answer;        /* instead of func */
+} methods[] = {
+  { "addjob", "task, priority", 2, method_addjob, NULL },
+  { "listjobs", "", 0, NULL, answer_listjobs },
+  { "getjob", "", 0, method_getjob, NULL },
+  { "clearjobq", "", 0, method_clearjobq, NULL },
+  { "isup", "", 0, method_isup, NULL },
+  { "status", "", 0, method_status, NULL },
+  { "history", "limit", 1, NULL, answer_history },
+  { "removejob", "jobnumber", 1, method_removejob, NULL },
+  { "setpriority", "jobnumber, priority", 2, method_setpriority, NULL },
+  { "pause", "", 0, method_pause, NULL },
+  { "resume", "", 0, method_resume, NULL },
+  { "wait", "jobnumber, timeout", 2, method_wait, NULL },
+  { "submit", "task, priority", 2, method_submit, NULL },
+};
+
+/* The method table's own copy of @name, or NULL: a bounded label set for
+ * the metrics whatever names clients send. */
+static const char *
+known_method (const char *name)
+{
+  for (gsize i = 0; name != NULL && i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, name) == 0)
+      return methods[i].name;
+  return NULL;
+}
+
+static xmlrpc_value *
+dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
+          xmlrpc_value *params, GBytes **answer)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      if (strcmp (methods[i].name, name) != 0)
+        continue;
+      int n = xmlrpc_array_size (env, params);
+      if (env->fault_occurred)
+        return NULL;
+      if (n != methods[i].n_params)
+        {
+          fault (env, "TypeError", "%s(%s) takes %d argument%s, %d given",
+                 name, methods[i].signature, methods[i].n_params,
+                 methods[i].n_params == 1 ? "" : "s", n);
+          return NULL;
+        }
+      if (methods[i].answer != NULL)
+        return methods[i].answer (m, env, params, answer);
+      return methods[i].func (m, env, params);
+    }
+  g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 80));
+  fault (env, "Exception", "method \"%s\" is not supported", shown);
+  return NULL;
+}
+
+GBytes *
+jq_methods_process (JqMethods *m, const char *body, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  g_autofree char *name = NULL;
+  g_autoptr (xmlrpc_value) params = NULL;
+  g_autoptr (xmlrpc_value) result = NULL;
+  GBytes *answer = NULL;      /* written by the method itself */
+
+  if (len > JQ_METHODS_MAX_BODY)
+    g_set_error (&error, JQ_ERROR, JQ_ERROR_PARSE, "request body of %"
+                 G_GSIZE_FORMAT " bytes is over the limit of %d", len,
+                 JQ_METHODS_MAX_BODY);
+  if (error == NULL && jq_message_parse_call (body, len, &name, &params,
+                                              &error))
+    result = dispatch (m, &env, name, params, &answer);
+  else
+    {
+      jq_log_write (m->log, JQ_LOG_WARNING, "Refused request: %s",
+                    error->message);
+      if (m->status != NULL)
+        jq_metrics_count_refused (jq_status_get_metrics (m->status),
+                                  JQ_REFUSED_SCREENED);
+      fault (&env, "ValueError", "not a valid XML-RPC call: %s",
+             error->message);
+    }
+
+  if (m->status != NULL)
+    jq_metrics_count_call (jq_status_get_metrics (m->status),
+                           known_method (name), env.fault_occurred);
+  GBytes *response = answer != NULL && !env.fault_occurred
+    ? g_steal_pointer (&answer)
+    : serialize (result, env.fault_occurred ? &env : NULL);
+  if (answer != NULL)
+    g_bytes_unref (answer);
+  xmlrpc_env_clean (&env);
+  return response;
+}
+
+void
+jq_methods_set_cluster (JqMethods *m, JqCluster *cluster)
+{
+  m->cluster = cluster;
+}
+
+void
+jq_methods_set_status (JqMethods *m, JqStatus *status)
+{
+  m->status = status;
+}
+
+void
+jq_methods_set_bots3_answers (JqMethods *m, gboolean bots3)
+{
+  m->bots3_answers = bots3;
+}
+
+JqMethods *
+jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
+{
+  JqMethods *m = g_new0 (JqMethods, 1);
+  m->scheduler = scheduler;
+  m->door = door;
+  m->log = log;
+  g_mutex_init (&m->ended_lock);
+  g_cond_init (&m->ended_cond);
+  jq_scheduler_set_ended_hook (scheduler, on_job_ended, m);
+  return m;
+}
+
+void
+jq_methods_stop (JqMethods *m)
+{
+  g_mutex_lock (&m->ended_lock);
+  m->stopping = TRUE;
+  g_cond_broadcast (&m->ended_cond);
+  g_mutex_unlock (&m->ended_lock);
+}
+
+void
+jq_methods_free (JqMethods *m)
+{
+  if (m == NULL)
+    return;
+  jq_scheduler_set_ended_hook (m->scheduler, NULL, NULL);
+  g_mutex_clear (&m->ended_lock);
+  g_cond_clear (&m->ended_cond);
+  g_free (m);
+}

@@ -1,0 +1,44 @@
+/* The Bots job queue's XML-RPC methods (PROTOCOL.md): a request body in,
+ * the XML of its answer out, whatever HTTP carried it.  Thread-safe: the
+ * HTTP server (rpc.c) calls it from many threads at once. */
+#pragma once
+
+#include <glib.h>
+
+#include "cluster.h"
+#include "door.h"
+#include "log.h"
+#include "scheduler.h"
+#include "status.h"
+
+/* Largest request body accepted. */
+#define JQ_METHODS_MAX_BODY   (1024 * 1024)
+/* history answers hold rows of at most this many bytes of tasks and
+ * start errors in all, newest first (doc/admin-api.md). */
+#define JQ_METHODS_HISTORY_MAX_BYTES (16 * 1024 * 1024)
+
+typedef struct _JqMethods JqMethods;
+
+/* Methods call into @scheduler only through @door.  All three must
+ * outlive the object. */
+JqMethods *jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
+
+/* See jq_rpc_set_bots3_answers().  Call before serving. */
+void jq_methods_set_bots3_answers (JqMethods *m, gboolean bots3);
+
+/* status() also shows @cluster's leader and members (borrowed,
+ * nullable).  Call before serving. */
+void jq_methods_set_cluster (JqMethods *m, JqCluster *cluster);
+
+/* Counts calls into @status's metrics (borrowed).  Call before serving. */
+void jq_methods_set_status (JqMethods *m, JqStatus *status);
+
+/* Answers one request body with the XML of its response: a methodResponse
+ * or a fault (code 1, as Python's server gives).  Never fails. */
+GBytes *jq_methods_process (JqMethods *m, const char *body, gsize len);
+
+/* wait() calls give their answer now, and later ones at once. */
+void jq_methods_stop (JqMethods *m);
+
+void jq_methods_free (JqMethods *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqMethods, jq_methods_free)

@@ -1,0 +1,575 @@
+"""Faults from outside the protocol: a full or read-only disk under the
+journal, the journal deleted or replaced under the running server, a low
+limit of file descriptors, job trees that outlive their job, and bots.ini
+files that are not files.  The server must never hang, never answer 0 for
+what it did not save, and never let one of these end the listener."""
+
+import http.client
+import os
+import resource
+import shutil
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import xmlrpc.client
+
+import jqtest
+
+CLIENT_ERRORS = (OSError, xmlrpc.client.ProtocolError, xmlrpc.client.Fault,
+                 http.client.HTTPException)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+class TimeoutTransport(xmlrpc.client.Transport):
+    """A client that gives up instead of hanging: a hang fails the test."""
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = jqtest.DEADLINE
+        return conn
+
+
+def proxy(port):
+    return xmlrpc.client.ServerProxy("http://127.0.0.1:%d/RPC2" % port,
+                                     transport=TimeoutTransport())
+
+
+def start_server(bots, preexec=None, env=None, test=None):
+    environ = dict(os.environ)
+    environ.update(env or {})
+    server = jqtest.Server.__new__(jqtest.Server)
+    server.bots = bots
+    server.proc = subprocess.Popen(
+        [jqtest.SERVER, "-c" + bots.config], env=environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=bots.root,
+        preexec_fn=preexec)
+    if test is not None:
+        # Whatever the test asserts, no server outlives it.
+        test.addCleanup(lambda: server.proc.poll() is None
+                        and (server.proc.kill(), server.proc.communicate()))
+    jqtest.wait_for(server._ready, "server to listen on port %d" % bots.port)
+    return server
+
+
+def waiting_tasks(bots):
+    """The tasks the journal holds, read with SQLite itself."""
+    db = sqlite3.connect(os.path.join(bots.botssys, "jobqueue", "queue.db"))
+    try:
+        return sorted(row[0] for row in db.execute("SELECT task FROM jobs"))
+    finally:
+        db.close()
+
+
+class JournalFailure(jqtest.unittest.TestCase):
+    """A commit that fails: every call of that moment gets a fault, no call
+    hangs, the log does not claim what was not saved, the server exits 1,
+    and a restart finds exactly the jobs that were answered 0."""
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        self.mounted = None
+
+    def tearDown(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.mounted], check=False)
+        self.bots.cleanup()
+
+    def flood_until_refused(self, server, clients=6, per_client=3000):
+        """Adds distinct jobs from several clients at once until the server
+        refuses; returns the tasks answered 0 and the number of faults."""
+        acked, faults, hung = [], [], []
+        lock = threading.Lock()
+        stop = threading.Event()
+        big = "x" * 200
+
+        def client(c):
+            p = proxy(self.bots.port)
+            for i in range(per_client):
+                if stop.is_set():
+                    return
+                task = ["/bin/true", "c%di%d" % (c, i), big]
+                try:
+                    answer = p.addjob(task, 5)
+                except xmlrpc.client.Fault:
+                    with lock:
+                        faults.append(task)
+                    stop.set()
+                    return
+                except socket.timeout:
+                    hung.append(task)
+                    stop.set()
+                    return
+                except CLIENT_ERRORS:
+                    stop.set()   # the server stopped after the fault
+                    return
+                self.assertEqual(answer, 0)
+                with lock:
+                    acked.append(task)
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(jqtest.DEADLINE * 3)
+            self.assertFalse(t.is_alive(), "a client hung")
+        self.assertEqual(hung, [], "calls got no answer")
+        self.assertTrue(faults, "the disk never filled")
+        return acked, faults
+
+    def check_failure(self, server, acked):
+        # The server stops by itself, with status 1, and answers SIGTERM.
+        try:
+            status = server.proc.wait(jqtest.DEADLINE)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.communicate()
+            self.fail("the server did not stop after the journal failed")
+        _, err = server.proc.communicate()
+        self.assertEqual(status, 1)
+        for mark in (b"Sanitizer", b"runtime error:"):
+            self.assertNotIn(mark, err)
+        log = self.bots.log()
+        self.assertIn("CRITICAL", log)
+        self.assertIn("changes were not saved got a fault", log)
+        # Not one "Added job" line more than jobs that were answered 0.
+        self.assertEqual(log.count("INFO     : Added job "), len(acked))
+        return log
+
+    def check_restart(self, acked, extra_env=None):
+        server = start_server(self.bots, env=extra_env, test=self)
+        try:
+            listed = proxy(self.bots.port).listjobs()
+            tasks = sorted(str(entry[2]) for entry in (listed or []))
+            self.assertEqual(tasks, sorted(str(t) for t in acked))
+            numbers = sorted(entry[1] for entry in (listed or []))
+            self.assertEqual(numbers, list(range(1, len(acked) + 1)))
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_file_size_limit(self):
+        """A full disk, portably: RLIMIT_FSIZE makes the journal's writes
+        fail with EFBIG once its WAL reaches 1 MiB (SIGXFSZ ignored)."""
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        # The log grows slower than the WAL (a line per job against pages
+        # per commit), so the journal is what fills first.
+        server = start_server(self.bots, preexec=limit, test=self)
+        proxy(self.bots.port).pause()
+        acked, _ = self.flood_until_refused(server)
+        self.check_failure(server, acked)
+        self.check_restart(acked)
+
+    def test_full_tmpfs(self):
+        """A really full file system: the journal's folder on a 512 KiB
+        tmpfs (needs root; skipped otherwise)."""
+        if not is_root():
+            self.skipTest("mounting a tmpfs needs root")
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        os.makedirs(folder)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", folder],
+                          capture_output=True).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        self.mounted = folder
+        server = start_server(self.bots, test=self)
+        proxy(self.bots.port).pause()
+        acked, _ = self.flood_until_refused(server)
+        self.check_failure(server, acked)
+        # The disk has room again: the journal holds exactly what was acked.
+        subprocess.run(["mount", "-o", "remount,size=64m", folder], check=True)
+        self.check_restart(acked)
+
+    def test_read_only_journal(self):
+        """A journal on a read-only file system: refused at start with a
+        message and exit 1, never a hang (root: a read-only bind mount;
+        otherwise write-protected files)."""
+        seed = start_server(self.bots, test=self)
+        self.assertEqual(proxy(self.bots.port).addjob(["/bin/true", "kept"], 5), 0)
+        self.assertEqual(seed.stop(), 0)
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        if is_root():
+            if subprocess.run(["mount", "--bind", folder, folder],
+                              capture_output=True).returncode != 0:
+                self.skipTest("cannot bind-mount here")
+            self.mounted = folder
+            subprocess.run(["mount", "-o", "remount,bind,ro", folder], check=True)
+        else:
+            for name in os.listdir(folder):
+                os.chmod(os.path.join(folder, name), 0o444)
+            os.chmod(folder, 0o555)
+        with open(os.path.join(folder, "queue.db"), "rb") as f:
+            before = f.read()
+        proc = subprocess.run([jqtest.SERVER, "-c" + self.bots.config],
+                              capture_output=True, timeout=jqtest.DEADLINE,
+                              cwd=self.bots.root)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("jobqueue", (proc.stderr + proc.stdout).decode() + self.bots.log())
+        with open(os.path.join(folder, "queue.db"), "rb") as f:
+            self.assertEqual(f.read(), before)
+        if not is_root():
+            os.chmod(folder, 0o755)
+
+    def mount_ext4(self, folder, image):
+        """An ext4 file system on a loop device at @folder that turns
+        read-only on the first error (errors=remount-ro), as a real disk's
+        does.  Skips the test where that cannot be had."""
+        if not is_root():
+            self.skipTest("loop devices need root")
+        for tool in ("mkfs.ext4", "losetup", "e2fsck"):
+            if shutil.which(tool) is None:
+                self.skipTest(tool + " is missing")
+        with open(image, "wb") as f:
+            f.truncate(16 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, capture_output=True)
+        r = subprocess.run(["losetup", "-f", "--show", image], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("no loop device: " + r.stderr.strip())
+        loop = r.stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", loop], capture_output=True)
+        os.makedirs(folder, exist_ok=True)
+        r = subprocess.run(["mount", "-o", "errors=remount-ro", loop, folder],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount ext4 here: " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", folder], capture_output=True)
+        trigger = "/sys/fs/ext4/%s/trigger_fs_error" % os.path.basename(loop)
+        if not os.path.exists(trigger):
+            self.skipTest("this kernel cannot be told of an ext4 error")
+        return loop, trigger
+
+    def test_read_only_at_run_time(self):
+        """The journal's file system turns read-only under the running
+        server (ext4 after an error, errors=remount-ro; root and a loop
+        device needed, skipped otherwise)."""
+        folder = os.path.join(self.bots.botssys, "jobqueue")
+        image = self.bots.path("disk.img")
+        loop, trigger = self.mount_ext4(folder, image)
+        server = start_server(self.bots, test=self)
+        p = proxy(self.bots.port)
+        p.pause()
+        acked = [["/bin/true", "kept%d" % i] for i in range(3)]
+        for task in acked:
+            self.assertEqual(p.addjob(task, 5), 0)
+        with open(trigger, "w") as f:
+            f.write("test: the disk turns read-only\n")
+        with self.assertRaises(xmlrpc.client.Fault):
+            p.addjob(["/bin/true", "lost"], 5)
+        self.check_failure(server, acked)
+        # The disk is repaired: what was answered 0 is there.
+        subprocess.run(["umount", folder], check=True)
+        subprocess.run(["e2fsck", "-fy", loop], capture_output=True)
+        subprocess.run(["mount", loop, folder], check=True)
+        self.check_restart(acked)
+
+    def deleted_or_replaced(self, change):
+        server = start_server(self.bots, test=self)
+        p = proxy(self.bots.port)
+        self.assertEqual(p.addjob(["/bin/true", "before"], 5), 0)
+        change(os.path.join(self.bots.botssys, "jobqueue", "queue.db"))
+        with self.assertRaises(xmlrpc.client.Fault):
+            p.addjob(["/bin/true", "after"], 5)
+        self.check_failure(server, [["/bin/true", "before"]])
+        self.assertIn("deleted or replaced", self.bots.log())
+
+    def test_journal_deleted(self):
+        def delete(db):
+            for suffix in ("", "-wal", "-shm"):
+                os.unlink(db + suffix)
+        self.deleted_or_replaced(delete)
+
+    def test_journal_replaced(self):
+        def replace(db):
+            with open(db, "rb") as old, open(db + ".new", "wb") as f:
+                f.write(old.read())
+            os.rename(db + ".new", db)
+        self.deleted_or_replaced(replace)
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class Descriptors(jqtest.unittest.TestCase):
+    """File descriptors are a budget: under a limit of 128 (soft and hard),
+    idle connections take what is left after the reserve for jobs, the
+    journal and the log, and no more; one over is refused at once; jobs
+    still start; the listener never ends."""
+
+    LIMIT = 128
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+        self.gate = self.bots.path("gate")
+        self.held = []
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        self.server = start_server(self.bots, preexec=limit, test=self)
+
+    def tearDown(self):
+        for s in self.held:
+            s.close()
+        open(self.gate, "w").close()
+        try:
+            self.assertEqual(self.server.stop(), 0)
+        finally:
+            self.bots.cleanup()
+
+    def job(self, *args):
+        return [jqtest.PYTHON, jqtest.JOB] + [str(a) for a in args]
+
+    def events(self):
+        try:
+            with open(self.bots.path("events")) as f:
+                return [line.split() for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def connect_idle(self, count):
+        for _ in range(count):
+            self.held.append(socket.create_connection(("127.0.0.1", self.bots.port), 5))
+
+    def test_start_line_says_the_budget(self):
+        self.bots.wait_log("connections at once")
+        log = self.bots.log()
+        self.assertRegex(log, r"File descriptors: limit %d \(was %d\), \d+ kept for "
+                         r"the server and its jobs, up to \d+ connections at once" %
+                         (self.LIMIT, self.LIMIT))
+
+    def test_idle_connections_cannot_starve_jobs(self):
+        try:
+            self.bots.wait_log("connections at once", timeout=2)
+            limit = int(self.bots.log().split("up to ")[-1].split()[0])
+        except AssertionError:
+            limit = (self.LIMIT - 38) // 3   # a server that does not say
+        self.assertLess(limit * 3, self.LIMIT)
+        # Every connection the budget allows, idle, plus twice as many more.
+        self.connect_idle(limit - 1)
+        jqtest.wait_for(lambda: open_fds(self.server.pid) >= 3 * (limit - 1),
+                        "the server to take the idle connections")
+        # The last connection: bots-job2queue, as cron runs it.
+        r = subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config] +
+                           self.job(self.bots.path("events"), "one", "--wait", self.gate),
+                           capture_output=True, text=True, timeout=jqtest.DEADLINE)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK, job added to queue."),
+                         r.stderr)
+        jqtest.wait_for(lambda: self.events(), "the job to start")
+        # Over the limit: refused with 503 at once, not left waiting for a
+        # slot.  Two may not answer: the slot bots-job2queue freed, and the
+        # one connection Abyss holds, accepted, while it waits for a slot.
+        extra = [socket.create_connection(("127.0.0.1", self.bots.port), 5)
+                 for _ in range(2 * limit)]
+        self.held.extend(extra)
+        answered = {}
+        end = time.monotonic() + 5
+        while len(answered) < len(extra) - 2 and time.monotonic() < end:
+            ready, _, _ = select.select([s for s in extra if s not in answered], [], [], 0.5)
+            for s in ready:
+                answered[s] = s.recv(100)
+        self.assertGreaterEqual(len(answered), len(extra) - 2)
+        for answer in answered.values():
+            self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
+        # The job ends normally, and so do the connections; then the server
+        # serves as before.
+        open(self.gate, "w").close()
+        self.bots.wait_log("Finished job 1")
+        self.assertNotIn("Error starting job", self.bots.log())
+        for s in self.held:
+            s.close()
+        self.held = []
+        jqtest.wait_for(lambda: open_fds(self.server.pid) < 3 * 10,
+                        "the server to let the connections go")
+        p = proxy(self.bots.port)
+        self.assertEqual(p.addjob(self.job(self.bots.path("events"), "two"), 5), 0)
+        self.bots.wait_log("Finished job 2")
+
+    def test_job_waits_out_a_shortage(self):
+        """A job that cannot start for want of descriptors stays first in
+        the queue and starts when there are some again; it is not recorded
+        as a failure (the server's limit is lowered under it, with
+        prlimit, below what it holds)."""
+        p = proxy(self.bots.port)
+        p.pause()
+        task = self.job(self.bots.path("events"), "late")
+        self.assertEqual(p.addjob(task, 5), 0)
+        pid = self.server.pid
+        # Below what it holds: descriptors some thread is about to close
+        # must not make room.
+        held = open_fds(pid)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (held - 10, self.LIMIT))
+        p.resume()        # on the same keep-alive connection
+        self.bots.wait_log("cannot start now")
+        self.bots.wait_log("is tried again", count=2)
+        self.assertEqual(self.events(), [])
+        self.assertEqual([entry[1] for entry in p.listjobs()], [1])
+        self.assertEqual(p.history(10), [] if isinstance(p.history(10), list) else 0)
+        # A new client meanwhile: its connection cannot even be accepted.
+        answers = []
+        late = threading.Thread(target=lambda: answers.append(proxy(self.bots.port).isup()))
+        late.start()
+        self.bots.wait_log("could not accept a connection")
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        # The listener did not end: that client gets its answer.
+        late.join(jqtest.DEADLINE)
+        self.assertEqual(answers, [0])
+        self.bots.wait_log("Finished job 1")
+        self.assertNotIn("Error starting job", self.bots.log())
+        self.assertEqual([e[1] for e in self.events()], ["late", "late"])
+
+
+def alive(pid):
+    """True while @pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+class JobTree(jqtest.ServerTestCase):
+    """A killed job takes its whole tree with it, also a descendant that
+    called setsid() (so left the job's process group); what a job leaves
+    behind is reaped, never a zombie of the server."""
+
+    jobqueue = {"authorized_tasks": "*", "killjobsintimeout": "True",
+                "kill_grace": "1"}
+    settings = {"maxruntime": "1"}
+    env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
+
+    def daemon_task(self, pidfile, gate):
+        # The job starts a daemon in a session of its own that ignores
+        # SIGTERM, records its pid, and then waits for the gate itself.
+        return ["sh", "-c",
+                'setsid sh -c \'trap "" TERM; echo $$ > "$0"; '
+                'while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done\' "$0" "$1" & '
+                'while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done',
+                pidfile, gate]
+
+    def test_killed_job_takes_its_setsid_daemon(self):
+        pidfile = self.bots.path("daemon.pid")
+        gate = self.bots.path("gate")   # never opened while the job runs
+        self.assertEqual(self.rpc.addjob(self.daemon_task(pidfile, gate), 5), 0)
+        pid = int(jqtest.wait_for(lambda: read_pid(pidfile), "the daemon to start"))
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        self.assertEqual(int(fields[3]), pid)      # a session of its own
+        self.bots.wait_log("exceeded maxruntime")
+        self.bots.wait_log("Finished job 1")
+        jqtest.wait_for(lambda: not alive(pid), "the daemon to be killed")
+        # and reaped: no zombie left with the server
+        jqtest.wait_for(lambda: pid not in children(self.server.pid),
+                        "the daemon to be reaped")
+
+    def test_orphan_is_reaped(self):
+        """A job that ends normally leaving a short-lived child behind: the
+        child is the server's (subreaper), and is reaped when it ends."""
+        pidfile = self.bots.path("child.pid")
+        gate = self.bots.path("gate")
+        task = ["sh", "-c", 'sh -c \'echo $$ > "$0"; '
+                'while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done\' "$0" "$1" &',
+                pidfile, gate]
+        self.assertEqual(self.rpc.addjob(task, 5), 0)
+        self.bots.wait_log("Finished job 1")
+        pid = int(jqtest.wait_for(lambda: read_pid(pidfile), "the child to start"))
+        jqtest.wait_for(lambda: pid in children(self.server.pid),
+                        "the orphan to be adopted by the server")
+        open(gate, "w").close()
+        jqtest.wait_for(lambda: pid not in children(self.server.pid),
+                        "the orphan to be reaped")
+
+
+class JobTreeAtStop(jqtest.ServerTestCase):
+    jobqueue = {"authorized_tasks": "*"}
+
+    daemon_task = JobTree.daemon_task
+
+    def test_stop_takes_the_tree(self):
+        """A job terminated because the server stops (after stop_grace)
+        takes its setsid() daemon with it."""
+        pidfile = self.bots.path("daemon.pid")
+        gate = self.bots.path("gate")
+        self.assertEqual(self.rpc.addjob(self.daemon_task(pidfile, gate), 1), 0)
+        pid = int(jqtest.wait_for(lambda: read_pid(pidfile), "the daemon to start"))
+        self.assertEqual(self.server.stop(), 0)
+        self.assertIn("was stopped with the server", self.bots.log())
+        jqtest.wait_for(lambda: not alive(pid), "the daemon to be killed")
+
+
+class BotsIni(jqtest.unittest.TestCase):
+    """A bots.ini that is a link to /dev/zero (or a FIFO) is refused with a
+    message and exit 1, at once, by the server and by bots-job2queue."""
+
+    def setUp(self):
+        self.bots = jqtest.BotsDir()
+
+    def tearDown(self):
+        self.bots.cleanup()
+
+    def check_refused(self, make):
+        ini = os.path.join(self.bots.config, "bots.ini")
+        os.unlink(ini)
+        make(ini)
+        for program in ([jqtest.SERVER], [jqtest.JOB2QUEUE, "isup"]):
+            r = subprocess.run([program[0], "-c" + self.bots.config] + program[1:],
+                               capture_output=True, text=True, timeout=jqtest.DEADLINE,
+                               cwd=self.bots.root)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("not a regular file", r.stdout + r.stderr)
+
+    def test_dev_zero(self):
+        self.check_refused(lambda ini: os.symlink("/dev/zero", ini))
+
+    def test_fifo(self):
+        self.check_refused(lambda ini: os.mkfifo(ini))
+
+
+class TestJob(jqtest.unittest.TestCase):
+    """tests/integration/job.py always ends: make check leaves nothing."""
+
+    def run_job(self, folder, env=None):
+        environ = dict(os.environ)
+        environ.update(env or {})
+        return subprocess.run([jqtest.PYTHON, jqtest.JOB, os.path.join(folder, "events"),
+                               "holder", "--wait", os.path.join(folder, "gate")],
+                              env=environ, capture_output=True, text=True, timeout=10)
+
+    def test_folder_left_with_only_the_record(self):
+        """What a removal racing the job's start record leaves: the folder
+        with just that record, and no gate ever."""
+        folder = tempfile.mkdtemp(prefix="jqtest-job-")
+        try:
+            r = self.run_job(folder, {"JQ_JOB_MAX_WAIT": "1"})
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("gave up waiting", r.stderr)
+        finally:
+            shutil.rmtree(folder)
+
+    def test_cleanup_removes_the_folder(self):
+        bots = jqtest.BotsDir()
+        bots.cleanup()
+        self.assertFalse(os.path.exists(bots.root))
+
+
+if __name__ == "__main__":
+    jqtest.main()
