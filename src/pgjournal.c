@@ -208,8 +208,8 @@ static PGresult *
 exec_params (PgJournal *p, const char *sql, int n,
              const char *const *values, const int *lengths)
 {
-  int formats[8] = { 0 };
-  g_assert (n <= 8);
+  int formats[12] = { 0 };
+  g_assert (n <= 12);
   for (int i = 0; i < n; i++)
     formats[i] = lengths != NULL && lengths[i] >= 0;
   return PQexecParams (p->conn, sql, n, NULL, values, lengths, formats, 0);
@@ -520,41 +520,22 @@ pg_finish (gpointer impl, const JqFinished *f)
     f->started_us != 0 ? I64 (started, f->started_us) : NULL,
     I64 (ended, f->ended_us),
     f->start_error == NULL ? I64 (code, f->exit_code) : NULL,
-  };
-  const char *more[] = {
     f->term_signal != 0 ? I64 (sig, f->term_signal) : NULL,
     f->hit_maxruntime ? "true" : "false", start_error,
   };
-  /* eleven parameters: exec_params takes eight, so the statement is
-   * built from two halves of text values and one binary argv. */
-  const char *all[11];
-  int lengths[11];
-  for (int i = 0; i < 8; i++)
-    all[i] = values[i], lengths[i] = i == 2 ? (int) size : -1;
-  for (int i = 0; i < 3; i++)
-    all[8 + i] = more[i], lengths[8 + i] = -1;
-  int formats[11] = { 0 };
-  formats[2] = 1;
-  if (p->pending_error == NULL)
-    {
-      PGresult *r = PQexecParams (p->conn,
-          "INSERT INTO bots_jobqueue.history (number, priority, argv, task, "
-          "queued_us, started_us, ended_us, exit_code, signal, "
-          "maxruntime_hit, start_error) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-          "ON CONFLICT (number) DO UPDATE SET priority = excluded.priority, "
-          "argv = excluded.argv, task = excluded.task, "
-          "queued_us = excluded.queued_us, started_us = excluded.started_us, "
-          "ended_us = excluded.ended_us, exit_code = excluded.exit_code, "
-          "signal = excluded.signal, maxruntime_hit = excluded.maxruntime_hit, "
-          "start_error = excluded.start_error",
-          11, NULL, all, lengths, formats, 0);
-      if (!result_ok (r))
-        note_error (p, "history", r);
-      else
-        p->wrote = TRUE;
-      PQclear (r);
-    }
+  const int lengths[] = { -1, -1, (int) size, -1, -1, -1, -1, -1, -1, -1,
+                          -1 };
+  write_op (p, "history",
+      "INSERT INTO bots_jobqueue.history (number, priority, argv, task, "
+      "queued_us, started_us, ended_us, exit_code, signal, "
+      "maxruntime_hit, start_error) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+      "ON CONFLICT (number) DO UPDATE SET priority = excluded.priority, "
+      "argv = excluded.argv, task = excluded.task, "
+      "queued_us = excluded.queued_us, started_us = excluded.started_us, "
+      "ended_us = excluded.ended_us, exit_code = excluded.exit_code, "
+      "signal = excluded.signal, maxruntime_hit = excluded.maxruntime_hit, "
+      "start_error = excluded.start_error", 11, values, lengths);
   if (single)
     {
       g_autoptr (GError) error = NULL;
