@@ -1,8 +1,7 @@
 /* Tests of the scheduler's rules (Bots' addjob order, duplicates, priority
  * changes, nr_threads, maxruntime, start failures, jobs of a crashed
  * server, a shared queue's launch gate) with a fake runner and a fake
- * clock: no process is started, and
- * a job ends when the test says so. */
+ * clock: no process is started, and a job ends when the test says so. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
