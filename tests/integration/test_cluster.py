@@ -342,9 +342,25 @@ class ClusterTestCase(unittest.TestCase):
             # once per outage, not once per call
             self.assertEqual(log.count("journal lost"), 1, log[-2000:])
             self.assertEqual(log.count("journal again"), 1, log[-2000:])
+            self.assertLessEqual(log.count("Cluster: connection to"), 1, log[-2000:])
+        self.assertEqual(self.proxy(2).listjobs(), waiting)
+        # The lease connections come back too, and a server leads again.
+        for d in self.dirs:
+            jqtest.wait_for(lambda: d.log().count("Cluster: connection to")
+                            == d.log().count("Cluster: connected to"),
+                            "the lease connection back; log:\n" + d.log()[-2000:])
+        self.leader()
+        # Every acknowledged job runs, once the queue is resumed.
+        self.proxy(0).resume()
+        wanted = sorted(task for task, _ in acked)
+
+        def ran():
+            done = [h["task"] for h in self.proxy(2).history(100000)]
+            return all(task in done for task in wanted)
+        jqtest.wait_for(ran, "every acknowledged job to run")
+        self.assertEqual(self.proxy(1).listjobs(), 0)
         print("restart: %d adds acknowledged, %d faults" % (len(acked), len(faults)),
               file=sys.stderr)
-        self.assertEqual(self.proxy(2).listjobs(), waiting)
 
 
 if __name__ == "__main__":
