@@ -207,15 +207,22 @@ typedef struct {
   int          priority;
   JqAddjobCode code;
   guint64      number;         /* submit's answer */
+  gboolean     changed;        /* OK for a waiting duplicate: its priority
+                                * changed, nothing was added */
 } AddjobCall;
 
 static void
 addjob_on_loop (gpointer data)
 {
   AddjobCall *c = data;
+  /* The scheduler answers OK both for a new job and for a changed
+   * priority; the count of added jobs tells them apart. */
+  guint64 added = jq_scheduler_get_totals (c->m->scheduler).added;
   c->code = jq_scheduler_submit (c->m->scheduler,
                                  (const char *const *) c->argv, c->priority,
                                  &c->number);
+  c->changed = c->code == JQ_ADDJOB_OK && c->number > 0
+               && jq_scheduler_get_totals (c->m->scheduler).added == added;
   if (c->m->status != NULL)
     jq_status_note_answer (c->m->status, c->code);
 }
@@ -333,7 +340,7 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
           AddjobCall *out)
 {
   g_autoptr (xmlrpc_value) task_v = NULL;
-  AddjobCall call = { m, NULL, 0, 0, 0 };
+  AddjobCall call = { m, NULL, 0, 0, 0, FALSE };
 
   xmlrpc_array_read_item (env, params, 0, &task_v);
   if (!env->fault_occurred)
@@ -380,6 +387,8 @@ method_submit (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
   xmlrpc_value *r = xmlrpc_struct_new (env);
   struct_set (env, r, "code", xmlrpc_int_new (env, call.code));
   struct_set (env, r, "jobnumber", int_value (env, (gint64) call.number));
+  if (call.changed)
+    struct_set (env, r, "priority_changed", xmlrpc_bool_new (env, TRUE));
   return r;
 }
 
