@@ -132,7 +132,7 @@ class Hostile(jqtest.ServerTestCase):
         every one is answered, or the connection is closed; none is left
         hanging."""
         body = xmlrpc.client.dumps((), "listjobs").encode()
-        one = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        one = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                b"Content-Length: %d\r\n\r\n" % len(body)) + body
         with socket.create_connection(("127.0.0.1", self.bots.port), 5) as s:
             s.settimeout(5)
@@ -186,6 +186,7 @@ class Hostile(jqtest.ServerTestCase):
         # be reset after the status line: read only that.
         conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
         conn.putrequest("POST", "/RPC2")
+        conn.putheader("Content-Type", "text/xml")
         conn.putheader("Content-Length", str(2 * 1024 * 1024))
         conn.endheaders()
         conn.send(b"x" * 10)
@@ -193,6 +194,7 @@ class Hostile(jqtest.ServerTestCase):
         conn.close()
         conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
         conn.putrequest("POST", "/RPC2")
+        conn.putheader("Content-Type", "text/xml")
         conn.putheader("Transfer-Encoding", "chunked")
         conn.endheaders()
         conn.send(b"0\r\n\r\n")
@@ -214,17 +216,17 @@ class Hostile(jqtest.ServerTestCase):
                 held.append(socket.create_connection(("127.0.0.1", self.bots.port), 5))
             for _ in range(200):
                 s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
-                s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n")
+                s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n")
                 held.append(s)
             body = xmlrpc.client.dumps((), "listjobs").encode()
             for _ in range(200):
                 c = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=5)
-                c.request("POST", "/RPC2", body)
+                c.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
                 c.getresponse().read()
                 held.append(c)
             # the new client: one second, no more
             conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=1.0)
-            conn.request("POST", "/RPC2", body)
+            conn.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
             resp = conn.getresponse()
             self.assertEqual(xmlrpc.client.loads(resp.read())[0][0], self.before)
             conn.close()
@@ -236,10 +238,82 @@ class Hostile(jqtest.ServerTestCase):
     def test_client_vanishes_mid_request(self):
         for cut in (10, 60, 200):
             body = xmlrpc.client.dumps((["bots-engine", "-cgone"], 5), "addjob").encode()
-            request = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+            request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
             with socket.create_connection(("127.0.0.1", self.bots.port), 5) as s:
                 s.sendall(request[:cut])
         self.assert_intact()
+
+
+class Browsers(jqtest.ServerTestCase):
+    """What a web page on another origin can make a browser send to the
+    XML-RPC port (CSRF), and what a DNS-rebinding page sends: refused,
+    nothing queued; real XML-RPC clients still pass."""
+
+    jobqueue = {"authorized_tasks": "*"}
+
+    BODY = xmlrpc.client.dumps((["echo", "csrf"], 5), "addjob").encode()
+
+    def raw(self, head, body=b""):
+        c = socket.create_connection(("127.0.0.1", self.bots.port), jqtest.DEADLINE)
+        try:
+            c.sendall(head.encode() + b"\r\n" + body)
+            c.shutdown(socket.SHUT_WR)
+            out = b""
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                out += d
+            return int(out.split(b" ", 2)[1]), out
+        finally:
+            c.close()
+
+    def post(self, headers, body=None):
+        body = self.BODY if body is None else body
+        lines = ["POST /RPC2 HTTP/1.1"] + headers + ["Content-Length: %d" % len(body)]
+        return self.raw("\r\n".join(lines) + "\r\n", body)
+
+    def test_cross_origin_posts_refused(self):
+        host = "Host: 127.0.0.1:%d" % self.bots.port
+        for headers, code in (
+                ([host, "Content-Type: text/plain"], 415),
+                ([host, "Content-Type: application/x-www-form-urlencoded"], 415),
+                ([host, "Content-Type: multipart/form-data; boundary=x"], 415),
+                ([host], 415),                                  # a Blob body
+                ([host, "Content-Type: text/xml", "Origin: http://evil.example"], 403),
+                ([host, "Content-Type: text/xml", "Origin: null"], 403),
+                (["Host: evil.example:%d" % self.bots.port, "Content-Type: text/xml"], 403),
+                (["Host: 127.0.0.1.evil.example", "Content-Type: text/xml"], 403),
+                (["Host: localhost.evil.example", "Content-Type: text/xml"], 403)):
+            status, out = self.post(headers)
+            self.assertEqual(status, code, (headers, out[:300]))
+            self.assertIn(b"refused" if code == 403 else b"text/xml", out)
+        status, out = self.raw("GET / HTTP/1.1\r\nHost: rebind.example:%d\r\n" % self.bots.port)
+        self.assertEqual(status, 403, out[:200])
+        self.assertEqual(self.rpc.status()["totals"]["added"], 0)
+
+    def test_real_clients_pass(self):
+        port = self.bots.port
+        ok = [["Host: 127.0.0.1:%d" % port, "Content-Type: text/xml"],
+              ["Host: localhost:%d" % port, "Content-Type: text/xml; charset=utf-8"],
+              ["Host: LOCALHOST", "Content-Type: application/xml"],
+              ["Host: [::1]:%d" % port, "Content-Type: text/xml"],
+              ["Host: 127.0.0.2", "Content-Type: TEXT/XML"],
+              ["Content-Type: text/xml"],
+              ["Host: 127.0.0.1:%d" % port, "Content-Type: text/xml",
+               "Origin: http://127.0.0.1:%d" % port]]
+        for i, headers in enumerate(ok):
+            body = xmlrpc.client.dumps((["echo", str(i)], 5), "addjob").encode()
+            status, out = self.post(headers, body)
+            self.assertEqual(status, 200, (headers, out[:300]))
+        # Python 2's xmlrpclib, as it sends it (HTTP/1.0)
+        body = b"<?xml version='1.0'?>\n<methodCall>\n<methodName>isup</methodName>\n<params>\n</params>\n</methodCall>\n"
+        status, out = self.raw("POST /RPC2 HTTP/1.0\r\nHost: localhost:%d\r\nUser-Agent: xmlrpclib.py/1.0.1 "
+                               "(by www.pythonware.com)\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n"
+                               % (port, len(body)), body)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(xmlrpc.client.ServerProxy("http://localhost:%d" % port).isup(), 0)
+        self.assertEqual(self.rpc.status()["totals"]["added"], len(ok))
 
 
 if __name__ == "__main__":
