@@ -27,6 +27,11 @@ enum {
 };
 
 #define CALL_TIMEOUT_MS 10000
+/* One wait() call asks for at most this long: the server may answer
+ * sooner when many calls wait (doc/admin-api.md), and a short call
+ * leaves no connection held for a day. */
+#define WAIT_CALL_SECONDS 60
+
 #define WIDTH 80
 
 static gboolean opt_json;
@@ -738,7 +743,7 @@ connect_server (const Request *req, int *exit_code)
       return NULL;
     }
   guint call_timeout = strcmp (req->method, "wait") == 0 || req->add_wait
-    ? (guint) (req->timeout + 30) * 1000 : CALL_TIMEOUT_MS;
+    ? (guint) (WAIT_CALL_SECONDS + 30) * 1000 : CALL_TIMEOUT_MS;
   JqClient *client = jq_client_new (config, call_timeout, &error);
   if (client == NULL)
     *exit_code = fail (EXIT_UNREACHABLE, "%s", error->message);
@@ -775,25 +780,45 @@ call_server (JqClient *client, const Request *req, int *exit_code)
   return g_steal_pointer (&result);
 }
 
-/* wait() called until job @number has ended.  NULL with *@exit_code when
- * the server cannot be asked. */
+/* wait() called until job @number has ended or @timeout seconds have
+ * passed.  A call answered early while the job is pending (the server's
+ * waiters are all taken) is asked again a second later.  NULL with
+ * *@exit_code when the server cannot be asked. */
 static xmlrpc_value *
-wait_for (JqClient *client, gint64 number, int *exit_code)
+wait_for (JqClient *client, gint64 number, gint64 timeout, int *exit_code)
 {
   xmlrpc_env env;
   xmlrpc_env_init (&env);
+  gint64 deadline = g_get_monotonic_time () + timeout * G_USEC_PER_SEC;
   g_autoptr (xmlrpc_value) result = NULL;
-  while (result == NULL || is_pending (result))
+  for (;;)
     {
+      gint64 now = g_get_monotonic_time ();
+      if (result != NULL && (!is_pending (result) || now >= deadline))
+        break;
+      if (result != NULL)
+        g_usleep (MIN (G_USEC_PER_SEC, deadline - now));
+      now = g_get_monotonic_time ();
+      gint64 left = MAX (deadline - now, 0) / G_USEC_PER_SEC;
       g_clear_pointer (&result, xmlrpc_DECREF);
       g_autoptr (GError) error = NULL;
       g_autoptr (xmlrpc_value) params = xmlrpc_build_value (
-          &env, "(ii)", (int) number, 86400);
+          &env, "(ii)", (int) number, (int) MIN (left, WAIT_CALL_SECONDS));
       result = jq_client_call (client, "wait", params, &error);
       if (result == NULL)
         {
-          *exit_code = fail (EXIT_UNREACHABLE, "job %" G_GINT64_FORMAT
-                             ": %s", number, error->message);
+          gboolean refused = g_error_matches (error, JQ_ERROR,
+                                              JQ_ERROR_INVALID);
+          *exit_code = fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE,
+                             "job %" G_GINT64_FORMAT ": %s", number,
+                             error->message);
+          break;
+        }
+      if (!answer_has_shape ("wait", result))
+        {
+          *exit_code = fail (EXIT_UNREACHABLE, "unexpected answer to wait "
+                             "from %s", jq_client_get_url (client));
+          g_clear_pointer (&result, xmlrpc_DECREF);
           break;
         }
     }
@@ -839,7 +864,7 @@ show_submit (JqClient *client, Request *req, xmlrpc_value **result,
   /* As "wait N": repeated calls until the job has ended. */
   req->a = number;
   g_autoptr (xmlrpc_value) submitted = g_steal_pointer (result);
-  *result = wait_for (client, number, exit_code);
+  *result = wait_for (client, number, 86400, exit_code);
   if (*result == NULL)
     return -1;
   if (opt_json)
@@ -943,7 +968,10 @@ main (int argc, char **argv)
   g_autoptr (JqClient) client = connect_server (&req, &exit_code);
   if (client == NULL)
     return exit_code;
-  g_autoptr (xmlrpc_value) result = call_server (client, &req, &exit_code);
+  /* wait: calls of at most WAIT_CALL_SECONDS each, up to its -t. */
+  g_autoptr (xmlrpc_value) result = strcmp (req.method, "wait") == 0
+    ? wait_for (client, req.a, req.timeout, &exit_code)
+    : call_server (client, &req, &exit_code);
   if (result == NULL)
     return exit_code;
   return show_answer (client, &req, &result);

@@ -29,10 +29,12 @@ struct _JqMethods {
   JqLog       *log;
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
-  GMutex       ended_lock;     /* guards the three below */
+  GMutex       ended_lock;     /* guards the five below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
   gboolean     stopping;
+  gint         max_blocked;    /* wait() calls that may block at once; -1: any */
+  guint        blocked;        /* wait() calls blocking now */
 };
 
 /* ---------------------------------------------------------- faults */
@@ -744,20 +746,28 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
     return NULL;
 
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
-  gboolean timed_out = FALSE;
+  gboolean timed_out = FALSE, holding = FALSE;
   for (;;)
     {
       g_mutex_lock (&m->ended_lock);
       guint64 seen = m->ended_count;
       g_mutex_unlock (&m->ended_lock);
       if (!through_door (env, m, state_on_loop, &c))
-        {
-          jq_finished_free (c.finished);
-          return NULL;
-        }
+        break;
       if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
         break;
       g_mutex_lock (&m->ended_lock);
+      /* Each blocked call holds a connection: beyond the bound the answer
+       * is the state now, as with timeout 0, so that waiters can never
+       * take every connection from addjob (doc/admin-api.md). */
+      if (!holding && m->max_blocked >= 0
+          && m->blocked >= (guint) m->max_blocked)
+        timed_out = TRUE;
+      else if (!holding)
+        {
+          m->blocked++;
+          holding = TRUE;
+        }
       while (m->ended_count == seen && !m->stopping && !timed_out)
         timed_out = !g_cond_wait_until (&m->ended_cond, &m->ended_lock,
                                         deadline);
@@ -765,6 +775,17 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
       g_mutex_unlock (&m->ended_lock);
       if (timed_out || stop)
         break;
+    }
+  if (holding)
+    {
+      g_mutex_lock (&m->ended_lock);
+      m->blocked--;
+      g_mutex_unlock (&m->ended_lock);
+    }
+  if (env->fault_occurred)
+    {
+      jq_finished_free (c.finished);
+      return NULL;
     }
 
   static const char *const names[] = {
@@ -919,8 +940,17 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   m->log = log;
   g_mutex_init (&m->ended_lock);
   g_cond_init (&m->ended_cond);
+  m->max_blocked = -1;
   jq_scheduler_set_ended_hook (scheduler, on_job_ended, m);
   return m;
+}
+
+void
+jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked)
+{
+  g_mutex_lock (&m->ended_lock);
+  m->max_blocked = (gint) MIN (max_blocked, (guint) G_MAXINT);
+  g_mutex_unlock (&m->ended_lock);
 }
 
 void

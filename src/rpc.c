@@ -519,6 +519,8 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->listen_fd = -1;
   rpc->stop_fd = -1;
   rpc->max_conn = JQ_RPC_MAX_CONN;
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
   return rpc;
 }
 
@@ -748,6 +750,8 @@ void
 jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
 {
   rpc->max_conn = MAX (max_conn, 1);
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
 }
 
 gboolean

@@ -2,6 +2,7 @@
 the queue as it was, and the server keeps serving."""
 
 import socket
+import subprocess
 import time
 import xmlrpc.client
 
@@ -314,6 +315,52 @@ class Browsers(jqtest.ServerTestCase):
         self.assertEqual(status, 200, out)
         self.assertEqual(xmlrpc.client.ServerProxy("http://localhost:%d" % port).isup(), 0)
         self.assertEqual(self.rpc.status()["totals"]["added"], len(ok))
+
+
+class Waiters(jqtest.unittest.TestCase):
+    """Many wait(N, 20) calls held at once, under a descriptor limit that
+    pays for a few connections: bots-job2queue from cron must still add
+    (each held wait took a connection; all taken, it failed with "Can
+    not contact jobqueue-server")."""
+
+    def test_waiters_never_starve_addjob(self):
+        import os
+        import threading
+        bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        script = os.path.join(bots.bin, "server-64-fds")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nulimit -n 64 || exit 99\nexec %s \"$@\"\n" % jqtest.SERVER)
+        os.chmod(script, 0o755)
+        server = jqtest.Server(bots, binary=script)
+        gate = bots.path("gate")
+        answers = []
+        try:
+            rpc = server.proxy()
+            job = [jqtest.PYTHON, jqtest.JOB, bots.path("events"), "holder", "--wait", gate]
+            self.assertEqual(rpc.addjob(job, 1), 0)
+
+            def wait_once():
+                try:
+                    answers.append(server.proxy().wait(1, 20)["state"])
+                except Exception as e:       # 503, reset: counted as such
+                    answers.append(repr(e))
+            threads = [threading.Thread(target=wait_once) for _ in range(40)]
+            for t in threads:
+                t.start()
+            # the calls beyond the bound answer at once
+            jqtest.wait_for(lambda: len(answers) >= 30, "most waits to answer at once")
+            r = subprocess.run([jqtest.JOB2QUEUE, "-c" + bots.config, "echo", "from-cron"],
+                               capture_output=True, text=True, timeout=jqtest.DEADLINE)
+            self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+            self.assertEqual(rpc.listjobs(), [[5, 2, ["echo", "from-cron"]]])
+            self.assertTrue(all(a in ("running", "waiting") for a in answers), answers)
+        finally:
+            open(gate, "w").close()
+            for t in threads:
+                t.join(jqtest.DEADLINE)
+            server.stop()
+            bots.cleanup()
+        self.assertEqual(len(answers), 40)
 
 
 if __name__ == "__main__":
