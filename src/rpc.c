@@ -442,7 +442,9 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
     ResponseAddField (session, "Content-Security-Policy",
                       jq_status_page_csp ());
   ResponseWriteStart (session);
-  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  /* HEAD: the GET's headers, its Content-Length included, no body. */
+  if (info->method != m_head)
+    ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
   set_cork (fd, FALSE);
   return TRUE;
@@ -459,8 +461,8 @@ handle_request (void *user_data, TSession *session, abyss_bool *handled)
   *handled = TRUE;
   if (!from_this_host (rpc, session))
     return;
-  if (info->method == m_get && rpc->status != NULL
-      && serve_status (rpc, session, info))
+  if ((info->method == m_get || info->method == m_head)
+      && rpc->status != NULL && serve_status (rpc, session, info))
     return;
   handle_http (user_data, session, handled);
 }
@@ -474,11 +476,11 @@ handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
   SessionGetRequestInfo (session, &info);
   serving = rpc;
   *handled = TRUE;
-  if (info->method != m_get)
+  if (info->method != m_get && info->method != m_head)
     {
       if (!drain_body (session))
         return;
-      ResponseAddField (session, "Allow", "GET");
+      ResponseAddField (session, "Allow", "GET, HEAD");
       http_error (session, 405, "This port serves only GET of the status "
                   "page and the metrics.");
     }
