@@ -23,6 +23,10 @@
 /* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
 #define FAULT_CODE 1
 
+/* "Refused request" lines told one by one per window; the rest counted. */
+#define REFUSALS_BURST    10
+#define REFUSALS_WINDOW_S 60
+
 struct _JqMethods {
   JqScheduler *scheduler;
   JqDoor      *door;
@@ -35,6 +39,8 @@ struct _JqMethods {
   gboolean     stopping;
   gint         max_blocked;    /* wait() calls that may block at once; -1: any */
   guint        blocked;        /* wait() calls blocking now */
+  GMutex       refusals_lock;  /* guards refusals: Abyss threads share it */
+  JqLogLimit  *refusals;       /* "Refused request" lines, rate-limited */
 };
 
 /* ---------------------------------------------------------- faults */
@@ -898,8 +904,12 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
     result = dispatch (m, &env, name, params, &answer);
   else
     {
-      jq_log_write (m->log, JQ_LOG_WARNING, "Refused request: %s",
-                    error->message);
+      /* A client can send these as fast as it likes: ten a minute are
+       * told one by one, the rest as a count. */
+      g_mutex_lock (&m->refusals_lock);
+      jq_log_limit_write (m->refusals, JQ_LOG_WARNING, "Refused request: %s",
+                          error->message);
+      g_mutex_unlock (&m->refusals_lock);
       if (m->status != NULL)
         jq_metrics_count_refused (jq_status_get_metrics (m->status),
                                   JQ_REFUSED_SCREENED);
@@ -941,6 +951,9 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   g_mutex_init (&m->ended_lock);
   g_cond_init (&m->ended_cond);
   m->max_blocked = -1;
+  g_mutex_init (&m->refusals_lock);
+  m->refusals = jq_log_limit_new (log, "refused requests",
+                                  REFUSALS_BURST, REFUSALS_WINDOW_S);
   jq_scheduler_set_ended_hook (scheduler, on_job_ended, m);
   return m;
 }
@@ -968,6 +981,8 @@ jq_methods_free (JqMethods *m)
   if (m == NULL)
     return;
   jq_scheduler_set_ended_hook (m->scheduler, NULL, NULL);
+  jq_log_limit_free (m->refusals);
+  g_mutex_clear (&m->refusals_lock);
   g_mutex_clear (&m->ended_lock);
   g_cond_clear (&m->ended_cond);
   g_free (m);
