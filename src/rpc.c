@@ -287,7 +287,8 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
  * and always send the Host of the page's own name.  So the XML-RPC port
  * refuses (doc/configuration.md, "Browsers"):
  * - a Host that is not a loopback IP literal, "localhost" or the
- *   configured bind address (any port): 403;
+ *   configured bind address (any port; bound to 0.0.0.0 or ::, any IP
+ *   literal): 403;
  * - an Origin other than http://<that Host>: 403;
  * - a POST whose Content-Type is not text/xml or application/xml: 415.
  * The status-only port is meant for other hosts and serves only GETs that
@@ -326,9 +327,17 @@ host_allowed (const JqRpc *rpc, const char *host)
     return TRUE;
   struct in_addr v4;
   struct in6_addr v6;
-  if (inet_pton (AF_INET, name, &v4) == 1)
+  gboolean is_v4 = inet_pton (AF_INET, name, &v4) == 1;
+  gboolean is_v6 = !is_v4 && inet_pton (AF_INET6, name, &v6) == 1;
+  /* Bound to every address, the server is any of the machine's: an IP
+   * literal cannot be rebound by DNS, a name can. */
+  if ((is_v4 || is_v6) && rpc->bind_address != NULL
+      && (strcmp (rpc->bind_address, "0.0.0.0") == 0
+          || strcmp (rpc->bind_address, "::") == 0))
+    return TRUE;
+  if (is_v4)
     return (ntohl (v4.s_addr) >> 24) == 127;
-  return inet_pton (AF_INET6, name, &v6) == 1
+  return is_v6
          && (IN6_IS_ADDR_LOOPBACK (&v6)
              || (IN6_IS_ADDR_V4MAPPED (&v6) && v6.s6_addr[12] == 127));
 }

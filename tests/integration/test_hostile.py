@@ -317,6 +317,20 @@ class Browsers(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.status()["totals"]["added"], len(ok))
 
 
+class BrowsersWideBind(Browsers):
+    """bind = 0.0.0.0 (other machines may queue): any IP literal is this
+    server's name; a DNS name still is not."""
+
+    jobqueue = {"authorized_tasks": "*", "bind": "0.0.0.0"}
+
+    def test_ip_literals_pass_names_do_not(self):
+        for host, code in (("192.0.2.7:%d" % self.bots.port, 200), ("[2001:db8::1]:80", 200),
+                           ("10.1.2.3", 200), ("evil.example", 403), ("jobs.example.org:80", 403)):
+            status, out = self.post(["Host: " + host, "Content-Type: text/xml"],
+                                    xmlrpc.client.dumps((), "isup").encode())
+            self.assertEqual(status, code, (host, out[:200]))
+
+
 class Waiters(jqtest.unittest.TestCase):
     """Many wait(N, 20) calls held at once, under a descriptor limit that
     pays for a few connections: bots-job2queue from cron must still add
