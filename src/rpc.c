@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <xmlrpc-c/abyss.h>
 #include <xmlrpc-c/base.h>
+#include <arpa/inet.h>
 
 #include "error.h"
 #include "methods.h"
@@ -75,6 +76,7 @@ struct _JqRpc {
   TChanSwitch *status_switch;
   gboolean     status_created;
   GThread     *status_thread;
+  char        *bind_address;   /* the XML-RPC port's, for the Host rule */
 };
 
 /* ---------------------------------------------------------- HTTP */
@@ -127,6 +129,8 @@ set_cork (int fd, gboolean on)
 }
 
 static void count_refusal (guint16 status);
+static gboolean drain_body (TSession *session);
+static gboolean xml_content_type (const char *type);
 
 static void
 http_error (TSession *session, guint16 status, const char *explanation)
@@ -214,6 +218,13 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       http_error (session, 405, "XML-RPC requests are sent with POST.");
       return;
     }
+  if (!xml_content_type (RequestHeaderValue (session, "content-type")))
+    {
+      if (drain_body (session))
+        http_error (session, 415, "XML-RPC requests are sent with "
+                    "Content-Type: text/xml.");
+      return;
+    }
   const char *encoding = RequestHeaderValue (session, "transfer-encoding");
   const char *length = RequestHeaderValue (session, "content-length");
   if (encoding != NULL || length == NULL)
@@ -264,6 +275,123 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   set_cork (fd, FALSE);
 }
 
+/* ---------------------------------------------------------- browsers
+ * A web page on another origin can make the user's browser POST to
+ * 127.0.0.1:28082 (a "simple" request: text/plain, a form, a Blob with no
+ * type; no preflight), and a DNS-rebinding page can even read answers,
+ * its own host name resolving to 127.0.0.1.  Either could queue jobs,
+ * pause or clear the queue.  XML-RPC clients (Python's xmlrpc.client and
+ * xmlrpclib, xmlrpc-c's curl transport, Bots) send text/xml, no Origin,
+ * and a Host that names the address they connected to; browsers cannot
+ * send a cross-origin text/xml POST without a preflight we never answer,
+ * and always send the Host of the page's own name.  So the XML-RPC port
+ * refuses (doc/configuration.md, "Browsers"):
+ * - a Host that is not a loopback IP literal, "localhost" or the
+ *   configured bind address (any port; bound to 0.0.0.0 or ::, any IP
+ *   literal): 403;
+ * - an Origin other than http://<that Host>: 403;
+ * - a POST whose Content-Type is not text/xml or application/xml: 415.
+ * The status-only port is meant for other hosts and serves only GETs that
+ * change nothing: it keeps no Host rule. */
+
+/* Whether @host (a Host header: name or [v6], optional :port) names this
+ * server. */
+static gboolean
+host_allowed (const JqRpc *rpc, const char *host)
+{
+  g_autofree char *name = NULL;
+  const char *port = NULL;
+  if (host[0] == '[')
+    {
+      const char *close = strchr (host, ']');
+      if (close == NULL)
+        return FALSE;
+      name = g_strndup (host + 1, close - host - 1);
+      port = close[1] == ':' ? close + 2 : close[1] == '\0' ? "" : NULL;
+    }
+  else
+    {
+      const char *colon = strchr (host, ':');
+      name = colon ? g_strndup (host, colon - host) : g_strdup (host);
+      port = colon ? colon + 1 : "";
+      if (colon != NULL && strchr (colon + 1, ':') != NULL)
+        return FALSE;
+    }
+  if (port == NULL || strspn (port, "0123456789") != strlen (port)
+      || strlen (port) > 5)
+    return FALSE;
+  if (g_ascii_strcasecmp (name, "localhost") == 0)
+    return TRUE;
+  if (rpc->bind_address != NULL
+      && g_ascii_strcasecmp (name, rpc->bind_address) == 0)
+    return TRUE;
+  struct in_addr v4;
+  struct in6_addr v6;
+  gboolean is_v4 = inet_pton (AF_INET, name, &v4) == 1;
+  gboolean is_v6 = !is_v4 && inet_pton (AF_INET6, name, &v6) == 1;
+  /* Bound to every address, the server is any of the machine's: an IP
+   * literal cannot be rebound by DNS, a name can. */
+  if ((is_v4 || is_v6) && rpc->bind_address != NULL
+      && (strcmp (rpc->bind_address, "0.0.0.0") == 0
+          || strcmp (rpc->bind_address, "::") == 0))
+    return TRUE;
+  if (is_v4)
+    return (ntohl (v4.s_addr) >> 24) == 127;
+  return is_v6
+         && (IN6_IS_ADDR_LOOPBACK (&v6)
+             || (IN6_IS_ADDR_V4MAPPED (&v6) && v6.s6_addr[12] == 127));
+}
+
+/* Reads a small announced body, so that the client gets the answer
+ * rather than a reset.  FALSE when the client went away. */
+static gboolean
+drain_body (TSession *session)
+{
+  const char *length = RequestHeaderValue (session, "content-length");
+  guint64 len = 0;
+  if (length != NULL
+      && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
+                                     NULL))
+    {
+      g_autofree char *body = g_malloc (len);
+      return read_body (session, body, len);
+    }
+  return TRUE;
+}
+
+/* The Host and Origin rules.  FALSE when the request was refused. */
+static gboolean
+from_this_host (JqRpc *rpc, TSession *session)
+{
+  const char *host = RequestHeaderValue (session, "host");
+  const char *origin = RequestHeaderValue (session, "origin");
+  const char *why = NULL;
+  if (host != NULL && !host_allowed (rpc, host))
+    why = "The Host header does not name this server (a loopback address, "
+          "localhost or its bind address); refused against DNS rebinding.";
+  else if (origin != NULL
+           && (host == NULL || !g_str_has_prefix (origin, "http://")
+               || g_ascii_strcasecmp (origin + 7, host) != 0))
+    why = "Requests from web pages of other origins are refused.";
+  if (why == NULL)
+    return TRUE;
+  if (drain_body (session))
+    http_error (session, 403, why);
+  return FALSE;
+}
+
+/* text/xml or application/xml, parameters (charset) allowed. */
+static gboolean
+xml_content_type (const char *type)
+{
+  if (type == NULL)
+    return FALSE;
+  gsize n = strcspn (type, ";");
+  g_autofree char *media = g_strstrip (g_strndup (type, n));
+  return g_ascii_strcasecmp (media, "text/xml") == 0
+         || g_ascii_strcasecmp (media, "application/xml") == 0;
+}
+
 /* ---------------------------------------------------------- status
  * GET of the status page, its JSON and the metrics (status.c builds
  * them); on the XML-RPC port and, when configured, on a port of their
@@ -277,7 +405,8 @@ count_refusal (guint16 status)
 {
   if (serving == NULL || serving->status == NULL)
     return;
-  JqRefused why = status == 405 ? JQ_REFUSED_METHOD
+  JqRefused why = status == 405 || status == 403 || status == 415
+                ? JQ_REFUSED_METHOD
                 : status == 413 ? JQ_REFUSED_TOO_LARGE
                 : status == 404 ? JQ_REFUSED_NOT_FOUND : JQ_REFUSED_LENGTH;
   jq_metrics_count_refused (jq_status_get_metrics (serving->status), why);
@@ -322,7 +451,9 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
     ResponseAddField (session, "Content-Security-Policy",
                       jq_status_page_csp ());
   ResponseWriteStart (session);
-  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  /* HEAD: the GET's headers, its Content-Length included, no body. */
+  if (info->method != m_head)
+    ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
   set_cork (fd, FALSE);
   return TRUE;
@@ -337,8 +468,10 @@ handle_request (void *user_data, TSession *session, abyss_bool *handled)
   SessionGetRequestInfo (session, &info);
   serving = rpc;
   *handled = TRUE;
-  if (info->method == m_get && rpc->status != NULL
-      && serve_status (rpc, session, info))
+  if (!from_this_host (rpc, session))
+    return;
+  if ((info->method == m_get || info->method == m_head)
+      && rpc->status != NULL && serve_status (rpc, session, info))
     return;
   handle_http (user_data, session, handled);
 }
@@ -352,21 +485,11 @@ handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
   SessionGetRequestInfo (session, &info);
   serving = rpc;
   *handled = TRUE;
-  if (info->method != m_get)
+  if (info->method != m_get && info->method != m_head)
     {
-      /* Read a small body first, so that the client gets the answer
-       * rather than a reset. */
-      const char *length = RequestHeaderValue (session, "content-length");
-      guint64 len = 0;
-      if (length != NULL
-          && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
-                                         NULL))
-        {
-          g_autofree char *body = g_malloc (len);
-          if (!read_body (session, body, len))
-            return;
-        }
-      ResponseAddField (session, "Allow", "GET");
+      if (!drain_body (session))
+        return;
+      ResponseAddField (session, "Allow", "GET, HEAD");
       http_error (session, 405, "This port serves only GET of the status "
                   "page and the metrics.");
     }
@@ -407,6 +530,8 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->listen_fd = -1;
   rpc->stop_fd = -1;
   rpc->max_conn = JQ_RPC_MAX_CONN;
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
   return rpc;
 }
 
@@ -636,6 +761,8 @@ void
 jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
 {
   rpc->max_conn = MAX (max_conn, 1);
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
 }
 
 gboolean
@@ -645,6 +772,8 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
   int fd = bind_socket (address, port, error);
   if (fd < 0)
     return FALSE;
+  g_free (rpc->bind_address);
+  rpc->bind_address = g_strdup (address);
 
   AbyssInit (&abyss_error);
   if (abyss_error == NULL)
@@ -804,5 +933,6 @@ jq_rpc_free (JqRpc *rpc)
   if (rpc->stop_fd >= 0)
     close (rpc->stop_fd);
   jq_methods_free (rpc->methods);
+  g_free (rpc->bind_address);
   g_free (rpc);
 }

@@ -582,8 +582,10 @@ main (int argc, char **argv)
 
   /* Descriptors: the connection limit is what is left of the limit
    * once the server and its jobs have theirs (fdbudget.h). */
-  JqFdBudget fds = jq_fdbudget_take (config->nr_threads,
-                                     JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
+  JqFdBudget fds = jq_fdbudget_take (
+      config->nr_threads,
+      config->status_bind != NULL ? JQ_RPC_MAX_STATUS_CONN : 0,
+      JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
   /* One server per botssys, and the journal is its alone. */
   g_autoptr (GError) error = NULL;
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);

@@ -46,7 +46,7 @@ class Memory(jqtest.ServerTestCase):
                 "<param><value><array><data>%s</data></array></value></param><param><value>"
                 "<int>5</int></value></param></params></methodCall>" % values).encode()
         self.assertLessEqual(len(body), 64 * 1024)
-        request = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
         # each connection costs the server 3 descriptors
         clients = 600 if resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2400 else 250
@@ -116,7 +116,7 @@ class Memory(jqtest.ServerTestCase):
         try:
             for _ in range(32):
                 s = socket.create_connection(("127.0.0.1", self.bots.port), 30)
-                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 socks.append(s)
             # each answer has been built once its first bytes arrive
             for s in socks:
