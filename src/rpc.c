@@ -51,6 +51,17 @@
 #define BODY_BUDGET (4 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
+/* Bytes of answers being written at once.  An answer is built whole
+ * before it is written, and a client that does not read keeps it: 20
+ * such clients asking listjobs of 60 MB held 1.2 GB.  An answer that does
+ * not fit beside those being written gets HTTP 503 at once (waiting would
+ * keep it built); one answer alone always fits. */
+#define ANSWER_BUDGET (64 * 1024 * 1024)
+/* A client that takes nothing of its answer for this long is dropped, and
+ * the answer freed (SO_SNDTIMEO on the connection's socket). */
+#define ANSWER_SEND_SECONDS 30
+/* Answers from this size on are written with the send time-out. */
+#define ANSWER_BIG (64 * 1024)
 
 struct _JqRpc {
   JqScheduler *scheduler;
@@ -60,6 +71,7 @@ struct _JqRpc {
   GMutex       body_lock;      /* guards body_bytes */
   GCond        body_cond;      /* body_bytes went down */
   gsize        body_bytes;     /* of requests being read or parsed */
+  gsize        answer_bytes;   /* of answers being written; body_lock */
   TServer      server;
   TChanSwitch *chan_switch;
   gboolean     server_created;
@@ -184,6 +196,38 @@ body_release (JqRpc *rpc, gsize len)
   g_mutex_unlock (&rpc->body_lock);
 }
 
+/* Takes @len bytes of ANSWER_BUDGET; FALSE when they do not fit beside
+ * the answers being written. */
+static gboolean
+answer_reserve (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  gboolean ok = rpc->answer_bytes == 0
+                || rpc->answer_bytes + len <= ANSWER_BUDGET;
+  if (ok)
+    rpc->answer_bytes += len;
+  g_mutex_unlock (&rpc->body_lock);
+  return ok;
+}
+
+static void
+answer_release (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  rpc->answer_bytes -= len;
+  g_mutex_unlock (&rpc->body_lock);
+}
+
+/* A write to a client that reads nothing fails after @seconds (0: never),
+ * so that its connection ends and its answer is freed. */
+static void
+set_send_timeout (int fd, int seconds)
+{
+  struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+  if (fd >= 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* Abyss drops whatever it has read past the current request when that
  * request is answered, so a request pipelined behind it would never be
  * answered and its client would hang.  When such bytes are there, the
@@ -251,17 +295,32 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   body_release (rpc, len);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
-  /* Only keep-alive clients wait between segments; a one-shot (HTTP/1.0)
-   * connection is not worth the look-up. */
-  int fd = info->keepalive ? connection_socket (session) : -1;
+  if (!answer_reserve (rpc, size))
+    {
+      g_clear_pointer (&response, g_bytes_unref);
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return;
+    }
+  /* Only keep-alive clients wait between segments, and only big answers
+   * are worth a send time-out; a small one-shot answer is not worth the
+   * look-up. */
+  gboolean big = size >= ANSWER_BIG;
+  int fd = info->keepalive || big ? connection_socket (session) : -1;
   set_cork (fd, TRUE);
+  if (big)
+    set_send_timeout (fd, ANSWER_SEND_SECONDS);
   ResponseStatus (session, 200);
   ResponseContentType (session, "text/xml");
   ResponseContentLength (session, size);
   ResponseWriteStart (session);
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
+  if (big)
+    set_send_timeout (fd, 0);
   set_cork (fd, FALSE);
+  g_clear_pointer (&response, g_bytes_unref);
+  answer_release (rpc, size);
 }
 
 /* ---------------------------------------------------------- status
