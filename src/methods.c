@@ -216,7 +216,7 @@ addjob_on_loop (gpointer data)
   c->code = jq_scheduler_submit (c->m->scheduler,
                                  (const char *const *) c->argv, c->priority,
                                  &c->number);
-  if (c->m->status != NULL)
+  if (c->m->status != NULL && c->code != JQ_ADDJOB_FULL)
     jq_status_note_answer (c->m->status, c->code);
 }
 
@@ -345,6 +345,12 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
   g_strfreev (call.argv);
   call.argv = NULL;
   *out = call;
+  if (ok && call.code == JQ_ADDJOB_FULL)
+    {
+      xmlrpc_env_set_fault (env, 1, "The queue is full ([jobqueue] "
+                            "max_waiting_bytes): job not added.");
+      return FALSE;
+    }
   return ok;
 }
 

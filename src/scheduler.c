@@ -339,6 +339,20 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
       return JQ_ADDJOB_UNAUTHORIZED;
     }
 
+  /* Waiting tasks are kept in memory and every listjobs answers them
+   * all: their total is bounded.  A task already waiting adds nothing. */
+  guint64 cap = s->config->max_waiting_bytes;
+  if (cap > 0
+      && jq_queue_get_bytes (s->queue) + jq_queue_task_bytes (argv) > cap
+      && !jq_queue_has_task (s->queue, argv))
+    {
+      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                      "Queue full (max_waiting_bytes %"
+                                      G_GUINT64_FORMAT "), not added: %s",
+                                      cap, task));
+      return JQ_ADDJOB_FULL;
+    }
+
   JqJob *job = NULL;
   JqAddResult added = jq_queue_add (s->queue, argv, priority,
                                     s->clock (), &job);

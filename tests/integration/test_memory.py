@@ -168,6 +168,30 @@ class Memory(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.isup(), 0)
 
 
+class WaitingCap(jqtest.ServerTestCase):
+    jobqueue = {"max_waiting_bytes": "200000"}
+
+    def test_waiting_tasks_are_capped(self):
+        """Waiting tasks were unbounded: past [jobqueue] max_waiting_bytes
+        addjob gets a fault, nothing is added, the log says why once per
+        burst; a job that leaves makes room again."""
+        self.rpc.pause()
+        for i in range(3):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "%d" % i + "x" * 60000], 5), 0)
+        for i in range(3, 50):
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                self.rpc.addjob(["bots-engine", "%d" % i + "x" * 60000], 5)
+            self.assertIn("max_waiting_bytes", caught.exception.faultString)
+        # the same task again is still a duplicate, not a refusal
+        self.assertEqual(self.rpc.addjob(["bots-engine", "0" + "x" * 60000], 5), 4)
+        self.assertEqual(len(self.rpc.listjobs()), 3)
+        log = self.bots.log()
+        self.assertIn("Queue full (max_waiting_bytes 200000)", log)
+        self.assertLess(log.count("Queue full"), 20)
+        self.assertEqual(self.rpc.clearjobq(), 0)
+        self.assertEqual(self.rpc.addjob(["bots-engine", "y" * 60000], 5), 0)
+
+
 class Runs(jqtest.ServerTestCase):
     jobqueue = {"authorized_tasks": "*"}
 
