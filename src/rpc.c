@@ -51,6 +51,11 @@
 #define BODY_BUDGET (4 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
+/* A body must have arrived this long after the headers' end: Abyss's
+ * time-out (10 s) is per read, so a body sent one byte every few seconds
+ * held its connection for days, and 30 of them every connection a
+ * descriptor limit of 128 allows.  HTTP 408 and the connection closed. */
+#define BODY_DEADLINE_SECONDS 20
 /* Bytes of answers being written at once.  An answer is built whole
  * before it is written, and a client that does not read keeps it: 20
  * such clients asking listjobs of 60 MB held 1.2 GB.  An answer that does
@@ -149,13 +154,22 @@ http_error (TSession *session, guint16 status, const char *explanation)
 }
 
 /* Reads exactly @len body bytes.  FALSE when the client went away or
- * stalled past the server's time-out. */
+ * stalled past the server's time-out (nothing to answer), and FALSE with
+ * *@late set when the body was not there by BODY_DEADLINE_SECONDS. */
 static gboolean
-read_body (TSession *session, char *buf, gsize len)
+read_body (TSession *session, char *buf, gsize len, gboolean *late)
 {
+  gint64 deadline = g_get_monotonic_time ()
+                    + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
   gsize have = 0;
+  *late = FALSE;
   while (have < len)
     {
+      if (g_get_monotonic_time () > deadline)
+        {
+          *late = TRUE;
+          return FALSE;
+        }
       const char *data = NULL;
       size_t n = 0;
       SessionGetReadData (session, len - have, &data, &n);
@@ -279,8 +293,16 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
 
   /* Untouched pages cost nothing: a body takes memory as it arrives. */
   g_autofree char *body = g_malloc (len + 1);
-  if (!read_body (session, body, len))
-    return;                      /* nobody left to answer */
+  gboolean late = FALSE;
+  if (!read_body (session, body, len, &late))
+    {
+      if (late)   /* the rest of the body must not be read as a request */
+        {
+          ((TRequestInfo *) info)->keepalive = FALSE;
+          http_error (session, 408, "The request body came too slowly.");
+        }
+      return;                    /* else nobody left to answer */
+    }
   body[len] = '\0';
   close_if_pipelined (session, info);
 
@@ -422,8 +444,12 @@ handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
                                          NULL))
         {
           g_autofree char *body = g_malloc (len);
-          if (!read_body (session, body, len))
-            return;
+          gboolean late = FALSE;
+          if (!read_body (session, body, len, &late))
+            {
+              ((TRequestInfo *) info)->keepalive = FALSE;
+              return;
+            }
         }
       ResponseAddField (session, "Allow", "GET");
       http_error (session, 405, "This port serves only GET of the status "

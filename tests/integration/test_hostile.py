@@ -1,6 +1,7 @@
 """Bad and hostile input: every one gets a fault or an HTTP error, leaves
 the queue as it was, and the server keeps serving."""
 
+import select
 import socket
 import time
 import xmlrpc.client
@@ -231,6 +232,32 @@ class Hostile(jqtest.ServerTestCase):
         finally:
             for h in held:
                 h.close()
+        self.assert_intact()
+
+    def test_body_trickled_byte_by_byte(self):
+        """A body sent one byte a second (each read well within the
+        per-read time-out) held its connection for days: the whole body
+        has 20 s from the headers' end, then HTTP 408 and the close."""
+        s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
+        try:
+            s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            start = time.monotonic()
+            answer = None
+            while answer is None and time.monotonic() - start < 40:
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    answer = b""
+                    break
+                ready, _, _ = select.select([s], [], [], 1.0)
+                if ready:
+                    answer = s.recv(200)
+            took = time.monotonic() - start
+        finally:
+            s.close()
+        self.assertIsNotNone(answer, "still reading the body after 40 s")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408"), answer)
+        self.assertLess(took, 35)
         self.assert_intact()
 
     def test_client_vanishes_mid_request(self):
