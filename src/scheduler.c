@@ -143,6 +143,15 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
 }
 
 static void
+on_adopted_timed_out (guint64 number, gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  JqJob *job = jq_queue_lookup (s->queue, number);   /* queued again */
+  if (job != NULL)
+    jq_reporter_timed_out (s->reporter, job);
+}
+
+static void
 on_adopted_ended (guint64 number, gpointer user_data)
 {
   JqScheduler *s = user_data;
@@ -206,6 +215,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
     .finished = on_finished,
     .timed_out = on_timed_out,
     .adopted_ended = on_adopted_ended,
+    .adopted_timed_out = on_adopted_timed_out,
     .user_data = s,
   };
   s->runner = ops->create (ops_data, s->policy, log, &hooks);
