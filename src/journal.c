@@ -59,6 +59,8 @@ struct _JqJournal {
   gpointer        committed_data;
   sqlite3_int64   changes_at_begin; /* a commit that wrote nothing is not timed */
   GError         *pending_error;  /* first write error in this transaction */
+  JqJournalGuard  guard;          /* nullable: checked before each commit */
+  gpointer        guard_data;
   JqJournalFailed failed;
   gpointer        failed_data;
   gboolean        failed_reported;
@@ -363,6 +365,15 @@ jq_journal_set_commit_observer (JqJournal *j, JqJournalCommitted observer,
   j->committed_data = user_data;
 }
 
+void
+jq_journal_set_guard (JqJournal *j, JqJournalGuard guard, gpointer data)
+{
+  if (j == NULL)
+    return;
+  j->guard = guard;
+  j->guard_data = data;
+}
+
 static gboolean
 same_file (const char *path, const struct stat *recorded)
 {
@@ -378,6 +389,8 @@ same_file (const char *path, const struct stat *recorded)
 static void
 check_identity (JqJournal *j)
 {
+  if (j->pending_error == NULL && j->guard != NULL)
+    j->guard (j->guard_data, &j->pending_error);
   if (j->pending_error != NULL || j->file_id.st_ino == 0)
     return;
   g_autofree char *wal = g_strconcat (j->path, "-wal", NULL);

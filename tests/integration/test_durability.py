@@ -309,6 +309,38 @@ class AdoptedTimeout(Adopted):
             open(gate, "w").close()
 
 
+class LockFileRemoved(jqtest.ServerTestCase):
+    """`rm botssys/jobqueue/server.lock` under a running server let a
+    second server start on the same botssys (a finished job ran again,
+    two jobs at once).  The server notices (at the next commit, and
+    within a second anyway) and stops with exit status 1."""
+    jobqueue = {"authorized_tasks": "*"}
+
+    def lock(self):
+        return os.path.join(self.bots.botssys, "jobqueue", "server.lock")
+
+    def test_noticed_at_the_next_commit(self):
+        os.unlink(self.lock())
+        with self.assertRaises((xmlrpc.client.Fault, OSError, http.client.HTTPException)):
+            self.rpc.addjob(["bots-engine", "-cafter"], 5)
+        jqtest.wait_for(lambda: self.server.proc.poll() is not None, "the server to stop")
+        self.assertEqual(self.server.stop(), 1)
+        self.assertIn("lock file %s was deleted or replaced" % self.lock(), self.bots.log())
+        self.assertNotIn("Added job", self.bots.log())
+        # a new server may now start: it finds nothing added
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+    def test_noticed_without_any_call(self):
+        with open(self.lock() + ".new", "w") as f:
+            f.write("12345\n")
+        os.replace(self.lock() + ".new", self.lock())   # replaced, not deleted
+        jqtest.wait_for(lambda: self.server.proc.poll() is not None, "the server to stop")
+        self.assertEqual(self.server.stop(), 1)
+        self.assertIn("was deleted or replaced while the server ran", self.bots.log())
+
+
 class LaunchWindow(jqtest.unittest.TestCase):
     """A server killed after starting a job but before committing the
     start: the restarted server finds the job by its marks and starts
