@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "error.h"
 #include "task.h"
@@ -83,6 +84,35 @@ exec_sql (JqJournal *j, const char *sql, GError **error)
   return FALSE;
 }
 
+/* Why the journal could not be read when the file is not at fault: the
+ * disk (full, failing, read-only), a limit or the permissions.  Moving the
+ * journal away would lose its jobs, so the advice is to fix the cause. */
+static void
+set_unreadable (JqJournal *j, GError **error)
+{
+  int errnum = sqlite3_system_errno (j->db);
+  g_autofree char *dir = g_path_get_dirname (j->path);
+  g_autofree char *room = NULL;
+  struct statvfs fs;
+  if (statvfs (dir, &fs) == 0)
+    {
+      g_autofree char *avail = g_format_size ((guint64) fs.f_bavail
+                                              * fs.f_frsize);
+      room = g_strdup_printf ("; %s free on its file system%s", avail,
+                              fs.f_bavail == 0 ? " (it is full)" : "");
+    }
+  g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+               "cannot read journal %s: %s (SQLite code %d%s%s)%s. The "
+               "journal was not changed and nothing in it is lost: free "
+               "space or fix the cause%s, then start the server again "
+               "(do not move the journal away: its jobs would be lost)",
+               j->path, sqlite3_errmsg (j->db),
+               sqlite3_extended_errcode (j->db),
+               errnum != 0 ? ", " : "", errnum != 0 ? g_strerror (errnum) : "",
+               room != NULL ? room : "",
+               errnum == EFBIG ? " (a file size limit: ulimit -f)" : "");
+}
+
 /* Reads one integer PRAGMA; FALSE with @error when the file cannot be
  * read as a database. */
 static gboolean
@@ -100,6 +130,13 @@ pragma_int (JqJournal *j, const char *pragma, gint64 *out, GError **error)
     return TRUE;
 
   int code = sqlite3_errcode (j->db);
+  if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN
+      || code == SQLITE_READONLY || code == SQLITE_PERM
+      || code == SQLITE_NOMEM)
+    {
+      set_unreadable (j, error);
+      return FALSE;
+    }
   const char *advice =
       code == SQLITE_NOTADB ? "it is not an SQLite database"
     : code == SQLITE_CORRUPT ? "the file is damaged"

@@ -168,6 +168,34 @@ class JournalFailure(jqtest.unittest.TestCase):
         self.check_failure(server, acked)
         self.check_restart(acked)
 
+    def test_full_disk_at_start(self):
+        """A journal that cannot be read for lack of room (a file size
+        limit below SQLite's 32 KiB shared-memory file) was "left untouched:
+        move it away (a new one is then made) or restore a backup": advice
+        that loses every waiting job.  Now the reason, and advice that
+        loses nothing; with room again the jobs are all there."""
+        seed = start_server(self.bots, test=self)
+        self.assertEqual(proxy(self.bots.port).pause(), 0)
+        self.assertEqual(proxy(self.bots.port).addjob(["/bin/true", "kept"], 5), 0)
+        self.assertEqual(seed.stop(), 0)
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+        r = subprocess.run([jqtest.SERVER, "-c" + self.bots.config], capture_output=True,
+                           preexec_fn=limit, timeout=jqtest.DEADLINE, cwd=self.bots.root)
+        self.assertEqual(r.returncode, 1)
+        err = r.stderr.decode()
+        self.assertIn("File too large", err)
+        self.assertIn("free space or fix the cause", err)
+        self.assertIn("do not move the journal away", err)
+        self.assertNotIn("a new one is then made", err)
+        server = start_server(self.bots, test=self)
+        try:
+            self.assertEqual([j[2] for j in proxy(self.bots.port).listjobs()], [["/bin/true", "kept"]])
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_full_tmpfs(self):
         """A really full file system: the journal's folder on a 512 KiB
         tmpfs (needs root; skipped otherwise)."""
