@@ -269,5 +269,25 @@ class Hostile(jqtest.ServerTestCase):
         self.assert_intact()
 
 
+
+class FatalWarnings(jqtest.ServerTestCase):
+    """Invalid UTF-8 in a comment, PI or CDATA before the root element
+    made GLib warn "GError set over the top of a previous GError ... bug
+    in someone's code" (message.c and GMarkup both set the error).  With
+    G_DEBUG=fatal-warnings a warning aborts the server."""
+    env = {"G_DEBUG": "fatal-warnings"}
+
+    def test_invalid_utf8_before_the_root(self):
+        call = b"<methodCall><methodName>listjobs</methodName><params></params></methodCall>"
+        for head in (b"<!--\xa6-->", b"<?\xa6?>", b"<![CDATA[\xa6]]>",
+                     b"<?xml version='1.0'?><?\xa6?>", b"<?xml version='1.0'?><!--\xa6-->"):
+            status, reply = jqtest.post(self.bots.port, head + call)
+            self.assertEqual(status, 200, head)
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                xmlrpc.client.loads(reply)
+            self.assertIn("UTF-8", caught.exception.faultString)
+        self.assertEqual(self.rpc.listjobs(), 0)
+        self.assertIsNone(self.server.proc.poll())
+
 if __name__ == "__main__":
     jqtest.main()
