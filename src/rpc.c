@@ -577,11 +577,14 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
 /* At most this long for answers being written when stopping. */
 #define STOP_WAIT_MS 2000
 
+#define BUSY_TEXT "Too many connections to the job queue; try again.\n"
 static const char busy_answer[] =
   "HTTP/1.1 503 Service Unavailable\r\n"
-  "Content-Type: text/plain\r\nContent-Length: 51\r\n"
-  "Connection: close\r\nRetry-After: 1\r\n\r\n"
-  "Too many connections to the job queue; try again.\n";
+  "Content-Type: text/plain\r\nContent-Length: "
+  G_STRINGIFY (50) "\r\n"
+  "Connection: close\r\nRetry-After: 1\r\n\r\n" BUSY_TEXT;
+/* The length above is written out: a change of the text must change it. */
+G_STATIC_ASSERT (sizeof BUSY_TEXT - 1 == 50);
 
 static gpointer
 run_server (gpointer data)

@@ -401,10 +401,19 @@ class Descriptors(jqtest.unittest.TestCase):
         while len(answered) < len(extra) - 2 and time.monotonic() < end:
             ready, _, _ = select.select([s for s in extra if s not in answered], [], [], 0.5)
             for s in ready:
-                answered[s] = s.recv(100)
+                answer = b""
+                while True:        # the 503 ends with the close
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                answered[s] = answer
         self.assertGreaterEqual(len(answered), len(extra) - 2)
         for answer in answered.values():
             self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            # it said 51 for its 50 bytes
+            self.assertIn(b"Content-Length: %d\r\n" % len(body), head + b"\r\n")
         # The job ends normally, and so do the connections; then the server
         # serves as before.
         open(self.gate, "w").close()
