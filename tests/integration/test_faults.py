@@ -321,6 +321,36 @@ class JournalFailure(jqtest.unittest.TestCase):
         self.deleted_or_replaced(replace)
 
 
+class LogDiskFull(jqtest.unittest.TestCase):
+    """A full log disk: jobs ran with no record and one line on stderr.
+    The lines that could not be written are counted, and the count is
+    written once the log can be written again."""
+
+    def test_lost_lines_are_counted(self):
+        bots = jqtest.BotsDir({"authorized_tasks": "*", "durability": "none"})
+        self.addCleanup(bots.cleanup)
+
+        def ignore_xfsz():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        server = start_server(bots, preexec=ignore_xfsz, test=self)
+        try:
+            p = proxy(bots.port)
+            size = os.path.getsize(bots.log_path)
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+            for i in range(5):
+                self.assertEqual(p.addjob(["/bin/true", str(i)], 5), 0)
+            jqtest.wait_for(lambda: p.status()["totals"]["succeeded"] == 5, "five jobs to run")
+            self.assertNotIn("Finished job", bots.log())
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            self.assertEqual(p.addjob(["/bin/true", "after"], 5), 0)
+            bots.wait_log("log lines could not be written")
+            lost = int(bots.log().split(" log lines could not be written")[0].split()[-1])
+            self.assertGreaterEqual(lost, 15)     # added, starting, finished: 3 a job
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
