@@ -124,8 +124,11 @@ append_message (GString *out, const char *message)
         }
       else if ((c < 0x20 && c != '\t') || (c >= 0x7f && c < 0xa0))
         g_string_append_printf (out, "\\x%02x", c);
-      else if (c == 0x2028 || c == 0x2029)
-        g_string_append_printf (out, "\\u%04x", c);
+      /* and format characters (Unicode category Cf): U+202E turns the
+       * rest of a line around, U+200B and U+FEFF hide in it */
+      else if (c == 0x2028 || c == 0x2029
+               || g_unichar_type (c) == G_UNICODE_FORMAT)
+        g_string_append_printf (out, c > 0xffff ? "\\U%08x" : "\\u%04x", c);
       else
         g_string_append_len (out, p, next - p);
       p = next;
