@@ -888,6 +888,13 @@ show_wait (const Request *req, xmlrpc_value *result)
     {
       gint64 code = get_int (result, "exit_code", 0);
       gint64 sig = get_int (result, "signal", 0);
+      /* An exit code is 0-255, or minus the signal (1-127) that ended
+       * the job: 256 once printed exit status 0, a success that never
+       * was. */
+      if (code > 255 || sig < 0 || sig > 127 || (code < 0 && code != -sig))
+        return fail (EXIT_UNREACHABLE, "unexpected answer to wait: exit "
+                     "code %" G_GINT64_FORMAT ", signal %" G_GINT64_FORMAT,
+                     code, sig);
       if (!opt_json)
         printf ("job %" G_GINT64_FORMAT " finished, exit code %"
                 G_GINT64_FORMAT "%s\n", req->a, code,

@@ -231,7 +231,7 @@ addjob_on_loop (gpointer data)
                                  &c->number);
   c->changed = c->code == JQ_ADDJOB_OK && c->number > 0
                && jq_scheduler_get_totals (c->m->scheduler).added == added;
-  if (c->m->status != NULL)
+  if (c->m->status != NULL && c->code != JQ_ADDJOB_FULL)
     jq_status_note_answer (c->m->status, c->code);
 }
 
@@ -360,6 +360,12 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
   g_strfreev (call.argv);
   call.argv = NULL;
   *out = call;
+  if (ok && call.code == JQ_ADDJOB_FULL)
+    {
+      xmlrpc_env_set_fault (env, 1, "The queue is full ([jobqueue] "
+                            "max_waiting_bytes): job not added.");
+      return FALSE;
+    }
   return ok;
 }
 

@@ -52,6 +52,22 @@
 #define BODY_BUDGET (4 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
+/* A body must have arrived this long after the headers' end: Abyss's
+ * time-out (10 s) is per read, so a body sent one byte every few seconds
+ * held its connection for days, and 30 of them every connection a
+ * descriptor limit of 128 allows.  HTTP 408 and the connection closed. */
+#define BODY_DEADLINE_SECONDS 20
+/* Bytes of answers being written at once.  An answer is built whole
+ * before it is written, and a client that does not read keeps it: 20
+ * such clients asking listjobs of 60 MB held 1.2 GB.  An answer that does
+ * not fit beside those being written gets HTTP 503 at once (waiting would
+ * keep it built); one answer alone always fits. */
+#define ANSWER_BUDGET (64 * 1024 * 1024)
+/* A client that takes nothing of its answer for this long is dropped, and
+ * the answer freed (SO_SNDTIMEO on the connection's socket). */
+#define ANSWER_SEND_SECONDS 30
+/* Answers from this size on are written with the send time-out. */
+#define ANSWER_BIG (64 * 1024)
 
 struct _JqRpc {
   JqScheduler *scheduler;
@@ -61,6 +77,7 @@ struct _JqRpc {
   GMutex       body_lock;      /* guards body_bytes */
   GCond        body_cond;      /* body_bytes went down */
   gsize        body_bytes;     /* of requests being read or parsed */
+  gsize        answer_bytes;   /* of answers being written; body_lock */
   TServer      server;
   TChanSwitch *chan_switch;
   gboolean     server_created;
@@ -141,13 +158,22 @@ http_error (TSession *session, guint16 status, const char *explanation)
 }
 
 /* Reads exactly @len body bytes.  FALSE when the client went away or
- * stalled past the server's time-out. */
+ * stalled past the server's time-out (nothing to answer), and FALSE with
+ * *@late set when the body was not there by BODY_DEADLINE_SECONDS. */
 static gboolean
-read_body (TSession *session, char *buf, gsize len)
+read_body (TSession *session, char *buf, gsize len, gboolean *late)
 {
+  gint64 deadline = g_get_monotonic_time ()
+                    + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
   gsize have = 0;
+  *late = FALSE;
   while (have < len)
     {
+      if (g_get_monotonic_time () > deadline)
+        {
+          *late = TRUE;
+          return FALSE;
+        }
       const char *data = NULL;
       size_t n = 0;
       SessionGetReadData (session, len - have, &data, &n);
@@ -186,6 +212,38 @@ body_release (JqRpc *rpc, gsize len)
   rpc->body_bytes -= len;
   g_cond_broadcast (&rpc->body_cond);
   g_mutex_unlock (&rpc->body_lock);
+}
+
+/* Takes @len bytes of ANSWER_BUDGET; FALSE when they do not fit beside
+ * the answers being written. */
+static gboolean
+answer_reserve (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  gboolean ok = rpc->answer_bytes == 0
+                || rpc->answer_bytes + len <= ANSWER_BUDGET;
+  if (ok)
+    rpc->answer_bytes += len;
+  g_mutex_unlock (&rpc->body_lock);
+  return ok;
+}
+
+static void
+answer_release (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  rpc->answer_bytes -= len;
+  g_mutex_unlock (&rpc->body_lock);
+}
+
+/* A write to a client that reads nothing fails after @seconds (0: never),
+ * so that its connection ends and its answer is freed. */
+static void
+set_send_timeout (int fd, int seconds)
+{
+  struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+  if (fd >= 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 /* Abyss drops whatever it has read past the current request when that
@@ -246,8 +304,16 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
 
   /* Untouched pages cost nothing: a body takes memory as it arrives. */
   g_autofree char *body = g_malloc (len + 1);
-  if (!read_body (session, body, len))
-    return;                      /* nobody left to answer */
+  gboolean late = FALSE;
+  if (!read_body (session, body, len, &late))
+    {
+      if (late)   /* the rest of the body must not be read as a request */
+        {
+          ((TRequestInfo *) info)->keepalive = FALSE;
+          http_error (session, 408, "The request body came too slowly.");
+        }
+      return;                    /* else nobody left to answer */
+    }
   body[len] = '\0';
   close_if_pipelined (session, info);
 
@@ -262,17 +328,32 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   body_release (rpc, len);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
-  /* Only keep-alive clients wait between segments; a one-shot (HTTP/1.0)
-   * connection is not worth the look-up. */
-  int fd = info->keepalive ? connection_socket (session) : -1;
+  if (!answer_reserve (rpc, size))
+    {
+      g_clear_pointer (&response, g_bytes_unref);
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return;
+    }
+  /* Only keep-alive clients wait between segments, and only big answers
+   * are worth a send time-out; a small one-shot answer is not worth the
+   * look-up. */
+  gboolean big = size >= ANSWER_BIG;
+  int fd = info->keepalive || big ? connection_socket (session) : -1;
   set_cork (fd, TRUE);
+  if (big)
+    set_send_timeout (fd, ANSWER_SEND_SECONDS);
   ResponseStatus (session, 200);
   ResponseContentType (session, "text/xml");
   ResponseContentLength (session, size);
   ResponseWriteStart (session);
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
+  if (big)
+    set_send_timeout (fd, 0);
   set_cork (fd, FALSE);
+  g_clear_pointer (&response, g_bytes_unref);
+  answer_release (rpc, size);
 }
 
 /* ---------------------------------------------------------- browsers
@@ -343,7 +424,8 @@ host_allowed (const JqRpc *rpc, const char *host)
 }
 
 /* Reads a small announced body, so that the client gets the answer
- * rather than a reset.  FALSE when the client went away. */
+ * rather than a reset.  FALSE when the client went away, or was answered
+ * 408 because the body came too slowly. */
 static gboolean
 drain_body (TSession *session)
 {
@@ -354,7 +436,18 @@ drain_body (TSession *session)
                                      NULL))
     {
       g_autofree char *body = g_malloc (len);
-      return read_body (session, body, len);
+      gboolean late = FALSE;
+      if (!read_body (session, body, len, &late))
+        {
+          if (late)   /* the rest of the body must not be read as a request */
+            {
+              const TRequestInfo *info = NULL;
+              SessionGetRequestInfo (session, &info);
+              ((TRequestInfo *) info)->keepalive = FALSE;
+              http_error (session, 408, "The request body came too slowly.");
+            }
+          return FALSE;
+        }
     }
   return TRUE;
 }
@@ -617,11 +710,14 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
 /* At most this long for answers being written when stopping. */
 #define STOP_WAIT_MS 2000
 
+#define BUSY_TEXT "Too many connections to the job queue; try again.\n"
 static const char busy_answer[] =
   "HTTP/1.1 503 Service Unavailable\r\n"
-  "Content-Type: text/plain\r\nContent-Length: 51\r\n"
-  "Connection: close\r\nRetry-After: 1\r\n\r\n"
-  "Too many connections to the job queue; try again.\n";
+  "Content-Type: text/plain\r\nContent-Length: "
+  G_STRINGIFY (50) "\r\n"
+  "Connection: close\r\nRetry-After: 1\r\n\r\n" BUSY_TEXT;
+/* The length above is written out: a change of the text must change it. */
+G_STATIC_ASSERT (sizeof BUSY_TEXT - 1 == 50);
 
 static gpointer
 run_server (gpointer data)

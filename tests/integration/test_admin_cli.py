@@ -267,6 +267,17 @@ class NoServer(jqtest.unittest.TestCase):
                                    capture_output=True, text=True, timeout=15)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("not an XML-RPC response", r.stderr)
+                # an exit code out of range was shown as exit status 0
+                for fields in ("<member><name>exit_code</name><value><int>256</int></value></member>",
+                               "<member><name>exit_code</name><value><int>-1</int></value></member>",
+                               "<member><name>signal</name><value><int>300</int></value></member>"):
+                    fake.answer = jqtest.response(
+                        "<struct><member><name>state</name><value><string>finished</string>"
+                        "</value></member>%s</struct>" % fields)
+                    r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "wait", "1"],
+                                       capture_output=True, text=True, timeout=15)
+                    self.assertEqual(r.returncode, 1, (fields, r.stdout, r.stderr))
+                    self.assertIn("unexpected answer to wait", r.stderr)
                 fake.answer = jqtest.response("<int>5</int>")
                 r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"],
                                    capture_output=True, text=True, timeout=15)

@@ -1,6 +1,7 @@
 """Bad and hostile input: every one gets a fault or an HTTP error, leaves
 the queue as it was, and the server keeps serving."""
 
+import select
 import socket
 import subprocess
 import time
@@ -236,6 +237,33 @@ class Hostile(jqtest.ServerTestCase):
                 h.close()
         self.assert_intact()
 
+    def test_body_trickled_byte_by_byte(self):
+        """A body sent one byte a second (each read well within the
+        per-read time-out) held its connection for days: the whole body
+        has 20 s from the headers' end, then HTTP 408 and the close."""
+        s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
+        try:
+            s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                      b"Content-Length: 100000\r\n\r\n")
+            start = time.monotonic()
+            answer = None
+            while answer is None and time.monotonic() - start < 40:
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    answer = b""
+                    break
+                ready, _, _ = select.select([s], [], [], 1.0)
+                if ready:
+                    answer = s.recv(200)
+            took = time.monotonic() - start
+        finally:
+            s.close()
+        self.assertIsNotNone(answer, "still reading the body after 40 s")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408"), answer)
+        self.assertLess(took, 35)
+        self.assert_intact()
+
     def test_client_vanishes_mid_request(self):
         for cut in (10, 60, 200):
             body = xmlrpc.client.dumps((["bots-engine", "-cgone"], 5), "addjob").encode()
@@ -403,6 +431,25 @@ class RefusalsLogged(jqtest.ServerTestCase):
         self.assertEqual(log.count("Refused request: "), 10, log[-2000:])
         self.assertIn("490 more refused requests in the last 60 seconds were not logged one by one.", log)
 
+
+class FatalWarnings(jqtest.ServerTestCase):
+    """Invalid UTF-8 in a comment, PI or CDATA before the root element
+    made GLib warn "GError set over the top of a previous GError ... bug
+    in someone's code" (message.c and GMarkup both set the error).  With
+    G_DEBUG=fatal-warnings a warning aborts the server."""
+    env = {"G_DEBUG": "fatal-warnings"}
+
+    def test_invalid_utf8_before_the_root(self):
+        call = b"<methodCall><methodName>listjobs</methodName><params></params></methodCall>"
+        for head in (b"<!--\xa6-->", b"<?\xa6?>", b"<![CDATA[\xa6]]>",
+                     b"<?xml version='1.0'?><?\xa6?>", b"<?xml version='1.0'?><!--\xa6-->"):
+            status, reply = jqtest.post(self.bots.port, head + call)
+            self.assertEqual(status, 200, head)
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                xmlrpc.client.loads(reply)
+            self.assertIn("UTF-8", caught.exception.faultString)
+        self.assertEqual(self.rpc.listjobs(), 0)
+        self.assertIsNone(self.server.proc.poll())
 
 if __name__ == "__main__":
     jqtest.main()
