@@ -27,6 +27,11 @@ enum {
 };
 
 #define CALL_TIMEOUT_MS 10000
+/* One wait() call asks for at most this long: the server may answer
+ * sooner when many calls wait (doc/admin-api.md), and a short call
+ * leaves no connection held for a day. */
+#define WAIT_CALL_SECONDS 60
+
 #define WIDTH 80
 
 static gboolean opt_json;
@@ -42,9 +47,10 @@ usage (FILE *to)
     "  status              what runs, how much waits, totals, uptime\n"
     "  list                the waiting jobs in run order\n"
     "  history [-n N]      the last N finished jobs (default 20)\n"
-    "  add [-p P] [--wait] -- TASK\n"
-    "                      queue TASK at priority P (default 5); prints its\n"
-    "                      number; --wait: then wait for it, as wait does\n"
+    "  add [-p P] [--wait] [--] TASK\n"
+    "                      queue TASK at priority P (default 5; -pP too);\n"
+    "                      prints its number; --wait: then wait for it, as\n"
+    "                      wait does; -- only when TASK starts with '-'\n"
     "  remove N            remove waiting job N\n"
     "  priority N P        give waiting job N priority P\n"
     "  clear               remove every waiting job\n"
@@ -207,6 +213,66 @@ format_time (gint64 unix_seconds)
   return t ? g_date_time_format (t, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
 }
 
+/* Whether a terminal or a reader could be fooled by @c shown raw: C0
+ * and C1 controls and DEL (a C1 CSI, U+009B, starts an escape sequence
+ * in a UTF-8 xterm), format characters (U+202E turns the text around),
+ * separators other than the space, unassigned and private code points:
+ * what Python's repr, and so our tables and the log, escape. */
+static gboolean
+hides_in_terminal (gunichar c)
+{
+  if (c < 0x80)
+    return c < 0x20 || c == 0x7f;
+  switch (g_unichar_type (c))
+    {
+    case G_UNICODE_CONTROL:
+    case G_UNICODE_FORMAT:
+    case G_UNICODE_UNASSIGNED:
+    case G_UNICODE_PRIVATE_USE:
+    case G_UNICODE_SURROGATE:
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+    case G_UNICODE_SPACE_SEPARATOR:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* xmlrpc-c's JSON with every such character as a \uXXXX escape: they
+ * can only stand inside strings, where JSON allows the escape.  The
+ * layout's own newlines stay; xmlrpc-c already escapes the C0 controls
+ * inside strings. */
+static char *
+json_escape_controls (const char *json, gsize len)
+{
+  GString *out = g_string_sized_new (len + 1);
+  const char *end = json + len;
+  for (const char *p = json; p < end;)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_c (out, *p++);
+          continue;
+        }
+      const char *next = g_utf8_next_char (p);
+      if (c != '\n' && c != '\t' && c != '\r' && hides_in_terminal (c))
+        {
+          if (c >= 0x10000)
+            g_string_append_printf (out, "\\u%04x\\u%04x",
+                                    0xd800 + ((c - 0x10000) >> 10),
+                                    0xdc00 + ((c - 0x10000) & 0x3ff));
+          else
+            g_string_append_printf (out, "\\u%04x", c);
+        }
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
+    }
+  return g_string_free (out, FALSE);
+}
+
 static void
 print_json (xmlrpc_value *v)
 {
@@ -215,8 +281,12 @@ print_json (xmlrpc_value *v)
   xmlrpc_mem_block *out = xmlrpc_mem_block_new (&env, 0);
   xmlrpc_serialize_json (&env, v, out);
   if (!env.fault_occurred)
-    printf ("%.*s\n", (int) xmlrpc_mem_block_size (out),
-            (const char *) xmlrpc_mem_block_contents (out));
+    {
+      g_autofree char *safe = json_escape_controls (
+          (const char *) xmlrpc_mem_block_contents (out),
+          xmlrpc_mem_block_size (out));
+      printf ("%s\n", safe);
+    }
   xmlrpc_mem_block_free (out);
   xmlrpc_env_clean (&env);
 }
@@ -519,6 +589,8 @@ typedef struct {
   gboolean      add_wait;       /* add --wait */
   gint64        a, b;           /* the numbers the command takes */
   gint64        timeout;        /* wait's, seconds */
+  char         *why;            /* what is wrong with the arguments */
+  gboolean      why_not_usage;  /* @why is not about their form */
 } Request;
 
 /* The options before the command.  FALSE when the program ends here, with
@@ -562,40 +634,70 @@ read_options (int argc, char **argv, Request *req, int *next, int *exit_code)
   return TRUE;
 }
 
-/* add [-p P] [--wait] [--] TASK: submit answers the number with the code,
- * so a job that ends at once cannot be missed, as a look-up afterwards
- * could.  FALSE when the arguments are bad. */
+/* add [-p P | -pP] [--wait] [--] TASK: submit answers the number with
+ * the code, so a job that ends at once cannot be missed, as a look-up
+ * afterwards could.  Options come before the task: the first argument
+ * that does not start with '-' starts it, and "--" ends them (needed only
+ * when the task's program starts with '-').  An unknown option is an
+ * error, not the start of a task: "add --p 3 -- echo" queued
+ * "--p 3 -- echo".  FALSE with req->why when the arguments are bad. */
 static gboolean
 build_add (xmlrpc_env *env, char **rest, int n_rest, Request *req)
 {
-  gboolean bad = FALSE;
   int k = 0;
   req->a = 5;
-  for (;;)
+  for (; k < n_rest && rest[k][0] == '-'; k++)
     {
-      if (k + 1 < n_rest && strcmp (rest[k], "-p") == 0)
+      const char *arg = rest[k];
+      if (strcmp (arg, "--") == 0)
         {
-          bad = bad || !parse_number (rest[k + 1], G_MININT, G_MAXINT,
-                                      &req->a);
-          k += 2;
-        }
-      else if (k < n_rest && strcmp (rest[k], "--wait") == 0)
-        {
-          req->add_wait = TRUE;
           k++;
+          break;
+        }
+      if (strcmp (arg, "--wait") == 0)
+        req->add_wait = TRUE;
+      else if (g_str_has_prefix (arg, "-p"))
+        {
+          /* -p 3 and bots-job2queue's -p3 */
+          const char *value = arg[2] != '\0' ? arg + 2
+                              : k + 1 < n_rest ? rest[++k] : NULL;
+          if (!parse_number (value, G_MININT, G_MAXINT, &req->a))
+            {
+              req->why = g_strdup_printf ("add: the priority %s is not a "
+                                          "whole number", value ? value
+                                          : "(missing)");
+              return FALSE;
+            }
         }
       else
-        break;
+        {
+          req->why = g_strdup_printf ("add: unknown option %s (a task whose "
+                                      "program starts with '-' goes after "
+                                      "--)", arg);
+          return FALSE;
+        }
     }
-  if (k < n_rest && strcmp (rest[k], "--") == 0)
-    k++;
-  if (bad || k >= n_rest)
-    return FALSE;
+  if (k >= n_rest)
+    {
+      req->why = g_strdup ("add: no task given");
+      return FALSE;
+    }
+  /* Checked before anything is built: an argument xmlrpc-c cannot carry
+   * (not UTF-8, beyond U+FFFF) is told as such, not built into a call. */
+  g_autoptr (GError) error = NULL;
+  if (!jq_client_check_strings ((const char *const *) rest + k, &error))
+    {
+      req->why = g_strdup (error->message);
+      req->why_not_usage = TRUE;
+      return FALSE;
+    }
   g_autoptr (xmlrpc_value) task = jq_client_strings (
       env, (const char *const *) rest + k);
+  if (env->fault_occurred)
+    return FALSE;
   req->method = "submit";
   req->params = xmlrpc_build_value (env, "(Vi)", task, (int) req->a);
-  return TRUE;
+  return !env->fault_occurred;
 }
 
 /* The call for @command and its arguments @rest.  FALSE when they are
@@ -674,7 +776,7 @@ connect_server (const Request *req, int *exit_code)
       return NULL;
     }
   guint call_timeout = strcmp (req->method, "wait") == 0 || req->add_wait
-    ? (guint) (req->timeout + 30) * 1000 : CALL_TIMEOUT_MS;
+    ? (guint) (WAIT_CALL_SECONDS + 30) * 1000 : CALL_TIMEOUT_MS;
   JqClient *client = jq_client_new (config, call_timeout, &error);
   if (client == NULL)
     *exit_code = fail (EXIT_UNREACHABLE, "%s", error->message);
@@ -711,25 +813,45 @@ call_server (JqClient *client, const Request *req, int *exit_code)
   return g_steal_pointer (&result);
 }
 
-/* wait() called until job @number has ended.  NULL with *@exit_code when
- * the server cannot be asked. */
+/* wait() called until job @number has ended or @timeout seconds have
+ * passed.  A call answered early while the job is pending (the server's
+ * waiters are all taken) is asked again a second later.  NULL with
+ * *@exit_code when the server cannot be asked. */
 static xmlrpc_value *
-wait_for (JqClient *client, gint64 number, int *exit_code)
+wait_for (JqClient *client, gint64 number, gint64 timeout, int *exit_code)
 {
   xmlrpc_env env;
   xmlrpc_env_init (&env);
+  gint64 deadline = g_get_monotonic_time () + timeout * G_USEC_PER_SEC;
   g_autoptr (xmlrpc_value) result = NULL;
-  while (result == NULL || is_pending (result))
+  for (;;)
     {
+      gint64 now = g_get_monotonic_time ();
+      if (result != NULL && (!is_pending (result) || now >= deadline))
+        break;
+      if (result != NULL)
+        g_usleep (MIN (G_USEC_PER_SEC, deadline - now));
+      now = g_get_monotonic_time ();
+      gint64 left = MAX (deadline - now, 0) / G_USEC_PER_SEC;
       g_clear_pointer (&result, xmlrpc_DECREF);
       g_autoptr (GError) error = NULL;
       g_autoptr (xmlrpc_value) params = xmlrpc_build_value (
-          &env, "(ii)", (int) number, 86400);
+          &env, "(ii)", (int) number, (int) MIN (left, WAIT_CALL_SECONDS));
       result = jq_client_call (client, "wait", params, &error);
       if (result == NULL)
         {
-          *exit_code = fail (EXIT_UNREACHABLE, "job %" G_GINT64_FORMAT
-                             ": %s", number, error->message);
+          gboolean refused = g_error_matches (error, JQ_ERROR,
+                                              JQ_ERROR_INVALID);
+          *exit_code = fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE,
+                             "job %" G_GINT64_FORMAT ": %s", number,
+                             error->message);
+          break;
+        }
+      if (!answer_has_shape ("wait", result))
+        {
+          *exit_code = fail (EXIT_UNREACHABLE, "unexpected answer to wait "
+                             "from %s", jq_client_get_url (client));
+          g_clear_pointer (&result, xmlrpc_DECREF);
           break;
         }
     }
@@ -738,34 +860,54 @@ wait_for (JqClient *client, gint64 number, int *exit_code)
 }
 
 /* submit's answer; with add --wait, *@result becomes the job's end and
- * the request a wait's.  Returns the exit status, or -1 with *@exit_code
- * when the wait could not be done. */
+ * the request a wait's.  With --json one document in all: the answer,
+ * and under "result" what wait() told.  Returns the exit status, or -1
+ * with *@exit_code when the wait could not be done. */
 static int
 show_submit (JqClient *client, Request *req, xmlrpc_value **result,
              int *exit_code)
 {
   gint64 code = get_int (*result, "code", -1);
   gint64 number = get_int (*result, "jobnumber", 0);
+  gboolean changed = get_int (*result, "priority_changed", 0);
   static const char *const texts[] = {
-    "added", "", "empty task", "not authorized", "duplicate, not added"
+    "", "", "empty task", "not authorized", "duplicate, not added"
   };
-  if (!opt_json && code == 0 && number > 0)
-    printf ("job %" G_GINT64_FORMAT " %s\n", number, texts[0]);
-  else if (!opt_json && code == 4 && number > 0)
+  if (opt_json)
+    ;
+  else if (code == 0 && number > 0 && changed)
+    printf ("priority of waiting job %" G_GINT64_FORMAT " changed to %"
+            G_GINT64_FORMAT "\n", number, req->a);
+  else if (code == 0 && number > 0)
+    printf ("job %" G_GINT64_FORMAT " added\n", number);
+  else if (code == 0)
+    printf ("nothing queued: the task ['isup'] only asks whether the "
+            "server is up\n");
+  else if (code == 4 && number > 0)
     printf ("duplicate of waiting job %" G_GINT64_FORMAT ", not added\n",
             number);
-  else if (!opt_json)
-    printf ("%s\n", code >= 0 && code <= 4 ? texts[code] : "?");
+  else
+    printf ("%s\n", code >= 2 && code <= 4 ? texts[code] : "?");
   if (!(req->add_wait && code == 0 && number > 0))
-    return code == 0 ? EXIT_OK : EXIT_REFUSED;
+    {
+      if (opt_json)
+        print_json (*result);
+      return code == 0 ? EXIT_OK : EXIT_REFUSED;
+    }
   /* As "wait N": repeated calls until the job has ended. */
   req->a = number;
-  g_clear_pointer (result, xmlrpc_DECREF);
-  *result = wait_for (client, number, exit_code);
+  g_autoptr (xmlrpc_value) submitted = g_steal_pointer (result);
+  *result = wait_for (client, number, 86400, exit_code);
   if (*result == NULL)
     return -1;
   if (opt_json)
-    print_json (*result);
+    {
+      xmlrpc_env env;
+      xmlrpc_env_init (&env);
+      xmlrpc_struct_set_value (&env, submitted, "result", *result);
+      print_json (submitted);
+      xmlrpc_env_clean (&env);
+    }
   req->method = "wait";
   return EXIT_OK;
 }
@@ -779,6 +921,13 @@ show_wait (const Request *req, xmlrpc_value *result)
     {
       gint64 code = get_int (result, "exit_code", 0);
       gint64 sig = get_int (result, "signal", 0);
+      /* An exit code is 0-255, or minus the signal (1-127) that ended
+       * the job: 256 once printed exit status 0, a success that never
+       * was. */
+      if (code > 255 || sig < 0 || sig > 127 || (code < 0 && code != -sig))
+        return fail (EXIT_UNREACHABLE, "unexpected answer to wait: exit "
+                     "code %" G_GINT64_FORMAT ", signal %" G_GINT64_FORMAT,
+                     code, sig);
       if (!opt_json)
         printf ("job %" G_GINT64_FORMAT " finished, exit code %"
                 G_GINT64_FORMAT "%s\n", req->a, code,
@@ -800,7 +949,7 @@ static int
 show_answer (JqClient *client, Request *req, xmlrpc_value **result)
 {
   int status = EXIT_OK;
-  if (opt_json)
+  if (opt_json && strcmp (req->method, "submit") != 0)
     print_json (*result);
   if (strcmp (req->method, "status") == 0 && !opt_json)
     show_status (*result);
@@ -831,6 +980,9 @@ main (int argc, char **argv)
 {
   Request req = { 0 };
   int next = 0, exit_code = EXIT_OK;
+  /* Each line leaves at once: "job N added" must be in a file that
+   * stdout goes to before add --wait waits, a kill may come. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   if (!read_options (argc, argv, &req, &next, &exit_code))
     return exit_code;
 
@@ -838,18 +990,28 @@ main (int argc, char **argv)
   xmlrpc_env_init (&env);
   gboolean ok = build_call (&env, argv[next], argv + next + 1,
                             argc - next - 1, &req);
+  /* Nothing of @params is used when the env faulted: it may be anything. */
+  if (env.fault_occurred)
+    req.params = NULL;
   xmlrpc_env_clean (&env);
   g_autoptr (xmlrpc_value) params = req.params;
+  g_autofree char *why = req.why;
   if (!ok)
     {
-      usage (stderr);
+      if (!req.why_not_usage)
+        usage (stderr);
+      if (why != NULL)
+        return fail (EXIT_USAGE, "%s", why);
       return fail (EXIT_USAGE, "bad arguments for \"%s\"", argv[next]);
     }
 
   g_autoptr (JqClient) client = connect_server (&req, &exit_code);
   if (client == NULL)
     return exit_code;
-  g_autoptr (xmlrpc_value) result = call_server (client, &req, &exit_code);
+  /* wait: calls of at most WAIT_CALL_SECONDS each, up to its -t. */
+  g_autoptr (xmlrpc_value) result = strcmp (req.method, "wait") == 0
+    ? wait_for (client, req.a, req.timeout, &exit_code)
+    : call_server (client, &req, &exit_code);
   if (result == NULL)
     return exit_code;
   return show_answer (client, &req, &result);

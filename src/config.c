@@ -25,6 +25,28 @@ get_uint (const JqIni *ini, const char *section, const char *key,
   return TRUE;
 }
 
+/* [jobqueue] max_waiting_bytes: the waiting tasks' bytes at most (the
+ * server keeps them in memory); 0 is no cap. */
+#define MAX_WAITING_DEFAULT (256 * 1024 * 1024)
+
+static gboolean
+get_max_waiting (const JqIni *ini, JqConfig *c, GError **error)
+{
+  gint64 v;
+  if (!jq_ini_get_int (ini, "jobqueue", "max_waiting_bytes",
+                       MAX_WAITING_DEFAULT, &v, error))
+    return FALSE;
+  if (v < 0)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] max_waiting_bytes = %" G_GINT64_FORMAT
+                   " is out of range (0 for no cap, or bytes)", v);
+      return FALSE;
+    }
+  c->max_waiting_bytes = (guint64) v;
+  return TRUE;
+}
+
 /* [jobqueue] status_listen = ADDRESS:PORT (an IPv6 address in brackets):
  * where the status page and metrics are also served.  Empty or absent:
  * only on the XML-RPC port. */
@@ -237,6 +259,7 @@ read_numbers (const JqIni *ini, JqConfig *c, GError **error)
                    &c->port, error)
       && get_uint (ini, "jobqueue", "nr_threads", 1, 1, 1000,
                    &c->nr_threads, error)
+      && get_max_waiting (ini, c, error)
       && jq_ini_get_bool (ini, "jobqueue", "killjobsintimeout", FALSE,
                           &c->kill_jobs_in_timeout, error)
       && jq_ini_get_bool (ini, "jobqueue", "log_console", TRUE,

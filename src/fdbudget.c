@@ -5,10 +5,11 @@
 
 JqFdBudget
 jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
-                  guint per_conn, guint max_conn)
+                  guint other_conn, guint per_conn, guint max_conn)
 {
   JqFdBudget b = { .limit = limit, .was = was };
-  b.reserve = JQ_FDBUDGET_SERVER + (guint64) nr_threads * JQ_FDBUDGET_PER_JOB;
+  b.reserve = JQ_FDBUDGET_SERVER + (guint64) nr_threads * JQ_FDBUDGET_PER_JOB
+              + (guint64) other_conn * per_conn;
   guint64 left = limit > b.reserve ? limit - b.reserve : 0;
   b.connections = (guint) CLAMP (left / MAX (per_conn, 1), 1,
                                  MAX (max_conn, 1));
@@ -16,11 +17,13 @@ jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
 }
 
 JqFdBudget
-jq_fdbudget_take (guint nr_threads, guint per_conn, guint max_conn)
+jq_fdbudget_take (guint nr_threads, guint other_conn, guint per_conn,
+                  guint max_conn)
 {
   struct rlimit lim;
   if (getrlimit (RLIMIT_NOFILE, &lim) != 0)
-    return jq_fdbudget_plan (1024, 1024, nr_threads, per_conn, max_conn);
+    return jq_fdbudget_plan (1024, 1024, nr_threads, other_conn, per_conn,
+                             max_conn);
   guint64 was = lim.rlim_cur;
   if (lim.rlim_cur < lim.rlim_max)
     {
@@ -31,6 +34,6 @@ jq_fdbudget_take (guint nr_threads, guint per_conn, guint max_conn)
       if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
         lim.rlim_cur = lim.rlim_max;
     }
-  return jq_fdbudget_plan (lim.rlim_cur, was, nr_threads, per_conn,
-                           max_conn);
+  return jq_fdbudget_plan (lim.rlim_cur, was, nr_threads, other_conn,
+                           per_conn, max_conn);
 }

@@ -19,17 +19,20 @@
 typedef struct {
   guint64 limit;        /* the soft RLIMIT_NOFILE now */
   guint64 was;          /* the soft limit the process was started with */
-  guint64 reserve;      /* kept for the server and its jobs */
+  guint64 reserve;      /* kept for the server, its jobs and the
+                         * status-only port's connections */
   guint   connections;  /* served at once */
 } JqFdBudget;
 
-/* Pure: the budget of @limit descriptors for @nr_threads jobs at once,
- * connections costing @per_conn each: at least 1 connection, at most
- * @max_conn. */
+/* Pure: the budget of @limit descriptors for @nr_threads jobs at once
+ * and @other_conn connections of other ports (the status-only port's;
+ * 0 without one), kept out of it, connections costing @per_conn each: at
+ * least 1 connection, at most @max_conn. */
 JqFdBudget jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
-                             guint per_conn, guint max_conn);
+                             guint other_conn, guint per_conn,
+                             guint max_conn);
 
 /* Raises the soft limit to the hard one (when the kernel allows it) and
  * plans with what it then is. */
-JqFdBudget jq_fdbudget_take (guint nr_threads, guint per_conn,
-                             guint max_conn);
+JqFdBudget jq_fdbudget_take (guint nr_threads, guint other_conn,
+                             guint per_conn, guint max_conn);

@@ -211,6 +211,16 @@ jq_ini_parse (const char *text, gsize len, const char *filename,
   if (g_str_has_prefix (start, "\xEF\xBB\xBF"))
     start += 3;
 
+  /* Line ends as Python's universal newlines read them: \n, \r\n and a
+   * lone \r (old Mac files), which Python reads as a line end too; read
+   * as text, "enabled = True" on such a file was not found. */
+  char *out = start;
+  for (const char *in = start; *in != '\0'; in++)
+    if (*in != '\r')
+      *out++ = *in;
+    else if (in[1] != '\n')
+      *out++ = '\n';
+  *out = '\0';
   g_auto (GStrv) lines = g_strsplit (start, "\n", -1);
   Parser p = { .ini = ini, .filename = filename };
   for (int i = 0; lines[i] != NULL; i++)

@@ -142,19 +142,37 @@ jq_jobmark_number (const char *proc_root, int pid, guint64 queue_id)
   return marked_number (proc_root, pid, id);
 }
 
+/* Seconds since @st's process started; FALSE when unknown. */
+static gboolean
+started_ago (const ProcStat *st, double *ago)
+{
+  g_autofree char *uptime_text = NULL;
+  double uptime = 0;
+  if (!g_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL)
+      || sscanf (uptime_text, "%lf", &uptime) != 1)
+    return FALSE;
+  *ago = uptime - (double) st->start_ticks / sysconf (_SC_CLK_TCK);
+  return TRUE;
+}
+
 gboolean
 jq_jobmark_is_same_process (int pid, gint64 started_us)
 {
   ProcStat st;
-  g_autofree char *uptime_text = NULL;
-  double uptime = 0;
+  double ago = 0;
   if (pid <= 1 || started_us <= 0 || !read_stat ("/proc", pid, &st)
-      || st.pgrp != pid || st.state == 'Z'
-      || !g_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL)
-      || sscanf (uptime_text, "%lf", &uptime) != 1)
+      || st.pgrp != pid || st.state == 'Z' || !started_ago (&st, &ago))
     return FALSE;
-  double started_ago = uptime - (double) st.start_ticks
-                                / sysconf (_SC_CLK_TCK);
   double recorded_ago = (double) (g_get_real_time () - started_us) / 1e6;
-  return ABS (started_ago - recorded_ago) < 2.0;
+  return ABS (ago - recorded_ago) < 2.0;
+}
+
+gint64
+jq_jobmark_started_us (int pid)
+{
+  ProcStat st;
+  double ago = 0;
+  if (pid <= 1 || !read_stat ("/proc", pid, &st) || !started_ago (&st, &ago))
+    return 0;
+  return g_get_real_time () - (gint64) (ago * 1e6);
 }

@@ -40,3 +40,6 @@ guint64 jq_jobmark_number (const char *proc_root, int pid, guint64 queue_id);
  * the clock's granularity.  A reused pid fails the test.  For jobs
  * started without marks. */
 gboolean jq_jobmark_is_same_process (int pid, gint64 started_us);
+
+/* When @pid started (unix microseconds, to the clock's tick), or 0. */
+gint64 jq_jobmark_started_us (int pid);

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "error.h"
 #include "task.h"
@@ -59,6 +60,8 @@ struct _JqJournal {
   gpointer        committed_data;
   sqlite3_int64   changes_at_begin; /* a commit that wrote nothing is not timed */
   GError         *pending_error;  /* first write error in this transaction */
+  JqJournalGuard  guard;          /* nullable: checked before each commit */
+  gpointer        guard_data;
   JqJournalFailed failed;
   gpointer        failed_data;
   gboolean        failed_reported;
@@ -91,6 +94,35 @@ exec_sql (JqJournal *j, const char *sql, GError **error)
   return FALSE;
 }
 
+/* Why the journal could not be read when the file is not at fault: the
+ * disk (full, failing, read-only), a limit or the permissions.  Moving the
+ * journal away would lose its jobs, so the advice is to fix the cause. */
+static void
+set_unreadable (JqJournal *j, GError **error)
+{
+  int errnum = sqlite3_system_errno (j->db);
+  g_autofree char *dir = g_path_get_dirname (j->path);
+  g_autofree char *room = NULL;
+  struct statvfs fs;
+  if (statvfs (dir, &fs) == 0)
+    {
+      g_autofree char *avail = g_format_size ((guint64) fs.f_bavail
+                                              * fs.f_frsize);
+      room = g_strdup_printf ("; %s free on its file system%s", avail,
+                              fs.f_bavail == 0 ? " (it is full)" : "");
+    }
+  g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+               "cannot read journal %s: %s (SQLite code %d%s%s)%s. The "
+               "journal was not changed and nothing in it is lost: free "
+               "space or fix the cause%s, then start the server again "
+               "(do not move the journal away: its jobs would be lost)",
+               j->path, sqlite3_errmsg (j->db),
+               sqlite3_extended_errcode (j->db),
+               errnum != 0 ? ", " : "", errnum != 0 ? g_strerror (errnum) : "",
+               room != NULL ? room : "",
+               errnum == EFBIG ? " (a file size limit: ulimit -f)" : "");
+}
+
 /* Reads one integer PRAGMA; FALSE with @error when the file cannot be
  * read as a database. */
 static gboolean
@@ -108,6 +140,13 @@ pragma_int (JqJournal *j, const char *pragma, gint64 *out, GError **error)
     return TRUE;
 
   int code = sqlite3_errcode (j->db);
+  if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN
+      || code == SQLITE_READONLY || code == SQLITE_PERM
+      || code == SQLITE_NOMEM)
+    {
+      set_unreadable (j, error);
+      return FALSE;
+    }
   const char *advice =
       code == SQLITE_NOTADB ? "it is not an SQLite database"
     : code == SQLITE_CORRUPT ? "the file is damaged"
@@ -386,6 +425,15 @@ jq_journal_set_commit_observer (JqJournal *j, JqJournalCommitted observer,
   j->committed_data = user_data;
 }
 
+void
+jq_journal_set_guard (JqJournal *j, JqJournalGuard guard, gpointer data)
+{
+  if (j == NULL)
+    return;
+  j->guard = guard;
+  j->guard_data = data;
+}
+
 static gboolean
 same_file (const char *path, const struct stat *recorded)
 {
@@ -401,6 +449,8 @@ same_file (const char *path, const struct stat *recorded)
 static void
 check_identity (JqJournal *j)
 {
+  if (j->pending_error == NULL && j->guard != NULL)
+    j->guard (j->guard_data, &j->pending_error);
   if (j->pending_error != NULL || j->file_id.st_ino == 0)
     return;
   g_autofree char *wal = g_strconcat (j->path, "-wal", NULL);
@@ -419,6 +469,11 @@ jq_journal_commit (JqJournal *j, GError **error)
       gboolean wrote = FALSE;
       gint64 t0 = g_get_monotonic_time ();
       GError *local = NULL;
+      if (j->guard != NULL && !j->guard (j->guard_data, &local))
+        {
+          j->backend->abort (j->impl, local);
+          g_clear_error (&local);
+        }
       if (j->backend->commit (j->impl, &wrote, &local))
         {
           if (wrote && j->committed != NULL)

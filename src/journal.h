@@ -60,6 +60,13 @@ void jq_journal_set_commit_observer (JqJournal *journal,
                                      gpointer user_data);
 gboolean jq_journal_commit (JqJournal *journal, GError **error);
 
+/* Checked before every commit, with the journal's own identity check: a
+ * FALSE (with the error set) fails the commit as a write error would
+ * (the server's lock file, lockfile.h).  Nullable. */
+typedef gboolean (*JqJournalGuard) (gpointer data, GError **error);
+void jq_journal_set_guard (JqJournal *journal, JqJournalGuard guard,
+                           gpointer data);
+
 /* Called once, on the first failed commit: the journal and the queue in
  * memory no longer agree, and the owner should stop. */
 typedef void (*JqJournalFailed) (const GError *error, gpointer user_data);
@@ -155,6 +162,8 @@ typedef struct {
   void     (*close) (gpointer impl);
   const char *(*describe) (gpointer impl);
   void     (*begin) (gpointer impl);
+  /* The outermost commit must fail with @why (the guard said no). */
+  void     (*abort) (gpointer impl, const GError *why);
   gboolean (*commit) (gpointer impl, gboolean *wrote, GError **error);
   void     (*add) (gpointer impl, JqJob *job);
   void     (*set_priority) (gpointer impl, guint64 number, int priority);

@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -43,6 +44,22 @@ jq_lockfile_acquire (const char *path, GError **error)
   gboolean noted = ftruncate (fd, 0) == 0 && pwrite (fd, pid, len, 0) == len;
   (void) noted;
   return fd;
+}
+
+gboolean
+jq_lockfile_check (int fd, const char *path, GError **error)
+{
+  struct stat held, now;
+  if (fd < 0 || fstat (fd, &held) != 0)
+    return TRUE;                 /* nothing known to compare */
+  if (g_stat (path, &now) == 0 && now.st_dev == held.st_dev
+      && now.st_ino == held.st_ino && held.st_nlink > 0)
+    return TRUE;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+               "lock file %s was deleted or replaced while the server ran: "
+               "a second server could start on the same botssys and run "
+               "jobs next to this one", path);
+  return FALSE;
 }
 
 void

@@ -9,5 +9,10 @@
  * naming the process that holds it. */
 int jq_lockfile_acquire (const char *path, GError **error);
 
+/* Whether @path is still the file @fd locks.  A lock file deleted (or
+ * replaced) under a running server lets a second server lock a new one
+ * and run next to it: FALSE, with @error saying so, when it is gone. */
+gboolean jq_lockfile_check (int fd, const char *path, GError **error);
+
 /* Releases the lock taken by jq_lockfile_acquire(). */
 void jq_lockfile_release (int fd);

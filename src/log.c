@@ -36,6 +36,7 @@ struct _JqLog {
   guint       backups;         /* rotated files kept */
   gint64      rollover_at;     /* unix seconds; 0 = not computed yet */
   gboolean    write_failed;    /* reported once until a write works again */
+  guint64     lost;            /* lines not written since the last success */
   guint       held;            /* jq_log_hold() nesting: writes deferred */
   GString    *held_file;       /* lines for the file while held */
   GString    *held_console;    /* lines for the console while held */
@@ -123,8 +124,11 @@ append_message (GString *out, const char *message)
         }
       else if ((c < 0x20 && c != '\t') || (c >= 0x7f && c < 0xa0))
         g_string_append_printf (out, "\\x%02x", c);
-      else if (c == 0x2028 || c == 0x2029)
-        g_string_append_printf (out, "\\u%04x", c);
+      /* and format characters (Unicode category Cf): U+202E turns the
+       * rest of a line around, U+200B and U+FEFF hide in it */
+      else if (c == 0x2028 || c == 0x2029
+               || g_unichar_type (c) == G_UNICODE_FORMAT)
+        g_string_append_printf (out, c > 0xffff ? "\\U%08x" : "\\u%04x", c);
       else
         g_string_append_len (out, p, next - p);
       p = next;
@@ -359,15 +363,36 @@ jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data)
   g_mutex_unlock (&log->lock);
 }
 
-/* Reports a failed write once, until a write works again.  Lock held. */
+/* Reports a failed write once, until a write works again; counts the
+ * @lines lost, and once a write works again says how many were lost (a
+ * full log disk would otherwise leave a silent gap).  Lock held. */
 static void
-check_written (JqLog *log, gboolean ok)
+check_written (JqLog *log, gboolean ok, const char *text)
 {
+  guint64 lines = 0;
+  for (const char *p = text; p != NULL && (p = strchr (p, '\n')) != NULL; p++)
+    lines++;
   if (ok)
     {
       log->write_failed = FALSE;
+      if (log->lost > 0 && log->file != NULL)
+        {
+          g_autoptr (GDateTime) clock_now = log->clock (log->clock_data);
+          g_autoptr (GDateTime) now = g_date_time_to_timezone (clock_now,
+                                                               log->zone);
+          g_autofree char *message = g_strdup_printf (
+              "%" G_GUINT64_FORMAT " log lines could not be written (the "
+              "log's disk was full or failing); they are lost", log->lost);
+          g_autofree char *line = jq_log_format_line (log->style, now,
+                                                      JQ_LOG_ERROR, message);
+          if (fputs (line, log->file) >= 0 && fflush (log->file) == 0)
+            log->lost = 0;
+          else
+            clearerr (log->file);
+        }
       return;
     }
+  log->lost += MAX (lines, 1);
   if (!log->write_failed)
     fprintf (stderr, "bots-jobqueueserver: cannot write log %s: %s\n",
              log->path, g_strerror (errno));
@@ -411,7 +436,8 @@ write_held (JqLog *log)
     check_written (log, fflush (log->file) == 0
                         && write_all (fileno (log->file),
                                       log->held_file->str,
-                                      log->held_file->len));
+                                      log->held_file->len),
+                   log->held_file->str);
   if (log->held_console != NULL && log->held_console->len > 0)
     {
       fflush (stderr);
@@ -483,7 +509,7 @@ jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
         }
       else if (log->file != NULL)
         check_written (log, fputs (line, log->file) >= 0
-                            && fflush (log->file) == 0);
+                            && fflush (log->file) == 0, line);
     }
   if (to_console && log->held > 0)
     {

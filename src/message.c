@@ -438,6 +438,20 @@ scalar_value (Element el, const char *tag, const char *text, gsize len,
 static gboolean
 xml_chars_ok (const char *text, gsize len, GError **error)
 {
+  /* The whole message, before GMarkup sees it: GMarkup checks text and
+   * names but not comments, processing instructions or CDATA before the
+   * root element, where invalid UTF-8 made it set an error over the one a
+   * callback had set ("GError set over the top of a previous GError", an
+   * abort under G_DEBUG=fatal-warnings).  Python's expat refuses invalid
+   * UTF-8 anywhere too. */
+  const char *bad = NULL;
+  if (!g_utf8_validate_len (text, len, &bad))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE, "the message is not "
+                   "valid UTF-8 (byte 0x%02x at offset %" G_GSIZE_FORMAT ")",
+                   (guchar) *bad, (gsize) (bad - text));
+      return FALSE;
+    }
   for (gsize i = 0; i < len; i++)
     {
       guchar c = text[i];

@@ -23,6 +23,10 @@
 /* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
 #define FAULT_CODE 1
 
+/* "Refused request" lines told one by one per window; the rest counted. */
+#define REFUSALS_BURST    10
+#define REFUSALS_WINDOW_S 60
+
 struct _JqMethods {
   JqScheduler *scheduler;
   JqDoor      *door;
@@ -30,10 +34,14 @@ struct _JqMethods {
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
   JqCluster   *cluster;        /* nullable: a shared PostgreSQL queue */
-  GMutex       ended_lock;     /* guards the three below */
+  GMutex       ended_lock;     /* guards the five below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
   gboolean     stopping;
+  gint         max_blocked;    /* wait() calls that may block at once; -1: any */
+  guint        blocked;        /* wait() calls blocking now */
+  GMutex       refusals_lock;  /* guards refusals: Abyss threads share it */
+  JqLogLimit  *refusals;       /* "Refused request" lines, rate-limited */
 };
 
 /* ---------------------------------------------------------- faults */
@@ -208,16 +216,23 @@ typedef struct {
   int          priority;
   JqAddjobCode code;
   guint64      number;         /* submit's answer */
+  gboolean     changed;        /* OK for a waiting duplicate: its priority
+                                * changed, nothing was added */
 } AddjobCall;
 
 static void
 addjob_on_loop (gpointer data)
 {
   AddjobCall *c = data;
+  /* The scheduler answers OK both for a new job and for a changed
+   * priority; the count of added jobs tells them apart. */
+  guint64 added = jq_scheduler_get_totals (c->m->scheduler).added;
   c->code = jq_scheduler_submit (c->m->scheduler,
                                  (const char *const *) c->argv, c->priority,
                                  &c->number);
-  if (c->m->status != NULL)
+  c->changed = c->code == JQ_ADDJOB_OK && c->number > 0
+               && jq_scheduler_get_totals (c->m->scheduler).added == added;
+  if (c->m->status != NULL && c->code != JQ_ADDJOB_FULL)
     jq_status_note_answer (c->m->status, c->code);
 }
 
@@ -334,7 +349,7 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
           AddjobCall *out)
 {
   g_autoptr (xmlrpc_value) task_v = NULL;
-  AddjobCall call = { m, NULL, 0, 0, 0 };
+  AddjobCall call = { m, NULL, 0, 0, 0, FALSE };
 
   xmlrpc_array_read_item (env, params, 0, &task_v);
   if (!env->fault_occurred)
@@ -346,6 +361,12 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
   g_strfreev (call.argv);
   call.argv = NULL;
   *out = call;
+  if (ok && call.code == JQ_ADDJOB_FULL)
+    {
+      xmlrpc_env_set_fault (env, 1, "The queue is full ([jobqueue] "
+                            "max_waiting_bytes): job not added.");
+      return FALSE;
+    }
   return ok;
 }
 
@@ -381,6 +402,8 @@ method_submit (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
   xmlrpc_value *r = xmlrpc_struct_new (env);
   struct_set (env, r, "code", xmlrpc_int_new (env, call.code));
   struct_set (env, r, "jobnumber", int_value (env, (gint64) call.number));
+  if (call.changed)
+    struct_set (env, r, "priority_changed", xmlrpc_bool_new (env, TRUE));
   return r;
 }
 
@@ -772,20 +795,28 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
     return NULL;
 
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
-  gboolean timed_out = FALSE;
+  gboolean timed_out = FALSE, holding = FALSE;
   for (;;)
     {
       g_mutex_lock (&m->ended_lock);
       guint64 seen = m->ended_count;
       g_mutex_unlock (&m->ended_lock);
       if (!through_door (env, m, state_on_loop, &c))
-        {
-          jq_finished_free (c.finished);
-          return NULL;
-        }
+        break;
       if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
         break;
       g_mutex_lock (&m->ended_lock);
+      /* Each blocked call holds a connection: beyond the bound the answer
+       * is the state now, as with timeout 0, so that waiters can never
+       * take every connection from addjob (doc/admin-api.md). */
+      if (!holding && m->max_blocked >= 0
+          && m->blocked >= (guint) m->max_blocked)
+        timed_out = TRUE;
+      else if (!holding)
+        {
+          m->blocked++;
+          holding = TRUE;
+        }
       while (m->ended_count == seen && !m->stopping && !timed_out)
         timed_out = !g_cond_wait_until (&m->ended_cond, &m->ended_lock,
                                         deadline);
@@ -793,6 +824,17 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
       g_mutex_unlock (&m->ended_lock);
       if (timed_out || stop)
         break;
+    }
+  if (holding)
+    {
+      g_mutex_lock (&m->ended_lock);
+      m->blocked--;
+      g_mutex_unlock (&m->ended_lock);
+    }
+  if (env->fault_occurred)
+    {
+      jq_finished_free (c.finished);
+      return NULL;
     }
 
   static const char *const names[] = {
@@ -905,8 +947,12 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
     result = dispatch (m, &env, name, params, &answer);
   else
     {
-      jq_log_write (m->log, JQ_LOG_WARNING, "Refused request: %s",
-                    error->message);
+      /* A client can send these as fast as it likes: ten a minute are
+       * told one by one, the rest as a count. */
+      g_mutex_lock (&m->refusals_lock);
+      jq_log_limit_write (m->refusals, JQ_LOG_WARNING, "Refused request: %s",
+                          error->message);
+      g_mutex_unlock (&m->refusals_lock);
       if (m->status != NULL)
         jq_metrics_count_refused (jq_status_get_metrics (m->status),
                                   JQ_REFUSED_SCREENED);
@@ -953,8 +999,20 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   m->log = log;
   g_mutex_init (&m->ended_lock);
   g_cond_init (&m->ended_cond);
+  m->max_blocked = -1;
+  g_mutex_init (&m->refusals_lock);
+  m->refusals = jq_log_limit_new (log, "refused requests",
+                                  REFUSALS_BURST, REFUSALS_WINDOW_S);
   jq_scheduler_set_ended_hook (scheduler, on_job_ended, m);
   return m;
+}
+
+void
+jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked)
+{
+  g_mutex_lock (&m->ended_lock);
+  m->max_blocked = (gint) MIN (max_blocked, (guint) G_MAXINT);
+  g_mutex_unlock (&m->ended_lock);
 }
 
 void
@@ -972,6 +1030,8 @@ jq_methods_free (JqMethods *m)
   if (m == NULL)
     return;
   jq_scheduler_set_ended_hook (m->scheduler, NULL, NULL);
+  jq_log_limit_free (m->refusals);
+  g_mutex_clear (&m->refusals_lock);
   g_mutex_clear (&m->ended_lock);
   g_cond_clear (&m->ended_cond);
   g_free (m);

@@ -23,6 +23,11 @@ typedef struct _JqMethods JqMethods;
  * outlive the object. */
 JqMethods *jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
 
+/* At most @max_blocked wait() calls block at once; beyond them wait()
+ * answers at once with the job's state, as with timeout 0.  Without this
+ * call any number may block. */
+void jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked);
+
 /* See jq_rpc_set_bots3_answers().  Call before serving. */
 void jq_methods_set_bots3_answers (JqMethods *m, gboolean bots3);
 

@@ -272,6 +272,14 @@ pg_begin (gpointer impl)
     open_transaction (p, TRUE);
 }
 
+static void
+pg_abort (gpointer impl, const GError *why)
+{
+  PgJournal *p = impl;
+  if (p->pending_error == NULL)
+    p->pending_error = g_error_copy (why);
+}
+
 static gboolean
 close_transaction (PgJournal *p, gboolean *wrote, GError **error)
 {
@@ -846,6 +854,7 @@ static const JqJournalBackend pg_backend = {
   .close = pg_close,
   .describe = pg_describe,
   .begin = pg_begin,
+  .abort = pg_abort,
   .commit = pg_commit,
   .add = pg_add,
   .set_priority = pg_set_priority,

@@ -24,6 +24,7 @@ struct _JqQueue {
   GHashTable *by_argv;     /* argv (owned by the job) -> JqJob* */
   GHashTable *by_number;   /* &job->number -> JqJob* */
   guint64     next_number;
+  gsize       bytes;       /* jq_queue_task_bytes() of every waiting job */
 };
 
 JqJob *
@@ -189,6 +190,7 @@ insert (JqQueue *q, JqJob *job)
   sift_up (q, job->heap_index);
   g_hash_table_insert (q->by_argv, job->argv, job);
   g_hash_table_insert (q->by_number, &job->number, job);
+  q->bytes += jq_queue_task_bytes ((const char *const *) job->argv);
 }
 
 /* Takes job at heap index @i out of the queue; returns its reference. */
@@ -200,6 +202,7 @@ take (JqQueue *q, guint i)
 
   g_hash_table_remove (q->by_argv, job->argv);
   g_hash_table_remove (q->by_number, &job->number);
+  q->bytes -= jq_queue_task_bytes ((const char *const *) job->argv);
   g_ptr_array_steal_index_fast (q->heap, q->heap->len - 1);
   if (job != last)
     {
@@ -337,7 +340,29 @@ jq_queue_clear (JqQueue *q)
   g_hash_table_remove_all (q->by_argv);
   g_hash_table_remove_all (q->by_number);
   g_ptr_array_set_size (q->heap, 0);
+  q->bytes = 0;
   return n;
+}
+
+gsize
+jq_queue_task_bytes (const char *const *argv)
+{
+  gsize n = 0;
+  for (; *argv != NULL; argv++)
+    n += strlen (*argv) + 1;
+  return n;
+}
+
+gsize
+jq_queue_get_bytes (const JqQueue *q)
+{
+  return q->bytes;
+}
+
+gboolean
+jq_queue_has_task (const JqQueue *q, const char *const *argv)
+{
+  return g_hash_table_contains (q->by_argv, argv);
 }
 
 guint

@@ -75,6 +75,13 @@ guint jq_queue_clear (JqQueue *q);
 
 guint jq_queue_count (const JqQueue *q);
 
+/* Bytes of the waiting tasks' arguments (each with its NUL); what
+ * [jobqueue] max_waiting_bytes bounds. */
+gsize jq_queue_get_bytes (const JqQueue *q);
+gsize jq_queue_task_bytes (const char *const *argv);
+/* Whether this very task waits (addjob would not add a job). */
+gboolean jq_queue_has_task (const JqQueue *q, const char *const *argv);
+
 /* The number the next added job gets.  set_next_number only ever raises
  * it: job numbers never go back. */
 guint64 jq_queue_get_next_number (const JqQueue *q);

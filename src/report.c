@@ -9,11 +9,21 @@
 
 #include "task.h"
 
+/* At most REPORT_BURST reports per REPORT_WINDOW_S seconds: 300 jobs that
+ * could not start sent 301 mails in 5 s.  The rest of a window is counted
+ * and told in one report when the window ends. */
+#define REPORT_BURST 10
+#define REPORT_WINDOW_S 60
+
 struct _JqReporter {
   const JqConfig *config;
   JqLog          *log;
   char          **argv;        /* report_command, split as a shell would */
   guint           in_a_row;    /* consecutive failed jobs */
+  guint           sent;        /* in this window */
+  guint           held;        /* held back in this window */
+  char           *first_held;  /* the first held back report's subject */
+  guint           window_id;   /* ends the window */
 };
 
 JqReporter *
@@ -104,11 +114,61 @@ on_report_exit (GPid pid, int wait_status, gpointer user_data)
   sending_unref (s);
 }
 
+static void spawn_report (JqReporter *r, const char *subject,
+                          const char *body);
+
+static gboolean
+on_window_end (gpointer data)
+{
+  JqReporter *r = data;
+  r->window_id = 0;
+  r->sent = 0;
+  if (r->held > 0)
+    {
+      g_autofree char *subject = g_strdup_printf (
+          "[bots-jobqueue] %u more error reports in %d seconds", r->held,
+          REPORT_WINDOW_S);
+      g_autofree char *body = g_strdup_printf (
+          "%u error reports were not sent one by one (at most %d are sent "
+          "in %d seconds); the first of them: %s.  See the job queue log "
+          "for each.", r->held, REPORT_BURST, REPORT_WINDOW_S,
+          r->first_held);
+      r->held = 0;
+      g_clear_pointer (&r->first_held, g_free);
+      r->sent = 1;
+      r->window_id = g_timeout_add_seconds (REPORT_WINDOW_S, on_window_end,
+                                            r);
+      spawn_report (r, subject, body);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 void
 jq_reporter_send (JqReporter *r, const char *subject, const char *body)
 {
   if (r->argv == NULL)
     return;
+  if (r->window_id == 0)
+    r->window_id = g_timeout_add_seconds (REPORT_WINDOW_S, on_window_end, r);
+  if (r->sent >= REPORT_BURST)
+    {
+      if (r->held++ == 0)
+        {
+          r->first_held = g_strdup (subject);
+          jq_log_write (r->log, JQ_LOG_WARNING, "More than %d error reports "
+                        "in %d seconds; the rest are counted and told in "
+                        "one report when the time is up.", REPORT_BURST,
+                        REPORT_WINDOW_S);
+        }
+      return;
+    }
+  r->sent++;
+  spawn_report (r, subject, body);
+}
+
+static void
+spawn_report (JqReporter *r, const char *subject, const char *body)
+{
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) envp = g_environ_setenv (g_get_environ (),
                                           "BOTS_JOBQUEUE_SUBJECT", subject,
@@ -201,6 +261,11 @@ jq_reporter_free (JqReporter *r)
 {
   if (r == NULL)
     return;
+  g_clear_handle_id (&r->window_id, g_source_remove);
+  if (r->held > 0)
+    jq_log_write (r->log, JQ_LOG_WARNING, "%u error reports held back were "
+                  "not sent (the server stopped).", r->held);
+  g_free (r->first_held);
   g_strfreev (r->argv);
   g_free (r);
 }

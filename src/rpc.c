@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <xmlrpc-c/abyss.h>
 #include <xmlrpc-c/base.h>
+#include <arpa/inet.h>
 
 #include "error.h"
 #include "methods.h"
@@ -51,6 +52,22 @@
 #define BODY_BUDGET (4 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
+/* A body must have arrived this long after the headers' end: Abyss's
+ * time-out (10 s) is per read, so a body sent one byte every few seconds
+ * held its connection for days, and 30 of them every connection a
+ * descriptor limit of 128 allows.  HTTP 408 and the connection closed. */
+#define BODY_DEADLINE_SECONDS 20
+/* Bytes of answers being written at once.  An answer is built whole
+ * before it is written, and a client that does not read keeps it: 20
+ * such clients asking listjobs of 60 MB held 1.2 GB.  An answer that does
+ * not fit beside those being written gets HTTP 503 at once (waiting would
+ * keep it built); one answer alone always fits. */
+#define ANSWER_BUDGET (64 * 1024 * 1024)
+/* A client that takes nothing of its answer for this long is dropped, and
+ * the answer freed (SO_SNDTIMEO on the connection's socket). */
+#define ANSWER_SEND_SECONDS 30
+/* Answers from this size on are written with the send time-out. */
+#define ANSWER_BIG (64 * 1024)
 
 struct _JqRpc {
   JqScheduler *scheduler;
@@ -60,6 +77,7 @@ struct _JqRpc {
   GMutex       body_lock;      /* guards body_bytes */
   GCond        body_cond;      /* body_bytes went down */
   gsize        body_bytes;     /* of requests being read or parsed */
+  gsize        answer_bytes;   /* of answers being written; body_lock */
   TServer      server;
   TChanSwitch *chan_switch;
   gboolean     server_created;
@@ -75,6 +93,7 @@ struct _JqRpc {
   TChanSwitch *status_switch;
   gboolean     status_created;
   GThread     *status_thread;
+  char        *bind_address;   /* the XML-RPC port's, for the Host rule */
 };
 
 /* ---------------------------------------------------------- HTTP */
@@ -127,6 +146,8 @@ set_cork (int fd, gboolean on)
 }
 
 static void count_refusal (guint16 status);
+static gboolean drain_body (TSession *session);
+static gboolean xml_content_type (const char *type);
 
 static void
 http_error (TSession *session, guint16 status, const char *explanation)
@@ -137,13 +158,22 @@ http_error (TSession *session, guint16 status, const char *explanation)
 }
 
 /* Reads exactly @len body bytes.  FALSE when the client went away or
- * stalled past the server's time-out. */
+ * stalled past the server's time-out (nothing to answer), and FALSE with
+ * *@late set when the body was not there by BODY_DEADLINE_SECONDS. */
 static gboolean
-read_body (TSession *session, char *buf, gsize len)
+read_body (TSession *session, char *buf, gsize len, gboolean *late)
 {
+  gint64 deadline = g_get_monotonic_time ()
+                    + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
   gsize have = 0;
+  *late = FALSE;
   while (have < len)
     {
+      if (g_get_monotonic_time () > deadline)
+        {
+          *late = TRUE;
+          return FALSE;
+        }
       const char *data = NULL;
       size_t n = 0;
       SessionGetReadData (session, len - have, &data, &n);
@@ -184,6 +214,38 @@ body_release (JqRpc *rpc, gsize len)
   g_mutex_unlock (&rpc->body_lock);
 }
 
+/* Takes @len bytes of ANSWER_BUDGET; FALSE when they do not fit beside
+ * the answers being written. */
+static gboolean
+answer_reserve (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  gboolean ok = rpc->answer_bytes == 0
+                || rpc->answer_bytes + len <= ANSWER_BUDGET;
+  if (ok)
+    rpc->answer_bytes += len;
+  g_mutex_unlock (&rpc->body_lock);
+  return ok;
+}
+
+static void
+answer_release (JqRpc *rpc, gsize len)
+{
+  g_mutex_lock (&rpc->body_lock);
+  rpc->answer_bytes -= len;
+  g_mutex_unlock (&rpc->body_lock);
+}
+
+/* A write to a client that reads nothing fails after @seconds (0: never),
+ * so that its connection ends and its answer is freed. */
+static void
+set_send_timeout (int fd, int seconds)
+{
+  struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+  if (fd >= 0)
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* Abyss drops whatever it has read past the current request when that
  * request is answered, so a request pipelined behind it would never be
  * answered and its client would hang.  When such bytes are there, the
@@ -214,6 +276,13 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       http_error (session, 405, "XML-RPC requests are sent with POST.");
       return;
     }
+  if (!xml_content_type (RequestHeaderValue (session, "content-type")))
+    {
+      if (drain_body (session))
+        http_error (session, 415, "XML-RPC requests are sent with "
+                    "Content-Type: text/xml.");
+      return;
+    }
   const char *encoding = RequestHeaderValue (session, "transfer-encoding");
   const char *length = RequestHeaderValue (session, "content-length");
   if (encoding != NULL || length == NULL)
@@ -235,8 +304,16 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
 
   /* Untouched pages cost nothing: a body takes memory as it arrives. */
   g_autofree char *body = g_malloc (len + 1);
-  if (!read_body (session, body, len))
-    return;                      /* nobody left to answer */
+  gboolean late = FALSE;
+  if (!read_body (session, body, len, &late))
+    {
+      if (late)   /* the rest of the body must not be read as a request */
+        {
+          ((TRequestInfo *) info)->keepalive = FALSE;
+          http_error (session, 408, "The request body came too slowly.");
+        }
+      return;                    /* else nobody left to answer */
+    }
   body[len] = '\0';
   close_if_pipelined (session, info);
 
@@ -251,17 +328,161 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   body_release (rpc, len);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
-  /* Only keep-alive clients wait between segments; a one-shot (HTTP/1.0)
-   * connection is not worth the look-up. */
-  int fd = info->keepalive ? connection_socket (session) : -1;
+  if (!answer_reserve (rpc, size))
+    {
+      g_clear_pointer (&response, g_bytes_unref);
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return;
+    }
+  /* Only keep-alive clients wait between segments, and only big answers
+   * are worth a send time-out; a small one-shot answer is not worth the
+   * look-up. */
+  gboolean big = size >= ANSWER_BIG;
+  int fd = info->keepalive || big ? connection_socket (session) : -1;
   set_cork (fd, TRUE);
+  if (big)
+    set_send_timeout (fd, ANSWER_SEND_SECONDS);
   ResponseStatus (session, 200);
   ResponseContentType (session, "text/xml");
   ResponseContentLength (session, size);
   ResponseWriteStart (session);
   ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
+  if (big)
+    set_send_timeout (fd, 0);
   set_cork (fd, FALSE);
+  g_clear_pointer (&response, g_bytes_unref);
+  answer_release (rpc, size);
+}
+
+/* ---------------------------------------------------------- browsers
+ * A web page on another origin can make the user's browser POST to
+ * 127.0.0.1:28082 (a "simple" request: text/plain, a form, a Blob with no
+ * type; no preflight), and a DNS-rebinding page can even read answers,
+ * its own host name resolving to 127.0.0.1.  Either could queue jobs,
+ * pause or clear the queue.  XML-RPC clients (Python's xmlrpc.client and
+ * xmlrpclib, xmlrpc-c's curl transport, Bots) send text/xml, no Origin,
+ * and a Host that names the address they connected to; browsers cannot
+ * send a cross-origin text/xml POST without a preflight we never answer,
+ * and always send the Host of the page's own name.  So the XML-RPC port
+ * refuses (doc/configuration.md, "Browsers"):
+ * - a Host that is not a loopback IP literal, "localhost" or the
+ *   configured bind address (any port; bound to 0.0.0.0 or ::, any IP
+ *   literal): 403;
+ * - an Origin other than http://<that Host>: 403;
+ * - a POST whose Content-Type is not text/xml or application/xml: 415.
+ * The status-only port is meant for other hosts and serves only GETs that
+ * change nothing: it keeps no Host rule. */
+
+/* Whether @host (a Host header: name or [v6], optional :port) names this
+ * server. */
+static gboolean
+host_allowed (const JqRpc *rpc, const char *host)
+{
+  g_autofree char *name = NULL;
+  const char *port = NULL;
+  if (host[0] == '[')
+    {
+      const char *close = strchr (host, ']');
+      if (close == NULL)
+        return FALSE;
+      name = g_strndup (host + 1, close - host - 1);
+      port = close[1] == ':' ? close + 2 : close[1] == '\0' ? "" : NULL;
+    }
+  else
+    {
+      const char *colon = strchr (host, ':');
+      name = colon ? g_strndup (host, colon - host) : g_strdup (host);
+      port = colon ? colon + 1 : "";
+      if (colon != NULL && strchr (colon + 1, ':') != NULL)
+        return FALSE;
+    }
+  if (port == NULL || strspn (port, "0123456789") != strlen (port)
+      || strlen (port) > 5)
+    return FALSE;
+  if (g_ascii_strcasecmp (name, "localhost") == 0)
+    return TRUE;
+  if (rpc->bind_address != NULL
+      && g_ascii_strcasecmp (name, rpc->bind_address) == 0)
+    return TRUE;
+  struct in_addr v4;
+  struct in6_addr v6;
+  gboolean is_v4 = inet_pton (AF_INET, name, &v4) == 1;
+  gboolean is_v6 = !is_v4 && inet_pton (AF_INET6, name, &v6) == 1;
+  /* Bound to every address, the server is any of the machine's: an IP
+   * literal cannot be rebound by DNS, a name can. */
+  if ((is_v4 || is_v6) && rpc->bind_address != NULL
+      && (strcmp (rpc->bind_address, "0.0.0.0") == 0
+          || strcmp (rpc->bind_address, "::") == 0))
+    return TRUE;
+  if (is_v4)
+    return (ntohl (v4.s_addr) >> 24) == 127;
+  return is_v6
+         && (IN6_IS_ADDR_LOOPBACK (&v6)
+             || (IN6_IS_ADDR_V4MAPPED (&v6) && v6.s6_addr[12] == 127));
+}
+
+/* Reads a small announced body, so that the client gets the answer
+ * rather than a reset.  FALSE when the client went away, or was answered
+ * 408 because the body came too slowly. */
+static gboolean
+drain_body (TSession *session)
+{
+  const char *length = RequestHeaderValue (session, "content-length");
+  guint64 len = 0;
+  if (length != NULL
+      && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
+                                     NULL))
+    {
+      g_autofree char *body = g_malloc (len);
+      gboolean late = FALSE;
+      if (!read_body (session, body, len, &late))
+        {
+          if (late)   /* the rest of the body must not be read as a request */
+            {
+              const TRequestInfo *info = NULL;
+              SessionGetRequestInfo (session, &info);
+              ((TRequestInfo *) info)->keepalive = FALSE;
+              http_error (session, 408, "The request body came too slowly.");
+            }
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The Host and Origin rules.  FALSE when the request was refused. */
+static gboolean
+from_this_host (JqRpc *rpc, TSession *session)
+{
+  const char *host = RequestHeaderValue (session, "host");
+  const char *origin = RequestHeaderValue (session, "origin");
+  const char *why = NULL;
+  if (host != NULL && !host_allowed (rpc, host))
+    why = "The Host header does not name this server (a loopback address, "
+          "localhost or its bind address); refused against DNS rebinding.";
+  else if (origin != NULL
+           && (host == NULL || !g_str_has_prefix (origin, "http://")
+               || g_ascii_strcasecmp (origin + 7, host) != 0))
+    why = "Requests from web pages of other origins are refused.";
+  if (why == NULL)
+    return TRUE;
+  if (drain_body (session))
+    http_error (session, 403, why);
+  return FALSE;
+}
+
+/* text/xml or application/xml, parameters (charset) allowed. */
+static gboolean
+xml_content_type (const char *type)
+{
+  if (type == NULL)
+    return FALSE;
+  gsize n = strcspn (type, ";");
+  g_autofree char *media = g_strstrip (g_strndup (type, n));
+  return g_ascii_strcasecmp (media, "text/xml") == 0
+         || g_ascii_strcasecmp (media, "application/xml") == 0;
 }
 
 /* ---------------------------------------------------------- status
@@ -277,7 +498,8 @@ count_refusal (guint16 status)
 {
   if (serving == NULL || serving->status == NULL)
     return;
-  JqRefused why = status == 405 ? JQ_REFUSED_METHOD
+  JqRefused why = status == 405 || status == 403 || status == 415
+                ? JQ_REFUSED_METHOD
                 : status == 413 ? JQ_REFUSED_TOO_LARGE
                 : status == 404 ? JQ_REFUSED_NOT_FOUND : JQ_REFUSED_LENGTH;
   jq_metrics_count_refused (jq_status_get_metrics (serving->status), why);
@@ -322,7 +544,9 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
     ResponseAddField (session, "Content-Security-Policy",
                       jq_status_page_csp ());
   ResponseWriteStart (session);
-  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  /* HEAD: the GET's headers, its Content-Length included, no body. */
+  if (info->method != m_head)
+    ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
   set_cork (fd, FALSE);
   return TRUE;
@@ -337,8 +561,10 @@ handle_request (void *user_data, TSession *session, abyss_bool *handled)
   SessionGetRequestInfo (session, &info);
   serving = rpc;
   *handled = TRUE;
-  if (info->method == m_get && rpc->status != NULL
-      && serve_status (rpc, session, info))
+  if (!from_this_host (rpc, session))
+    return;
+  if ((info->method == m_get || info->method == m_head)
+      && rpc->status != NULL && serve_status (rpc, session, info))
     return;
   handle_http (user_data, session, handled);
 }
@@ -352,21 +578,11 @@ handle_status_only (void *user_data, TSession *session, abyss_bool *handled)
   SessionGetRequestInfo (session, &info);
   serving = rpc;
   *handled = TRUE;
-  if (info->method != m_get)
+  if (info->method != m_get && info->method != m_head)
     {
-      /* Read a small body first, so that the client gets the answer
-       * rather than a reset. */
-      const char *length = RequestHeaderValue (session, "content-length");
-      guint64 len = 0;
-      if (length != NULL
-          && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
-                                         NULL))
-        {
-          g_autofree char *body = g_malloc (len);
-          if (!read_body (session, body, len))
-            return;
-        }
-      ResponseAddField (session, "Allow", "GET");
+      if (!drain_body (session))
+        return;
+      ResponseAddField (session, "Allow", "GET, HEAD");
       http_error (session, 405, "This port serves only GET of the status "
                   "page and the metrics.");
     }
@@ -413,6 +629,8 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->listen_fd = -1;
   rpc->stop_fd = -1;
   rpc->max_conn = JQ_RPC_MAX_CONN;
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
   return rpc;
 }
 
@@ -498,11 +716,14 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
 /* At most this long for answers being written when stopping. */
 #define STOP_WAIT_MS 2000
 
+#define BUSY_TEXT "Too many connections to the job queue; try again.\n"
 static const char busy_answer[] =
   "HTTP/1.1 503 Service Unavailable\r\n"
-  "Content-Type: text/plain\r\nContent-Length: 51\r\n"
-  "Connection: close\r\nRetry-After: 1\r\n\r\n"
-  "Too many connections to the job queue; try again.\n";
+  "Content-Type: text/plain\r\nContent-Length: "
+  G_STRINGIFY (50) "\r\n"
+  "Connection: close\r\nRetry-After: 1\r\n\r\n" BUSY_TEXT;
+/* The length above is written out: a change of the text must change it. */
+G_STATIC_ASSERT (sizeof BUSY_TEXT - 1 == 50);
 
 static gpointer
 run_server (gpointer data)
@@ -642,6 +863,8 @@ void
 jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
 {
   rpc->max_conn = MAX (max_conn, 1);
+  jq_methods_set_max_blocked_waits (rpc->methods,
+                                    rpc->max_conn / JQ_RPC_WAIT_SHARE);
 }
 
 gboolean
@@ -651,6 +874,8 @@ jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
   int fd = bind_socket (address, port, error);
   if (fd < 0)
     return FALSE;
+  g_free (rpc->bind_address);
+  rpc->bind_address = g_strdup (address);
 
   AbyssInit (&abyss_error);
   if (abyss_error == NULL)
@@ -810,5 +1035,6 @@ jq_rpc_free (JqRpc *rpc)
   if (rpc->stop_fd >= 0)
     close (rpc->stop_fd);
   jq_methods_free (rpc->methods);
+  g_free (rpc->bind_address);
   g_free (rpc);
 }

@@ -23,6 +23,10 @@
 #define JQ_RPC_FDS_PER_CONN 3
 /* Connections at once on the status-only port. */
 #define JQ_RPC_MAX_STATUS_CONN 64
+/* wait() calls may block on at most 1/JQ_RPC_WAIT_SHARE of the
+ * connections (each holds one): the rest stay for addjob and the other
+ * methods.  Beyond that, wait() answers at once. */
+#define JQ_RPC_WAIT_SHARE 4
 
 typedef struct _JqRpc JqRpc;
 

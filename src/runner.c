@@ -67,6 +67,8 @@ typedef struct {
   int       pid;
   int       pidfd;
   guint     watch_id;
+  guint     timeout_id;    /* maxruntime, counted from its start */
+  guint     kill_id;       /* SIGKILL after grace */
 } Left;
 
 struct _JqRunner {
@@ -654,8 +656,61 @@ static void
 left_free (gpointer data)
 {
   Left *l = data;
+  g_clear_handle_id (&l->timeout_id, g_source_remove);
+  g_clear_handle_id (&l->kill_id, g_source_remove);
   close (l->pidfd);
   g_free (l);
+}
+
+/* A job left by a server before us: its group and every process marked
+ * as the job's.  Through the pidfd, so a reused pid is never hit. */
+static void
+left_signal (Left *l, int sig)
+{
+  JqRunner *runner = l->runner;
+  if (pidfd_send_signal (l->pidfd, sig, NULL, 0) == 0)
+    kill (-l->pid, sig);
+  g_autoptr (GArray) pids = jq_jobmark_find_job (
+      "/proc", runner->settings.queue_id, l->number);
+  for (guint i = 0; i < pids->len; i++)
+    kill (g_array_index (pids, int, i), sig);
+}
+
+static gboolean
+on_left_kill_grace (gpointer user_data)
+{
+  Left *l = user_data;
+  l->kill_id = 0;
+  jq_log_write (l->runner->log, JQ_LOG_ERROR,
+                "Job %" G_GUINT64_FORMAT " did not stop after SIGTERM; "
+                "sending SIGKILL", l->number);
+  left_signal (l, SIGKILL);
+  return G_SOURCE_REMOVE;
+}
+
+/* maxruntime holds for a job adopted after a restart as for any other:
+ * reported, and with killjobsintimeout terminated. */
+static gboolean
+on_left_maxruntime (gpointer user_data)
+{
+  Left *l = user_data;
+  JqRunner *runner = l->runner;
+  l->timeout_id = 0;
+  jq_log_write (runner->log, JQ_LOG_ERROR,
+                "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
+                l->number, runner->settings.maxruntime_minutes);
+  if (runner->hooks.adopted_timed_out != NULL)
+    runner->hooks.adopted_timed_out (l->number, runner->hooks.user_data);
+  if (runner->settings.kill_on_timeout)
+    {
+      jq_log_write (runner->log, JQ_LOG_ERROR,
+                    "Terminating job %" G_GUINT64_FORMAT
+                    " (killjobsintimeout)", l->number);
+      left_signal (l, SIGTERM);
+      l->kill_id = g_timeout_add (MAX (runner->settings.kill_grace_ms, 1),
+                                  on_left_kill_grace, l);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 gboolean
@@ -671,6 +726,15 @@ jq_runner_adopt (JqRunner *runner, guint64 number, int pid)
   l->pidfd = fd;
   l->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
                                     on_left_exit, l, left_free);
+  gint64 started_us = jq_jobmark_started_us (pid);
+  if (runner->settings.maxruntime_ms > 0 && started_us > 0)
+    {
+      gint64 ran_ms = MAX (g_get_real_time () - started_us, 0) / 1000;
+      guint64 left_ms = (guint64) ran_ms >= runner->settings.maxruntime_ms
+                        ? 0 : runner->settings.maxruntime_ms - ran_ms;
+      l->timeout_id = g_timeout_add (MIN (left_ms, G_MAXUINT),
+                                     on_left_maxruntime, l);
+    }
   runner->left = g_slist_prepend (runner->left, l);
   jq_log_write (runner->log, JQ_LOG_WARNING,
                 "Job %" G_GUINT64_FORMAT " from before the restart is still "
@@ -679,12 +743,17 @@ jq_runner_adopt (JqRunner *runner, guint64 number, int pid)
   return TRUE;
 }
 
-/* Its marks find it even when the start was never committed; a job
- * started without marks is known by its recorded pid and start time. */
+/* A recorded start is the job's own process: that pid, started then, a
+ * group leader.  Its marks alone are no proof: a descendant that called
+ * setpgid() carries them too, and outlives a job that has ended (it was
+ * waited for as the job, for as long as it lived).  Only a start that was
+ * never committed is found by its marks. */
 int
 jq_runner_find_left (JqRunner *runner, guint64 number, int pid,
                      gint64 started_us)
 {
+  if (pid > 0)
+    return jq_jobmark_is_same_process (pid, started_us) ? pid : 0;
   if (runner->marked == NULL)
     runner->marked = jq_jobmark_find ("/proc", runner->settings.queue_id);
   gpointer marked = g_hash_table_lookup (runner->marked, &number);

@@ -44,11 +44,14 @@ typedef void (*JqRunnerTimedOut) (JqJob *job, gpointer user_data);
 /* A process adopted with jq_runner_adopt() has ended (logged). */
 typedef void (*JqRunnerAdoptedEnded) (guint64 number, gpointer user_data);
 
-/* What a runner tells its owner; every hook is called on the loop. */
+/* What a runner tells its owner; every hook is called on the loop.
+ * adopted_timed_out: a process adopted with jq_runner_adopt() passed its
+ * maxruntime (logged). */
 typedef struct {
   JqRunnerFinished     finished;
   JqRunnerTimedOut     timed_out;       /* nullable */
   JqRunnerAdoptedEnded adopted_ended;   /* nullable */
+  JqRunnerAdoptedEnded adopted_timed_out; /* nullable */
   gpointer             user_data;
 } JqRunnerHooks;
 

@@ -159,6 +159,15 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
 }
 
 static void
+on_adopted_timed_out (guint64 number, gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  JqJob *job = jq_queue_lookup (s->queue, number);   /* queued again */
+  if (job != NULL)
+    jq_reporter_timed_out (s->reporter, job);
+}
+
+static void
 on_adopted_ended (guint64 number, gpointer user_data)
 {
   JqScheduler *s = user_data;
@@ -225,6 +234,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
     .finished = on_finished,
     .timed_out = on_timed_out,
     .adopted_ended = on_adopted_ended,
+    .adopted_timed_out = on_adopted_timed_out,
     .user_data = s,
   };
   s->runner = ops->create (ops_data, s->policy, log, &hooks);
@@ -358,6 +368,20 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
                                       "Task not authorized, not added: %s "
                                       "(%s)", task, why->message));
       return JQ_ADDJOB_UNAUTHORIZED;
+    }
+
+  /* Waiting tasks are kept in memory and every listjobs answers them
+   * all: their total is bounded.  A task already waiting adds nothing. */
+  guint64 cap = s->config->max_waiting_bytes;
+  if (cap > 0
+      && jq_queue_get_bytes (s->queue) + jq_queue_task_bytes (argv) > cap
+      && !jq_queue_has_task (s->queue, argv))
+    {
+      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                      "Queue full (max_waiting_bytes %"
+                                      G_GUINT64_FORMAT "), not added: %s",
+                                      cap, task));
+      return JQ_ADDJOB_FULL;
     }
 
   JqJob *job = NULL;

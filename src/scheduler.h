@@ -17,6 +17,9 @@ typedef enum {
   JQ_ADDJOB_EMPTY = 2,
   JQ_ADDJOB_UNAUTHORIZED = 3,
   JQ_ADDJOB_DUPLICATE = 4,
+  /* Not an answer: the waiting tasks would pass [jobqueue]
+   * max_waiting_bytes; the caller answers with a fault. */
+  JQ_ADDJOB_FULL = -1,
 } JqAddjobCode;
 
 typedef struct _JqScheduler JqScheduler;

@@ -58,6 +58,8 @@ typedef struct {
   char        *last_status;
   int          status;       /* exit status */
   GError      *journal_error;/* set by the failure handler */
+  int          lock_fd;      /* holds the lock on lock_path */
+  guint        lock_check_id;
   guint        failed_id;    /* the idle acting on journal_error */
 } Server;
 
@@ -180,10 +182,12 @@ static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
-  if (server->config->journal_postgresql)
+  if (server->config->journal_postgresql
+      && jq_lockfile_check (server->lock_fd, server->config->lock_path, NULL))
     {
       /* The database comes back (the journal reconnects, and reads the
-       * queue again): the call got a fault, the server goes on. */
+       * queue again): the call got a fault, the server goes on.  A lost
+       * lock file stops the server as with SQLite. */
       jq_cluster_journal_failed (server->cluster);
       return;
     }
@@ -193,6 +197,36 @@ on_journal_failed (const GError *error, gpointer data)
   server->journal_error = g_error_copy (error);
   server->failed_id = g_idle_add_full (G_PRIORITY_HIGH,
                                        on_journal_failed_idle, server, NULL);
+}
+
+/* The journal's guard: the lock must still be the file that is locked. */
+static gboolean
+lock_still_held (gpointer data, GError **error)
+{
+  Server *server = data;
+  return jq_lockfile_check (server->lock_fd, server->config->lock_path,
+                            error);
+}
+
+/* Between commits too: a deleted lock file is found within a second even
+ * when nothing is committed, and the server stops as on a failed commit
+ * (doc/durability.md).  With a journal the check goes through an empty
+ * commit, so that the journal, too, takes nothing more. */
+static gboolean
+on_lock_check (gpointer data)
+{
+  Server *server = data;
+  if (server->journal_error != NULL)
+    return G_SOURCE_CONTINUE;
+  g_autoptr (GError) error = NULL;
+  if (server->journal != NULL)
+    {
+      jq_journal_begin (server->journal);
+      jq_journal_commit (server->journal, NULL);
+    }
+  else if (!lock_still_held (server, &error))
+    on_journal_failed (error, server);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -485,6 +519,7 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   server->door = jq_door_new (g_main_context_default ());
   jq_door_set_batch_hook (server->door, on_batch, server);
   jq_journal_set_failure_handler (journal, on_journal_failed, server);
+  jq_journal_set_guard (journal, lock_still_held, server);
   server->scheduler = jq_scheduler_new (config, log, &settings, journal);
   server->rpc = jq_rpc_new (server->scheduler, server->door, log);
   server->status_page = jq_status_new (server->scheduler, server->door);
@@ -595,6 +630,7 @@ start_timers (Server *server)
       server->prune_id = g_timeout_add_seconds (3600, on_prune_timer,
                                                 server);
     }
+  server->lock_check_id = g_timeout_add_seconds (1, on_lock_check, server);
   trim_heap ();
   server->trim_id = g_timeout_add_seconds (TRIM_QUIET_SECONDS,
                                            on_trim_timer, server);
@@ -604,6 +640,7 @@ static void
 tear_down (Server *server)
 {
   g_clear_handle_id (&server->grace_id, g_source_remove);
+  g_clear_handle_id (&server->lock_check_id, g_source_remove);
   g_clear_handle_id (&server->prune_id, g_source_remove);
   g_clear_handle_id (&server->trim_id, g_source_remove);
   g_clear_handle_id (&server->prune_step_id, g_source_remove);
@@ -639,8 +676,10 @@ main (int argc, char **argv)
 
   /* Descriptors: the connection limit is what is left of the limit
    * once the server and its jobs have theirs (fdbudget.h). */
-  JqFdBudget fds = jq_fdbudget_take (config->nr_threads,
-                                     JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
+  JqFdBudget fds = jq_fdbudget_take (
+      config->nr_threads,
+      config->status_bind != NULL ? JQ_RPC_MAX_STATUS_CONN : 0,
+      JQ_RPC_FDS_PER_CONN, JQ_RPC_MAX_CONN);
   /* One server per botssys, and the journal is its alone. */
   g_autoptr (GError) error = NULL;
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
@@ -659,6 +698,7 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   Server server = { 0 };
+  server.lock_fd = lock_fd;
   wire (&server, config, log, journal, (const char *const *) job_environ,
         &fds);
   int status = 1;

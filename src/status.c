@@ -375,9 +375,28 @@ jq_status_append_json_string (GString *out, const char *text)
 {
   g_autofree char *valid = g_utf8_make_valid (text, -1);
   g_string_append_c (out, '"');
-  for (const char *p = valid; *p != '\0'; p++)
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
     {
-      guchar c = (guchar) *p;
+      gunichar c = g_utf8_get_char (p);
+      /* C1 controls and format characters (U+202E turns text around,
+       * U+200B and U+FEFF hide), and the line separators that end a line
+       * in JavaScript: escaped, never raw. */
+      if (c >= 0x80 && (c <= 0x9f || c == 0x2028 || c == 0x2029
+                        || g_unichar_type (c) == G_UNICODE_FORMAT))
+        {
+          if (c > 0xffff)      /* a surrogate pair */
+            g_string_append_printf (out, "\\u%04x\\u%04x",
+                                    0xd800 + ((c - 0x10000) >> 10),
+                                    0xdc00 + ((c - 0x10000) & 0x3ff));
+          else
+            g_string_append_printf (out, "\\u%04x", c);
+          continue;
+        }
+      if (c >= 0x80)
+        {
+          g_string_append_len (out, p, g_utf8_next_char (p) - p);
+          continue;
+        }
       switch (c)
         {
         case '"':
@@ -404,8 +423,9 @@ jq_status_append_json_string (GString *out, const char *text)
 
 /* @text as a JSON string of at most @max characters; returns how many it
  * wrote, and sets *@cut when that is not all.  Counting characters of the
- * valid text, not bytes of the escaped one: escaping makes at most 6
- * bytes of one (a "<" is \u003c).  Reads no more of @text than @max + 1
+ * valid text, not bytes of the escaped one: escaping makes at most 12
+ * bytes of one (a "<" is \u003c, a format character beyond U+FFFF a
+ * surrogate pair).  Reads no more of @text than @max + 1
  * characters can take (4 bytes each, or one invalid byte each), so that
  * long tasks cost little at every poll.  With @note, a cut text ends in
  * "... [cut: N bytes]". */

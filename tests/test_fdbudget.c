@@ -13,21 +13,25 @@ static void
 test_plan (void **state)
 {
   /* A service's usual soft limit, one job: (1024 - 38) / 3. */
-  JqFdBudget b = jq_fdbudget_plan (1024, 1024, 1, 3, 1024);
+  JqFdBudget b = jq_fdbudget_plan (1024, 1024, 1, 0, 3, 1024);
   assert_int_equal (b.reserve, 38);
   assert_int_equal (b.connections, 328);
   /* The integration test's limit. */
-  assert_int_equal (jq_fdbudget_plan (128, 128, 1, 3, 1024).connections, 30);
+  assert_int_equal (jq_fdbudget_plan (128, 128, 1, 0, 3, 1024).connections, 30);
   /* More jobs at once, more kept for them. */
-  b = jq_fdbudget_plan (1024, 1024, 10, 3, 1024);
+  b = jq_fdbudget_plan (1024, 1024, 10, 0, 3, 1024);
   assert_int_equal (b.reserve, 92);
   assert_int_equal (b.connections, 310);
   /* Plenty: capped (each connection is a thread). */
-  assert_int_equal (jq_fdbudget_plan (1 << 20, 1024, 1, 3, 1024).connections,
+  assert_int_equal (jq_fdbudget_plan (1 << 20, 1024, 1, 0, 3, 1024).connections,
                     1024);
   /* Too few for the reserve: still one connection, never 0 or a wrap. */
-  assert_int_equal (jq_fdbudget_plan (20, 20, 1, 3, 1024).connections, 1);
-  assert_int_equal (jq_fdbudget_plan (0, 0, 1000, 3, 1024).connections, 1);
+  assert_int_equal (jq_fdbudget_plan (20, 20, 1, 0, 3, 1024).connections, 1);
+  assert_int_equal (jq_fdbudget_plan (0, 0, 1000, 0, 3, 1024).connections, 1);
+  /* status_listen: its 64 connections are paid for first. */
+  b = jq_fdbudget_plan (1024, 1024, 1, 64, 3, 1024);
+  assert_int_equal (b.reserve, 38 + 64 * 3);
+  assert_int_equal (b.connections, (1024 - 38 - 192) / 3);
 }
 
 static void
@@ -39,7 +43,7 @@ test_take_raises_soft_limit (void **state)
   if (before.rlim_max != RLIM_INFINITY && before.rlim_max < 64)
     skip ();
   assert_int_equal (setrlimit (RLIMIT_NOFILE, &low), 0);
-  JqFdBudget b = jq_fdbudget_take (1, 3, 1024);
+  JqFdBudget b = jq_fdbudget_take (1, 0, 3, 1024);
   assert_int_equal (b.was, 64);
   struct rlimit now;
   assert_int_equal (getrlimit (RLIMIT_NOFILE, &now), 0);

@@ -35,6 +35,18 @@ parse_fails (const char *text, const char *needle)
     fail_msg ("error \"%s\" lacks \"%s\"", error->message, needle);
 }
 
+/* Python's universal newlines: a lone CR ends a line (old Mac files). */
+static void
+test_lone_cr_ends_a_line (void **state)
+{
+  g_autoptr (JqIni) ini = parse_ok ("[jobqueue]\renabled = True\rport = 1"
+                                    "\r\nx = 2\r\r[s]\ry = 3\r");
+  assert_string_equal (jq_ini_get (ini, "jobqueue", "enabled"), "True");
+  assert_string_equal (jq_ini_get (ini, "jobqueue", "port"), "1");
+  assert_string_equal (jq_ini_get (ini, "jobqueue", "x"), "2");
+  assert_string_equal (jq_ini_get (ini, "s", "y"), "3");
+}
+
 static void
 test_both_delimiters (void **state)
 {
@@ -303,6 +315,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_both_delimiters),
+    cmocka_unit_test (test_lone_cr_ends_a_line),
     cmocka_unit_test (test_comments_and_blank_lines),
     cmocka_unit_test (test_key_case),
     cmocka_unit_test (test_continuation),

@@ -362,6 +362,11 @@ test_format_line_cannot_be_forged (void **state)
   g_autofree char *b = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_ERROR, "\x1b[2J\rover\x7f\xc2\x9b\xe2\x80\xa8x\xff");
   assert_string_equal (b, "20261127 14:03:07 ERROR    : \\x1b[2J\\x0dover"
                           "\\x7f\\x9b\\u2028x\\xff\n");
+  /* format characters (Cf): U+202E, U+200B, U+FEFF, U+E0041 */
+  g_autofree char *d = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_INFO,
+      "a\xe2\x80\xae" "b\xe2\x80\x8b" "c\xef\xbb\xbf\xf3\xa0\x81\x81");
+  assert_string_equal (d, "20261127 14:03:07 INFO     : a\\u202eb\\u200bc"
+                          "\\ufeff\\U000e0041\n");
   /* printable text, non-ASCII included, is left alone */
   g_autofree char *c = jq_log_format_line (JQ_LOG_STYLE_BOTS3, t, JQ_LOG_INFO,
                                            "caf\xc3\xa9 ['a\\nb']");

@@ -53,6 +53,11 @@ fake_begin (gpointer impl)
   f->full_next = FALSE;
 }
 
+static void
+fake_abort (gpointer impl, const GError *why)
+{
+}
+
 static gboolean
 fake_commit (gpointer impl, gboolean *wrote, GError **error)
 {
@@ -144,6 +149,7 @@ fake_sync (gpointer impl, gboolean full, JqJournalSyncFunc func,
 
 static const JqJournalBackend fake_backend = {
   .close = fake_close, .describe = fake_describe, .begin = fake_begin,
+  .abort = fake_abort,
   .commit = fake_commit, .add = fake_add, .set_priority = nothing_u64_int,
   .start = nothing_start, .remove = nothing_u64, .clear_waiting = nothing,
   .set_meta = nothing_meta, .get_meta = meta_fallback,

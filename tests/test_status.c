@@ -30,6 +30,11 @@ test_json_escaping (void **state)
     { "caf\xc3\xa9", "\"caf\xc3\xa9\"" },          /* UTF-8 kept */
     { "bad\xff", "\"bad\xef\xbf\xbd\"" },          /* replaced, not passed */
     { "", "\"\"" },
+    /* C1 controls, format characters (U+202E, U+200B, U+FEFF, U+E0041) */
+    { "a\xc2\x85\xc2\x9b[2J", "\"a\\u0085\\u009b[2J\"" },
+    { "\xe2\x80\xae\xe2\x80\x8b\xef\xbb\xbfx",
+      "\"\\u202e\\u200b\\ufeffx\"" },
+    { "\xf3\xa0\x81\x81", "\"\\udb40\\udc41\"" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {

@@ -154,6 +154,89 @@ class AdminCli(jqtest.ServerTestCase):
         self.assertIn("Usage: bots-jobqueue", r.stdout)
 
 
+    def test_unsendable_arguments(self):
+        """Arguments xmlrpc-c cannot carry (not UTF-8, beyond U+FFFF): a
+        clear message and the usage exit code, never a crash."""
+        for bad in (b"\xff", b"\xc3", "\U0001f642".encode()):
+            r = subprocess.run([jqtest.ADMIN.encode(), b"-c" + self.bots.config.encode(),
+                                b"add", b"--", b"echo", bad], capture_output=True,
+                               timeout=jqtest.DEADLINE)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn(b"argument 2 of the task", r.stderr)
+            self.assertIn(b"cannot be sent", r.stderr)
+            self.assertNotIn(b"Usage:", r.stderr)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+    def test_add_options(self):
+        """-p3 as bots-job2queue spells it; an unknown option before the
+        task is a usage error, never the start of the task."""
+        self.hold()
+        self.assertEqual(self.cli("add", "-p3", "--", "echo", "p3").stdout.strip(), "job 2 added")
+        self.assertEqual(self.cli("add", "-p", "4", "echo", "no-dashes").stdout.strip(), "job 3 added")
+        for args in (["--p", "3", "--", "echo"], ["-x", "echo"], ["-p", "--", "echo"],
+                     ["-pthree", "echo"], ["--wait"], ["-p3"]):
+            r = self.cli("add", *args, expect=2)
+            self.assertIn("bots-jobqueue: add:", r.stderr, args)
+        self.assertEqual(self.rpc.listjobs(), [[3, 2, ["echo", "p3"]], [4, 3, ["echo", "no-dashes"]]])
+        open(self.gate, "w").close()
+
+    def test_add_wait_flushes_first_line(self):
+        """add --wait with stdout in a file: "job N added" is there while
+        it waits, so a kill loses nothing."""
+        self.hold()
+        out = self.bots.path("add.out")
+        with open(out, "w") as f:
+            proc = subprocess.Popen([jqtest.ADMIN, "-c" + self.bots.config, "add", "--wait",
+                                     "--", "echo", "later"], stdout=f, stderr=subprocess.PIPE)
+        try:
+            jqtest.wait_for(lambda: open(out).read() == "job 2 added\n", "the first line in the file")
+            self.assertIsNone(proc.poll())
+        finally:
+            open(self.gate, "w").close()
+            self.assertEqual(proc.wait(timeout=jqtest.DEADLINE), 0)
+        self.assertEqual(open(out).read(), "job 2 added\njob 2 finished, exit code 0\n")
+
+    def test_add_answers_told_truly(self):
+        """--json add --wait: one JSON document; a changed priority and
+        ['isup'] are not called "added"."""
+        r = self.cli("--json", "add", "--wait", "--", "sh", "-c", "exit 3", expect=3)
+        data = json.loads(r.stdout)
+        self.assertEqual((data["code"], data["jobnumber"]), (0, 1))
+        self.assertEqual((data["result"]["state"], data["result"]["exit_code"]), ("finished", 3))
+        self.hold_after(2)
+        self.assertEqual(self.cli("add", "--", "echo", "dup").stdout.strip(), "job 3 added")
+        self.assertEqual(self.cli("add", "-p", "2", "--", "echo", "dup").stdout.strip(),
+                         "priority of waiting job 3 changed to 2")
+        self.assertEqual(json.loads(self.cli("--json", "add", "-p", "1", "--", "echo", "dup").stdout),
+                         {"code": 0, "jobnumber": 3, "priority_changed": True})
+        r = self.cli("add", "--", "isup")
+        self.assertNotIn("added", r.stdout)
+        self.assertIn("nothing queued", r.stdout)
+        self.assertEqual(self.rpc.listjobs(), [[1, 3, ["echo", "dup"]]])
+        open(self.gate, "w").close()
+
+    def test_controls_and_format_characters_escaped(self):
+        """C1 controls (CSI), bidi overrides, DEL: escaped as the log
+        does, so a task cannot drive the terminal or spoof the table."""
+        self.hold()
+        task = ["echo", "a\u009b31mRED", "b\u202etxt.exe", "c\x7fd", "e\u200bf", "\u2028"]
+        self.assertEqual(self.rpc.addjob(task, 5), 0)
+        shown = self.cli("list").stdout
+        open(self.gate, "w").close()
+        self.cli("wait", "2")
+        hist = self.cli("history").stdout
+        for out in (shown, hist):
+            for raw in ("\u009b", "\u202e", "\x7f", "\u200b", "\u2028"):
+                self.assertNotIn(raw, out)
+        self.assertIn("'a\\x9b31mRED' 'b\\u202etxt.exe' 'c\\x7fd'", shown)
+        for args in (["--json", "history"], ["--json", "status"]):
+            out = self.cli(*args).stdout
+            for raw in ("\u009b", "\u202e", "\x7f", "\u200b", "\u2028"):
+                self.assertNotIn(raw, out)
+            if args[1] == "history":
+                self.assertIn("\\u009b", out)
+        self.assertEqual(json.loads(self.cli("--json", "history").stdout)[0]["task"], task)
+
 class NoServer(jqtest.unittest.TestCase):
     def test_odd_answers(self):
         """Whatever answers on the port, each command gives an error and
@@ -184,6 +267,17 @@ class NoServer(jqtest.unittest.TestCase):
                                    capture_output=True, text=True, timeout=15)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn("not an XML-RPC response", r.stderr)
+                # an exit code out of range was shown as exit status 0
+                for fields in ("<member><name>exit_code</name><value><int>256</int></value></member>",
+                               "<member><name>exit_code</name><value><int>-1</int></value></member>",
+                               "<member><name>signal</name><value><int>300</int></value></member>"):
+                    fake.answer = jqtest.response(
+                        "<struct><member><name>state</name><value><string>finished</string>"
+                        "</value></member>%s</struct>" % fields)
+                    r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "wait", "1"],
+                                       capture_output=True, text=True, timeout=15)
+                    self.assertEqual(r.returncode, 1, (fields, r.stdout, r.stderr))
+                    self.assertIn("unexpected answer to wait", r.stderr)
                 fake.answer = jqtest.response("<int>5</int>")
                 r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"],
                                    capture_output=True, text=True, timeout=15)

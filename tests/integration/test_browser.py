@@ -127,5 +127,68 @@ class BrowserTest(jqtest.ServerTestCase):
         self.assertEqual(dict(s["bars"])[holder], "run success")
 
 
+EVIL_PAGE = """<!doctype html><title>another site</title><script>
+const body = "<?xml version='1.0'?><methodCall><methodName>%s</methodName>" +
+  "<params><param><value><array><data><value><string>echo</string></value>" +
+  "<value><string>csrf</string></value></data></array></value></param>" +
+  "<param><value><int>5</int></value></param></params></methodCall>";
+const url = "http://127.0.0.1:%d/RPC2";
+const form = new URLSearchParams(); form.set("x", body);
+Promise.allSettled([
+  fetch(url, {method: "POST", mode: "no-cors", body: body}),
+  fetch(url, {method: "POST", mode: "no-cors", body: form}),
+  fetch(url, {method: "POST", mode: "no-cors", body: new Blob([body])}),
+  fetch(url.replace("/RPC2", "/"), {method: "POST", mode: "no-cors", body: body.replace("addjob", "pause")}),
+]).then(r => { window.done = r.map(x => x.status); });
+</script>"""
+
+
+class CrossOrigin(jqtest.ServerTestCase):
+    """A page of another origin (another port) makes the browser POST to
+    the XML-RPC port as it may without asking (text/plain, a form, a
+    Blob): nothing is queued, nothing paused; the requests did arrive and
+    were refused."""
+
+    jobqueue = {"authorized_tasks": "*"}
+
+    def test_cross_origin_fetch_refused(self):
+        import http.server
+        import threading
+        page = (EVIL_PAGE % ("addjob", self.bots.port)).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+        evil = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=evil.serve_forever)
+        thread.start()
+        chromium = browser.Browser()
+        try:
+            chromium.open("http://127.0.0.1:%d/" % evil.server_address[1])
+            jqtest.wait_for(lambda: chromium.eval("window.done"), "the page's requests", interval=0.1)
+        finally:
+            chromium.close()
+            evil.shutdown()
+            thread.join()
+            evil.server_close()
+        status = self.rpc.status()
+        self.assertEqual(status["totals"]["added"], 0)
+        self.assertFalse(status["paused"])
+        metrics = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=10)
+        metrics.request("GET", "/metrics")
+        text = metrics.getresponse().read().decode()
+        metrics.close()
+        refused = [line for line in text.splitlines()
+                   if line.startswith('bots_jobqueue_http_requests_refused_total{reason="method"}')]
+        self.assertGreaterEqual(int(refused[0].split()[-1]), 4, text)
+
+
 if __name__ == "__main__":
     jqtest.main()

@@ -216,6 +216,133 @@ class Restart(jqtest.ServerTestCase):
         self.assertEqual(lines[0][0], lines[1][0])
 
 
+# A job that, on its first run only, leaves a descendant that called
+# setpgid() (a group leader carrying the job's marks), then waits for
+# DIR/job-gate; the descendant waits for DIR/child-gate.  Each wait also
+# ends when DIR is gone.
+DESCENDANT_JOB = r"""
+import os, sys, time
+d = sys.argv[1]
+def wait(name):
+    end = time.monotonic() + 120
+    while not os.path.exists(os.path.join(d, name)) and os.path.isdir(d) and time.monotonic() < end:
+        time.sleep(0.05)
+first = os.path.join(d, "first-run")
+if not os.path.exists(first):
+    open(first, "w").close()
+    if os.fork() == 0:
+        os.setpgid(0, 0)
+        open(os.path.join(d, "child-ready"), "w").close()
+        wait("child-gate")
+        os._exit(0)
+with open(os.path.join(d, "job-pid.tmp"), "w") as f:
+    f.write(str(os.getpid()))
+os.rename(os.path.join(d, "job-pid.tmp"), os.path.join(d, "job-pid"))
+wait("job-gate")
+"""
+
+
+def process_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+class Adopted(jqtest.ServerTestCase):
+    """After a crash, only the job's own process is waited for."""
+    jobqueue = {"authorized_tasks": "*"}
+
+    def restart_after_kill(self, between=None):
+        self.rpc("close")()
+        self.server.stop(signal.SIGKILL)
+        if between is not None:
+            between()
+        self.server = jqtest.Server(self.bots, env=self.env)
+        self.rpc = self.server.proxy()
+
+    def test_a_descendant_is_not_the_job(self):
+        """The job ended while the server was down; a descendant that
+        called setpgid() lived on with the job's marks.  It was taken for
+        the job ("still running (pid <descendant>)"): nothing ran for as
+        long as it lived.  Now the job runs again at once."""
+        d = self.bots.path("desc")
+        os.mkdir(d)
+        try:
+            self.rpc.addjob([jqtest.sys.executable, "-c", DESCENDANT_JOB, d], 5)
+            jqtest.wait_for(lambda: os.path.exists(os.path.join(d, "child-ready"))
+                            and os.path.exists(os.path.join(d, "job-pid")), "the job and its descendant")
+            with open(os.path.join(d, "job-pid")) as f:
+                job_pid = int(f.read())
+
+            def end_the_job():
+                open(os.path.join(d, "job-gate"), "w").close()
+                jqtest.wait_for(lambda: process_gone(job_pid), "the job to end")
+            self.restart_after_kill(end_the_job)
+            self.bots.wait_log("Starting job 1", 2)
+            self.assertNotIn("from before the restart is still running", self.bots.log())
+        finally:
+            open(os.path.join(d, "child-gate"), "w").close()
+
+
+class AdoptedTimeout(Adopted):
+    """maxruntime holds for a job adopted after a crash."""
+    jobqueue = {"authorized_tasks": "*", "killjobsintimeout": "True"}
+    settings = {"maxruntime": "1"}
+    env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
+    test_a_descendant_is_not_the_job = None
+
+    def test_maxruntime_holds_for_an_adopted_job(self):
+        """A job adopted after a crash was waited for however long it ran
+        (114 s with maxruntime 1 minute and killjobsintimeout): now it is
+        reported and terminated like any other."""
+        gate = self.bots.path("gate")
+        try:
+            self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 5)
+            self.bots.wait_log("Starting job 1")
+            jqtest.wait_for(lambda: os.path.exists(self.bots.path("events")), "the job to start")
+            self.restart_after_kill()
+            self.bots.wait_log("Job 1 from before the restart is still running")
+            self.bots.wait_log("Job 1 exceeded maxruntime")
+            self.bots.wait_log("Terminating job 1 (killjobsintimeout)")
+            self.bots.wait_log("The process of job 1 from before the restart")
+        finally:
+            open(gate, "w").close()
+
+
+class LockFileRemoved(jqtest.ServerTestCase):
+    """`rm botssys/jobqueue/server.lock` under a running server let a
+    second server start on the same botssys (a finished job ran again,
+    two jobs at once).  The server notices (at the next commit, and
+    within a second anyway) and stops with exit status 1."""
+    jobqueue = {"authorized_tasks": "*"}
+
+    def lock(self):
+        return os.path.join(self.bots.botssys, "jobqueue", "server.lock")
+
+    def test_noticed_at_the_next_commit(self):
+        os.unlink(self.lock())
+        with self.assertRaises((xmlrpc.client.Fault, OSError, http.client.HTTPException)):
+            self.rpc.addjob(["bots-engine", "-cafter"], 5)
+        jqtest.wait_for(lambda: self.server.proc.poll() is not None, "the server to stop")
+        self.assertEqual(self.server.stop(), 1)
+        self.assertIn("lock file %s was deleted or replaced" % self.lock(), self.bots.log())
+        self.assertNotIn("Added job", self.bots.log())
+        # a new server may now start: it finds nothing added
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+    def test_noticed_without_any_call(self):
+        with open(self.lock() + ".new", "w") as f:
+            f.write("12345\n")
+        os.replace(self.lock() + ".new", self.lock())   # replaced, not deleted
+        jqtest.wait_for(lambda: self.server.proc.poll() is not None, "the server to stop")
+        self.assertEqual(self.server.stop(), 1)
+        self.assertIn("was deleted or replaced while the server ran", self.bots.log())
+
+
 class LaunchWindow(jqtest.unittest.TestCase):
     """A server killed after starting a job but before committing the
     start: the restarted server finds the job by its marks and starts

@@ -168,6 +168,34 @@ class JournalFailure(jqtest.unittest.TestCase):
         self.check_failure(server, acked)
         self.check_restart(acked)
 
+    def test_full_disk_at_start(self):
+        """A journal that cannot be read for lack of room (a file size
+        limit below SQLite's 32 KiB shared-memory file) was "left untouched:
+        move it away (a new one is then made) or restore a backup": advice
+        that loses every waiting job.  Now the reason, and advice that
+        loses nothing; with room again the jobs are all there."""
+        seed = start_server(self.bots, test=self)
+        self.assertEqual(proxy(self.bots.port).pause(), 0)
+        self.assertEqual(proxy(self.bots.port).addjob(["/bin/true", "kept"], 5), 0)
+        self.assertEqual(seed.stop(), 0)
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+        r = subprocess.run([jqtest.SERVER, "-c" + self.bots.config], capture_output=True,
+                           preexec_fn=limit, timeout=jqtest.DEADLINE, cwd=self.bots.root)
+        self.assertEqual(r.returncode, 1)
+        err = r.stderr.decode()
+        self.assertIn("File too large", err)
+        self.assertIn("free space or fix the cause", err)
+        self.assertIn("do not move the journal away", err)
+        self.assertNotIn("a new one is then made", err)
+        server = start_server(self.bots, test=self)
+        try:
+            self.assertEqual([j[2] for j in proxy(self.bots.port).listjobs()], [["/bin/true", "kept"]])
+        finally:
+            self.assertEqual(server.stop(), 0)
+
     def test_full_tmpfs(self):
         """A really full file system: the journal's folder on a 512 KiB
         tmpfs (needs root; skipped otherwise)."""
@@ -293,6 +321,36 @@ class JournalFailure(jqtest.unittest.TestCase):
         self.deleted_or_replaced(replace)
 
 
+class LogDiskFull(jqtest.unittest.TestCase):
+    """A full log disk: jobs ran with no record and one line on stderr.
+    The lines that could not be written are counted, and the count is
+    written once the log can be written again."""
+
+    def test_lost_lines_are_counted(self):
+        bots = jqtest.BotsDir({"authorized_tasks": "*", "durability": "none"})
+        self.addCleanup(bots.cleanup)
+
+        def ignore_xfsz():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        server = start_server(bots, preexec=ignore_xfsz, test=self)
+        try:
+            p = proxy(bots.port)
+            size = os.path.getsize(bots.log_path)
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+            for i in range(5):
+                self.assertEqual(p.addjob(["/bin/true", str(i)], 5), 0)
+            jqtest.wait_for(lambda: p.status()["totals"]["succeeded"] == 5, "five jobs to run")
+            self.assertNotIn("Finished job", bots.log())
+            resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            self.assertEqual(p.addjob(["/bin/true", "after"], 5), 0)
+            bots.wait_log("log lines could not be written")
+            lost = int(bots.log().split(" log lines could not be written")[0].split()[-1])
+            self.assertGreaterEqual(lost, 15)     # added, starting, finished: 3 a job
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -373,10 +431,19 @@ class Descriptors(jqtest.unittest.TestCase):
         while len(answered) < len(extra) - 2 and time.monotonic() < end:
             ready, _, _ = select.select([s for s in extra if s not in answered], [], [], 0.5)
             for s in ready:
-                answered[s] = s.recv(100)
+                answer = b""
+                while True:        # the 503 ends with the close
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                answered[s] = answer
         self.assertGreaterEqual(len(answered), len(extra) - 2)
         for answer in answered.values():
             self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            # it said 51 for its 50 bytes
+            self.assertIn(b"Content-Length: %d\r\n" % len(body), head + b"\r\n")
         # The job ends normally, and so do the connections; then the server
         # serves as before.
         open(self.gate, "w").close()

@@ -46,7 +46,7 @@ class Memory(jqtest.ServerTestCase):
                 "<param><value><array><data>%s</data></array></value></param><param><value>"
                 "<int>5</int></value></param></params></methodCall>" % values).encode()
         self.assertLessEqual(len(body), 64 * 1024)
-        request = (b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+        request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
         # each connection costs the server 3 descriptors
         clients = 600 if resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2400 else 250
@@ -104,6 +104,39 @@ class Memory(jqtest.ServerTestCase):
         print("listjobs of 20,000: answer %.1f MB, peak grew %.1f MB" % (len(reply) / MB, growth / MB))
         self.assertLess(growth, len(reply) + 8 * MB)
 
+    def test_listjobs_to_clients_that_do_not_read(self):
+        """20 clients with a 4 KiB receive buffer ask listjobs of 300
+        waiting 60 KB tasks and read nothing (1,000 such tasks held 1.2 GB):
+        the answers being written at once are bounded, the others get 503,
+        so the server holds a few answers, not twenty."""
+        for i in range(300):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "%03d" % i + "x" * 60000], 5), 0)
+        body = xmlrpc.client.dumps((), "listjobs").encode()
+        request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        before = jqtest.vm_rss_kib(self.server.pid)
+        socks = []
+        try:
+            for _ in range(20):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(30)
+                s.connect(("127.0.0.1", self.bots.port))
+                s.sendall(request)
+                socks.append(s)
+                # its answer has been built (or refused) once bytes arrive
+                ready, _, _ = select.select([s], [], [], jqtest.DEADLINE)
+                self.assertTrue(ready, "no answer to listjobs")
+            held = (jqtest.vm_rss_kib(self.server.pid) - before) * 1024
+            refused = sum(s.recv(20, socket.MSG_PEEK).startswith(b"HTTP/1.1 503") for s in socks)
+        finally:
+            for s in socks:
+                s.close()
+        print("20 unread listjobs answers of 18 MB: %.1f MB held, %d got 503" % (held / MB, refused))
+        self.assertLess(held, 100 * MB)
+        self.assertGreater(refused, 0)
+        self.assertEqual(self.rpc.isup(), 0)
+
     def test_status_json_to_clients_that_do_not_read(self):
         """150 waiting tasks of 64 KiB of "<" and 32 clients that ask for
         /status.json and read nothing (one answer was 38 MB, and the
@@ -116,7 +149,7 @@ class Memory(jqtest.ServerTestCase):
         try:
             for _ in range(32):
                 s = socket.create_connection(("127.0.0.1", self.bots.port), 30)
-                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 socks.append(s)
             # each answer has been built once its first bytes arrive
             for s in socks:
@@ -133,6 +166,30 @@ class Memory(jqtest.ServerTestCase):
         self.assertLess(length, MB)
         self.assertLess(growth, 32 * MB + 16 * MB)
         self.assertEqual(self.rpc.isup(), 0)
+
+
+class WaitingCap(jqtest.ServerTestCase):
+    jobqueue = {"max_waiting_bytes": "200000"}
+
+    def test_waiting_tasks_are_capped(self):
+        """Waiting tasks were unbounded: past [jobqueue] max_waiting_bytes
+        addjob gets a fault, nothing is added, the log says why once per
+        burst; a job that leaves makes room again."""
+        self.rpc.pause()
+        for i in range(3):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "%d" % i + "x" * 60000], 5), 0)
+        for i in range(3, 50):
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                self.rpc.addjob(["bots-engine", "%d" % i + "x" * 60000], 5)
+            self.assertIn("max_waiting_bytes", caught.exception.faultString)
+        # the same task again is still a duplicate, not a refusal
+        self.assertEqual(self.rpc.addjob(["bots-engine", "0" + "x" * 60000], 5), 4)
+        self.assertEqual(len(self.rpc.listjobs()), 3)
+        log = self.bots.log()
+        self.assertIn("Queue full (max_waiting_bytes 200000)", log)
+        self.assertLess(log.count("Queue full"), 20)
+        self.assertEqual(self.rpc.clearjobq(), 0)
+        self.assertEqual(self.rpc.addjob(["bots-engine", "y" * 60000], 5), 0)
 
 
 class Runs(jqtest.ServerTestCase):

@@ -58,6 +58,17 @@ class Reports(jqtest.ServerTestCase):
         self.bots.wait_log("Finished job 3")
         self.assertIn("Sending error report: [bots-jobqueue] Job 1 could not be started", self.bots.log())
 
+    def test_reports_are_rate_limited(self):
+        """300 jobs that could not start sent 301 reports in 5 s: at most
+        10 a minute now, the rest counted for one summary report."""
+        for i in range(60):
+            self.rpc.addjob(["/nonexistent/program", str(i)], 1)
+        self.bots.wait_log("Error starting job 60")
+        self.bots.wait_log("More than 10 error reports in 60 seconds")
+        # each report is spawned (and logged) as its job fails
+        self.assertEqual(self.bots.log().count("Sending error report"), 10)
+        self.assertEqual(len(self.reports(10)), 10)
+
     def test_report_shows_the_task_escaped_and_cut(self):
         """A task cannot write headers or lines of its own into a report,
         nor make it megabytes long."""

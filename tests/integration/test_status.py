@@ -364,6 +364,34 @@ class StatusPort(StatusBase):
             proxy.addjob(["true"], 5)
         self.assertIn('reason="not_found"} 1', get(port, "/metrics")[2].decode())
 
+    def test_head_as_get_without_body_and_any_host(self):
+        """HEAD of a status path: the GET's headers, no body, on both
+        ports.  The status-only port is for other hosts: any Host; the
+        XML-RPC port refuses a Host that is not this server's."""
+        import socket
+
+        def raw(port, request):
+            with socket.create_connection(("127.0.0.1", port), jqtest.DEADLINE) as c:
+                c.sendall(request)
+                c.shutdown(socket.SHUT_WR)
+                out = b""
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return out
+                    out += d
+        for port in (self.status_port, self.bots.port):
+            for path in ("/", "/status.json", "/metrics"):
+                out = raw(port, b"HEAD %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
+                head, _, body = out.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), out[:200])
+                self.assertRegex(head.lower(), rb"content-length: [1-9]")
+                self.assertEqual(body, b"", (port, path))
+        out = raw(self.status_port, b"GET /metrics HTTP/1.0\r\nHost: monitor.example.org:9999\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:200])
+        out = raw(self.bots.port, b"GET /metrics HTTP/1.0\r\nHost: monitor.example.org:9999\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 403"), out[:200])
+
 
 class BadStatusListen(jqtest.unittest.TestCase):
     def test_refused_at_start(self):
