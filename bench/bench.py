@@ -267,8 +267,16 @@ def main():
     p.add_argument("--builddir", default=".")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-postgresql", action="store_true",
+                   help="skip the PostgreSQL journal's figures (bench/cluster.py)")
+    p.add_argument("--only-postgresql", action="store_true")
     args = p.parse_args()
     builddir = os.path.abspath(args.builddir)
+    if args.only_postgresql:
+        import cluster
+        results = cluster.run(builddir, args.quick, free_port)
+        print(json.dumps(results, indent=2) if args.json else cluster.table(results))
+        return
     durability = {}
     for level in ("none", "fast"):
         b = Bench(builddir, args.quick, level)
@@ -285,7 +293,12 @@ def main():
     results = bench.results
     durability["full"] = results.pop("addjob")
     results["durability"] = durability
-    print(json.dumps(results, indent=2) if args.json else table(results))
+    text = "" if args.json else table(results)
+    if not args.no_postgresql:
+        import cluster
+        results["postgresql"] = cluster.run(builddir, args.quick, free_port)
+        text += "" if args.json else cluster.table(results["postgresql"])
+    print(json.dumps(results, indent=2) if args.json else text)
 
 
 if __name__ == "__main__":

@@ -402,6 +402,38 @@ answer_has_shape (const char *method, xmlrpc_value *v)
 
 /* ------------------------------------------------------------ commands */
 
+/* A server on a shared PostgreSQL journal: who leads, each member's
+ * last heartbeat. */
+static void
+show_cluster (xmlrpc_value *st)
+{
+  g_autoptr (xmlrpc_value) cluster = struct_value (st, "cluster");
+  if (cluster == NULL)
+    return;
+  g_autoptr (xmlrpc_value) members = struct_value (cluster, "members");
+  g_autofree char *member = get_string (cluster, "member");
+  g_autofree char *leader = get_string (cluster, "leader");
+  printf ("Cluster: this server %s %s; leader %s, term %" G_GINT64_FORMAT
+          "\n", member ? member : "?",
+          get_int (cluster, "leading", 0) ? "leads" : "follows",
+          leader && leader[0] ? leader : "none", get_int (cluster, "term", 0));
+  xmlrpc_env env;
+  xmlrpc_env_init (&env);
+  int n = members ? xmlrpc_array_size (&env, members) : 0;
+  for (int i = 0; i < n && !env.fault_occurred; i++)
+    {
+      g_autoptr (xmlrpc_value) m = NULL;
+      xmlrpc_array_read_item (&env, members, i, &m);
+      if (env.fault_occurred)
+        break;
+      g_autofree char *name = get_string (m, "name");
+      printf ("  %-40s heartbeat %.1f s ago%s\n", name ? name : "?",
+              (double) get_int (m, "heartbeat_age_ms", 0) / 1000,
+              get_int (m, "leader", 0) ? ", leader" : "");
+    }
+  xmlrpc_env_clean (&env);
+}
+
 static void
 show_status (xmlrpc_value *st)
 {
@@ -442,6 +474,7 @@ show_status (xmlrpc_value *st)
             get_int (totals, "added", 0), get_int (totals, "started", 0),
             get_int (totals, "succeeded", 0), get_int (totals, "failed", 0),
             get_int (totals, "start_failures", 0));
+  show_cluster (st);
   xmlrpc_env_clean (&env);
 }
 

@@ -175,6 +175,39 @@ read_paths (const JqIni *ini, const JqBotsEnv *env, JqConfig *c,
 
 /* The settings given as text: programs, report command and address,
  * durability, bind address, authorized tasks. */
+/* Where the queue lives: the SQLite file (default) or a PostgreSQL
+ * database shared by several servers. */
+static gboolean
+read_journal (const JqIni *ini, JqConfig *c, GError **error)
+{
+  const char *store = jq_ini_get (ini, "jobqueue", "journal");
+  if (store != NULL && store[0] != '\0'
+      && g_ascii_strcasecmp (store, "sqlite") != 0)
+    {
+      if (g_ascii_strcasecmp (store, "postgresql") != 0)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] journal = \"%s\" is not one of sqlite or "
+                       "postgresql", store);
+          return FALSE;
+        }
+      c->journal_postgresql = TRUE;
+      const char *dsn = jq_ini_get (ini, "jobqueue", "journal_dsn");
+      if (dsn == NULL || dsn[0] == '\0')
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] journal = postgresql needs journal_dsn, "
+                       "a libpq connection string such as "
+                       "\"host=db1 dbname=botsdb user=bots\"");
+          return FALSE;
+        }
+      c->journal_dsn = g_strdup (dsn);
+    }
+  const char *member = jq_ini_get (ini, "jobqueue", "journal_member");
+  c->journal_member = member && member[0] ? g_strdup (member) : NULL;
+  return TRUE;
+}
+
 static gboolean
 read_texts (const JqIni *ini, JqConfig *c, GError **error)
 {
@@ -241,6 +274,8 @@ read_numbers (const JqIni *ini, JqConfig *c, GError **error)
                    &c->stop_grace_seconds, error)
       && get_uint (ini, "jobqueue", "kill_grace", 10, 0, 3600,
                    &c->kill_grace_seconds, error)
+      && get_uint (ini, "jobqueue", "journal_lease", 5, 1, 600,
+                   &c->journal_lease_seconds, error)
       && get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
                    &c->history_days, error)
       && jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
@@ -259,7 +294,7 @@ jq_config_from_ini_in (const JqIni *ini, const char *config_dir,
   g_autoptr (JqConfig) c = g_new0 (JqConfig, 1);
   c->config_dir = g_canonicalize_filename (config_dir, NULL);
   if (!read_paths (ini, env, c, error) || !read_texts (ini, c, error)
-      || !read_numbers (ini, c, error))
+      || !read_journal (ini, c, error) || !read_numbers (ini, c, error))
     return NULL;
   /* [jobqueue] lauchfrequency (Bots 3's poll interval) is deliberately
    * not read: launching is event driven, and a bad value in a key we
@@ -331,6 +366,8 @@ jq_config_free (JqConfig *c)
   g_free (c->state_dir);
   g_free (c->journal_path);
   g_free (c->lock_path);
+  g_free (c->journal_dsn);
+  g_free (c->journal_member);
   g_free (c->job_dir);
   g_free (c->python_executable_path);
   g_free (c->botsengine_path);

@@ -50,6 +50,13 @@ typedef struct {
   guint      history_days;        /* finished jobs kept; 0 = forever */
   char      *journal_path;        /* state_dir/queue.db */
   char      *lock_path;           /* state_dir/server.lock */
+  /* [jobqueue] journal = postgresql: the queue lives in a PostgreSQL
+   * database shared by every server of the cluster (doc/cluster). */
+  gboolean   journal_postgresql;
+  char      *journal_dsn;         /* libpq connection string; may hold a
+                                   * password: never log it */
+  guint      journal_lease_seconds; /* leadership lease, >= 1 */
+  char      *journal_member;      /* this server's name in the cluster */
   gboolean   send_reports;        /* [settings] sendreportiferror */
   char     **report_command;      /* argv; NULL: no reports */
   char      *report_to;           /* "To:" of the report; may be NULL */

@@ -70,7 +70,17 @@ struct _JqJournal {
   struct stat     file_id;        /* st_dev/st_ino of queue.db at open */
   struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
                                    * when there was none */
+  /* Another store (journal.h): every call goes there; nothing above is
+   * used but the observers and queue_id. */
+  const JqJournalBackend *backend;
+  gpointer        impl;
+  JqJournalReload reload;
+  gpointer        reload_data;
 };
+
+/* The calls handed to another store: one line at the top of each
+ * function, so that SQLite's code below stays as it was. */
+#define BACKEND(j) ((j) != NULL && (j)->backend != NULL)
 
 static gboolean
 exec_sql (JqJournal *j, const char *sql, GError **error)
@@ -344,6 +354,12 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
 void
 jq_journal_close (JqJournal *j)
 {
+  if (BACKEND (j))
+    {
+      j->backend->close (j->impl);
+      g_free (j);
+      return;
+    }
   if (j == NULL)
     return;
   for (int i = 0; i < N_STATEMENTS; i++)
@@ -358,6 +374,8 @@ jq_journal_close (JqJournal *j)
 const char *
 jq_journal_get_path (JqJournal *j)
 {
+  if (BACKEND (j))
+    return j->backend->describe (j->impl);
   return j ? j->path : NULL;
 }
 
@@ -383,6 +401,11 @@ note_error (JqJournal *j, const char *what)
 void
 jq_journal_begin (JqJournal *j)
 {
+  if (BACKEND (j))
+    {
+      j->backend->begin (j->impl);
+      return;
+    }
   if (j == NULL)
     return;
   if (j->depth == 0)
@@ -441,6 +464,28 @@ check_identity (JqJournal *j)
 gboolean
 jq_journal_commit (JqJournal *j, GError **error)
 {
+  if (BACKEND (j))
+    {
+      gboolean wrote = FALSE;
+      gint64 t0 = g_get_monotonic_time ();
+      GError *local = NULL;
+      if (j->guard != NULL && !j->guard (j->guard_data, &local))
+        {
+          j->backend->abort (j->impl, local);
+          g_clear_error (&local);
+        }
+      if (j->backend->commit (j->impl, &wrote, &local))
+        {
+          if (wrote && j->committed != NULL)
+            j->committed (g_get_monotonic_time () - t0, j->committed_data);
+          return TRUE;
+        }
+      if (local != NULL && j->failed != NULL)
+        j->failed (local, j->failed_data);
+      if (local != NULL)
+        g_propagate_error (error, local);
+      return local == NULL;
+    }
   if (j == NULL)
     return TRUE;
   g_return_val_if_fail (j->depth > 0, FALSE);
@@ -533,6 +578,11 @@ bind_argv (sqlite3_stmt *st, int argv_col, int task_col,
 void
 jq_journal_add (JqJournal *j, JqJob *job)
 {
+  if (BACKEND (j))
+    {
+      j->backend->add (j->impl, job);
+      return;
+    }
   if (j == NULL)
     return;
   sqlite3_stmt *st = j->statements[ST_ADD];
@@ -546,6 +596,11 @@ jq_journal_add (JqJournal *j, JqJob *job)
 void
 jq_journal_set_priority (JqJournal *j, guint64 number, int priority)
 {
+  if (BACKEND (j))
+    {
+      j->backend->set_priority (j->impl, number, priority);
+      return;
+    }
   if (j == NULL)
     return;
   sqlite3_stmt *st = j->statements[ST_PRIORITY];
@@ -557,6 +612,11 @@ jq_journal_set_priority (JqJournal *j, guint64 number, int priority)
 void
 jq_journal_start (JqJournal *j, guint64 number, gint64 started_us, int pid)
 {
+  if (BACKEND (j))
+    {
+      j->backend->start (j->impl, number, started_us, pid);
+      return;
+    }
   if (j == NULL)
     return;
   sqlite3_stmt *st = j->statements[ST_START];
@@ -579,12 +639,22 @@ run_for_job (JqJournal *j, int which, guint64 number, const char *what)
 void
 jq_journal_remove (JqJournal *j, guint64 number)
 {
+  if (BACKEND (j))
+    {
+      j->backend->remove (j->impl, number);
+      return;
+    }
   run_for_job (j, ST_REMOVE, number, "remove");
 }
 
 void
 jq_journal_clear_waiting (JqJournal *j)
 {
+  if (BACKEND (j))
+    {
+      j->backend->clear_waiting (j->impl);
+      return;
+    }
   if (j != NULL)
     run (j, ST_CLEAR, "clear");
 }
@@ -601,6 +671,11 @@ set_meta (JqJournal *j, const char *key, gint64 value)
 void
 jq_journal_set_next_number (JqJournal *j, guint64 next)
 {
+  if (BACKEND (j))
+    {
+      j->backend->set_meta (j->impl, "next_number", (gint64) next);
+      return;
+    }
   if (j != NULL)
     set_meta (j, "next_number", (gint64) next);
 }
@@ -608,6 +683,11 @@ jq_journal_set_next_number (JqJournal *j, guint64 next)
 void
 jq_journal_set_flag (JqJournal *j, const char *name, gboolean value)
 {
+  if (BACKEND (j))
+    {
+      j->backend->set_meta (j->impl, name, value ? 1 : 0);
+      return;
+    }
   if (j != NULL)
     set_meta (j, name, value ? 1 : 0);
 }
@@ -629,12 +709,19 @@ get_meta (JqJournal *j, const char *key, gint64 fallback)
 gboolean
 jq_journal_get_flag (JqJournal *j, const char *name)
 {
+  if (BACKEND (j))
+    return j->backend->get_meta (j->impl, name, 0) != 0;
   return j != NULL && get_meta (j, name, 0) != 0;
 }
 
 void
 jq_journal_finish (JqJournal *j, const JqFinished *f)
 {
+  if (BACKEND (j))
+    {
+      j->backend->finish (j->impl, f);
+      return;
+    }
   if (j == NULL)
     return;
   gboolean single = j->depth == 0;
@@ -665,6 +752,8 @@ gboolean
 jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
                  guint64 *next_number, GError **error)
 {
+  if (BACKEND (j))
+    return j->backend->load (j->impl, func, user_data, next_number, error);
   *next_number = 1;
   if (j == NULL)
     return TRUE;
@@ -706,12 +795,19 @@ jq_journal_load (JqJournal *j, JqJournalJobFunc func, gpointer user_data,
 void
 jq_journal_requeue_at_head (JqJournal *j, guint64 number)
 {
+  if (BACKEND (j))
+    {
+      j->backend->requeue_at_head (j->impl, number);
+      return;
+    }
   run_for_job (j, ST_REQUEUE, number, "requeue");
 }
 
 guint
 jq_journal_prune_history (JqJournal *j, gint64 before_us, guint max_rows)
 {
+  if (BACKEND (j))
+    return j->backend->prune_history (j->impl, before_us, max_rows);
   if (j == NULL || j->broken != NULL)
     return 0;
   sqlite3_stmt *st = NULL;
@@ -753,6 +849,8 @@ row_finished (sqlite3_stmt *st)
 JqFinished *
 jq_journal_find_finished (JqJournal *j, guint64 number)
 {
+  if (BACKEND (j))
+    return j->backend->find_finished (j->impl, number);
   if (j == NULL)
     return NULL;
   sqlite3_stmt *st = NULL;
@@ -772,6 +870,8 @@ jq_journal_find_finished (JqJournal *j, guint64 number)
 GArray *
 jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
 {
+  if (BACKEND (j))
+    return j->backend->history (j->impl, limit, max_bytes);
   gsize bytes = 0;
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (JqFinished));
   g_array_set_clear_func (rows, jq_finished_clear);
@@ -798,6 +898,8 @@ jq_journal_history (JqJournal *j, guint limit, gsize max_bytes)
 guint
 jq_journal_count_history (JqJournal *j)
 {
+  if (BACKEND (j))
+    return j->backend->count_history (j->impl);
   if (j == NULL)
     return 0;
   sqlite3_stmt *st = NULL;
@@ -807,4 +909,66 @@ jq_journal_count_history (JqJournal *j)
     n = (guint) sqlite3_column_int (st, 0);
   sqlite3_finalize (st);
   return n;
+}
+
+/* ------------------------------------------------ other stores */
+
+JqJournal *
+jq_journal_new_with_backend (const JqJournalBackend *backend, gpointer impl,
+                             guint64 queue_id)
+{
+  JqJournal *j = g_new0 (JqJournal, 1);
+  j->backend = backend;
+  j->impl = impl;
+  j->queue_id = queue_id;
+  return j;
+}
+
+gpointer
+jq_journal_get_backend_data (JqJournal *j)
+{
+  return BACKEND (j) ? j->impl : NULL;
+}
+
+void
+jq_journal_set_reload_hook (JqJournal *j, JqJournalReload reload,
+                            gpointer user_data)
+{
+  if (j == NULL)
+    return;
+  j->reload = reload;
+  j->reload_data = user_data;
+}
+
+void
+jq_journal_reload (JqJournal *j, gboolean full)
+{
+  if (j != NULL && j->reload != NULL)
+    j->reload (j->reload_data, full);
+}
+
+gboolean
+jq_journal_sync (JqJournal *j, gboolean full, JqJournalSyncFunc func,
+                 gpointer user_data, JqSyncState *state, GError **error)
+{
+  if (BACKEND (j))
+    return j->backend->sync (j->impl, full, func, user_data, state, error);
+  return TRUE;
+}
+
+gboolean
+jq_journal_list_running (JqJournal *j, GPtrArray *jobs, GArray *pids,
+                         GArray *started_us)
+{
+  if (BACKEND (j))
+    return j->backend->list_running (j->impl, jobs, pids, started_us);
+  return TRUE;
+}
+
+JqRecordState
+jq_journal_find_job (JqJournal *j, guint64 number)
+{
+  if (BACKEND (j))
+    return j->backend->find_job (j->impl, number);
+  return JQ_RECORD_NONE;
 }

@@ -124,3 +124,109 @@ JqFinished *jq_journal_find_finished (JqJournal *journal, guint64 number);
 
 /* How many history rows there are. */
 guint jq_journal_count_history (JqJournal *journal);
+
+/* ------------------------------------------------ shared stores
+ * What changed in a queue that other servers write too. */
+typedef enum {
+  JQ_SYNC_WAITING,   /* @job waits: new, or moved (priority, head) */
+  JQ_SYNC_GONE,      /* job @number no longer waits (started, removed) */
+} JqSyncKind;
+
+/* @job is NULL for JQ_SYNC_GONE; @at_head: first of its priority. */
+typedef void (*JqJournalSyncFunc) (JqSyncKind kind, guint64 number,
+                                   JqJob *job, gboolean at_head,
+                                   gpointer user_data);
+
+typedef struct {
+  guint64  next_number;
+  gboolean paused;
+  guint    waiting;     /* jobs waiting in the store: check the result */
+} JqSyncState;
+
+/* What the store knows of one job that is not finished
+ * (jq_journal_find_job). */
+typedef enum {
+  JQ_RECORD_NONE,       /* no row: finished, removed, taken, or never */
+  JQ_RECORD_WAITING,
+  JQ_RECORD_RUNNING,
+} JqRecordState;
+
+/* ------------------------------------------------ other stores
+ * A journal kept elsewhere than in SQLite (src/pgjournal.c) is a
+ * JqJournal too: every function above hands the call to these operations
+ * of @impl, with the same contract.  @commit returns whether anything was
+ * written (for the commit observer) in *@wrote; a store that can fail and
+ * come back (a database server) calls the failure handler at every failed
+ * commit, not only the first. */
+typedef struct {
+  void     (*close) (gpointer impl);
+  const char *(*describe) (gpointer impl);
+  void     (*begin) (gpointer impl);
+  /* The outermost commit must fail with @why (the guard said no). */
+  void     (*abort) (gpointer impl, const GError *why);
+  gboolean (*commit) (gpointer impl, gboolean *wrote, GError **error);
+  void     (*add) (gpointer impl, JqJob *job);
+  void     (*set_priority) (gpointer impl, guint64 number, int priority);
+  void     (*start) (gpointer impl, guint64 number, gint64 started_us,
+                     int pid);
+  void     (*remove) (gpointer impl, guint64 number);
+  void     (*clear_waiting) (gpointer impl);
+  void     (*set_meta) (gpointer impl, const char *key, gint64 value);
+  gint64   (*get_meta) (gpointer impl, const char *key, gint64 fallback);
+  void     (*finish) (gpointer impl, const JqFinished *f);
+  gboolean (*load) (gpointer impl, JqJournalJobFunc func,
+                    gpointer user_data, guint64 *next_number,
+                    GError **error);
+  gboolean (*sync) (gpointer impl, gboolean full, JqJournalSyncFunc func,
+                    gpointer user_data, JqSyncState *state, GError **error);
+  void     (*requeue_at_head) (gpointer impl, guint64 number);
+  guint    (*prune_history) (gpointer impl, gint64 before_us,
+                             guint max_rows);
+  GArray  *(*history) (gpointer impl, guint limit, gsize max_bytes);
+  guint    (*count_history) (gpointer impl);
+  gboolean (*list_running) (gpointer impl, GPtrArray *jobs, GArray *pids,
+                            GArray *started_us);
+  JqRecordState (*find_job) (gpointer impl, guint64 number);
+  JqFinished *(*find_finished) (gpointer impl, guint64 number);
+} JqJournalBackend;
+
+/* A journal whose calls go to @backend (@impl is closed with it);
+ * @queue_id as jq_journal_get_queue_id() gives it. */
+JqJournal *jq_journal_new_with_backend (const JqJournalBackend *backend,
+                                        gpointer impl, guint64 queue_id);
+
+/* The @impl given to jq_journal_new_with_backend; NULL for SQLite. */
+gpointer jq_journal_get_backend_data (JqJournal *journal);
+
+/* Shared stores only (a NULL or SQLite journal never calls it): the
+ * queue in the store was changed by another server since this one last
+ * read it.  Called inside the outermost jq_journal_begin(), before any
+ * call of the batch runs, so that @reload can read the changes
+ * (jq_journal_sync) and the batch judges the shared state; @full when
+ * this server's queue must be read whole (first time, after a failure). */
+typedef void (*JqJournalReload) (gpointer user_data, gboolean full);
+void jq_journal_set_reload_hook (JqJournal *journal, JqJournalReload reload,
+                                 gpointer user_data);
+/* Called by a store from its begin: runs the reload hook. */
+void jq_journal_reload (JqJournal *journal, gboolean full);
+
+/* Inside a reload: calls @func for every waiting job (@full), or only for
+ * the jobs that changed since the queue was last read, in number order,
+ * and fills @state.  Writes nothing.  A journal that is not shared has
+ * nothing to read and returns TRUE at once. */
+gboolean jq_journal_sync (JqJournal *journal, gboolean full,
+                          JqJournalSyncFunc func, gpointer user_data,
+                          JqSyncState *state, GError **error);
+
+/* Shared stores: appends the jobs recorded as running, by whichever
+ * server runs them, to @jobs (references) with their pid (on that
+ * server's host) and start to @pids and @started_us (nullable).  FALSE
+ * when the store cannot be read; a journal that is not shared appends
+ * nothing. */
+gboolean jq_journal_list_running (JqJournal *journal, GPtrArray *jobs,
+                                  GArray *pids, GArray *started_us);
+
+/* Shared stores: whether job @number waits or runs, maybe on another
+ * server (its end is jq_journal_find_finished's).  A journal that is not
+ * shared answers JQ_RECORD_NONE. */
+JqRecordState jq_journal_find_job (JqJournal *journal, guint64 number);

@@ -525,6 +525,41 @@ jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
   g_mutex_unlock (&log->lock);
 }
 
+typedef struct {
+  JqLog     *log;
+  JqLogLevel level;
+  char      *message;
+} Later;
+
+static gboolean
+write_later (gpointer data)
+{
+  Later *l = data;
+  jq_log_write (l->log, l->level, "%s", l->message);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+later_free (gpointer data)
+{
+  Later *l = data;
+  g_free (l->message);
+  g_free (l);
+}
+
+void
+jq_log_write_later (JqLog *log, JqLogLevel level, const char *format, ...)
+{
+  Later *l = g_new0 (Later, 1);
+  va_list args;
+  va_start (args, format);
+  l->message = g_strdup_vprintf (format, args);
+  va_end (args);
+  l->log = log;
+  l->level = level;
+  g_idle_add_full (G_PRIORITY_HIGH, write_later, l, later_free);
+}
+
 gboolean
 jq_log_reopen (JqLog *log, GError **error)
 {

@@ -92,6 +92,12 @@ void jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data);
 void jq_log_write (JqLog *log, JqLogLevel level, const char *format, ...)
   G_GNUC_PRINTF (3, 4);
 
+/* The same, written at the main loop's next turn (at high priority), so
+ * that it is outside any hold: for what a failing batch learns and must
+ * not lose with the batch's own lines.  Main loop thread only. */
+void jq_log_write_later (JqLog *log, JqLogLevel level, const char *format,
+                         ...) G_GNUC_PRINTF (3, 4);
+
 /* Closes and reopens the file (after an external logrotate).  Returns FALSE
  * and sets @error when it cannot be reopened; the old stream stays. */
 gboolean jq_log_reopen (JqLog *log, GError **error);

@@ -33,6 +33,7 @@ struct _JqMethods {
   JqLog       *log;
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
+  JqCluster   *cluster;        /* nullable: a shared PostgreSQL queue */
   GMutex       ended_lock;     /* guards the five below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
@@ -480,6 +481,7 @@ typedef struct {
   gboolean   paused;
   JqTotals   totals;
   gboolean   journal;        /* the queue is kept on disk */
+  JqClusterInfo *cluster;    /* NULL: not in a cluster */
 } StatusCall;
 
 static void
@@ -492,6 +494,38 @@ status_on_loop (gpointer data)
   c->paused = jq_scheduler_get_paused (s);
   c->totals = jq_scheduler_get_totals (s);
   c->journal = jq_scheduler_is_durable (s);
+  c->cluster = c->m->cluster ? jq_cluster_info (c->m->cluster) : NULL;
+}
+
+/* Leader, term and each member's last heartbeat (no connection string:
+ * it may hold a password). */
+static xmlrpc_value *
+cluster_value (xmlrpc_env *env, const JqClusterInfo *info)
+{
+  xmlrpc_value *v = xmlrpc_struct_new (env);
+  struct_set (env, v, "member", xmlrpc_string_new (env, info->member));
+  struct_set (env, v, "leader", xmlrpc_string_new (env, info->leader
+                                                        ? info->leader : ""));
+  struct_set (env, v, "term", int_value (env, info->term));
+  struct_set (env, v, "leading", xmlrpc_bool_new (env, info->leading));
+  struct_set (env, v, "lease_ms", int_value (env, info->lease_ms));
+  xmlrpc_value *members = xmlrpc_array_new (env);
+  gint64 now = g_get_real_time ();
+  for (guint i = 0; i < info->members->len && !env->fault_occurred; i++)
+    {
+      const JqClusterMember *mb = &g_array_index (info->members,
+                                                  JqClusterMember, i);
+      xmlrpc_value *r = xmlrpc_struct_new (env);
+      struct_set (env, r, "name", xmlrpc_string_new (env, mb->name));
+      struct_set (env, r, "heartbeat", int_value (env, mb->heartbeat_us
+                                                       / G_USEC_PER_SEC));
+      struct_set (env, r, "heartbeat_age_ms",
+                  int_value (env, (now - mb->heartbeat_us) / 1000));
+      struct_set (env, r, "leader", xmlrpc_bool_new (env, mb->leader));
+      array_take (env, members, r);
+    }
+  struct_set (env, v, "members", members);
+  return v;
 }
 
 static xmlrpc_value *
@@ -499,7 +533,7 @@ method_status (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 {
   StatusCall c = { m, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
                    g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
-                   { 0 }, JQ_DURABILITY_NONE };
+                   { 0 }, JQ_DURABILITY_NONE, NULL };
   xmlrpc_value *result = NULL;
 
   if (through_door (env, m, status_on_loop, &c))
@@ -534,7 +568,10 @@ method_status (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
       struct_set (env, result, "running", running);
       struct_set (env, result, "totals", totals);
       struct_set (env, result, "journal", xmlrpc_bool_new (env, c.journal));
+      if (c.cluster != NULL)
+        struct_set (env, result, "cluster", cluster_value (env, c.cluster));
     }
+  g_clear_pointer (&c.cluster, jq_cluster_info_free);
   if (c.running)
     g_ptr_array_unref (c.running);
   g_array_unref (c.pids);
@@ -933,6 +970,12 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
     g_bytes_unref (answer);
   xmlrpc_env_clean (&env);
   return response;
+}
+
+void
+jq_methods_set_cluster (JqMethods *m, JqCluster *cluster)
+{
+  m->cluster = cluster;
 }
 
 void

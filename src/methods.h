@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "cluster.h"
 #include "door.h"
 #include "log.h"
 #include "scheduler.h"
@@ -29,6 +30,10 @@ void jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked);
 
 /* See jq_rpc_set_bots3_answers().  Call before serving. */
 void jq_methods_set_bots3_answers (JqMethods *m, gboolean bots3);
+
+/* status() also shows @cluster's leader and members (borrowed,
+ * nullable).  Call before serving. */
+void jq_methods_set_cluster (JqMethods *m, JqCluster *cluster);
 
 /* Counts calls into @status's metrics (borrowed).  Call before serving. */
 void jq_methods_set_status (JqMethods *m, JqStatus *status);

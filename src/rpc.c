@@ -599,6 +599,12 @@ jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
 }
 
 void
+jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster)
+{
+  jq_methods_set_cluster (rpc->methods, cluster);
+}
+
+void
 jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3)
 {
   jq_methods_set_bots3_answers (rpc->methods, bots3);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "methods.h"
 #include "scheduler.h"
+#include "cluster.h"
 #include "status.h"
 
 /* Largest request body accepted. */
@@ -49,6 +50,9 @@ GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
  * outlive @rpc) on every port, and counts calls into its metrics.  Call
  * before listening. */
 void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
+
+/* status() also shows @cluster's leader and members (nullable). */
+void jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster);
 
 /* Binds @address:@port for the status page and metrics only (no
  * XML-RPC); after jq_rpc_set_status().  FALSE and @error as below. */

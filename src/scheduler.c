@@ -38,6 +38,11 @@ struct _JqScheduler {
   guint           retry_id;    /* launching again after a shortage */
   guint           retry_ms;    /* the next back-off; 0 after a start */
   guint           retry_first_ms; /* the first back-off */
+  JqLaunchGate    gate;        /* shared queue: may this server launch? */
+  gpointer        gate_data;
+  GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
+  gboolean        taking_over; /* recovery of another server's jobs */
+  gboolean        sync_failed; /* a reload's changes did not apply */
 };
 
 /* A job that could not start for a passing shortage (descriptors,
@@ -111,6 +116,17 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
 {
   JqScheduler *s = user_data;
 
+  guint64 number = jq_job_get_number (job);
+  if (g_hash_table_remove (s->abandoned, &number))
+    {
+      /* Another server leads: what the journal says of it is theirs. */
+      jq_log_write (s->log, JQ_LOG_WARNING,
+                    "Job %" G_GUINT64_FORMAT " was ended because this "
+                    "server lost the lead; the leader runs it again.",
+                    number);
+      jq_scheduler_kick (s);
+      return;
+    }
   if (!s->terminating)
     observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
                             .result = result });
@@ -156,7 +172,8 @@ on_adopted_ended (guint64 number, gpointer user_data)
 {
   JqScheduler *s = user_data;
   s->orphans--;
-  launch_next (s);
+  /* In its own transaction: a shared journal reads the queue first. */
+  jq_scheduler_kick (s);
 }
 
 JqScheduler *
@@ -184,6 +201,8 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
                                     (GDestroyNotify) jq_finished_free);
   s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                    NULL);
+  s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                        NULL);
   g_queue_init (&s->ended_order);
   s->paused = jq_journal_get_flag (journal, "paused");
   s->queue = jq_queue_new ();
@@ -247,7 +266,8 @@ on_retry (gpointer data)
 {
   JqScheduler *s = data;
   s->retry_id = 0;
-  launch_next (s);
+  /* In its own transaction: a shared journal reads the queue first. */
+  jq_scheduler_kick (s);
   return G_SOURCE_REMOVE;
 }
 
@@ -277,7 +297,8 @@ launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
   while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
-         && s->ops->count (s->runner) < s->config->nr_threads)
+         && s->ops->count (s->runner) < s->config->nr_threads
+         && (s->gate == NULL || s->gate (s->gate_data)))
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
       if (job == NULL)
@@ -477,8 +498,9 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was running when the server "
-                    "stopped; queued again first of priority %d: %s",
-                    number, jq_job_get_priority (job), task);
+                    "stopped%s; queued again first of priority %d: %s",
+                    number, s->taking_over ? " (the previous leader)" : "",
+                    jq_job_get_priority (job), task);
       /* It counts as running: no job starts until it ends, so that its
        * repeated run cannot overlap it. */
       if (alive != 0 && s->ops->adopt (s->runner, number, alive))
@@ -578,6 +600,21 @@ jq_scheduler_job_state (JqScheduler *s, guint64 number,
     }
   if (g_hash_table_contains (s->gone, &number))
     return JQ_JOB_GONE;
+  if (s->gate != NULL)
+    {
+      /* A shared queue: the job may wait or run on another server. */
+      switch (jq_journal_find_job (s->journal, number))
+        {
+        case JQ_RECORD_WAITING:
+          return JQ_JOB_WAITING;
+        case JQ_RECORD_RUNNING:
+          return JQ_JOB_RUNNING;
+        case JQ_RECORD_NONE:
+          /* below every number given: it was queued once, and is gone */
+          return number < jq_queue_get_next_number (s->queue)
+                 ? JQ_JOB_GONE : JQ_JOB_UNKNOWN;
+        }
+    }
   return JQ_JOB_UNKNOWN;
 }
 
@@ -590,6 +627,14 @@ jq_scheduler_get_totals (JqScheduler *s)
 GPtrArray *
 jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
 {
+  if (s->gate != NULL && !s->gate (s->gate_data))
+    {
+      /* A shared queue's running job is the leader's: as recorded. */
+      GPtrArray *jobs = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) jq_job_unref);
+      jq_journal_list_running (s->journal, jobs, pids, started_us);
+      return jobs;
+    }
   GPtrArray *jobs = s->ops->list (s->runner, pids, started_us);
   for (guint i = 0; i < jobs->len; i++)
     jq_job_ref (jobs->pdata[i]);
@@ -655,6 +700,93 @@ jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes)
   return jq_journal_history (s->journal, limit, max_bytes);
 }
 
+/* ------------------------------------------------ a shared queue */
+
+void
+jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
+                              gpointer user_data)
+{
+  s->gate = gate;
+  s->gate_data = user_data;
+}
+
+static void
+sync_job (JqSyncKind kind, guint64 number, JqJob *job, gboolean at_head,
+          gpointer user_data)
+{
+  JqScheduler *s = user_data;
+  jq_queue_remove (s->queue, number);
+  if (kind == JQ_SYNC_WAITING && !jq_queue_restore (s->queue, job, at_head))
+    s->sync_failed = TRUE;   /* its task waits under another number here */
+}
+
+void
+jq_scheduler_reload (gpointer scheduler, gboolean full)
+{
+  JqScheduler *s = scheduler;
+  JqSyncState state = { 1, FALSE, 0 };
+  /* The changes first; the whole queue when they do not add up (a job
+   * removed elsewhere leaves no row to read). */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      if (full)
+        jq_queue_clear (s->queue);
+      s->sync_failed = FALSE;
+      /* On failure the journal fails the batch, and reads again next time. */
+      if (!jq_journal_sync (s->journal, full, sync_job, s, &state, NULL))
+        return;
+      if (!s->sync_failed && jq_queue_count (s->queue) == state.waiting)
+        break;
+      full = TRUE;
+    }
+  jq_queue_set_next_number (s->queue, state.next_number);
+  s->paused = state.paused;
+}
+
+gboolean
+jq_scheduler_take_over (JqScheduler *s, GError **error)
+{
+  guint64 next = 1;
+  jq_journal_begin (s->journal);
+  jq_queue_clear (s->queue);
+  s->taking_over = TRUE;
+  gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
+  s->taking_over = FALSE;
+  jq_queue_set_next_number (s->queue, next);
+  s->paused = jq_journal_get_flag (s->journal, "paused");
+  if (ok)
+    launch_next (s);
+  return jq_journal_commit (s->journal, ok ? error : NULL) && ok;
+}
+
+void
+jq_scheduler_abandon_running (JqScheduler *s)
+{
+  g_autoptr (GPtrArray) running = s->ops->list (s->runner, NULL, NULL);
+  for (guint i = 0; i < running->len; i++)
+    {
+      guint64 number = jq_job_get_number (running->pdata[i]);
+      g_hash_table_add (s->abandoned, g_memdup2 (&number, sizeof number));
+    }
+  if (running->len > 0)
+    s->ops->kill_all (s->runner);
+}
+
+void
+jq_scheduler_changed_elsewhere (JqScheduler *s)
+{
+  if (s->ended_hook != NULL)
+    s->ended_hook (0, s->ended_hook_data);
+}
+
+void
+jq_scheduler_kick (JqScheduler *s)
+{
+  jq_journal_begin (s->journal);
+  launch_next (s);
+  jq_journal_commit (s->journal, NULL);
+}
+
 void
 jq_scheduler_free (JqScheduler *s)
 {
@@ -670,6 +802,7 @@ jq_scheduler_free (JqScheduler *s)
   jq_queue_free (s->queue);
   g_hash_table_unref (s->ended);
   g_hash_table_unref (s->gone);
+  g_hash_table_unref (s->abandoned);
   g_queue_clear_full (&s->ended_order, g_free);
   g_free (s);
 }

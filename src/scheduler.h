@@ -107,7 +107,8 @@ typedef enum {
  * (nullable) gets its record (free with jq_finished_free): from the
  * recent ones in memory, else from the journal's history, so every job
  * that history lists is known here.  Its start_error is set when it never
- * started. */
+ * started.  With a shared journal (a launch gate is set), the journal
+ * also says whether a job waits or runs, maybe on another server. */
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
                                    JqFinished **finished);
 
@@ -123,7 +124,9 @@ typedef struct {
 JqTotals jq_scheduler_get_totals (JqScheduler *s);
 
 /* The running jobs (new array of references); @pids and @started_us
- * (nullable GArrays of GPid and gint64) get each one's pid and start. */
+ * (nullable GArrays of GPid and gint64) get each one's pid and start.
+ * On a server of a shared queue that does not launch (the launch gate
+ * says no), the jobs the journal records as running, on the leader. */
 GPtrArray *jq_scheduler_list_running (JqScheduler *s, GArray *pids,
                                       GArray *started_us);
 
@@ -171,6 +174,42 @@ GPtrArray *jq_scheduler_list_first (JqScheduler *s, guint limit);
 /* The @limit most recent finished jobs, newest first, as
  * jq_journal_history() gives them (empty without a journal). */
 GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
+
+/* ------------------------------------------------ a shared queue
+ * For a journal shared by several servers (src/cluster.c), which decides
+ * who launches. */
+
+/* Launching also waits for @gate (nullable) to say yes; asked each time
+ * a job could start. */
+typedef gboolean (*JqLaunchGate) (gpointer user_data);
+void jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
+                                   gpointer user_data);
+
+/* A JqJournalReload: reads the changed waiting jobs (all with @full, or
+ * when the changes do not add up), the next number and the pause state
+ * again from the journal (another server changed them).  Running jobs are
+ * not touched. */
+void jq_scheduler_reload (gpointer scheduler, gboolean full);
+
+/* This server has just become the one that launches: reads the whole
+ * queue again and queues each job recorded as running (by the server
+ * before) again first of its priority, as recovery does after a crash,
+ * waiting for its process when it still runs on this host; then starts
+ * what can start.  FALSE and @error when the journal fails. */
+gboolean jq_scheduler_take_over (JqScheduler *s, GError **error);
+
+/* This server no longer launches: ends its running jobs (SIGTERM, later
+ * SIGKILL) and records nothing of them, for the new leader runs them
+ * again. */
+void jq_scheduler_abandon_running (JqScheduler *s);
+
+/* Another server changed the shared queue: the ended hook is called
+ * (with 0), so that callers waiting on a job look again. */
+void jq_scheduler_changed_elsewhere (JqScheduler *s);
+
+/* Starts what can start, in its own transaction (a wake-up from another
+ * server). */
+void jq_scheduler_kick (JqScheduler *s);
 
 void jq_scheduler_free (JqScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqScheduler, jq_scheduler_free)

@@ -13,11 +13,13 @@
 #include <malloc.h>
 #endif
 
+#include "cluster.h"
 #include "config.h"
 #include "door.h"
 #include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
+#include "pgjournal.h"
 #include "notify.h"
 #include "log.h"
 #include "rpc.h"
@@ -42,6 +44,7 @@ typedef struct {
   JqScheduler *scheduler;
   JqStatus    *status_page; /* page, JSON and metrics */
   JqJournal   *journal;
+  JqCluster   *cluster;     /* journal = postgresql; else NULL */
   const JqConfig *config;
   gboolean     stopping;
   guint        grace_id;
@@ -179,6 +182,15 @@ static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
+  if (server->config->journal_postgresql
+      && jq_lockfile_check (server->lock_fd, server->config->lock_path, NULL))
+    {
+      /* The database comes back (the journal reconnects, and reads the
+       * queue again): the call got a fault, the server goes on.  A lost
+       * lock file stops the server as with SQLite. */
+      jq_cluster_journal_failed (server->cluster);
+      return;
+    }
   server->status = 1;
   if (server->journal_error != NULL)
     return;
@@ -449,15 +461,35 @@ say_critical (const JqConfig *config, JqLog *log, const GError *error)
     fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
 }
 
-/* The journal, unless durability is "none" (*@journal NULL then).  FALSE,
- * said, when it cannot be used. */
+/* The cluster's name of this server: unique per host and port. */
+static char *
+member_name (const JqConfig *config)
+{
+  return config->journal_member
+    ? g_strdup (config->journal_member)
+    : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
+}
+
+/* The journal: in PostgreSQL (journal = postgresql), else in SQLite
+ * unless durability is "none" (*@journal NULL then).  FALSE, said, when
+ * it cannot be used. */
 static gboolean
 open_journal (const JqConfig *config, JqLog *log, JqJournal **journal)
 {
   *journal = NULL;
+  g_autoptr (GError) error = NULL;
+  if (config->journal_postgresql)
+    {
+      g_autofree char *member = member_name (config);
+      *journal = jq_pgjournal_open (config->journal_dsn, member,
+                                    config->journal_lease_seconds * 1000,
+                                    log, &error);
+      if (*journal == NULL)
+        say_critical (config, log, error);
+      return *journal != NULL;
+    }
   if (config->durability == JQ_DURABILITY_NONE)
     return TRUE;
-  g_autoptr (GError) error = NULL;
   *journal = jq_journal_open (config->journal_path, config->durability,
                               &error);
   if (*journal == NULL)
@@ -502,6 +534,27 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   g_unix_signal_add (SIGHUP, on_hangup, server);
 }
 
+/* A server of a shared queue joins the cluster (src/cluster.c), which
+ * decides when it launches, and reads the queue.  Only the leader
+ * recovers running jobs, when it takes the lead. */
+static gboolean
+join_cluster (Server *server, GError **error)
+{
+  const JqConfig *config = server->config;
+  g_autofree char *member = member_name (config);
+  jq_journal_set_reload_hook (server->journal, jq_scheduler_reload,
+                              server->scheduler);
+  server->cluster = jq_cluster_new (config->journal_dsn, member,
+                                    config->journal_lease_seconds * 1000,
+                                    server->journal, server->scheduler,
+                                    server->log, error);
+  if (server->cluster == NULL)
+    return FALSE;
+  jq_rpc_set_cluster (server->rpc, server->cluster);
+  jq_journal_begin (server->journal);
+  return jq_journal_commit (server->journal, error);
+}
+
 /* Brings the queue back from the journal and opens the ports.  FALSE,
  * said, when either fails. */
 static gboolean
@@ -510,7 +563,9 @@ start_serving (Server *server)
   const JqConfig *config = server->config;
   g_autoptr (GError) error = NULL;
   /* The status port first: once the XML-RPC port answers, both do. */
-  if (!jq_scheduler_recover (server->scheduler, &error)
+  if (!(config->journal_postgresql
+        ? join_cluster (server, &error)
+        : jq_scheduler_recover (server->scheduler, &error))
       || (config->status_bind != NULL
           && !jq_rpc_listen_status (server->rpc, config->status_bind,
                                     config->status_port, &error))
@@ -539,7 +594,8 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
                 PACKAGE_VERSION, config->ini_path, config->bind,
                 config->port, config->nr_threads,
                 config->maxruntime_minutes,
-                jq_durability_name (config->durability),
+                config->journal_postgresql ? "postgresql"
+                  : jq_durability_name (config->durability),
                 config->bots_version == 4 ? "4"
                 : config->bots_version == 3 ? "3" : "version unknown");
   jq_log_write (log, JQ_LOG_STARTINFO, "File descriptors: limit %"
@@ -558,6 +614,8 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
 static void
 start_timers (Server *server)
 {
+  if (server->cluster != NULL)
+    jq_cluster_start (server->cluster);
   server->last_status = status_line (server);
   jq_notify_ready (server->last_status);
   if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
@@ -594,6 +652,7 @@ tear_down (Server *server)
   jq_door_close (server->door);
   jq_rpc_free (server->rpc);
   jq_status_free (server->status_page);
+  g_clear_pointer (&server->cluster, jq_cluster_free);
   jq_scheduler_free (server->scheduler);
   jq_door_free (server->door);
   g_main_loop_unref (server->loop);

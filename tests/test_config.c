@@ -45,6 +45,48 @@ test_defaults (void **state)
   assert_string_equal (c->state_dir, "/opt/bots/botssys/jobqueue");
 }
 
+/* journal = postgresql: the store, its connection string and lease. */
+static void
+test_journal_keys (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JqConfig) plain = config_from ("[jobqueue]\n", "/b/config",
+                                            NULL);
+  assert_false (plain->journal_postgresql);
+  assert_null (plain->journal_dsn);
+  assert_int_equal (plain->journal_lease_seconds, 5);
+  assert_null (plain->journal_member);
+
+  g_autoptr (JqConfig) pg = config_from (
+      "[jobqueue]\njournal = PostgreSQL\n"
+      "journal_dsn = host=db1 dbname=botsdb password=x\n"
+      "journal_lease = 2\njournal_member = a:1\n", "/b/config", &error);
+  assert_non_null (pg);
+  assert_true (pg->journal_postgresql);
+  assert_string_equal (pg->journal_dsn, "host=db1 dbname=botsdb password=x");
+  assert_int_equal (pg->journal_lease_seconds, 2);
+  assert_string_equal (pg->journal_member, "a:1");
+
+  g_autoptr (JqConfig) sqlite = config_from ("[jobqueue]\njournal = sqlite\n",
+                                             "/b/config", NULL);
+  assert_false (sqlite->journal_postgresql);
+
+  static const char *const bad[] = {
+    "[jobqueue]\njournal = postgresql\n",               /* no dsn */
+    "[jobqueue]\njournal = postgresql\njournal_dsn =\n",
+    "[jobqueue]\njournal = mysql\n",
+    "[jobqueue]\njournal_lease = 0\n",
+    "[jobqueue]\njournal_lease = soon\n",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) e = NULL;
+      g_autoptr (JqConfig) c = config_from (bad[i], "/b/config", &e);
+      assert_null (c);
+      assert_true (g_error_matches (e, JQ_ERROR, JQ_ERROR_CONFIG));
+    }
+}
+
 static void
 test_bots_ini_file (void **state)
 {
@@ -381,6 +423,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_defaults),
+    cmocka_unit_test (test_journal_keys),
     cmocka_unit_test (test_bots_ini_file),
     cmocka_unit_test (test_absolute_botssys),
     cmocka_unit_test (test_relative_botssys_dots),

@@ -1,7 +1,7 @@
 /* Tests of the scheduler's rules (Bots' addjob order, duplicates, priority
  * changes, nr_threads, maxruntime, start failures, jobs of a crashed
- * server) with a fake runner and a fake clock: no process is started, and
- * a job ends when the test says so. */
+ * server, a shared queue's launch gate) with a fake runner and a fake
+ * clock: no process is started, and a job ends when the test says so. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -516,11 +516,68 @@ test_finished_one_source (void **state)
   f->s = NULL;
 }
 
+/* ------------------------------------------------ a shared queue's gate */
+
+static gboolean gate_open;
+
+static gboolean
+gate (gpointer data)
+{
+  return gate_open;
+}
+
+/* A server that does not lead queues but launches nothing; once it
+ * leads, a kick starts the queue. */
+static void
+test_launch_gate (void **state)
+{
+  Fixture *f = *state;
+  gate_open = FALSE;
+  jq_scheduler_set_launch_gate (f->s, gate, NULL);
+  guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
+  add (f, "b", 5, JQ_ADDJOB_OK);
+  assert_int_equal (fake->started->len, 0);
+  jq_scheduler_kick (f->s);
+  assert_int_equal (fake->started->len, 0);
+  gate_open = TRUE;
+  jq_scheduler_kick (f->s);
+  assert_int_equal (fake->started->len, 1);
+  assert_int_equal (started (0), a);
+}
+
+/* A lost lead ends the running job and records nothing of it: its end
+ * belongs to the new leader.  What comes next is as usual. */
+static void
+test_abandon_running (void **state)
+{
+  Fixture *f = *state;
+  gate_open = TRUE;
+  jq_scheduler_set_launch_gate (f->s, gate, NULL);
+  guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
+  guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
+  gate_open = FALSE;
+  jq_scheduler_abandon_running (f->s);
+  assert_int_equal (fake->killed, 1);
+  finish (a, -15, FALSE);
+  assert_true (log_contains (f, "lost the lead"));
+  assert_int_equal (jq_scheduler_get_totals (f->s).failed, 0);
+  assert_int_not_equal (jq_scheduler_job_state (f->s, a, NULL),
+                        JQ_JOB_FINISHED);
+  assert_int_equal (fake->started->len, 1);       /* b waits: no lead */
+  gate_open = TRUE;
+  jq_scheduler_kick (f->s);
+  assert_int_equal (started (1), b);
+  finish (b, 0, FALSE);
+  assert_int_equal (jq_scheduler_job_state (f->s, b, NULL), JQ_JOB_FINISHED);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_order, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_launch_gate, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_abandon_running, setup, teardown),
     cmocka_unit_test_setup_teardown (test_duplicates, setup, teardown),
     cmocka_unit_test_setup_teardown (test_priority_change, setup, teardown),
     cmocka_unit_test_setup_teardown (test_nr_threads, setup_two, teardown),

@@ -1,9 +1,10 @@
 """A job for the integration tests.  Usage:
     job.py RECORD NAME [--wait FILE] [--exit N] [--out TEXT] [--err TEXT]
-           [--bytes N] [--sleep S] [--stdin] [--ignore-term]
+           [--bytes N] [--sleep S] [--stdin] [--ignore-term] [--record-term]
 Appends "start NAME T" to RECORD when it starts and "end NAME T" when it
 ends (T: time.monotonic_ns, comparable across processes), waiting in
-between for FILE to exist when asked to.
+between for FILE to exist when asked to.  With --record-term a SIGTERM
+records "end NAME T" too before it ends the job as it would have.
 
 A job always ends: a wait also ends when FILE's folder is gone (the test
 is over) and, whatever happens to the folder, after MAX_WAIT seconds
@@ -58,6 +59,13 @@ def main(argv):
         elif opt == "--stdin":
             i -= 1
             sys.stdout.write("stdin had %d bytes\n" % len(sys.stdin.buffer.read()))
+        elif opt == "--record-term":
+            def on_term(signum, frame):
+                record(path, "end", name)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+            signal.signal(signal.SIGTERM, on_term)
+            i -= 1
         elif opt == "--ignore-term":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             i -= 1

@@ -3,6 +3,7 @@ directory, the real bots-jobqueueserver started on a free loopback port,
 and waits that poll for a condition with a deadline (never a fixed sleep
 for ordering)."""
 
+import glob
 import http.client
 import http.server
 import os
@@ -34,6 +35,13 @@ PYTHON = sys.executable
 os.environ.setdefault("BOTS_JOBQUEUE_BOTSPATH", "")
 
 DEADLINE = 20.0  # seconds any single wait may take before the test fails
+
+
+# Tests about the SQLite file itself (its levels, its damage, reading it
+# with sqlite3) do not apply when test_pg_suites.py runs a suite on
+# PostgreSQL.
+sqlite_only = unittest.skipIf(os.environ.get("JQ_TEST_PG"),
+                              "about the SQLite journal file")
 
 
 def free_port():
@@ -115,6 +123,18 @@ class BotsDir:
               "authorized_tasks": PYTHON + " " + JOB,
               "log_console": "False", "stop_grace": "1"}
         jq.update(jobqueue or {})
+        # JQ_TEST_PG=<socket folder>:<port> (test_pg_suites.py): the suites
+        # run on a PostgreSQL journal, a fresh database per Bots folder.
+        pg = os.environ.get("JQ_TEST_PG")
+        if pg and "journal" not in jq:
+            host, pg_port = pg.rsplit(":", 1)
+            db = "jq_" + "".join(c for c in os.path.basename(self.root) if c.isalnum()).lower()
+            psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1]
+            subprocess.run([psql, "-h", host, "-p", pg_port, "-U", "postgres", "-X", "-q",
+                            "-d", "postgres", "-c", "CREATE DATABASE " + db], check=True,
+                           stdout=subprocess.DEVNULL)
+            jq.update({"journal": "postgresql",
+                       "journal_dsn": "host=%s port=%s dbname=%s user=postgres" % (host, pg_port, db)})
         st = {"maxruntime": "60"}
         st.update(settings or {})
         self.write_ini(jq, st, extra)

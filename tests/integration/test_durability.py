@@ -159,6 +159,7 @@ class Restart(jqtest.ServerTestCase):
         self.bots.wait_log("Added job 6, priority 5")
         open(gate, "w").close()
 
+    @jqtest.sqlite_only
     def test_history_survives(self):
         self.rpc.addjob(self.job(self.bots.path("events"), "done", "--exit", "3"), 4)
         self.rpc.addjob(["/nonexistent/program"], 6)
@@ -195,6 +196,7 @@ class Restart(jqtest.ServerTestCase):
         open(gate, "w").close()
 
 
+    @jqtest.sqlite_only
     def test_jobs_carry_their_marks(self):
         marks = self.bots.path("marks")
         show = ["sh", "-c", 'echo "$BOTS_JOBQUEUE_ID $BOTS_JOBQUEUE_JOB ${TZ-unset}" >> "$0"', marks]
@@ -423,10 +425,12 @@ class DurabilityLevels(jqtest.unittest.TestCase):
         finally:
             bots.cleanup()
 
+    @jqtest.sqlite_only
     def test_fast_survives_a_server_crash(self):
         listed = self.run_level("fast")
         self.assertEqual([j[2] for j in listed][-1], ["bots-engine", "-cx"])
 
+    @jqtest.sqlite_only
     def test_none_keeps_nothing(self):
         self.assertEqual(self.run_level("none"), 0)
 
@@ -448,6 +452,7 @@ class BadState(jqtest.unittest.TestCase):
     def tearDown(self):
         self.bots.cleanup()
 
+    @jqtest.sqlite_only
     def test_corrupt_journal_left_untouched(self):
         path = os.path.join(self.bots.botssys, "jobqueue", "queue.db")
         os.makedirs(os.path.dirname(path))

@@ -1,0 +1,474 @@
+/* Leadership of a cluster of servers on one PostgreSQL journal.
+ *
+ * The lease is one row (bots_jobqueue.lease: holder, term, expires),
+ * judged by the database's clock only, so hosts' clocks need not agree.
+ * Every eighth of the lease each server beats (members.heartbeat); the
+ * leader renews its lease, the others try to take it, which succeeds once
+ * it has expired (or when it names this server: a restarted server takes
+ * its own lease back at once).  Each new lead increases the term.
+ *
+ * The leader launches only while its last renewal was sent less than
+ * half a lease ago by its own monotonic clock: the database set the
+ * expiry after that sending, so the leader stops at least half a lease
+ * before any other server may lead, and that half is what its running
+ * job gets to end (SIGTERM, then SIGKILL after kill_grace).  A leader
+ * frozen longer than that (SIGSTOP, a VM paused) launches nothing when it
+ * wakes, because the gate looks at the clock, not at a timer; its job,
+ * frozen or not, may still run beside the new leader's: doc/durability.md
+ * says so.
+ *
+ * Wake-ups: a writing transaction NOTIFYs bots_jobqueue with the writer's
+ * name; this connection LISTENs, with a GLib watch on its socket, and the
+ * leader starts what can start at once.  The heartbeat kicks the leader
+ * too, so a lost notification costs an eighth of a lease at most.
+ *
+ * This connection is not the journal's: the lease is renewed even while
+ * the journal waits on the queue's lock.  Its calls block the main loop,
+ * briefly: statement_timeout is an eighth of the lease, so a slow
+ * database delays a beat, and with it the end of a lost lead's job, by
+ * that much at most. */
+#include "build-config.h"
+
+#include "cluster.h"
+
+#include <glib-unix.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "pgjournal.h"
+
+#define RECONNECT_US (1 * G_USEC_PER_SEC)
+
+struct _JqCluster {
+  PGconn      *conn;
+  char        *dsn;
+  char        *description;   /* no password */
+  char        *member;
+  guint        lease_ms;
+  JqJournal   *journal;       /* borrowed */
+  JqScheduler *scheduler;     /* borrowed */
+  JqLog       *log;           /* borrowed */
+  guint        tick_id;
+  guint        watch_id;      /* on PQsocket, for notifications */
+  guint        kick_id;
+  gboolean     leading;
+  gint64       term;          /* ours while leading */
+  gint64       renewed_us;    /* monotonic, when the last good renewal was sent */
+  gboolean     down;          /* connection lost; said once */
+  gint64       last_attempt_us;
+  gint64       started_us;    /* wall clock */
+  char        *leader;        /* as last read; NULL: none */
+  gint64       leader_term;
+  GArray      *members;       /* JqClusterMember, as last read */
+};
+
+static void
+member_clear (gpointer data)
+{
+  JqClusterMember *m = data;
+  g_free (m->name);
+}
+
+static void
+ignore_notice (void *arg, const char *message)
+{
+}
+
+static char *
+error_text (PGconn *conn, PGresult *r)
+{
+  const char *m = r != NULL ? PQresultErrorMessage (r) : NULL;
+  if (m == NULL || m[0] == '\0')
+    m = PQerrorMessage (conn);
+  return g_strchomp (g_strdup (m && m[0] ? m : "unknown error"));
+}
+
+static gboolean
+may_launch (gpointer data)
+{
+  JqCluster *c = data;
+  return c->leading
+         && g_get_monotonic_time () < c->renewed_us
+                                      + (gint64) c->lease_ms * 1000 / 2
+         && jq_pgjournal_is_healthy (c->journal);
+}
+
+static void
+step_down (JqCluster *c, const char *why)
+{
+  if (!c->leading)
+    return;
+  c->leading = FALSE;
+  guint running = jq_scheduler_get_running (c->scheduler);
+  /* Later: called from a failing commit too, whose lines are dropped. */
+  jq_log_write_later (c->log, JQ_LOG_WARNING,
+                      "This server lost the lead of the cluster (term %"
+                      G_GINT64_FORMAT "): %s. It launches nothing more%s.",
+                      c->term, why, running > 0
+                      ? "; its running job is ended and runs again on the "
+                        "leader" : "");
+  jq_scheduler_abandon_running (c->scheduler);
+}
+
+static gboolean
+on_kick (gpointer data)
+{
+  JqCluster *c = data;
+  c->kick_id = 0;
+  if (c->leading)
+    jq_scheduler_kick (c->scheduler);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+drain_notifications (JqCluster *c)
+{
+  gboolean other = FALSE;
+  PGnotify *n;
+  while ((n = PQnotifies (c->conn)) != NULL)
+    {
+      if (n->extra == NULL || strcmp (n->extra, c->member) != 0)
+        other = TRUE;
+      PQfreemem (n);
+    }
+  if (other && c->leading && c->kick_id == 0)
+    c->kick_id = g_idle_add (on_kick, c);
+  if (other)
+    jq_scheduler_changed_elsewhere (c->scheduler);
+}
+
+static void check_connection (JqCluster *c);
+
+static gboolean
+on_readable (int fd, GIOCondition condition, gpointer data)
+{
+  JqCluster *c = data;
+  if (!PQconsumeInput (c->conn))
+    {
+      c->watch_id = 0;
+      check_connection (c);
+      return G_SOURCE_REMOVE;
+    }
+  drain_notifications (c);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+check_connection (JqCluster *c)
+{
+  if (PQstatus (c->conn) == CONNECTION_OK || c->down)
+    return;
+  c->down = TRUE;
+  c->last_attempt_us = g_get_monotonic_time ();
+  g_clear_handle_id (&c->watch_id, g_source_remove);
+  g_autofree char *text = error_text (c->conn, NULL);
+  jq_log_write (c->log, JQ_LOG_ERROR,
+                "Cluster: connection to %s lost (%s); reconnecting.",
+                c->description, text);
+}
+
+/* Session settings and LISTEN; FALSE with @why. */
+static gboolean
+setup (JqCluster *c, char **why)
+{
+  g_autofree char *sql = g_strdup_printf (
+      "SET statement_timeout = %u; SET client_min_messages = warning; "
+      "LISTEN " JQ_PGJOURNAL_CHANNEL, MAX (c->lease_ms / 8, 100));
+  PGresult *r = PQexec (c->conn, sql);
+  gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
+  if (!ok && why != NULL)
+    *why = error_text (c->conn, r);
+  PQclear (r);
+  if (ok)
+    {
+      g_clear_handle_id (&c->watch_id, g_source_remove);
+      c->watch_id = g_unix_fd_add (PQsocket (c->conn), G_IO_IN | G_IO_HUP
+                                   | G_IO_ERR, on_readable, c);
+    }
+  return ok;
+}
+
+static gboolean
+ensure_connected (JqCluster *c)
+{
+  if (PQstatus (c->conn) == CONNECTION_OK)
+    return TRUE;
+  check_connection (c);
+  gint64 now = g_get_monotonic_time ();
+  if (now - c->last_attempt_us < RECONNECT_US)
+    return FALSE;
+  c->last_attempt_us = now;
+  PQreset (c->conn);
+  PQsetNoticeProcessor (c->conn, ignore_notice, NULL);
+  if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, NULL))
+    return FALSE;
+  c->down = FALSE;
+  jq_log_write (c->log, JQ_LOG_WARNING, "Cluster: connected to %s again.",
+                c->description);
+  return TRUE;
+}
+
+static PGresult *
+run (JqCluster *c, const char *sql, int n, const char *const *values)
+{
+  PGresult *r = PQexecParams (c->conn, sql, n, NULL, values, NULL, NULL, 0);
+  if (PQresultStatus (r) != PGRES_TUPLES_OK
+      && PQresultStatus (r) != PGRES_COMMAND_OK)
+    check_connection (c);
+  return r;
+}
+
+static void
+renew (JqCluster *c)
+{
+  gint64 sent = g_get_monotonic_time ();
+  char lease[24], term[24];
+  g_snprintf (lease, sizeof lease, "%u", c->lease_ms);
+  g_snprintf (term, sizeof term, "%" G_GINT64_FORMAT, c->term);
+  const char *values[] = { c->member, lease, term };
+  PGresult *r = run (c,
+      "UPDATE bots_jobqueue.lease SET expires = clock_timestamp () "
+      "+ $2::float8 * interval '1 millisecond' "
+      "WHERE id = 1 AND holder = $1 AND term = $3::bigint", 3, values);
+  if (PQresultStatus (r) == PGRES_COMMAND_OK)
+    {
+      if (strcmp (PQcmdTuples (r), "1") == 0)
+        c->renewed_us = sent;
+      else
+        step_down (c, "another server holds the lease now");
+    }
+  PQclear (r);
+}
+
+static void
+try_to_lead (JqCluster *c)
+{
+  gint64 sent = g_get_monotonic_time ();
+  char lease[24];
+  g_snprintf (lease, sizeof lease, "%u", c->lease_ms);
+  const char *values[] = { c->member, lease };
+  PGresult *r = run (c,
+      "INSERT INTO bots_jobqueue.lease AS l (id, holder, term, expires, since) "
+      "VALUES (1, $1, 1, clock_timestamp () "
+      "+ $2::float8 * interval '1 millisecond', clock_timestamp ()) "
+      "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
+      "term = l.term + 1, expires = excluded.expires, since = excluded.since "
+      "WHERE l.expires < clock_timestamp () OR l.holder = excluded.holder "
+      "RETURNING term", 2, values);
+  gboolean won = PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1;
+  if (won)
+    c->term = g_ascii_strtoll (PQgetvalue (r, 0, 0), NULL, 10);
+  PQclear (r);
+  if (!won)
+    return;
+  c->leading = TRUE;
+  c->renewed_us = sent;
+  jq_log_write (c->log, JQ_LOG_STARTINFO,
+                "This server (%s) leads the cluster now (term %"
+                G_GINT64_FORMAT "): it launches the jobs.", c->member,
+                c->term);
+  g_autoptr (GError) error = NULL;
+  if (!jq_scheduler_take_over (c->scheduler, &error))
+    jq_log_write (c->log, JQ_LOG_ERROR, "Cluster: taking over: %s",
+                  error->message);
+}
+
+/* Heartbeat, and what status shows. */
+static void
+beat (JqCluster *c)
+{
+  char pid[24], started[32];
+  g_snprintf (pid, sizeof pid, "%d", (int) getpid ());
+  g_snprintf (started, sizeof started, "%.6f",
+              (double) c->started_us / G_USEC_PER_SEC);
+  const char *values[] = { c->member, pid, started };
+  PQclear (run (c,
+      "INSERT INTO bots_jobqueue.members (name, heartbeat, pid, started) "
+      "VALUES ($1, clock_timestamp (), $2::integer, "
+      "to_timestamp ($3::float8)) ON CONFLICT (name) DO UPDATE SET "
+      "heartbeat = excluded.heartbeat, pid = excluded.pid, "
+      "started = excluded.started", 3, values));
+  PGresult *r = run (c,
+      "SELECT m.name, (extract (epoch FROM m.heartbeat) * 1000000)::bigint, "
+      "l.holder, l.term FROM bots_jobqueue.members m "
+      "LEFT JOIN bots_jobqueue.lease l "
+      "ON l.id = 1 AND l.expires > clock_timestamp () ORDER BY m.name",
+      0, NULL);
+  if (PQresultStatus (r) == PGRES_TUPLES_OK)
+    {
+      g_array_set_size (c->members, 0);
+      g_clear_pointer (&c->leader, g_free);
+      c->leader_term = 0;
+      for (int i = 0; i < PQntuples (r); i++)
+        {
+          if (!PQgetisnull (r, i, 2) && c->leader == NULL)
+            {
+              c->leader = g_strdup (PQgetvalue (r, i, 2));
+              c->leader_term = g_ascii_strtoll (PQgetvalue (r, i, 3), NULL,
+                                                10);
+            }
+          JqClusterMember m = {
+            .name = g_strdup (PQgetvalue (r, i, 0)),
+            .heartbeat_us = g_ascii_strtoll (PQgetvalue (r, i, 1), NULL, 10),
+          };
+          g_array_append_val (c->members, m);
+        }
+      for (guint i = 0; i < c->members->len; i++)
+        {
+          JqClusterMember *m = &g_array_index (c->members, JqClusterMember,
+                                               i);
+          m->leader = g_strcmp0 (m->name, c->leader) == 0;
+        }
+    }
+  PQclear (r);
+}
+
+static gboolean
+on_tick (gpointer data)
+{
+  JqCluster *c = data;
+  if (ensure_connected (c))
+    {
+      if (c->leading)
+        renew (c);
+      if (c->leading && g_get_monotonic_time ()
+                        >= c->renewed_us + (gint64) c->lease_ms * 1000 / 2)
+        step_down (c, "its lease could not be renewed in time");
+      if (!c->leading && PQstatus (c->conn) == CONNECTION_OK)
+        try_to_lead (c);
+      if (PQstatus (c->conn) == CONNECTION_OK)
+        beat (c);
+      drain_notifications (c);
+      if (c->leading && c->kick_id == 0)
+        c->kick_id = g_idle_add (on_kick, c);
+    }
+  else if (c->leading && g_get_monotonic_time ()
+                         >= c->renewed_us + (gint64) c->lease_ms * 1000 / 2)
+    step_down (c, "the database cannot be reached");
+  return G_SOURCE_CONTINUE;
+}
+
+JqCluster *
+jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
+                JqJournal *journal, JqScheduler *scheduler, JqLog *log,
+                GError **error)
+{
+  JqCluster *c = g_new0 (JqCluster, 1);
+  c->dsn = g_strdup (dsn);
+  c->description = jq_pgjournal_describe_dsn (dsn);
+  c->member = g_strdup (member);
+  c->lease_ms = MAX (lease_ms, 200);
+  c->journal = journal;
+  c->scheduler = scheduler;
+  c->log = log;
+  c->started_us = g_get_real_time ();
+  c->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
+  g_array_set_clear_func (c->members, member_clear);
+  c->conn = jq_pgjournal_connect (dsn, "bots-jobqueue lease", c->lease_ms);
+  g_autofree char *why = NULL;
+  if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, &why))
+    {
+      g_autofree char *text = why ? g_strdup (why)
+                                  : error_text (c->conn, NULL);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot connect to %s for the cluster's lease: %s",
+                   c->description, text);
+      jq_cluster_free (c);
+      return NULL;
+    }
+  jq_scheduler_set_launch_gate (scheduler, may_launch, c);
+  return c;
+}
+
+void
+jq_cluster_start (JqCluster *c)
+{
+  jq_log_write (c->log, JQ_LOG_STARTINFO,
+                "Cluster member %s on %s; lease %u ms.", c->member,
+                c->description, c->lease_ms);
+  on_tick (c);
+  c->tick_id = g_timeout_add (MAX (c->lease_ms / 8, 50), on_tick, c);
+}
+
+void
+jq_cluster_journal_failed (JqCluster *c)
+{
+  /* A job started in the failed transaction is not recorded as running,
+   * nor one that ended recorded as finished: stepping down ends what runs,
+   * and the next lead (this server's too, at its next beat once it can
+   * write) starts over from what the database holds.  A failed add is
+   * only its caller's fault: the job that runs goes on. */
+  if (c != NULL && jq_pgjournal_lost_a_move (c->journal))
+    step_down (c, "a job's start or end could not be written to the "
+               "journal");
+}
+
+JqClusterInfo *
+jq_cluster_info (JqCluster *c)
+{
+  JqClusterInfo *info = g_new0 (JqClusterInfo, 1);
+  info->member = g_strdup (c->member);
+  info->leader = g_strdup (c->leader);
+  info->term = c->leader_term;
+  info->leading = may_launch (c);
+  info->lease_ms = c->lease_ms;
+  info->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
+  g_array_set_clear_func (info->members, member_clear);
+  for (guint i = 0; i < c->members->len; i++)
+    {
+      JqClusterMember m = g_array_index (c->members, JqClusterMember, i);
+      m.name = g_strdup (m.name);
+      g_array_append_val (info->members, m);
+    }
+  return info;
+}
+
+void
+jq_cluster_info_free (JqClusterInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->member);
+  g_free (info->leader);
+  g_array_unref (info->members);
+  g_free (info);
+}
+
+void
+jq_cluster_free (JqCluster *c)
+{
+  if (c == NULL)
+    return;
+  g_clear_handle_id (&c->tick_id, g_source_remove);
+  g_clear_handle_id (&c->kick_id, g_source_remove);
+  g_clear_handle_id (&c->watch_id, g_source_remove);
+  if (c->leading && PQstatus (c->conn) == CONNECTION_OK)
+    {
+      /* Hand the lease back: another server leads at its next beat. */
+      char term[24];
+      g_snprintf (term, sizeof term, "%" G_GINT64_FORMAT, c->term);
+      const char *values[] = { c->member, term };
+      PQclear (run (c, "UPDATE bots_jobqueue.lease SET expires = "
+                    "clock_timestamp () - interval '1 second' "
+                    "WHERE id = 1 AND holder = $1 AND term = $2::bigint", 2,
+                    values));
+      jq_log_write (c->log, JQ_LOG_STARTINFO,
+                    "This server handed the lead of the cluster back.");
+    }
+  if (PQstatus (c->conn) == CONNECTION_OK)
+    {
+      const char *values[] = { c->member };
+      PQclear (run (c, "DELETE FROM bots_jobqueue.members WHERE name = $1",
+                    1, values));
+    }
+  PQfinish (c->conn);
+  g_array_unref (c->members);
+  g_free (c->leader);
+  g_free (c->dsn);
+  g_free (c->description);
+  g_free (c->member);
+  g_free (c);
+}

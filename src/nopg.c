@@ -1,0 +1,57 @@
+/* A build without libpq: the PostgreSQL journal and the cluster are
+ * refused with a message saying why, and nothing else changes. */
+#include "build-config.h"
+
+#include "cluster.h"
+#include "error.h"
+#include "pgjournal.h"
+
+#define NO_LIBPQ "this bots-jobqueueserver was built without PostgreSQL " \
+  "support (configure found no libpq, or was given --without-libpq: " \
+  "install libpq-dev and build again), so [jobqueue] journal = " \
+  "postgresql cannot be used"
+
+JqJournal *
+jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
+                   JqLog *log, GError **error)
+{
+  g_set_error_literal (error, JQ_ERROR, JQ_ERROR_CONFIG, NO_LIBPQ);
+  return NULL;
+}
+
+char *
+jq_pgjournal_describe_dsn (const char *dsn)
+{
+  return g_strdup ("PostgreSQL");
+}
+
+gboolean
+jq_pgjournal_is_healthy (JqJournal *journal)
+{
+  return FALSE;
+}
+
+gboolean
+jq_pgjournal_lost_a_move (JqJournal *journal)
+{
+  return FALSE;
+}
+
+JqCluster *
+jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
+                JqJournal *journal, JqScheduler *scheduler, JqLog *log,
+                GError **error)
+{
+  g_set_error_literal (error, JQ_ERROR, JQ_ERROR_CONFIG, NO_LIBPQ);
+  return NULL;
+}
+
+void jq_cluster_start (JqCluster *c) { }
+void jq_cluster_journal_failed (JqCluster *c) { }
+JqClusterInfo *jq_cluster_info (JqCluster *c) { return NULL; }
+void jq_cluster_free (JqCluster *c) { }
+
+void
+jq_cluster_info_free (JqClusterInfo *info)
+{
+}

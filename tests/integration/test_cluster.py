@@ -1,0 +1,367 @@
+"""Three servers, each with its own botssys as three hosts would have, on
+one throwaway PostgreSQL (pgtest.py): one queue, one engine.
+
+Jobs record their starts and ends (job.py); no two may overlap, except
+in the documented case of a leader frozen past its lease."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import xmlrpc.client
+
+sys.path.insert(0, os.path.dirname(__file__))
+import jqtest  # noqa: E402
+import pgtest  # noqa: E402
+
+LEASE = 2  # seconds
+PG = None
+
+
+def setUpModule():
+    global PG
+    PG = pgtest.PostgreSQL()
+
+
+def tearDownModule():
+    PG.stop()
+
+
+def records(path):
+    """[(what, name, t_ns)] from a job record file."""
+    try:
+        with open(path) as f:
+            return [(w, n, int(t)) for w, n, t, *_ in (line.split() for line in f)]
+    except FileNotFoundError:
+        return []
+
+
+def assert_no_overlap(test, path):
+    running = None
+    for what, name, _ in records(path):
+        if what == "start":
+            test.assertIsNone(running, "%s started while %s ran" % (name, running))
+            running = name
+        else:
+            test.assertEqual(running, name)
+            running = None
+
+
+class ClusterTestCase(unittest.TestCase):
+    count = 0
+
+    def setUp(self):
+        ClusterTestCase.count += 1
+        self.db = PG.create_database("cluster%d_%d" % (os.getpid(), ClusterTestCase.count))
+        self.dirs, self.servers = [], []
+        for _ in range(3):
+            self.start_server()
+        self.record = os.path.join(self.dirs[0].root, "record")
+
+    def start_server(self, index=None):
+        if index is None:
+            bots = jqtest.BotsDir(jobqueue={
+                "journal": "postgresql",
+                # trust authentication ignores it; it must never be shown
+                "journal_dsn": PG.dsn(self.db) + " password=s3cret-pw",
+                "journal_lease": str(LEASE), "kill_grace": "1"})
+            self.dirs.append(bots)
+            self.servers.append(jqtest.Server(bots))
+        else:
+            self.servers[index] = jqtest.Server(self.dirs[index])
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc.poll() is None:
+                os.kill(s.pid, signal.SIGCONT)
+                s.stop()
+        for d in self.dirs:
+            d.cleanup()
+
+    def proxy(self, i):
+        return self.servers[i].proxy()
+
+    def leader(self):
+        """Index of the server that leads, once one does."""
+        def find():
+            for i, s in enumerate(self.servers):
+                if s.proc.poll() is not None:
+                    continue
+                try:
+                    if s.proxy().status()["cluster"]["leading"]:
+                        return i + 1
+                except (OSError, xmlrpc.client.Fault):
+                    pass
+            return None
+        return jqtest.wait_for(find, "a leader") - 1
+
+    def job(self, name, *opts):
+        return [jqtest.PYTHON, jqtest.JOB, self.record, name] + list(opts)
+
+    def wait_ended(self, name, count=1):
+        jqtest.wait_for(lambda: sum(1 for w, n, _ in records(self.record)
+                                    if w == "end" and n == name) >= count,
+                        "%s to end %d time(s); record %r" % (name, count, records(self.record)))
+
+    def test_one_queue_bots_rules_across_hosts(self):
+        self.proxy(0).pause()
+        # The same task at the same moment on the three servers: one
+        # added, two duplicates, whatever the interleaving.
+        for round_ in range(15):
+            task = self.job("t%d" % round_)
+            answers = [None] * 3
+            barrier = threading.Barrier(3)
+
+            def add(i):
+                barrier.wait()
+                answers[i] = self.proxy(i).addjob(task, 5)
+            threads = [threading.Thread(target=add, args=(i,)) for i in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(answers), [0, 4, 4], task)
+        lists = [self.proxy(i).listjobs() for i in range(3)]
+        self.assertEqual(lists[0], lists[1])
+        self.assertEqual(lists[0], lists[2])
+        numbers = [n for _, n, _ in lists[0]]
+        self.assertEqual(numbers, list(range(1, 16)))
+        # A priority change from another host keeps the number.
+        self.assertEqual(self.proxy(2).addjob(self.job("t7"), 2), 0)
+        first = self.proxy(1).listjobs()[0]
+        self.assertEqual(first[:2], [2, 8])
+        # removejob and setpriority from any host, seen by all.
+        self.assertEqual(self.proxy(1).removejob(3), 0)
+        self.assertEqual(self.proxy(2).setpriority(4, 1), 0)
+        for i in range(3):
+            jobs = self.proxy(i).listjobs()
+            self.assertNotIn(3, [n for _, n, _ in jobs])
+            self.assertEqual(jobs[0][:2], [1, 4])
+            self.assertTrue(self.proxy(i).status()["paused"])
+        # Removed on one host and queued again on another: a new number
+        # everywhere (a server that reads only changes must see it).
+        self.assertEqual(self.proxy(0).removejob(5), 0)
+        self.assertEqual(self.proxy(1).addjob(self.job("t4"), 5), 0)
+        self.assertEqual(self.proxy(2).addjob(self.job("t4"), 5), 4)
+        for i in range(3):
+            jobs = self.proxy(i).listjobs()
+            self.assertIn([5, 16, self.job("t4")], jobs)
+            self.assertNotIn(5, [n for _, n, _ in jobs])
+            self.assertEqual(len(jobs), 14)
+        # status: the leader and each member's heartbeat, no password.
+        status = jqtest.wait_for(
+            lambda: (lambda c: len(c["members"]) == 3 and c)(self.proxy(0).status()["cluster"]),
+            "three members with a heartbeat")
+        for m in status["members"]:
+            self.assertLess(m["heartbeat_age_ms"], LEASE * 1000)
+        self.assertEqual(sum(m["leader"] for m in status["members"]), 1)
+        self.assertNotIn("s3cret", repr(self.proxy(1).status()))
+        out = subprocess.run([jqtest.ADMIN, "-c" + self.dirs[2].config, "status"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ, PATH=self.dirs[2].bin + ":" + os.environ["PATH"]))
+        self.assertEqual(out.returncode, 0, out.stdout)
+        self.assertRegex(out.stdout, r"Cluster: this server \S+ (follows|leads); leader ")
+        self.assertEqual(out.stdout.count("heartbeat"), 3, out.stdout)
+        # Resumed from a follower: the leader runs them all, one at a time.
+        follower = (self.leader() + 1) % 3
+        self.proxy(follower).resume()
+        for name in ["t%d" % i for i in range(15) if i != 2]:
+            self.wait_ended(name)
+        assert_no_overlap(self, self.record)
+        # each job's end is recorded by the leader just after the job's own
+        history = jqtest.wait_for(lambda: (lambda h: len(h) == 14 and h)(self.proxy(0).history(100)),
+                                  "14 finished jobs in the history")
+        self.assertEqual(sorted(h["jobnumber"] for h in history),
+                         [n for n in range(1, 17) if n not in (3, 5)])
+        self.assertEqual(self.proxy(1).listjobs(), 0)
+        for d in self.dirs:
+            self.assertNotIn("s3cret", d.log())
+
+    def test_wait_on_any_host(self):
+        leader = self.leader()
+        follower = (leader + 1) % 3
+        gate = os.path.join(self.dirs[0].root, "gate")
+        answer = self.proxy(follower).submit(self.job("w", "--wait", gate, "--exit", "3"), 5)
+        self.assertEqual(answer["code"], 0)
+        number = answer["jobnumber"]
+        jqtest.wait_for(lambda: self.proxy(follower).wait(number, 0)["state"] == "running",
+                        "the job to run, seen from a follower")
+        results = [None] * 3
+
+        def wait(i):
+            results[i] = self.proxy(i).wait(number, 20)
+        threads = [threading.Thread(target=wait, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        with open(gate, "w"):
+            pass
+        for t in threads:
+            t.join()
+        for r in results:
+            self.assertEqual((r["state"], r["exit_code"]), ("finished", 3), results)
+        self.assertEqual(self.proxy(follower).wait(number + 100, 0)["state"], "unknown")
+
+    def test_sigkill_leader_while_a_job_runs(self):
+        leader = self.leader()
+        follower = (leader + 1) % 3
+        gate = os.path.join(self.dirs[0].root, "gate")
+        # Added on a follower: the leader is woken and starts it.
+        self.assertEqual(self.proxy(follower).addjob(self.job("long", "--wait", gate), 5), 0)
+        for i in range(3):
+            self.assertEqual(self.proxy(i).addjob(self.job("after%d" % i), 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        # status on every host: the leader's running job, the same waiting
+        for i in range(3):
+            st = self.proxy(i).status()
+            self.assertEqual([r["task"] for r in st["running"]],
+                             [self.job("long", "--wait", gate)], i)
+            self.assertEqual(st["waiting"], 3)
+        killed = time.monotonic()
+        self.servers[leader].proc.send_signal(signal.SIGKILL)
+        self.servers[leader].proc.wait()
+        new = self.leader()
+        self.assertNotEqual(new, leader)
+        self.assertLess(time.monotonic() - killed, LEASE + 1.0)
+        self.dirs[new].wait_log("was running when the server stopped (the previous leader)")
+        # The old run still goes on (its host lives): the new leader waits
+        # for it, then runs the job again.
+        with open(gate, "w"):
+            pass
+        self.wait_ended("long", 2)
+        for i in range(3):
+            self.wait_ended("after%d" % i)
+        assert_no_overlap(self, self.record)
+        starts = [n for w, n, _ in records(self.record) if w == "start"]
+        self.assertEqual(starts.count("long"), 2)
+        self.assertEqual(self.proxy(new).listjobs(), 0)
+
+    def test_leader_that_cannot_renew_ends_its_job(self):
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        self.assertEqual(self.proxy(leader).addjob(
+            self.job("long", "--record-term", "--wait", gate), 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        # A session holds the lease row: no server can renew or take it.
+        psql = subprocess.Popen(
+            PG.as_user + [os.path.join(PG.bin, "psql"), "-h", PG.root, "-p", str(PG.port),
+                          "-U", "postgres", "-d", self.db, "-X", "-q", "-A", "-t"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            psql.stdin.write("BEGIN; SELECT 'locked' FROM bots_jobqueue.lease FOR UPDATE;\n")
+            psql.stdin.flush()
+            self.assertEqual(psql.stdout.readline().strip(), "locked")
+            self.dirs[leader].wait_log("lost the lead of the cluster")
+            # ... and ended its job (recorded by the job itself).
+            self.wait_ended("long")
+            self.dirs[leader].wait_log("was ended because this server lost the lead")
+            # Queued meanwhile on a follower: nobody may start it yet.
+            self.assertEqual(self.proxy((leader + 1) % 3).addjob(self.job("meanwhile"), 5), 0)
+            with open(gate, "w"):
+                pass
+        finally:
+            psql.stdin.write("COMMIT;\n")
+            psql.stdin.close()
+            psql.wait()
+        self.leader()
+        self.wait_ended("long", 2)
+        self.wait_ended("meanwhile")
+        assert_no_overlap(self, self.record)
+        names = [n for w, n, _ in records(self.record) if w == "start"]
+        self.assertEqual(names, ["long", "long", "meanwhile"])
+
+    def test_sigstop_leader_past_its_lease(self):
+        leader = self.leader()
+        frozen = self.servers[leader]
+        os.kill(frozen.pid, signal.SIGSTOP)
+        try:
+            others = [i for i in range(3) if i != leader]
+            new = jqtest.wait_for(lambda: next((i for i in others
+                                                if self.proxy(i).status()["cluster"]["leading"]), None) is not None
+                                  and next(i for i in others if self.proxy(i).status()["cluster"]["leading"]),
+                                  "another leader")
+            self.assertEqual(self.proxy(others[0]).addjob(self.job("while-frozen"), 5), 0)
+            self.wait_ended("while-frozen")
+        finally:
+            os.kill(frozen.pid, signal.SIGCONT)
+        self.dirs[leader].wait_log("lost the lead of the cluster")
+        started_before = self.dirs[leader].log().count("Starting job")
+        for i in range(3):
+            self.assertEqual(self.proxy(i).addjob(self.job("after%d" % i), 5), 0)
+        for i in range(3):
+            self.wait_ended("after%d" % i)
+        self.assertEqual(self.dirs[leader].log().count("Starting job"), started_before)
+        self.assertTrue(self.proxy(new).status()["cluster"]["leading"])
+        self.assertFalse(self.proxy(leader).status()["cluster"]["leading"])
+        assert_no_overlap(self, self.record)
+
+    def test_postgresql_restart_during_adds(self):
+        self.proxy(0).pause()
+        acked, faults, odd, stop = [], [], [], threading.Event()
+        lock = threading.Lock()
+
+        def burst(i):
+            proxy = self.proxy(i)
+            n = 0
+            while not stop.is_set():
+                task = ["bots-engine", "s%d-%d" % (i, n)]
+                n += 1
+                try:
+                    answer = proxy.addjob(task, 5)
+                except xmlrpc.client.Fault:
+                    with lock:
+                        faults.append(task)
+                    time.sleep(0.01)
+                    continue
+                with lock:
+                    (acked if answer == 0 else odd).append((task, answer))
+        threads = [threading.Thread(target=burst, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        jqtest.wait_for(lambda: len(acked) > 30, "adds before the restart")
+        PG.restart()
+        before = len(acked)
+        # The servers reconnect by themselves: adds are accepted again.
+        jqtest.wait_for(lambda: len(acked) > before + 30, "adds after the restart")
+        stop.set()
+        for t in threads:
+            t.join()
+        waiting = self.proxy(1).listjobs()
+        tasks = [task for _, _, task in waiting]
+        self.assertEqual(odd, [])
+        for task, _ in acked:
+            self.assertIn(task, tasks)
+        numbers = [n for _, n, _ in waiting]
+        self.assertEqual(len(numbers), len(set(numbers)))
+        for d in self.dirs:
+            log = d.log()
+            # once per outage, not once per call
+            self.assertEqual(log.count("journal lost"), 1, log[-2000:])
+            self.assertEqual(log.count("journal again"), 1, log[-2000:])
+            self.assertLessEqual(log.count("Cluster: connection to"), 1, log[-2000:])
+        self.assertEqual(self.proxy(2).listjobs(), waiting)
+        # The lease connections come back too, and a server leads again.
+        for d in self.dirs:
+            jqtest.wait_for(lambda: d.log().count("Cluster: connection to")
+                            == d.log().count("Cluster: connected to"),
+                            "the lease connection back; log:\n" + d.log()[-2000:])
+        self.leader()
+        # Every acknowledged job runs, once the queue is resumed.
+        self.proxy(0).resume()
+        wanted = sorted(task for task, _ in acked)
+
+        def ran():
+            done = [h["task"] for h in self.proxy(2).history(100000)]
+            return all(task in done for task in wanted)
+        jqtest.wait_for(ran, "every acknowledged job to run")
+        self.assertEqual(self.proxy(1).listjobs(), 0)
+        print("restart: %d adds acknowledged, %d faults" % (len(acked), len(faults)),
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
