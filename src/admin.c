@@ -221,22 +221,7 @@ format_time (gint64 unix_seconds)
 static gboolean
 hides_in_terminal (gunichar c)
 {
-  if (c < 0x80)
-    return c < 0x20 || c == 0x7f;
-  switch (g_unichar_type (c))
-    {
-    case G_UNICODE_CONTROL:
-    case G_UNICODE_FORMAT:
-    case G_UNICODE_UNASSIGNED:
-    case G_UNICODE_PRIVATE_USE:
-    case G_UNICODE_SURROGATE:
-    case G_UNICODE_LINE_SEPARATOR:
-    case G_UNICODE_PARAGRAPH_SEPARATOR:
-    case G_UNICODE_SPACE_SEPARATOR:
-      return TRUE;
-    default:
-      return FALSE;
-    }
+  return !jq_task_python_printable (c);
 }
 
 /* xmlrpc-c's JSON with every such character as a \uXXXX escape: they

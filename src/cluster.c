@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "pgconn.h"
 #include "pgjournal.h"
 
 #define RECONNECT_US (1 * G_USEC_PER_SEC)
@@ -70,20 +71,6 @@ member_clear (gpointer data)
 {
   JqClusterMember *m = data;
   g_free (m->name);
-}
-
-static void
-ignore_notice (void *arg, const char *message)
-{
-}
-
-static char *
-error_text (PGconn *conn, PGresult *r)
-{
-  const char *m = r != NULL ? PQresultErrorMessage (r) : NULL;
-  if (m == NULL || m[0] == '\0')
-    m = PQerrorMessage (conn);
-  return g_strchomp (g_strdup (m && m[0] ? m : "unknown error"));
 }
 
 static gboolean
@@ -164,7 +151,7 @@ check_connection (JqCluster *c)
   c->down = TRUE;
   c->last_attempt_us = g_get_monotonic_time ();
   g_clear_handle_id (&c->watch_id, g_source_remove);
-  g_autofree char *text = error_text (c->conn, NULL);
+  g_autofree char *text = jq_pgconn_error_text (c->conn, NULL);
   jq_log_write (c->log, JQ_LOG_ERROR,
                 "Cluster: connection to %s lost (%s); reconnecting.",
                 c->description, text);
@@ -180,7 +167,7 @@ setup (JqCluster *c, char **why)
   PGresult *r = PQexec (c->conn, sql);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   if (!ok && why != NULL)
-    *why = error_text (c->conn, r);
+    *why = jq_pgconn_error_text (c->conn, r);
   PQclear (r);
   if (ok)
     {
@@ -202,7 +189,7 @@ ensure_connected (JqCluster *c)
     return FALSE;
   c->last_attempt_us = now;
   PQreset (c->conn);
-  PQsetNoticeProcessor (c->conn, ignore_notice, NULL);
+  jq_pgconn_quiet (c->conn);
   if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, NULL))
     return FALSE;
   c->down = FALSE;
@@ -372,7 +359,7 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, &why))
     {
       g_autofree char *text = why ? g_strdup (why)
-                                  : error_text (c->conn, NULL);
+                                  : jq_pgconn_error_text (c->conn, NULL);
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
                    "cannot connect to %s for the cluster's lease: %s",
                    c->description, text);

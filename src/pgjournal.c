@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "pgconn.h"
 #include "task.h"
 
 /* pg_advisory_xact_lock (LOCK_CLASS, LOCK_QUEUE): "Bots", 1 */
@@ -89,21 +90,6 @@ jq_pgjournal_describe_dsn (const char *dsn)
   return g_string_free (out, FALSE);
 }
 
-static void
-ignore_notice (void *arg, const char *message)
-{
-  /* "relation already exists, skipping" and the like: not for the log. */
-}
-
-static char *
-error_text (PGconn *conn, PGresult *r)
-{
-  const char *m = r != NULL ? PQresultErrorMessage (r) : NULL;
-  if (m == NULL || m[0] == '\0')
-    m = PQerrorMessage (conn);
-  return g_strchomp (g_strdup (m && m[0] ? m : "unknown error"));
-}
-
 PGconn *
 jq_pgjournal_connect (const char *dsn, const char *application,
                       guint lease_ms)
@@ -122,7 +108,7 @@ jq_pgjournal_connect (const char *dsn, const char *application,
                                  user_timeout, dsn, NULL };
   PGconn *conn = PQconnectdbParams (keys, values, 1);
   if (conn != NULL)
-    PQsetNoticeProcessor (conn, ignore_notice, NULL);
+    jq_pgconn_quiet (conn);
   return conn;
 }
 
@@ -140,7 +126,7 @@ setup_session (PGconn *conn, guint lease_ms, char **why)
   PGresult *r = PQexec (conn, sql);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   if (!ok && why != NULL)
-    *why = error_text (conn, r);
+    *why = jq_pgconn_error_text (conn, r);
   PQclear (r);
   return ok;
 }
@@ -148,7 +134,7 @@ setup_session (PGconn *conn, guint lease_ms, char **why)
 static void
 set_error (PgJournal *p, GError **error, const char *what, PGresult *r)
 {
-  g_autofree char *text = error_text (p->conn, r);
+  g_autofree char *text = jq_pgconn_error_text (p->conn, r);
   g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL, "%s journal (%s): %s",
                p->description, what, text);
 }
@@ -162,7 +148,7 @@ check_connection (PgJournal *p)
   p->down = TRUE;
   p->down_since_us = g_get_monotonic_time ();
   p->last_attempt_us = p->down_since_us;
-  g_autofree char *text = error_text (p->conn, NULL);
+  g_autofree char *text = jq_pgconn_error_text (p->conn, NULL);
   /* Later: the failing batch's own lines are dropped with it. */
   jq_log_write_later (p->log, JQ_LOG_ERROR,
                       "Connection to the %s journal lost (%s); calls are answered "
@@ -189,7 +175,7 @@ ensure_connected (PgJournal *p)
     return FALSE;
   p->last_attempt_us = now;
   PQreset (p->conn);
-  PQsetNoticeProcessor (p->conn, ignore_notice, NULL);
+  jq_pgconn_quiet (p->conn);
   if (PQstatus (p->conn) != CONNECTION_OK
       || !setup_session (p->conn, p->lease_ms, NULL))
     return FALSE;
@@ -940,7 +926,7 @@ jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
       || !setup_session (p->conn, lease_ms, &why))
     {
       g_autofree char *text = why ? g_strdup (why)
-                                  : error_text (p->conn, NULL);
+                                  : jq_pgconn_error_text (p->conn, NULL);
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
                    "cannot connect to the %s journal: %s", p->description,
                    text);

@@ -10,10 +10,8 @@
 
 #include "error.h"
 
-/* Python's str.isprintable(): everything but the "Other" and "Separator"
- * categories, the ASCII space excepted. */
-static gboolean
-python_printable (gunichar c)
+gboolean
+jq_task_python_printable (gunichar c)
 {
   if (c == ' ')
     return TRUE;
@@ -70,7 +68,7 @@ repr_append (GString *out, const char *s, gsize limit)
             len = g_snprintf (esc, sizeof esc, "\\n");
           else if (c == '\r')
             len = g_snprintf (esc, sizeof esc, "\\r");
-          else if (python_printable (c))
+          else if (jq_task_python_printable (c))
             {
               piece = p;
               len = (gsize) (next - p);

@@ -4,6 +4,12 @@
 
 #include <glib.h>
 
+/* Python's str.isprintable() for one character: everything but the
+ * "Other" and "Separator" categories, the ASCII space excepted.  What
+ * Python's repr, and so the log and the admin command's tables, escape
+ * is what this refuses: controls, C1 CSI, U+202E and the like. */
+gboolean jq_task_python_printable (gunichar c);
+
 /* Limits on what a client may queue; beyond them addjob is refused. */
 #define JQ_TASK_MAX_ARGS  1024
 #define JQ_TASK_MAX_BYTES (64 * 1024)
