@@ -82,56 +82,71 @@ marked_number (const char *proc_root, int pid, const char *queue_id)
   return number;
 }
 
+/* Calls @visit for every live process of @proc_root that carries the
+ * mark of queue @queue_id, with the job number it is marked with; with
+ * @leaders_only, only a process-group leader that is not a session
+ * leader counts (a job, not what it left behind after setsid()). */
+static void
+for_each_marked (const char *proc_root, guint64 queue_id,
+                 gboolean leaders_only,
+                 void (*visit) (int pid, guint64 number, gpointer data),
+                 gpointer data)
+{
+  char id[17];
+  g_snprintf (id, sizeof id, "%016" G_GINT64_MODIFIER "x", queue_id);
+  g_autoptr (GDir) dir = g_dir_open (proc_root, 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      guint64 pid = 0;
+      ProcStat st;
+      if (!g_ascii_string_to_unsigned (name, 10, 2, G_MAXINT, &pid, NULL)
+          || !read_stat (proc_root, (int) pid, &st)
+          || (leaders_only
+              && (st.pgrp != (int) pid || st.session == (int) pid))
+          || st.state == 'Z' || st.state == 'X')
+        continue;
+      guint64 number = marked_number (proc_root, (int) pid, id);
+      if (number != 0)
+        visit ((int) pid, number, data);
+    }
+}
+
+static void
+keep_leader (int pid, guint64 number, gpointer data)
+{
+  g_hash_table_replace (data, g_memdup2 (&number, sizeof number),
+                        GINT_TO_POINTER (pid));
+}
+
 GHashTable *
 jq_jobmark_find (const char *proc_root, guint64 queue_id)
 {
   GHashTable *found = g_hash_table_new_full (g_int64_hash, g_int64_equal,
                                              g_free, NULL);
-  char id[17];
-  g_snprintf (id, sizeof id, "%016" G_GINT64_MODIFIER "x", queue_id);
-  g_autoptr (GDir) dir = g_dir_open (proc_root, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      guint64 pid = 0;
-      ProcStat st;
-      if (!g_ascii_string_to_unsigned (name, 10, 2, G_MAXINT, &pid, NULL)
-          || !read_stat (proc_root, (int) pid, &st)
-          || st.pgrp != (int) pid || st.session == (int) pid
-          || st.state == 'Z' || st.state == 'X')
-        continue;
-      guint64 number = marked_number (proc_root, (int) pid, id);
-      if (number != 0)
-        g_hash_table_replace (found, g_memdup2 (&number, sizeof number),
-                              GINT_TO_POINTER ((int) pid));
-    }
+  for_each_marked (proc_root, queue_id, TRUE, keep_leader, found);
   return found;
+}
+
+typedef struct {
+  guint64 number;   /* 0: every job's */
+  GArray *pids;
+} JobPids;
+
+static void
+keep_job_pid (int pid, guint64 number, gpointer data)
+{
+  JobPids *want = data;
+  if (want->number == 0 || number == want->number)
+    g_array_append_val (want->pids, pid);
 }
 
 GArray *
 jq_jobmark_find_job (const char *proc_root, guint64 queue_id, guint64 number)
 {
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (int));
-  char id[17];
-  g_snprintf (id, sizeof id, "%016" G_GINT64_MODIFIER "x", queue_id);
-  g_autoptr (GDir) dir = g_dir_open (proc_root, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      guint64 pid = 0;
-      ProcStat st;
-      if (!g_ascii_string_to_unsigned (name, 10, 2, G_MAXINT, &pid, NULL)
-          || !read_stat (proc_root, (int) pid, &st)
-          || st.state == 'Z' || st.state == 'X')
-        continue;
-      guint64 marked = marked_number (proc_root, (int) pid, id);
-      if (marked != 0 && (number == 0 || marked == number))
-        {
-          int p = (int) pid;
-          g_array_append_val (pids, p);
-        }
-    }
-  return pids;
+  JobPids want = { number, g_array_new (FALSE, FALSE, sizeof (int)) };
+  for_each_marked (proc_root, queue_id, FALSE, keep_job_pid, &want);
+  return want.pids;
 }
 
 guint64
