@@ -22,6 +22,8 @@
 
 /* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
 #define FAULT_CODE 1
+/* What Bots 3's callers show as "job not added" (PROTOCOL section 2). */
+#define BOTS3_NOT_ADDED 1
 
 /* "Refused request" lines told one by one per window; the rest counted. */
 #define REFUSALS_BURST    10
@@ -370,25 +372,51 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
   return ok;
 }
 
-/* Bots 3's monitor and job2queue.py index a table of 0, 1 and 4 with the
- * answer: a 2 or 3 crashes them (HTTP 500, KeyError).  For a Bots 3
- * installation the refusal stays a refusal, but is told in the log only;
- * submit() gives the true answer (what our own bots-job2queue calls). */
+/* A fault that a Bots 3 caller gets as 1 instead (bots3_answer): said
+ * once in the log, since nothing else tells why.  Rate-limited: a client
+ * sets the pace. */
+static void
+log_bots3_fault (JqMethods *m, const xmlrpc_env *env)
+{
+  g_mutex_lock (&m->refusals_lock);
+  jq_log_limit_write (m->refusals, JQ_LOG_ERROR, "Job not added (answered "
+                      "1, the error Bots 3's callers show): %s",
+                      env->fault_string);
+  g_mutex_unlock (&m->refusals_lock);
+}
+
+/* Bots 3's monitor, dirmonitor and job2queue.py index a table of 0, 1
+ * and 4 with the answer: a 2, a 3 or a fault crashes them (HTTP 500,
+ * KeyError), and 0 would tell "added" for a job that is not queued.  So
+ * whatever queued nothing (empty, not authorized, queue full, a journal
+ * that could not save it, bad arguments) is 1 there, the one error they
+ * can show; 4 stays the duplicate.  The scheduler has already logged why
+ * for its own refusals; a fault is logged here.  @ok: add_task's
+ * answer. */
+static xmlrpc_value *
+bots3_answer (JqMethods *m, xmlrpc_env *env, gboolean ok,
+              const AddjobCall *call)
+{
+  if (ok && (call->code == JQ_ADDJOB_OK || call->code == JQ_ADDJOB_DUPLICATE))
+    return xmlrpc_int_new (env, call->code);
+  if (!ok && call->code != JQ_ADDJOB_FULL)
+    log_bots3_fault (m, env);
+  xmlrpc_env_clean (env);
+  xmlrpc_env_init (env);
+  return xmlrpc_int_new (env, BOTS3_NOT_ADDED);
+}
+
+/* Everyone but a Bots 3 installation gets Bots 4's codes and faults as
+ * they are; submit() gives the true answer to every caller (what our own
+ * bots-job2queue calls). */
 static xmlrpc_value *
 method_addjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 {
   AddjobCall call;
-  if (!add_task (m, env, params, &call))
-    return NULL;
-  if (m->bots3_answers && (call.code == JQ_ADDJOB_EMPTY
-                             || call.code == JQ_ADDJOB_UNAUTHORIZED))
-    {
-      jq_log_write (m->log, JQ_LOG_ERROR, "Job not added; answered 0 "
-                    "instead of %d, which Bots 3's callers cannot "
-                    "show (see the line above)", (int) call.code);
-      return xmlrpc_int_new (env, JQ_ADDJOB_OK);
-    }
-  return xmlrpc_int_new (env, call.code);
+  gboolean ok = add_task (m, env, params, &call);
+  if (m->bots3_answers)
+    return bots3_answer (m, env, ok, &call);
+  return ok ? xmlrpc_int_new (env, call.code) : NULL;
 }
 
 /* addjob with the job's number in the answer: no look-up afterwards,

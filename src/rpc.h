@@ -34,11 +34,13 @@ typedef struct _JqRpc JqRpc;
  * outlive the rpc object. */
 JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
 
-/* With @bots3, addjob answers a Bots 3 installation's callers only what
- * they can display (PROTOCOL section 2): an empty or unauthorized task is
- * not queued, logged as an ERROR, and answered 0.  submit() always gives
- * the true answer; our own clients call it.  Default: FALSE.  Call before
- * jq_rpc_listen. */
+/* With @bots3 (a Bots 3 installation), addjob answers only what Bots 3's
+ * callers can show (PROTOCOL section 2): 0 for a job that is in the
+ * queue, 4 for a duplicate, and 1 for everything that queued nothing
+ * (empty, not authorized, queue full, journal fault, bad arguments),
+ * never 2, 3 or a fault; the log says why.  submit() always gives the
+ * true answer; our own clients call it.  Default: FALSE (Bots 4's codes
+ * and faults).  Call before jq_rpc_listen. */
 void jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3);
 
 /* Answers one request body with the XML of its response: a methodResponse

@@ -524,8 +524,9 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   server->rpc = jq_rpc_new (server->scheduler, server->door, log);
   server->status_page = jq_status_new (server->scheduler, server->door);
   jq_rpc_set_status (server->rpc, server->status_page);
-  /* Unknown counts as Bots 3: 0 is an answer every caller can show. */
-  jq_rpc_set_bots3_answers (server->rpc, config->bots_version != 4);
+  /* Only a known Bots 3: a plain script on an unknown version gets
+   * the true codes. */
+  jq_rpc_set_bots3_answers (server->rpc, config->bots_version == 3);
   jq_rpc_set_max_connections (server->rpc, fds->connections);
 
   /* Handlers first: a signal may come the moment the port answers. */

@@ -127,10 +127,11 @@ class Bots3(Layout):
         # nothing of it but its own python
         monitor = [self.bots.python, self.bots.engine, "-cconfig", "--new"]
         self.assertEqual(rpc.addjob(monitor, 5), 0)
-        self.assertEqual(rpc.addjob([], 5), 0)
-        self.assertEqual(rpc.addjob(["rm", "-rf", "/"], 5), 0)
+        # what queues nothing is 1, the error they show (never 0, "added")
+        self.assertEqual(rpc.addjob([], 5), 1)
+        self.assertEqual(rpc.addjob(["rm", "-rf", "/"], 5), 1)
         self.assertEqual(rpc.submit(["rm", "-rf", "/"], 5)["code"], 3)
-        self.bots.wait_log("Job not added; answered 0 instead of 3")
+        self.bots.wait_log("Task not authorized, not added: ['rm', '-rf', '/']")
         self.assertNotIn("'rm'", str(rpc.listjobs()))
         # our own client still tells the truth, in its own words
         r = self.bots.run([self.bots.names[0], "rm", "-rf", "/"],

@@ -69,9 +69,9 @@ class Protocol(jqtest.ServerTestCase):
         self.bots.wait_log("Finished job 2")
 
     def test_empty_and_isup(self):
-        # The version of Bots is unknown here: addjob answers as to Bots 3's
-        # callers, submit() the truth.
-        self.assertEqual(self.rpc.addjob([], 5), 0)
+        # The version of Bots is unknown here: addjob answers Bots 4's
+        # codes, as submit() does (issue 20: it answered 0, "added").
+        self.assertEqual(self.rpc.addjob([], 5), 2)
         self.assertEqual(self.rpc.submit([], 5)["code"], 2)
         self.assertEqual(self.rpc.addjob(["isup"], 5), 0)
         self.assertEqual(self.rpc.listjobs(), 0)
@@ -82,9 +82,8 @@ class Protocol(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.submit(["rm", "-rf", "/"], 5)["code"], 3)
         self.assertEqual(self.rpc.submit(["/tmp/bots-engine"], 5)["code"], 3)
         self.assertEqual(self.rpc.submit(["sh", "-c", "id"], 5)["code"], 3)
-        self.assertEqual(self.rpc.addjob(["sh", "-c", "id"], 5), 0)
+        self.assertEqual(self.rpc.addjob(["sh", "-c", "id"], 5), 3)
         self.assertEqual(self.rpc.listjobs(), 0)
-        self.bots.wait_log("Job not added; answered 0 instead of 3")
         self.bots.wait_log("Task not authorized, not added: ['rm', '-rf', '/'] ('rm' is neither")
 
     def test_authorized_forms(self):
