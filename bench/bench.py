@@ -2,11 +2,20 @@
 and how much memory it holds.  Loopback only, bounded in time; stops what
 it starts.
 
-Usage: bench.py --builddir DIR [--quick] [--json]"""
+Usage: bench.py --builddir DIR [--quick] [--json] [--only launch|addjob]
+                [--results FILE] [--compare COMMAND]
+
+Every figure is compared with the previous run's, read from --results
+(bench/results.json), and the new figures are written there for the next
+run (a full run only: --quick and --only compare but keep the file).
+--compare starts another job queue server (a command, {configdir}
+standing for the config folder holding its bots.ini) and measures it
+side by side: addjob/s at 16 connections and the launch gap."""
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -49,6 +58,22 @@ def wait_for(predicate, timeout=60.0):
         if time.monotonic() > end:
             raise SystemExit("bench: timed out")
         time.sleep(0.01)
+
+
+def launch_gap(rpc, stamp, root, gate, n, tag):
+    """Queues @n runs of @stamp behind a held job, opens the gate and
+    returns the median and p99 of the gaps between one run's end and the
+    next one's start, in ms."""
+    stamps = os.path.join(root, "stamps-" + tag)
+    for i in range(n):
+        rpc.addjob([stamp, stamps, str(i)], 5)
+    open(gate, "w").close()
+    wait_for(lambda: os.path.exists(stamps) and sum(1 for _ in open(stamps)) >= n, 120)
+    with open(stamps) as f:
+        spans = [tuple(map(int, line.split())) for line in f]
+    gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
+    return {"jobs": n, "median": round(statistics.median(gaps), 3),
+            "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
 
 
 class Bench:
@@ -170,24 +195,20 @@ class Bench:
         self.stop()
         self.results["startup_seconds"] = round(self.start(), 3)
         self.results["startup_waiting"] = len(self.rpc.listjobs())
-        self.rpc.clearjobq()
-        self.hold("launch")
-
-        # launch gap: trivial jobs back to back
-        n = 200 if self.quick else 1000
-        stamps = os.path.join(self.root, "stamps")
-        stamp = os.path.join(self.builddir, "bench", "stamp")
-        for i in range(n):
-            self.rpc.addjob([stamp, stamps, str(i)], 5)
-        open(self.gate, "w").close()
-        wait_for(lambda: os.path.exists(stamps) and sum(1 for _ in open(stamps)) >= n, 120)
-        with open(stamps) as f:
-            spans = [tuple(map(int, line.split())) for line in f]
-        gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
-        self.results["launch_gap_ms"] = {
-            "jobs": n, "median": round(statistics.median(gaps), 3),
-            "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+        self.launch_gaps()
         self.million()
+
+    def launch_gaps(self):
+        """Trivial jobs back to back: the gap from one job's last
+        instruction to the next one's first.  The static stamp loads no
+        shared library (exit to exec); the dynamic one is the end-to-end
+        figure a real program sees."""
+        n = 200 if self.quick else 1000
+        for key, program in (("launch_gap_ms", "stamp"), ("launch_gap_dynamic_ms", "stamp-dynamic")):
+            self.rpc.clearjobq()
+            self.hold("launch")
+            self.results[key] = launch_gap(self.rpc, os.path.join(self.builddir, "bench", program),
+                                           self.root, self.gate, n, key)
 
     def million(self):
         """Memory and start-up with a huge queue: the rows are written into
@@ -242,7 +263,10 @@ def table(r):
     lines.append("%-34s %10.2f" % ("  ratio full/empty queue", r["full_to_empty_ratio"]))
     lines.append("")
     g = r["launch_gap_ms"]
-    lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap (exit to next exec)",
+    lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap, static stamp",
+                                                                   g["median"], g["p99"], g["jobs"]))
+    g = r["launch_gap_dynamic_ms"]
+    lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("  end to end, dynamic stamp",
                                                                    g["median"], g["p99"], g["jobs"]))
     lines.append("%-34s %10.1f MB (%.1f MB private dirty, the rest mapped library pages)"
                  % ("resident memory, idle", r["idle_rss_kib"] / 1024, r["idle_private_dirty_kib"] / 1024))
@@ -262,11 +286,193 @@ def table(r):
     return "\n".join(lines)
 
 
+class Other:
+    """Another job queue server, started by a command given by the user
+    (BENCH_COMPARE), in a scratch config folder whose bots.ini names a free
+    port: addjob/s at 16 connections from an empty queue held by a running
+    job, and the launch gap with the same stamp jobs."""
+
+    def __init__(self, builddir, command, quick):
+        self.builddir, self.quick = builddir, quick
+        self.root = tempfile.mkdtemp(prefix="jqbench-other-")
+        self.config = os.path.join(self.root, "config")
+        self.port = free_port()
+        self.gate = os.path.join(self.root, "gate")
+        os.makedirs(self.config)
+        with open(os.path.join(self.config, "bots.ini"), "w") as f:
+            f.write("[jobqueue]\nenabled = True\nport = %d\n" % self.port)
+        argv = [a.replace("{configdir}", self.config) for a in shlex.split(command)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1:%d" % self.port)
+        wait_for(self.up, 30)
+
+    def up(self):
+        if self.proc.poll() is not None:
+            raise SystemExit("bench: the compared server exited (%d)" % self.proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def hold(self):
+        if os.path.exists(self.gate):
+            os.unlink(self.gate)
+        self.rpc.addjob(["sh", "-c", "while [ ! -e %s ] && [ -d %s ]; do sleep 0.01; done"
+                         % (self.gate, self.root)], 0)
+
+    def run(self):
+        time.sleep(0.2)
+        results = {"idle_rss_kib": rss_kib(self.proc.pid)}
+        self.hold()
+        calls = (4000 if self.quick else 24000) // 16
+        out = subprocess.run([os.path.join(self.builddir, "bench", "loadgen"), str(self.port),
+                              "16", str(calls), "other"], capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise SystemExit("bench: loadgen against the compared server failed: " + out.stdout)
+        results["addjob_16"] = json.loads(out.stdout)
+        # the jobs just added run to their end (bots-engine is not there):
+        # let them, then hold again for the stamps
+        open(self.gate, "w").close()
+        time.sleep(0.5)
+        self.hold()
+        n = 200 if self.quick else 500
+        results["launch_gap_ms"] = launch_gap(self.rpc, os.path.join(self.builddir, "bench", "stamp"),
+                                              self.root, self.gate, n, "other")
+        return results
+
+    def close(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def compare_table(ours, other, command):
+    lines = ["", "Side by side with: %s" % command]
+    a, b = ours["durability"]["full"][2]["per_second"], other["addjob_16"]["per_second"]
+    lines.append("%-34s %10d  against %d: %.1fx" % ("addjob/s, 16 connections, full", a, b, a / b if b else 0))
+    a, b = ours["launch_gap_ms"]["median"], other["launch_gap_ms"]["median"]
+    lines.append("%-34s %10.3f  against %.3f ms: %.2fx" % ("launch gap median (static stamp)", a, b,
+                                                          b / a if a else 0))
+    a, b = ours["idle_rss_kib"] / 1024, other["idle_rss_kib"] / 1024
+    lines.append("%-34s %10.1f  against %.1f MB" % ("resident memory, idle", a, b))
+    return "\n".join(lines)
+
+
+def get(r, path):
+    for part in path:
+        if isinstance(r, list):
+            r = next((x for x in r if part in (x.get("connections"), x.get("path"))), None)
+        elif isinstance(r, dict):
+            r = r.get(part)
+        if r is None:
+            return None
+    return r
+
+
+# Every figure compared with the previous run: label, path in the JSON,
+# and whether more is better.
+FIGURES = (
+    [("addjob/s %s, %d conn" % (d, c), ("durability", d, c, "per_second"), True)
+     for d in ("none", "fast", "full") for c in (1, 4, 16, 64)]
+    + [("addjob p99 ms %s, 16 conn" % d, ("durability", d, 16, "p99_us"), False)
+       for d in ("none", "full")]
+    + [("full as a share of none, 16 conn", ("full_share_of_none",), True),
+       ("addjob/s 16 conn, 100k waiting", ("addjob_16_with_waiting", "per_second"), True),
+       ("launch gap median ms, static", ("launch_gap_ms", "median"), False),
+       ("launch gap p99 ms, static", ("launch_gap_ms", "p99"), False),
+       ("launch gap median ms, dynamic", ("launch_gap_dynamic_ms", "median"), False),
+       ("RSS idle KiB", ("idle_rss_kib",), False),
+       ("private dirty idle KiB", ("idle_private_dirty_kib",), False),
+       ("bytes per waiting job, 100k", ("bytes_per_waiting_job",), False),
+       ("bytes per waiting job, 1M", ("million_bytes_per_job",), False),
+       ("listjobs of 10,000 s", ("list_10000_seconds",), False),
+       ("GET /status.json ms, 100k", ("status_pages", "/status.json", "median_ms"), False),
+       ("GET /metrics ms, 100k", ("status_pages", "/metrics", "median_ms"), False),
+       ("start-up s, 100k+ journal", ("startup_seconds",), False),
+       ("start-up s, 1M journal", ("million_startup_seconds",), False),
+       ("pg addjob/s, one server", ("postgresql", "one_server_16", "per_second"), True),
+       ("pg addjob/s, three servers", ("postgresql", "three_servers_16", "per_second"), True),
+       ("pg launch gap ms via follower", ("postgresql", "follower_launch_gap_ms", "median"), False),
+       ("other server addjob/s, 16 conn", ("compared", "addjob_16", "per_second"), True),
+       ("other server launch gap ms", ("compared", "launch_gap_ms", "median"), False)])
+
+# A change smaller than this is within this shared machine's noise.
+NOISE = 0.10
+
+
+def changes_table(previous, now):
+    meta = previous.get("meta", {})
+    lines = ["", "Against the previous run (%s, commit %s%s):" % (
+        meta.get("date", "?"), meta.get("commit", "?"), ", --quick" if meta.get("quick") else ""),
+        "%-36s %12s %12s %9s" % ("figure", "before", "now", "change")]
+    for label, path, more_is_better in FIGURES:
+        a, b = get(previous, path), get(now, path)
+        if a is None or b is None:
+            continue
+        change = (b - a) / a if a else 0.0
+        worse = change < -NOISE if more_is_better else change > NOISE
+        better = change > NOISE if more_is_better else change < -NOISE
+        lines.append("%-36s %12s %12s %+8.0f%%%s" % (label, a, b, change * 100,
+                                                     "  SLOWER" if worse else "  better" if better else ""))
+    return "\n".join(lines)
+
+
+def meta(quick):
+    here = os.path.dirname(os.path.abspath(__file__))
+    commit = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit or "?",
+            "quick": quick, "cpus": os.cpu_count()}
+
+
+def ours(builddir, args):
+    if args.only == "launch":
+        bench = Bench(builddir, args.quick, "full")
+        try:
+            bench.launch_gaps()
+        finally:
+            bench.close()
+        return bench.results
+    durability = {}
+    for level in ("none", "fast") + (("full",) if args.only == "addjob" else ()):
+        b = Bench(builddir, args.quick, level)
+        try:
+            b.hold("sweep")
+            durability[level] = b.addjob_sweep(level)
+        finally:
+            b.close()
+    results = {}
+    if args.only != "addjob":
+        bench = Bench(builddir, args.quick, "full")
+        try:
+            bench.run()
+        finally:
+            bench.close()
+        results = bench.results
+        durability["full"] = results.pop("addjob")
+    results["durability"] = durability
+    results["full_share_of_none"] = round(durability["full"][2]["per_second"]
+                                          / durability["none"][2]["per_second"], 2)
+    return results
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--builddir", default=".")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--only", choices=("launch", "addjob"),
+                   help="only the launch gaps, or only the addjob sweeps")
+    p.add_argument("--results", help="the previous run's JSON: compared with, then replaced")
+    p.add_argument("--compare", default="",
+                   help="command starting another server to compare with; {configdir} is replaced")
     p.add_argument("--no-postgresql", action="store_true",
                    help="skip the PostgreSQL journal's figures (bench/cluster.py)")
     p.add_argument("--only-postgresql", action="store_true")
@@ -277,28 +483,38 @@ def main():
         results = cluster.run(builddir, args.quick, free_port)
         print(json.dumps(results, indent=2) if args.json else cluster.table(results))
         return
-    durability = {}
-    for level in ("none", "fast"):
-        b = Bench(builddir, args.quick, level)
-        try:
-            b.hold("sweep")
-            durability[level] = b.addjob_sweep(level)
-        finally:
-            b.close()
-    bench = Bench(builddir, args.quick, "full")
-    try:
-        bench.run()
-    finally:
-        bench.close()
-    results = bench.results
-    durability["full"] = results.pop("addjob")
-    results["durability"] = durability
-    text = "" if args.json else table(results)
-    if not args.no_postgresql:
+    results = ours(builddir, args)
+    text = "" if args.json or args.only else table(results)
+    if args.only == "launch":
+        text = "\n".join("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % (
+            label, results[k]["median"], results[k]["p99"], results[k]["jobs"])
+            for label, k in (("launch gap, static stamp", "launch_gap_ms"),
+                             ("  end to end, dynamic stamp", "launch_gap_dynamic_ms")))
+    if not args.no_postgresql and not args.only:
         import cluster
         results["postgresql"] = cluster.run(builddir, args.quick, free_port)
         text += "" if args.json else cluster.table(results["postgresql"])
+    if args.compare.strip():
+        other = Other(builddir, args.compare, args.quick)
+        try:
+            results["compared"] = other.run()
+        finally:
+            other.close()
+        results["compared"]["command"] = args.compare
+        if "durability" in results and "launch_gap_ms" in results:
+            text += "" if args.json else compare_table(results, results["compared"], args.compare)
+    results["meta"] = meta(args.quick)
+    previous = None
+    if args.results and os.path.exists(args.results):
+        with open(args.results) as f:
+            previous = json.load(f)
+        text += "" if args.json else changes_table(previous, results)
     print(json.dumps(results, indent=2) if args.json else text)
+    if args.results and not args.quick and not args.only:
+        with open(args.results, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+            f.write("\n")
+        print("\n(figures written to %s: commit it with a change to the hot path)" % args.results)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,9 +51,13 @@ connect_to (int port)
   return fd;
 }
 
-/* Reads one HTTP response; returns 1 when it says <int>0</int> or <i4>0. */
+/* Reads one HTTP response; returns 1 when it says <int>0</int> or <i4>0,
+ * 0 for another answer, -1 when the connection broke.  *closes is set
+ * when the server closes the connection after this answer (HTTP/1.0 or
+ * "Connection: close", as Python's standard XML-RPC server does): the
+ * next call then opens a new connection, as a Python client would. */
 static int
-read_response (int fd, char *buf, size_t size)
+read_response (int fd, char *buf, size_t size, int *closes)
 {
   size_t have = 0;
   char *body = NULL;
@@ -69,6 +74,14 @@ read_response (int fd, char *buf, size_t size)
           body += 4;
           char *cl = strcasestr (buf, "content-length:");
           length = cl ? strtol (cl + 15, NULL, 10) : 0;
+          char *keep = strcasestr (buf, "connection:");
+          *closes = strncmp (buf, "HTTP/1.0", 8) == 0
+                    ? !(keep && keep < body
+                        && strncasecmp (keep + 11 + strspn (keep + 11, " "),
+                                        "keep-alive", 10) == 0)
+                    : (keep && keep < body
+                       && strncasecmp (keep + 11 + strspn (keep + 11, " "),
+                                       "close", 5) == 0);
         }
       if (body != NULL && (long) (have - (size_t) (body - buf)) >= length)
         break;
@@ -105,11 +118,12 @@ work (void *arg)
           fd = connect_to (w->port);
           continue;
         }
-      int ok = read_response (fd, reply, sizeof reply);
+      int closes = 0;
+      int ok = read_response (fd, reply, sizeof reply, &closes);
       w->latency_us[i] = (uint32_t) ((now_ns () - t0) / 1000);
       if (ok != 1)
         w->errors++;
-      if (ok < 0)
+      if (ok < 0 || closes)
         {
           close (fd);
           fd = connect_to (w->port);
