@@ -250,6 +250,33 @@ is_job_leader (JqRunner *runner, int pid)
   return FALSE;
 }
 
+/* Our children, as the kernel lists them: the jobs we run, what jobs
+ * left behind (we are their subreaper) and error report commands.  NULL
+ * when it cannot be read. */
+static GStrv
+read_children (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/children",
+                                           (int) getpid ());
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  return g_strsplit (g_strstrip (text), " ", -1);
+}
+
+/* A child of ours that is neither a job being run nor adopted already;
+ * 0 for anything else. */
+static int
+stray_pid (JqRunner *runner, const char *text)
+{
+  guint64 pid = 0;
+  if (!g_ascii_string_to_unsigned (text, 10, 2, G_MAXINT, &pid, NULL)
+      || is_job_leader (runner, (int) pid)
+      || g_hash_table_contains (runner->adopted, GINT_TO_POINTER (pid)))
+    return 0;
+  return (int) pid;
+}
+
 /* The server is a child subreaper: what a job leaves behind when its
  * parent ends becomes our child, and would stay a zombie once it ends.
  * Children carrying our queue's mark that are not a job being run get a
@@ -260,26 +287,38 @@ adopt_orphans (JqRunner *runner)
 {
   if (!runner->settings.adopt_orphans)
     return;
-  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/children",
-                                           (int) getpid ());
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return;
-  g_auto (GStrv) pids = g_strsplit (g_strstrip (text), " ", -1);
-  for (gsize i = 0; pids[i] != NULL; i++)
+  g_auto (GStrv) pids = read_children ();
+  for (gsize i = 0; pids != NULL && pids[i] != NULL; i++)
     {
-      guint64 pid = 0;
-      if (!g_ascii_string_to_unsigned (pids[i], 10, 2, G_MAXINT, &pid, NULL)
-          || is_job_leader (runner, (int) pid)
-          || g_hash_table_contains (runner->adopted, GINT_TO_POINTER (pid))
+      int pid = stray_pid (runner, pids[i]);
+      if (pid == 0
           || (!g_hash_table_contains (runner->known, GINT_TO_POINTER (pid))
-              && jq_jobmark_number ("/proc", (int) pid,
+              && jq_jobmark_number ("/proc", pid,
                                     runner->settings.queue_id) == 0))
         continue;
       g_hash_table_insert (runner->adopted, GINT_TO_POINTER (pid),
                            GUINT_TO_POINTER (g_child_watch_add (
                                (GPid) pid, on_adopted_exit, runner)));
     }
+}
+
+/* Whether a job that just ended may have left a process behind.  Every
+ * process it left is our child (reparented to us, the subreaper) or a
+ * descendant of one that lives: so when every child of ours is a job
+ * being run or adopted already, nothing is left, and /proc need not be
+ * walked.  That walk reads two files of every process on the machine
+ * (milliseconds on a busy host) and once sat between one job's end and
+ * the next one's start (doc/performance.md). */
+static gboolean
+may_have_left (JqRunner *runner)
+{
+  g_auto (GStrv) pids = read_children ();
+  if (pids == NULL)
+    return TRUE;
+  for (gsize i = 0; pids[i] != NULL; i++)
+    if (stray_pid (runner, pids[i]) != 0)
+      return TRUE;
+  return FALSE;
 }
 
 static gboolean
@@ -391,7 +430,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   runner->hooks.finished (job, &result, runner->hooks.user_data);
   /* After the next job has started (the launch gap): note what the job
    * left behind while its marks can still be read, and adopt it. */
-  if (runner->settings.adopt_orphans)
+  if (runner->settings.adopt_orphans && may_have_left (runner))
     {
       g_array_unref (find_tree (runner, jq_job_get_number (job)));
       adopt_orphans (runner);
