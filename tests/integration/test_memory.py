@@ -210,5 +210,22 @@ class Runs(jqtest.ServerTestCase):
         self.assertLess(growth, 10 * MB)
 
 
+
+class Libraries(jqtest.ServerTestCase):
+    """Nothing is loaded that the configuration does not use (issue 23):
+    with the SQLite journal, libpq and the TLS and Kerberos libraries it
+    brings (libssl, libcrypto, gnutls, p11-kit) are not mapped; they are
+    loaded only with journal = postgresql (test_cluster.py runs that)."""
+
+    def test_sqlite_journal_maps_no_libpq(self):
+        self.rpc.listjobs()     # serving: start-up is over
+        with open("/proc/%d/maps" % self.server.pid) as f:
+            mapped = {line.split()[-1].rsplit("/", 1)[-1] for line in f if ".so" in line}
+        for name in ("libpq.so", "libssl.so", "libcrypto.so", "libgnutls.so", "libp11-kit.so",
+                     "libgssapi_krb5.so", "libldap"):
+            self.assertFalse([m for m in mapped if m.startswith(name)],
+                             "%s is mapped with the SQLite journal: %s" % (name, sorted(mapped)))
+
+
 if __name__ == "__main__":
     jqtest.main()
