@@ -32,7 +32,7 @@ import jqtest
 # Far from UTC and without summer time, so a log in the system's zone
 # cannot pass for one in this zone.
 TIME_ZONE = "Asia/Tokyo"
-SWITCH = os.path.join(jqtest.BUILDDIR, "bots-compat", "bots-jobqueue-switch")
+SWITCH = os.path.join(jqtest.BUILDDIR, "src", "bots-jobqueue-switch")
 WRAPPER = os.path.join(jqtest.SRCDIR, "bots-compat", "bots-jobqueueserver.py")
 PROGRAMS = os.path.join(jqtest.BUILDDIR, "src")
 
