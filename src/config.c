@@ -216,6 +216,8 @@ read_texts (const JqIni *ini, JqConfig *c, GError **error)
   c->python_executable_path = python && python[0] ? g_strdup (python) : NULL;
   const char *engine = jq_ini_get (ini, "settings", "botsengine_path");
   c->botsengine_path = engine && engine[0] ? g_strdup (engine) : NULL;
+  const char *user = jq_ini_get (ini, "jobqueue", "user");
+  c->user = user && user[0] ? g_strstrip (g_strdup (user)) : NULL;
 
   const char *command = jq_ini_get (ini, "jobqueue", "report_command");
   if (command != NULL && command[0] != '\0')
@@ -371,6 +373,7 @@ jq_config_free (JqConfig *c)
   g_free (c->job_dir);
   g_free (c->python_executable_path);
   g_free (c->botsengine_path);
+  g_free (c->user);
   g_strfreev (c->report_command);
   g_free (c->report_to);
   g_free (c->bind);

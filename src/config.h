@@ -32,6 +32,9 @@ typedef struct {
                                 * relative paths */
   char      *python_executable_path; /* [settings]; NULL when not set */
   char      *botsengine_path;  /* [settings]; NULL when not set */
+  char      *user;             /* [jobqueue] user: whom a server started as
+                                  root runs as; NULL: the owner of botssys
+                                  (src/privdrop.h) */
 
   gboolean   enabled;
   guint      port;             /* 1..65535 */

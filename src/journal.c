@@ -19,11 +19,13 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "error.h"
+#include "safefile.h"
 #include "task.h"
 
 #define APPLICATION_ID 0x426f7473   /* "Bots" */
@@ -272,8 +274,15 @@ jq_journal_set_busy_timeout (guint ms)
   busy_timeout_ms = ms;
 }
 
-JqJournal *
-jq_journal_open (const char *path, JqDurability durability, GError **error)
+/* SQLite opens the database and its -wal, -shm and -journal files by
+ * name: a link planted for any of them would be followed.  The folder's
+ * own links (the administrator's: botssys on another disk) are resolved
+ * first, then SQLite refuses any link on the way (SQLITE_OPEN_NOFOLLOW);
+ * the folder must be one no other user can write in, and the files that
+ * are there regular files of ours.  Creates the folder when missing.
+ * Returns the resolved path to open, or NULL and sets @error. */
+static char *
+resolve_safely (const char *path, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0750) != 0)
@@ -284,6 +293,36 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
                    g_strerror (saved));
       return NULL;
     }
+  char *real_dir = realpath (dir, NULL);
+  if (real_dir == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot open journal folder %s: %s", dir,
+                   g_strerror (saved));
+      return NULL;
+    }
+  g_autofree char *base = g_path_get_basename (path);
+  char *real_path = g_build_filename (real_dir, base, NULL);
+  free (real_dir);
+  static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+  gboolean ok = jq_safefile_check_dir (dir, "journal folder", error);
+  for (gsize i = 0; ok && i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+      ok = jq_safefile_check (file, "journal file", error);
+    }
+  if (!ok)
+    g_clear_pointer (&real_path, g_free);
+  return real_path;
+}
+
+JqJournal *
+jq_journal_open (const char *path, JqDurability durability, GError **error)
+{
+  g_autofree char *real_path = resolve_safely (path, error);
+  if (real_path == NULL)
+    return NULL;
 
   /* The journal is written far more than it is read, and its hot pages
    * are few: no bulk page-cache allocation up front (SQLite would touch
@@ -297,9 +336,11 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
     }
   JqJournal *j = g_new0 (JqJournal, 1);
   j->path = g_strdup (path);
-  if (sqlite3_open_v2 (path, &j->db, SQLITE_OPEN_READWRITE
-                                     | SQLITE_OPEN_CREATE
-                                     | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+  if (sqlite3_open_v2 (real_path, &j->db, SQLITE_OPEN_READWRITE
+                                          | SQLITE_OPEN_CREATE
+                                          | SQLITE_OPEN_NOFOLLOW
+                                          | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
     {
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
                    "cannot open journal %s: %s", path,

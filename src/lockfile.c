@@ -10,20 +10,18 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "safefile.h"
 
 int
 jq_lockfile_acquire (const char *path, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0750);
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  /* Never through a link, and only a file of ours (safefile.h). */
+  int fd = jq_safefile_open (path, O_RDWR | O_CREAT, 0640, "lock file",
+                             error);
   if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot open lock file %s: %s",
-                   path, g_strerror (saved));
-      return -1;
-    }
+    return -1;
   if (flock (fd, LOCK_EX | LOCK_NB) != 0)
     {
       char holder[32] = "";
@@ -52,7 +50,7 @@ jq_lockfile_check (int fd, const char *path, GError **error)
   struct stat held, now;
   if (fd < 0 || fstat (fd, &held) != 0)
     return TRUE;                 /* nothing known to compare */
-  if (g_stat (path, &now) == 0 && now.st_dev == held.st_dev
+  if (g_lstat (path, &now) == 0 && now.st_dev == held.st_dev
       && now.st_ino == held.st_ino && held.st_nlink > 0)
     return TRUE;
   g_set_error (error, JQ_ERROR, JQ_ERROR_IO,

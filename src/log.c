@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "safefile.h"
 
 struct _JqLog {
   GMutex      lock;            /* guards everything below */
@@ -230,12 +231,19 @@ open_file (JqLog *log, GError **error)
                    g_strerror (saved));
       return FALSE;
     }
-  FILE *f = fopen (log->path, "ae");
+  /* Never through a link, and only a file of ours (safefile.h). */
+  int fd = jq_safefile_open (log->path, O_WRONLY | O_APPEND | O_CREAT, 0644,
+                             "log", error);
+  FILE *f = fd >= 0 ? fdopen (fd, "a") : NULL;
   if (f == NULL)
     {
       int saved = errno;
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot open log %s: %s",
-                   log->path, g_strerror (saved));
+      if (fd >= 0)
+        {
+          close (fd);
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot open log %s: %s",
+                       log->path, g_strerror (saved));
+        }
       return FALSE;
     }
   if (log->file != NULL)

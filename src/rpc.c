@@ -634,8 +634,8 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   return rpc;
 }
 
-static int
-bind_socket (const char *address, guint port, GError **error)
+int
+jq_rpc_bind (const char *address, guint port, GError **error)
 {
   struct addrinfo hints = { 0 }, *found = NULL;
   char service[16];
@@ -655,8 +655,7 @@ bind_socket (const char *address, guint port, GError **error)
   int fd = socket (found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd >= 0)
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (fd < 0 || bind (fd, found->ai_addr, found->ai_addrlen) != 0
-      || listen (fd, 128) != 0)
+  if (fd < 0 || bind (fd, found->ai_addr, found->ai_addrlen) != 0)
     {
       int saved = errno;
       g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
@@ -670,6 +669,20 @@ bind_socket (const char *address, guint port, GError **error)
     }
   freeaddrinfo (found);
   return fd;
+}
+
+/* Bound by jq_rpc_bind(), listened on only now: until the server
+ * serves, a connection is refused, not left waiting in the backlog. */
+static gboolean
+start_listening (int fd, const char *address, GError **error)
+{
+  if (listen (fd, 128) == 0)
+    return TRUE;
+  int saved = errno;
+  g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot listen on %s: %s",
+               address, g_strerror (saved));
+  close (fd);
+  return FALSE;
 }
 
 /* Counts the requests being answered, so that stopping lets each one
@@ -868,11 +881,10 @@ jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
 }
 
 gboolean
-jq_rpc_listen (JqRpc *rpc, const char *address, guint port, GError **error)
+jq_rpc_listen (JqRpc *rpc, const char *address, int fd, GError **error)
 {
   const char *abyss_error = NULL;
-  int fd = bind_socket (address, port, error);
-  if (fd < 0)
+  if (!start_listening (fd, address, error))
     return FALSE;
   g_free (rpc->bind_address);
   rpc->bind_address = g_strdup (address);
@@ -939,13 +951,12 @@ run_status_server (gpointer data)
 
 gboolean
 jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
-                      GError **error)
+                      int fd, GError **error)
 {
   const char *abyss_error = NULL;
   abyss_bool ok = FALSE;
   g_return_val_if_fail (rpc->status != NULL, FALSE);
-  int fd = bind_socket (address, port, error);
-  if (fd < 0)
+  if (!start_listening (fd, address, error))
     return FALSE;
   AbyssInit (&abyss_error);
   if (abyss_error == NULL)

@@ -56,17 +56,25 @@ void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
 /* status() also shows @cluster's leader and members (nullable). */
 void jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster);
 
-/* Binds @address:@port for the status page and metrics only (no
- * XML-RPC); after jq_rpc_set_status().  FALSE and @error as below. */
-gboolean jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
-                               GError **error);
+/* Binds @address:@port: the descriptor, or -1 and sets @error (a numeric
+ * address is needed; the port may be taken).  Separate from serving so
+ * that a server started as root binds a low port before it gives up root
+ * (src/privdrop.h); it listens only once it serves, so connections are
+ * refused until then, as before. */
+int jq_rpc_bind (const char *address, guint port, GError **error);
 
-/* Binds @address:@port and starts serving on Abyss's threads (its accept
- * loop, run again should it end, and a thread per connection), plus a
- * gate thread that answers HTTP 503 to connections over the limit.
- * Returns FALSE and sets @error when the address cannot be used (say, the
- * port is taken). */
-gboolean jq_rpc_listen (JqRpc *rpc, const char *address, guint port,
+/* Serves the status page and metrics only (no XML-RPC) on @fd, a socket
+ * of jq_rpc_bind() for @address:@port (named in messages), which it
+ * takes; after jq_rpc_set_status().  FALSE and @error as below. */
+gboolean jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
+                               int fd, GError **error);
+
+/* Serves XML-RPC on @fd, a socket of jq_rpc_bind() for @address, which it
+ * takes: Abyss's threads (its accept loop, run again should it end, and a
+ * thread per connection), plus a gate thread that answers HTTP 503 to
+ * connections over the limit.  Returns FALSE and sets @error when Abyss
+ * cannot start. */
+gboolean jq_rpc_listen (JqRpc *rpc, const char *address, int fd,
                         GError **error);
 
 /* Connections served at once (at least 1); one more is answered HTTP 503

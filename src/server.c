@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -22,6 +23,8 @@
 #include "pgjournal.h"
 #include "notify.h"
 #include "log.h"
+#include "privdrop.h"
+#include "safefile.h"
 #include "rpc.h"
 #include "scheduler.h"
 #include "status.h"
@@ -59,6 +62,8 @@ typedef struct {
   int          status;       /* exit status */
   GError      *journal_error;/* set by the failure handler */
   int          lock_fd;      /* holds the lock on lock_path */
+  int          rpc_fd;       /* bound XML-RPC port, until served */
+  int          status_fd;    /* bound status port, or -1 */
   guint        lock_check_id;
   guint        failed_id;    /* the idle acting on journal_error */
 } Server;
@@ -567,10 +572,12 @@ start_serving (Server *server)
   if (!(config->journal_postgresql
         ? join_cluster (server, &error)
         : jq_scheduler_recover (server->scheduler, &error))
-      || (config->status_bind != NULL
+      || (server->status_fd >= 0
           && !jq_rpc_listen_status (server->rpc, config->status_bind,
-                                    config->status_port, &error))
-      || !jq_rpc_listen (server->rpc, config->bind, config->port, &error))
+                                    config->status_port,
+                                    g_steal_fd (&server->status_fd), &error))
+      || !jq_rpc_listen (server->rpc, config->bind,
+                         g_steal_fd (&server->rpc_fd), &error))
     {
       say_critical (config, server->log, error);
       return FALSE;
@@ -659,6 +666,58 @@ tear_down (Server *server)
   g_main_loop_unref (server->loop);
 }
 
+/* Binds the ports (a low one needs root), then, started as root, gives
+ * root up for good, before anything in botssys is opened (privdrop.h).
+ * A port that cannot be bound is kept in *@bind_error for the log.  FALSE,
+ * said on stderr, when the server must not run. */
+static gboolean
+bind_and_drop (const JqConfig *config, Server *server, JqRunAs *run_as,
+               GError **bind_error)
+{
+  g_autoptr (GError) error = NULL;
+  if (!jq_privdrop_choose (config->user, config->botssys, run_as, &error))
+    {
+      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      return FALSE;
+    }
+  if (config->status_bind != NULL)
+    server->status_fd = jq_rpc_bind (config->status_bind,
+                                     config->status_port, bind_error);
+  if (*bind_error == NULL)
+    server->rpc_fd = jq_rpc_bind (config->bind, config->port, bind_error);
+  if (run_as->drop && !jq_privdrop_drop (run_as, &error))
+    {
+      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Who runs the server and its jobs, when it was started as root. */
+static void
+log_run_as (JqLog *log, const JqRunAs *run_as)
+{
+  if (run_as->name == NULL)
+    return;
+  if (run_as->drop)
+    jq_log_write (log, JQ_LOG_STARTINFO, "Started as root; runs as user "
+                  "%s (uid %u, %s), and so do its jobs.", run_as->name,
+                  (unsigned) run_as->uid, run_as->why);
+  else
+    jq_log_write (log, JQ_LOG_STARTINFO, "Runs as root (%s), and so do "
+                  "its jobs; set [jobqueue] user to run as another user.",
+                  run_as->why);
+}
+
+static void
+close_ports (Server *server)
+{
+  if (server->status_fd >= 0)
+    close (g_steal_fd (&server->status_fd));
+  if (server->rpc_fd >= 0)
+    close (g_steal_fd (&server->rpc_fd));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -670,10 +729,20 @@ main (int argc, char **argv)
   g_autoptr (JqConfig) config = load_config (config_option);
   if (config == NULL)
     return 1;
+  Server server = { .lock_fd = -1, .rpc_fd = -1, .status_fd = -1 };
+  JqRunAs run_as = { 0 };
+  g_autoptr (GError) bind_error = NULL;
   gboolean zone_known = TRUE;
-  g_autoptr (JqLog) log = open_log (config, &zone_known);
-  if (log == NULL)
-    return 1;
+  gboolean ok = bind_and_drop (config, &server, &run_as, &bind_error);
+  g_autoptr (JqLog) log = ok ? open_log (config, &zone_known) : NULL;
+  if (log != NULL && bind_error != NULL)
+    say_critical (config, log, bind_error);
+  if (log == NULL || bind_error != NULL)
+    {
+      close_ports (&server);
+      jq_privdrop_clear (&run_as);
+      return 1;
+    }
 
   /* Descriptors: the connection limit is what is left of the limit
    * once the server and its jobs have theirs (fdbudget.h). */
@@ -684,21 +753,19 @@ main (int argc, char **argv)
   /* One server per botssys, and the journal is its alone. */
   g_autoptr (GError) error = NULL;
   int lock_fd = jq_lockfile_acquire (config->lock_path, &error);
-  if (lock_fd < 0)
-    {
-      fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
-      return 1;
-    }
   g_autoptr (JqJournal) journal = NULL;
-  if (!open_journal (config, log, &journal))
+  if (lock_fd < 0)
+    fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
+  if (lock_fd < 0 || !open_journal (config, log, &journal))
     {
       jq_lockfile_release (lock_fd);
+      close_ports (&server);
+      jq_privdrop_clear (&run_as);
       return 1;
     }
   /* A client that hangs up mid-answer must not kill the server. */
   signal (SIGPIPE, SIG_IGN);
 
-  Server server = { 0 };
   server.lock_fd = lock_fd;
   wire (&server, config, log, journal, (const char *const *) job_environ,
         &fds);
@@ -706,13 +773,16 @@ main (int argc, char **argv)
   if (start_serving (&server))
     {
       log_started (&server, zone_known, &fds);
+      log_run_as (log, &run_as);
       start_timers (&server);
       g_main_loop_run (server.loop);
       status = server.status;
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
     }
   tear_down (&server);
+  close_ports (&server);
   g_clear_pointer (&journal, jq_journal_close);
   jq_lockfile_release (lock_fd);
+  jq_privdrop_clear (&run_as);
   return status;
 }

@@ -1,0 +1,171 @@
+/* Whom the server runs as, and giving up root for good.
+ *
+ * botssys belongs to the Bots user, who can put links in it.  A server
+ * that stayed root would open its lock file, log and journal through them
+ * (emptying a root file, or creating /etc/ld.so.preload and writing
+ * callers' text into it).  So a server started as root, once its ports
+ * are bound, becomes the owner of botssys, the user that Bots' own
+ * processes (GUI, dirmonitor, engine) run as: a link then reaches only
+ * what that user could reach anyway.  A botssys that root owns has no
+ * other user to become, and no other user can put links in it: the
+ * server stays root there, and says so in the log. */
+#include "build-config.h"
+
+#include "privdrop.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+/* The owner of @path, or of its nearest existing parent. */
+static gboolean
+owner_of (const char *path, uid_t *uid, char **found, GError **error)
+{
+  g_autofree char *at = g_strdup (path);
+  struct stat st;
+  while (stat (at, &st) != 0)
+    {
+      int saved = errno;
+      g_autofree char *parent = g_path_get_dirname (at);
+      if (saved != ENOENT || strcmp (parent, at) == 0)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                       "cannot learn who owns botssys %s: %s", at,
+                       g_strerror (saved));
+          return FALSE;
+        }
+      g_free (at);
+      at = g_steal_pointer (&parent);
+    }
+  *uid = st.st_uid;
+  *found = g_steal_pointer (&at);
+  return TRUE;
+}
+
+static void
+set_user (JqRunAs *out, const struct passwd *pw, char *why)
+{
+  out->uid = pw->pw_uid;
+  out->gid = pw->pw_gid;
+  out->name = g_strdup (pw->pw_name);
+  out->why = why;
+  out->drop = pw->pw_uid != 0;
+}
+
+/* Started as a user other than root: that user stays. */
+static gboolean
+choose_unprivileged (const char *user, JqRunAs *out, GError **error)
+{
+  out->uid = geteuid ();
+  out->gid = getegid ();
+  if (user == NULL)
+    return TRUE;
+  struct passwd *pw = getpwnam (user);
+  if (pw == NULL || pw->pw_uid != geteuid ())
+    {
+      struct passwd *self = getpwuid (geteuid ());
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] user = \"%s\", but the server was started "
+                   "as %s, and only a server started as root can become "
+                   "another user; start it as root or as %s%s", user,
+                   self ? self->pw_name : "another user", user,
+                   pw ? "" : " (which is no user of this system)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+jq_privdrop_choose (const char *user, const char *botssys, JqRunAs *out,
+                    GError **error)
+{
+  *out = (JqRunAs) { 0 };
+  if (geteuid () != 0)
+    return choose_unprivileged (user, out, error);
+  if (user != NULL)
+    {
+      struct passwd *pw = getpwnam (user);
+      if (pw == NULL)
+        {
+          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                       "[jobqueue] user = \"%s\" is no user of this system "
+                       "(not found by getpwnam); name the user that owns "
+                       "botssys %s", user, botssys);
+          return FALSE;
+        }
+      set_user (out, pw, g_strdup ("[jobqueue] user"));
+      return TRUE;
+    }
+  uid_t owner;
+  g_autofree char *found = NULL;
+  if (!owner_of (botssys, &owner, &found, error))
+    return FALSE;
+  struct passwd *pw = getpwuid (owner);
+  if (pw == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "botssys %s belongs to uid %u, which is no user of this "
+                   "system; set [jobqueue] user to the user the server and "
+                   "its jobs run as", found, (unsigned) owner);
+      return FALSE;
+    }
+  set_user (out, pw, g_strdup_printf ("the owner of %s", found));
+  return TRUE;
+}
+
+/* Root cannot be had back: every uid and gid is the user's, and setting
+ * root's fails. */
+static gboolean
+root_is_gone (const JqRunAs *who)
+{
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid (&ru, &eu, &su) != 0 || getresgid (&rg, &eg, &sg) != 0)
+    return FALSE;
+  if (ru != who->uid || eu != who->uid || su != who->uid
+      || rg != who->gid || eg != who->gid || sg != who->gid)
+    return FALSE;
+  return setuid (0) != 0 && seteuid (0) != 0 && setgid (0) != 0
+         && setegid (0) != 0;
+}
+
+gboolean
+jq_privdrop_drop (const JqRunAs *who, GError **error)
+{
+  const char *step = NULL;
+  if (initgroups (who->name, who->gid) != 0)
+    step = "initgroups";
+  else if (setresgid (who->gid, who->gid, who->gid) != 0)
+    step = "setresgid";
+  else if (setresuid (who->uid, who->uid, who->uid) != 0)
+    step = "setresuid";
+  if (step != NULL)
+    {
+      int saved = errno;
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "cannot become user %s (uid %u, gid %u), %s: %s: %s",
+                   who->name, (unsigned) who->uid, (unsigned) who->gid,
+                   who->why, step, g_strerror (saved));
+      return FALSE;
+    }
+  if (!root_is_gone (who))
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "became user %s (uid %u), but root could be regained; "
+                   "not running like this", who->name, (unsigned) who->uid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+jq_privdrop_clear (JqRunAs *who)
+{
+  g_clear_pointer (&who->name, g_free);
+  g_clear_pointer (&who->why, g_free);
+}
