@@ -43,7 +43,14 @@ def running():
 def start():
     env = {"HOME": os.environ["FAKE_SYSTEMD_HOME"], "PATH": "/usr/bin:/bin"}
     cmd = None
-    for line in open(os.environ["FAKE_SYSTEMD_UNIT"]):
+    unit = os.environ["FAKE_SYSTEMD_UNIT"]
+    dropins = os.path.join(os.environ["FAKE_SYSTEMD_ETC"], os.path.basename(unit) + ".d")
+    lines = open(unit).read().splitlines()
+    if os.path.isdir(dropins):
+        for name in sorted(os.listdir(dropins)):
+            if name.endswith(".conf"):
+                lines += open(os.path.join(dropins, name)).read().splitlines()
+    for line in lines:
         key, _, value = line.strip().partition("=")
         if key == "Environment":
             k, _, v = value.partition("=")
@@ -102,6 +109,7 @@ class MigratingDoc(unittest.TestCase):
         self.shims = os.path.join(self.top, "shims")
         self.state = os.path.join(self.top, "systemd")
         self.defaults = os.path.join(self.top, "etc-default-bots-jobqueueserver")
+        self.etc_systemd = os.path.join(self.top, "etc-systemd-system")
         os.makedirs(self.shims)
         os.makedirs(self.state)
         fakebots.write(os.path.join(self.shims, "sudo"), SUDO, 0o755)
@@ -128,6 +136,7 @@ class MigratingDoc(unittest.TestCase):
     def mapped(self, text):
         text = text.replace("/usr/local/bin", self.bots.bin)
         text = text.replace("/etc/default/bots-jobqueueserver", self.defaults)
+        text = text.replace("/etc/systemd/system", self.etc_systemd)
         if self.version == 4:
             for name in ("bots-job2queue", "bots-jobqueueserver", "bots-engine"):
                 text = text.replace(name + ".py", name)
@@ -138,6 +147,7 @@ class MigratingDoc(unittest.TestCase):
             path=":".join([self.shims, self.bots.bin, "/usr/bin", "/bin"]),
             BOTS_JOBQUEUE_PROGRAMS=fakebots.PROGRAMS, BOTS_JOBQUEUE_WRAPPER=fakebots.WRAPPER,
             FAKE_SYSTEMD_STATE=self.state, FAKE_SYSTEMD_UNIT=self.unit,
+            FAKE_SYSTEMD_ETC=self.etc_systemd,
             FAKE_SYSTEMD_HOME=self.bots.home)
 
     def shell(self, line):
