@@ -198,12 +198,13 @@ class JournalFailure(jqtest.unittest.TestCase):
 
     def test_full_tmpfs(self):
         """A really full file system: the journal's folder on a 512 KiB
-        tmpfs (needs root; skipped otherwise)."""
+        tmpfs (needs root; skipped otherwise), mode 0750 as the server makes
+        the folder (a world-writable one is refused: SQLite opens by name)."""
         if not is_root():
             self.skipTest("mounting a tmpfs needs root")
         folder = os.path.join(self.bots.botssys, "jobqueue")
         os.makedirs(folder)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", folder],
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0750", "tmpfs", folder],
                           capture_output=True).returncode != 0:
             self.skipTest("cannot mount a tmpfs here")
         self.mounted = folder
