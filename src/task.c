@@ -192,9 +192,18 @@ struct _JqTaskPolicy {
   GPtrArray  *engines;          /* Trusted* */
   GPtrArray  *listed;           /* Trusted* */
   GHashTable *pythons;          /* name sent -> GPtrArray of Trusted* */
+  /* Where a bare name was found on PATH ("" when nowhere), for the
+   * addjob decisions of one second: the search is a stat() and access()
+   * per PATH entry, and was half of the loop thread's time at 16
+   * connections (doc/performance.md).  A job's start searches afresh. */
+  GHashTable *on_path;          /* name -> path or "" */
+  gint64      on_path_us;       /* monotonic, when it was emptied */
+  gboolean    deciding;         /* inside jq_task_is_authorized() */
 };
 
 #define TRUSTED_FOR_US G_USEC_PER_SEC
+/* Distinct names remembered at most (clients choose the names). */
+#define ON_PATH_MAX 64
 
 typedef struct {
   char *spelling;               /* absolute; what runs */
@@ -249,6 +258,8 @@ is_executable_file (const char *path)
  * is, relative to the job folder; a bare name is searched on PATH, an
  * empty or relative PATH entry meaning the job folder (the search
  * happens in the child, after its chdir). */
+static char *search_path_for (JqTaskPolicy *p, const char *name);
+
 static char *
 find_program (JqTaskPolicy *p, const char *name)
 {
@@ -256,6 +267,28 @@ find_program (JqTaskPolicy *p, const char *name)
     return NULL;
   if (strchr (name, '/') != NULL)
     return absolute_in (p->job_dir, name);
+  if (!p->deciding)
+    return search_path_for (p, name);
+  gint64 now = g_get_monotonic_time ();
+  if (now - p->on_path_us >= TRUSTED_FOR_US
+      || g_hash_table_size (p->on_path) >= ON_PATH_MAX)
+    {
+      g_hash_table_remove_all (p->on_path);
+      p->on_path_us = now;
+    }
+  const char *known = g_hash_table_lookup (p->on_path, name);
+  if (known == NULL)
+    {
+      char *found = search_path_for (p, name);
+      known = found ? found : g_strdup ("");
+      g_hash_table_insert (p->on_path, g_strdup (name), (char *) known);
+    }
+  return known[0] ? g_strdup (known) : NULL;
+}
+
+static char *
+search_path_for (JqTaskPolicy *p, const char *name)
+{
   g_auto (GStrv) dirs = g_strsplit (p->search_path, ":", -1);
   for (gsize i = 0; dirs[i] != NULL; i++)
     {
@@ -311,6 +344,8 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
 {
   JqTaskPolicy *p = g_new0 (JqTaskPolicy, 1);
   g_autoptr (GStrvBuilder) list = g_strv_builder_new ();
+  p->on_path = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      g_free);
 
   for (gsize i = 0; settings->authorized && settings->authorized[i]; i++)
     if (strcmp (settings->authorized[i], "*") == 0)
@@ -377,6 +412,7 @@ jq_task_policy_free (JqTaskPolicy *p)
   g_clear_pointer (&p->engines, g_ptr_array_unref);
   g_clear_pointer (&p->listed, g_ptr_array_unref);
   g_hash_table_unref (p->pythons);
+  g_hash_table_unref (p->on_path);
   g_free (p);
 }
 
@@ -684,7 +720,9 @@ jq_task_is_authorized (JqTaskPolicy *p, const char *const *argv,
                        GError **error)
 {
   g_autofree char *file = NULL;
+  p->deciding = TRUE;
   g_auto (GStrv) run = jq_task_resolve (p, argv, &file, error);
+  p->deciding = FALSE;
   if (run == NULL && p->anything && argv != NULL && argv[0] != NULL)
     {
       /* Under "*" a program that is not there yet is accepted, as Bots 3

@@ -411,6 +411,26 @@ test_anything (void **state)
   assert_null (strchr (error->message, '\n'));
 }
 
+/* addjob's decisions remember for a second where a name was found on
+ * PATH (doc/performance.md); a job's start searches afresh, so a program
+ * installed after the addjob runs. */
+static void
+test_start_searches_path_afresh (void **state)
+{
+  Tree *tr = *state;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *file = NULL;
+  make_policy (tr, TASK ("*"), NULL, NULL, FALSE);
+  assert_true (jq_task_is_authorized (tr->policy, TASK ("late", "x"), NULL));
+  make_file (tr, "usr/local/bin/late", 0755);
+  g_auto (GStrv) run = jq_task_resolve (tr->policy, TASK ("late", "x"), &file,
+                                        &error);
+  if (run == NULL)
+    fail_msg ("not found at the start: %s", error->message);
+  g_autofree char *want = at (tr, "usr/local/bin/late");
+  assert_string_equal (file, want);
+}
+
 /* What Bots' monitor sends, built from [settings] python_executable_path
  * and botsengine_path, outside PATH. */
 static void
@@ -583,6 +603,7 @@ main (void)
     T (test_unresolvable_is_refused),
     T (test_authorized_list),
     T (test_anything),
+    T (test_start_searches_path_afresh),
     T (test_bots_settings),
     T (test_bots_package_scripts_folder),
     T (test_source_layout),
