@@ -152,6 +152,39 @@ class Bench:
         conn.close()
         return rows
 
+    def answer_times(self):
+        """Each answer with the queue full, timed from the request's last
+        byte sent to the answer's last byte received, on a raw socket with
+        no parsing (so close to the server's own time): median of 3."""
+        rows = []
+        for method, params in (("listjobs", ""), ("status", ""), ("isup", ""),
+                               ("history", "<param><value><int>100</int></value></param>")):
+            body = ("<?xml version='1.0'?><methodCall><methodName>%s</methodName><params>%s"
+                    "</params></methodCall>" % (method, params)).encode()
+            request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body)) + body
+            times, size = [], 0
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", self.port), 30) as s:
+                    t0 = time.perf_counter()
+                    s.sendall(request)
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += s.recv(65536)
+                    head, rest = data.split(b"\r\n\r\n", 1)
+                    length = int([h.split(b":")[1] for h in head.split(b"\r\n")
+                                  if h.lower().startswith(b"content-length:")][0])
+                    while len(rest) < length:
+                        chunk = s.recv(1 << 20)
+                        if not chunk:
+                            break
+                        rest += chunk
+                    times.append((time.perf_counter() - t0) * 1000)
+                    size = len(rest)
+            rows.append({"method": method, "median_ms": round(statistics.median(times), 3),
+                         "bytes": size})
+        return rows
+
     def addjob_sweep(self, tag):
         total = 4000 if self.quick else 24000
         rows = []
@@ -187,6 +220,7 @@ class Bench:
         self.results["rss_with_waiting_kib"] = after
         self.results["bytes_per_waiting_job"] = round((after - before) * 1024 / waiting)
         self.results["status_pages"] = self.status_pages()
+        self.results["answers"] = self.answer_times()
         # addjob cost with a full queue, against the empty-queue figure
         full = self.loadgen(16, rows[2]["calls"] // 16, "full")
         self.results["addjob_16_with_waiting"] = full
@@ -278,6 +312,9 @@ def table(r):
         lines.append("%-34s %10.3f ms median, %.3f ms worst of 20 (%d bytes)" % (
             "GET %s, %d waiting" % (row["path"], r["waiting_jobs"]), row["median_ms"], row["max_ms"],
             row["bytes"]))
+    for row in r.get("answers", []):
+        lines.append("%-34s %10.3f ms (%d bytes; no parsing)" % (
+            "%s answer, %d waiting" % (row["method"], r["waiting_jobs"]), row["median_ms"], row["bytes"]))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["startup_waiting"], r["startup_seconds"]))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["million_waiting"],
                                       r["million_startup_seconds"]))
@@ -368,7 +405,8 @@ def compare_table(ours, other, command):
 def get(r, path):
     for part in path:
         if isinstance(r, list):
-            r = next((x for x in r if part in (x.get("connections"), x.get("path"))), None)
+            r = next((x for x in r if part in (x.get("connections"), x.get("path"), x.get("method"))),
+                     None)
         elif isinstance(r, dict):
             r = r.get(part)
         if r is None:
@@ -395,6 +433,8 @@ FIGURES = (
        ("listjobs of 10,000 s", ("list_10000_seconds",), False),
        ("GET /status.json ms, 100k", ("status_pages", "/status.json", "median_ms"), False),
        ("GET /metrics ms, 100k", ("status_pages", "/metrics", "median_ms"), False),
+       ("listjobs answer ms, 100k", ("answers", "listjobs", "median_ms"), False),
+       ("status answer ms, 100k", ("answers", "status", "median_ms"), False),
        ("start-up s, 100k+ journal", ("startup_seconds",), False),
        ("start-up s, 1M journal", ("million_startup_seconds",), False),
        ("pg addjob/s, one server", ("postgresql", "one_server_16", "per_second"), True),
