@@ -43,6 +43,10 @@ struct _JqScheduler {
   GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
   gboolean        taking_over; /* recovery of another server's jobs */
   gboolean        sync_failed; /* a reload's changes did not apply */
+  gboolean        holding;     /* in a door batch: launches wait for its
+                                * commit (jq_scheduler_hold_launches) */
+  GArray         *held_added;  /* guint64: jobs added while holding */
+  gboolean        journal_failed; /* memory and journal parted */
 };
 
 /* A job that could not start for a passing shortage (descriptors,
@@ -136,12 +140,19 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
   launch_next (s);
   if (s->terminating)
     {
-      /* Stopped by our own shutdown, not finished: it runs again. */
+      /* Stopped by our own shutdown, not finished: it runs again, when
+       * there is a journal to say so. */
       jq_journal_requeue_at_head (s->journal, jq_job_get_number (job));
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was stopped with the server; "
-                    "it runs again at the next start.",
-                    jq_job_get_number (job));
+                    "%s", jq_job_get_number (job),
+                    s->journal == NULL
+                      ? "without a journal (durability none) nothing "
+                        "runs it again."
+                      : s->journal_failed
+                      ? "the journal had failed: it runs again at the next "
+                        "start only if the journal file still holds it."
+                      : "it runs again at the next start.");
     }
   else
     {
@@ -199,6 +210,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->totals.since_us = clock ();
   s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                     (GDestroyNotify) jq_finished_free);
+  s->held_added = g_array_new (FALSE, FALSE, sizeof (guint64));
   s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                    NULL);
   s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
@@ -297,6 +309,7 @@ launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
   while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
+         && !s->holding
          && s->ops->count (s->runner) < s->config->nr_threads
          && (s->gate == NULL || s->gate (s->gate_data)))
     {
@@ -404,6 +417,11 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
       break;
     case JQ_ADD_ADDED:
       s->totals.added++;
+      if (s->holding)
+        {
+          guint64 n = jq_job_get_number (job);
+          g_array_append_val (s->held_added, n);
+        }
       jq_journal_add (s->journal, job);
       jq_journal_set_next_number (s->journal,
                                   jq_queue_get_next_number (s->queue));
@@ -676,6 +694,39 @@ jq_scheduler_set_retry_first_ms (JqScheduler *s, guint ms)
   s->retry_first_ms = MAX (ms, 1);
 }
 
+void
+jq_scheduler_hold_launches (JqScheduler *s)
+{
+  s->holding = TRUE;
+  g_array_set_size (s->held_added, 0);
+}
+
+void
+jq_scheduler_release_launches (JqScheduler *s, gboolean saved)
+{
+  s->holding = FALSE;
+  if (!saved)
+    {
+      /* Their callers got a fault: the jobs were never queued. */
+      for (guint i = 0; i < s->held_added->len; i++)
+        if (jq_queue_remove (s->queue,
+                             g_array_index (s->held_added, guint64, i)))
+          s->totals.added--;
+      g_array_set_size (s->held_added, 0);
+      return;
+    }
+  g_array_set_size (s->held_added, 0);
+  jq_journal_begin (s->journal);
+  launch_next (s);
+  jq_journal_commit (s->journal, NULL);
+}
+
+void
+jq_scheduler_journal_failed (JqScheduler *s)
+{
+  s->journal_failed = TRUE;
+}
+
 gboolean
 jq_scheduler_is_durable (JqScheduler *s)
 {
@@ -803,6 +854,7 @@ jq_scheduler_free (JqScheduler *s)
   g_hash_table_unref (s->ended);
   g_hash_table_unref (s->gone);
   g_hash_table_unref (s->abandoned);
+  g_array_unref (s->held_added);
   g_queue_clear_full (&s->ended_order, g_free);
   g_free (s);
 }

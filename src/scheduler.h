@@ -163,6 +163,17 @@ JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 /* Whether the queue is kept in a journal (durability is not "none"). */
 gboolean jq_scheduler_is_durable (JqScheduler *s);
 
+/* Around a door batch: while held, nothing is launched, so that a job
+ * whose addjob gets a fault (the batch's commit failed) never runs.
+ * Released with @saved TRUE, what can start starts (in a commit of its
+ * own); with @saved FALSE the jobs added while held are taken out of the
+ * queue again, as their callers were told. */
+void jq_scheduler_hold_launches (JqScheduler *s);
+void jq_scheduler_release_launches (JqScheduler *s, gboolean saved);
+
+/* The journal failed: log lines no longer promise what it would keep. */
+void jq_scheduler_journal_failed (JqScheduler *s);
+
 guint jq_scheduler_get_running (JqScheduler *s);
 
 /* How many jobs wait. */

@@ -148,6 +148,7 @@ on_batch (gboolean begin, gpointer data, GError **error)
     {
       jq_log_hold (server->log);
       jq_journal_begin (server->journal);
+      jq_scheduler_hold_launches (server->scheduler);
       return TRUE;
     }
   gboolean ok = jq_journal_commit (server->journal, error);
@@ -155,6 +156,9 @@ on_batch (gboolean begin, gpointer data, GError **error)
     jq_log_release (server->log);
   else
     jq_log_discard (server->log);
+  /* Only now may the batch's jobs start: one whose caller gets a fault
+   * must never run (issue 19). */
+  jq_scheduler_release_launches (server->scheduler, ok);
   return ok;
 }
 
@@ -197,6 +201,8 @@ on_journal_failed (const GError *error, gpointer data)
       return;
     }
   server->status = 1;
+  if (server->scheduler != NULL)
+    jq_scheduler_journal_failed (server->scheduler);
   if (server->journal_error != NULL)
     return;
   server->journal_error = g_error_copy (error);

@@ -274,6 +274,33 @@ log_contains (Fixture *f, const char *text)
 
 /* ------------------------------------------------------------ tests */
 
+/* A door batch holds launches until its commit: saved, its job starts
+ * then; not saved (its caller got a fault), the job it added leaves the
+ * queue and never starts (issue 19). */
+static void
+test_held_launches (void **state)
+{
+  Fixture *f = *state;
+  jq_scheduler_hold_launches (f->s);
+  guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
+  assert_int_equal (fake->started->len, 0);
+  jq_scheduler_release_launches (f->s, TRUE);
+  assert_int_equal (fake->started->len, 1);
+  assert_int_equal (started (0), a);
+
+  jq_scheduler_hold_launches (f->s);
+  guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
+  finish (a, 0, FALSE);                 /* a slot is free: still held */
+  assert_int_equal (fake->started->len, 1);
+  jq_scheduler_release_launches (f->s, FALSE);
+  assert_int_equal (fake->started->len, 1);
+  assert_int_equal (jq_scheduler_count_waiting (f->s), 0);
+  assert_int_equal (jq_scheduler_job_state (f->s, b, NULL), JQ_JOB_UNKNOWN);
+  assert_int_equal (jq_scheduler_get_totals (f->s).added, 1);
+  add (f, "c", 5, JQ_ADDJOB_OK);        /* not held: starts at once */
+  assert_int_equal (fake->started->len, 2);
+}
+
 /* Lower priority numbers first, then queueing order; one at a time. */
 static void
 test_order (void **state)
@@ -586,6 +613,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_cannot_start, setup_reports,
                                      teardown),
     cmocka_unit_test_setup_teardown (test_postponed, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_held_launches, setup, teardown),
     cmocka_unit_test_setup_teardown (test_orphan, setup, teardown),
     cmocka_unit_test_setup_teardown (test_finished_one_source, setup,
                                      teardown),

@@ -324,6 +324,23 @@ class JournalFailure(jqtest.unittest.TestCase):
             os.rename(db + ".new", db)
         self.deleted_or_replaced(replace)
 
+    def test_faulted_job_never_runs(self):
+        """The journal deleted under a running, unpaused server: the addjob
+        that finds it gets a fault, and its job must never start (it did:
+        started in the batch before the failed commit, and the log said
+        it "runs again at the next start", which it could not)."""
+        server = start_server(self.bots, test=self)
+        p = proxy(self.bots.port)
+        marker = self.bots.path("ran")
+        db = os.path.join(self.bots.botssys, "jobqueue", "queue.db")
+        for suffix in ("", "-wal", "-shm"):
+            os.unlink(db + suffix)
+        with self.assertRaises(xmlrpc.client.Fault):
+            p.addjob(["/bin/sh", "-c", "touch %s; exec sleep 30" % marker], 5)
+        log = self.check_failure(server, [])
+        self.assertFalse(os.path.exists(marker), "a job answered with a fault ran")
+        self.assertNotIn("runs again at the next start", log)
+
 
 class LogDiskFull(jqtest.unittest.TestCase):
     """A full log disk: jobs ran with no record and one line on stderr.
