@@ -14,9 +14,10 @@
  * with a send() of its own, which wakes a keep-alive client up to eight
  * times per answer (measured: 20% of the throughput at 16 connections).
  *
- * A body is at most 1 MiB, and the bodies being parsed and answered at
- * once at most BODY_BUDGET bytes in all: a request that does not fit
- * waits for room, and gets HTTP 503 after BODY_WAIT_SECONDS.
+ * A body is at most 1 MiB, and the bodies being received, parsed and
+ * answered at once at most BODY_BUDGET bytes in all, counted from their
+ * first byte: a request whose bytes do not fit waits for room, and gets
+ * HTTP 503 after BODY_WAIT_SECONDS.
  *
  * A GET of the status paths (status.h) is answered before any of that;
  * with [jobqueue] status_listen a second Abyss server serves those GETs,
@@ -44,12 +45,19 @@
 #include "methods.h"
 #include "status.h"
 
-/* Bytes of request bodies being parsed and answered at once: 600 clients
- * sending 64 KiB each peaked at 283 MB before.  Parsing costs several
- * times the body, so this bounds that part to some tens of MB whatever the
- * clients do.  It is taken once the body has arrived, so a client that
- * sends its body slowly holds no one else up; parsing takes milliseconds. */
-#define BODY_BUDGET (4 * 1024 * 1024)
+/* Bytes of request bodies being received, parsed and answered at once.
+ * A body counts from its first byte, as its bytes arrive (500 clients
+ * each sending 1 MiB slowly held 511 MiB while the bodies were counted
+ * only once whole), until its answer is produced.  Parsing costs several
+ * times the body, so this bounds both parts whatever the clients do.  A
+ * request whose next bytes do not fit waits for room, and gets HTTP 503
+ * after BODY_WAIT_SECONDS. */
+#define BODY_BUDGET (8 * 1024 * 1024)
+/* Bodies over BODY_SMALL (Bots' own calls are a few hundred bytes) may
+ * hold at most BODY_BIG_SHARE of it in all: slow large bodies cannot
+ * take the room ordinary calls need. */
+#define BODY_SMALL (64 * 1024)
+#define BODY_BIG_SHARE (6 * 1024 * 1024)
 /* How long a request waits for room in BODY_BUDGET before its 503. */
 #define BODY_WAIT_SECONDS 10
 /* A body must have arrived this long after the headers' end: Abyss's
@@ -74,9 +82,10 @@ struct _JqRpc {
   JqDoor      *door;
   JqLog       *log;
   JqMethods   *methods;
-  GMutex       body_lock;      /* guards body_bytes */
+  GMutex       body_lock;      /* guards body_bytes, big_bytes */
   GCond        body_cond;      /* body_bytes went down */
   gsize        body_bytes;     /* of requests being read or parsed */
+  gsize        big_bytes;      /* of those, bodies over BODY_SMALL */
   gsize        answer_bytes;   /* of answers being written; body_lock */
   TServer      server;
   TChanSwitch *chan_switch;
@@ -145,6 +154,9 @@ set_cork (int fd, gboolean on)
     setsockopt (fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
+/* The rpc object of the request this Abyss thread serves. */
+static __thread JqRpc *serving;
+
 static void count_refusal (guint16 status);
 static gboolean drain_body (TSession *session);
 static gboolean xml_content_type (const char *type);
@@ -157,61 +169,101 @@ http_error (TSession *session, guint16 status, const char *explanation)
   ResponseError2 (session, explanation);
 }
 
-/* Reads exactly @len body bytes.  FALSE when the client went away or
- * stalled past the server's time-out (nothing to answer), and FALSE with
- * *@late set when the body was not there by BODY_DEADLINE_SECONDS. */
+/* Takes @n bytes of BODY_BUDGET (and of BODY_BIG_SHARE for a @big
+ * body), waiting until @deadline for room.  FALSE when there was none. */
 static gboolean
-read_body (TSession *session, char *buf, gsize len, gboolean *late)
+body_charge (JqRpc *rpc, gsize n, gboolean big, gint64 deadline)
 {
-  gint64 deadline = g_get_monotonic_time ()
-                    + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
-  gsize have = 0;
-  *late = FALSE;
-  while (have < len)
-    {
-      if (g_get_monotonic_time () > deadline)
-        {
-          *late = TRUE;
-          return FALSE;
-        }
-      const char *data = NULL;
-      size_t n = 0;
-      SessionGetReadData (session, len - have, &data, &n);
-      if (n > 0)
-        {
-          memcpy (buf + have, data, n);
-          have += n;
-        }
-      else if (!SessionRefillBuffer (session))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Takes @len bytes of BODY_BUDGET, waiting up to BODY_WAIT_SECONDS for
- * room.  FALSE when there was none. */
-static gboolean
-body_reserve (JqRpc *rpc, gsize len)
-{
-  gint64 deadline = g_get_monotonic_time ()
-                    + BODY_WAIT_SECONDS * G_USEC_PER_SEC;
   gboolean ok = TRUE;
   g_mutex_lock (&rpc->body_lock);
-  while (ok && rpc->body_bytes + len > BODY_BUDGET)
+  while (ok && (rpc->body_bytes + n > BODY_BUDGET
+                || (big && rpc->big_bytes + n > BODY_BIG_SHARE)))
     ok = g_cond_wait_until (&rpc->body_cond, &rpc->body_lock, deadline);
   if (ok)
-    rpc->body_bytes += len;
+    {
+      rpc->body_bytes += n;
+      rpc->big_bytes += big ? n : 0;
+    }
   g_mutex_unlock (&rpc->body_lock);
   return ok;
 }
 
 static void
-body_release (JqRpc *rpc, gsize len)
+body_release (JqRpc *rpc, gsize n, gboolean big)
 {
   g_mutex_lock (&rpc->body_lock);
-  rpc->body_bytes -= len;
+  rpc->body_bytes -= n;
+  rpc->big_bytes -= big ? n : 0;
   g_cond_broadcast (&rpc->body_cond);
   g_mutex_unlock (&rpc->body_lock);
+}
+
+typedef enum {
+  BODY_READ,      /* all there */
+  BODY_GONE,      /* the client went away or stalled: nothing to answer */
+  BODY_LATE,      /* not there by BODY_DEADLINE_SECONDS */
+  BODY_BUSY,      /* no room in BODY_BUDGET within BODY_WAIT_SECONDS */
+} BodyEnd;
+
+/* Reads exactly @len body bytes into @buf, each charged to BODY_BUDGET
+ * before it is stored; with @buf NULL they are read and dropped, which
+ * costs nothing.  On BODY_READ the caller holds @len bytes of the budget
+ * (body_release); otherwise none. */
+static BodyEnd
+read_body (JqRpc *rpc, TSession *session, char *buf, gsize len)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 deadline = now + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
+  gint64 room_deadline = now + BODY_WAIT_SECONDS * G_USEC_PER_SEC;
+  gboolean big = len > BODY_SMALL;
+  gsize have = 0;
+  BodyEnd end = BODY_READ;
+  while (have < len && end == BODY_READ)
+    {
+      const char *data = NULL;
+      size_t n = 0;
+      if (g_get_monotonic_time () > deadline)
+        {
+          end = BODY_LATE;
+          break;
+        }
+      SessionGetReadData (session, len - have, &data, &n);
+      if (n == 0)
+        end = SessionRefillBuffer (session) ? BODY_READ : BODY_GONE;
+      else if (buf != NULL && !body_charge (rpc, n, big, room_deadline))
+        end = BODY_BUSY;
+      else
+        {
+          if (buf != NULL)
+            memcpy (buf + have, data, n);
+          have += n;
+        }
+    }
+  if (end != BODY_READ && buf != NULL && have > 0)
+    body_release (rpc, have, big);
+  return end;
+}
+
+/* read_body(), and the answer when the body did not come: FALSE when
+ * the request is over (answered, or nobody left to answer). */
+static gboolean
+body_arrived (JqRpc *rpc, TSession *session, char *buf, gsize len)
+{
+  BodyEnd end = read_body (rpc, session, buf, len);
+  if (end == BODY_READ || end == BODY_GONE)
+    return end == BODY_READ;
+  /* The rest of the body must not be read as a request. */
+  const TRequestInfo *info = NULL;
+  SessionGetRequestInfo (session, &info);
+  ((TRequestInfo *) info)->keepalive = FALSE;
+  if (end == BODY_LATE)
+    http_error (session, 408, "The request body came too slowly.");
+  else
+    {
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+    }
+  return FALSE;
 }
 
 /* Takes @len bytes of ANSWER_BUDGET; FALSE when they do not fit beside
@@ -302,30 +354,17 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
       return;
     }
 
-  /* Untouched pages cost nothing: a body takes memory as it arrives. */
+  /* Untouched pages cost nothing: a body takes memory as it arrives, and
+   * read_body() charges each byte before it is stored. */
   g_autofree char *body = g_malloc (len + 1);
-  gboolean late = FALSE;
-  if (!read_body (session, body, len, &late))
-    {
-      if (late)   /* the rest of the body must not be read as a request */
-        {
-          ((TRequestInfo *) info)->keepalive = FALSE;
-          http_error (session, 408, "The request body came too slowly.");
-        }
-      return;                    /* else nobody left to answer */
-    }
+  if (!body_arrived (rpc, session, body, len))
+    return;
   body[len] = '\0';
   close_if_pipelined (session, info);
 
-  if (!body_reserve (rpc, len))
-    {
-      ResponseAddField (session, "Retry-After", "1");
-      http_error (session, 503, "The server is busy; try again.");
-      return;
-    }
   g_autoptr (GBytes) response = jq_methods_process (rpc->methods, body, len);
   g_clear_pointer (&body, g_free);
-  body_release (rpc, len);
+  body_release (rpc, len, len > BODY_SMALL);
   gsize size = 0;
   const char *data = g_bytes_get_data (response, &size);
   if (!answer_reserve (rpc, size))
@@ -434,21 +473,7 @@ drain_body (TSession *session)
   if (length != NULL
       && g_ascii_string_to_unsigned (length, 10, 1, JQ_RPC_MAX_BODY, &len,
                                      NULL))
-    {
-      g_autofree char *body = g_malloc (len);
-      gboolean late = FALSE;
-      if (!read_body (session, body, len, &late))
-        {
-          if (late)   /* the rest of the body must not be read as a request */
-            {
-              const TRequestInfo *info = NULL;
-              SessionGetRequestInfo (session, &info);
-              ((TRequestInfo *) info)->keepalive = FALSE;
-              http_error (session, 408, "The request body came too slowly.");
-            }
-          return FALSE;
-        }
-    }
+    return body_arrived (serving, session, NULL, len);
   return TRUE;
 }
 
@@ -490,8 +515,6 @@ xml_content_type (const char *type)
  * them); on the XML-RPC port and, when configured, on a port of their
  * own that serves nothing else. */
 
-/* The rpc object of the request this Abyss thread serves. */
-static __thread JqRpc *serving;
 
 static void
 count_refusal (guint16 status)

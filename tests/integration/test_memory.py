@@ -168,6 +168,65 @@ class Memory(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.isup(), 0)
 
 
+class SlowBodies(jqtest.ServerTestCase):
+
+    def test_bodies_count_from_their_first_byte(self):
+        """The attacker's way: many connections each send 1 MiB of body
+        slowly (all but its last byte; 500 of them grew the server by
+        511 MiB, a body counting only once whole).  Bodies count from
+        their first byte: the server takes no more of them than its body
+        budget (8 MiB), the rest wait and get 503, and an ordinary call
+        still gets through meanwhile."""
+        clients = 120
+        size = MB
+        head = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                b"Content-Length: %d\r\n\r\n" % size)
+        before = jqtest.vm_hwm_kib(self.server.pid)
+        socks, ended = [], []
+
+        def send(s):
+            try:
+                s.sendall(head + b"x" * (size - 1))
+            except OSError:
+                pass            # refused and closed: the server read no more
+            ended.append(s)
+
+        senders = []
+        try:
+            for _ in range(clients):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                # the kernel buffers hold little: the server must read the
+                # body for the send to end
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                s.settimeout(jqtest.DEADLINE)
+                s.connect(("127.0.0.1", self.bots.port))
+                socks.append(s)
+                senders.append(threading.Thread(target=send, args=(s,)))
+            for t in senders:
+                t.start()
+            # while the bodies arrive, Bots' own calls are answered
+            self.assertEqual(self.rpc.addjob(["bots-engine", "-cslow"], 5), 0)
+            for t in senders:
+                t.join(jqtest.DEADLINE * 2)
+            growth = (jqtest.vm_hwm_kib(self.server.pid) - before) * 1024
+            refused = 0
+            for s in socks:
+                s.setblocking(False)    # those taken in wait for their last byte
+                try:
+                    refused += s.recv(20).startswith(b"HTTP/1.1 503")
+                except OSError:
+                    pass
+        finally:
+            for s in socks:
+                s.close()
+        print("%d slow bodies of 1 MiB: peak grew %.1f MB, %d got 503"
+              % (clients, growth / MB, refused))
+        # the budget, and the connections' threads
+        self.assertLess(growth, 8 * MB + 24 * MB)
+        self.assertGreater(refused, 0)
+        self.assertEqual(self.rpc.isup(), 0)
+
+
 class WaitingCap(jqtest.ServerTestCase):
     jobqueue = {"max_waiting_bytes": "200000"}
 
