@@ -945,14 +945,41 @@ jq_message_parse_response (const char *xml, gsize len, GError **error)
 struct _JqMessageWriter {
   GString *out;      /* NULL while measuring */
   gsize    size;     /* bytes put so far */
+  JqMessageFlush flush;   /* streaming: takes each full buffer */
+  gpointer flush_data;
+  gboolean flushed;  /* a piece went out already */
+  gboolean gone;     /* flush failed: nothing more is kept */
 };
+
+/* Hands the buffer to the flush function and empties it. */
+static void
+flush_out (JqMessageWriter *w)
+{
+  if (!w->gone && !w->flush (w->out->str, w->out->len, w->flush_data))
+    w->gone = TRUE;
+  w->flushed = TRUE;
+  g_string_truncate (w->out, 0);
+}
 
 static void
 put_len (JqMessageWriter *w, const char *s, gsize n)
 {
-  if (w->out != NULL)
-    g_string_append_len (w->out, s, (gssize) n);
   w->size += n;
+  if (w->out == NULL)
+    return;
+  /* Streaming, the buffer never holds more than JQ_MESSAGE_FLUSH_BYTES:
+   * a long string goes out in pieces. */
+  while (w->flush != NULL && w->out->len + n >= JQ_MESSAGE_FLUSH_BYTES)
+    {
+      gsize part = JQ_MESSAGE_FLUSH_BYTES - w->out->len;
+      if (!w->gone)
+        g_string_append_len (w->out, s, (gssize) part);
+      flush_out (w);
+      s += part;
+      n -= part;
+    }
+  if (!w->gone)
+    g_string_append_len (w->out, s, (gssize) n);
 }
 
 void
@@ -1053,9 +1080,31 @@ put_response (JqMessageWriter *w, JqMessageWriteFunc write, gpointer data)
 }
 
 GBytes *
+jq_message_stream_response (JqMessageWriteFunc write, gpointer data,
+                            JqMessageFlush flush, gpointer flush_data)
+{
+  JqMessageWriter w = { g_string_sized_new (flush ? JQ_MESSAGE_FLUSH_BYTES
+                                                  : 4096),
+                        0, flush, flush_data, FALSE, FALSE };
+  put_response (&w, write, data);
+  if (!w.flushed)
+    return g_string_free_to_bytes (w.out);
+  if (w.out->len > 0)
+    flush_out (&w);
+  g_string_free (w.out, TRUE);
+  return NULL;
+}
+
+gboolean
+jq_message_writer_gone (const JqMessageWriter *w)
+{
+  return w->gone;
+}
+
+GBytes *
 jq_message_write_response (JqMessageWriteFunc write, gpointer data)
 {
-  JqMessageWriter w = { NULL, 0 };
+  JqMessageWriter w = { NULL, 0, NULL, NULL, FALSE, FALSE };
   put_response (&w, write, data);
   gsize size = w.size;
   w.out = g_string_sized_new (size + 1);

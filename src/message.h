@@ -41,6 +41,24 @@ typedef struct _JqMessageWriter JqMessageWriter;
 typedef void (*JqMessageWriteFunc) (JqMessageWriter *w, gpointer data);
 GBytes *jq_message_write_response (JqMessageWriteFunc write, gpointer data);
 
+/* Streaming an answer that may be large, in one pass: @write puts it
+ * (once) into a buffer that goes to @flush each time it holds
+ * JQ_MESSAGE_FLUSH_BYTES, so that the answer is never held whole.  When
+ * the whole answer stayed below that, @flush was never called and it is
+ * returned; otherwise every byte has gone to @flush (the last piece too)
+ * and NULL is returned.  With @flush NULL the answer is returned whole.
+ * @flush returns FALSE when the reader is gone: nothing more is kept, and
+ * @write may stop early (jq_message_writer_gone).  For answers whose
+ * parts are fetched while writing: @write is called once, not twice. */
+#define JQ_MESSAGE_FLUSH_BYTES (32 * 1024)
+typedef gboolean (*JqMessageFlush) (const char *data, gsize len,
+                                    gpointer user_data);
+GBytes *jq_message_stream_response (JqMessageWriteFunc write, gpointer data,
+                                    JqMessageFlush flush,
+                                    gpointer flush_data);
+/* TRUE once a flush failed: what is put is dropped. */
+gboolean jq_message_writer_gone (const JqMessageWriter *w);
+
 /* Literal markup, such as "<value><array><data>" or "</member>". */
 void jq_message_put (JqMessageWriter *w, const char *markup);
 /* <value><int> (or <i8> beyond 32 bits). */

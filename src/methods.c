@@ -42,9 +42,32 @@ struct _JqMethods {
   gboolean     stopping;
   gint         max_blocked;    /* wait() calls that may block at once; -1: any */
   guint        blocked;        /* wait() calls blocking now */
+  GMutex       history_lock;   /* guards histories */
+  GCond        history_cond;   /* histories went down */
+  guint        histories;      /* history answers being produced */
   GMutex       refusals_lock;  /* guards refusals: Abyss threads share it */
   JqLogLimit  *refusals;       /* "Refused request" lines, rate-limited */
 };
+
+/* Where a large answer goes (message.h): streamed to @flush when set,
+ * else returned whole in @bytes. */
+typedef struct {
+  GBytes        *bytes;     /* the whole answer, when it was not streamed */
+  JqMessageFlush flush;     /* nullable */
+  gpointer       flush_data;
+  gboolean       streamed;  /* every byte went to @flush */
+  gboolean       broken;    /* streamed, but cut short: the connection
+                             * must end without the answer's end */
+} Answer;
+
+/* listjobs fetches the queue from the loop in pages of at most this many
+ * jobs and this many bytes of tasks (one job at least), written before
+ * the next is fetched: an answer holds a page, never the whole queue. */
+#define LIST_PAGE_JOBS  256
+#define LIST_PAGE_BYTES (16 * 1024)
+/* history answers being produced at once: each holds its rows
+ * (JQ_METHODS_HISTORY_MAX_BYTES of texts at most); more wait. */
+#define HISTORY_AT_ONCE 2
 
 /* ---------------------------------------------------------- faults */
 
@@ -250,6 +273,7 @@ typedef struct {
   JqMethods  *m;
   GArray *jobs;       /* JobSnapshot */
   gboolean take;      /* getjob: remove the first */
+  JqQueueCursor cursor;   /* listjobs: where the last page ended */
 } ListCall;
 
 static void
@@ -277,7 +301,8 @@ list_on_loop (gpointer data)
         snapshot_add (c->jobs, job);
       return;
     }
-  g_autoptr (GPtrArray) list = jq_scheduler_listjobs (c->m->scheduler);
+  g_autoptr (GPtrArray) list = jq_scheduler_list_page (
+      c->m->scheduler, &c->cursor, LIST_PAGE_JOBS, LIST_PAGE_BYTES);
   g_array_set_size (c->jobs, 0);
   for (guint i = 0; i < list->len; i++)
     snapshot_add (c->jobs, list->pdata[i]);
@@ -435,29 +460,48 @@ method_submit (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
   return r;
 }
 
-/* listjobs' answer, written straight from the snapshot (message.h). */
+/* listjobs' answer, written page by page as the loop gives them: a
+ * page is written (and, streaming, sent) before the next is fetched. */
 static void
 write_list (JqMessageWriter *w, gpointer data)
 {
-  GArray *jobs = data;
+  ListCall *call = data;
   jq_message_put (w, "<value><array><data>");
-  for (guint i = 0; i < jobs->len; i++)
+  while (call->jobs->len > 0 && !jq_message_writer_gone (w))
     {
-      const JobSnapshot *snap = &g_array_index (jobs, JobSnapshot, i);
-      jq_message_put (w, "<value><array><data>");
-      jq_message_put_int (w, snap->priority);
-      jq_message_put_int (w, (gint64) snap->number);
-      jq_message_put_strings (w, jq_job_get_argv (snap->job));
-      jq_message_put (w, "</data></array></value>");
+      for (guint i = 0; i < call->jobs->len; i++)
+        {
+          const JobSnapshot *snap = &g_array_index (call->jobs, JobSnapshot,
+                                                    i);
+          jq_message_put (w, "<value><array><data>");
+          jq_message_put_int (w, snap->priority);
+          jq_message_put_int (w, (gint64) snap->number);
+          jq_message_put_strings (w, jq_job_get_argv (snap->job));
+          jq_message_put (w, "</data></array></value>");
+        }
+      /* The door closes when the server stops: the answer cannot be
+       * finished, and must not look finished. */
+      if (!jq_door_call (call->m->door, list_on_loop, call, NULL))
+        return;
     }
   jq_message_put (w, "</data></array></value>");
 }
 
+/* Writes @answer with @write: streamed when it is large and the caller
+ * can take it so, else whole. */
+static void
+stream_answer (Answer *answer, JqMessageWriteFunc write, gpointer data)
+{
+  answer->bytes = jq_message_stream_response (write, data, answer->flush,
+                                              answer->flush_data);
+  answer->streamed = answer->bytes == NULL;
+}
+
 static xmlrpc_value *
-list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, GBytes **answer)
+list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, Answer *answer)
 {
   g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
-  ListCall call = { m, jobs, take };
+  ListCall call = { m, jobs, take, { 0 } };
 
   g_array_set_clear_func (jobs, snapshot_clear);
   if (!through_door (env, m, list_on_loop, &call))
@@ -466,13 +510,20 @@ list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, GBytes **answer)
     return xmlrpc_int_new (env, 0);
   if (take)
     return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
-  *answer = jq_message_write_response (write_list, jobs);
+  stream_answer (answer, write_list, &call);
+  /* A page that could not be fetched left jobs in the array. */
+  answer->broken = answer->streamed && jobs->len > 0;
+  if (jobs->len > 0 && !answer->streamed)
+    {
+      g_clear_pointer (&answer->bytes, g_bytes_unref);
+      fault (env, "Exception", "the job queue server is shutting down");
+    }
   return NULL;
 }
 
 static xmlrpc_value *
 answer_listjobs (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
-                 GBytes **answer)
+                 Answer *answer)
 {
   return list_or_take (m, env, FALSE, answer);
 }
@@ -678,7 +729,7 @@ write_history (JqMessageWriter *w, gpointer data)
 
 static xmlrpc_value *
 answer_history (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
-                GBytes **answer)
+                Answer *answer)
 {
   int limit = 0;
   HistoryCall c = { m, 0, NULL };
@@ -687,10 +738,22 @@ answer_history (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
                          &limit))
     return NULL;
   c.limit = (guint) limit;
-  if (!through_door (env, m, history_on_loop, &c))
-    return NULL;
-  *answer = jq_message_write_response (write_history, c.rows);
-  g_array_unref (c.rows);
+  /* The rows are read whole (the journal gives no pages): only a few
+   * answers hold them at once. */
+  g_mutex_lock (&m->history_lock);
+  while (m->histories >= HISTORY_AT_ONCE)
+    g_cond_wait (&m->history_cond, &m->history_lock);
+  m->histories++;
+  g_mutex_unlock (&m->history_lock);
+  if (through_door (env, m, history_on_loop, &c))
+    {
+      stream_answer (answer, write_history, c.rows);
+      g_array_unref (c.rows);
+    }
+  g_mutex_lock (&m->history_lock);
+  m->histories--;
+  g_cond_signal (&m->history_cond);
+  g_mutex_unlock (&m->history_lock);
   return NULL;
 }
 
@@ -890,10 +953,11 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 
 typedef xmlrpc_value *(*MethodFunc) (JqMethods *m, xmlrpc_env *env,
                                      xmlrpc_value *params);
-/* A method whose answer can be large writes it itself into *@answer
- * (message.h) and returns NULL; a small answer may still be a value. */
+/* A method whose answer can be large writes or streams it itself into
+ * @answer (message.h) and returns NULL; a small answer may still be a
+ * value. */
 typedef xmlrpc_value *(*AnswerFunc) (JqMethods *m, xmlrpc_env *env,
-                                     xmlrpc_value *params, GBytes **answer);
+                                     xmlrpc_value *params, Answer *answer);
 
 static const struct {
   const char *name;
@@ -930,7 +994,7 @@ known_method (const char *name)
 
 static xmlrpc_value *
 dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
-          xmlrpc_value *params, GBytes **answer)
+          xmlrpc_value *params, Answer *answer)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
     {
@@ -956,7 +1020,9 @@ dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
 }
 
 GBytes *
-jq_methods_process (JqMethods *m, const char *body, gsize len)
+jq_methods_process_streamed (JqMethods *m, const char *body, gsize len,
+                             JqMessageFlush flush, gpointer flush_data,
+                             gboolean *broken)
 {
   g_autoptr (GError) error = NULL;
   xmlrpc_env env;
@@ -964,7 +1030,7 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
   g_autofree char *name = NULL;
   g_autoptr (xmlrpc_value) params = NULL;
   g_autoptr (xmlrpc_value) result = NULL;
-  GBytes *answer = NULL;      /* written by the method itself */
+  Answer answer = { NULL, flush, flush_data, FALSE, FALSE };
 
   if (len > JQ_METHODS_MAX_BODY)
     g_set_error (&error, JQ_ERROR, JQ_ERROR_PARSE, "request body of %"
@@ -991,13 +1057,24 @@ jq_methods_process (JqMethods *m, const char *body, gsize len)
   if (m->status != NULL)
     jq_metrics_count_call (jq_status_get_metrics (m->status),
                            known_method (name), env.fault_occurred);
-  GBytes *response = answer != NULL && !env.fault_occurred
-    ? g_steal_pointer (&answer)
-    : serialize (result, env.fault_occurred ? &env : NULL);
-  if (answer != NULL)
-    g_bytes_unref (answer);
+  if (broken != NULL)
+    *broken = answer.broken;
+  GBytes *response = NULL;
+  if (answer.streamed)
+    ;                           /* every byte went to @flush */
+  else if (answer.bytes != NULL && !env.fault_occurred)
+    response = g_steal_pointer (&answer.bytes);
+  else
+    response = serialize (result, env.fault_occurred ? &env : NULL);
+  g_clear_pointer (&answer.bytes, g_bytes_unref);
   xmlrpc_env_clean (&env);
   return response;
+}
+
+GBytes *
+jq_methods_process (JqMethods *m, const char *body, gsize len)
+{
+  return jq_methods_process_streamed (m, body, len, NULL, NULL, NULL);
 }
 
 void
@@ -1028,6 +1105,8 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   g_mutex_init (&m->ended_lock);
   g_cond_init (&m->ended_cond);
   m->max_blocked = -1;
+  g_mutex_init (&m->history_lock);
+  g_cond_init (&m->history_cond);
   g_mutex_init (&m->refusals_lock);
   m->refusals = jq_log_limit_new (log, "refused requests",
                                   REFUSALS_BURST, REFUSALS_WINDOW_S);
@@ -1060,6 +1139,8 @@ jq_methods_free (JqMethods *m)
   jq_scheduler_set_ended_hook (m->scheduler, NULL, NULL);
   jq_log_limit_free (m->refusals);
   g_mutex_clear (&m->refusals_lock);
+  g_mutex_clear (&m->history_lock);
+  g_cond_clear (&m->history_cond);
   g_mutex_clear (&m->ended_lock);
   g_cond_clear (&m->ended_cond);
   g_free (m);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "status.h"
+#include "message.h"
 
 /* Largest request body accepted. */
 #define JQ_METHODS_MAX_BODY   (1024 * 1024)
@@ -41,6 +42,17 @@ void jq_methods_set_status (JqMethods *m, JqStatus *status);
 /* Answers one request body with the XML of its response: a methodResponse
  * or a fault (code 1, as Python's server gives).  Never fails. */
 GBytes *jq_methods_process (JqMethods *m, const char *body, gsize len);
+
+/* The same, writing a large answer (listjobs, history) as it is produced
+ * instead of whole: each JQ_MESSAGE_FLUSH_BYTES of it goes to @flush
+ * (message.h) as it is ready, the loop giving listjobs the queue page by
+ * page.  Returns the answer when it stayed below that and @flush was
+ * never called; otherwise NULL, every byte having gone to @flush, and
+ * *@broken (nullable) TRUE when the answer was cut short (the server
+ * stopping): the connection must end without it being finished. */
+GBytes *jq_methods_process_streamed (JqMethods *m, const char *body,
+                                     gsize len, JqMessageFlush flush,
+                                     gpointer flush_data, gboolean *broken);
 
 /* wait() calls give their answer now, and later ones at once. */
 void jq_methods_stop (JqMethods *m);

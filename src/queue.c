@@ -1,9 +1,11 @@
 /* The waiting jobs.
  *
- * A binary min-heap ordered by (priority, head flag, job number) gives
- * O(log n) insert, pop, removal and re-prioritisation; every job knows its
- * heap index so that it can be found and moved without a search.  Two hash
- * tables index the heap: argv -> job for Bots' duplicate rule, and
+ * A balanced tree (GSequence) ordered by (priority, head flag, job
+ * number) gives O(log n) insert, pop, removal and re-prioritisation, and
+ * walking in run order from any place: a listing can go on page by page
+ * from where it stopped (jq_queue_list_page).  Every job knows its place
+ * in the tree so that it can be found and moved without a search.  Two
+ * hash tables index it: argv -> job for Bots' duplicate rule, and
  * number -> job for removal by number. */
 #include "queue.h"
 
@@ -14,13 +16,14 @@ struct _JqJob {
   guint64 number;       /* > 0, unique for the life of the queue */
   int     priority;     /* lower runs first */
   gboolean at_head;     /* restored job: before all others of its priority */
-  guint   heap_index;   /* position in the heap; valid while waiting */
+  GSequenceIter *place; /* in the run order; valid while waiting */
   gint64  queued_us;    /* wall clock, unix microseconds */
   char  **argv;
 };
 
 struct _JqQueue {
-  GPtrArray  *heap;        /* JqJob*, owns one reference each */
+  GSequence  *order;       /* JqJob*, the queue's reference each */
+  guint       count;
   GHashTable *by_argv;     /* argv (owned by the job) -> JqJob* */
   GHashTable *by_number;   /* &job->number -> JqJob* */
   guint64     next_number;
@@ -87,11 +90,19 @@ JqQueue *
 jq_queue_new (void)
 {
   JqQueue *q = g_new0 (JqQueue, 1);
-  q->heap = g_ptr_array_new_with_free_func ((GDestroyNotify) jq_job_unref);
+  q->order = g_sequence_new (NULL);   /* its references: unref_all */
   q->by_argv = g_hash_table_new (argv_hash, argv_equal);
   q->by_number = g_hash_table_new (g_int64_hash, g_int64_equal);
   q->next_number = 1;
   return q;
+}
+
+static void
+unref_all (JqQueue *q)
+{
+  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
+  for (; !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
+    jq_job_unref (g_sequence_get (it));
 }
 
 void
@@ -99,9 +110,10 @@ jq_queue_free (JqQueue *q)
 {
   if (q == NULL)
     return;
+  unref_all (q);
   g_hash_table_unref (q->by_argv);
   g_hash_table_unref (q->by_number);
-  g_ptr_array_unref (q->heap);
+  g_sequence_free (q->order);
   g_free (q);
 }
 
@@ -117,98 +129,31 @@ runs_before (const JqJob *a, const JqJob *b)
 }
 
 static int
-compare_run_order (gconstpointer pa, gconstpointer pb)
+compare_jobs (gconstpointer pa, gconstpointer pb, gpointer unused)
 {
-  const JqJob *a = *(JqJob *const *) pa, *b = *(JqJob *const *) pb;
+  const JqJob *a = pa, *b = pb;
   return runs_before (a, b) ? -1 : runs_before (b, a) ? 1 : 0;
-}
-
-static inline JqJob *
-heap_at (const JqQueue *q, guint i)
-{
-  return g_ptr_array_index (q->heap, i);
-}
-
-static void
-heap_set (JqQueue *q, guint i, JqJob *job)
-{
-  q->heap->pdata[i] = job;
-  job->heap_index = i;
-}
-
-static void
-sift_up (JqQueue *q, guint i)
-{
-  JqJob *job = heap_at (q, i);
-  while (i > 0)
-    {
-      guint parent = (i - 1) / 2;
-      if (!runs_before (job, heap_at (q, parent)))
-        break;
-      heap_set (q, i, heap_at (q, parent));
-      i = parent;
-    }
-  heap_set (q, i, job);
-}
-
-static void
-sift_down (JqQueue *q, guint i)
-{
-  JqJob *job = heap_at (q, i);
-  guint n = q->heap->len;
-  for (;;)
-    {
-      guint child = 2 * i + 1;
-      if (child >= n)
-        break;
-      if (child + 1 < n && runs_before (heap_at (q, child + 1),
-                                        heap_at (q, child)))
-        child++;
-      if (!runs_before (heap_at (q, child), job))
-        break;
-      heap_set (q, i, heap_at (q, child));
-      i = child;
-    }
-  heap_set (q, i, job);
-}
-
-/* Restores heap order around @i after its job's key changed. */
-static void
-heap_fix (JqQueue *q, guint i)
-{
-  if (i > 0 && runs_before (heap_at (q, i), heap_at (q, (i - 1) / 2)))
-    sift_up (q, i);
-  else
-    sift_down (q, i);
 }
 
 static void
 insert (JqQueue *q, JqJob *job)
 {
-  g_ptr_array_add (q->heap, job);
-  job->heap_index = q->heap->len - 1;
-  sift_up (q, job->heap_index);
+  job->place = g_sequence_insert_sorted (q->order, job, compare_jobs, NULL);
+  q->count++;
   g_hash_table_insert (q->by_argv, job->argv, job);
   g_hash_table_insert (q->by_number, &job->number, job);
   q->bytes += jq_queue_task_bytes ((const char *const *) job->argv);
 }
 
-/* Takes job at heap index @i out of the queue; returns its reference. */
+/* Takes @job out of the queue; returns its reference. */
 static JqJob *
-take (JqQueue *q, guint i)
+take (JqQueue *q, JqJob *job)
 {
-  JqJob *job = heap_at (q, i);
-  JqJob *last = heap_at (q, q->heap->len - 1);
-
   g_hash_table_remove (q->by_argv, job->argv);
   g_hash_table_remove (q->by_number, &job->number);
   q->bytes -= jq_queue_task_bytes ((const char *const *) job->argv);
-  g_ptr_array_steal_index_fast (q->heap, q->heap->len - 1);
-  if (job != last)
-    {
-      heap_set (q, i, last);
-      heap_fix (q, i);
-    }
+  q->count--;
+  g_sequence_remove (g_steal_pointer (&job->place));
   return job;
 }
 
@@ -226,7 +171,7 @@ jq_queue_add (JqQueue *q, const char *const *argv, int priority,
   else if (job != NULL)
     {
       job->priority = priority;
-      heap_fix (q, job->heap_index);
+      g_sequence_sort_changed (job->place, compare_jobs, NULL);
       result = JQ_ADD_PRIORITY_CHANGED;
     }
   else
@@ -253,16 +198,24 @@ jq_queue_restore (JqQueue *q, JqJob *job, gboolean at_head)
   return TRUE;
 }
 
+static JqJob *
+first (const JqQueue *q)
+{
+  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
+  return g_sequence_iter_is_end (it) ? NULL : g_sequence_get (it);
+}
+
 JqJob *
 jq_queue_pop (JqQueue *q)
 {
-  return q->heap->len == 0 ? NULL : take (q, 0);
+  JqJob *job = first (q);
+  return job == NULL ? NULL : take (q, job);
 }
 
 JqJob *
 jq_queue_peek (const JqQueue *q)
 {
-  return q->heap->len == 0 ? NULL : heap_at (q, 0);
+  return first (q);
 }
 
 JqJob *
@@ -277,7 +230,7 @@ jq_queue_remove (JqQueue *q, guint64 number)
   JqJob *job = jq_queue_lookup (q, number);
   if (job == NULL)
     return FALSE;
-  jq_job_unref (take (q, job->heap_index));
+  jq_job_unref (take (q, job));
   return TRUE;
 }
 
@@ -288,58 +241,76 @@ jq_queue_set_priority (JqQueue *q, guint64 number, int priority)
   if (job == NULL)
     return FALSE;
   job->priority = priority;
-  heap_fix (q, job->heap_index);
+  g_sequence_sort_changed (job->place, compare_jobs, NULL);
   return TRUE;
+}
+
+/* Up to @limit jobs from @it on, in run order, until their tasks take
+ * @max_bytes (at least one job). */
+static GPtrArray *
+list_from (GSequenceIter *it, guint limit, gsize max_bytes)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) jq_job_unref);
+  gsize bytes = 0;
+  for (; !g_sequence_iter_is_end (it) && list->len < limit
+         && (list->len == 0 || bytes < max_bytes);
+       it = g_sequence_iter_next (it))
+    {
+      JqJob *job = g_sequence_get (it);
+      bytes += jq_queue_task_bytes ((const char *const *) job->argv);
+      g_ptr_array_add (list, jq_job_ref (job));
+    }
+  return list;
 }
 
 GPtrArray *
 jq_queue_list (const JqQueue *q)
 {
-  GPtrArray *list = g_ptr_array_new_full (q->heap->len,
-                                          (GDestroyNotify) jq_job_unref);
-  for (guint i = 0; i < q->heap->len; i++)
-    g_ptr_array_add (list, jq_job_ref (heap_at (q, i)));
-  g_ptr_array_sort (list, compare_run_order);
-  return list;
+  return list_from (g_sequence_get_begin_iter (q->order), G_MAXUINT,
+                    G_MAXSIZE);
 }
 
-/* The heap's root is the first job; the next one is always a child of a
- * job already taken.  So the first @limit come from walking the heap
- * best-first with a frontier of at most @limit + 1 candidates: the rest
- * of the heap is never looked at. */
 GPtrArray *
 jq_queue_list_first (const JqQueue *q, guint limit)
 {
-  GPtrArray *list = g_ptr_array_new_full (MIN (limit, q->heap->len),
-                                          (GDestroyNotify) jq_job_unref);
-  g_autoptr (GArray) frontier = g_array_new (FALSE, FALSE, sizeof (guint));
-  guint root = 0;
-  if (q->heap->len > 0)
-    g_array_append_val (frontier, root);
-  while (list->len < limit && frontier->len > 0)
+  return list_from (g_sequence_get_begin_iter (q->order), limit,
+                    G_MAXSIZE);
+}
+
+GPtrArray *
+jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor, guint limit,
+                    gsize max_bytes)
+{
+  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
+  if (cursor->begun)
     {
-      guint best = 0;
-      for (guint i = 1; i < frontier->len; i++)
-        if (runs_before (heap_at (q, g_array_index (frontier, guint, i)),
-                         heap_at (q, g_array_index (frontier, guint, best))))
-          best = i;
-      guint at = g_array_index (frontier, guint, best);
-      g_array_remove_index_fast (frontier, best);
-      g_ptr_array_add (list, jq_job_ref (heap_at (q, at)));
-      for (guint child = 2 * at + 1; child <= 2 * at + 2; child++)
-        if (child < q->heap->len)
-          g_array_append_val (frontier, child);
+      /* The place right after the last job listed, whether it is still
+       * there or not. */
+      JqJob key = { .priority = cursor->priority, .at_head = cursor->at_head,
+                    .number = cursor->number };
+      it = g_sequence_search (q->order, &key, compare_jobs, NULL);
     }
-  return list;
+  GPtrArray *page = list_from (it, limit, max_bytes);
+  if (page->len > 0)
+    {
+      const JqJob *last = page->pdata[page->len - 1];
+      *cursor = (JqQueueCursor) { TRUE, last->priority, last->at_head,
+                                  last->number };
+    }
+  return page;
 }
 
 guint
 jq_queue_clear (JqQueue *q)
 {
-  guint n = q->heap->len;
+  guint n = q->count;
   g_hash_table_remove_all (q->by_argv);
   g_hash_table_remove_all (q->by_number);
-  g_ptr_array_set_size (q->heap, 0);
+  unref_all (q);
+  g_sequence_remove_range (g_sequence_get_begin_iter (q->order),
+                           g_sequence_get_end_iter (q->order));
+  q->count = 0;
   q->bytes = 0;
   return n;
 }
@@ -368,7 +339,7 @@ jq_queue_has_task (const JqQueue *q, const char *const *argv)
 guint
 jq_queue_count (const JqQueue *q)
 {
-  return q->heap->len;
+  return q->count;
 }
 
 guint64

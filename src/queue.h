@@ -67,8 +67,27 @@ gboolean jq_queue_set_priority (JqQueue *q, guint64 number, int priority);
 GPtrArray *jq_queue_list (const JqQueue *q);
 
 /* The first @limit waiting jobs in run order, as jq_queue_list() gives
- * them, without looking at the others: O(limit^2), whatever the count. */
+ * them, without looking at the others: O(limit + log n). */
 GPtrArray *jq_queue_list_first (const JqQueue *q, guint limit);
+
+/* Where a listing in pages stopped: right after the last job it gave,
+ * by that job's place in the run order (which stays a place when the job
+ * leaves).  Start with all zero. */
+typedef struct {
+  gboolean begun;
+  int      priority;
+  gboolean at_head;
+  guint64  number;
+} JqQueueCursor;
+
+/* The next page of a listing in run order: up to @limit jobs after
+ * @cursor, fewer once their tasks take @max_bytes (one at least), as new
+ * references; moves @cursor past them.  Empty at the end.  O(page +
+ * log n).  Between pages the queue may change: a job added after the
+ * cursor's place comes in a later page, one that left does not, one
+ * whose priority changed may be given at both places or at neither. */
+GPtrArray *jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor,
+                               guint limit, gsize max_bytes);
 
 /* Drops every waiting job; returns how many. */
 guint jq_queue_clear (JqQueue *q);

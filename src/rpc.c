@@ -65,11 +65,14 @@
  * held its connection for days, and 30 of them every connection a
  * descriptor limit of 128 allows.  HTTP 408 and the connection closed. */
 #define BODY_DEADLINE_SECONDS 20
-/* Bytes of answers being written at once.  An answer is built whole
- * before it is written, and a client that does not read keeps it: 20
- * such clients asking listjobs of 60 MB held 1.2 GB.  An answer that does
- * not fit beside those being written gets HTTP 503 at once (waiting would
- * keep it built); one answer alone always fits. */
+/* Bytes of answers built whole being written at once: a client that
+ * does not read keeps its answer (20 such clients asking listjobs of
+ * 60 MB held 1.2 GB).  listjobs and history are streamed (see
+ * "streaming" below) and hold one piece; what is still built whole is
+ * small (other methods, faults) or bounded (status.json, the metrics,
+ * the page).  An answer that does not fit beside those being written
+ * gets HTTP 503 at once (waiting would keep it built); one answer alone
+ * always fits. */
 #define ANSWER_BUDGET (64 * 1024 * 1024)
 /* A client that takes nothing of its answer for this long is dropped, and
  * the answer freed (SO_SNDTIMEO on the connection's socket). */
@@ -207,15 +210,17 @@ typedef enum {
 
 /* Reads exactly @len body bytes into @buf, each charged to BODY_BUDGET
  * before it is stored; with @buf NULL they are read and dropped, which
- * costs nothing.  On BODY_READ the caller holds @len bytes of the budget
- * (body_release); otherwise none. */
+ * costs nothing.  When the budget has no room within BODY_WAIT_SECONDS,
+ * the rest is read and dropped too (BODY_BUSY): the client then gets its
+ * 503 on a connection in order, not a reset.  On BODY_READ the caller
+ * holds @len bytes of the budget (body_release); otherwise none. */
 static BodyEnd
 read_body (JqRpc *rpc, TSession *session, char *buf, gsize len)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 deadline = now + BODY_DEADLINE_SECONDS * G_USEC_PER_SEC;
   gint64 room_deadline = now + BODY_WAIT_SECONDS * G_USEC_PER_SEC;
-  gboolean big = len > BODY_SMALL;
+  gboolean big = len > BODY_SMALL, busy = FALSE;
   gsize have = 0;
   BodyEnd end = BODY_READ;
   while (have < len && end == BODY_READ)
@@ -231,7 +236,12 @@ read_body (JqRpc *rpc, TSession *session, char *buf, gsize len)
       if (n == 0)
         end = SessionRefillBuffer (session) ? BODY_READ : BODY_GONE;
       else if (buf != NULL && !body_charge (rpc, n, big, room_deadline))
-        end = BODY_BUSY;
+        {
+          body_release (rpc, have, big);
+          buf = NULL;                   /* the rest is dropped */
+          busy = TRUE;
+          have += n;
+        }
       else
         {
           if (buf != NULL)
@@ -239,6 +249,8 @@ read_body (JqRpc *rpc, TSession *session, char *buf, gsize len)
           have += n;
         }
     }
+  if (end == BODY_READ && busy)
+    end = BODY_BUSY;
   if (end != BODY_READ && buf != NULL && have > 0)
     body_release (rpc, have, big);
   return end;
@@ -252,17 +264,17 @@ body_arrived (JqRpc *rpc, TSession *session, char *buf, gsize len)
   BodyEnd end = read_body (rpc, session, buf, len);
   if (end == BODY_READ || end == BODY_GONE)
     return end == BODY_READ;
+  if (end == BODY_BUSY)   /* read to its end: the connection goes on */
+    {
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return FALSE;
+    }
   /* The rest of the body must not be read as a request. */
   const TRequestInfo *info = NULL;
   SessionGetRequestInfo (session, &info);
   ((TRequestInfo *) info)->keepalive = FALSE;
-  if (end == BODY_LATE)
-    http_error (session, 408, "The request body came too slowly.");
-  else
-    {
-      ResponseAddField (session, "Retry-After", "1");
-      http_error (session, 503, "The server is busy; try again.");
-    }
+  http_error (session, 408, "The request body came too slowly.");
   return FALSE;
 }
 
@@ -314,6 +326,113 @@ close_if_pipelined (TSession *session, const TRequestInfo *info)
     ((TRequestInfo *) info)->keepalive = FALSE;
 }
 
+/* ---------------------------------------------------------- streaming
+ * A large answer (listjobs, history) is written as it is produced, in
+ * pieces of JQ_MESSAGE_FLUSH_BYTES (methods.h): chunked to an HTTP/1.1
+ * client, to an HTTP/1.0 one (Python 2's xmlrpclib) up to the close.
+ * Each piece is sent before the next is produced, so a connection holds
+ * one piece, and a client that reads slowly slows its own answer only;
+ * one that takes nothing for ANSWER_SEND_SECONDS is dropped. */
+
+typedef struct {
+  TSession *session;
+  gboolean  started;    /* the headers went out */
+  int       fd;         /* the connection's socket, corked; -1: unknown */
+} Stream;
+
+/* Whether the request line ends in HTTP/1.0 (or 0.9): no chunks. */
+static gboolean
+before_http11 (const TRequestInfo *info)
+{
+  const char *line = info->requestline;
+  const char *version = line != NULL ? strrchr (line, '/') : NULL;
+  return version == NULL || strncmp (version, "/1.0", 4) == 0
+         || strncmp (version, "/0.", 3) == 0;
+}
+
+static gboolean
+stream_piece (const char *data, gsize len, gpointer user_data)
+{
+  Stream *st = user_data;
+  if (!st->started)
+    {
+      const TRequestInfo *info = NULL;
+      SessionGetRequestInfo (st->session, &info);
+      st->started = TRUE;
+      st->fd = connection_socket (st->session);
+      set_cork (st->fd, TRUE);
+      set_send_timeout (st->fd, ANSWER_SEND_SECONDS);
+      ResponseStatus (st->session, 200);
+      ResponseContentType (st->session, "text/xml");
+      if (before_http11 (info))   /* the answer ends with the connection */
+        ((TRequestInfo *) info)->keepalive = FALSE;
+      ResponseChunked (st->session);
+      ResponseWriteStart (st->session);
+      gboolean ok = ResponseWriteBody (st->session, data,
+                                       (xmlrpc_uint32_t) len);
+      /* Corked, a client with a small window would get a piece per
+       * 200 ms (the kernel's cork timer): the headers and the first
+       * piece together, the rest as it comes. */
+      set_cork (st->fd, FALSE);
+      return ok;
+    }
+  return ResponseWriteBody (st->session, data, (xmlrpc_uint32_t) len);
+}
+
+/* After the last piece: the answer's end, or, when it was cut short, a
+ * close without it (a client must not take a part for the whole). */
+static void
+stream_end (Stream *st, gboolean broken)
+{
+  const TRequestInfo *info = NULL;
+  SessionGetRequestInfo (st->session, &info);
+  if (broken)
+    {
+      ((TRequestInfo *) info)->keepalive = FALSE;
+      if (st->fd >= 0)
+        shutdown (st->fd, SHUT_RDWR);
+    }
+  else
+    ResponseWriteEnd (st->session);
+  set_send_timeout (st->fd, 0);
+}
+
+/* Writes an answer built whole (@response, which it takes), under the
+ * answer budget. */
+static void
+write_whole (JqRpc *rpc, TSession *session, const TRequestInfo *info,
+             GBytes *response)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (response, &size);
+  if (!answer_reserve (rpc, size))
+    {
+      g_bytes_unref (response);
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return;
+    }
+  /* Only keep-alive clients wait between segments, and only big answers
+   * are worth a send time-out; a small one-shot answer is not worth the
+   * look-up. */
+  gboolean big = size >= ANSWER_BIG;
+  int fd = info->keepalive || big ? connection_socket (session) : -1;
+  set_cork (fd, TRUE);
+  if (big)
+    set_send_timeout (fd, ANSWER_SEND_SECONDS);
+  ResponseStatus (session, 200);
+  ResponseContentType (session, "text/xml");
+  ResponseContentLength (session, size);
+  ResponseWriteStart (session);
+  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
+  ResponseWriteEnd (session);
+  if (big)
+    set_send_timeout (fd, 0);
+  set_cork (fd, FALSE);
+  g_bytes_unref (response);
+  answer_release (rpc, size);
+}
+
 static void
 handle_http (void *user_data, TSession *session, abyss_bool *handled)
 {
@@ -362,37 +481,18 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   body[len] = '\0';
   close_if_pipelined (session, info);
 
-  g_autoptr (GBytes) response = jq_methods_process (rpc->methods, body, len);
+  Stream stream = { session, FALSE, -1 };
+  gboolean broken = FALSE;
+  g_autoptr (GBytes) response = jq_methods_process_streamed (
+      rpc->methods, body, len, stream_piece, &stream, &broken);
   g_clear_pointer (&body, g_free);
   body_release (rpc, len, len > BODY_SMALL);
-  gsize size = 0;
-  const char *data = g_bytes_get_data (response, &size);
-  if (!answer_reserve (rpc, size))
+  if (response == NULL)
     {
-      g_clear_pointer (&response, g_bytes_unref);
-      ResponseAddField (session, "Retry-After", "1");
-      http_error (session, 503, "The server is busy; try again.");
+      stream_end (&stream, broken);
       return;
     }
-  /* Only keep-alive clients wait between segments, and only big answers
-   * are worth a send time-out; a small one-shot answer is not worth the
-   * look-up. */
-  gboolean big = size >= ANSWER_BIG;
-  int fd = info->keepalive || big ? connection_socket (session) : -1;
-  set_cork (fd, TRUE);
-  if (big)
-    set_send_timeout (fd, ANSWER_SEND_SECONDS);
-  ResponseStatus (session, 200);
-  ResponseContentType (session, "text/xml");
-  ResponseContentLength (session, size);
-  ResponseWriteStart (session);
-  ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
-  ResponseWriteEnd (session);
-  if (big)
-    set_send_timeout (fd, 0);
-  set_cork (fd, FALSE);
-  g_clear_pointer (&response, g_bytes_unref);
-  answer_release (rpc, size);
+  write_whole (rpc, session, info, g_steal_pointer (&response));
 }
 
 /* ---------------------------------------------------------- browsers
@@ -555,8 +655,17 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
     }
   gsize size = 0;
   const char *data = g_bytes_get_data (body, &size);
-  int fd = info->keepalive ? connection_socket (session) : -1;
+  if (!answer_reserve (rpc, size))
+    {
+      ResponseAddField (session, "Retry-After", "1");
+      http_error (session, 503, "The server is busy; try again.");
+      return TRUE;
+    }
+  gboolean big = size >= ANSWER_BIG;
+  int fd = info->keepalive || big ? connection_socket (session) : -1;
   set_cork (fd, TRUE);
+  if (big)
+    set_send_timeout (fd, ANSWER_SEND_SECONDS);
   ResponseStatus (session, 200);
   ResponseContentType (session, type);
   ResponseContentLength (session, size);
@@ -571,7 +680,10 @@ serve_status (JqRpc *rpc, TSession *session, const TRequestInfo *info)
   if (info->method != m_head)
     ResponseWriteBody (session, data, (xmlrpc_uint32_t) size);
   ResponseWriteEnd (session);
+  if (big)
+    set_send_timeout (fd, 0);
   set_cork (fd, FALSE);
+  answer_release (rpc, size);
   return TRUE;
 }
 

@@ -435,6 +435,13 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
 }
 
 GPtrArray *
+jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor, guint limit,
+                        gsize max_bytes)
+{
+  return jq_queue_list_page (s->queue, cursor, limit, max_bytes);
+}
+
+GPtrArray *
 jq_scheduler_listjobs (JqScheduler *s)
 {
   return jq_queue_list (s->queue);

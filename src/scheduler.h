@@ -67,6 +67,10 @@ JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
 /* The waiting jobs in run order (new array of references). */
 GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
 
+/* The same in pages, from where @cursor stopped (jq_queue_list_page). */
+GPtrArray *jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor,
+                                   guint limit, gsize max_bytes);
+
 /* Removes the next waiting job and hands it to the caller (transfer
  * full), or NULL when nothing waits. */
 JqJob *jq_scheduler_getjob (JqScheduler *s);

@@ -288,6 +288,19 @@ check_same (JqQueue *q, GArray *m, char ***pool)
       for (guint i = 0; i < first->len; i++)
         assert_ptr_equal (first->pdata[i], list->pdata[i]);
     }
+  /* Pages of an unchanged queue give the whole list once, in order. */
+  JqQueueCursor cursor = { 0 };
+  guint at = 0;
+  for (;;)
+    {
+      g_autoptr (GPtrArray) page = jq_queue_list_page (q, &cursor, 7,
+                                                       G_MAXSIZE);
+      if (page->len == 0)
+        break;
+      for (guint i = 0; i < page->len; i++)
+        assert_ptr_equal (page->pdata[i], list->pdata[at++]);
+    }
+  assert_int_equal (at, list->len);
 }
 
 static void
@@ -429,6 +442,38 @@ test_million_waiting (void **state)
   assert_int_equal (jq_queue_count (q), 0);
 }
 
+/* A listing in pages goes on from the place of the last job it gave,
+ * whatever happened to that job meanwhile; a page stops at its byte
+ * bound, after one job at least. */
+static void
+test_list_in_pages (void **state)
+{
+  JqQueue *q = *state;
+  guint64 a = add (q, TASK ("a"), 5, JQ_ADD_ADDED);
+  guint64 b = add (q, TASK ("bb"), 5, JQ_ADD_ADDED);
+  guint64 c = add (q, TASK ("ccc"), 5, JQ_ADD_ADDED);
+  guint64 d = add (q, TASK ("d"), 9, JQ_ADD_ADDED);
+  JqQueueCursor cursor = { 0 };
+  g_autoptr (GPtrArray) one = jq_queue_list_page (q, &cursor, 2, G_MAXSIZE);
+  assert_int_equal (one->len, 2);
+  assert_int_equal (jq_job_get_number (one->pdata[1]), b);
+  assert_true (jq_queue_remove (q, b));         /* the cursor's own job */
+  guint64 e = add (q, TASK ("e"), 1, JQ_ADD_ADDED);   /* before the place */
+  guint64 f = add (q, TASK ("f"), 7, JQ_ADD_ADDED);   /* after it */
+  g_autoptr (GPtrArray) two = jq_queue_list_page (q, &cursor, 10, 1);
+  assert_int_equal (two->len, 1);               /* "ccc" alone is over 1 */
+  assert_int_equal (jq_job_get_number (two->pdata[0]), c);
+  g_autoptr (GPtrArray) three = jq_queue_list_page (q, &cursor, 10,
+                                                    G_MAXSIZE);
+  assert_int_equal (three->len, 2);
+  assert_int_equal (jq_job_get_number (three->pdata[0]), f);
+  assert_int_equal (jq_job_get_number (three->pdata[1]), d);
+  g_autoptr (GPtrArray) end = jq_queue_list_page (q, &cursor, 10, G_MAXSIZE);
+  assert_int_equal (end->len, 0);
+  (void) a;
+  (void) e;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -443,6 +488,7 @@ main (int argc, char **argv)
     T (test_remove_and_lookup),
     T (test_set_priority),
     T (test_list_in_run_order),
+    T (test_list_in_pages),
     T (test_clear),
     T (test_restore_at_head),
     T (test_restore_refuses_clashes),
