@@ -25,25 +25,40 @@ get_uint (const JqIni *ini, const char *section, const char *key,
   return TRUE;
 }
 
-/* [jobqueue] max_waiting_bytes: the waiting tasks' bytes at most (the
- * server keeps them in memory); 0 is no cap. */
-#define MAX_WAITING_DEFAULT (256 * 1024 * 1024)
+/* [jobqueue] max_waiting_bytes: what the waiting jobs cost in memory at
+ * most (jq_queue_job_cost, measured); max_waiting_jobs: how many may
+ * wait.  0 is no cap.  doc/reliability.md derives the worst cases. */
+#define MAX_WAITING_DEFAULT (64 * 1024 * 1024)
+#define MAX_WAITING_JOBS_DEFAULT 100000
+
+static gboolean
+get_cap (const JqIni *ini, const char *key, gint64 fallback, gint64 max,
+         const char *unit, guint64 *out, GError **error)
+{
+  gint64 v;
+  if (!jq_ini_get_int (ini, "jobqueue", key, fallback, &v, error))
+    return FALSE;
+  if (v < 0 || v > max)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] %s = %" G_GINT64_FORMAT
+                   " is out of range (0 for no cap, or %s)", key, v, unit);
+      return FALSE;
+    }
+  *out = (guint64) v;
+  return TRUE;
+}
 
 static gboolean
 get_max_waiting (const JqIni *ini, JqConfig *c, GError **error)
 {
-  gint64 v;
-  if (!jq_ini_get_int (ini, "jobqueue", "max_waiting_bytes",
-                       MAX_WAITING_DEFAULT, &v, error))
+  guint64 jobs = 0;
+  if (!get_cap (ini, "max_waiting_bytes", MAX_WAITING_DEFAULT, G_MAXINT64,
+                "bytes", &c->max_waiting_bytes, error)
+      || !get_cap (ini, "max_waiting_jobs", MAX_WAITING_JOBS_DEFAULT,
+                   G_MAXUINT, "jobs", &jobs, error))
     return FALSE;
-  if (v < 0)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
-                   "[jobqueue] max_waiting_bytes = %" G_GINT64_FORMAT
-                   " is out of range (0 for no cap, or bytes)", v);
-      return FALSE;
-    }
-  c->max_waiting_bytes = (guint64) v;
+  c->max_waiting_jobs = (guint) jobs;
   return TRUE;
 }
 

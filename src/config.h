@@ -40,7 +40,8 @@ typedef struct {
   guint      port;             /* 1..65535 */
   char      *bind;             /* address to listen on; 127.0.0.1 */
   guint      nr_threads;       /* jobs run at once, >= 1 */
-  guint64    max_waiting_bytes; /* waiting tasks' bytes at most; 0: no cap */
+  guint64    max_waiting_bytes; /* waiting jobs' cost at most; 0: no cap */
+  guint      max_waiting_jobs;  /* waiting jobs at most; 0: no cap */
   char     **authorized_tasks; /* extra programs; may hold "*" */
   gboolean   kill_jobs_in_timeout;
   gboolean   log_console;

@@ -391,7 +391,8 @@ add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
   if (ok && call.code == JQ_ADDJOB_FULL)
     {
       xmlrpc_env_set_fault (env, 1, "The queue is full ([jobqueue] "
-                            "max_waiting_bytes): job not added.");
+                            "max_waiting_jobs or max_waiting_bytes): job "
+                            "not added.");
       return FALSE;
     }
   return ok;

@@ -142,7 +142,7 @@ insert (JqQueue *q, JqJob *job)
   q->count++;
   g_hash_table_insert (q->by_argv, job->argv, job);
   g_hash_table_insert (q->by_number, &job->number, job);
-  q->bytes += jq_queue_task_bytes ((const char *const *) job->argv);
+  q->bytes += jq_queue_job_cost ((const char *const *) job->argv);
 }
 
 /* Takes @job out of the queue; returns its reference. */
@@ -151,7 +151,7 @@ take (JqQueue *q, JqJob *job)
 {
   g_hash_table_remove (q->by_argv, job->argv);
   g_hash_table_remove (q->by_number, &job->number);
-  q->bytes -= jq_queue_task_bytes ((const char *const *) job->argv);
+  q->bytes -= jq_queue_job_cost ((const char *const *) job->argv);
   q->count--;
   g_sequence_remove (g_steal_pointer (&job->place));
   return job;
@@ -322,6 +322,16 @@ jq_queue_task_bytes (const char *const *argv)
   for (; *argv != NULL; argv++)
     n += strlen (*argv) + 1;
   return n;
+}
+
+gsize
+jq_queue_job_cost (const char *const *argv)
+{
+  gsize n = 0;
+  for (const char *const *a = argv; *a != NULL; a++)
+    n++;
+  return JQ_QUEUE_JOB_COST + JQ_QUEUE_ARG_COST * n
+         + jq_queue_task_bytes (argv);
 }
 
 gsize

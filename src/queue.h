@@ -94,9 +94,18 @@ guint jq_queue_clear (JqQueue *q);
 
 guint jq_queue_count (const JqQueue *q);
 
-/* Bytes of the waiting tasks' arguments (each with its NUL); what
- * [jobqueue] max_waiting_bytes bounds. */
+/* What a waiting job costs in memory beyond its arguments' bytes: the
+ * job, its place in the tree, its two index entries, and per argument
+ * its pointer and allocation.  Measured (20,000 waiting jobs, RSS): 345
+ * bytes each for 34 bytes of two arguments, 1,347 for 1,024. */
+#define JQ_QUEUE_JOB_COST 320
+#define JQ_QUEUE_ARG_COST 32
+
+/* What the waiting jobs cost in memory (jq_queue_job_cost of each);
+ * what [jobqueue] max_waiting_bytes bounds. */
 gsize jq_queue_get_bytes (const JqQueue *q);
+gsize jq_queue_job_cost (const char *const *argv);
+/* The task's arguments' bytes, each with its NUL. */
 gsize jq_queue_task_bytes (const char *const *argv);
 /* Whether this very task waits (addjob would not add a job). */
 gboolean jq_queue_has_task (const JqQueue *q, const char *const *argv);

@@ -386,14 +386,20 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   /* Waiting tasks are kept in memory and every listjobs answers them
    * all: their total is bounded.  A task already waiting adds nothing. */
   guint64 cap = s->config->max_waiting_bytes;
-  if (cap > 0
-      && jq_queue_get_bytes (s->queue) + jq_queue_task_bytes (argv) > cap
-      && !jq_queue_has_task (s->queue, argv))
+  guint cap_jobs = s->config->max_waiting_jobs;
+  gboolean over_bytes = cap > 0 && jq_queue_get_bytes (s->queue)
+                                   + jq_queue_job_cost (argv) > cap;
+  gboolean over_jobs = cap_jobs > 0
+                       && jq_queue_count (s->queue) >= cap_jobs;
+  if ((over_bytes || over_jobs) && !jq_queue_has_task (s->queue, argv))
     {
       limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
-                                      "Queue full (max_waiting_bytes %"
-                                      G_GUINT64_FORMAT "), not added: %s",
-                                      cap, task));
+                                      "Queue full (%s %" G_GUINT64_FORMAT
+                                      "), not added: %s",
+                                      over_jobs ? "max_waiting_jobs"
+                                                : "max_waiting_bytes",
+                                      over_jobs ? (guint64) cap_jobs : cap,
+                                      task));
       return JQ_ADDJOB_FULL;
     }
 

@@ -288,6 +288,47 @@ class SlowBodies(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.isup(), 0)
 
 
+class WaitingJobsCap(jqtest.ServerTestCase):
+    jobqueue = {"max_waiting_jobs": "50"}
+
+    def test_jobs_added_until_max_waiting_jobs(self):
+        """The attacker's way: one client added 8,300 tiny jobs a second,
+        each costing about 16 times the argument bytes that were charged.
+        Past [jobqueue] max_waiting_jobs addjob gets a fault, nothing is
+        added, and the log says which cap; the charge is what a job
+        really costs, so tiny jobs no longer slip under max_waiting_bytes."""
+        self.rpc.pause()
+        for i in range(50):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "-c%d" % i], 5), 0)
+        for i in range(50, 60):
+            with self.assertRaises(xmlrpc.client.Fault) as caught:
+                self.rpc.addjob(["bots-engine", "-c%d" % i], 5)
+            self.assertIn("max_waiting_jobs", caught.exception.faultString)
+        self.assertEqual(self.rpc.addjob(["bots-engine", "-c0"], 5), 4)   # a duplicate still
+        self.assertEqual(len(self.rpc.listjobs()), 50)
+        self.assertIn("Queue full (max_waiting_jobs 50)", self.bots.log())
+
+
+class WaitingCostCap(jqtest.ServerTestCase):
+    jobqueue = {"max_waiting_bytes": "100000", "max_waiting_jobs": "0"}
+
+    def test_tiny_jobs_are_charged_their_real_cost(self):
+        """100,000 bytes held 10,000 jobs of 10 argument bytes (3.4 MB of
+        memory); charged what a job costs (about 340 bytes), fewer than
+        300 fit."""
+        self.rpc.pause()
+        added = 0
+        for i in range(400):
+            try:
+                self.rpc.addjob(["bots-engine", "%05d" % i], 5)
+                added += 1
+            except xmlrpc.client.Fault as e:
+                self.assertIn("max_waiting_bytes", e.faultString)
+                break
+        self.assertLess(added, 300)
+        self.assertGreater(added, 200)
+
+
 class WaitingCap(jqtest.ServerTestCase):
     jobqueue = {"max_waiting_bytes": "200000"}
 
