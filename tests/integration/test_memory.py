@@ -329,6 +329,89 @@ class WaitingCostCap(jqtest.ServerTestCase):
         self.assertGreater(added, 200)
 
 
+class WorstCaseAtOnce(jqtest.ServerTestCase):
+    """doc/reliability.md, issue 19: with the default configuration the
+    server stays under 450 MiB whatever clients do."""
+
+    BOUND = 450 * MB
+
+    def test_every_budget_at_once(self):
+        """The queue filled to the default max_waiting_bytes (64 MiB of
+        cost, in 64 KiB tasks of "&"), then at once: 100 listjobs that
+        read nothing (each answer 330 MB), 60 bodies of 1 MiB sent slowly,
+        32 status.json that read nothing; the peak resident memory
+        (VmHWM) stays under the bound the documentation states.  (40
+        listjobs over 7 MB of tasks alone grew the old server by
+        883 MiB.)"""
+        self.rpc.pause()
+        added = 0
+        proxies = [self.server.proxy() for _ in range(4)]
+        full = threading.Event()
+
+        def fill(k):
+            nonlocal added
+            i = k
+            while not full.is_set():
+                try:
+                    proxies[k].addjob(["bots-engine", "%06d" % i + "&" * 65000], 5)
+                    added += 1
+                except xmlrpc.client.Fault:
+                    full.set()
+                i += 4
+        fillers = [threading.Thread(target=fill, args=(k,)) for k in range(4)]
+        for t in fillers:
+            t.start()
+        for t in fillers:
+            t.join()
+        for p in proxies:
+            p("close")()
+        self.assertGreater(added, 900)
+        listjobs = xmlrpc.client.dumps((), "listjobs").encode()
+        post = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                b"Content-Length: %d\r\n\r\n")
+        socks = []
+
+        def connect(rcvbuf=None, sndbuf=None):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if sndbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+            s.settimeout(jqtest.DEADLINE)
+            s.connect(("127.0.0.1", self.bots.port))
+            socks.append(s)
+            return s
+        try:
+            readers = [connect(rcvbuf=4096) for _ in range(100)]
+            for s in readers:
+                s.sendall(post % len(listjobs) + listjobs)
+            bodies = [connect(sndbuf=4096) for _ in range(60)]
+            senders = [threading.Thread(target=lambda s=s: self.send_quietly(
+                s, post % MB + b"x" * (MB - 1))) for s in bodies]
+            for t in senders:
+                t.start()
+            scrapers = [connect(rcvbuf=4096) for _ in range(32)]
+            for s in scrapers:
+                s.sendall(b"GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            for s in readers + scrapers:   # every answer has begun
+                ready, _, _ = select.select([s], [], [], jqtest.DEADLINE)
+                self.assertTrue(ready, "no answer")
+            self.assertEqual(self.rpc.isup(), 0)
+            peak = jqtest.vm_hwm_kib(self.server.pid) * 1024
+        finally:
+            for s in socks:
+                s.close()
+        print("every budget at once: %d jobs waiting, peak %.1f MB" % (added, peak / MB))
+        self.assertLess(peak, self.BOUND)
+
+    @staticmethod
+    def send_quietly(s, data):
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+
+
 class WaitingCap(jqtest.ServerTestCase):
     jobqueue = {"max_waiting_bytes": "200000"}
 
