@@ -172,8 +172,11 @@ class Bench:
                     while b"\r\n\r\n" not in data:
                         data += s.recv(65536)
                     head, rest = data.split(b"\r\n\r\n", 1)
-                    length = int([h.split(b":")[1] for h in head.split(b"\r\n")
-                                  if h.lower().startswith(b"content-length:")][0])
+                    lengths = [int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")]
+                    # a streamed answer (chunked) has none: it ends with the
+                    # connection, as this request does not keep it alive
+                    length = lengths[0] if lengths else float("inf")
                     while len(rest) < length:
                         chunk = s.recv(1 << 20)
                         if not chunk:

@@ -46,6 +46,7 @@ struct _JqScheduler {
   gboolean        holding;     /* in a door batch: launches wait for its
                                 * commit (jq_scheduler_hold_launches) */
   GArray         *held_added;  /* guint64: jobs added while holding */
+  gboolean        launch_held; /* a launch was asked for while holding */
   gboolean        journal_failed; /* memory and journal parted */
 };
 
@@ -308,8 +309,12 @@ static void
 launch_next (JqScheduler *s)
 {
   /* A job left running by a crashed server counts as running. */
+  if (s->holding)
+    {
+      s->launch_held = TRUE;    /* jq_scheduler_release_launches does it */
+      return;
+    }
   while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
-         && !s->holding
          && s->ops->count (s->runner) < s->config->nr_threads
          && (s->gate == NULL || s->gate (s->gate_data)))
     {
@@ -711,6 +716,7 @@ void
 jq_scheduler_hold_launches (JqScheduler *s)
 {
   s->holding = TRUE;
+  s->launch_held = FALSE;
   g_array_set_size (s->held_added, 0);
 }
 
@@ -729,6 +735,11 @@ jq_scheduler_release_launches (JqScheduler *s, gboolean saved)
       return;
     }
   g_array_set_size (s->held_added, 0);
+  /* Read-only batches (listjobs pages, status scrapes) asked for none:
+   * no second transaction for them. */
+  if (!s->launch_held)
+    return;
+  s->launch_held = FALSE;
   jq_journal_begin (s->journal);
   launch_next (s);
   jq_journal_commit (s->journal, NULL);
