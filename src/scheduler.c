@@ -737,9 +737,12 @@ jq_scheduler_release_launches (JqScheduler *s, gboolean saved)
   g_array_set_size (s->held_added, 0);
   /* Read-only batches (listjobs pages, status scrapes) asked for none:
    * no second transaction for them. */
-  if (!s->launch_held)
-    return;
+  gboolean could = s->launch_held && !s->paused && !s->stopping
+                   && jq_queue_count (s->queue) > 0
+                   && s->ops->count (s->runner) < s->config->nr_threads;
   s->launch_held = FALSE;
+  if (!could)         /* no slot, or nothing waits: nothing to write */
+    return;
   jq_journal_begin (s->journal);
   launch_next (s);
   jq_journal_commit (s->journal, NULL);
