@@ -1,6 +1,10 @@
 /* Leadership of a cluster of servers on one PostgreSQL journal.
  *
- * The lease is one row (bots_jobqueue.lease: holder, term, expires),
+ * Its tables are its own (lease, members, and cluster_meta for their
+ * format), beside the store's (store-pg.c), which it never reads: the
+ * store's health and what a failed transaction lost come through
+ * journal.h.  The lease is one row (bots_jobqueue.lease: holder, term,
+ * expires),
  * judged by the database's clock only, so hosts' clocks need not agree.
  * Every eighth of the lease each server beats (members.heartbeat); the
  * leader renews its lease, the others try to take it, which succeeds once
@@ -39,9 +43,6 @@
 
 #include "error.h"
 #include "pgconn.h"
-#include "pgjournal.h"
-
-#define RECONNECT_US (1 * G_USEC_PER_SEC)
 
 struct _JqCluster {
   PGconn      *conn;
@@ -58,8 +59,7 @@ struct _JqCluster {
   gboolean     leading;
   gint64       term;          /* ours while leading */
   gint64       renewed_us;    /* monotonic, when the last good renewal was sent */
-  gboolean     down;          /* connection lost; said once */
-  gint64       last_attempt_us;
+  JqPgLink     link;          /* lost, said once; reconnects */
   gint64       started_us;    /* wall clock */
   char        *leader;        /* as last read; NULL: none */
   gint64       leader_term;
@@ -80,7 +80,7 @@ may_launch (gpointer data)
   return c->leading
          && g_get_monotonic_time () < c->renewed_us
                                       + (gint64) c->lease_ms * 1000 / 2
-         && jq_pgjournal_is_healthy (c->journal);
+         && jq_journal_is_healthy (c->journal);
 }
 
 static void
@@ -97,7 +97,7 @@ step_down (JqCluster *c, const char *why)
                       c->term, why, running > 0
                       ? "; its running job is ended and runs again on the "
                         "leader" : "");
-  jq_scheduler_abandon_running (c->scheduler);
+  jq_scheduler_yield (c->scheduler);
 }
 
 static gboolean
@@ -146,10 +146,20 @@ on_readable (int fd, GIOCondition condition, gpointer data)
 static void
 check_connection (JqCluster *c)
 {
-  if (PQstatus (c->conn) == CONNECTION_OK || c->down)
-    return;
-  c->down = TRUE;
-  c->last_attempt_us = g_get_monotonic_time ();
+  jq_pgconn_check (c->conn, &c->link);
+}
+
+/* The link's news, said once each. */
+static void
+say_link (const JqPgLink *link, gboolean back, gpointer data)
+{
+  JqCluster *c = data;
+  if (back)
+    {
+      jq_log_write (c->log, JQ_LOG_WARNING,
+                    "Cluster: connected to %s again.", c->description);
+      return;
+    }
   g_clear_handle_id (&c->watch_id, g_source_remove);
   g_autofree char *text = jq_pgconn_error_text (c->conn, NULL);
   jq_log_write (c->log, JQ_LOG_ERROR,
@@ -157,45 +167,24 @@ check_connection (JqCluster *c)
                 c->description, text);
 }
 
-/* Session settings and LISTEN; FALSE with @why. */
+/* Session settings and LISTEN (a JqPgSetup). */
 static gboolean
-setup (JqCluster *c, char **why)
+setup (PGconn *conn, gpointer data)
 {
+  JqCluster *c = data;
   g_autofree char *sql = g_strdup_printf (
       "SET statement_timeout = %u; SET client_min_messages = warning; "
-      "LISTEN " JQ_PGJOURNAL_CHANNEL, MAX (c->lease_ms / 8, 100));
-  PGresult *r = PQexec (c->conn, sql);
+      "LISTEN " JQ_PG_CHANNEL, MAX (c->lease_ms / 8, 100));
+  PGresult *r = PQexec (conn, sql);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
-  if (!ok && why != NULL)
-    *why = jq_pgconn_error_text (c->conn, r);
   PQclear (r);
   if (ok)
     {
       g_clear_handle_id (&c->watch_id, g_source_remove);
-      c->watch_id = g_unix_fd_add (PQsocket (c->conn), G_IO_IN | G_IO_HUP
+      c->watch_id = g_unix_fd_add (PQsocket (conn), G_IO_IN | G_IO_HUP
                                    | G_IO_ERR, on_readable, c);
     }
   return ok;
-}
-
-static gboolean
-ensure_connected (JqCluster *c)
-{
-  if (PQstatus (c->conn) == CONNECTION_OK)
-    return TRUE;
-  check_connection (c);
-  gint64 now = g_get_monotonic_time ();
-  if (now - c->last_attempt_us < RECONNECT_US)
-    return FALSE;
-  c->last_attempt_us = now;
-  PQreset (c->conn);
-  jq_pgconn_quiet (c->conn);
-  if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, NULL))
-    return FALSE;
-  c->down = FALSE;
-  jq_log_write (c->log, JQ_LOG_WARNING, "Cluster: connected to %s again.",
-                c->description);
-  return TRUE;
 }
 
 static PGresult *
@@ -258,7 +247,7 @@ try_to_lead (JqCluster *c)
                 G_GINT64_FORMAT "): it launches the jobs.", c->member,
                 c->term);
   g_autoptr (GError) error = NULL;
-  if (!jq_scheduler_take_over (c->scheduler, &error))
+  if (!jq_scheduler_lead (c->scheduler, &error))
     jq_log_write (c->log, JQ_LOG_ERROR, "Cluster: taking over: %s",
                   error->message);
 }
@@ -317,7 +306,7 @@ static gboolean
 on_tick (gpointer data)
 {
   JqCluster *c = data;
-  if (ensure_connected (c))
+  if (jq_pgconn_ensure (c->conn, &c->link))
     {
       if (c->leading)
         renew (c);
@@ -338,6 +327,61 @@ on_tick (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The cluster's own tables, format CLUSTER_VERSION (row schema_version
+ * of bots_jobqueue.cluster_meta), made by the first server under the
+ * schema lock.  A change means bumping CLUSTER_VERSION and upgrading
+ * older tables here, as the store does with its own (store-pg.c). */
+#define CLUSTER_VERSION 1
+
+static const char cluster_tables_sql[] =
+  "CREATE SCHEMA IF NOT EXISTS bots_jobqueue;"
+  "CREATE TABLE IF NOT EXISTS bots_jobqueue.lease ("
+  "  id integer PRIMARY KEY CHECK (id = 1), holder text NOT NULL,"
+  "  term bigint NOT NULL, expires timestamptz NOT NULL,"
+  "  since timestamptz NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS bots_jobqueue.members ("
+  "  name text PRIMARY KEY, heartbeat timestamptz NOT NULL,"
+  "  pid integer, started timestamptz);"
+  "CREATE TABLE IF NOT EXISTS bots_jobqueue.cluster_meta ("
+  "  key text PRIMARY KEY, value bigint NOT NULL);"
+  "INSERT INTO bots_jobqueue.cluster_meta (key, value)"
+  "  VALUES ('schema_version', " G_STRINGIFY (CLUSTER_VERSION) ")"
+  "  ON CONFLICT (key) DO NOTHING;"
+  "SELECT value FROM bots_jobqueue.cluster_meta"
+  "  WHERE key = 'schema_version'";
+
+static gboolean
+create_tables (JqCluster *c, GError **error)
+{
+  PGresult *r = PQexec (c->conn, "BEGIN; SELECT pg_advisory_xact_lock ("
+                        JQ_PG_LOCK_CLASS ", " JQ_PG_LOCK_SCHEMA ")");
+  gboolean ok = PQresultStatus (r) == PGRES_TUPLES_OK;
+  if (ok)
+    {
+      PQclear (r);
+      r = PQexec (c->conn, cluster_tables_sql);
+      ok = PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1;
+    }
+  gint64 version = ok ? g_ascii_strtoll (PQgetvalue (r, 0, 0), NULL, 10) : 0;
+  if (!ok)
+    {
+      g_autofree char *text = jq_pgconn_error_text (c->conn, r);
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot create the cluster's tables on %s: %s",
+                   c->description, text);
+    }
+  else if (version > CLUSTER_VERSION)
+    g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                 "the cluster's tables on %s were made by a newer "
+                 "bots-jobqueue (format %" G_GINT64_FORMAT ", this one knows "
+                 "%d); they were left untouched", c->description, version,
+                 CLUSTER_VERSION);
+  PQclear (r);
+  ok = ok && version <= CLUSTER_VERSION;
+  PQclear (PQexec (c->conn, ok ? "COMMIT" : "ROLLBACK"));
+  return ok;
+}
+
 JqCluster *
 jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
                 JqJournal *journal, JqScheduler *scheduler, JqLog *log,
@@ -345,7 +389,7 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
 {
   JqCluster *c = g_new0 (JqCluster, 1);
   c->dsn = g_strdup (dsn);
-  c->description = jq_pgjournal_describe_dsn (dsn);
+  c->description = jq_pgconn_describe (dsn);
   c->member = g_strdup (member);
   c->lease_ms = MAX (lease_ms, 200);
   c->journal = journal;
@@ -354,15 +398,19 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   c->started_us = g_get_real_time ();
   c->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
   g_array_set_clear_func (c->members, member_clear);
-  c->conn = jq_pgjournal_connect (dsn, "bots-jobqueue lease", c->lease_ms);
-  g_autofree char *why = NULL;
-  if (PQstatus (c->conn) != CONNECTION_OK || !setup (c, &why))
+  c->link = (JqPgLink) { .setup = setup, .say = say_link, .data = c };
+  c->conn = jq_pgconn_connect (dsn, "bots-jobqueue lease", c->lease_ms);
+  if (PQstatus (c->conn) != CONNECTION_OK || !setup (c->conn, c))
     {
-      g_autofree char *text = why ? g_strdup (why)
-                                  : jq_pgconn_error_text (c->conn, NULL);
+      g_autofree char *text = jq_pgconn_error_text (c->conn, NULL);
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
                    "cannot connect to %s for the cluster's lease: %s",
                    c->description, text);
+      jq_cluster_free (c);
+      return NULL;
+    }
+  if (!create_tables (c, error))
+    {
       jq_cluster_free (c);
       return NULL;
     }
@@ -388,7 +436,7 @@ jq_cluster_journal_failed (JqCluster *c)
    * and the next lead (this server's too, at its next beat once it can
    * write) starts over from what the database holds.  A failed add is
    * only its caller's fault: the job that runs goes on. */
-  if (c != NULL && jq_pgjournal_lost_a_move (c->journal))
+  if (c != NULL && jq_journal_lost_a_move (c->journal))
     step_down (c, "a job's start or end could not be written to the "
                "journal");
 }

@@ -35,7 +35,7 @@ struct _JqMethods {
   JqLog       *log;
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
-  JqCluster   *cluster;        /* nullable: a shared PostgreSQL queue */
+  JqCluster   *cluster;        /* nullable: who leads a shared queue */
   GMutex       ended_lock;     /* guards the five below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
@@ -574,7 +574,8 @@ status_on_loop (gpointer data)
   c->paused = jq_scheduler_get_paused (s);
   c->totals = jq_scheduler_get_totals (s);
   c->journal = jq_scheduler_is_durable (s);
-  c->cluster = c->m->cluster ? jq_cluster_info (c->m->cluster) : NULL;
+  c->cluster = jq_scheduler_is_shared (s) && c->m->cluster != NULL
+               ? jq_cluster_info (c->m->cluster) : NULL;
 }
 
 /* Leader, term and each member's last heartbeat (no connection string:

@@ -1,10 +1,10 @@
-/* A build without libpq: the PostgreSQL journal and the cluster are
+/* A build without libpq: the PostgreSQL store and the cluster are
  * refused with a message saying why, and nothing else changes. */
 #include "build-config.h"
 
 #include "cluster.h"
 #include "error.h"
-#include "pgjournal.h"
+#include "store-pg.h"
 
 #define NO_LIBPQ "this bots-jobqueueserver was built without PostgreSQL " \
   "support (configure found no libpq, or was given --without-libpq: " \
@@ -12,29 +12,11 @@
   "postgresql cannot be used"
 
 JqJournal *
-jq_pgjournal_open (const char *dsn, const char *member, guint lease_ms,
-                   JqLog *log, GError **error)
+jq_store_pg_open (const char *dsn, const char *member, guint lease_ms,
+                  JqLog *log, GError **error)
 {
   g_set_error_literal (error, JQ_ERROR, JQ_ERROR_CONFIG, NO_LIBPQ);
   return NULL;
-}
-
-char *
-jq_pgjournal_describe_dsn (const char *dsn)
-{
-  return g_strdup ("PostgreSQL");
-}
-
-gboolean
-jq_pgjournal_is_healthy (JqJournal *journal)
-{
-  return FALSE;
-}
-
-gboolean
-jq_pgjournal_lost_a_move (JqJournal *journal)
-{
-  return FALSE;
 }
 
 JqCluster *

@@ -733,10 +733,10 @@ jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
   jq_methods_set_status (rpc->methods, status);
 }
 
-void
-jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster)
+JqMethods *
+jq_rpc_get_methods (JqRpc *rpc)
 {
-  jq_methods_set_cluster (rpc->methods, cluster);
+  return rpc->methods;
 }
 
 void

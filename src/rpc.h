@@ -10,7 +10,6 @@
 #include "log.h"
 #include "methods.h"
 #include "scheduler.h"
-#include "cluster.h"
 #include "status.h"
 
 /* Largest request body accepted. */
@@ -53,8 +52,8 @@ GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
  * before listening. */
 void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
 
-/* status() also shows @cluster's leader and members (nullable). */
-void jq_rpc_set_cluster (JqRpc *rpc, JqCluster *cluster);
+/* The methods it serves (borrowed), for wiring them before listening. */
+JqMethods *jq_rpc_get_methods (JqRpc *rpc);
 
 /* Binds @address:@port: the descriptor, or -1 and sets @error (a numeric
  * address is needed; the port may be taken).  Separate from serving so

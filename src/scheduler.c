@@ -14,7 +14,8 @@ struct _JqScheduler {
   const JqRunnerOps *ops;      /* the runner's seam */
   gpointer        runner;
   JqClock         clock;       /* wall clock, unix microseconds */
-  JqJournal      *journal;     /* NULL: nothing is kept */
+  JqJournal      *journal;     /* never NULL: the null store keeps nothing */
+  JqJournal      *own_journal; /* the null store made for a NULL journal */
   JqReporter     *reporter;
   JqTaskPolicy   *policy;      /* what may run, and where */
   JqLogLimit     *refusals;    /* refused tasks: a client sets the pace */
@@ -38,11 +39,11 @@ struct _JqScheduler {
   guint           retry_id;    /* launching again after a shortage */
   guint           retry_ms;    /* the next back-off; 0 after a start */
   guint           retry_first_ms; /* the first back-off */
-  JqLaunchGate    gate;        /* shared queue: may this server launch? */
+  JqLaunchGate    gate;        /* nullable: may this server launch? */
   gpointer        gate_data;
   GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
   gboolean        taking_over; /* recovery of another server's jobs */
-  gboolean        sync_failed; /* a reload's changes did not apply */
+  gboolean        sync_failed; /* a resync's changes did not apply */
   gboolean        holding;     /* in a door batch: launches wait for its
                                 * commit (jq_scheduler_hold_launches) */
   GArray         *held_added;  /* guint64: jobs added while holding */
@@ -57,6 +58,8 @@ struct _JqScheduler {
 #define RETRY_MAX_MS   (30 * 1000)
 
 static void launch_next (JqScheduler *s);
+static void begin (JqScheduler *s);
+static gboolean may_launch (JqScheduler *s);
 
 static void
 observe (JqScheduler *s, JqEvent event)
@@ -137,7 +140,7 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
                             .result = result });
   /* The next job starts first (the launch gap is what matters); both
    * changes then commit together. */
-  jq_journal_begin (s->journal);
+  begin (s);
   launch_next (s);
   if (s->terminating)
     {
@@ -147,7 +150,7 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
       jq_log_write (s->log, JQ_LOG_WARNING,
                     "Job %" G_GUINT64_FORMAT " was stopped with the server; "
                     "%s", jq_job_get_number (job),
-                    s->journal == NULL
+                    !jq_journal_is_durable (s->journal)
                       ? "without a journal (durability none) nothing "
                         "runs it again."
                       : s->journal_failed
@@ -204,7 +207,8 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   JqScheduler *s = g_new0 (JqScheduler, 1);
   s->config = config;
   s->log = log;
-  s->journal = journal;
+  s->own_journal = journal == NULL ? jq_journal_open_none () : NULL;
+  s->journal = journal != NULL ? journal : s->own_journal;
   s->ops = ops;
   s->clock = clock;
   s->retry_first_ms = RETRY_FIRST_MS;
@@ -217,7 +221,7 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         NULL);
   g_queue_init (&s->ended_order);
-  s->paused = jq_journal_get_flag (journal, "paused");
+  s->paused = jq_journal_get_flag (s->journal, "paused");
   s->queue = jq_queue_new ();
   JqTaskPolicySettings policy = {
     .authorized = (const char *const *) config->authorized_tasks,
@@ -316,7 +320,7 @@ launch_next (JqScheduler *s)
     }
   while (s->orphans == 0 && !s->stopping && !s->paused && s->retry_id == 0
          && s->ops->count (s->runner) < s->config->nr_threads
-         && (s->gate == NULL || s->gate (s->gate_data)))
+         && may_launch (s))
     {
       g_autoptr (JqJob) job = jq_queue_pop (s->queue);
       if (job == NULL)
@@ -548,17 +552,17 @@ gboolean
 jq_scheduler_recover (JqScheduler *s, GError **error)
 {
   guint64 next = 1;
-  jq_journal_begin (s->journal);
+  begin (s);
   gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
   jq_queue_set_next_number (s->queue, next);
   if (!jq_journal_commit (s->journal, ok ? error : NULL) || !ok)
     return FALSE;
-  if (s->journal != NULL)
+  if (jq_journal_is_durable (s->journal))
     jq_log_write (s->log, JQ_LOG_STARTINFO,
                   "Journal %s: %u waiting job(s) recovered; next job number "
                   "%" G_GUINT64_FORMAT ".", jq_journal_get_path (s->journal),
                   jq_queue_count (s->queue), next);
-  jq_journal_begin (s->journal);
+  begin (s);
   launch_next (s);
   return jq_journal_commit (s->journal, error);
 }
@@ -636,7 +640,7 @@ jq_scheduler_job_state (JqScheduler *s, guint64 number,
     }
   if (g_hash_table_contains (s->gone, &number))
     return JQ_JOB_GONE;
-  if (s->gate != NULL)
+  if (jq_journal_is_shared (s->journal))
     {
       /* A shared queue: the job may wait or run on another server. */
       switch (jq_journal_find_job (s->journal, number))
@@ -663,7 +667,7 @@ jq_scheduler_get_totals (JqScheduler *s)
 GPtrArray *
 jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
 {
-  if (s->gate != NULL && !s->gate (s->gate_data))
+  if (jq_journal_is_shared (s->journal) && !may_launch (s))
     {
       /* A shared queue's running job is the leader's: as recorded. */
       GPtrArray *jobs = g_ptr_array_new_with_free_func (
@@ -743,7 +747,7 @@ jq_scheduler_release_launches (JqScheduler *s, gboolean saved)
   s->launch_held = FALSE;
   if (!could)         /* no slot, or nothing waits: nothing to write */
     return;
-  jq_journal_begin (s->journal);
+  begin (s);
   launch_next (s);
   jq_journal_commit (s->journal, NULL);
 }
@@ -757,7 +761,13 @@ jq_scheduler_journal_failed (JqScheduler *s)
 gboolean
 jq_scheduler_is_durable (JqScheduler *s)
 {
-  return s->journal != NULL;
+  return jq_journal_is_durable (s->journal);
+}
+
+gboolean
+jq_scheduler_is_shared (JqScheduler *s)
+{
+  return jq_journal_is_shared (s->journal);
 }
 
 guint
@@ -788,6 +798,12 @@ jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
   s->gate_data = user_data;
 }
 
+static gboolean
+may_launch (JqScheduler *s)
+{
+  return s->gate == NULL || s->gate (s->gate_data);
+}
+
 static void
 sync_job (JqSyncKind kind, guint64 number, JqJob *job, gboolean at_head,
           gpointer user_data)
@@ -798,10 +814,12 @@ sync_job (JqSyncKind kind, guint64 number, JqJob *job, gboolean at_head,
     s->sync_failed = TRUE;   /* its task waits under another number here */
 }
 
-void
-jq_scheduler_reload (gpointer scheduler, gboolean full)
+/* Reads the changed waiting jobs (all with @full, or when the changes do
+ * not add up), the next number and the pause state again from the
+ * journal: another server changed them.  Running jobs are not touched. */
+static void
+resync (JqScheduler *s, gboolean full)
 {
-  JqScheduler *s = scheduler;
   JqSyncState state = { 1, FALSE, 0 };
   /* The changes first; the whole queue when they do not add up (a job
    * removed elsewhere leaves no row to read). */
@@ -821,11 +839,35 @@ jq_scheduler_reload (gpointer scheduler, gboolean full)
   s->paused = state.paused;
 }
 
+/* Every batch starts here: a shared queue is read again first when
+ * another server changed it, so that the batch judges the shared state.
+ * The scheduler pulls; the store never calls up. */
+static void
+begin (JqScheduler *s)
+{
+  jq_journal_begin (s->journal);
+  gboolean full = FALSE;
+  if (jq_journal_changed_elsewhere (s->journal, &full))
+    resync (s, full);
+}
+
+void
+jq_scheduler_begin (JqScheduler *s)
+{
+  begin (s);
+}
+
 gboolean
-jq_scheduler_take_over (JqScheduler *s, GError **error)
+jq_scheduler_commit (JqScheduler *s, GError **error)
+{
+  return jq_journal_commit (s->journal, error);
+}
+
+gboolean
+jq_scheduler_lead (JqScheduler *s, GError **error)
 {
   guint64 next = 1;
-  jq_journal_begin (s->journal);
+  begin (s);
   jq_queue_clear (s->queue);
   s->taking_over = TRUE;
   gboolean ok = jq_journal_load (s->journal, recover_job, s, &next, error);
@@ -838,7 +880,7 @@ jq_scheduler_take_over (JqScheduler *s, GError **error)
 }
 
 void
-jq_scheduler_abandon_running (JqScheduler *s)
+jq_scheduler_yield (JqScheduler *s)
 {
   g_autoptr (GPtrArray) running = s->ops->list (s->runner, NULL, NULL);
   for (guint i = 0; i < running->len; i++)
@@ -860,7 +902,7 @@ jq_scheduler_changed_elsewhere (JqScheduler *s)
 void
 jq_scheduler_kick (JqScheduler *s)
 {
-  jq_journal_begin (s->journal);
+  begin (s);
   launch_next (s);
   jq_journal_commit (s->journal, NULL);
 }
@@ -883,5 +925,6 @@ jq_scheduler_free (JqScheduler *s)
   g_hash_table_unref (s->abandoned);
   g_array_unref (s->held_added);
   g_queue_clear_full (&s->ended_order, g_free);
+  g_clear_pointer (&s->own_journal, jq_journal_close);
   g_free (s);
 }

@@ -24,12 +24,13 @@ typedef enum {
 
 typedef struct _JqScheduler JqScheduler;
 
-/* @config, @log and @journal (NULL: durability "none") must outlive the
- * scheduler.  Every change to the queue is written to @journal; the caller
- * brackets calls with jq_journal_begin/commit (server.c does, in the
- * door's batch hook).  What the scheduler does by itself is bracketed
- * here (a job's end with the next start, recovery); a write outside any
- * bracket commits alone. */
+/* @config, @log and @journal (NULL: durability "none", a null store of
+ * its own) must outlive the scheduler.  Every change to the queue is
+ * written to @journal; the caller brackets calls with
+ * jq_scheduler_begin/commit (server.c does, in the door's batch hook).
+ * What the scheduler does by itself is bracketed here (a job's end with
+ * the next start, recovery); a write outside any bracket commits
+ * alone. */
 JqScheduler *jq_scheduler_new (const JqConfig *config, JqLog *log,
                                const JqRunnerSettings *runner_settings,
                                JqJournal *journal);
@@ -48,6 +49,13 @@ JqScheduler *jq_scheduler_new_with (const JqConfig *config, JqLog *log,
                                     JqJournal *journal,
                                     const JqRunnerOps *ops,
                                     gpointer ops_data, JqClock clock);
+
+/* A batch: the journal's transaction (they nest), and, on a shared
+ * queue, the changes other servers made read first (the scheduler pulls
+ * them: the store never calls up), so that the batch judges the shared
+ * state.  commit is jq_journal_commit's. */
+void jq_scheduler_begin (JqScheduler *s);
+gboolean jq_scheduler_commit (JqScheduler *s, GError **error);
 
 /* Brings back the jobs of the journal: waiting ones in their order, with
  * their numbers; a job that was running when the server stopped is queued
@@ -111,7 +119,7 @@ typedef enum {
  * (nullable) gets its record (free with jq_finished_free): from the
  * recent ones in memory, else from the journal's history, so every job
  * that history lists is known here.  Its start_error is set when it never
- * started.  With a shared journal (a launch gate is set), the journal
+ * started.  With a shared journal (jq_scheduler_is_shared), the journal
  * also says whether a job waits or runs, maybe on another server. */
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
                                    JqFinished **finished);
@@ -161,7 +169,8 @@ typedef void (*JqObserver) (const JqEvent *event, gpointer user_data);
 void jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
                                 gpointer user_data);
 
-/* The journal, for wiring its observers; NULL for durability "none". */
+/* The journal, for wiring its observers (the null store for durability
+ * "none"). */
 JqJournal *jq_scheduler_get_journal (JqScheduler *s);
 
 /* Whether the queue is kept in a journal (durability is not "none"). */
@@ -178,6 +187,9 @@ void jq_scheduler_release_launches (JqScheduler *s, gboolean saved);
 /* The journal failed: log lines no longer promise what it would keep. */
 void jq_scheduler_journal_failed (JqScheduler *s);
 
+/* Whether other servers share the queue (jq_journal_is_shared). */
+gboolean jq_scheduler_is_shared (JqScheduler *s);
+
 guint jq_scheduler_get_running (JqScheduler *s);
 
 /* How many jobs wait. */
@@ -190,9 +202,16 @@ GPtrArray *jq_scheduler_list_first (JqScheduler *s, guint limit);
  * jq_journal_history() gives them (empty without a journal). */
 GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
 
-/* ------------------------------------------------ a shared queue
- * For a journal shared by several servers (src/cluster.c), which decides
- * who launches. */
+/* Another server changed the shared queue: the ended hook is called
+ * (with 0), so that callers waiting on a job look again. */
+void jq_scheduler_changed_elsewhere (JqScheduler *s);
+
+/* Starts what can start, in its own batch (a wake-up). */
+void jq_scheduler_kick (JqScheduler *s);
+
+/* ------------------------------------------------ leadership
+ * For a queue shared by several servers (src/cluster.c decides which one
+ * launches): a gate, and the two moves. */
 
 /* Launching also waits for @gate (nullable) to say yes; asked each time
  * a job could start. */
@@ -200,31 +219,17 @@ typedef gboolean (*JqLaunchGate) (gpointer user_data);
 void jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
                                    gpointer user_data);
 
-/* A JqJournalReload: reads the changed waiting jobs (all with @full, or
- * when the changes do not add up), the next number and the pause state
- * again from the journal (another server changed them).  Running jobs are
- * not touched. */
-void jq_scheduler_reload (gpointer scheduler, gboolean full);
-
 /* This server has just become the one that launches: reads the whole
  * queue again and queues each job recorded as running (by the server
  * before) again first of its priority, as recovery does after a crash,
  * waiting for its process when it still runs on this host; then starts
  * what can start.  FALSE and @error when the journal fails. */
-gboolean jq_scheduler_take_over (JqScheduler *s, GError **error);
+gboolean jq_scheduler_lead (JqScheduler *s, GError **error);
 
 /* This server no longer launches: ends its running jobs (SIGTERM, later
  * SIGKILL) and records nothing of them, for the new leader runs them
  * again. */
-void jq_scheduler_abandon_running (JqScheduler *s);
-
-/* Another server changed the shared queue: the ended hook is called
- * (with 0), so that callers waiting on a job look again. */
-void jq_scheduler_changed_elsewhere (JqScheduler *s);
-
-/* Starts what can start, in its own transaction (a wake-up from another
- * server). */
-void jq_scheduler_kick (JqScheduler *s);
+void jq_scheduler_yield (JqScheduler *s);
 
 void jq_scheduler_free (JqScheduler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqScheduler, jq_scheduler_free)

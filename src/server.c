@@ -20,7 +20,6 @@
 #include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
-#include "pgjournal.h"
 #include "notify.h"
 #include "log.h"
 #include "privdrop.h"
@@ -28,6 +27,7 @@
 #include "rpc.h"
 #include "scheduler.h"
 #include "status.h"
+#include "store-pg.h"
 #ifdef JQ_FAULT_INJECTION
 #include "faults.h"
 #endif
@@ -47,7 +47,7 @@ typedef struct {
   JqScheduler *scheduler;
   JqStatus    *status_page; /* page, JSON and metrics */
   JqJournal   *journal;
-  JqCluster   *cluster;     /* journal = postgresql; else NULL */
+  JqCluster   *cluster;     /* a shared journal's; else NULL */
   const JqConfig *config;
   gboolean     stopping;
   guint        grace_id;
@@ -147,11 +147,11 @@ on_batch (gboolean begin, gpointer data, GError **error)
   if (begin)
     {
       jq_log_hold (server->log);
-      jq_journal_begin (server->journal);
+      jq_scheduler_begin (server->scheduler);
       jq_scheduler_hold_launches (server->scheduler);
       return TRUE;
     }
-  gboolean ok = jq_journal_commit (server->journal, error);
+  gboolean ok = jq_scheduler_commit (server->scheduler, error);
   if (ok)
     jq_log_release (server->log);
   else
@@ -191,7 +191,7 @@ static void
 on_journal_failed (const GError *error, gpointer data)
 {
   Server *server = data;
-  if (server->config->journal_postgresql
+  if (jq_journal_can_recover (server->journal)
       && jq_lockfile_check (server->lock_fd, server->config->lock_path, NULL))
     {
       /* The database comes back (the journal reconnects, and reads the
@@ -230,10 +230,10 @@ on_lock_check (gpointer data)
   if (server->journal_error != NULL)
     return G_SOURCE_CONTINUE;
   g_autoptr (GError) error = NULL;
-  if (server->journal != NULL)
+  if (jq_journal_is_durable (server->journal))
     {
-      jq_journal_begin (server->journal);
-      jq_journal_commit (server->journal, NULL);
+      jq_scheduler_begin (server->scheduler);
+      jq_scheduler_commit (server->scheduler, NULL);
     }
   else if (!lock_still_held (server, &error))
     on_journal_failed (error, server);
@@ -358,8 +358,7 @@ runner_settings (const JqConfig *config, JqJournal *journal,
     .kill_on_timeout = config->kill_jobs_in_timeout,
     .kill_grace_ms = (guint64) config->kill_grace_seconds * 1000,
     .output_limit = JQ_OUTPUT_LIMIT,
-    .queue_id = journal ? jq_journal_get_queue_id (journal)
-                        : jq_journal_new_queue_id (),
+    .queue_id = jq_journal_get_queue_id (journal),
     .job_environ = job_environ,
     .job_nofile = fds->was < fds->limit ? fds->was : 0,
   };
@@ -481,28 +480,24 @@ member_name (const JqConfig *config)
     : g_strdup_printf ("%s:%u", g_get_host_name (), config->port);
 }
 
-/* The journal: in PostgreSQL (journal = postgresql), else in SQLite
- * unless durability is "none" (*@journal NULL then).  FALSE, said, when
- * it cannot be used. */
+/* The journal and its store, chosen here only: PostgreSQL (journal =
+ * postgresql), else SQLite, else (durability "none") the null store.
+ * Everything after asks the journal what kind of store it is.  FALSE,
+ * said, when it cannot be used. */
 static gboolean
 open_journal (const JqConfig *config, JqLog *log, JqJournal **journal)
 {
-  *journal = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *member = member_name (config);
   if (config->journal_postgresql)
-    {
-      g_autofree char *member = member_name (config);
-      *journal = jq_pgjournal_open (config->journal_dsn, member,
-                                    config->journal_lease_seconds * 1000,
-                                    log, &error);
-      if (*journal == NULL)
-        say_critical (config, log, error);
-      return *journal != NULL;
-    }
-  if (config->durability == JQ_DURABILITY_NONE)
-    return TRUE;
-  *journal = jq_journal_open (config->journal_path, config->durability,
-                              &error);
+    *journal = jq_store_pg_open (config->journal_dsn, member,
+                                 config->journal_lease_seconds * 1000, log,
+                                 &error);
+  else if (config->durability == JQ_DURABILITY_NONE)
+    *journal = jq_journal_open_none ();
+  else
+    *journal = jq_journal_open (config->journal_path, config->durability,
+                                &error);
   if (*journal == NULL)
     say_critical (config, log, error);
   return *journal != NULL;
@@ -530,7 +525,10 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   server->door = jq_door_new (g_main_context_default ());
   jq_door_set_batch_hook (server->door, on_batch, server);
   jq_journal_set_failure_handler (journal, on_journal_failed, server);
-  jq_journal_set_guard (journal, lock_still_held, server);
+  /* Without a store the lock is checked each second only (on_lock_check),
+   * not at each call's commit. */
+  if (jq_journal_is_durable (journal))
+    jq_journal_set_guard (journal, lock_still_held, server);
   server->scheduler = jq_scheduler_new (config, log, &settings, journal);
   server->rpc = jq_rpc_new (server->scheduler, server->door, log);
   server->status_page = jq_status_new (server->scheduler, server->door);
@@ -554,17 +552,17 @@ join_cluster (Server *server, GError **error)
 {
   const JqConfig *config = server->config;
   g_autofree char *member = member_name (config);
-  jq_journal_set_reload_hook (server->journal, jq_scheduler_reload,
-                              server->scheduler);
   server->cluster = jq_cluster_new (config->journal_dsn, member,
                                     config->journal_lease_seconds * 1000,
                                     server->journal, server->scheduler,
                                     server->log, error);
   if (server->cluster == NULL)
     return FALSE;
-  jq_rpc_set_cluster (server->rpc, server->cluster);
-  jq_journal_begin (server->journal);
-  return jq_journal_commit (server->journal, error);
+  jq_methods_set_cluster (jq_rpc_get_methods (server->rpc),
+                          server->cluster);
+  /* The first batch reads the whole queue. */
+  jq_scheduler_begin (server->scheduler);
+  return jq_scheduler_commit (server->scheduler, error);
 }
 
 /* Brings the queue back from the journal and opens the ports.  FALSE,
@@ -575,7 +573,7 @@ start_serving (Server *server)
   const JqConfig *config = server->config;
   g_autoptr (GError) error = NULL;
   /* The status port first: once the XML-RPC port answers, both do. */
-  if (!(config->journal_postgresql
+  if (!(jq_journal_is_shared (server->journal)
         ? join_cluster (server, &error)
         : jq_scheduler_recover (server->scheduler, &error))
       || (server->status_fd >= 0
@@ -608,7 +606,8 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
                 PACKAGE_VERSION, config->ini_path, config->bind,
                 config->port, config->nr_threads,
                 config->maxruntime_minutes,
-                config->journal_postgresql ? "postgresql"
+                jq_journal_is_shared (server->journal)
+                  ? jq_journal_get_kind (server->journal)
                   : jq_durability_name (config->durability),
                 config->bots_version == 4 ? "4"
                 : config->bots_version == 3 ? "3" : "version unknown");
@@ -638,7 +637,7 @@ start_timers (Server *server)
   if (watchdog > 0)
     server->watchdog_id = g_timeout_add (MAX (watchdog / 2000, 1),
                                          on_watchdog, server);
-  if (server->journal != NULL)
+  if (jq_journal_is_durable (server->journal))
     {
       on_prune_timer (server);
       server->prune_id = g_timeout_add_seconds (3600, on_prune_timer,

@@ -583,7 +583,7 @@ test_abandon_running (void **state)
   guint64 a = add (f, "a", 5, JQ_ADDJOB_OK);
   guint64 b = add (f, "b", 5, JQ_ADDJOB_OK);
   gate_open = FALSE;
-  jq_scheduler_abandon_running (f->s);
+  jq_scheduler_yield (f->s);
   assert_int_equal (fake->killed, 1);
   finish (a, -15, FALSE);
   assert_true (log_contains (f, "lost the lead"));

@@ -1,5 +1,6 @@
 /* Tests of the seam for a journal shared by several servers: the
- * scheduler's reload (changes, or everything when they do not add up), and
+ * scheduler's resync at the start of its batch (changes, or everything
+ * when they do not add up), and
  * Bots' rules judged on what other servers queued.  A fake store in
  * memory stands for PostgreSQL. */
 #include <setjmp.h>
@@ -39,69 +40,102 @@ fake_close (gpointer impl)
 {
 }
 
-static const char *
-fake_describe (gpointer impl)
+static gboolean
+fake_begin (gpointer impl, GError **error)
 {
-  return "fake";
+  return TRUE;
 }
 
-static void
-fake_begin (gpointer impl)
+/* Every batch finds the queue changed elsewhere, as a busy cluster's. */
+static gboolean
+fake_changes (gpointer impl, gboolean *full)
 {
   Fake *f = impl;
-  jq_journal_reload (f->journal, f->full_next);
+  *full = f->full_next;
   f->full_next = FALSE;
-}
-
-static void
-fake_abort (gpointer impl, const GError *why)
-{
+  return TRUE;
 }
 
 static gboolean
 fake_commit (gpointer impl, gboolean *wrote, GError **error)
 {
+  *wrote = FALSE;
   return TRUE;
 }
 
-static void
-fake_add (gpointer impl, JqJob *job)
+static void nothing (gpointer i) { }
+
+static gboolean
+fake_add (gpointer impl, JqJob *job, GError **error)
 {
   ((Fake *) impl)->adds++;
+  return TRUE;
 }
 
-static void nothing_u64_int (gpointer i, guint64 n, int p) { }
-static void nothing_start (gpointer i, guint64 n, gint64 s, int p) { }
-static void nothing_u64 (gpointer i, guint64 n) { }
-static void nothing (gpointer i) { }
-static void nothing_meta (gpointer i, const char *k, gint64 v) { }
-static gint64 meta_fallback (gpointer i, const char *k, gint64 f) { return f; }
-static void nothing_finish (gpointer i, const JqFinished *f) { }
+static gboolean
+ok_u64_int (gpointer i, guint64 n, int p, GError **e)
+{
+  return TRUE;
+}
+
+static gboolean
+ok_start (gpointer i, guint64 n, gint64 s, int p, GError **e)
+{
+  return TRUE;
+}
+
+static gboolean ok_u64 (gpointer i, guint64 n, GError **e) { return TRUE; }
+static gboolean ok (gpointer i, GError **e) { return TRUE; }
+
+static gboolean
+ok_meta (gpointer i, const char *k, gint64 v, GError **e)
+{
+  return TRUE;
+}
+
+static gint64
+meta_fallback (gpointer i, const char *k, gint64 f, GError **e)
+{
+  return f;
+}
+
+static gboolean
+ok_finish (gpointer i, const JqFinished *f, GError **e)
+{
+  return TRUE;
+}
+
 static guint no_prune (gpointer i, gint64 b, guint m) { return 0; }
-static guint no_count (gpointer i) { return 0; }
 
 static GArray *
-no_history (gpointer i, guint limit, gsize max_bytes)
+no_history (gpointer i, guint limit, gsize max_bytes, GError **e)
 {
   return g_array_new (FALSE, TRUE, sizeof (JqFinished));
 }
 
 static gboolean
-no_running (gpointer i, GPtrArray *jobs, GArray *pids, GArray *started)
+no_running (gpointer i, GPtrArray *jobs, GArray *pids, GArray *started,
+            GError **e)
 {
   return TRUE;
 }
 
 static JqRecordState
-no_record (gpointer i, guint64 number)
+no_record (gpointer i, guint64 number, GError **e)
 {
   return JQ_RECORD_NONE;
 }
 
 static JqFinished *
-no_finished (gpointer i, guint64 number)
+no_finished (gpointer i, guint64 number, GError **e)
 {
   return NULL;
+}
+
+static gboolean
+healthy (gpointer i)
+{
+  return TRUE;
 }
 
 static gboolean
@@ -147,16 +181,20 @@ fake_sync (gpointer impl, gboolean full, JqJournalSyncFunc func,
   return TRUE;
 }
 
-static const JqJournalBackend fake_backend = {
-  .close = fake_close, .describe = fake_describe, .begin = fake_begin,
-  .abort = fake_abort,
-  .commit = fake_commit, .add = fake_add, .set_priority = nothing_u64_int,
-  .start = nothing_start, .remove = nothing_u64, .clear_waiting = nothing,
-  .set_meta = nothing_meta, .get_meta = meta_fallback,
-  .finish = nothing_finish, .load = fake_load, .sync = fake_sync,
-  .requeue_at_head = nothing_u64, .prune_history = no_prune,
-  .history = no_history, .count_history = no_count,
-  .list_running = no_running, .find_job = no_record,
+static const JqSharedOps fake_shared = {
+  .changes = fake_changes, .sync = fake_sync, .list_running = no_running,
+  .find_job = no_record, .healthy = healthy,
+};
+
+static const JqStoreOps fake_ops = {
+  .kind = "fake", .durable = TRUE, .can_recover = TRUE,
+  .shared = &fake_shared,
+  .close = fake_close,
+  .begin = fake_begin, .commit = fake_commit, .rollback = nothing,
+  .add = fake_add, .set_priority = ok_u64_int, .start = ok_start,
+  .remove = ok_u64, .clear_waiting = ok, .set_meta = ok_meta,
+  .finish = ok_finish, .requeue_at_head = ok_u64, .get_meta = meta_fallback,
+  .load = fake_load, .prune_history = no_prune, .history = no_history,
   .find_finished = no_finished,
 };
 
@@ -185,14 +223,11 @@ setup (void **state)
   fx->fake.changed = g_ptr_array_new ();
   fx->fake.next_number = 1;
   fx->fake.full_next = TRUE;
-  fx->fake.journal = jq_journal_new_with_backend (&fake_backend, &fx->fake,
-                                                  42);
+  fx->fake.journal = jq_journal_new (&fake_ops, &fx->fake, "fake", 42);
   JqRunnerSettings settings = { 0 };
   fx->scheduler = jq_scheduler_new (fx->config, fx->log, &settings,
                                     fx->fake.journal);
   jq_scheduler_set_launch_gate (fx->scheduler, follower, NULL);
-  jq_journal_set_reload_hook (fx->fake.journal, jq_scheduler_reload,
-                              fx->scheduler);
   *state = fx;
   return 0;
 }
@@ -236,9 +271,9 @@ store_row (Fixture *fx, guint64 number)
 static char *
 listed (Fixture *fx)
 {
-  jq_journal_begin (fx->fake.journal);
+  jq_scheduler_begin (fx->scheduler);
   g_autoptr (GPtrArray) jobs = jq_scheduler_listjobs (fx->scheduler);
-  jq_journal_commit (fx->fake.journal, NULL);
+  jq_scheduler_commit (fx->scheduler, NULL);
   GString *out = g_string_new ("");
   for (guint i = 0; i < jobs->len; i++)
     g_string_append_printf (out, "%s%" G_GUINT64_FORMAT ":%s",
@@ -314,14 +349,14 @@ test_addjob_judged_on_the_shared_queue (void **state)
   const char *a[] = { "a", NULL };
   const char *b[] = { "b", NULL };
   guint64 number = 0;
-  jq_journal_begin (fx->fake.journal);
+  jq_scheduler_begin (fx->scheduler);
   assert_int_equal (jq_scheduler_submit (fx->scheduler, a, 5, &number),
                     JQ_ADDJOB_DUPLICATE);
   assert_int_equal (number, 7);
   assert_int_equal (jq_scheduler_submit (fx->scheduler, b, 5, &number),
                     JQ_ADDJOB_OK);
   assert_int_equal (number, 8);                  /* after the shared numbers */
-  jq_journal_commit (fx->fake.journal, NULL);
+  jq_scheduler_commit (fx->scheduler, NULL);
   assert_int_equal (fx->fake.adds, 1);
 }
 
