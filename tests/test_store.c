@@ -24,6 +24,7 @@
 #include "log.h"
 #ifdef HAVE_LIBPQ
 #include <libpq-fe.h>
+#include "pgconn.h"
 #include "store-pg.h"
 #endif
 
@@ -68,7 +69,8 @@ open_none (Fixture *f)
 static char *
 pg_exec (const char *sql)
 {
-  PGconn *conn = PQconnectdb (g_getenv ("JQ_TEST_PG_CONNINFO"));
+  PGconn *conn = jq_pgconn_connect (g_getenv ("JQ_TEST_PG_CONNINFO"),
+                                    "test_store", 4000);
   PGresult *r = PQexec (conn, sql);
   char *why = PQresultStatus (r) == PGRES_COMMAND_OK
               || PQresultStatus (r) == PGRES_TUPLES_OK
@@ -82,7 +84,8 @@ pg_exec (const char *sql)
 static char *
 pg_value (const char *sql)
 {
-  PGconn *conn = PQconnectdb (g_getenv ("JQ_TEST_PG_CONNINFO"));
+  PGconn *conn = jq_pgconn_connect (g_getenv ("JQ_TEST_PG_CONNINFO"),
+                                    "test_store", 4000);
   PGresult *r = PQexec (conn, sql);
   char *value = PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) > 0
                 ? g_strdup (PQgetvalue (r, 0, 0)) : NULL;
