@@ -30,7 +30,9 @@
 #include <glib.h>
 
 #include "runas.h"
+#include "switchinfo.h"
 #include "switchproc.h"
+#include "switchunit.h"
 
 #ifndef JQ_PROGRAMS_DIR
 #define JQ_PROGRAMS_DIR "/usr/local/libexec/bots-jobqueue"
@@ -59,6 +61,8 @@ typedef struct {
   char       *wrapper;   /* the wrapper's text; NULL until "to" reads it */
   GPtrArray  *todo;      /* names planned by the worker's first step */
   gboolean    quiet;     /* botspath for "back": no messages */
+  char       *botspath;  /* learnt by learn_installation(); NULL: unknown */
+  JqSwitchInfo *info;    /* the same; NULL: not asked yet */
 } Switch;
 
 static G_NORETURN G_GNUC_PRINTF (1, 2) void
@@ -569,6 +573,155 @@ apply_to (gpointer data)
   return 0;
 }
 
+/* The bots package (asked of Bots' Python, quietly) and what the
+ * installation's bots.ini and journal say. */
+static void
+learn_installation (Switch *s)
+{
+  if (s->info != NULL)
+    return;
+  g_autoptr (GString) bp = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  s->quiet = TRUE;
+  if (jq_runas_call (&s->worker, botspath, s, bp, 0, &error) == 0)
+    s->botspath = g_strdup (g_strstrip (bp->str));
+  s->quiet = FALSE;
+  if (s->botspath != NULL && s->botspath[0] == '\0')
+    g_clear_pointer (&s->botspath, g_free);
+  if (s->botspath != NULL)
+    s->info = jq_switchinfo_read (s->botspath);
+  else
+    {
+      s->info = g_new0 (JqSwitchInfo, 1);
+      s->info->error = g_strdup ("Bots' Python finds no bots package");
+    }
+}
+
+/* What the journal in botssys/jobqueue holds, in words; NULL when there
+ * is none. */
+static char *
+queue_words (const JqSwitchInfo *i)
+{
+  if (i->journal_error != NULL)
+    return g_strdup_printf ("%s cannot be read (%s)", i->journal_path, i->journal_error);
+  if (!i->state_exists || i->journal_path == NULL || !g_file_test (i->journal_path, G_FILE_TEST_EXISTS))
+    return NULL;
+  GString *w = g_string_new (NULL);
+  g_string_append_printf (w, "%u job%s waiting", i->waiting, i->waiting == 1 ? "" : "s");
+  if (i->running > 0)
+    g_string_append_printf (w, " and %u that %s running when the server stopped (%s again "
+                            "first)", i->running, i->running == 1 ? "was" : "were",
+                            i->running == 1 ? "it runs" : "they run");
+  if (i->tasks != NULL && i->tasks[0] != NULL)
+    {
+      g_autofree char *list = g_strjoinv (", ", i->tasks);
+      g_string_append_printf (w, " (%s%s)", list,
+                              i->waiting > g_strv_length (i->tasks) ? ", ..." : "");
+    }
+  g_string_append (w, i->paused ? "; the queue is paused" : "; the queue is not paused");
+  return g_string_free (w, FALSE);
+}
+
+/* Before "to" switches: what waits in the queue bots-jobqueue will
+ * start with, and whether it is paused. */
+static void
+tell_queue_before (const Switch *s)
+{
+  const JqSwitchInfo *i = s->info;
+  if (i->error != NULL)
+    {
+      printf ("%s: cannot tell what waits in bots-jobqueue's queue of this Bots: %s\n",
+              s->folder, i->error);
+      return;
+    }
+  if (i->postgresql)
+    {
+      printf ("%s: the queue of this Bots is in PostgreSQL ([jobqueue] journal = "
+              "postgresql): \"bots-jobqueue list\" and \"status\" show it once the server "
+              "runs\n", s->folder);
+      return;
+    }
+  g_autofree char *words = queue_words (i);
+  if (words == NULL)
+    printf ("%s: no queue of bots-jobqueue is kept in %s: the server starts with none "
+            "waiting, not paused\n", s->folder, i->state_dir);
+  else
+    printf ("%s: bots-jobqueue's queue kept in %s from before: %s.%s Those jobs run when the "
+            "server starts; to start with an empty queue instead, remove it first: "
+            "rm -r %s\n", s->folder, i->state_dir, words,
+            i->paused ? " Nothing starts until \"bots-jobqueue resume\"." : "",
+            i->state_dir);
+}
+
+/* After "back": what bots-jobqueue leaves in botssys, and how to remove it. */
+static void
+tell_left_behind (const Switch *s)
+{
+  const JqSwitchInfo *i = s->info;
+  if (i->error != NULL || i->postgresql || !i->state_exists)
+    return;
+  g_autofree char *words = queue_words (i);
+  printf ("%s: left in place: %s, bots-jobqueue's journal and lock%s%s. Bots' own server "
+          "does not read it; a later \"" ME " to\" starts with it%s. To remove it: "
+          "rm -r %s\n", s->folder, i->state_dir, words ? ": " : "", words ? words : "",
+          i->waiting + i->running > 0 ? ", running those jobs" : "", i->state_dir);
+}
+
+/* A server holding this installation's port ([jobqueue] port): a Python
+ * one refuses the switch (its queue would be lost); another program is
+ * said. */
+static void
+check_port (const Switch *s)
+{
+  if (s->info->error != NULL || s->info->port == 0)
+    return;
+  g_autofree char *argv0 = NULL;
+  int pid = jq_switchproc_listener (s->info->port, &argv0);
+  if (pid <= 0)
+    return;
+  g_autofree char *base = g_path_get_basename (argv0);
+  g_autofree char *ours = g_build_filename (s->programs, "bots-jobqueueserver", NULL);
+  if (g_str_has_prefix (base, "python"))
+    die ("a Python job queue server is running on this Bots' port %u (process %d): stop it "
+         "first; the jobs it holds in memory would be lost", s->info->port, pid);
+  if (!jq_switchproc_is_program (pid, ours))
+    g_printerr (ME ": warning: port %u of this Bots is held by process %d (%s): "
+                "bots-jobqueueserver cannot start while it is\n", s->info->port, pid, argv0);
+}
+
+/* The systemd drop-in: the folders the server and its jobs write. */
+static void
+write_dropin (const Switch *s)
+{
+  const char *units = jq_switchunit_dir ();
+  if (units == NULL || s->info->error != NULL || s->botspath == NULL)
+    return;
+  const char *paths[] = { s->info->botssys, s->info->usersys, NULL };
+  g_autoptr (GError) error = NULL;
+  const char *config = s->info->major == 4 ? s->info->config_dir : NULL;
+  if (jq_switchunit_write (units, s->folder, s->botspath, config, paths, &error))
+    printf ("%s/" JQ_SWITCHUNIT_DROPIN_DIR "/" JQ_SWITCHUNIT_DROPIN ": ReadWritePaths=%s %s "
+            "for bots-jobqueueserver.service (\"systemctl daemon-reload\" to use it)\n",
+            units, s->info->botssys, s->info->usersys);
+  else
+    g_printerr (ME ": no systemd drop-in written: %s; give the server ReadWritePaths= of "
+                "%s yourself (\"systemctl edit bots-jobqueueserver\")\n", error->message,
+                s->info->botssys);
+}
+
+static void
+remove_dropin (const Switch *s)
+{
+  const char *units = jq_switchunit_dir ();
+  g_autoptr (GError) error = NULL;
+  if (units == NULL || s->botspath == NULL)
+    return;
+  if (jq_switchunit_remove (units, s->botspath, &error))
+    printf ("%s/" JQ_SWITCHUNIT_DROPIN_DIR "/" JQ_SWITCHUNIT_DROPIN ": removed\n", units);
+  else if (error != NULL)
+    g_printerr (ME ": %s\n", error->message);
+}
+
 /* Runs @func as the worker; exits with its status unless 0. */
 static void
 as_worker (Switch *s, JqRunasFunc func, GString *out)
@@ -617,13 +770,19 @@ switch_to (Switch *s)
   if (s->todo->len == 0)
     {
       printf ("%s: already switched\n", s->folder);
+      learn_installation (s);
+      write_dropin (s);
       return;
     }
   int pid = jq_switchproc_python_server (s->folder, SUFFIX);
   if (pid > 0)
     die ("the Python job queue server is running (process %d): stop it first; the jobs it "
          "holds in memory would be lost", pid);
+  learn_installation (s);
+  check_port (s);
+  tell_queue_before (s);
   as_worker (s, apply_to, NULL);
+  write_dropin (s);
 }
 
 /* ---------------------------------------------------------------- back */
@@ -681,19 +840,15 @@ switch_back (Switch *s)
       return;
     }
   /* Bots' own server could not start while ours holds the port. */
-  g_autoptr (GString) bp = g_string_new (NULL);
-  s->quiet = TRUE;
-  g_autoptr (GError) error = NULL;
-  if (jq_runas_call (&s->worker, botspath, s, bp, 0, &error) != 0)
-    g_string_truncate (bp, 0);
-  s->quiet = FALSE;
-  g_strstrip (bp->str);
+  learn_installation (s);
   g_autofree char *server = g_build_filename (s->programs, "bots-jobqueueserver", NULL);
-  int pid = jq_switchproc_our_server (server, bp->str[0] ? bp->str : NULL);
+  int pid = jq_switchproc_our_server (server, s->botspath);
   if (pid > 0)
     die ("bots-jobqueueserver is running for this Bots (process %d): stop it first, then "
          "go back", pid);
   as_worker (s, apply_back, NULL);
+  tell_left_behind (s);
+  remove_dropin (s);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -777,5 +932,7 @@ main (int argc, char **argv)
   g_free (s.folder);
   g_free (s.wrapper);
   g_clear_pointer (&s.todo, g_ptr_array_unref);
+  g_free (s.botspath);
+  jq_switchinfo_free (s.info);
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,4 +131,79 @@ jq_switchproc_our_server (const char *server, const char *botspath)
                  "it holds the port\n", name);
     }
   return 0;
+}
+
+/* The inodes of the sockets listening on @port in one of /proc/net/tcp
+ * and tcp6 (columns: sl local_address rem_address st ... uid timeout
+ * inode; the port is the hex after the colon, st 0A is LISTEN). */
+static void
+listening_inodes (const char *table, guint port, GHashTable *inodes)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (table, &text, NULL, NULL))
+    return;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (gsize i = 1; lines[i] != NULL; i++)
+    {
+      g_auto (GStrv) f = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      GPtrArray *col = g_ptr_array_new ();
+      for (gsize j = 0; f[j] != NULL; j++)
+        if (f[j][0] != '\0')
+          g_ptr_array_add (col, f[j]);
+      const char *local = col->len > 9 ? col->pdata[1] : NULL;
+      const char *colon = local ? strrchr (local, ':') : NULL;
+      if (colon != NULL && strcmp (col->pdata[3], "0A") == 0
+          && g_ascii_strtoull (colon + 1, NULL, 16) == port)
+        g_hash_table_add (inodes, g_strdup_printf ("socket:[%s]", (char *) col->pdata[9]));
+      g_ptr_array_free (col, TRUE);
+    }
+}
+
+/* Whether one of process @pid's descriptors is one of @inodes. */
+static gboolean
+holds_socket (const char *pid, GHashTable *inodes)
+{
+  g_autofree char *fds = g_strdup_printf ("/proc/%s/fd", pid);
+  g_autoptr (GDir) dir = g_dir_open (fds, 0, NULL);
+  const char *fd;
+  while (dir != NULL && (fd = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fds, fd, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+      if (target != NULL && g_hash_table_contains (inodes, target))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+int
+jq_switchproc_listener (guint port, char **argv0)
+{
+  g_autoptr (GHashTable) inodes = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                         g_free, NULL);
+  listening_inodes ("/proc/net/tcp", port, inodes);
+  listening_inodes ("/proc/net/tcp6", port, inodes);
+  if (g_hash_table_size (inodes) == 0)
+    return 0;
+  g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      if (!is_pid (name) || !holds_socket (name, inodes))
+        continue;
+      if (argv0 != NULL)
+        {
+          g_autoptr (GPtrArray) argv = proc_strings (name, "cmdline");
+          *argv0 = g_strdup (argv != NULL && argv->len > 0 ? argv->pdata[0] : "?");
+        }
+      return atoi (name);
+    }
+  return 0;
+}
+
+gboolean
+jq_switchproc_is_program (int pid, const char *path)
+{
+  g_autofree char *exe = g_strdup_printf ("/proc/%d/exe", pid);
+  return same_file (exe, path);
 }

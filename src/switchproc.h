@@ -15,3 +15,12 @@ int jq_switchproc_python_server (const char *folder, const char *suffix);
  * Its process id, or 0.  Warns on stderr about one it cannot tell
  * (without either variable, or @botspath unknown). */
 int jq_switchproc_our_server (const char *server, const char *botspath);
+
+/* The process listening on TCP port @port (any local address, IPv4 or
+ * IPv6), from /proc/net/tcp and tcp6 and the sockets in /proc/PID/fd.
+ * Its process id, or 0; *@argv0 (nullable) gets the first word of its
+ * command line. */
+int jq_switchproc_listener (guint port, char **argv0);
+
+/* Whether process @pid runs the program @path. */
+gboolean jq_switchproc_is_program (int pid, const char *path);

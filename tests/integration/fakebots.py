@@ -157,8 +157,16 @@ class FakeBots:
         return subprocess.run(argv, cwd=cwd or self.home, env=env or self.env(),
                               capture_output=True, text=True, timeout=timeout, **kw)
 
+    def units(self):
+        """Where the switch writes its systemd drop-in in the tests (never
+        the machine's /etc/systemd/system)."""
+        path = os.path.join(self.top, "systemd-units")
+        os.makedirs(path, exist_ok=True)
+        return path
+
     def switch(self, action, folder=None):
-        env = self.env(BOTS_JOBQUEUE_PROGRAMS=PROGRAMS, BOTS_JOBQUEUE_WRAPPER=WRAPPER)
+        env = self.env(BOTS_JOBQUEUE_PROGRAMS=PROGRAMS, BOTS_JOBQUEUE_WRAPPER=WRAPPER,
+                       BOTS_JOBQUEUE_SYSTEMD_DIR=self.units())
         return self.run([SWITCH, action, folder or self.bin], env=env)
 
     def start(self, argv, cwd="/", env=None):

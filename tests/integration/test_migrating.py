@@ -146,6 +146,7 @@ class MigratingDoc(unittest.TestCase):
         return self.bots.env(
             path=":".join([self.shims, self.bots.bin, "/usr/bin", "/bin"]),
             BOTS_JOBQUEUE_PROGRAMS=fakebots.PROGRAMS, BOTS_JOBQUEUE_WRAPPER=fakebots.WRAPPER,
+            BOTS_JOBQUEUE_SYSTEMD_DIR=self.bots.units(),
             FAKE_SYSTEMD_STATE=self.state, FAKE_SYSTEMD_UNIT=self.unit,
             FAKE_SYSTEMD_ETC=self.etc_systemd,
             FAKE_SYSTEMD_HOME=self.bots.home)
