@@ -140,16 +140,17 @@ class Bots3(Layout):
 
     def test_job2queue_against_bots_own_server(self):
         # Bots' own server has no submit: the client falls back to addjob
-        # and prints Bots 3's words for its answers
+        # and prints Bots 3's words for its answers.  (Switched first:
+        # "to" refuses while a Python server holds the port.)
         from xmlrpc.server import SimpleXMLRPCServer
         import threading
         answers = []
+        self.switch_to()
         server = SimpleXMLRPCServer(("127.0.0.1", self.bots.port), logRequests=False)
         server.register_function(lambda task, prio: answers.append(task) or 4, "addjob")
         thread = threading.Thread(target=server.serve_forever)
         thread.start()
         try:
-            self.switch_to()
             r = self.bots.run([self.bots.script(self.bots.names[0]), "bots-engine.py", "-cconfig"],
                               cwd="/")
             self.assertEqual((r.returncode, r.stdout.strip()), (4, "Duplicate job, not added."),
