@@ -237,6 +237,7 @@ read_task (xmlrpc_env *env, xmlrpc_value *v)
 
 typedef struct {
   JqMethods       *m;
+  const JqCaller  *caller;
   char       **argv;
   int          priority;
   JqAddjobCode code;
@@ -254,7 +255,7 @@ addjob_on_loop (gpointer data)
   guint64 added = jq_scheduler_get_totals (c->m->scheduler).added;
   c->code = jq_scheduler_submit (c->m->scheduler,
                                  (const char *const *) c->argv, c->priority,
-                                 &c->number);
+                                 c->caller, &c->number);
   c->changed = c->code == JQ_ADDJOB_OK && c->number > 0
                && jq_scheduler_get_totals (c->m->scheduler).added == added;
   if (c->m->status != NULL && c->code != JQ_ADDJOB_FULL)
@@ -308,11 +309,16 @@ list_on_loop (gpointer data)
     snapshot_add (c->jobs, list->pdata[i]);
 }
 
+typedef struct {
+  JqMethods      *m;
+  const JqCaller *caller;
+} ClearCall;
+
 static void
 clear_on_loop (gpointer data)
 {
-  JqMethods *m = data;
-  jq_scheduler_clear (m->scheduler);
+  ClearCall *c = data;
+  jq_scheduler_clear (c->m->scheduler, c->caller);
 }
 
 static gboolean
@@ -372,11 +378,11 @@ job_value (xmlrpc_env *env, const JobSnapshot *snap)
 
 /* addjob's work; submit() shares it.  FALSE with a fault set. */
 static gboolean
-add_task (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
-          AddjobCall *out)
+add_task (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+          xmlrpc_value *params, AddjobCall *out)
 {
   g_autoptr (xmlrpc_value) task_v = NULL;
-  AddjobCall call = { m, NULL, 0, 0, 0, FALSE };
+  AddjobCall call = { m, caller, NULL, 0, 0, 0, FALSE };
 
   xmlrpc_array_read_item (env, params, 0, &task_v);
   if (!env->fault_occurred)
@@ -436,10 +442,11 @@ bots3_answer (JqMethods *m, xmlrpc_env *env, gboolean ok,
  * they are; submit() gives the true answer to every caller (what our own
  * bots-job2queue calls). */
 static xmlrpc_value *
-method_addjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_addjob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+               xmlrpc_value *params)
 {
   AddjobCall call;
-  gboolean ok = add_task (m, env, params, &call);
+  gboolean ok = add_task (m, caller, env, params, &call);
   if (m->bots3_answers)
     return bots3_answer (m, env, ok, &call);
   return ok ? xmlrpc_int_new (env, call.code) : NULL;
@@ -448,10 +455,11 @@ method_addjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 /* addjob with the job's number in the answer: no look-up afterwards,
  * which a job that ends at once would escape (doc/admin-api.md). */
 static xmlrpc_value *
-method_submit (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_submit (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+               xmlrpc_value *params)
 {
   AddjobCall call;
-  if (!add_task (m, env, params, &call))
+  if (!add_task (m, caller, env, params, &call))
     return NULL;
   xmlrpc_value *r = xmlrpc_struct_new (env);
   struct_set (env, r, "code", xmlrpc_int_new (env, call.code));
@@ -523,28 +531,32 @@ list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, Answer *answer)
 }
 
 static xmlrpc_value *
-answer_listjobs (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
-                 Answer *answer)
+answer_listjobs (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+                 xmlrpc_value *params, Answer *answer)
 {
   return list_or_take (m, env, FALSE, answer);
 }
 
 static xmlrpc_value *
-method_getjob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_getjob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+               xmlrpc_value *params)
 {
   return list_or_take (m, env, TRUE, NULL);
 }
 
 static xmlrpc_value *
-method_clearjobq (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_clearjobq (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+                  xmlrpc_value *params)
 {
-  if (!through_door (env, m, clear_on_loop, m))
+  ClearCall c = { m, caller };
+  if (!through_door (env, m, clear_on_loop, &c))
     return NULL;
   return xmlrpc_int_new (env, 0);
 }
 
 static xmlrpc_value *
-method_isup (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_isup (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+             xmlrpc_value *params)
 {
   return xmlrpc_int_new (env, 0);
 }
@@ -610,7 +622,8 @@ cluster_value (xmlrpc_env *env, const JqClusterInfo *info)
 }
 
 static xmlrpc_value *
-method_status (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_status (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+               xmlrpc_value *params)
 {
   StatusCall c = { m, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
                    g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
@@ -730,8 +743,8 @@ write_history (JqMessageWriter *w, gpointer data)
 }
 
 static xmlrpc_value *
-answer_history (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params,
-                Answer *answer)
+answer_history (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+                xmlrpc_value *params, Answer *answer)
 {
   int limit = 0;
   HistoryCall c = { m, 0, NULL };
@@ -763,6 +776,7 @@ typedef enum { STEER_REMOVE, STEER_PRIORITY, STEER_PAUSE, STEER_RESUME } Steer;
 
 typedef struct {
   JqMethods   *m;
+  const JqCaller *caller;
   Steer    what;
   guint64  number;
   int      priority;
@@ -777,14 +791,15 @@ steer_on_loop (gpointer data)
   switch (c->what)
     {
     case STEER_REMOVE:
-      c->ok = jq_scheduler_remove (s, c->number);
+      c->ok = jq_scheduler_remove (s, c->number, c->caller);
       break;
     case STEER_PRIORITY:
-      c->ok = jq_scheduler_set_priority (s, c->number, c->priority);
+      c->ok = jq_scheduler_set_priority (s, c->number, c->priority,
+                                         c->caller);
       break;
     case STEER_PAUSE:
     case STEER_RESUME:
-      jq_scheduler_set_paused (s, c->what == STEER_PAUSE);
+      jq_scheduler_set_paused (s, c->what == STEER_PAUSE, c->caller);
       c->ok = TRUE;
       break;
     }
@@ -816,18 +831,20 @@ steer (JqMethods *m, xmlrpc_env *env, SteerCall *c, const char *method)
 }
 
 static xmlrpc_value *
-method_removejob (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_removejob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+                  xmlrpc_value *params)
 {
-  SteerCall c = { m, STEER_REMOVE, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_REMOVE, 0, 0, FALSE };
   if (!read_jobnumber (env, params, "removejob", &c.number))
     return NULL;
   return steer (m, env, &c, "removejob");
 }
 
 static xmlrpc_value *
-method_setpriority (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_setpriority (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+                    xmlrpc_value *params)
 {
-  SteerCall c = { m, STEER_PRIORITY, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_PRIORITY, 0, 0, FALSE };
   if (!read_jobnumber (env, params, "setpriority", &c.number)
       || !read_param_int (env, params, 1, "setpriority", "priority",
                           &c.priority))
@@ -836,16 +853,18 @@ method_setpriority (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
 }
 
 static xmlrpc_value *
-method_pause (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_pause (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+              xmlrpc_value *params)
 {
-  SteerCall c = { m, STEER_PAUSE, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_PAUSE, 0, 0, FALSE };
   return steer (m, env, &c, "pause");
 }
 
 static xmlrpc_value *
-method_resume (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_resume (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+               xmlrpc_value *params)
 {
-  SteerCall c = { m, STEER_RESUME, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_RESUME, 0, 0, FALSE };
   return steer (m, env, &c, "resume");
 }
 
@@ -877,7 +896,8 @@ on_job_ended (guint64 number, gpointer user_data)
 }
 
 static xmlrpc_value *
-method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
+method_wait (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+             xmlrpc_value *params)
 {
   StateCall c = { m, 0, JQ_JOB_UNKNOWN, NULL };
   int timeout = 0;
@@ -953,13 +973,14 @@ method_wait (JqMethods *m, xmlrpc_env *env, xmlrpc_value *params)
   return r;
 }
 
-typedef xmlrpc_value *(*MethodFunc) (JqMethods *m, xmlrpc_env *env,
-                                     xmlrpc_value *params);
+typedef xmlrpc_value *(*MethodFunc) (JqMethods *m, const JqCaller *caller,
+                                     xmlrpc_env *env, xmlrpc_value *params);
 /* A method whose answer can be large writes or streams it itself into
  * @answer (message.h) and returns NULL; a small answer may still be a
  * value. */
-typedef xmlrpc_value *(*AnswerFunc) (JqMethods *m, xmlrpc_env *env,
-                                     xmlrpc_value *params, Answer *answer);
+typedef xmlrpc_value *(*AnswerFunc) (JqMethods *m, const JqCaller *caller,
+                                     xmlrpc_env *env, xmlrpc_value *params,
+                                     Answer *answer);
 
 static const struct {
   const char *name;
@@ -995,8 +1016,8 @@ known_method (const char *name)
 }
 
 static xmlrpc_value *
-dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
-          xmlrpc_value *params, Answer *answer)
+dispatch (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+          const char *name, xmlrpc_value *params, Answer *answer)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
     {
@@ -1013,8 +1034,8 @@ dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
           return NULL;
         }
       if (methods[i].answer != NULL)
-        return methods[i].answer (m, env, params, answer);
-      return methods[i].func (m, env, params);
+        return methods[i].answer (m, caller, env, params, answer);
+      return methods[i].func (m, caller, env, params);
     }
   g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 80));
   fault (env, "Exception", "method \"%s\" is not supported", shown);
@@ -1022,7 +1043,8 @@ dispatch (JqMethods *m, xmlrpc_env *env, const char *name,
 }
 
 GBytes *
-jq_methods_process_streamed (JqMethods *m, const char *body, gsize len,
+jq_methods_process_streamed (JqMethods *m, const JqCaller *caller,
+                             const char *body, gsize len,
                              JqMessageFlush flush, gpointer flush_data,
                              gboolean *broken)
 {
@@ -1040,7 +1062,7 @@ jq_methods_process_streamed (JqMethods *m, const char *body, gsize len,
                  JQ_METHODS_MAX_BODY);
   if (error == NULL && jq_message_parse_call (body, len, &name, &params,
                                               &error))
-    result = dispatch (m, &env, name, params, &answer);
+    result = dispatch (m, caller, &env, name, params, &answer);
   else
     {
       /* A client can send these as fast as it likes: ten a minute are
@@ -1074,9 +1096,11 @@ jq_methods_process_streamed (JqMethods *m, const char *body, gsize len,
 }
 
 GBytes *
-jq_methods_process (JqMethods *m, const char *body, gsize len)
+jq_methods_process (JqMethods *m, const JqCaller *caller, const char *body,
+                    gsize len)
 {
-  return jq_methods_process_streamed (m, body, len, NULL, NULL, NULL);
+  return jq_methods_process_streamed (m, caller, body, len, NULL, NULL,
+                                      NULL);
 }
 
 void

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "caller.h"
 #include "cluster.h"
 #include "door.h"
 #include "log.h"
@@ -39,9 +40,11 @@ void jq_methods_set_cluster (JqMethods *m, JqCluster *cluster);
 /* Counts calls into @status's metrics (borrowed).  Call before serving. */
 void jq_methods_set_status (JqMethods *m, JqStatus *status);
 
-/* Answers one request body with the XML of its response: a methodResponse
- * or a fault (code 1, as Python's server gives).  Never fails. */
-GBytes *jq_methods_process (JqMethods *m, const char *body, gsize len);
+/* Answers one request body of @caller with the XML of its response: a
+ * methodResponse or a fault (code 1, as Python's server gives).  Never
+ * fails. */
+GBytes *jq_methods_process (JqMethods *m, const JqCaller *caller,
+                            const char *body, gsize len);
 
 /* The same, writing a large answer (listjobs, history) as it is produced
  * instead of whole: each JQ_MESSAGE_FLUSH_BYTES of it goes to @flush
@@ -50,8 +53,9 @@ GBytes *jq_methods_process (JqMethods *m, const char *body, gsize len);
  * never called; otherwise NULL, every byte having gone to @flush, and
  * *@broken (nullable) TRUE when the answer was cut short (the server
  * stopping): the connection must end without it being finished. */
-GBytes *jq_methods_process_streamed (JqMethods *m, const char *body,
-                                     gsize len, JqMessageFlush flush,
+GBytes *jq_methods_process_streamed (JqMethods *m, const JqCaller *caller,
+                                     const char *body, gsize len,
+                                     JqMessageFlush flush,
                                      gpointer flush_data, gboolean *broken);
 
 /* wait() calls give their answer now, and later ones at once. */

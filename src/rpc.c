@@ -43,6 +43,7 @@
 
 #include "error.h"
 #include "methods.h"
+#include "peer.h"
 #include "status.h"
 
 /* Bytes of request bodies being received, parsed and answered at once.
@@ -106,6 +107,8 @@ struct _JqRpc {
   gboolean     status_created;
   GThread     *status_thread;
   char        *bind_address;   /* the XML-RPC port's, for the Host rule */
+  struct sockaddr_in own_v4;   /* the XML-RPC port's address when bound to
+                                * one IPv4 address; sin_family 0 if not */
 };
 
 /* ---------------------------------------------------------- HTTP */
@@ -159,6 +162,65 @@ set_cork (int fd, gboolean on)
 
 /* The rpc object of the request this Abyss thread serves. */
 static __thread JqRpc *serving;
+
+/* The caller behind the connection this Abyss thread serves: Abyss
+ * serves a connection on a thread of its own, so this is looked up once
+ * per connection (peer.h), on its first request. */
+static __thread JqCaller conn_caller;
+static __thread struct sockaddr conn_caller_peer;
+static __thread gboolean conn_caller_set;
+
+/* The connection's two ends.  Bound to one IPv4 address, they are that
+ * address and the peer Abyss tells; otherwise (an IPv6 peer does not fit
+ * in Abyss's struct sockaddr, and bound to every address our own end is
+ * not known) the connection's socket says. */
+static gboolean
+connection_tuple (JqRpc *rpc, TSession *session,
+                  const struct abyss_unix_chaninfo *info, JqPeerTuple *tuple)
+{
+  if (rpc->own_v4.sin_family == AF_INET
+      && info->peerAddr.sa_family == AF_INET)
+    {
+      memset (tuple, 0, sizeof *tuple);
+      memcpy (&tuple->client, &info->peerAddr, sizeof (struct sockaddr_in));
+      memcpy (&tuple->server, &rpc->own_v4, sizeof rpc->own_v4);
+      return TRUE;
+    }
+  int fd = connection_socket (session);
+  return fd >= 0 && jq_peer_tuple_of_socket (fd, tuple);
+}
+
+static const JqCaller *
+connection_caller (JqRpc *rpc, TSession *session)
+{
+  struct abyss_unix_chaninfo *info = NULL;
+  SessionGetChannelInfo (session, (void **) &info);
+  if (info == NULL)
+    {
+      jq_caller_init (&conn_caller, FALSE, 0, NULL);
+      return &conn_caller;
+    }
+  gsize n = MIN (info->peerAddrLen, sizeof info->peerAddr);
+  if (conn_caller_set && memcmp (&conn_caller_peer, &info->peerAddr, n) == 0)
+    return &conn_caller;
+  JqPeerTuple tuple;
+  uid_t uid = 0;
+  gboolean have = connection_tuple (rpc, session, info, &tuple);
+  gboolean known = have && jq_peer_uid (&tuple, &uid);
+  char address[INET6_ADDRSTRLEN] = "";
+  if (have)
+    {
+      const struct sockaddr_storage *c = &tuple.client;
+      inet_ntop (c->ss_family, c->ss_family == AF_INET
+                   ? (const void *) &((const struct sockaddr_in *) c)->sin_addr
+                   : (const void *) &((const struct sockaddr_in6 *) c)->sin6_addr,
+                 address, sizeof address);
+    }
+  jq_caller_init (&conn_caller, known, uid, address[0] ? address : NULL);
+  conn_caller_peer = info->peerAddr;
+  conn_caller_set = TRUE;
+  return &conn_caller;
+}
 
 static void count_refusal (guint16 status);
 static gboolean drain_body (TSession *session);
@@ -484,7 +546,7 @@ handle_http (void *user_data, TSession *session, abyss_bool *handled)
   Stream stream = { session, FALSE, -1 };
   gboolean broken = FALSE;
   g_autoptr (GBytes) response = jq_methods_process_streamed (
-      rpc->methods, body, len, stream_piece, &stream, &broken);
+      rpc->methods, connection_caller (rpc, session), body, len, stream_piece, &stream, &broken);
   g_clear_pointer (&body, g_free);
   body_release (rpc, len, len > BODY_SMALL);
   if (response == NULL)
@@ -748,7 +810,9 @@ jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3)
 GBytes *
 jq_rpc_process (JqRpc *rpc, const char *body, gsize len)
 {
-  return jq_methods_process (rpc->methods, body, len);
+  JqCaller self;
+  jq_caller_init_self (&self);
+  return jq_methods_process (rpc->methods, &self, body, len);
 }
 
 JqRpc *
@@ -1069,6 +1133,12 @@ jq_rpc_listen (JqRpc *rpc, const char *address, int fd, GError **error)
       return FALSE;
     }
   rpc->listen_fd = fd;
+  struct sockaddr_storage own;
+  socklen_t own_len = sizeof own;
+  if (getsockname (fd, (struct sockaddr *) &own, &own_len) == 0
+      && own.ss_family == AF_INET
+      && ((struct sockaddr_in *) &own)->sin_addr.s_addr != htonl (INADDR_ANY))
+    memcpy (&rpc->own_v4, &own, sizeof rpc->own_v4);
   rpc->stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   rpc->thread = g_thread_new ("jq-http", run_server, rpc);
   if (rpc->stop_fd >= 0)   /* without it, no 503s: Abyss still serves */

@@ -369,8 +369,10 @@ launch_next (JqScheduler *s)
 
 JqAddjobCode
 jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
-                     guint64 *number)
+                     const JqCaller *caller, guint64 *number)
 {
+  char by[128];
+  const char *bots_by = jq_caller_suffix (caller, TRUE, by, sizeof by);
   if (number != NULL)
     *number = 0;
   if (argv[0] == NULL)
@@ -422,13 +424,14 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     {
     case JQ_ADD_DUPLICATE:
       limited (s, jq_log_limit_write (s->duplicates, JQ_LOG_INFO,
-                                      "Duplicate job not added: %s", task));
+                                      "Duplicate job not added: %s%s", task,
+                                      bots_by));
       return JQ_ADDJOB_DUPLICATE;
     case JQ_ADD_PRIORITY_CHANGED:
       jq_journal_set_priority (s->journal, jq_job_get_number (job), priority);
       jq_log_write (s->log, JQ_LOG_INFO,
-                    "Duplicate job, changed priority to %d: %s", priority,
-                    task);
+                    "Duplicate job, changed priority to %d: %s%s", priority,
+                    task, bots_by);
       break;
     case JQ_ADD_ADDED:
       s->totals.added++;
@@ -441,8 +444,8 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
       jq_journal_set_next_number (s->journal,
                                   jq_queue_get_next_number (s->queue));
       jq_log_write (s->log, JQ_LOG_INFO,
-                    "Added job %" G_GUINT64_FORMAT ", priority %d: %s",
-                    jq_job_get_number (job), priority, task);
+                    "Added job %" G_GUINT64_FORMAT ", priority %d: %s%s",
+                    jq_job_get_number (job), priority, task, bots_by);
       break;
     }
   launch_next (s);
@@ -479,14 +482,16 @@ jq_scheduler_getjob (JqScheduler *s)
 }
 
 void
-jq_scheduler_clear (JqScheduler *s)
+jq_scheduler_clear (JqScheduler *s, const JqCaller *caller)
 {
+  char by[128];
   g_autoptr (GPtrArray) waiting = jq_queue_list (s->queue);
   for (guint i = 0; i < waiting->len; i++)
     remember_gone (s, jq_job_get_number (waiting->pdata[i]));
   guint n = jq_queue_clear (s->queue);
   jq_journal_clear_waiting (s->journal);
-  jq_log_write (s->log, JQ_LOG_INFO, "Job queue cleared.");
+  jq_log_write (s->log, JQ_LOG_INFO, "Job queue cleared.%s",
+                jq_caller_suffix (caller, TRUE, by, sizeof by));
   jq_log_write (s->log, JQ_LOG_DEBUG, "%u waiting jobs dropped", n);
 }
 
@@ -568,14 +573,16 @@ jq_scheduler_recover (JqScheduler *s, GError **error)
 }
 
 gboolean
-jq_scheduler_remove (JqScheduler *s, guint64 number)
+jq_scheduler_remove (JqScheduler *s, guint64 number, const JqCaller *caller)
 {
+  char by[128];
   JqJob *job = jq_queue_lookup (s->queue, number);
   if (job == NULL)
     return FALSE;
   g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
-  jq_log_write (s->log, JQ_LOG_INFO, "Removed job %" G_GUINT64_FORMAT ": %s",
-                number, task);
+  jq_log_write (s->log, JQ_LOG_INFO, "Removed job %" G_GUINT64_FORMAT
+                ": %s%s", number, task,
+                jq_caller_suffix (caller, FALSE, by, sizeof by));
   jq_queue_remove (s->queue, number);
   jq_journal_remove (s->journal, number);
   remember_gone (s, number);
@@ -583,8 +590,10 @@ jq_scheduler_remove (JqScheduler *s, guint64 number)
 }
 
 gboolean
-jq_scheduler_set_priority (JqScheduler *s, guint64 number, int priority)
+jq_scheduler_set_priority (JqScheduler *s, guint64 number, int priority,
+                           const JqCaller *caller)
 {
+  char by[128];
   JqJob *job = jq_queue_lookup (s->queue, number);
   if (job == NULL)
     return FALSE;
@@ -592,20 +601,24 @@ jq_scheduler_set_priority (JqScheduler *s, guint64 number, int priority)
   jq_queue_set_priority (s->queue, number, priority);
   jq_journal_set_priority (s->journal, number, priority);
   jq_log_write (s->log, JQ_LOG_INFO, "Job %" G_GUINT64_FORMAT ", changed "
-                "priority to %d: %s", number, priority, task);
+                "priority to %d: %s%s", number, priority, task,
+                jq_caller_suffix (caller, FALSE, by, sizeof by));
   return TRUE;
 }
 
 void
-jq_scheduler_set_paused (JqScheduler *s, gboolean paused)
+jq_scheduler_set_paused (JqScheduler *s, gboolean paused,
+                         const JqCaller *caller)
 {
+  char by[128];
   if (s->paused == paused)
     return;
   s->paused = paused;
   jq_journal_set_flag (s->journal, "paused", paused);
-  jq_log_write (s->log, JQ_LOG_STARTINFO, paused
+  jq_log_write (s->log, JQ_LOG_STARTINFO, "%s%s", paused
                 ? "Job queue paused: no job starts until it is resumed."
-                : "Job queue resumed.");
+                : "Job queue resumed.",
+                jq_caller_suffix (caller, FALSE, by, sizeof by));
   launch_next (s);
 }
 

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 
+#include "caller.h"
 #include "config.h"
 #include "journal.h"
 #include "log.h"
@@ -64,13 +65,18 @@ gboolean jq_scheduler_commit (JqScheduler *s, GError **error);
  * @error when the journal cannot be read. */
 gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
 
-/* Bots' addjob: queues @argv at @priority and starts it at once when a
+/* Every change below names @caller (nullable: no one) in its log line
+ * (jq_caller_suffix): Bots' own lines as Bots writes them for the
+ * server's own user, with " (by user NAME)" for everybody else.
+ *
+ * Bots' addjob: queues @argv at @priority and starts it at once when a
  * slot is free.  ['isup'] answers OK and queues nothing.  *@number
  * (nullable) gets the job's number: the new one, or the waiting job's for
  * a duplicate or a changed priority; 0 when nothing was queued (empty,
  * not authorized, isup). */
 JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
-                                  int priority, guint64 *number);
+                                  int priority, const JqCaller *caller,
+                                  guint64 *number);
 
 /* The waiting jobs in run order (new array of references). */
 GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
@@ -84,7 +90,7 @@ GPtrArray *jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor,
 JqJob *jq_scheduler_getjob (JqScheduler *s);
 
 /* Drops every waiting job (not the running ones). */
-void jq_scheduler_clear (JqScheduler *s);
+void jq_scheduler_clear (JqScheduler *s, const JqCaller *caller);
 
 /* Stops launching; @drained is called (once) as soon as no job runs. */
 void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
@@ -96,15 +102,17 @@ void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
 void jq_scheduler_terminate_running (JqScheduler *s);
 
 /* Removes waiting job @number.  FALSE when it is not waiting. */
-gboolean jq_scheduler_remove (JqScheduler *s, guint64 number);
+gboolean jq_scheduler_remove (JqScheduler *s, guint64 number,
+                              const JqCaller *caller);
 
 /* Moves waiting job @number to @priority.  FALSE when it is not waiting. */
 gboolean jq_scheduler_set_priority (JqScheduler *s, guint64 number,
-                                    int priority);
+                                    int priority, const JqCaller *caller);
 
 /* Pausing stops launching (calls are still accepted); it is kept in the
  * journal, so a paused queue stays paused across a restart. */
-void jq_scheduler_set_paused (JqScheduler *s, gboolean paused);
+void jq_scheduler_set_paused (JqScheduler *s, gboolean paused,
+                              const JqCaller *caller);
 gboolean jq_scheduler_get_paused (JqScheduler *s);
 
 typedef enum {

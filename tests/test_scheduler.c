@@ -259,7 +259,7 @@ add (Fixture *f, const char *route, int priority, JqAddjobCode expected)
 {
   guint64 number = 0;
   assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", route),
-                                         priority, &number),
+                                         priority, NULL, &number),
                     expected);
   return number;
 }
@@ -358,8 +358,8 @@ test_priority_change (void **state)
   assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 2);
   finish (a, 0, FALSE);
   assert_int_equal (started (1), c);
-  assert_true (jq_scheduler_set_priority (f->s, b, 1));
-  assert_false (jq_scheduler_set_priority (f->s, a, 1));  /* ended */
+  assert_true (jq_scheduler_set_priority (f->s, b, 1, NULL));
+  assert_false (jq_scheduler_set_priority (f->s, a, 1, NULL));  /* ended */
 }
 
 /* nr_threads jobs run at once; the next starts when one ends. */

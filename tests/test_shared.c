@@ -350,10 +350,10 @@ test_addjob_judged_on_the_shared_queue (void **state)
   const char *b[] = { "b", NULL };
   guint64 number = 0;
   jq_scheduler_begin (fx->scheduler);
-  assert_int_equal (jq_scheduler_submit (fx->scheduler, a, 5, &number),
+  assert_int_equal (jq_scheduler_submit (fx->scheduler, a, 5, NULL, &number),
                     JQ_ADDJOB_DUPLICATE);
   assert_int_equal (number, 7);
-  assert_int_equal (jq_scheduler_submit (fx->scheduler, b, 5, &number),
+  assert_int_equal (jq_scheduler_submit (fx->scheduler, b, 5, NULL, &number),
                     JQ_ADDJOB_OK);
   assert_int_equal (number, 8);                  /* after the shared numbers */
   jq_scheduler_commit (fx->scheduler, NULL);
