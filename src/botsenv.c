@@ -13,11 +13,14 @@
 
 #include "botsenv.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "runas.h"
 
 #ifndef BOTS_PYTHON
 #define BOTS_PYTHON "python3"
@@ -230,7 +233,7 @@ names_python (char **argv)
  * --with-bots-python, the "#!" line of the first of Bots' scripts found
  * on PATH, python3 on PATH. */
 static char **
-choose_python (char **script_dir, char **why)
+choose_python (char **script_dir, char **script, char **why)
 {
   static const char *const scripts[] = {
     "bots-engine.py", "bots-engine", "bots-job2queue.py", "bots-job2queue",
@@ -240,16 +243,17 @@ choose_python (char **script_dir, char **why)
   if ((python == NULL || python[0] == '\0') && !BOTS_PYTHON_GIVEN)
     for (gsize i = 0; i < G_N_ELEMENTS (scripts); i++)
       {
-        g_autofree char *script = g_find_program_in_path (scripts[i]);
+        g_autofree char *path = g_find_program_in_path (scripts[i]);
         char **argv = NULL;
-        if (script == NULL || !jq_botsenv_script_python (script, &argv))
+        if (path == NULL || !jq_botsenv_script_python (path, &argv))
           continue;
         if (names_python (argv)
             && g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
           {
-            g_autofree char *real = realpath (script, NULL);
-            *script_dir = g_path_get_dirname (real ? real : script);
-            *why = g_strdup_printf ("%s, the Python of %s", argv[0], script);
+            g_autofree char *real = realpath (path, NULL);
+            *script_dir = g_path_get_dirname (real ? real : path);
+            *script = g_strdup (path);
+            *why = g_strdup_printf ("%s, the Python of %s", argv[0], path);
             return argv;
           }
         g_strfreev (argv);
@@ -270,16 +274,52 @@ choose_python (char **script_dir, char **why)
   return g_strdupv (v);
 }
 
+/* In the child of jq_runas_call(): the probe, its errors not shown. */
+static int
+exec_probe (gpointer data)
+{
+  char **argv = data;
+  int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0)
+    dup2 (null, STDERR_FILENO);
+  execv (argv[0], argv);
+  return 127;
+}
+
+/* Runs the probe @argv, read from @script (nullable), as the user who
+ * controls the script and the Python (src/runas.h): root never runs a
+ * Python that another user's script names, nor one another user can
+ * change.  Its standard output into *@out.  FALSE and @error when it
+ * cannot be run or fails. */
+static gboolean
+run_probe (char **argv, const char *script, char **out, GError **error)
+{
+  const char *paths[] = { argv[0], script, NULL };
+  JqUser who;
+  if (!jq_runas_path_user (paths, &who, error))
+    return FALSE;
+  g_autoptr (GString) text = g_string_new (NULL);
+  int rc = jq_runas_call (&who, exec_probe, argv, text, 30000, error);
+  if (rc != 0)
+    {
+      if (rc > 0)
+        g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "it exited with %d", rc);
+      return FALSE;
+    }
+  *out = g_string_free (g_steal_pointer (&text), FALSE);
+  return TRUE;
+}
+
 /* Asks a Python where the bots package is (see probe_script). */
 static JqBotsEnv *
 probe (void)
 {
   g_autofree char *script_dir = NULL;
+  g_autofree char *script = NULL;
   g_autofree char *found = NULL;
-  g_auto (GStrv) python = choose_python (&script_dir, &found);
+  g_auto (GStrv) python = choose_python (&script_dir, &script, &found);
   g_autofree char *out = NULL;
   g_autoptr (GError) error = NULL;
-  int status = 0;
 
   if (python == NULL)
     return jq_botsenv_new (NULL, NULL, found);
@@ -288,9 +328,7 @@ probe (void)
   g_strv_builder_add_many (b, "-c", probe_script,
                            script_dir ? script_dir : "", NULL);
   g_auto (GStrv) argv = g_strv_builder_end (b);
-  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
-                     NULL, NULL, &out, NULL, &status, &error)
-      || !g_spawn_check_wait_status (status, &error))
+  if (!run_probe (argv, script, &out, &error))
     {
       g_autofree char *why = g_strdup_printf ("%s could not be asked where "
                                               "the bots package is: %s",

@@ -178,6 +178,32 @@ class Privdrop(unittest.TestCase):
         self.assert_vault_untouched()
         self.assertEqual(proc_ids(server.pid, "Uid"), [self.pw.pw_uid] * 4)
 
+    def test_bots_python_asked_as_its_owner(self):
+        """Root asks Bots' Python where the bots package is (no wrapper, no
+        BOTS_DIR) only as the owner of the script that names it: that user
+        could name any program there."""
+        scripts = self.bots.path("scripts")
+        os.mkdir(scripts)
+        marker = self.bots.path("asked-as")
+        python = os.path.join(scripts, "python3")
+        with open(python, "w") as f:
+            f.write("#!/bin/sh\nid -u > %s\nexec %s \"$@\"\n" % (marker, SYSTEM_PYTHON))
+        with open(os.path.join(scripts, "bots-engine.py"), "w") as f:
+            f.write("#!%s\n" % python)
+        for name in ("", "python3", "bots-engine.py"):
+            os.chmod(os.path.join(scripts, name), 0o755)
+            os.lchown(os.path.join(scripts, name), self.pw.pw_uid, self.pw.pw_gid)
+        env = {"PATH": scripts + ":/usr/bin:/bin"}
+        saved = os.environ.pop("BOTS_JOBQUEUE_BOTSPATH", None)
+        try:
+            server = self.start(env=env)
+        finally:
+            if saved is not None:
+                os.environ["BOTS_JOBQUEUE_BOTSPATH"] = saved
+        server.proxy().listjobs()
+        with open(marker) as f:
+            self.assertEqual(int(f.read()), self.pw.pw_uid)
+
     def test_user_key(self):
         """[jobqueue] user names the user, whoever owns botssys."""
         self.bots.write_ini({"enabled": "True", "port": str(self.bots.port), "user": USER,
