@@ -67,6 +67,9 @@ def main():
     path = [p for p in sys.path if p]
     os.environ["BOTS_JOBQUEUE_BOTSPATH"] = bots_package()
     os.environ["BOTS_JOBQUEUE_PYTHONPATH"] = os.pathsep.join(path)
+    # the Python that runs Bots: the server authorizes it whatever its PATH
+    if sys.executable:
+        os.environ["BOTS_JOBQUEUE_BOTS_PYTHON"] = sys.executable
     try:
         os.execvp(target, [PROGRAM] + sys.argv[1:])
     except OSError as error:

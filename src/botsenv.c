@@ -341,11 +341,28 @@ probe (void)
   g_autofree char *why = botspath[0]
     ? g_strdup_printf ("found by %s", found)
     : g_strdup_printf ("%s finds no bots package", found);
-  return jq_botsenv_new (botspath, lines[0] ? lines[1] : NULL, why);
+  JqBotsEnv *env = jq_botsenv_new (botspath, lines[0] ? lines[1] : NULL,
+                                   why);
+  if (botspath[0] != '\0' && g_path_is_absolute (python[0]))
+    env->python = g_strdup (python[0]);
+  return env;
 }
 
-JqBotsEnv *
-jq_botsenv_discover (void)
+/* The Python that runs Bots as named in the environment (the wrapper's
+ * sys.executable, or an absolute $BOTS_JOBQUEUE_PYTHON), or NULL. */
+static char *
+named_python (void)
+{
+  const char *names[] = { g_getenv (JQ_BOTSENV_EXECUTABLE_ENV),
+                          g_getenv (JQ_BOTSENV_PYTHON_ENV) };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (names[i] != NULL && g_path_is_absolute (names[i]))
+      return g_strdup (names[i]);
+  return NULL;
+}
+
+static JqBotsEnv *
+discover (void)
 {
   const char *bots_dir = g_getenv ("BOTS_DIR");
   const char *botspath = g_getenv (JQ_BOTSENV_BOTSPATH_ENV);
@@ -361,6 +378,19 @@ jq_botsenv_discover (void)
                            ? "found by the wrapper's Python"
                            : "the wrapper's Python finds no bots package");
   return probe ();
+}
+
+JqBotsEnv *
+jq_botsenv_discover (void)
+{
+  JqBotsEnv *env = discover ();
+  char *named = named_python ();
+  if (named != NULL)
+    {
+      g_free (env->python);
+      env->python = named;
+    }
+  return env;
 }
 
 /* Whether <dir> can be read as a dotted module path: relative, and every
@@ -503,5 +533,6 @@ jq_botsenv_free (JqBotsEnv *env)
   g_strfreev (env->import_path);
   g_free (env->version);
   g_free (env->source);
+  g_free (env->python);
   g_free (env);
 }

@@ -9,6 +9,7 @@
  * program they start, so that it need not ask a Python itself. */
 #define JQ_BOTSENV_BOTSPATH_ENV   "BOTS_JOBQUEUE_BOTSPATH"   /* "" = no bots package */
 #define JQ_BOTSENV_PYTHONPATH_ENV "BOTS_JOBQUEUE_PYTHONPATH" /* sys.path, ':'-separated */
+#define JQ_BOTSENV_EXECUTABLE_ENV "BOTS_JOBQUEUE_BOTS_PYTHON" /* sys.executable */
 /* The Python to ask when no wrapper did (default: configure's
  * --with-bots-python, python3 on PATH). */
 #define JQ_BOTSENV_PYTHON_ENV     "BOTS_JOBQUEUE_PYTHON"
@@ -19,6 +20,9 @@ typedef struct {
   char  *version;      /* e.g. "3.3.0", read from the package; NULL: unknown */
   int    major;        /* 3 or 4 from @version; 0: unknown */
   char  *source;       /* how botspath was learnt, for messages */
+  char  *python;       /* absolute: the Python that runs Bots (the
+                        * wrapper's sys.executable, or the Python that
+                        * found the bots package); NULL: unknown */
 } JqBotsEnv;
 
 /* A record from known values (tests, and the wrapper's variables).
@@ -30,7 +34,9 @@ JqBotsEnv *jq_botsenv_new (const char *botspath, const char *import_path,
 /* Learns the installation from the environment: $BOTS_DIR (the Bots
  * folder, set by the administrator), else the wrapper's variables above,
  * else the answer of a Python (see JQ_BOTSENV_PYTHON_ENV).  Never fails:
- * what cannot be learnt stays unknown, and @source says why. */
+ * what cannot be learnt stays unknown, and @source says why.  @python
+ * from JQ_BOTSENV_EXECUTABLE_ENV, else an absolute $BOTS_JOBQUEUE_PYTHON,
+ * else the Python asked, when it found the bots package. */
 JqBotsEnv *jq_botsenv_discover (void);
 
 /* Finds the config folder as Bots does (PROTOCOL section 1) for the -c

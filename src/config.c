@@ -223,14 +223,47 @@ read_journal (const JqIni *ini, JqConfig *c, GError **error)
   return TRUE;
 }
 
+/* What Bots' monitor sends (PROTOCOL section 6) and the extra programs;
+ * task.c trusts them. */
+static void
+auth_keys_from_ini (const JqIni *ini, JqAuthKeys *keys)
+{
+  const char *python = jq_ini_get (ini, "settings", "python_executable_path");
+  keys->python_executable_path = python && python[0] ? g_strdup (python)
+                                                     : NULL;
+  const char *engine = jq_ini_get (ini, "settings", "botsengine_path");
+  keys->botsengine_path = engine && engine[0] ? g_strdup (engine) : NULL;
+  keys->authorized_tasks = jq_task_split_list (
+      jq_ini_get (ini, "jobqueue", "authorized_tasks"));
+}
+
+gboolean
+jq_config_read_auth_keys (const char *ini_path, JqAuthKeys *keys,
+                          GError **error)
+{
+  g_autoptr (JqIni) ini = jq_ini_load (ini_path, error);
+  if (ini == NULL)
+    return FALSE;
+  auth_keys_from_ini (ini, keys);
+  return TRUE;
+}
+
+void
+jq_auth_keys_clear (JqAuthKeys *keys)
+{
+  g_clear_pointer (&keys->authorized_tasks, g_strfreev);
+  g_clear_pointer (&keys->python_executable_path, g_free);
+  g_clear_pointer (&keys->botsengine_path, g_free);
+}
+
 static gboolean
 read_texts (const JqIni *ini, JqConfig *c, GError **error)
 {
-  /* What Bots' monitor sends (PROTOCOL section 6); task.c trusts them. */
-  const char *python = jq_ini_get (ini, "settings", "python_executable_path");
-  c->python_executable_path = python && python[0] ? g_strdup (python) : NULL;
-  const char *engine = jq_ini_get (ini, "settings", "botsengine_path");
-  c->botsengine_path = engine && engine[0] ? g_strdup (engine) : NULL;
+  JqAuthKeys keys;
+  auth_keys_from_ini (ini, &keys);
+  c->authorized_tasks = keys.authorized_tasks;
+  c->python_executable_path = keys.python_executable_path;
+  c->botsengine_path = keys.botsengine_path;
   const char *user = jq_ini_get (ini, "jobqueue", "user");
   c->user = user && user[0] ? g_strstrip (g_strdup (user)) : NULL;
 
@@ -261,8 +294,6 @@ read_texts (const JqIni *ini, JqConfig *c, GError **error)
 
   const char *bind = jq_ini_get (ini, "jobqueue", "bind");
   c->bind = g_strdup (bind && bind[0] ? bind : "127.0.0.1");
-  c->authorized_tasks = jq_task_split_list (
-      jq_ini_get (ini, "jobqueue", "authorized_tasks"));
   return TRUE;
 }
 
@@ -345,6 +376,8 @@ jq_config_load_in (const JqBotsEnv *env, const char *config_dir,
       return NULL;
     }
   JqConfig *c = jq_config_from_ini_in (ini, config_dir, env, &local);
+  if (c != NULL && env != NULL)
+    c->bots_python = g_strdup (env->python);
   if (c == NULL)
     {
       /* Range errors do not know the file name; say it once here. */
@@ -389,6 +422,7 @@ jq_config_free (JqConfig *c)
   g_free (c->python_executable_path);
   g_free (c->botsengine_path);
   g_free (c->user);
+  g_free (c->bots_python);
   g_strfreev (c->report_command);
   g_free (c->report_to);
   g_free (c->bind);

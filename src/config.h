@@ -35,6 +35,8 @@ typedef struct {
   char      *user;             /* [jobqueue] user: whom a server started as
                                   root runs as; NULL: the owner of botssys
                                   (src/privdrop.h) */
+  char      *bots_python;      /* the Python that runs Bots (JqBotsEnv's);
+                                * NULL: unknown */
 
   gboolean   enabled;
   guint      port;             /* 1..65535 */
@@ -85,6 +87,20 @@ JqConfig *jq_config_load_from_option (const char *option, GError **error);
  * gives the bots package folder and the version. */
 JqConfig *jq_config_load_in (const JqBotsEnv *env, const char *config_dir,
                              GError **error);
+
+/* The keys that decide what may run (PROTOCOL section 6), re-read while
+ * the server runs (SIGHUP, or bots.ini changed before a refusal). */
+typedef struct {
+  char **authorized_tasks;       /* never NULL; may hold "*" */
+  char  *python_executable_path; /* nullable */
+  char  *botsengine_path;        /* nullable */
+} JqAuthKeys;
+
+/* Reads them from the bots.ini at @ini_path.  FALSE with @error when it
+ * cannot be read or parsed. */
+gboolean jq_config_read_auth_keys (const char *ini_path, JqAuthKeys *keys,
+                                   GError **error);
+void jq_auth_keys_clear (JqAuthKeys *keys);
 
 /* The same from an already parsed file, for tests; the installation is
  * unknown. */

@@ -3,6 +3,7 @@
 
 #include "scheduler.h"
 
+#include "authfile.h"
 #include "error.h"
 #include "report.h"
 #include "task.h"
@@ -17,7 +18,8 @@ struct _JqScheduler {
   JqJournal      *journal;     /* never NULL: the null store keeps nothing */
   JqJournal      *own_journal; /* the null store made for a NULL journal */
   JqReporter     *reporter;
-  JqTaskPolicy   *policy;      /* what may run, and where */
+  JqAuthFile     *auth;        /* bots.ini's authorization keys */
+  JqTaskPolicy   *policy;      /* what may run, and where (auth's) */
   JqLogLimit     *refusals;    /* refused tasks: a client sets the pace */
   JqLogLimit     *duplicates;
   guint           limits_id;   /* summarizes what the limits held back */
@@ -223,24 +225,17 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   g_queue_init (&s->ended_order);
   s->paused = jq_journal_get_flag (s->journal, "paused");
   s->queue = jq_queue_new ();
-  JqTaskPolicySettings policy = {
-    .authorized = (const char *const *) config->authorized_tasks,
-    .search_path = g_getenv ("PATH"),
-    .job_dir = config->job_dir,
-    .python_executable = config->python_executable_path,
-    .bots_engine = config->botsengine_path,
-    .bots_package_dir = config->bots_dir,
-  };
-  s->policy = jq_task_policy_new (&policy);
+  s->auth = jq_auth_file_new (config, log);
+  s->policy = jq_auth_file_get_policy (s->auth);
   {
     /* Said once at the start: why bots-engine is or is not found, under
      * a service manager's short PATH, is the first thing to check. */
+    const char *path = g_getenv ("PATH");
     g_autofree char *dirs = g_strjoinv (
         ", ", (char **) jq_task_policy_get_scripts_dirs (s->policy));
     jq_log_write (log, JQ_LOG_STARTINFO,
                   "Jobs run in %s; bots-engine is looked for on PATH (%s)%s%s.",
-                  config->job_dir, policy.search_path ? policy.search_path
-                                                      : "/bin:/usr/bin",
+                  config->job_dir, path ? path : "/bin:/usr/bin",
                   dirs[0] ? " and in " : "", dirs);
   }
   s->refusals = jq_log_limit_new (log, "refused tasks", LIMIT_BURST,
@@ -386,7 +381,15 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
 
   g_autofree char *task = jq_task_repr_cut (argv);
   g_autoptr (GError) why = NULL;
-  if (!jq_task_is_authorized (s->policy, argv, &why))
+  gboolean authorized = jq_task_is_authorized (s->policy, argv, &why);
+  /* An administrator who has just fixed bots.ini expects the next click
+   * to work, not a restart. */
+  if (!authorized && jq_auth_file_reload (s->auth, FALSE, "bots.ini changed"))
+    {
+      g_clear_error (&why);
+      authorized = jq_task_is_authorized (s->policy, argv, &why);
+    }
+  if (!authorized)
     {
       limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
                                       "Task not authorized, not added: %s "
@@ -450,6 +453,12 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     }
   launch_next (s);
   return JQ_ADDJOB_OK;
+}
+
+void
+jq_scheduler_reload_authorization (JqScheduler *s, const char *why)
+{
+  jq_auth_file_reload (s->auth, TRUE, why);
 }
 
 GPtrArray *
@@ -930,7 +939,7 @@ jq_scheduler_free (JqScheduler *s)
   g_clear_handle_id (&s->limits_id, g_source_remove);
   jq_log_limit_free (s->refusals);     /* writes what it held back */
   jq_log_limit_free (s->duplicates);
-  jq_task_policy_free (s->policy);
+  jq_auth_file_free (s->auth);
   jq_reporter_free (s->reporter);
   jq_queue_free (s->queue);
   g_hash_table_unref (s->ended);

@@ -79,6 +79,11 @@ JqAddjobCode jq_scheduler_submit (JqScheduler *s, const char *const *argv,
                                   guint64 *number);
 
 /* The waiting jobs in run order (new array of references). */
+/* Re-reads bots.ini's authorization keys now (SIGHUP); @why goes into
+ * the log line.  Submitting re-reads them by itself when the file has
+ * changed before it would refuse a task. */
+void jq_scheduler_reload_authorization (JqScheduler *s, const char *why);
+
 GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
 
 /* The same in pages, from where @cursor stopped (jq_queue_list_page). */

@@ -313,6 +313,7 @@ on_hangup (gpointer data)
     jq_log_write (server->log, JQ_LOG_INFO, "Log file reopened (SIGHUP).");
   else
     jq_log_write (server->log, JQ_LOG_ERROR, "%s", error->message);
+  jq_scheduler_reload_authorization (server->scheduler, "SIGHUP");
   return G_SOURCE_CONTINUE;
 }
 

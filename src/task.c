@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "botsenv.h"
 #include "error.h"
 
 gboolean
@@ -182,6 +183,7 @@ struct _JqTaskPolicy {
   char     *job_dir;            /* absolute */
   char     *python_executable;  /* nullable */
   char     *bots_engine;        /* nullable */
+  char     *bots_python;        /* nullable: the Python that runs Bots */
   char    **scripts_dirs;       /* absolute folders, no duplicates */
   /* The trusted files, looked up at most once a second: finding them
    * takes a PATH search and a realpath each (80 us a decision with a long
@@ -191,6 +193,8 @@ struct _JqTaskPolicy {
   gint64      found_us;         /* monotonic; 0 = not yet */
   GPtrArray  *engines;          /* Trusted* */
   GPtrArray  *listed;           /* Trusted* */
+  GPtrArray  *own_pythons;      /* Trusted*: Bots' own, whatever name is
+                                 * sent */
   GHashTable *pythons;          /* name sent -> GPtrArray of Trusted* */
   /* Where a bare name was found on PATH ("" when nowhere), for the
    * addjob decisions of one second: the search is a stat() and access()
@@ -339,34 +343,13 @@ add_dir (GPtrArray *dirs, char *dir)
   g_ptr_array_add (dirs, dir);
 }
 
-JqTaskPolicy *
-jq_task_policy_new (const JqTaskPolicySettings *settings)
+/* Where Bots' own scripts are, beside PATH: the folder of the configured
+ * engine and Python (a virtualenv's bin holds both), and the bin of the
+ * prefix the bots package is installed in (setup.py puts the scripts
+ * there). */
+static char **
+find_scripts_dirs (JqTaskPolicy *p, const char *bots_package_dir)
 {
-  JqTaskPolicy *p = g_new0 (JqTaskPolicy, 1);
-  g_autoptr (GStrvBuilder) list = g_strv_builder_new ();
-  p->on_path = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                      g_free);
-
-  for (gsize i = 0; settings->authorized && settings->authorized[i]; i++)
-    if (strcmp (settings->authorized[i], "*") == 0)
-      p->anything = TRUE;
-    else
-      g_strv_builder_add (list, settings->authorized[i]);
-  p->authorized = g_strv_builder_end (list);
-  p->search_path = g_strdup (settings->search_path ? settings->search_path
-                                                    : "/bin:/usr/bin");
-  p->job_dir = g_strdup (settings->job_dir ? settings->job_dir : "/");
-  p->python_executable = g_strdup (settings->python_executable
-                                   && settings->python_executable[0]
-                                   ? settings->python_executable : NULL);
-  p->bots_engine = g_strdup (settings->bots_engine
-                             && settings->bots_engine[0]
-                             ? settings->bots_engine : NULL);
-
-  /* Where Bots' own scripts are, beside PATH: the folder of the
-   * configured engine and Python (a virtualenv's bin holds both), and the
-   * bin of the prefix the bots package is installed in (setup.py puts the
-   * scripts there). */
   GPtrArray *dirs = g_ptr_array_new ();
   const char *configured[] = { p->bots_engine, p->python_executable };
   for (gsize i = 0; i < G_N_ELEMENTS (configured); i++)
@@ -375,12 +358,12 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
         g_autofree char *abs = absolute_in (p->job_dir, configured[i]);
         add_dir (dirs, g_path_get_dirname (abs));
       }
-  if (settings->bots_package_dir != NULL)
+  if (bots_package_dir != NULL)
     {
-      add_dir (dirs, prefix_bin (settings->bots_package_dir));
+      add_dir (dirs, prefix_bin (bots_package_dir));
       /* A source layout (Bots 3 unpacked, run in place) keeps the
        * scripts beside the bots package folder. */
-      g_autofree char *parent = g_path_get_dirname (settings->bots_package_dir);
+      g_autofree char *parent = g_path_get_dirname (bots_package_dir);
       for (gsize i = 0; engine_names[i] != NULL; i++)
         {
           g_autofree char *e = g_build_filename (parent, engine_names[i], NULL);
@@ -392,10 +375,63 @@ jq_task_policy_new (const JqTaskPolicySettings *settings)
         }
     }
   g_ptr_array_add (dirs, NULL);
-  p->scripts_dirs = (char **) g_ptr_array_free (dirs, FALSE);
+  return (char **) g_ptr_array_free (dirs, FALSE);
+}
+
+static char *
+nonempty_dup (const char *s)
+{
+  return g_strdup (s != NULL && s[0] != '\0' ? s : NULL);
+}
+
+/* Takes what the settings say; forgets every file found before. */
+static void
+apply_settings (JqTaskPolicy *p, const JqTaskPolicySettings *settings)
+{
+  g_autoptr (GStrvBuilder) list = g_strv_builder_new ();
+
+  p->anything = FALSE;
+  for (gsize i = 0; settings->authorized && settings->authorized[i]; i++)
+    if (strcmp (settings->authorized[i], "*") == 0)
+      p->anything = TRUE;
+    else
+      g_strv_builder_add (list, settings->authorized[i]);
+  g_strfreev (p->authorized);
+  p->authorized = g_strv_builder_end (list);
+  g_free (p->search_path);
+  p->search_path = g_strdup (settings->search_path ? settings->search_path
+                                                    : "/bin:/usr/bin");
+  g_free (p->job_dir);
+  p->job_dir = g_strdup (settings->job_dir ? settings->job_dir : "/");
+  g_free (p->python_executable);
+  p->python_executable = nonempty_dup (settings->python_executable);
+  g_free (p->bots_engine);
+  p->bots_engine = nonempty_dup (settings->bots_engine);
+  g_free (p->bots_python);
+  p->bots_python = nonempty_dup (settings->bots_python);
+  g_strfreev (p->scripts_dirs);
+  p->scripts_dirs = find_scripts_dirs (p, settings->bots_package_dir);
+  p->found_us = 0;
+  if (p->on_path != NULL)
+    g_hash_table_remove_all (p->on_path);
+}
+
+JqTaskPolicy *
+jq_task_policy_new (const JqTaskPolicySettings *settings)
+{
+  JqTaskPolicy *p = g_new0 (JqTaskPolicy, 1);
+  p->on_path = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      g_free);
   p->pythons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify) g_ptr_array_unref);
+  apply_settings (p, settings);
   return p;
+}
+
+void
+jq_task_policy_update (JqTaskPolicy *p, const JqTaskPolicySettings *settings)
+{
+  apply_settings (p, settings);
 }
 
 void
@@ -408,9 +444,11 @@ jq_task_policy_free (JqTaskPolicy *p)
   g_free (p->job_dir);
   g_free (p->python_executable);
   g_free (p->bots_engine);
+  g_free (p->bots_python);
   g_strfreev (p->scripts_dirs);
   g_clear_pointer (&p->engines, g_ptr_array_unref);
   g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_clear_pointer (&p->own_pythons, g_ptr_array_unref);
   g_hash_table_unref (p->pythons);
   g_hash_table_unref (p->on_path);
   g_free (p);
@@ -455,14 +493,83 @@ engine_candidates (JqTaskPolicy *p)
   return c;
 }
 
-/* Trusted Pythons for a program sent as @sent. */
+/* Bots' scripts, whose "#!" lines name the Python that Bots runs. */
+static const char *const bots_scripts[] = {
+  "bots-engine", "bots-engine.py", "bots-webserver", "bots-webserver.py",
+  "bots-dirmonitor", "bots-dirmonitor.py", "bots-job2queue",
+  "bots-job2queue.py", "bots-jobqueueserver", "bots-jobqueueserver.py",
+  "bots-poller", "bots-poller.py", NULL
+};
+
+/* @path (absolute, taken; nullable) and, when it is a link, the file it
+ * resolves to under its own name: a virtualenv's python is a link to
+ * the base Python, which a monitor may send as well. */
+static void
+add_python (GPtrArray *c, char *path)
+{
+  if (path == NULL)
+    return;
+  add_candidate (c, path);
+  Trusted *t = c->pdata[c->len - 1];
+  if (t->real != NULL && strcmp (t->real, t->spelling) != 0)
+    add_candidate (c, g_strdup (t->real));
+}
+
+/* The Python named by the script @path: its "#!" line, or pip's
+ * "#!/bin/sh" trampoline.  "#!/usr/bin/env python3" names none: which
+ * Python that is depends on a PATH we do not know. */
+static void
+add_script_python (GPtrArray *c, const char *path)
+{
+  g_auto (GStrv) argv = NULL;
+  if (path == NULL || !jq_botsenv_script_python (path, &argv))
+    return;
+  g_autofree char *base = g_path_get_basename (argv[0]);
+  if (is_python_name (base))
+    add_python (c, g_strdup (argv[0]));
+}
+
+/* The Pythons that run Bots, whatever name a client sends and whatever
+ * the server's PATH: [settings] python_executable_path, the Python that
+ * runs Bots itself (the wrapper's or the one that found the bots
+ * package), the Pythons of Bots' scripts, and a virtualenv's python in
+ * the scripts' folder; each also as what it resolves to. */
+static GPtrArray *
+own_python_candidates (JqTaskPolicy *p)
+{
+  GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
+  if (p->python_executable != NULL)
+    add_python (c, find_program (p, p->python_executable));
+  if (p->bots_python != NULL && g_path_is_absolute (p->bots_python))
+    add_python (c, g_strdup (p->bots_python));
+  for (gsize d = 0; p->scripts_dirs[d] != NULL; d++)
+    {
+      for (gsize i = 0; bots_scripts[i] != NULL; i++)
+        {
+          g_autofree char *script = g_build_filename (p->scripts_dirs[d],
+                                                      bots_scripts[i], NULL);
+          add_script_python (c, script);
+        }
+      g_autofree char *cfg = g_build_filename (p->scripts_dirs[d], "..",
+                                               "pyvenv.cfg", NULL);
+      if (g_file_test (cfg, G_FILE_TEST_IS_REGULAR))
+        for (gsize i = 0; i < 2; i++)
+          add_python (c, g_build_filename (p->scripts_dirs[d],
+                                           i ? "python3" : "python", NULL));
+    }
+  g_autofree char *engine = p->bots_engine ? find_program (p, p->bots_engine)
+                                           : NULL;
+  add_script_python (c, engine);
+  return c;
+}
+
+/* Pythons trusted by the name sent, @sent: found on PATH under that
+ * name, or in the Bots scripts' folders. */
 static GPtrArray *
 python_candidates (JqTaskPolicy *p, const char *sent)
 {
   GPtrArray *c = g_ptr_array_new_with_free_func (trusted_free);
   g_autofree char *base = g_path_get_basename (sent);
-  if (p->python_executable != NULL)
-    add_candidate (c, find_program (p, p->python_executable));
   if (is_python_name (base))
     {
       add_candidate (c, find_program (p, base));
@@ -520,6 +627,7 @@ refresh_trusted (JqTaskPolicy *p)
     return;
   g_clear_pointer (&p->engines, g_ptr_array_unref);
   g_clear_pointer (&p->listed, g_ptr_array_unref);
+  g_clear_pointer (&p->own_pythons, g_ptr_array_unref);
   g_hash_table_remove_all (p->pythons);
   p->found_us = now;
 }
@@ -540,6 +648,14 @@ trusted_listed (JqTaskPolicy *p)
   return p->listed;
 }
 
+static GPtrArray *
+trusted_own_pythons (JqTaskPolicy *p)
+{
+  if (p->own_pythons == NULL)
+    p->own_pythons = own_python_candidates (p);
+  return p->own_pythons;
+}
+
 /* A client chooses the name, so at most so many are remembered. */
 #define MAX_PYTHON_NAMES 16
 
@@ -548,7 +664,7 @@ trusted_pythons (JqTaskPolicy *p, const char *sent)
 {
   g_autofree char *base = g_path_get_basename (sent);
   if (!is_python_name (base))
-    g_clear_pointer (&base, g_free);    /* all other names: the settings' */
+    g_clear_pointer (&base, g_free);    /* all other names: none */
   if (base == NULL)
     base = g_strdup ("");
   GPtrArray *c = g_hash_table_lookup (p->pythons, base);
@@ -640,33 +756,99 @@ resolve_python_script (JqTaskPolicy *p, const char *const *argv,
   return replaced (argv, python, engine);
 }
 
-char **
-jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
-                 GError **error)
+/* The trusted spelling of a Python for @program (sent as @sent): by its
+ * text when @real is NULL, else by its realpath @real. */
+static char *
+match_python (JqTaskPolicy *p, const char *sent, const char *program,
+              const char *real)
+{
+  GPtrArray *own = trusted_own_pythons (p);
+  GPtrArray *named = trusted_pythons (p, sent);
+  char *found = real ? match_real (own, real) : match_text (own, program);
+  if (found == NULL)
+    found = real ? match_real (named, real) : match_text (named, program);
+  return found;
+}
+
+/* Appends the spellings in @c that exist and were not @seen yet, or
+ * "none". */
+static void
+append_spellings (GString *out, GHashTable *seen, GPtrArray *c)
+{
+  gsize before = out->len;
+  for (guint i = 0; i < c->len; i++)
+    {
+      Trusted *t = c->pdata[i];
+      if (t->real == NULL || !g_hash_table_add (seen, t->spelling))
+        continue;
+      g_string_append_printf (out, "%s%s", out->len > before ? ", " : "",
+                              t->spelling);
+    }
+  if (out->len == before)
+    g_string_append (out, "none");
+}
+
+/* What would have been accepted in place of @sent, for a refusal's
+ * message: the administrator's files only, never a client's. */
+static char *
+describe_accepted (JqTaskPolicy *p, const char *sent)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GString *out = g_string_new ("accepted: bots-engine as ");
+  refresh_trusted (p);
+  append_spellings (out, seen, trusted_engines (p));
+  g_string_append (out, "; a Python running it: ");
+  GPtrArray *own = trusted_own_pythons (p);
+  GPtrArray *named = trusted_pythons (p, sent);
+  g_autoptr (GPtrArray) pythons = g_ptr_array_new ();
+  for (guint i = 0; i < own->len; i++)
+    g_ptr_array_add (pythons, own->pdata[i]);
+  for (guint i = 0; i < named->len; i++)
+    g_ptr_array_add (pythons, named->pdata[i]);
+  append_spellings (out, seen, pythons);
+  g_string_append (out, "; authorized_tasks: ");
+  append_spellings (out, seen, trusted_listed (p));
+  return g_string_free (out, FALSE);
+}
+
+/* The program @argv[0] as posix_spawnp would find it; what Bots sends by
+ * name ("bots-engine.py --new" from a crontab line) is found in Bots'
+ * scripts' folders too, after PATH: a service manager's PATH rarely
+ * holds them.  It then runs by that full path. */
+static char *
+find_task_program (JqTaskPolicy *p, const char *name)
+{
+  char *program = find_program (p, name);
+  if (program != NULL || p->anything || !is_engine_name (name))
+    return program;
+  for (gsize d = 0; p->scripts_dirs[d] != NULL && program == NULL; d++)
+    {
+      g_autofree char *c = g_build_filename (p->scripts_dirs[d], name, NULL);
+      if (is_executable_file (c))
+        program = g_steal_pointer (&c);
+    }
+  return program;
+}
+
+static void
+refuse_unknown (const char *shown, const char *program, const char *real,
+                GError **error)
+{
+  g_autofree char *also = real != NULL && strcmp (real, program) != 0
+    ? g_strdup_printf (" (%s)", real) : g_strdup ("");
+  g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "%s%s is neither "
+               "bots-engine, a Python running it, nor listed in "
+               "authorized_tasks", shown, also);
+}
+
+/* jq_task_resolve() without the list of what would have been accepted. */
+static char **
+resolve_task (JqTaskPolicy *p, const char *const *argv, char **file,
+              GError **error)
 {
   g_autoptr (GString) shown = g_string_new (NULL);
-
-  if (argv == NULL || argv[0] == NULL)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "empty task");
-      return NULL;
-    }
   jq_task_repr_append_cut (shown, argv[0], JQ_TASK_SHOWN_MAX);
-  g_autofree char *program = find_program (p, argv[0]);
-  if (program == NULL && !p->anything && is_engine_name (argv[0]))
-    {
-      /* What Bots sends by name ("bots-engine.py --new" from a crontab
-       * line) is found in Bots' scripts' folders too, after PATH: a
-       * service manager's PATH rarely holds them.  It then runs by that
-       * full path. */
-      for (gsize d = 0; p->scripts_dirs[d] != NULL && program == NULL; d++)
-        {
-          g_autofree char *c = g_build_filename (p->scripts_dirs[d], argv[0],
-                                                 NULL);
-          if (is_executable_file (c))
-            program = g_steal_pointer (&c);
-        }
-    }
+  g_autofree char *program = find_task_program (p, argv[0]);
   if (p->anything)
     return resolve_any (argv, &program, shown->str, file, error);
   if (program == NULL)
@@ -683,12 +865,12 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
    * call; anything else is resolved as the kernel would resolve it. */
   refresh_trusted (p);
   GPtrArray *engines = trusted_engines (p);
-  GPtrArray *pythons = trusted_pythons (p, argv[0]);
   g_autofree char *real = NULL;
   char *trusted = match_text (trusted_listed (p), program);
   if (trusted == NULL)
     trusted = match_text (engines, program);
-  g_autofree char *python = trusted ? NULL : match_text (pythons, program);
+  g_autofree char *python = trusted ? NULL
+                                    : match_python (p, argv[0], program, NULL);
   if (trusted == NULL && python == NULL)
     {
       real = resolve_file (argv[0], program, error);
@@ -698,7 +880,7 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
       if (trusted == NULL)
         trusted = match_real (engines, real);
       if (trusted == NULL)
-        python = match_real (pythons, real);
+        python = match_python (p, argv[0], program, real);
     }
   if (trusted != NULL)
     {
@@ -707,12 +889,37 @@ jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
     }
   if (python == NULL || argv[1] == NULL)
     {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "%s is neither "
-                   "bots-engine, a Python running it, nor listed in "
-                   "authorized_tasks", shown->str);
+      refuse_unknown (shown->str, program, real, error);
       return NULL;
     }
   return resolve_python_script (p, argv, engines, python, file, error);
+}
+
+char **
+jq_task_resolve (JqTaskPolicy *p, const char *const *argv, char **file,
+                 GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (argv == NULL || argv[0] == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID, "empty task");
+      return NULL;
+    }
+  char **run = resolve_task (p, argv, file, &local);
+  if (run != NULL)
+    return run;
+  if (g_error_matches (local, JQ_ERROR, JQ_ERROR_INVALID))
+    {
+      /* Which Python or engine the administrator expected is the first
+       * thing to check (a pyenv shim ahead of Bots' Python). */
+      g_autofree char *accepted = describe_accepted (p, argv[0]);
+      char *message = g_strdup_printf ("%s; %s", local->message, accepted);
+      g_free (local->message);
+      local->message = message;
+    }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return NULL;
 }
 
 gboolean

@@ -55,6 +55,9 @@ typedef struct {
   const char *python_executable; /* [settings] python_executable_path;
                                   * nullable */
   const char *bots_engine;       /* [settings] botsengine_path; nullable */
+  const char *bots_python;       /* the Python that runs Bots (the
+                                  * wrapper's, or the one that found the
+                                  * bots package); nullable */
   const char *bots_package_dir;  /* the installed bots package; nullable.
                                   * <prefix>/lib/pythonX.Y/site-packages/
                                   * bots gives <prefix>/bin as the Bots
@@ -63,6 +66,10 @@ typedef struct {
 
 /* Copies what it needs from @settings. */
 JqTaskPolicy *jq_task_policy_new (const JqTaskPolicySettings *settings);
+/* Takes new @settings (bots.ini re-read): the same object, so that who
+ * holds it sees the change.  Loop thread, as every decision. */
+void jq_task_policy_update (JqTaskPolicy *policy,
+                            const JqTaskPolicySettings *settings);
 void jq_task_policy_free (JqTaskPolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqTaskPolicy, jq_task_policy_free)
 
@@ -79,9 +86,13 @@ const char *const *jq_task_policy_get_scripts_dirs (JqTaskPolicy *policy);
  * (relative to the job folder) are resolved with realpath(3), as the
  * kernel resolves them, symlinks and ".." included, and compared with
  * the realpath of each trusted file: bots-engine and bots-engine.py on
- * PATH, in the scripts' folders and at botsengine_path; a Python found on
- * PATH under the name given, in the scripts' folders, or at
- * python_executable_path, when its first argument is such an engine; an
+ * PATH, in the scripts' folders and at botsengine_path; a Python, when
+ * its first argument is such an engine, that is found on PATH under the
+ * name given or in the scripts' folders, or, whatever the name and the
+ * PATH, is python_executable_path, the Python that runs Bots, the
+ * Python of a Bots script's "#!" line (or of pip's "#!/bin/sh"
+ * trampoline), a virtualenv's python in the scripts' folder, or what one
+ * of these resolves to; an
  * entry of authorized_tasks.  What cannot be resolved is refused.  The
  * returned argv names the trusted file by its trusted spelling in place
  * of the text sent (argv[0], and argv[1] for a script), so that what runs
@@ -91,7 +102,8 @@ const char *const *jq_task_policy_get_scripts_dirs (JqTaskPolicy *policy);
  * runs as given.
  *
  * Returns NULL and sets @error: JQ_ERROR_INVALID when not authorized (the
- * message says why, for the log), JQ_ERROR_NOT_FOUND when under "*" the
+ * message says why and names what would have been accepted, for the
+ * log), JQ_ERROR_NOT_FOUND when under "*" the
  * program is not found. */
 char **jq_task_resolve (JqTaskPolicy *policy, const char *const *argv,
                         char **file, GError **error);

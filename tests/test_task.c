@@ -503,6 +503,91 @@ test_source_layout (void **state)
 }
 
 static void
+write_script (Tree *tr, const char *rel, const char *text)
+{
+  g_autofree char *p = at (tr, rel);
+  g_autofree char *dir = g_path_get_dirname (p);
+  assert_int_equal (g_mkdir_with_parents (dir, 0755), 0);
+  assert_true (g_file_set_contents (p, text, -1, NULL));
+  assert_int_equal (chmod (p, 0755), 0);
+}
+
+/* Issue 20: Bots' own Pythons are trusted whatever the PATH and the name
+ * sent: the "#!" line of a Bots script, pip's "#!/bin/sh" trampoline,
+ * the Python that runs Bots, each also as the file it resolves to; a
+ * refusal names what was sent and what would have been accepted. */
+static void
+test_bots_own_pythons (void **state)
+{
+  Tree *tr = *state;
+  make_file (tr, "opt/py/bin/python3.9", 0755);
+  make_link (tr, "python3.9", "opt/py/bin/python3");
+  make_file (tr, "opt/with space/bin/python3", 0755);
+  make_file (tr, "opt/own/python", 0755);
+  make_file (tr, "shims/python3", 0755);
+  g_autofree char *shebang = g_strdup_printf ("#!%s/opt/py/bin/python3\n"
+                                              "import sys\n", tr->t);
+  write_script (tr, "venv/bin/bots-webserver.py", shebang);
+  g_autofree char *trampoline = g_strdup_printf (
+      "#!/bin/sh\n'''exec' \"%s/opt/with space/bin/python3\" \"$0\" \"$@\"\n"
+      "' '''\nimport sys\n", tr->t);
+  write_script (tr, "venv/bin/bots-dirmonitor", trampoline);
+  g_autofree char *own = at (tr, "opt/own/python");
+  g_autofree char *pkg = at (tr, "venv/lib/python3.11/site-packages/bots");
+  g_autofree char *job_dir = at (tr, "bots");
+  g_autofree char *path = g_strdup_printf ("%s/shims:%s", tr->t, tr->path);
+  JqTaskPolicySettings s = { .search_path = path, .job_dir = job_dir,
+                             .bots_python = own, .bots_package_dir = pkg };
+  jq_task_policy_free (tr->policy);
+  tr->policy = jq_task_policy_new (&s);
+  g_autofree char *engine = at (tr, "venv/bin/bots-engine.py");
+  const char *pythons[] = { "opt/py/bin/python3", "opt/py/bin/python3.9",
+                            "opt/with space/bin/python3", "opt/own/python" };
+  for (gsize i = 0; i < G_N_ELEMENTS (pythons); i++)
+    {
+      g_autofree char *python = at (tr, pythons[i]);
+      check (tr, TASK (python, engine, "-cconfig"), pythons[i], pythons[i],
+             "venv/bin/bots-engine.py");
+      check (tr, TASK (python, "/bin/sh"), NULL, NULL, NULL);
+    }
+  /* another Python (a pyenv one) is not Bots' */
+  make_file (tr, "opt/other/python3", 0755);
+  g_autofree char *other = at (tr, "opt/other/python3");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *file = NULL;
+  g_auto (GStrv) ran = jq_task_resolve (tr->policy, TASK (other, engine),
+                                        &file, &error);
+  if (ran != NULL)
+    fail_msg ("accepted as %s %s", ran[0], ran[1]);
+  g_autofree char *sent = g_strdup_printf ("'%s' is neither", other);
+  g_autofree char *py = at (tr, "opt/py/bin/python3");
+  assert_non_null (strstr (error->message, sent));
+  assert_non_null (strstr (error->message, "a Python running it: "));
+  assert_non_null (strstr (error->message, py));
+  assert_non_null (strstr (error->message, own));
+  assert_non_null (strstr (error->message, "authorized_tasks: none"));
+}
+
+/* bots.ini re-read: the same policy object takes the new settings. */
+static void
+test_policy_update (void **state)
+{
+  Tree *tr = *state;
+  g_autofree char *program = at (tr, "usr/local/bin/my_program");
+  check (tr, TASK (program), NULL, NULL, NULL);
+  const char *const listed[] = { program, NULL };
+  JqTaskPolicySettings s = { .authorized = listed, .search_path = tr->path,
+                             .job_dir = "/" };
+  JqTaskPolicy *before = tr->policy;
+  jq_task_policy_update (tr->policy, &s);
+  assert_ptr_equal (tr->policy, before);
+  check (tr, TASK (program), "usr/local/bin/my_program", NULL, NULL);
+  JqTaskPolicySettings none = { .search_path = tr->path, .job_dir = "/" };
+  jq_task_policy_update (tr->policy, &none);
+  check (tr, TASK (program), NULL, NULL, NULL);
+}
+
+static void
 check_scripts_dir (const char *package, const char *expected)
 {
   JqTaskPolicySettings s = { .job_dir = "/", .bots_package_dir = package };
@@ -607,6 +692,8 @@ main (void)
     T (test_bots_settings),
     T (test_bots_package_scripts_folder),
     T (test_source_layout),
+    T (test_bots_own_pythons),
+    T (test_policy_update),
     cmocka_unit_test (test_scripts_dirs),
     cmocka_unit_test (test_split_list),
   };
