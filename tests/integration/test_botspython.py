@@ -127,15 +127,19 @@ class Install:
         return jqtest.wait_for(read, "%d engine run(s)" % n)
 
     def cleanup(self):
+        err = b""
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
             try:
-                self.proc.communicate(timeout=jqtest.DEADLINE)
+                err = self.proc.communicate(timeout=jqtest.DEADLINE)[1]
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.communicate()
         shutil.rmtree(self.top, ignore_errors=True)
+        for mark in (b"Sanitizer", b"runtime error:"):
+            if mark in err:
+                raise AssertionError("server reported:\n" + err.decode(errors="replace"))
 
 
 class BotsPython(unittest.TestCase):
