@@ -91,11 +91,11 @@ class Install:
         write(self.other, SHIM % real, 0o755)
         self.proc = None
 
-    def start(self):
+    def start(self, shims=True):
         """As cron or an init script starts it: /, HOME, a short PATH
-        with a pyenv-like shim folder first."""
+        (with a pyenv-like shim folder first when @shims)."""
         env = {"HOME": self.home, "LC_ALL": "C.UTF-8",
-               "PATH": self.shims + ":/usr/bin:/bin"}
+               "PATH": (self.shims + ":" if shims else "") + "/usr/bin:/bin"}
         self.proc = subprocess.Popen([jqtest.SERVER, "-c" + self.config], cwd="/", env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -144,11 +144,12 @@ class Install:
 
 class BotsPython(unittest.TestCase):
     layout = "setup.py"
+    shims = True
 
     def setUp(self):
         self.bots = Install(self.layout)
         self.addCleanup(self.bots.cleanup)
-        self.rpc = self.bots.start()
+        self.rpc = self.bots.start(self.shims)
 
     def test_run_menu_and_dirmonitor(self):
         bots = self.bots
@@ -174,6 +175,12 @@ class BotsPython(unittest.TestCase):
         self.assertIn(bots.python, line.split("a Python running it: ")[1])
         self.assertIn("bots-engine as ", line)
         self.assertIn(os.path.realpath(bots.engine), line)
+
+
+class BotsPythonCronPath(BotsPython):
+    """cron's own PATH, /usr/bin:/bin, whose python3 (if any) is not
+    Bots' either."""
+    shims = False
 
 
 class BotsPythonInPlace(BotsPython):
