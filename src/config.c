@@ -326,6 +326,8 @@ read_numbers (const JqIni *ini, JqConfig *c, GError **error)
                    &c->journal_lease_seconds, error)
       && get_uint (ini, "jobqueue", "history_days", 30, 0, 36500,
                    &c->history_days, error)
+      && get_uint (ini, "jobqueue", "user_connection_share", 50, 1, 100,
+                   &c->user_connection_share, error)
       && jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
                           &c->send_reports, error)
       && jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,

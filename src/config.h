@@ -45,6 +45,8 @@ typedef struct {
   guint64    max_waiting_bytes; /* waiting jobs' cost at most; 0: no cap */
   guint      max_waiting_jobs;  /* waiting jobs at most; 0: no cap */
   char     **authorized_tasks; /* extra programs; may hold "*" */
+  guint      user_connection_share; /* percent of the connections one
+                                     * user keeps when others wait */
   gboolean   kill_jobs_in_timeout;
   gboolean   log_console;
   JqLogLevel log_console_level;

@@ -44,6 +44,7 @@
 #include "error.h"
 #include "methods.h"
 #include "peer.h"
+#include "share.h"
 #include "status.h"
 
 /* Bytes of request bodies being received, parsed and answered at once.
@@ -99,6 +100,9 @@ struct _JqRpc {
   int          listen_fd;
   int          stop_fd;        /* eventfd: the gate is to end */
   guint        max_conn;
+  guint        share_percent;  /* a user's share of max_conn, percent */
+  gint64       share_logged_us;/* gate thread: last "closed" line */
+  guint        share_unlogged; /* gate thread: cuts since, not logged */
   gint         ending;         /* atomic: jq_rpc_stop() was called */
   gint         in_flight;      /* atomic: requests being answered */
   JqStatus    *status;         /* nullable: GET pages and metrics */
@@ -828,6 +832,7 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   rpc->listen_fd = -1;
   rpc->stop_fd = -1;
   rpc->max_conn = JQ_RPC_MAX_CONN;
+  rpc->share_percent = JQ_SHARE_DEFAULT_PERCENT;
   jq_methods_set_max_blocked_waits (rpc->methods,
                                     rpc->max_conn / JQ_RPC_WAIT_SHARE);
   return rpc;
@@ -916,7 +921,15 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
  *   counts the connections the process holds (Abyss does not say; the
  *   connected sockets on our port in /proc/self/fd are exact), and
  *   accepts and refuses the newcomer only when all are taken.  Below the
- *   limit it leaves the queue to Abyss. */
+ *   limit it leaves the queue to Abyss.
+ *
+ * When all are taken, a user holding more than its share of them
+ * (share.h; half by default; root and the server's own user, as whom
+ * cron runs, have none) loses the connections beyond it, its longest
+ * idle ones: shutdown() of their sockets ends them in Abyss, and
+ * Abyss, which looks for room every 2 s, takes the waiting connection.
+ * One user holding every connection made cron's bots-job2queue fail
+ * with HTTP 503 in 3 to 4 of 6 tries. */
 
 /* After ServerRun() returned by failure, before it runs again. */
 #define ACCEPT_RETRY_MS 100
@@ -925,6 +938,10 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
 #define GATE_GRACE_MS 1
 /* Between two looks while a connection waits and Abyss has room. */
 #define GATE_SAMPLE_MS 10
+/* Between two counts of the connections near the limit, and when far
+ * from it. */
+#define GATE_CHECK_MS 100
+#define GATE_IDLE_MS 1000
 /* At most this long for answers being written when stopping. */
 #define STOP_WAIT_MS 2000
 
@@ -994,28 +1011,31 @@ refuse_one (JqRpc *rpc)
 }
 
 /* The connections this process holds on the listening port: its
- * connected sockets with that local port.  G_MAXUINT when they cannot be
- * counted (no descriptor left even for /proc/self/fd). */
-static guint
-count_connections (JqRpc *rpc)
+ * connected sockets with that local port, ESTABLISHED (one being ended
+ * no longer counts), each with its descriptor and idle time; uids not
+ * filled.  NULL when they cannot be counted (no descriptor left even for
+ * /proc/self/fd). */
+static GArray *
+held_connections (JqRpc *rpc)
 {
   struct sockaddr_storage own;
   socklen_t own_len = sizeof own;
   if (getsockname (rpc->listen_fd, (struct sockaddr *) &own, &own_len) != 0)
-    return G_MAXUINT;
+    return NULL;
   in_port_t port = own.ss_family == AF_INET6
                      ? ((struct sockaddr_in6 *) &own)->sin6_port
                      : ((struct sockaddr_in *) &own)->sin_port;
   g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
   if (dir == NULL)
-    return G_MAXUINT;
-  guint count = 0;
+    return NULL;
+  GArray *held = g_array_new (FALSE, FALSE, sizeof (JqShareConn));
   const char *name;
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       int fd = atoi (name);
-      struct sockaddr_storage a, peer;
-      socklen_t len = sizeof a, peer_len = sizeof peer;
+      struct sockaddr_storage a;
+      struct tcp_info tcp;
+      socklen_t len = sizeof a, tcp_len = sizeof tcp;
       if (fd == rpc->listen_fd
           || getsockname (fd, (struct sockaddr *) &a, &len) != 0
           || a.ss_family != own.ss_family)
@@ -1024,9 +1044,120 @@ count_connections (JqRpc *rpc)
                       ? ((struct sockaddr_in6 *) &a)->sin6_port
                       : ((struct sockaddr_in *) &a)->sin_port;
       if (p == port
-          && getpeername (fd, (struct sockaddr *) &peer, &peer_len) == 0)
-        count++;
+          && getsockopt (fd, IPPROTO_TCP, TCP_INFO, &tcp, &tcp_len) == 0
+          && tcp.tcpi_state == TCP_ESTABLISHED)
+        {
+          JqShareConn c = { G_MAXUINT32, tcp.tcpi_last_data_recv, fd, FALSE };
+          g_array_append_val (held, c);
+        }
     }
+  return held;
+}
+
+/* The uid of the caller on our socket @fd; G_MAXUINT32 when unknown. */
+static guint32
+socket_uid (int fd)
+{
+  JqPeerTuple tuple;
+  uid_t uid = 0;
+  if (jq_peer_tuple_of_socket (fd, &tuple) && jq_peer_uid (&tuple, &uid)
+      && uid < G_MAXUINT32)
+    return (guint32) uid;
+  return G_MAXUINT32;
+}
+
+/* Ends the connections of @held beyond their user's share (share.h),
+ * taking those of users without a share out of @held.  FALSE when no
+ * user holds more than its share. */
+static gboolean
+share_out (JqRpc *rpc, GArray *held)
+{
+  /* Root and the server's own user (cron's bots-job2queue runs as it)
+   * have no share to keep: the share keeps others from crowding them. */
+  guint32 own = (guint32) geteuid ();
+  for (guint i = 0; i < held->len;)
+    {
+      JqShareConn *c = &g_array_index (held, JqShareConn, i);
+      c->uid = socket_uid (c->fd);
+      if (c->uid == 0 || c->uid == own)
+        g_array_remove_index_fast (held, i);
+      else
+        i++;
+    }
+  JqShareConn *conns = (JqShareConn *) (void *) held->data;
+  guint32 most = G_MAXUINT32;
+  guint per_user = jq_share_per_user (rpc->max_conn, rpc->share_percent);
+  if (jq_share_plan (conns, held->len, per_user, &most) == 0)
+    return FALSE;
+  guint cut = 0;
+  for (guint i = 0; i < held->len; i++)
+    /* Asked again: Abyss may have closed the descriptor meanwhile, and
+     * another connection have got its number. */
+    if (conns[i].cut && socket_uid (conns[i].fd) == conns[i].uid
+        && shutdown (conns[i].fd, SHUT_RDWR) == 0)
+      cut++;
+  rpc->share_unlogged += cut;
+  gint64 now = g_get_monotonic_time ();
+  if (rpc->share_unlogged > 0
+      && (rpc->share_logged_us == 0
+          || now - rpc->share_logged_us > 60 * G_USEC_PER_SEC))
+    {
+      JqCaller who;
+      jq_caller_init (&who, most != G_MAXUINT32, most, NULL);
+      jq_log_write (rpc->log, JQ_LOG_WARNING,
+                    "All %u connections were taken: %u connection(s) "
+                    "beyond a user's share (%u) were closed, the longest "
+                    "idle first, most of them of %s.",
+                    rpc->max_conn, rpc->share_unlogged, per_user,
+                    who.label);
+      rpc->share_logged_us = now;
+      rpc->share_unlogged = 0;
+    }
+  return TRUE;
+}
+
+/* A connection waits in the listen queue and Abyss has not taken it:
+ * Abyss's turn while there is room; else a user over its share loses
+ * connections; else the newcomer gets a 503. */
+static void
+gate_pending (JqRpc *rpc, gboolean *refusing)
+{
+  g_autoptr (GArray) held = held_connections (rpc);
+  if (held != NULL && held->len < rpc->max_conn)
+    {
+      if (*refusing)
+        jq_log_write (rpc->log, JQ_LOG_INFO, "Connections are taken again.");
+      *refusing = FALSE;
+      g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
+      return;
+    }
+  if (held != NULL && share_out (rpc, held))
+    {
+      g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
+      return;
+    }
+  if (!*refusing)
+    jq_log_write (rpc->log, JQ_LOG_WARNING,
+                  "All %u connections are taken; new ones are refused "
+                  "(HTTP 503) until one ends.", rpc->max_conn);
+  *refusing = TRUE;
+  refuse_one (rpc);
+}
+
+/* Counts the connections: at the limit, a user over its share loses
+ * those beyond it (share_out), so that Abyss has room again at once.
+ * Abyss at its limit still accepts one more connection and then waits,
+ * looking for room every 2 s: that one is in no listen queue, so only a
+ * count tells.  Returns the count (0 when it cannot be made). */
+static guint
+gate_count (JqRpc *rpc)
+{
+  g_autoptr (GArray) held = held_connections (rpc);
+  if (held == NULL)
+    return 0;
+  guint count = held->len;
+  if (count >= rpc->max_conn)
+    share_out (rpc, held);     /* takes the exempt ones out of @held */
   return count;
 }
 
@@ -1039,34 +1170,37 @@ run_gate (gpointer data)
     { .fd = rpc->stop_fd, .events = POLLIN },
   };
   gboolean refusing = FALSE;
+  guint counted = 0;
+  gint64 next_count = 0;
 
   while (!g_atomic_int_get (&rpc->ending))
     {
+      /* Near the limit every GATE_CHECK_MS, else every GATE_IDLE_MS: a
+       * connection Abyss takes at once may never show in poll(). */
+      gboolean near = counted + rpc->max_conn / 8 + 1 >= rpc->max_conn;
+      gint64 now = g_get_monotonic_time ();
+      gint64 wait_ms = (next_count - now) / 1000
+                       + (near ? 0 : GATE_IDLE_MS - GATE_CHECK_MS);
       fds[0].revents = fds[1].revents = 0;
-      if (poll (fds, 2, -1) < 0 && errno != EINTR)
+      if (poll (fds, 2, (int) CLAMP (wait_ms, 0, GATE_IDLE_MS)) < 0
+          && errno != EINTR)
         g_usleep (GATE_SAMPLE_MS * 1000);
       if (fds[1].revents != 0)
         break;
-      if (!(fds[0].revents & POLLIN))
-        continue;
-      g_usleep (GATE_GRACE_MS * 1000);
-      if (!queue_pending (rpc->listen_fd))
-        continue;                       /* Abyss took it */
-      if (count_connections (rpc) < rpc->max_conn)
+      if (fds[0].revents & POLLIN)
         {
-          if (refusing)
-            jq_log_write (rpc->log, JQ_LOG_INFO,
-                          "Connections are taken again.");
-          refusing = FALSE;
-          g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
-          continue;
+          g_usleep (GATE_GRACE_MS * 1000);
+          if (queue_pending (rpc->listen_fd))
+            {
+              gate_pending (rpc, &refusing);
+              continue;
+            }
         }
-      if (!refusing)
-        jq_log_write (rpc->log, JQ_LOG_WARNING,
-                      "All %u connections are taken; new ones are refused "
-                      "(HTTP 503) until one ends.", rpc->max_conn);
-      refusing = TRUE;
-      refuse_one (rpc);
+      if (g_get_monotonic_time () >= next_count)
+        {
+          counted = gate_count (rpc);
+          next_count = g_get_monotonic_time () + GATE_CHECK_MS * 1000;
+        }
     }
   return NULL;
 }
@@ -1077,6 +1211,12 @@ jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
   rpc->max_conn = MAX (max_conn, 1);
   jq_methods_set_max_blocked_waits (rpc->methods,
                                     rpc->max_conn / JQ_RPC_WAIT_SHARE);
+}
+
+void
+jq_rpc_set_user_share (JqRpc *rpc, guint percent)
+{
+  rpc->share_percent = CLAMP (percent, 1, 100);
 }
 
 gboolean

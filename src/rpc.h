@@ -55,6 +55,13 @@ void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
 /* The methods it serves (borrowed), for wiring them before listening. */
 JqMethods *jq_rpc_get_methods (JqRpc *rpc);
 
+/* When all connections are taken and another caller waits, a user
+ * holding more than @percent of them loses those beyond, its longest
+ * idle first (share.h).  Default JQ_SHARE_DEFAULT_PERCENT.  Call before
+ * serving. */
+void jq_rpc_set_user_share (JqRpc *rpc, guint percent);
+
+
 /* Binds @address:@port: the descriptor, or -1 and sets @error (a numeric
  * address is needed; the port may be taken).  Separate from serving so
  * that a server started as root binds a low port before it gives up root

@@ -538,6 +538,7 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
    * the true codes. */
   jq_rpc_set_bots3_answers (server->rpc, config->bots_version == 3);
   jq_rpc_set_max_connections (server->rpc, fds->connections);
+  jq_rpc_set_user_share (server->rpc, config->user_connection_share);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, server);

@@ -122,5 +122,107 @@ class LogNamesTheUser(CallersTestCase):
         self.assertIn(": Job queue cleared.\n", log)
 
 
+# Holds N idle connections to the port as the user it runs as; each line
+# on stdin: open new ones for those the server closed, then say how many.
+HOLDER = r"""
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+held = []
+def alive(s):
+    s.setblocking(False)
+    try:
+        s.recv(1, socket.MSG_PEEK)     # data (a 503) or b"" (closed): gone
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+for line in sys.stdin:
+    for s in held:
+        if not alive(s):
+            s.close()
+    held = [s for s in held if s.fileno() >= 0]
+    while len(held) < n:
+        held.append(socket.create_connection(("127.0.0.1", port)))
+    print(len(held), flush=True)
+"""
+
+
+def server_held(pid, port):
+    """Connections the server process has accepted on its port."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[3] == "01" and int(fields[1].split(":")[1], 16) == port
+                    and fields[9] in inodes):
+                count += 1
+    return count
+
+
+@unittest.skipIf(skip_reason(), skip_reason())
+class ConnectionShare(unittest.TestCase):
+    """One user holding every connection the server takes does not keep
+    cron's bots-job2queue out: the user keeps half, its longest idle ones
+    are closed for the caller that waits.  Before, the caller got HTTP
+    503 (3 to 4 of 6 tries with 1,024 connections)."""
+
+    LIMIT = 64          # descriptors: 8 connections (the log says so)
+
+    def setUp(self):
+        self.users = Users("h")
+        self.holder_user = self.users.names[0]
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        script = os.path.join(self.bots.bin, "server-%d-fds" % self.LIMIT)
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nulimit -n %d || exit 99\nexec %s \"$@\"\n"
+                    % (self.LIMIT, jqtest.SERVER))
+        os.chmod(script, 0o755)
+        self.server = jqtest.Server(self.bots, binary=script)
+        self.holder = None
+
+    def tearDown(self):
+        try:
+            if self.holder is not None:
+                self.holder.stdin.close()
+                self.holder.wait(jqtest.DEADLINE)
+            self.server.stop()
+        finally:
+            self.bots.cleanup()
+            self.users.remove()
+
+    def test_one_user_holding_all_does_not_stop_cron(self):
+        self.bots.wait_log("up to 8 connections at once")
+        port = self.bots.port
+        self.holder = subprocess.Popen(
+            ["setpriv", "--reuid", self.holder_user, "--regid", self.holder_user,
+             "--init-groups", "--reset-env", user_python(), "-c", HOLDER, str(port), "8"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
+        results = []
+        for attempt in range(6):
+            self.holder.stdin.write("fill\n")
+            self.holder.stdin.flush()
+            self.assertEqual(self.holder.stdout.readline().strip(), "8")
+            # All 8 taken by the holder, or (the server quicker) its 4.
+            jqtest.wait_for(lambda: server_held(self.server.pid, port) >= 4,
+                            "the holder's connections to be taken")
+            r = subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config, "echo",
+                                "from-cron-%d" % attempt],
+                               capture_output=True, text=True, timeout=jqtest.DEADLINE)
+            results.append((r.returncode, r.stdout + r.stderr))
+        self.assertEqual([r[0] for r in results], [0] * 6, results)
+        log = self.bots.log()
+        self.assertIn("connection(s) beyond a user's share (4) were closed", log)
+        self.assertIn("of user %s." % self.holder_user, log)
+
+
 if __name__ == "__main__":
     jqtest.main()
