@@ -45,6 +45,29 @@ def bots_package():
     return ""
 
 
+def bots_version(package):
+    """The version in the metadata of the distribution that installed the
+    bots package at @package, as Bots 4 reads its own version
+    (importlib.metadata); '' when there is none or no way to ask."""
+    try:
+        from importlib import metadata
+    except ImportError:  # Python 2, Python 3.7
+        return ""
+    if not package:
+        return ""
+    for dist in metadata.distributions():
+        try:
+            here = os.path.abspath(str(dist.locate_file("bots")))
+            top = (dist.read_text("top_level.txt") or "").split()
+            files = dist.files or []
+        except Exception:  # a broken distribution is not ours to judge
+            continue
+        if here == package and ("bots" in top
+                                or any(f.parts[:1] == ("bots",) for f in files)):
+            return dist.version or ""
+    return ""
+
+
 def main():
     # Ours, next to this file, then PATH; never this file itself, which
     # may carry the program's own name (Bots 4's scripts have no .py).
@@ -65,7 +88,9 @@ def main():
     if SCRIPT_DIR and sys.path:
         sys.path[0] = SCRIPT_DIR
     path = [p for p in sys.path if p]
-    os.environ["BOTS_JOBQUEUE_BOTSPATH"] = bots_package()
+    package = bots_package()
+    os.environ["BOTS_JOBQUEUE_BOTSPATH"] = package
+    os.environ["BOTS_JOBQUEUE_BOTSVERSION"] = bots_version(package)
     os.environ["BOTS_JOBQUEUE_PYTHONPATH"] = os.pathsep.join(path)
     # the Python that runs Bots: the server authorizes it whatever its PATH
     if sys.executable:

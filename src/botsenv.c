@@ -53,8 +53,24 @@ static const char probe_script[] =
   "        d = imp.find_module('bots')[1]\n"
   "    except ImportError:\n"
   "        pass\n"
-  "sys.stdout.write((os.path.abspath(d) if d else '') + '\\n'\n"
-  "                 + os.pathsep.join(sys.path))\n";
+  "d = os.path.abspath(d) if d else ''\n"
+  "v = ''\n"
+  "try:\n"
+  "    from importlib import metadata\n"
+  "except ImportError:\n"
+  "    metadata = None\n"
+  "if d and metadata is not None:\n"
+  "    for dist in metadata.distributions():\n"
+  "        try:\n"
+  "            here = os.path.abspath(str(dist.locate_file('bots')))\n"
+  "            top = (dist.read_text('top_level.txt') or '').split()\n"
+  "        except Exception:\n"
+  "            continue\n"
+  "        if here == d and ('bots' in top or dist.files and any(\n"
+  "                f.parts[:1] == ('bots',) for f in dist.files)):\n"
+  "            v = dist.version or ''\n"
+  "            break\n"
+  "sys.stdout.write(d + '\\n' + os.pathsep.join(sys.path) + '\\n' + v)\n";
 
 int
 jq_botsenv_parse_major (const char *version)
@@ -120,9 +136,133 @@ jq_botsenv_read_assignment (const char *path, const char *name)
   return value;
 }
 
-/* Bots 4 keeps the version in __about__.py, Bots 3 in botsglobal.py. */
+/* The "Version:" header of a core metadata file (METADATA, PKG-INFO):
+ * RFC 822 style headers up to the first empty line. */
 static char *
-read_version (const char *botspath)
+metadata_version (const char *path)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      g_strchomp (*l);
+      if ((*l)[0] == '\0')
+        break;
+      if (g_ascii_strncasecmp (*l, "Version:", 8) == 0)
+        {
+          char *v = g_strstrip (g_strdup (*l + 8));
+          if (v[0] != '\0')
+            return v;
+          g_free (v);
+        }
+    }
+  return NULL;
+}
+
+/* Whether the text file @path has a line that is @word, or that starts
+ * with @prefix (nullable). */
+static gboolean
+file_has_line (const char *path, const char *word, const char *prefix)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      g_strchomp (*l);
+      if (strcmp (*l, word) == 0
+          || (prefix != NULL && g_str_has_prefix (*l, prefix)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether the distribution described by the folder @info (a .dist-info
+ * or .egg-info) installed the package "bots": its top_level.txt names
+ * it, or its list of files holds bots/ (RECORD of a wheel, SOURCES.txt
+ * or installed-files.txt of an egg). */
+static gboolean
+dist_has_bots (const char *info)
+{
+  static const struct { const char *file, *prefix; } lists[] = {
+    { "top_level.txt", NULL },
+    { "RECORD", "bots/" },
+    { "SOURCES.txt", "bots/" },
+    { "installed-files.txt", "../bots/" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      g_autofree char *f = g_build_filename (info, lists[i].file, NULL);
+      if (file_has_line (f, "bots", lists[i].prefix))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The version in the metadata of the distribution that installed the
+ * package @botspath, as importlib.metadata reads it: a
+ * <name>-<version>.dist-info/METADATA (pip, wheels) or an
+ * <name>.egg-info/PKG-INFO (setup.py; also a plain PKG-INFO file named
+ * <name>.egg-info) beside the package, whose file lists show it holds
+ * "bots".  Entries are read in name order, so the answer does not depend
+ * on the order of the folder. */
+static char *
+read_dist_version (const char *botspath)
+{
+  g_autofree char *site = g_path_get_dirname (botspath);
+  g_autoptr (GDir) dir = g_dir_open (site, 0, NULL);
+  if (dir == NULL)
+    return NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  for (const char *n; (n = g_dir_read_name (dir)) != NULL;)
+    if (g_str_has_suffix (n, ".dist-info") || g_str_has_suffix (n, ".egg-info"))
+      g_ptr_array_add (names, g_strdup (n));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *info = g_build_filename (site, names->pdata[i], NULL);
+      gboolean wheel = g_str_has_suffix (info, ".dist-info");
+      if (!wheel && g_file_test (info, G_FILE_TEST_IS_REGULAR))
+        {
+          /* An old setup.py's egg-info is PKG-INFO itself: it lists no
+           * files, so only its name can say it is Bots'. */
+          g_autofree char *lower = g_ascii_strdown (names->pdata[i], -1);
+          if (g_str_has_prefix (lower, "bots-") || g_str_has_prefix (lower, "bots."))
+            {
+              char *v = metadata_version (info);
+              if (v != NULL)
+                return v;
+            }
+          continue;
+        }
+      if (!dist_has_bots (info))
+        continue;
+      g_autofree char *meta = g_build_filename (info, wheel ? "METADATA"
+                                                            : "PKG-INFO",
+                                                NULL);
+      char *v = metadata_version (meta);
+      if (v != NULL)
+        return v;
+    }
+  return NULL;
+}
+
+/* The version as Bots itself knows it.  Bots 3 writes it as a literal
+ * in botsglobal.py; Bots 4 asks importlib.metadata, so its package holds
+ * no literal and the version is the installed distribution's: what Bots'
+ * Python said (@said, nullable: not asked), else its metadata files
+ * beside the package. */
+static char *
+read_version (const char *botspath, const char *said)
 {
   static const struct { const char *file, *name; } places[] = {
     { "__about__.py", "__version__" },
@@ -138,12 +278,21 @@ read_version (const char *botspath)
         return v;
       g_free (v);
     }
-  return NULL;
+  if (said != NULL && said[0] != '\0')
+    return g_strdup (said);
+  return read_dist_version (botspath);
 }
 
 JqBotsEnv *
 jq_botsenv_new (const char *botspath, const char *import_path,
                 const char *source)
+{
+  return jq_botsenv_new_said (botspath, import_path, NULL, source);
+}
+
+JqBotsEnv *
+jq_botsenv_new_said (const char *botspath, const char *import_path,
+                     const char *version, const char *source)
 {
   JqBotsEnv *env = g_new0 (JqBotsEnv, 1);
   if (botspath != NULL && botspath[0] != '\0')
@@ -159,7 +308,7 @@ jq_botsenv_new (const char *botspath, const char *import_path,
       g_free (*in);
   *out = NULL;
   if (env->botspath != NULL)
-    env->version = read_version (env->botspath);
+    env->version = read_version (env->botspath, version);
   env->major = jq_botsenv_parse_major (env->version);
   env->source = g_strdup (source);
   return env;
@@ -335,14 +484,16 @@ probe (void)
                                               found, error->message);
       return jq_botsenv_new (NULL, NULL, why);
     }
-  /* Line 1: botspath (empty: none); line 2: sys.path. */
-  g_auto (GStrv) lines = g_strsplit (out, "\n", 2);
+  /* Line 1: botspath (empty: none); line 2: sys.path; line 3: the
+   * version in the metadata of the distribution holding it. */
+  g_auto (GStrv) lines = g_strsplit (out, "\n", 3);
   const char *botspath = lines[0] ? lines[0] : "";
   g_autofree char *why = botspath[0]
     ? g_strdup_printf ("found by %s", found)
     : g_strdup_printf ("%s finds no bots package", found);
-  JqBotsEnv *env = jq_botsenv_new (botspath, lines[0] ? lines[1] : NULL,
-                                   why);
+  const char *path = lines[0] ? lines[1] : NULL;
+  JqBotsEnv *env = jq_botsenv_new_said (botspath, path,
+                                        path ? lines[2] : NULL, why);
   if (botspath[0] != '\0' && g_path_is_absolute (python[0]))
     env->python = g_strdup (python[0]);
   return env;
@@ -367,6 +518,7 @@ discover (void)
   const char *bots_dir = g_getenv ("BOTS_DIR");
   const char *botspath = g_getenv (JQ_BOTSENV_BOTSPATH_ENV);
   const char *import_path = g_getenv (JQ_BOTSENV_PYTHONPATH_ENV);
+  const char *version = g_getenv (JQ_BOTSENV_VERSION_ENV);
 
   if (bots_dir != NULL && bots_dir[0] != '\0')
     {
@@ -374,7 +526,7 @@ discover (void)
       return jq_botsenv_new (dir, import_path, "set by BOTS_DIR");
     }
   if (botspath != NULL)
-    return jq_botsenv_new (botspath, import_path, botspath[0]
+    return jq_botsenv_new_said (botspath, import_path, version, botspath[0]
                            ? "found by the wrapper's Python"
                            : "the wrapper's Python finds no bots package");
   return probe ();
@@ -487,8 +639,12 @@ find_bots4 (const char *cwd, GString *looked)
       const char *name = g_getenv ("BOTSENV");
       if (name == NULL || name[0] == '\0')
         name = "default";
-      c = g_build_filename (g_get_home_dir (), ".bots", "env", name,
-                            "config", NULL);
+      /* As Python's os.path.expanduser("~"): $HOME, else the password
+       * database (GLib keeps its first answer; HOME may change). */
+      const char *home = g_getenv ("HOME");
+      if (home == NULL || home[0] == '\0')
+        home = g_get_home_dir ();
+      c = g_build_filename (home, ".bots", "env", name, "config", NULL);
       g_string_append_printf (looked, "~/.bots/env/$BOTSENV/config (%s)", c);
     }
   if (g_file_test (c, G_FILE_TEST_IS_DIR))

@@ -10,6 +10,9 @@
 #define JQ_BOTSENV_BOTSPATH_ENV   "BOTS_JOBQUEUE_BOTSPATH"   /* "" = no bots package */
 #define JQ_BOTSENV_PYTHONPATH_ENV "BOTS_JOBQUEUE_PYTHONPATH" /* sys.path, ':'-separated */
 #define JQ_BOTSENV_EXECUTABLE_ENV "BOTS_JOBQUEUE_BOTS_PYTHON" /* sys.executable */
+/* The version in the metadata of the distribution that installed the
+ * bots package, as importlib.metadata gives it ("" or unset: none). */
+#define JQ_BOTSENV_VERSION_ENV    "BOTS_JOBQUEUE_BOTSVERSION"
 /* The Python to ask when no wrapper did (default: configure's
  * --with-bots-python, python3 on PATH). */
 #define JQ_BOTSENV_PYTHON_ENV     "BOTS_JOBQUEUE_PYTHON"
@@ -17,7 +20,9 @@
 typedef struct {
   char  *botspath;     /* absolute folder of the bots package; NULL: unknown */
   char **import_path;  /* Python's sys.path as Bots' scripts see it; never NULL */
-  char  *version;      /* e.g. "3.3.0", read from the package; NULL: unknown */
+  char  *version;      /* e.g. "3.3.0": a literal in the package (Bots 3),
+                          else the installed distribution's metadata
+                          (Bots 4); NULL: unknown */
   int    major;        /* 3 or 4 from @version; 0: unknown */
   char  *source;       /* how botspath was learnt, for messages */
   char  *python;       /* absolute: the Python that runs Bots (the
@@ -26,10 +31,21 @@ typedef struct {
 } JqBotsEnv;
 
 /* A record from known values (tests, and the wrapper's variables).
- * @botspath nullable; @import_path ':'-separated, nullable.  Reads the
- * version from the package folder. */
+ * @botspath nullable; @import_path ':'-separated, nullable.  The version
+ * is Bots' own: a version literal in the package (Bots 3's botsglobal.py,
+ * or __about__.py / __init__.py), else the "Version:" of the metadata of
+ * the distribution that installed the package (Bots 4 reads its version
+ * through importlib.metadata): <name>.dist-info/METADATA or
+ * <name>.egg-info/PKG-INFO beside the package. */
 JqBotsEnv *jq_botsenv_new (const char *botspath, const char *import_path,
                            const char *source);
+
+/* The same, with the version importlib.metadata gave Bots' Python
+ * (@version, nullable), which is taken before the metadata files: it
+ * also finds a distribution installed elsewhere (an editable install). */
+JqBotsEnv *jq_botsenv_new_said (const char *botspath,
+                                const char *import_path,
+                                const char *version, const char *source);
 
 /* Learns the installation from the environment: $BOTS_DIR (the Bots
  * folder, set by the administrator), else the wrapper's variables above,

@@ -169,6 +169,7 @@ read_paths (const JqIni *ini, const JqBotsEnv *env, JqConfig *c,
                 : g_path_get_dirname (c->config_dir);
   c->ini_path = g_build_filename (c->config_dir, "bots.ini", NULL);
   c->botssys = resolve_directory (ini, "botssys", "botssys", c->bots_dir);
+  c->bots_release = env != NULL ? g_strdup (env->version) : NULL;
   if (!get_bots_version (ini, env, &c->bots_version, error)
       || !get_log_backups (ini, c->bots_version, &c->log_backups, error))
     return FALSE;
@@ -414,6 +415,7 @@ jq_config_free (JqConfig *c)
   g_free (c->ini_path);
   g_free (c->botssys);
   g_free (c->time_zone);
+  g_free (c->bots_release);
   g_free (c->log_path);
   g_free (c->state_dir);
   g_free (c->journal_path);

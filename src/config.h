@@ -22,6 +22,8 @@ typedef struct {
   int        bots_version;     /* 3 or 4: whose log, answers and wording we
                                   keep; 0: unknown (Bots 3's log and answers,
                                   Bots 4's wording) */
+  char      *bots_release;     /* the installation's own version ("4.0.0"),
+                                  as Bots knows it; NULL: unknown */
   char      *time_zone;        /* settings.py TIME_ZONE; NULL: the system's */
   char      *log_path;         /* Bots 3: botssys/logging/jobqueue.log,
                                   Bots 4: botssys/logging/jobqueue/jobqueue.log */

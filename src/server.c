@@ -591,6 +591,19 @@ start_serving (Server *server)
   return TRUE;
 }
 
+/* The Bots served, for the start-up line: its own version when that
+ * agrees with the one whose behaviour we keep ([jobqueue] bots_version
+ * may say otherwise). */
+static const char *
+bots_named (const JqConfig *config)
+{
+  if (config->bots_release != NULL
+      && jq_botsenv_parse_major (config->bots_release) == config->bots_version)
+    return config->bots_release;
+  return config->bots_version == 4 ? "4"
+         : config->bots_version == 3 ? "3" : "version unknown";
+}
+
 static void
 log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
 {
@@ -611,8 +624,7 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
                 jq_journal_is_shared (server->journal)
                   ? jq_journal_get_kind (server->journal)
                   : jq_durability_name (config->durability),
-                config->bots_version == 4 ? "4"
-                : config->bots_version == 3 ? "3" : "version unknown");
+                bots_named (config));
   jq_log_write (log, JQ_LOG_STARTINFO, "File descriptors: limit %"
                 G_GUINT64_FORMAT " (was %" G_GUINT64_FORMAT "), %"
                 G_GUINT64_FORMAT " kept for the server and its jobs, "

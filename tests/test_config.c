@@ -319,6 +319,70 @@ test_find_config_bots4 (void **state)
   remove_tree (root);
 }
 
+/* Bots 4 reads its version with importlib.metadata: its package holds no
+ * literal, and a Bots 4 that ships its config template in the package
+ * must not be taken for a Bots 3 whose config that is (issue 20). */
+static void
+test_version_from_metadata (void **state)
+{
+  static const char *const files[] = {
+    "w/bots/__about__.py=from importlib.metadata import version\n"
+      "__version__ = version('bots')\n",
+    "w/bots/config/bots.ini=[jobqueue]\nenabled = False\n",
+    "w/bots/config/settings.py=",
+    "w/aaa-1.0.dist-info/METADATA=Name: aaa\nVersion: 1.0\n\n",
+    "w/aaa-1.0.dist-info/top_level.txt=aaa\n",
+    "w/bots-4.0.0.dist-info/METADATA=Metadata-Version: 2.1\nName: bots\n"
+      "Version: 4.0.0\n\nVersion: 9 (body)\n",
+    "w/bots-4.0.0.dist-info/RECORD=bots/__init__.py,,\n",
+    "e/bots/__init__.py=",
+    "e/bots.egg-info/PKG-INFO=Name: bots\nVersion: 4.0.1\n",
+    "e/bots.egg-info/SOURCES.txt=setup.py\nbots/__init__.py\n",
+    "f/bots/__init__.py=",
+    "f/bots-3.2.0-py2.7.egg-info=Metadata-Version: 1.0\nName: bots\n"
+      "Version: 3.2.0\n",
+    "n/bots/__init__.py=",
+    "n/other-2.0.dist-info/METADATA=Name: other\nVersion: 2.0\n\n",
+    "n/other-2.0.dist-info/top_level.txt=other\n",
+    "h/.bots/env/default/config/bots.ini=[jobqueue]\nenabled = True\n",
+    NULL,
+  };
+  g_autofree char *root = make_tree (files);
+  g_autofree char *w = g_build_filename (root, "w", "bots", NULL);
+  g_autofree char *e = g_build_filename (root, "e", "bots", NULL);
+  g_autofree char *f = g_build_filename (root, "f", "bots", NULL);
+  g_autofree char *n = g_build_filename (root, "n", "bots", NULL);
+  g_autoptr (JqBotsEnv) wheel = jq_botsenv_new (w, NULL, "test");
+  g_autoptr (JqBotsEnv) egg = jq_botsenv_new (e, NULL, "test");
+  g_autoptr (JqBotsEnv) file = jq_botsenv_new (f, NULL, "test");
+  g_autoptr (JqBotsEnv) none = jq_botsenv_new (n, NULL, "test");
+  g_autoptr (JqBotsEnv) said = jq_botsenv_new_said (n, NULL, "4.1", "test");
+
+  assert_string_equal (wheel->version, "4.0.0");
+  assert_int_equal (wheel->major, 4);
+  assert_string_equal (egg->version, "4.0.1");
+  assert_string_equal (file->version, "3.2.0");
+  assert_int_equal (file->major, 3);
+  assert_null (none->version);        /* another distribution's is not it */
+  assert_int_equal (none->major, 0);
+  assert_string_equal (said->version, "4.1");
+
+  /* Bots 4 without -c: ~/.bots/env/default/config, not the template. */
+  g_autofree char *home = g_build_filename (root, "h", NULL);
+  g_autofree char *saved_home = g_strdup (g_getenv ("HOME"));
+  g_setenv ("HOME", home, TRUE);
+  g_unsetenv ("BOTS_CONFIG_DIR");
+  g_unsetenv ("BOTSENV");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *c = jq_botsenv_find_config (wheel, NULL, wheel->major, "/",
+                                               &error);
+  assert_non_null (c);
+  assert_true (g_str_has_suffix (c, "/h/.bots/env/default/config"));
+  if (saved_home)
+    g_setenv ("HOME", saved_home, TRUE);
+  remove_tree (root);
+}
+
 static void
 test_read_assignment (void **state)
 {
@@ -431,6 +495,7 @@ main (void)
     cmocka_unit_test (test_ignored_lauchfrequency),
     cmocka_unit_test (test_find_config_as_bots),
     cmocka_unit_test (test_find_config_bots4),
+    cmocka_unit_test (test_version_from_metadata),
     cmocka_unit_test (test_read_assignment),
     cmocka_unit_test (test_script_python),
     cmocka_unit_test (test_load_missing_says_where),

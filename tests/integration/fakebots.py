@@ -8,7 +8,13 @@ Layouts:
   version 3: <prefix>/lib/site-packages/bots/config (config inside the
              package), scripts bots-job2queue.py, bots-jobqueueserver.py,
              bots-engine.py
-  version 4: ~/.bots/env/<BOTSENV>/config, scripts without .py
+  version 4: ~/.bots/env/<BOTSENV>/config, scripts without .py; its
+             version known only by its distribution's metadata
+             (bots-4.0.0.dist-info/METADATA beside the package, as pip
+             installs it; known_by="egg-info": bots.egg-info/PKG-INFO;
+             known_by="literal": __version__ = "4.0.0" in __about__.py),
+             and with template=True (the default, as Bots 4 ships) the
+             package's own config/ template, not enabled
 The Python of the installation is <prefix>/bin/python3, a small script
 that runs the tests' Python with <prefix>/lib/pythonX.Y/site-packages on
 its path, as a Python with Bots installed has.  With venv=True it is a
@@ -79,7 +85,7 @@ def write(path, text, mode=0o644):
 
 class FakeBots:
     def __init__(self, version=3, venv=False, botsenv="default", jobqueue=None,
-                 interpreter=None, source=False):
+                 interpreter=None, source=False, known_by="dist-info", template=True):
         self.version = version
         self.top = tempfile.mkdtemp(prefix="jqfake-")
         self.home = os.path.join(self.top, "home", "bots")
@@ -116,7 +122,7 @@ class FakeBots:
             self.engine_name = "bots-engine.py"
             self.log_path = os.path.join(self.pkg, "botssys", "logging", "jobqueue.log")
         else:
-            write(os.path.join(self.pkg, "__about__.py"), '__version__ = "4.0.0"\n')
+            self.write_version4(known_by, template)
             self.config = os.path.join(self.home, ".bots", "env", botsenv, "config")
             self.names = ["bots-job2queue", "bots-jobqueueserver"]
             self.engine_name = "bots-engine"
@@ -138,6 +144,35 @@ class FakeBots:
             write(os.path.join(self.bin, name), text, 0o755)
             self.originals[name] = text.encode()
         self.procs = []
+
+    def write_version4(self, known_by, template):
+        """Bots 4 reads its version with importlib.metadata: the package
+        holds no literal, the distribution's metadata has it."""
+        if known_by == "literal":
+            write(os.path.join(self.pkg, "__about__.py"), '__version__ = "4.0.0"\n')
+        else:
+            write(os.path.join(self.pkg, "__about__.py"),
+                  'from importlib.metadata import version\n__version__ = version("bots")\n')
+        head = "Metadata-Version: 2.1\nName: bots\nVersion: 4.0.0\nSummary: EDI translator\n\n"
+        if known_by == "dist-info":
+            info = os.path.join(self.site, "bots-4.0.0.dist-info")
+            write(os.path.join(info, "METADATA"), head + "Version: 9.9 (a body line)\n")
+            write(os.path.join(info, "top_level.txt"), "bots\n")
+            write(os.path.join(info, "RECORD"), "bots/__init__.py,,\nbots/__about__.py,,\n")
+        elif known_by == "egg-info":
+            info = os.path.join(self.site, "bots-4.0.0-py3.egg-info")
+            write(os.path.join(info, "PKG-INFO"), head)
+            write(os.path.join(info, "SOURCES.txt"), "setup.py\nbots/__init__.py\n")
+        # another distribution beside it, with its own version
+        other = os.path.join(self.site, "a_other-1.2.dist-info")
+        write(os.path.join(other, "METADATA"), "Name: a-other\nVersion: 1.2\n\n")
+        write(os.path.join(other, "top_level.txt"), "a_other\n")
+        if template:
+            tpl = os.path.join(self.pkg, "config")
+            write(os.path.join(tpl, "__init__.py"), "")
+            write(os.path.join(tpl, "settings.py"), "TIME_ZONE = 'UTC'\n")
+            write(os.path.join(tpl, "bots.ini"),
+                  "[directories]\nbotssys = botssys\n\n[jobqueue]\nenabled = False\n")
 
     def write_ini(self, jq, extra=""):
         lines = ["[settings]", "maxruntime = 60", "", "[directories]", "botssys = botssys",
