@@ -311,6 +311,8 @@ read_numbers (const JqIni *ini, JqConfig *c, GError **error)
       && get_max_waiting (ini, c, error)
       && jq_ini_get_bool (ini, "jobqueue", "killjobsintimeout", FALSE,
                           &c->kill_jobs_in_timeout, error)
+      && jq_ini_get_bool (ini, "jobqueue", "log_job_output",
+                          c->bots_version == 4, &c->log_job_output, error)
       && jq_ini_get_bool (ini, "jobqueue", "log_console", TRUE,
                           &c->log_console, error)
       && get_level (ini, "log_console_level", JQ_LOG_STARTINFO,

@@ -50,6 +50,9 @@ typedef struct {
   guint      user_connection_share; /* percent of the connections one
                                      * user keeps when others wait */
   gboolean   kill_jobs_in_timeout;
+  gboolean   log_job_output;   /* each job's stdout and stderr into the log:
+                                  Bots 4 does, Bots 3 does not; [jobqueue]
+                                  log_job_output says otherwise */
   gboolean   log_console;
   JqLogLevel log_console_level;
   JqLogLevel log_file_level;

@@ -361,6 +361,15 @@ jq_log_configure (JqLog *log, JqLogStyle style, const char *zone,
   return known;
 }
 
+JqLogStyle
+jq_log_get_style (JqLog *log)
+{
+  g_mutex_lock (&log->lock);
+  JqLogStyle style = log->style;
+  g_mutex_unlock (&log->lock);
+  return style;
+}
+
 void
 jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data)
 {

@@ -82,6 +82,11 @@ JqLog *jq_log_new (const char *path, JqLogLevel file_level, gboolean console,
 gboolean jq_log_configure (JqLog *log, JqLogStyle style, const char *zone,
                            guint backups);
 
+/* The line format set by jq_log_configure(): whose server's lines the
+ * log writes (Bots 3's or Bots 4's words and levels, doc/configuration.md
+ * "The log"). */
+JqLogStyle jq_log_get_style (JqLog *log);
+
 /* Replaces the clock (default: now, in the log's zone).  The next
  * rollover is recomputed from the file's modification time. */
 void jq_log_set_clock (JqLog *log, JqLogClock clock, gpointer user_data);

@@ -33,6 +33,7 @@
 
 #include "error.h"
 #include "jobmark.h"
+#include "pyfloat.h"
 #include "task.h"
 
 /* How often the server looks for orphans of its jobs to reap. */
@@ -87,19 +88,20 @@ struct _JqRunner {
   GSList          *left;       /* Left*: those still running */
 };
 
-/* Formats a duration as Python prints a timedelta: "0:00:01.250000". */
-static char *
-format_elapsed (gint64 us)
+static gboolean
+is_bots4 (JqRunner *runner)
 {
-  /* As Bots 3 and 4 write it: a timedelta of whole seconds, "0:00:05",
-   * "1 day, 2:03:04" (they drop the fraction before printing). */
-  gint64 s = MAX (us, 0) / G_USEC_PER_SEC;
-  gint64 days = s / 86400;
-  g_autofree char *prefix = days == 0 ? g_strdup ("")
-    : g_strdup_printf ("%" G_GINT64_FORMAT " day%s, ", days,
-                       days == 1 ? "" : "s");
-  return g_strdup_printf ("%s%d:%02d:%02d", prefix, (int) (s / 3600 % 24),
-                          (int) (s / 60 % 60), (int) (s % 60));
+  return jq_log_get_style (runner->log) == JQ_LOG_STYLE_BOTS4;
+}
+
+/* "[priority, number, task]": a job as Python prints Bots 4's job list. */
+static char *
+job_repr (JqJob *job)
+{
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
+  return g_strdup_printf ("[%d, %" G_GUINT64_FORMAT ", %s]",
+                          jq_job_get_priority (job), jq_job_get_number (job),
+                          task);
 }
 
 static void
@@ -179,23 +181,63 @@ running_free (gpointer p)
   g_free (r);
 }
 
+/* A job's output on one stream, as the installation's own server logs
+ * it.  Bots 4: at @level, a line separator then the text (each further
+ * line indented, as every line of a record is).  Bots 3 drops it; ours
+ * writes it when [jobqueue] log_job_output asks, headed by the job. */
 static void
 log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
 {
-  if (c->kept->len == 0 && c->dropped == 0)
+  if (!r->runner->settings.log_output
+      || (c->kept->len == 0 && c->dropped == 0))
     return;
   g_autofree char *text = g_utf8_make_valid (c->kept->str, c->kept->len);
   g_strchomp (text);
-  if (c->dropped > 0)
-    jq_log_write (r->runner->log, level,
-                  "Job %" G_GUINT64_FORMAT " %s:\n%s\n[output cut after %"
-                  G_GSIZE_FORMAT " bytes; %" G_GUINT64_FORMAT
-                  " more bytes not logged]",
-                  jq_job_get_number (r->job), name, text, c->kept->len,
-                  c->dropped);
+  g_autofree char *cut = c->dropped == 0 ? g_strdup ("")
+    : g_strdup_printf ("\n[output cut after %" G_GSIZE_FORMAT " bytes; %"
+                       G_GUINT64_FORMAT " more bytes not logged]",
+                       c->kept->len, c->dropped);
+  if (is_bots4 (r->runner))
+    jq_log_write (r->runner->log, level, "\n%s%s", text, cut);
   else
-    jq_log_write (r->runner->log, level, "Job %" G_GUINT64_FORMAT " %s:\n%s",
-                  jq_job_get_number (r->job), name, text);
+    jq_log_write (r->runner->log, level, "Job %" G_GUINT64_FORMAT " %s:\n%s%s",
+                  jq_job_get_number (r->job), name, text, cut);
+}
+
+/* What the installation's own server logs when a job has ended: its
+ * output (above), Bots 4's error line for a non-zero exit, and the end
+ * line with the elapsed seconds as Python prints a float. */
+static void
+log_end (Running *r, int exit_code)
+{
+  JqRunner *runner = r->runner;
+  gboolean bots4 = is_bots4 (runner);
+  guint64 number = jq_job_get_number (r->job);
+
+  log_output (r, "stdout", &r->out, bots4 ? JQ_LOG_STDOUT : JQ_LOG_INFO);
+  log_output (r, "stderr", &r->err,
+              exit_code != 0 ? JQ_LOG_ERROR
+                             : bots4 ? JQ_LOG_STDERR : JQ_LOG_INFO);
+  char elapsed[JQ_PY_FLOAT_MAX];
+  jq_py_float_repr ((double) MAX (g_get_monotonic_time ()
+                                  - r->started_mono_us, 0) / G_USEC_PER_SEC,
+                    elapsed);
+  if (!bots4)
+    {
+      jq_log_write (runner->log, JQ_LOG_INFO, "Finished job %"
+                    G_GUINT64_FORMAT ", elapsed time %s, result %d",
+                    number, elapsed, exit_code);
+      return;
+    }
+  if (exit_code != 0)
+    {
+      g_autofree char *job = job_repr (r->job);
+      jq_log_write (runner->log, JQ_LOG_ERROR, "job %s, exit with code %d",
+                    job, exit_code);
+    }
+  jq_log_write (runner->log, JQ_LOG_DONE, "Finished job %" G_GUINT64_FORMAT
+                ", elapsed time: %s, exit code %d", number, elapsed,
+                exit_code);
 }
 
 /* Signals every process marked as this job's, wherever it went: a
@@ -344,9 +386,9 @@ on_kill_grace (gpointer user_data)
 {
   Running *r = user_data;
   r->kill_id = 0;
-  jq_log_write (r->runner->log, JQ_LOG_ERROR,
-                "Job %" G_GUINT64_FORMAT " did not stop after SIGTERM; "
-                "sending SIGKILL", jq_job_get_number (r->job));
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (r->job));
+  jq_log_write (r->runner->log, JQ_LOG_INFO, "Killing job %" G_GUINT64_FORMAT
+                ": %s", jq_job_get_number (r->job), task);
   kill_group (r, SIGKILL);
   return G_SOURCE_REMOVE;
 }
@@ -377,9 +419,10 @@ on_maxruntime (gpointer user_data)
     runner->hooks.timed_out (r->job, runner->hooks.user_data);
   if (runner->settings.kill_on_timeout)
     {
-      jq_log_write (runner->log, JQ_LOG_ERROR,
-                    "Terminating job %" G_GUINT64_FORMAT
-                    " (killjobsintimeout)", jq_job_get_number (r->job));
+      g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (r->job));
+      jq_log_write (runner->log, JQ_LOG_INFO, "Terminating job %"
+                    G_GUINT64_FORMAT ": %s", jq_job_get_number (r->job),
+                    task);
       terminate (r);
     }
   return G_SOURCE_REMOVE;
@@ -409,16 +452,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   else
     result.exit_code = WEXITSTATUS (wait_status);
 
-  log_output (r, "stdout", &r->out, JQ_LOG_INFO);
-  log_output (r, "stderr", &r->err,
-              result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR);
-  g_autofree char *elapsed = format_elapsed (g_get_monotonic_time ()
-                                                - r->started_mono_us);
-  jq_log_write (runner->log,
-                result.exit_code == 0 ? JQ_LOG_INFO : JQ_LOG_ERROR,
-                "Finished job %" G_GUINT64_FORMAT ", elapsed time %s, "
-                "exit code %d", jq_job_get_number (r->job), elapsed,
-                result.exit_code);
+  log_end (r, result.exit_code);
 
   /* A job we killed takes its whole tree with it: whatever of it is
    * left (a daemon it started with setsid(), say) gets SIGKILL now. */
@@ -512,6 +546,21 @@ spawn_job (const char *file, char *const *argv, const char *dir,
   return TRUE;
 }
 
+/* "Starting job N" as the installation's own server words it. */
+static void
+log_start (JqRunner *runner, JqJob *job)
+{
+  if (!is_bots4 (runner))
+    {
+      jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %"
+                    G_GUINT64_FORMAT, jq_job_get_number (job));
+      return;
+    }
+  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
+  jq_log_write (runner->log, JQ_LOG_START, "Starting job %" G_GUINT64_FORMAT
+                ": %s", jq_job_get_number (job), task);
+}
+
 JqRunner *
 jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
                const JqRunnerHooks *hooks)
@@ -537,12 +586,10 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                  GError **error)
 {
   g_clear_pointer (&runner->marked, g_hash_table_unref);
-  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
   GPid pid = 0;
   int out[2], err[2];
 
-  jq_log_write (runner->log, JQ_LOG_INFO, "Starting job %" G_GUINT64_FORMAT
-                ": %s", jq_job_get_number (job), task);
+  log_start (runner, job);
   /* Judged again now, on the files as they are: a link changed since the
    * addjob cannot make anything else run. */
   g_autofree char *file = NULL;

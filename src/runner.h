@@ -30,6 +30,9 @@ typedef struct {
                               * (the server raised its own); 0 = as is */
   gboolean adopt_orphans;    /* the process is a child subreaper: reap
                               * the marked orphans of jobs */
+  gboolean log_output;       /* log each job's stdout and stderr (Bots 4
+                              * does; Bots 3 does not: [jobqueue]
+                              * log_job_output) */
 } JqRunnerSettings;
 
 typedef struct _JqRunner JqRunner;
@@ -87,7 +90,7 @@ JqRunner *jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
  * is judged again, on the files as they are now: what runs is what was
  * judged), without a shell, in the policy's job folder, stdin /dev/null,
  * its own process group, stdout and stderr captured.  Logs "Starting job
- * N".  *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error
+ * N" as the log's Bots version words it.  *@pid (nullable) gets the job's pid.  Returns FALSE and sets @error
  * when it cannot be started; nothing is then left running and @finished
  * will not be called.  The error is JQ_ERROR_AGAIN when the cause is a
  * passing shortage (descriptors, processes, memory: EMFILE, ENFILE,

@@ -370,10 +370,16 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   const char *bots_by = jq_caller_suffix (caller, TRUE, by, sizeof by);
   if (number != NULL)
     *number = 0;
+  /* Bots 4's server words its refusals so; Bots 3's refused nothing,
+   * so the lines it gets are ours. */
+  gboolean bots4 = jq_log_get_style (s->log) == JQ_LOG_STYLE_BOTS4;
   if (argv[0] == NULL)
     {
-      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_WARNING,
-                                      "Empty task not added."));
+      limited (s, bots4
+                  ? jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                        "No task specified.")
+                  : jq_log_limit_write (s->refusals, JQ_LOG_WARNING,
+                                        "Empty task not added."));
       return JQ_ADDJOB_EMPTY;
     }
   if (argv[1] == NULL && g_str_equal (argv[0], "isup"))
@@ -392,8 +398,9 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   if (!authorized)
     {
       limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
-                                      "Task not authorized, not added: %s "
-                                      "(%s)", task, why->message));
+                                      bots4 ? "Invalid task received: %s (%s)"
+                                      : "Task not authorized, not added: %s "
+                                        "(%s)", task, why->message));
       return JQ_ADDJOB_UNAUTHORIZED;
     }
 
@@ -426,7 +433,8 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   switch (added)
     {
     case JQ_ADD_DUPLICATE:
-      limited (s, jq_log_limit_write (s->duplicates, JQ_LOG_INFO,
+      limited (s, jq_log_limit_write (s->duplicates,
+                                      bots4 ? JQ_LOG_WARNING : JQ_LOG_INFO,
                                       "Duplicate job not added: %s%s", task,
                                       bots_by));
       return JQ_ADDJOB_DUPLICATE;

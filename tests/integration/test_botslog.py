@@ -85,5 +85,177 @@ class Bots4KnownByMetadata(unittest.TestCase):
                                           r"started\.$")
 
 
+# The lines of each version's own server, written here from PROTOCOL.md
+# section 5's table (not from any code): {N} job number, {P} priority,
+# {TASK} the task as Python prints a list, {S} elapsed seconds as Python
+# prints a float, {R} exit code, {JOB} [priority, number, task], {M}
+# maxruntime in minutes.  Each is (level, message).
+BOTS3 = {
+    "added": ("INFO", "Added job {N}, priority {P}: {TASK}"),
+    "duplicate": ("INFO", "Duplicate job not added: {TASK}"),
+    "priority": ("INFO", "Duplicate job, changed priority to {P}: {TASK}"),
+    "cleared": ("INFO", "Job queue cleared."),
+    "start": ("INFO", "Starting job {N}"),
+    "end": ("INFO", "Finished job {N}, elapsed time {S}, result {R}"),
+    "maxruntime": ("ERROR", "Job {N} exceeded maxruntime of {M} minutes"),
+}
+BOTS4 = {
+    "added": ("INFO", "Added job {N}, priority {P}: {TASK}"),
+    "duplicate": ("WARNING", "Duplicate job not added: {TASK}"),
+    "priority": ("INFO", "Duplicate job, changed priority to {P}: {TASK}"),
+    "cleared": ("INFO", "Job queue cleared."),
+    "start": ("START", "Starting job {N}: {TASK}"),
+    "end": ("DONE", "Finished job {N}, elapsed time: {S}, exit code {R}"),
+    "nonzero": ("ERROR", "job {JOB}, exit with code {R}"),
+    "maxruntime": ("ERROR", "Job {N} exceeded maxruntime of {M} minutes"),
+    "terminating": ("INFO", "Terminating job {N}: {TASK}"),
+    "killing": ("INFO", "Killing job {N}: {TASK}"),
+    "invalid": ("ERROR", "Invalid task received: {TASK}"),
+    "empty": ("ERROR", "No task specified."),
+}
+# A line of each version's file, around (level, message).
+LINE3 = r"^\d{8} \d\d:\d\d:\d\d %s: %s$"
+LINE4 = r"^\d{4}\.\d\d\.\d\d \d\d:\d\d:\d\d %s \[bots\.jobqueueserver\] %s$"
+FLOAT = r"(?P<S>\d+\.\d+(?:e-\d\d)?|\d(?:\.\d+)?e-\d\d)"
+
+
+class LogLines:
+    """Every event the installed Bots' own server logs, word for word, at
+    its level names (a mixin: each version's class below runs it)."""
+
+    version = None
+    table = None
+    line = None
+
+    def setUp(self):
+        self.jobqueue = {"bots_version": str(self.version), "authorized_tasks": jqtest.PYTHON
+                         + " " + jqtest.JOB, "log_file_level": "STDOUT",
+                         "killjobsintimeout": "True", "kill_grace": "1"}
+        self.settings = {"maxruntime": "1"}
+        self.env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
+        super().setUp()
+        self.log_path = (os.path.join(self.bots.botssys, "logging", "jobqueue", "jobqueue.log")
+                         if self.version == 4 else self.bots.log_path)
+        self.bots.log_path = self.log_path
+
+    def pattern(self, event, partial=False, **values):
+        level, message = self.table[event]
+        message = re.escape(message)
+        for key, value in values.items():
+            message = message.replace(re.escape("{%s}" % key), value if key == "S"
+                                      else re.escape(str(value)))
+        if partial:
+            message += ".*"
+        return self.line % (re.escape("%-9s" % level), message)
+
+    def find(self, event, partial=False, **values):
+        """The match of @event's line in the log, waited for."""
+        regex = re.compile(self.pattern(event, partial, **values), re.M)
+        return jqtest.wait_for(lambda: regex.search(self.bots.log()),
+                               "%s line %s in:\n%s" % (event, regex.pattern, self.bots.log()[-3000:]))
+
+    def assert_float(self, text):
+        """S is what Python prints for some float: its repr reads back as
+        itself."""
+        self.assertEqual(repr(float(text)), text)
+
+    def test_every_event(self):
+        gate = self.bots.path("gate")
+        first = self.job(self.bots.path("events"), "first", "--wait", gate,
+                         "--out", "first out", "--err", "first remark")
+        failing = self.job(self.bots.path("events"), "failing", "--out", "fail out",
+                           "--err", "it broke", "--exit", "3")
+        rpc = self.rpc
+        t1, t2 = repr(first), repr(failing)
+        self.assertEqual(rpc.addjob(first, 5), 0)
+        self.find("added", N=1, P=5, TASK=t1)
+        self.find("start", N=1, TASK=t1)
+        spare = self.job(self.bots.path("events"), "spare")
+        rpc.addjob(spare, 5)
+        rpc.clearjobq()
+        self.find("cleared")
+        self.assertEqual(rpc.addjob(failing, 5), 0)
+        self.find("added", N=3, P=5, TASK=t2)
+        rpc.addjob(failing, 5)
+        self.find("duplicate", TASK=t2)
+        rpc.addjob(failing, 4)
+        self.find("priority", P=4, TASK=t2)
+        if self.version == 4:
+            rpc.addjob([], 5)
+            self.find("empty")
+            rpc.addjob(["rm", "-rf", "/"], 5)
+            self.find("invalid", partial=True, TASK=repr(["rm", "-rf", "/"]))
+        open(gate, "w").close()
+        end1 = self.find("end", N=1, S=FLOAT, R=0)
+        self.assert_float(end1.group("S"))
+        self.find("start", N=3, TASK=t2)
+        end3 = self.find("end", N=3, S=FLOAT, R=3)
+        self.assert_float(end3.group("S"))
+        log = self.bots.log()
+        if self.version == 4:
+            error = self.find("nonzero", JOB=repr([4, 3, failing]), R=3)
+            self.assertLess(error.start(), end3.start())
+            # output: a line separator, then the text, at Bots 4's levels
+            for level, text in (("STDOUT", "first out"), ("STDERR", "first remark"),
+                                ("STDOUT", "fail out"), ("ERROR", "it broke")):
+                self.assertRegex(log, "(?m)" + self.line % (re.escape("%-9s" % level), "")
+                                 + "\n    " + re.escape(text) + "$")
+        else:
+            for text in ("first out", "first remark", "fail out", "it broke"):
+                # Bots 3 discards a job's output (the text is in the task)
+                self.assertNotRegex(log, "(?m)^    " + text)
+
+    def test_maxruntime(self):
+        never = self.bots.path("never")
+        task = self.job(self.bots.path("events"), "stuck", "--ignore-term", "--wait", never)
+        self.rpc.addjob(task, 5)
+        self.find("maxruntime", N=1, M=1)
+        self.find("end", N=1, S=FLOAT, R=-9)
+        if self.version == 4:
+            self.find("terminating", N=1, TASK=repr(task))
+            self.find("killing", N=1, TASK=repr(task))
+
+
+class LogLinesBots3(LogLines, jqtest.ServerTestCase):
+    version = 3
+    table = BOTS3
+    line = LINE3
+
+
+class LogLinesBots4(LogLines, jqtest.ServerTestCase):
+    version = 4
+    table = BOTS4
+    line = LINE4
+
+
+class Bots4OutputLevels(jqtest.ServerTestCase):
+    """At Bots 4's default file level (INFO), a job's output reaches the
+    file only as the ERROR of a failed job."""
+    jobqueue = {"bots_version": "4"}
+
+    def test_default_level(self):
+        self.bots.log_path = os.path.join(self.bots.botssys, "logging", "jobqueue",
+                                          "jobqueue.log")
+        self.rpc.addjob(self.job(self.bots.path("events"), "ok", "--out", "quiet out",
+                                 "--err", "quiet err"), 5)
+        self.rpc.addjob(self.job(self.bots.path("events"), "bad", "--err", "loud err",
+                                 "--exit", "1"), 5)
+        self.bots.wait_log("Finished job 2")
+        log = self.bots.log()
+        self.assertNotRegex(log, "(?m)^    quiet")
+        self.assertRegex(log, r"ERROR     \[bots\.jobqueueserver\] \n    loud err\n")
+
+
+class Bots3OutputAsked(jqtest.ServerTestCase):
+    """Bots 3 discards a job's output; [jobqueue] log_job_output (ours)
+    asks for it."""
+    jobqueue = {"bots_version": "3", "log_job_output": "True"}
+
+    def test_asked(self):
+        self.rpc.addjob(self.job(self.bots.path("events"), "ok", "--out", "now shown"), 5)
+        self.bots.wait_log("Finished job 1")
+        self.assertRegex(self.bots.log(), r"INFO     : Job 1 stdout:\n    now shown\n")
+
+
 if __name__ == "__main__":
     jqtest.main()

@@ -122,7 +122,7 @@ class Running(jqtest.ServerTestCase):
         self.assertEqual(self.server.proc.wait(jqtest.DEADLINE), 0)
         log = self.bots.log()
         self.assertIn("Finished job 1, elapsed time", log)
-        self.assertIn("exit code 0", log)
+        self.assertIn("result 0", log)
         self.assertTrue(log.rstrip().endswith("Bots jobqueue stopped."))
 
     def test_sigterm_grace_then_terminate(self):
@@ -132,7 +132,7 @@ class Running(jqtest.ServerTestCase):
         self.assertEqual(self.server.stop(signal.SIGTERM), 0)
         log = self.bots.log()
         self.assertIn("Stop grace of 1 seconds is over", log)
-        self.assertIn("exit code -15", log)
+        self.assertIn("result -15", log)
 
     def test_sigint_idle(self):
         self.assertEqual(self.server.stop(signal.SIGINT), 0)
