@@ -55,17 +55,23 @@ def bots_version(package):
         return ""
     if not package:
         return ""
+    named = ""
     for dist in metadata.distributions():
         try:
             here = os.path.abspath(str(dist.locate_file("bots")))
             top = (dist.read_text("top_level.txt") or "").split()
             files = dist.files or []
+            name = (dist.metadata["Name"] or "").lower()
         except Exception:  # a broken distribution is not ours to judge
             continue
         if here == package and ("bots" in top
                                 or any(f.parts[:1] == ("bots",) for f in files)):
             return dist.version or ""
-    return ""
+        if name == "bots" and not named:
+            named = dist.version or ""
+    # an editable install lists none of the package's files: the
+    # distribution named bots
+    return named
 
 
 def main():

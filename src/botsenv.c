@@ -35,7 +35,10 @@
  * instead the folder of the script the Python was read from (argv[1],
  * may be empty) comes first, as when Python runs that script.
  * Valid Python 2 and 3.  Output: botspath, a newline, sys.path joined as
- * in BOTS_JOBQUEUE_PYTHONPATH. */
+ * in BOTS_JOBQUEUE_PYTHONPATH, a newline, and the version
+ * importlib.metadata gives the distribution whose files hold that
+ * package (else the one named bots: an editable install lists none of
+ * them), as BOTS_JOBQUEUE_BOTSVERSION. */
 static const char probe_script[] =
   "import os, sys\n"
   "sys.path = [p for p in sys.path if p]\n"
@@ -59,17 +62,22 @@ static const char probe_script[] =
   "    from importlib import metadata\n"
   "except ImportError:\n"
   "    metadata = None\n"
+  "named = ''\n"
   "if d and metadata is not None:\n"
   "    for dist in metadata.distributions():\n"
   "        try:\n"
   "            here = os.path.abspath(str(dist.locate_file('bots')))\n"
   "            top = (dist.read_text('top_level.txt') or '').split()\n"
+  "            name = (dist.metadata['Name'] or '').lower()\n"
   "        except Exception:\n"
   "            continue\n"
   "        if here == d and ('bots' in top or dist.files and any(\n"
   "                f.parts[:1] == ('bots',) for f in dist.files)):\n"
   "            v = dist.version or ''\n"
   "            break\n"
+  "        if name == 'bots' and not named:\n"
+  "            named = dist.version or ''\n"
+  "v = v or named\n"
   "sys.stdout.write(d + '\\n' + os.pathsep.join(sys.path) + '\\n' + v)\n";
 
 int

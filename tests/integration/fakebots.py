@@ -12,7 +12,9 @@ Layouts:
              version known only by its distribution's metadata
              (bots-4.0.0.dist-info/METADATA beside the package, as pip
              installs it; known_by="egg-info": bots.egg-info/PKG-INFO;
-             known_by="literal": __version__ = "4.0.0" in __about__.py),
+             known_by="literal": __version__ = "4.0.0" in __about__.py;
+             known_by="editable": pip install -e of a source tree, with
+             venv=True),
              and with template=True (the default, as Bots 4 ships) the
              package's own config/ template, not enabled
 The Python of the installation is <prefix>/bin/python3, a small script
@@ -113,6 +115,13 @@ class FakeBots:
             write(self.python, '#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n'
                   % (self.site, interpreter or sys.executable), 0o755)
         self.pkg = os.path.join(self.site, "bots")
+        if known_by == "editable":
+            # pip install -e: the package stays in the source tree, a .pth
+            # file puts it on the path (processed in a real site folder:
+            # use with venv=True), the metadata lists no file of it
+            self.pkg = os.path.join(self.top, "src", "bots")
+            write(os.path.join(self.site, "__editable__.bots-4.0.0.pth"),
+                  os.path.dirname(self.pkg) + "\n")
         write(os.path.join(self.pkg, "__init__.py"), "")
         if version == 3:
             write(os.path.join(self.pkg, "botsglobal.py"),
@@ -154,7 +163,11 @@ class FakeBots:
             write(os.path.join(self.pkg, "__about__.py"),
                   'from importlib.metadata import version\n__version__ = version("bots")\n')
         head = "Metadata-Version: 2.1\nName: bots\nVersion: 4.0.0\nSummary: EDI translator\n\n"
-        if known_by == "dist-info":
+        if known_by == "editable":
+            info = os.path.join(self.site, "bots-4.0.0.dist-info")
+            write(os.path.join(info, "METADATA"), head)
+            write(os.path.join(info, "RECORD"), "__editable__.bots-4.0.0.pth,,\n")
+        elif known_by == "dist-info":
             info = os.path.join(self.site, "bots-4.0.0.dist-info")
             write(os.path.join(info, "METADATA"), head + "Version: 9.9 (a body line)\n")
             write(os.path.join(info, "top_level.txt"), "bots\n")

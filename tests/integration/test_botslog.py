@@ -8,6 +8,7 @@ its own levels."""
 import os
 import re
 import signal
+import sys
 import unittest
 
 import fakebots
@@ -39,12 +40,11 @@ class Bots4KnownByMetadata(unittest.TestCase):
                                                      "jobqueue.log")))
 
     def start_by_wrapper(self):
-        """Bots' own server script, switched: the wrapper asks Bots' Python
-        (importlib.metadata) and passes the answer on."""
-        r = self.bots.switch("to")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.bots.start([self.bots.script(self.bots.names[1])],
-                        env=self.bots.env(path=self.bots.bin + ":/usr/bin:/bin"))
+        """The old-name wrapper under Bots' Python, as a switched script
+        runs it (test_dropin.py switches; this is the wrapper alone): it
+        asks that Python's importlib.metadata and passes the answer on."""
+        self.bots.start([self.bots.python, fakebots.WRAPPER],
+                        env=self.bots.env(path=fakebots.PROGRAMS + ":/usr/bin:/bin"))
 
     def test_dist_info_with_the_config_template(self):
         self.install(template=True)
@@ -58,6 +58,14 @@ class Bots4KnownByMetadata(unittest.TestCase):
 
     def test_egg_info(self):
         self.install(known_by="egg-info")
+        self.start_by_wrapper()
+        self.assert_bots4()
+
+    @unittest.skipUnless(sys.version_info >= (3, 8), "no importlib.metadata")
+    def test_editable_install_by_the_wrapper(self):
+        # pip install -e: only Bots' Python can tell (the metadata is not
+        # beside the package and lists none of its files)
+        self.install(known_by="editable", venv=True)
         self.start_by_wrapper()
         self.assert_bots4()
 
