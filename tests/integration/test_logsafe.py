@@ -27,7 +27,8 @@ def check_lines(test, text):
 
 
 class Forging(jqtest.ServerTestCase):
-    jobqueue = {"authorized_tasks": "*"}
+    # the job's output is logged (Bots 3, the default here, drops it)
+    jobqueue = {"authorized_tasks": "*", "log_job_output": "True"}
 
     def test_start_error_cannot_forge_a_line(self):
         task = ["no-such-program\n" + FAKE + "\n", "arg\n" + FAKE]
