@@ -206,10 +206,28 @@ format_duration (gint64 seconds)
                           (int) (seconds / 60 % 60), (int) (seconds % 60));
 }
 
+/* The zone times are shown in: the TIME_ZONE of settings.py, as the log
+ * uses it (Bots runs under Django, which sets it), else the system's. */
+static GTimeZone *shown_zone;
+static gboolean shown_zone_is_bots; /* from settings.py, not the system */
+
+static void
+set_shown_zone (const JqConfig *config)
+{
+  g_clear_pointer (&shown_zone, g_time_zone_unref);
+  if (config->time_zone != NULL)
+    shown_zone = g_time_zone_new_identifier (config->time_zone);
+  shown_zone_is_bots = shown_zone != NULL;
+  if (shown_zone == NULL)
+    shown_zone = g_time_zone_new_local ();
+}
+
 static char *
 format_time (gint64 unix_seconds)
 {
-  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (unix_seconds);
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (unix_seconds);
+  g_autoptr (GDateTime) t = utc && shown_zone
+    ? g_date_time_to_timezone (utc, shown_zone) : NULL;
   return t ? g_date_time_format (t, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
 }
 
@@ -546,6 +564,9 @@ show_history (xmlrpc_value *list)
               get_int (h, "priority", 0), ended, took, result, line);
     }
   printf ("(+T: exceeded maxruntime; NOSTART: could not be started)\n");
+  if (shown_zone_is_bots)
+    printf ("(times in %s, the TIME_ZONE of settings.py)\n",
+            g_time_zone_get_identifier (shown_zone));
   xmlrpc_env_clean (&env);
 }
 
@@ -760,6 +781,7 @@ connect_server (const Request *req, int *exit_code)
       *exit_code = fail (EXIT_UNREACHABLE, "%s", error->message);
       return NULL;
     }
+  set_shown_zone (config);
   guint call_timeout = strcmp (req->method, "wait") == 0 || req->add_wait
     ? (guint) (WAIT_CALL_SECONDS + 30) * 1000 : CALL_TIMEOUT_MS;
   JqClient *client = jq_client_new (config, call_timeout, &error);

@@ -534,6 +534,7 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   server->scheduler = jq_scheduler_new (config, log, &settings, journal);
   server->rpc = jq_rpc_new (server->scheduler, server->door, log);
   server->status_page = jq_status_new (server->scheduler, server->door);
+  jq_status_set_time_zone (server->status_page, config->time_zone);
   jq_rpc_set_status (server->rpc, server->status_page);
   /* Only a known Bots 3: a plain script on an unknown version gets
    * the true codes. */

@@ -51,6 +51,9 @@ struct _JqStatus {
   GQueue       runs;                   /* Run*, oldest end first */
   DepthSlot    depth[DEPTH_MINUTES];   /* by minute % DEPTH_MINUTES */
   gint64       gap_from_us;            /* a job ended with others waiting */
+  char        *time_zone;              /* settings.py's TIME_ZONE; NULL:
+                                        * the system's */
+  GTimeZone   *zone;                   /* that zone, for "now" */
 };
 
 static void
@@ -290,7 +293,43 @@ jq_status_free (JqStatus *st)
                                   NULL, NULL);
   g_queue_clear_full (&st->runs, run_unref);
   jq_metrics_free (st->metrics);
+  g_free (st->time_zone);
+  if (st->zone != NULL)
+    g_time_zone_unref (st->zone);
   g_free (st);
+}
+
+void
+jq_status_set_time_zone (JqStatus *st, const char *zone)
+{
+  g_free (st->time_zone);
+  if (st->zone != NULL)
+    g_time_zone_unref (st->zone);
+  st->zone = zone != NULL ? g_time_zone_new_identifier (zone) : NULL;
+  st->time_zone = st->zone != NULL ? g_strdup (zone) : NULL;
+  if (st->zone == NULL)
+    st->zone = g_time_zone_new_local ();
+}
+
+/* "now" as ISO 8601 with the offset of the zone times are shown in. */
+static void
+append_now_iso (GString *out, const JqStatus *st, gint64 now_us)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (
+      now_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) t = utc && st->zone
+    ? g_date_time_to_timezone (utc, st->zone) : NULL;
+  g_autofree char *iso = t ? g_date_time_format_iso8601 (t) : NULL;
+  g_string_append (out, ",\"now_iso\":");
+  if (iso != NULL)
+    jq_status_append_json_string (out, iso);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"time_zone\":");
+  if (st->time_zone != NULL)
+    jq_status_append_json_string (out, st->time_zone);
+  else
+    g_string_append (out, "null");
 }
 
 /* ---------------------------------------------------------- snapshot */
@@ -533,6 +572,7 @@ render_json (const Snapshot *s, GString *out)
                           MS (s->now_us), MS (s->totals.since_us),
                           s->gauges.paused ? "true" : "false",
                           s->journal ? "true" : "false", s->gauges.waiting);
+  append_now_iso (out, s->st, s->now_us);
   g_string_append_printf (out, ",\"totals\":{\"added\":%" G_GUINT64_FORMAT
                           ",\"started\":%" G_GUINT64_FORMAT
                           ",\"succeeded\":%" G_GUINT64_FORMAT

@@ -66,5 +66,11 @@ GBytes *jq_status_answer (JqStatus *st, JqStatusPath what,
  * open markup, and invalid UTF-8 is replaced. */
 void jq_status_append_json_string (GString *out, const char *text);
 
+/* Times on the page are shown in @zone (settings.py's TIME_ZONE, as the
+ * log; NULL or unknown: the system's), which status.json names
+ * ("time_zone", null for the system's) beside "now_iso", the time in
+ * ISO 8601 with that zone's offset.  Call before the loop runs. */
+void jq_status_set_time_zone (JqStatus *st, const char *zone);
+
 void jq_status_free (JqStatus *st);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqStatus, jq_status_free)

@@ -265,5 +265,101 @@ class Bots3OutputAsked(jqtest.ServerTestCase):
         self.assertRegex(self.bots.log(), r"INFO     : Job 1 stdout:\n    now shown\n")
 
 
+def zone_not_local():
+    """A zone whose offset now differs from the system's, so that a time
+    shown in the wrong one cannot pass."""
+    import datetime
+    from zoneinfo import ZoneInfo
+    local = datetime.datetime.now().astimezone().utcoffset()
+    for name in ("Asia/Tokyo", "America/Caracas"):
+        if datetime.datetime.now(ZoneInfo(name)).utcoffset() != local:
+            return name, ZoneInfo(name)
+    raise unittest.SkipTest("no zone differs from the system's")
+
+
+class AdminTimeZone(jqtest.ServerTestCase):
+    """bots-jobqueue history shows times in settings.py's TIME_ZONE, the
+    zone of the log, not the system's; --json keeps the server's unix
+    times."""
+
+    def test_history_in_time_zone(self):
+        import datetime
+        import json
+        import subprocess
+        try:
+            name, zone = zone_not_local()
+        except ImportError:
+            self.skipTest("no zoneinfo")
+        with open(os.path.join(self.bots.config, "settings.py"), "w") as f:
+            f.write("TIME_ZONE = %r\n" % name)
+        self.rpc.addjob(self.job(self.bots.path("events"), "one"), 5)
+        self.bots.wait_log("Finished job 1")
+
+        def cli(*args):
+            r = subprocess.run([jqtest.ADMIN, "-c" + self.bots.config] + list(args),
+                               capture_output=True, text=True, timeout=jqtest.DEADLINE)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout
+        ended = json.loads(cli("--json", "history"))[0]["ended"]
+        want = datetime.datetime.fromtimestamp(ended, zone).strftime("%Y-%m-%d %H:%M:%S")
+        table = cli("history")
+        self.assertRegex(table, r"\n1 +5 +%s " % re.escape(want))
+        self.assertIn("(times in %s, the TIME_ZONE of settings.py)" % name, table)
+
+
+class StatusTimeZone(unittest.TestCase):
+    """The status page shows times in settings.py's TIME_ZONE; status.json
+    names it and gives now in ISO 8601 with its offset."""
+
+    def setUp(self):
+        import datetime
+        try:
+            self.zone_name, self.zone = zone_not_local()
+        except ImportError:
+            self.skipTest("no zoneinfo")
+        self.datetime = datetime
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        self.addCleanup(self.bots.cleanup)
+        with open(os.path.join(self.bots.config, "settings.py"), "w") as f:
+            f.write("TIME_ZONE = %r\n" % self.zone_name)
+        self.server = jqtest.Server(self.bots)
+        self.addCleanup(self.server.stop)
+
+    def status(self):
+        import json
+        conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port,
+                                                 timeout=jqtest.DEADLINE)
+        try:
+            conn.request("GET", "/status.json")
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+
+    def test_json_and_page(self):
+        rpc = self.server.proxy()
+        number = rpc.submit(["true"], 5)["jobnumber"]
+        self.assertEqual(rpc.wait(number, 20)["state"], "finished")
+        st = self.status()
+        self.assertEqual(st["time_zone"], self.zone_name)
+        now = self.datetime.datetime.fromisoformat(st["now_iso"])
+        self.assertEqual(now.utcoffset(),
+                         self.datetime.datetime.now(self.zone).utcoffset())
+        self.assertLess(abs(now.timestamp() - st["now"] / 1000), 1)
+        import browser
+        if browser.chromium_path() is None:
+            self.skipTest("no chromium for the page itself")
+        ended = st["finished"][0]["ended"]
+        want = self.datetime.datetime.fromtimestamp(ended / 1000, self.zone).strftime(
+            "%Y-%m-%d %H:%M:%S")
+        b = browser.Browser()
+        self.addCleanup(b.close)
+        b.open("http://127.0.0.1:%d/" % self.bots.port)
+        shown = jqtest.wait_for(lambda: b.eval(
+            "(function () { var r = document.querySelector('#finished tr[data-job]');"
+            " return r ? r.children[2].textContent : ''; })()"), "the page's finished job",
+            interval=0.1)
+        self.assertEqual(shown, want)
+
+
 if __name__ == "__main__":
     jqtest.main()
