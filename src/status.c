@@ -561,8 +561,9 @@ append_finished (GString *out, const Run *r)
   g_string_append_c (out, '}');
 }
 
+/* The head of status.json: the server's state, its clock and totals. */
 static void
-render_json (const Snapshot *s, GString *out)
+render_json_head (const Snapshot *s, GString *out)
 {
   g_string_append (out, "{\"version\":");
   jq_status_append_json_string (out, PACKAGE_VERSION);
@@ -581,6 +582,12 @@ render_json (const Snapshot *s, GString *out)
                           s->totals.added, s->totals.started,
                           s->totals.succeeded, s->totals.failed,
                           s->totals.start_failures);
+}
+
+static void
+render_json (const Snapshot *s, GString *out)
+{
+  render_json_head (s, out);
 
   /* nr_threads may be 1000: the first JQ_STATUS_RUNNING_JOBS are listed. */
   g_string_append_printf (out, ",\"running_count\":%u,\"running\":[",
