@@ -8,11 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "runas.h"
 
 typedef struct {
   char *value;
@@ -305,11 +307,66 @@ read_bounded (const char *path, gsize *len, GError **error)
   return text;
 }
 
+/* The child's side of read_as_controller: the file, then 'K'; or the
+ * error message, then 'E'.  The status byte comes last, so that an
+ * answer cut short by the pipe's bound is never taken for the file. */
+static int
+read_in_child (gpointer path)
+{
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = read_bounded (path, &len, &error);
+  if (text == NULL)
+    printf ("%s%c", error->message, 'E');
+  else
+    {
+      fwrite (text, 1, len, stdout);
+      putchar ('K');
+    }
+  return 0;
+}
+
+/* Reads @path.  Run as root, bots.ini (or a link to it, or a folder on its
+ * way) may belong to the Bots user, who could point it at /etc/shadow: the
+ * file is then read by a child that has become that user, so that root
+ * never reads, nor shows in an error, what that user may not read. */
+static char *
+read_as_controller (const char *path, gsize *len, GError **error)
+{
+  const char *const paths[] = { path, NULL };
+  JqUser who;
+  struct stat st;
+  if (geteuid () != 0 || lstat (path, &st) != 0
+      || !jq_runas_path_user (paths, &who, NULL) || !jq_runas_needed (&who))
+    return read_bounded (path, len, error);
+  g_autoptr (GString) out = g_string_new (NULL);
+  if (jq_runas_call (&who, read_in_child, (gpointer) path, out, 10000,
+                     error) < 0)
+    return NULL;
+  char status = out->len > 0 ? out->str[out->len - 1] : '\0';
+  if (status != 'K' && status != 'E')
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
+                   "%s could not be read as its owner (uid %u)", path,
+                   (unsigned) who.uid);
+      return NULL;
+    }
+  g_string_truncate (out, out->len - 1);
+  if (status == 'E')
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s (read as uid %u, "
+                   "who controls it)", out->str, (unsigned) who.uid);
+      return NULL;
+    }
+  *len = out->len;
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 JqIni *
 jq_ini_load (const char *path, GError **error)
 {
   gsize len = 0;
-  g_autofree char *text = read_bounded (path, &len, error);
+  g_autofree char *text = read_as_controller (path, &len, error);
   if (text == NULL)
     return NULL;
   return jq_ini_parse (text, len, path, error);

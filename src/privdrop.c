@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "runas.h"
 
 /* The owner of @path, or of its nearest existing parent. */
 static gboolean
@@ -80,42 +81,89 @@ choose_unprivileged (const char *user, JqRunAs *out, GError **error)
   return TRUE;
 }
 
+/* Whom a file of the Bots installation lets choose the user: the first
+ * owner other than root of the files, the links and the folders on the
+ * way to @path (runas.h), or root. */
+static uid_t
+controller_of (const char *path)
+{
+  const char *const paths[] = { path, NULL };
+  JqUser who;
+  if (!jq_runas_path_user (paths, &who, NULL))
+    return 0;
+  return who.uid;
+}
+
+static gboolean
+set_user_by_uid (uid_t uid, const char *what, JqRunAs *out, GError **error)
+{
+  struct passwd *pw = getpwuid (uid);
+  if (pw == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "%s belongs to uid %u, which is no user of this system; "
+                   "set [jobqueue] user to the user the server and its jobs "
+                   "run as", what, (unsigned) uid);
+      return FALSE;
+    }
+  set_user (out, pw, g_strdup_printf ("the owner of %s", what));
+  return TRUE;
+}
+
+/* [jobqueue] user, from a bots.ini that @ini_owner controls: only a
+ * bots.ini that root controls may name another user than its owner
+ * (root above all), or the Bots user could make the server and its jobs
+ * run as root by editing the file it owns. */
+static gboolean
+choose_named (const char *user, const char *botssys, uid_t ini_owner,
+              const char *ini_path, JqRunAs *out, GError **error)
+{
+  struct passwd *pw = getpwnam (user);
+  if (pw == NULL)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] user = \"%s\" is no user of this system "
+                   "(not found by getpwnam); name the user that owns "
+                   "botssys %s", user, botssys);
+      return FALSE;
+    }
+  if (ini_owner != 0 && pw->pw_uid != ini_owner)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
+                   "[jobqueue] user = \"%s\", but %s is controlled by uid "
+                   "%u (the file, a link or a folder on its way): only a "
+                   "bots.ini that root alone controls may name another user "
+                   "than its owner; remove the key, or give the file and its "
+                   "folders to root", user, ini_path, (unsigned) ini_owner);
+      return FALSE;
+    }
+  set_user (out, pw, g_strdup ("[jobqueue] user"));
+  return TRUE;
+}
+
 gboolean
-jq_privdrop_choose (const char *user, const char *botssys, JqRunAs *out,
-                    GError **error)
+jq_privdrop_choose (const char *user, const char *ini_path,
+                    const char *botssys, JqRunAs *out, GError **error)
 {
   *out = (JqRunAs) { 0 };
   if (geteuid () != 0)
     return choose_unprivileged (user, out, error);
+  uid_t ini_owner = ini_path != NULL ? controller_of (ini_path) : 0;
   if (user != NULL)
-    {
-      struct passwd *pw = getpwnam (user);
-      if (pw == NULL)
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
-                       "[jobqueue] user = \"%s\" is no user of this system "
-                       "(not found by getpwnam); name the user that owns "
-                       "botssys %s", user, botssys);
-          return FALSE;
-        }
-      set_user (out, pw, g_strdup ("[jobqueue] user"));
-      return TRUE;
-    }
+    return choose_named (user, botssys, ini_owner, ini_path, out, error);
   uid_t owner;
   g_autofree char *found = NULL;
   if (!owner_of (botssys, &owner, &found, error))
     return FALSE;
-  struct passwd *pw = getpwuid (owner);
-  if (pw == NULL)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_CONFIG,
-                   "botssys %s belongs to uid %u, which is no user of this "
-                   "system; set [jobqueue] user to the user the server and "
-                   "its jobs run as", found, (unsigned) owner);
-      return FALSE;
-    }
-  set_user (out, pw, g_strdup_printf ("the owner of %s", found));
-  return TRUE;
+  /* A root folder that is really a link of the Bots user's (or lies in a
+   * folder of theirs) is theirs. */
+  if (owner == 0 && (owner = controller_of (botssys)) != 0)
+    g_free (found), found = g_strdup (botssys);
+  /* A bots.ini that another user controls decides botssys, the tasks
+   * authorized and more: the server never runs as anyone else for it. */
+  if (ini_owner != 0 && owner != ini_owner)
+    return set_user_by_uid (ini_owner, ini_path, out, error);
+  return set_user_by_uid (owner, found, out, error);
 }
 
 /* Root cannot be had back: every uid and gid is the user's, and setting

@@ -15,15 +15,18 @@ typedef struct {
 } JqRunAs;
 
 /* Decides whom the server runs as.  Started as root: the user named by
- * @user ([jobqueue] user, nullable), else the owner of @botssys (of its
+ * @user ([jobqueue] user, nullable; only a bots.ini @ini_path that root
+ * alone controls may name a user other than its owner), else the user
+ * who controls @ini_path when not root, else the owner of @botssys (of its
  * nearest existing parent while it does not exist yet); root itself when
  * @user is "root" or when botssys belongs to root (@drop FALSE then).
  * Started as another user: that user, and @user, when set, must name it.
  * FALSE and sets @error when @user is no user of this system, botssys
  * belongs to a uid without a user, or @user cannot be become.  Free @out
  * with jq_privdrop_clear(). */
-gboolean jq_privdrop_choose (const char *user, const char *botssys,
-                             JqRunAs *out, GError **error);
+gboolean jq_privdrop_choose (const char *user, const char *ini_path,
+                             const char *botssys, JqRunAs *out,
+                             GError **error);
 
 /* Gives up root for @who's user for good: its groups (initgroups), its
  * group and its user (real, effective and saved), then checks that root

@@ -696,7 +696,8 @@ bind_and_drop (const JqConfig *config, Server *server, JqRunAs *run_as,
                GError **bind_error)
 {
   g_autoptr (GError) error = NULL;
-  if (!jq_privdrop_choose (config->user, config->botssys, run_as, &error))
+  if (!jq_privdrop_choose (config->user, config->ini_path, config->botssys,
+                           run_as, &error))
     {
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);
       return FALSE;

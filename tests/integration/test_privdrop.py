@@ -232,6 +232,32 @@ class Privdrop(unittest.TestCase):
         self.assertEqual(proc_ids(server.pid, "Uid"), [0] * 4)
         self.bots.wait_log("Runs as root (the owner of %s)" % self.bots.botssys)
 
+    def test_user_root_in_the_users_ini_refused(self):
+        """The Bots user edits the bots.ini they own to say user = root
+        (found by an outsider: the server and its jobs then ran as root,
+        and systemd restarts the server by itself)."""
+        self.bots.write_ini({"enabled": "True", "port": str(self.bots.port), "user": "root",
+                             "authorized_tasks": "*"}, {})
+        status, err = self.run_server()
+        self.assertEqual(status, 1, err)
+        self.assertIn('[jobqueue] user = "root", but %s is controlled by uid %d'
+                      % (os.path.join(self.bots.config, "bots.ini"), self.pw.pw_uid), err)
+        self.assertFalse(os.path.exists(self.bots.log_path))
+
+    def test_ini_link_to_a_root_file_is_read_as_its_owner(self):
+        """bots.ini replaced by the Bots user's link to a file only root may
+        read: the server started as root must neither read it nor show a
+        line of it in its error (found by an outsider with /etc/shadow)."""
+        ini = os.path.join(self.bots.config, "bots.ini")
+        os.unlink(ini)
+        os.symlink(self.precious, ini)
+        os.lchown(ini, self.pw.pw_uid, self.pw.pw_gid)
+        status, err = self.run_server()
+        self.assertEqual(status, 1, err)
+        self.assertNotIn("root's own", err)
+        self.assertIn("Permission denied", err)
+        self.assert_vault_untouched()
+
     def test_not_root_with_other_user_refused(self):
         """Only root can become another user: refused, not ignored."""
         self.bots.write_ini({"enabled": "True", "port": str(self.bots.port), "user": "root"}, {})
