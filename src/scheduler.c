@@ -362,6 +362,53 @@ launch_next (JqScheduler *s)
     }
 }
 
+/* Whether @argv may run; a refusal is logged (rate-limited), in Bots 4's
+ * words for a Bots 4 installation. */
+static gboolean
+authorized_or_logged (JqScheduler *s, const char *const *argv,
+                      const char *task, gboolean bots4)
+{
+  g_autoptr (GError) why = NULL;
+  gboolean authorized = jq_task_is_authorized (s->policy, argv, &why);
+  /* An administrator who has just fixed bots.ini expects the next click
+   * to work, not a restart. */
+  if (!authorized && jq_auth_file_reload (s->auth, FALSE, "bots.ini changed"))
+    {
+      g_clear_error (&why);
+      authorized = jq_task_is_authorized (s->policy, argv, &why);
+    }
+  if (!authorized)
+    limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                    bots4 ? "Invalid task received: %s (%s)"
+                                    : "Task not authorized, not added: %s "
+                                      "(%s)", task, why->message));
+  return authorized;
+}
+
+/* Waiting tasks are kept in memory and every listjobs answers them all:
+ * their total is bounded.  A task already waiting adds nothing.  A full
+ * queue is logged (rate-limited). */
+static gboolean
+full_or_logged (JqScheduler *s, const char *const *argv, const char *task)
+{
+  guint64 cap = s->config->max_waiting_bytes;
+  guint cap_jobs = s->config->max_waiting_jobs;
+  gboolean over_bytes = cap > 0 && jq_queue_get_bytes (s->queue)
+                                   + jq_queue_job_cost (argv) > cap;
+  gboolean over_jobs = cap_jobs > 0
+                       && jq_queue_count (s->queue) >= cap_jobs;
+  if (!(over_bytes || over_jobs) || jq_queue_has_task (s->queue, argv))
+    return FALSE;
+  limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                  "Queue full (%s %" G_GUINT64_FORMAT
+                                  "), not added: %s",
+                                  over_jobs ? "max_waiting_jobs"
+                                            : "max_waiting_bytes",
+                                  over_jobs ? (guint64) cap_jobs : cap,
+                                  task));
+  return TRUE;
+}
+
 JqAddjobCode
 jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
                      const JqCaller *caller, guint64 *number)
@@ -386,43 +433,10 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     return JQ_ADDJOB_OK;
 
   g_autofree char *task = jq_task_repr_cut (argv);
-  g_autoptr (GError) why = NULL;
-  gboolean authorized = jq_task_is_authorized (s->policy, argv, &why);
-  /* An administrator who has just fixed bots.ini expects the next click
-   * to work, not a restart. */
-  if (!authorized && jq_auth_file_reload (s->auth, FALSE, "bots.ini changed"))
-    {
-      g_clear_error (&why);
-      authorized = jq_task_is_authorized (s->policy, argv, &why);
-    }
-  if (!authorized)
-    {
-      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
-                                      bots4 ? "Invalid task received: %s (%s)"
-                                      : "Task not authorized, not added: %s "
-                                        "(%s)", task, why->message));
-      return JQ_ADDJOB_UNAUTHORIZED;
-    }
-
-  /* Waiting tasks are kept in memory and every listjobs answers them
-   * all: their total is bounded.  A task already waiting adds nothing. */
-  guint64 cap = s->config->max_waiting_bytes;
-  guint cap_jobs = s->config->max_waiting_jobs;
-  gboolean over_bytes = cap > 0 && jq_queue_get_bytes (s->queue)
-                                   + jq_queue_job_cost (argv) > cap;
-  gboolean over_jobs = cap_jobs > 0
-                       && jq_queue_count (s->queue) >= cap_jobs;
-  if ((over_bytes || over_jobs) && !jq_queue_has_task (s->queue, argv))
-    {
-      limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
-                                      "Queue full (%s %" G_GUINT64_FORMAT
-                                      "), not added: %s",
-                                      over_jobs ? "max_waiting_jobs"
-                                                : "max_waiting_bytes",
-                                      over_jobs ? (guint64) cap_jobs : cap,
-                                      task));
-      return JQ_ADDJOB_FULL;
-    }
+  if (!authorized_or_logged (s, argv, task, bots4))
+    return JQ_ADDJOB_UNAUTHORIZED;
+  if (full_or_logged (s, argv, task))
+    return JQ_ADDJOB_FULL;
 
   JqJob *job = NULL;
   JqAddResult added = jq_queue_add (s->queue, argv, priority,
