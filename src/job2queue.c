@@ -136,12 +136,14 @@ call_addjob (const JqConfig *config, char **task, int priority, int *code,
   xmlrpc_env_clean (&env);
   /* submit() tells us a refusal that addjob hides from a Bots 3
    * installation's callers; a server without it (Bots' own) answers
-   * addjob truly. */
+   * addjob truly.  Only a server that does not know submit is asked
+   * again: a refusal asked twice would be logged twice. */
   g_autoptr (GError) local = NULL;
   g_autoptr (xmlrpc_value) result = jq_client_call (client, "submit", params,
                                                     &local);
   gboolean submitted = result != NULL;
-  if (result == NULL && g_error_matches (local, JQ_ERROR, JQ_ERROR_INVALID))
+  if (result == NULL && g_error_matches (local, JQ_ERROR, JQ_ERROR_INVALID)
+      && strstr (local->message, "is not supported") != NULL)
     result = jq_client_call (client, "addjob", params, error);
   else if (result == NULL)
     g_propagate_error (error, g_steal_pointer (&local));

@@ -142,6 +142,30 @@ class Job2Queue(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.listjobs(), 0)
 
 
+class FullQueue(jqtest.ServerTestCase):
+    """A refusal is asked, answered and logged once (found by an outsider:
+    a full queue's refusal was logged twice, as submit() and then addjob
+    were both tried)."""
+    jobqueue = {"authorized_tasks": "%s %s" % (jqtest.PYTHON, jqtest.JOB),
+                "max_waiting_jobs": "1"}
+
+    def test_full_queue_refused_once(self):
+        gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 5)
+        jqtest.wait_for(lambda: self.events(), "holder to start")
+        try:
+            first = job2queue(["bots-engine.py", "--one"], cwd=self.bots.root)
+            self.assertEqual(first.returncode, 0, first.stderr)
+            second = job2queue(["bots-engine.py", "--two"], cwd=self.bots.root)
+            self.assertEqual(second.returncode, 1, second.stdout + second.stderr)
+            self.bots.wait_log("not added: ['bots-engine.py', '--two']")
+            self.assertEqual(self.bots.log().count("not added: ['bots-engine.py', '--two']"), 1,
+                             self.bots.log())
+        finally:
+            self.rpc.clearjobq()
+            open(gate, "w").close()
+
+
 class NoServer(jqtest.unittest.TestCase):
 
     def setUp(self):
