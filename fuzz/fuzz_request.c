@@ -54,6 +54,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_bytes_unref (reply);
   /* Keep the scratch queue from growing without bound. */
   if (++runs % 1000 == 0)
-    jq_scheduler_clear (scheduler);
+    jq_scheduler_clear (scheduler, NULL);
   return 0;
 }
