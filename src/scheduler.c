@@ -325,11 +325,14 @@ launch_next (JqScheduler *s)
       if (s->ops->start (s->runner, job, &pid, &error))
         {
           s->retry_ms = 0;
+          /* One reading of the clock: the journal and the status page
+           * must show the same start. */
+          gint64 started_us = s->clock ();
           s->totals.started++;
           jq_journal_start (s->journal, jq_job_get_number (job),
-                            s->clock (), pid);
+                            started_us, pid);
           observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
-                                  .started_us = s->clock () });
+                                  .started_us = started_us });
         }
       else if (g_error_matches (error, JQ_ERROR, JQ_ERROR_AGAIN))
         {
@@ -347,6 +350,7 @@ launch_next (JqScheduler *s)
           f.start_error = error->message;
           jq_journal_finish (s->journal, &f);
           observe (s, (JqEvent) { .kind = JQ_EVENT_START_FAILED, .job = job,
+                                  .result = &f,
                                   .start_error = error->message });
           jq_reporter_start_failed (s->reporter, job, error->message);
           jq_reporter_count (s->reporter, TRUE);

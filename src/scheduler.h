@@ -165,7 +165,7 @@ void jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
 typedef enum {
   JQ_EVENT_STARTED,       /* @started_us set */
   JQ_EVENT_FINISHED,      /* @result set; before the next job starts */
-  JQ_EVENT_START_FAILED,  /* @start_error set */
+  JQ_EVENT_START_FAILED,  /* @start_error and @result (its ended_us) set */
 } JqEventKind;
 
 typedef struct {

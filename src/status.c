@@ -166,8 +166,10 @@ on_event (const JqEvent *e, gpointer user_data)
       }
     case JQ_EVENT_START_FAILED:
       {
+        /* The journal's time, not a second reading: after a restart the
+         * timeline is seeded from the journal and must not move. */
         Run *r = run_new_for (e->job);
-        r->ended_us = now;
+        r->ended_us = e->result->ended_us;
         r->start_error = g_strdup (e->start_error);
         jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
                                    FALSE, 0);
