@@ -170,6 +170,13 @@ started_ago (const ProcStat *st, double *ago)
   return TRUE;
 }
 
+int
+jq_jobmark_process_group (const char *proc_root, int pid)
+{
+  ProcStat st;
+  return read_stat (proc_root, pid, &st) ? st.pgrp : -1;
+}
+
 gboolean
 jq_jobmark_is_same_process (int pid, gint64 started_us)
 {

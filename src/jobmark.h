@@ -35,6 +35,10 @@ GArray *jq_jobmark_find_job (const char *proc_root, guint64 queue_id,
 /* The job number @pid is marked with for @queue_id, or 0. */
 guint64 jq_jobmark_number (const char *proc_root, int pid, guint64 queue_id);
 
+/* The process group of @pid, also of a zombie (whose environment, and
+ * so its mark, can no longer be read); -1 when it cannot be read. */
+int jq_jobmark_process_group (const char *proc_root, int pid);
+
 /* Whether @pid is still the job that started at @started_us (unix
  * microseconds): a process-group leader that started then, give or take
  * the clock's granularity.  A reused pid fails the test.  For jobs

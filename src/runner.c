@@ -319,11 +319,27 @@ stray_pid (JqRunner *runner, const char *text)
   return (int) pid;
 }
 
+/* Whether child @pid of ours was left behind by a job.  Every job leads
+ * a process group of its own, and what it leaves stays in that group (or
+ * in one it made with setsid() or setpgid()); the server's other children
+ * -- error report commands, which have child watches of their own, and
+ * the short-lived helper that reads bots.ini as its owner -- are in the
+ * server's group.  The group is read from /proc/PID/stat, which a zombie
+ * still has: its mark (in its environment) is gone once it has ended, and
+ * a process may have cleared it (env -i) long before. */
+static gboolean
+is_left_by_a_job (JqRunner *runner, int pid)
+{
+  int group = jq_jobmark_process_group ("/proc", pid);
+  return (group > 0 && group != getpgrp ())
+         || g_hash_table_contains (runner->known, GINT_TO_POINTER (pid))
+         || jq_jobmark_number ("/proc", pid, runner->settings.queue_id) != 0;
+}
+
 /* The server is a child subreaper: what a job leaves behind when its
  * parent ends becomes our child, and would stay a zombie once it ends.
- * Children carrying our queue's mark that are not a job being run get a
- * child watch, which reaps them.  (Other children of ours -- error report
- * commands -- have watches of their own and no mark.) */
+ * Such children that are not a job being run get a child watch, which
+ * reaps them. */
 static void
 adopt_orphans (JqRunner *runner)
 {
@@ -333,10 +349,7 @@ adopt_orphans (JqRunner *runner)
   for (gsize i = 0; pids != NULL && pids[i] != NULL; i++)
     {
       int pid = stray_pid (runner, pids[i]);
-      if (pid == 0
-          || (!g_hash_table_contains (runner->known, GINT_TO_POINTER (pid))
-              && jq_jobmark_number ("/proc", pid,
-                                    runner->settings.queue_id) == 0))
+      if (pid == 0 || !is_left_by_a_job (runner, pid))
         continue;
       g_hash_table_insert (runner->adopted, GINT_TO_POINTER (pid),
                            GUINT_TO_POINTER (g_child_watch_add (

@@ -135,6 +135,12 @@ test_find_in_proc (void **state)
   assert_int_equal (jq_jobmark_number (root, 101, QUEUE), 7);
   assert_int_equal (jq_jobmark_number (root, 104, QUEUE), 0);
   assert_int_equal (jq_jobmark_number (root, 105, QUEUE), 0);
+  /* a zombie's group is still known, also that of a ") (" command, and
+   * an absent process has none */
+  assert_int_equal (jq_jobmark_process_group (root, 103), 103);
+  assert_int_equal (jq_jobmark_process_group (root, 101), 100);
+  assert_int_equal (jq_jobmark_process_group (root, 106), 106);
+  assert_int_equal (jq_jobmark_process_group (root, 999), -1);
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", root);
   assert_int_equal (system (cmd), 0);
