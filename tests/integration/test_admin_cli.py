@@ -330,7 +330,7 @@ class NoServer(jqtest.unittest.TestCase):
         bots = jqtest.BotsDir()
         try:
             r = subprocess.run([jqtest.ADMIN, "-c" + bots.config, "status"], capture_output=True,
-                               text=True, timeout=5)
+                               text=True, timeout=15)
             self.assertEqual(r.returncode, 1)
             self.assertIn("127.0.0.1:%d" % bots.port, r.stderr)
         finally:

@@ -226,8 +226,10 @@ class Hostile(jqtest.ServerTestCase):
                 c.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
                 c.getresponse().read()
                 held.append(c)
-            # the new client: one second, no more
-            conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=1.0)
+            # the new client is answered before any held one could time out
+            # (the server's read timeout is 10 s; a loaded CI machine needs
+            # more than a second)
+            conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=8.0)
             conn.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
             resp = conn.getresponse()
             self.assertEqual(xmlrpc.client.loads(resp.read())[0][0], self.before)

@@ -175,8 +175,9 @@ class NoServer(jqtest.unittest.TestCase):
         self.bots.cleanup()
 
     def test_nothing_listens(self):
-        # refused at once: well within the 3 s this run may take
-        r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=3)
+        # refused at once: a client that waited would take its 5 s call
+        # timeout
+        r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=4.5)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout.strip(), "Error, job not added to queue. Can not contact jobqueue-server")
 
