@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "ownedfile.h"
 #include "runas.h"
 
 #ifndef BOTS_PYTHON
@@ -28,6 +29,11 @@
 #ifndef BOTS_PYTHON_GIVEN
 #define BOTS_PYTHON_GIVEN 0
 #endif
+
+/* Bounds of what is read from Bots' files (src/ownedfile.h): a Python
+ * source or a metadata file's head, and a wheel's list of files. */
+#define SOURCE_MAX (1024 * 1024)
+#define LIST_MAX   (4 * 1024 * 1024)
 
 /* What the wrappers compute too (bots-compat/bots-job2queue.py.in): the
  * bots package's folder without importing it, and sys.path without the
@@ -117,11 +123,12 @@ parse_literal (const char *p)
 char *
 jq_botsenv_read_assignment (const char *path, const char *name)
 {
-  g_autofree char *text = NULL;
   gsize name_len = strlen (name);
   char *value = NULL;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  g_autofree char *text = jq_ownedfile_read (path, "a Python file",
+                                             SOURCE_MAX, JQ_OWNEDFILE_WHOLE,
+                                             NULL, NULL);
+  if (text == NULL)
     return NULL;
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (char **l = lines; *l != NULL; l++)
@@ -149,8 +156,11 @@ jq_botsenv_read_assignment (const char *path, const char *name)
 static char *
 metadata_version (const char *path)
 {
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  /* The headers come first: the description after them may be long. */
+  g_autofree char *text = jq_ownedfile_read (path, "a metadata file",
+                                             SOURCE_MAX, JQ_OWNEDFILE_HEAD,
+                                             NULL, NULL);
+  if (text == NULL)
     return NULL;
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (char **l = lines; *l != NULL; l++)
@@ -174,8 +184,10 @@ metadata_version (const char *path)
 static gboolean
 file_has_line (const char *path, const char *word, const char *prefix)
 {
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  g_autofree char *text = jq_ownedfile_read (path, "a list of files",
+                                             LIST_MAX, JQ_OWNEDFILE_WHOLE,
+                                             NULL, NULL);
+  if (text == NULL)
     return FALSE;
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (char **l = lines; *l != NULL; l++)
@@ -325,16 +337,12 @@ jq_botsenv_new_said (const char *botspath, const char *import_path,
 gboolean
 jq_botsenv_script_python (const char *path, char ***argv)
 {
-  char buf[4096];
-  FILE *f = fopen (path, "re");
-
   /* A script's first lines are enough. */
-  if (f == NULL)
+  g_autofree char *start = jq_ownedfile_read (path, "a script", 4095,
+                                              JQ_OWNEDFILE_HEAD, NULL, NULL);
+  if (start == NULL)
     return FALSE;
-  gsize len = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[len] = '\0';
-  g_auto (GStrv) lines = g_strsplit (buf, "\n", 4);
+  g_auto (GStrv) lines = g_strsplit (start, "\n", 4);
   if (lines[0] == NULL || !g_str_has_prefix (lines[0], "#!"))
     return FALSE;
   /* As the kernel reads "#!": the interpreter, then one argument. */

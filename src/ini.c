@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "runas.h"
+#include "ownedfile.h"
 
 typedef struct {
   char *value;
@@ -232,141 +232,13 @@ jq_ini_parse (const char *text, gsize len, const char *filename,
   return g_steal_pointer (&ini);
 }
 
-/* Reads the whole of a regular file of at most JQ_INI_MAX_SIZE bytes.  A
- * bots.ini that is a link to /dev/zero, a FIFO or a huge file must not be
- * read without end: it is refused with a message instead. */
-static char *
-read_bounded (const char *path, gsize *len, GError **error)
-{
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, JQ_ERROR,
-                   saved == ENOENT ? JQ_ERROR_NOT_FOUND : JQ_ERROR_IO,
-                   "Failed to open file \u201c%s\u201d: %s", path,
-                   g_strerror (saved));
-      return NULL;
-    }
-  struct stat st;
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
-                   "%s is not a regular file; bots.ini must be one", path);
-      close (fd);
-      return NULL;
-    }
-  if (st.st_size > JQ_INI_MAX_SIZE)
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
-                   "%s is too large (%lld bytes; at most %d are read)", path,
-                   (long long) st.st_size, JQ_INI_MAX_SIZE);
-      close (fd);
-      return NULL;
-    }
-  /* The size may change under us: read at most one byte beyond it. */
-  gsize cap = JQ_INI_MAX_SIZE + 1, have = 0;
-  char *text = g_malloc ((gsize) st.st_size + 2);
-  gsize room = (gsize) st.st_size + 1;
-  for (;;)
-    {
-      if (have == room)
-        {
-          room = MIN (room * 2, cap);
-          text = g_realloc (text, room + 1);
-        }
-      ssize_t n = read (fd, text + have, room - have);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "cannot read %s: %s",
-                       path, g_strerror (saved));
-          g_free (text);
-          close (fd);
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      have += (gsize) n;
-      if (have > JQ_INI_MAX_SIZE)
-        {
-          g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
-                       "%s is too large (more than %d bytes)", path,
-                       JQ_INI_MAX_SIZE);
-          g_free (text);
-          close (fd);
-          return NULL;
-        }
-    }
-  close (fd);
-  text[have] = '\0';
-  *len = have;
-  return text;
-}
-
-/* The child's side of read_as_controller: the file, then 'K'; or the
- * error message, then 'E'.  The status byte comes last, so that an
- * answer cut short by the pipe's bound is never taken for the file. */
-static int
-read_in_child (gpointer path)
-{
-  gsize len = 0;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *text = read_bounded (path, &len, &error);
-  if (text == NULL)
-    printf ("%s%c", error->message, 'E');
-  else
-    {
-      fwrite (text, 1, len, stdout);
-      putchar ('K');
-    }
-  return 0;
-}
-
-/* Reads @path.  Run as root, bots.ini (or a link to it, or a folder on its
- * way) may belong to the Bots user, who could point it at /etc/shadow: the
- * file is then read by a child that has become that user, so that root
- * never reads, nor shows in an error, what that user may not read. */
-static char *
-read_as_controller (const char *path, gsize *len, GError **error)
-{
-  const char *const paths[] = { path, NULL };
-  JqUser who;
-  struct stat st;
-  if (geteuid () != 0 || lstat (path, &st) != 0
-      || !jq_runas_path_user (paths, &who, NULL) || !jq_runas_needed (&who))
-    return read_bounded (path, len, error);
-  g_autoptr (GString) out = g_string_new (NULL);
-  if (jq_runas_call (&who, read_in_child, (gpointer) path, out, 10000,
-                     error) < 0)
-    return NULL;
-  char status = out->len > 0 ? out->str[out->len - 1] : '\0';
-  if (status != 'K' && status != 'E')
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
-                   "%s could not be read as its owner (uid %u)", path,
-                   (unsigned) who.uid);
-      return NULL;
-    }
-  g_string_truncate (out, out->len - 1);
-  if (status == 'E')
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s (read as uid %u, "
-                   "who controls it)", out->str, (unsigned) who.uid);
-      return NULL;
-    }
-  *len = out->len;
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
 JqIni *
 jq_ini_load (const char *path, GError **error)
 {
   gsize len = 0;
-  g_autofree char *text = read_as_controller (path, &len, error);
+  g_autofree char *text = jq_ownedfile_read (path, "bots.ini",
+                                             JQ_INI_MAX_SIZE,
+                                             JQ_OWNEDFILE_WHOLE, &len, error);
   if (text == NULL)
     return NULL;
   return jq_ini_parse (text, len, path, error);

@@ -18,7 +18,9 @@
 
 #include "error.h"
 
-#define OUT_LIMIT (1024 * 1024)
+/* The largest file src/ownedfile.c reads through a child (a wheel's
+ * RECORD), and the byte that says how the read went. */
+#define OUT_LIMIT (4 * 1024 * 1024 + 1)
 
 void
 jq_runas_user (uid_t uid, gid_t fallback_gid, JqUser *user)

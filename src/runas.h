@@ -34,7 +34,7 @@ typedef int (*JqRunasFunc) (gpointer data);
 /* Runs @func (@data) in a child process that has become @user (see
  * jq_runas_become; a plain child when not needed), and returns its
  * result (0..255).  The child's standard output goes into @out when
- * non-NULL (at most 1 MiB kept), else to ours.  @timeout_ms > 0: a child
+ * non-NULL (at most 4 MiB and a byte kept), else to ours.  @timeout_ms > 0: a child
  * still running then is killed.  -1 and @error set when the child cannot
  * be started, cannot become @user, is killed or times out. */
 int jq_runas_call (const JqUser *user, JqRunasFunc func, gpointer data,
