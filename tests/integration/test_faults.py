@@ -572,27 +572,18 @@ class JobTree(jqtest.ServerTestCase):
     def test_orphan_is_reaped(self):
         """A job that ends normally leaving a short-lived child behind: the
         child is the server's (subreaper), and is reaped when it ends."""
-        pidfile = self.bots.path("child.pid")
-        gate = self.bots.path("gate")
-        task = ["sh", "-c", 'sh -c \'echo $$ > "$0"; '
-                'while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done\' "$0" "$1" &',
-                pidfile, gate]
-        self.assertEqual(self.rpc.addjob(task, 5), 0)
-        self.bots.wait_log("Finished job 1")
-        pid = int(jqtest.wait_for(lambda: read_pid(pidfile), "the child to start"))
-        jqtest.wait_for(lambda: pid in children(self.server.pid),
-                        "the orphan to be adopted by the server")
-        open(gate, "w").close()
-        jqtest.wait_for(lambda: pid not in children(self.server.pid),
-                        "the orphan to be reaped")
+        self.leave_child_and_see_it_reaped("sh")
 
     def test_orphan_without_its_mark_is_reaped(self):
         """What a job leaves behind may have cleared its environment (env
         -i), and a zombie's can no longer be read: without its mark it is
         still adopted and reaped, never left a zombie of the server."""
+        self.leave_child_and_see_it_reaped("env -i sh")
+
+    def leave_child_and_see_it_reaped(self, shell):
         pidfile = self.bots.path("child.pid")
         gate = self.bots.path("gate")
-        task = ["sh", "-c", 'env -i sh -c \'echo $$ > "$0"; '
+        task = ["sh", "-c", shell + ' -c \'echo $$ > "$0"; '
                 'while [ ! -e "$1" ] && [ -d "${1%/*}" ]; do sleep 0.05; done\' "$0" "$1" &',
                 pidfile, gate]
         self.assertEqual(self.rpc.addjob(task, 5), 0)
