@@ -439,40 +439,41 @@ choose_python (char **script_dir, char **script, char **why)
   return g_strdupv (v);
 }
 
-/* In the child of jq_runas_call(): the probe, its errors not shown. */
+/* In the child of jq_runas_call(): the probe, its errors not shown, in
+ * a folder that says nothing, reading nothing. */
 static int
 exec_probe (gpointer data)
 {
   char **argv = data;
-  int null = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null >= 0)
-    dup2 (null, STDERR_FILENO);
-  execv (argv[0], argv);
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2 (null, STDIN_FILENO) < 0
+      || dup2 (null, STDERR_FILENO) < 0 || chdir ("/") != 0)
+    return 126;
+  execvp (argv[0], argv);
   return 127;
 }
 
-/* Runs the probe @argv, read from @script (nullable), as the user who
- * controls the script and the Python (src/runas.h): root never runs a
- * Python that another user's script names, nor one another user can
- * change.  Its standard output into *@out.  FALSE and @error when it
- * cannot be run or fails. */
-static gboolean
-run_probe (char **argv, const char *script, char **out, GError **error)
+char *
+jq_botsenv_ask_python (const char *python, const char *arg,
+                       const char *script_dir, const JqUser *who,
+                       int timeout_ms, GError **error)
 {
-  const char *paths[] = { argv[0], script, NULL };
-  JqUser who;
-  if (!jq_runas_path_user (paths, &who, error))
-    return FALSE;
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_strv_builder_add (b, python);
+  if (arg != NULL && arg[0] != '\0')
+    g_strv_builder_add (b, arg);
+  g_strv_builder_add_many (b, "-c", probe_script,
+                           script_dir ? script_dir : "", NULL);
+  g_auto (GStrv) argv = g_strv_builder_end (b);
   g_autoptr (GString) text = g_string_new (NULL);
-  int rc = jq_runas_call (&who, exec_probe, argv, text, 30000, error);
+  int rc = jq_runas_call (who, exec_probe, argv, text, timeout_ms, error);
   if (rc != 0)
     {
       if (rc > 0)
         g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "it exited with %d", rc);
-      return FALSE;
+      return NULL;
     }
-  *out = g_string_free (g_steal_pointer (&text), FALSE);
-  return TRUE;
+  return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
 /* Asks a Python where the bots package is (see probe_script). */
@@ -488,12 +489,14 @@ probe (void)
 
   if (python == NULL)
     return jq_botsenv_new (NULL, NULL, found);
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  g_strv_builder_addv (b, (const char **) python);
-  g_strv_builder_add_many (b, "-c", probe_script,
-                           script_dir ? script_dir : "", NULL);
-  g_auto (GStrv) argv = g_strv_builder_end (b);
-  if (!run_probe (argv, script, &out, &error))
+  /* As the user who controls the script and the Python (src/runas.h):
+   * root never runs a Python that another user's script names, nor one
+   * another user can change. */
+  const char *paths[] = { python[0], script, NULL };
+  JqUser who;
+  if (!jq_runas_path_user (paths, &who, &error)
+      || (out = jq_botsenv_ask_python (python[0], python[1], script_dir,
+                                       &who, 30000, &error)) == NULL)
     {
       g_autofree char *why = g_strdup_printf ("%s could not be asked where "
                                               "the bots package is: %s",

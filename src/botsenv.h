@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "runas.h"
+
 /* Set by the .py wrappers (which run under Bots' own Python) for the C
  * program they start, so that it need not ask a Python itself. */
 #define JQ_BOTSENV_BOTSPATH_ENV   "BOTS_JOBQUEUE_BOTSPATH"   /* "" = no bots package */
@@ -81,6 +83,17 @@ char *jq_botsenv_read_assignment (const char *path, const char *name);
  * '''exec' "/path/python" "$0" "$@", line 3 ' ''').  FALSE when
  * the script names no Python in either form. */
 gboolean jq_botsenv_script_python (const char *path, char ***argv);
+
+/* Asks the Python @python (a path, or a name looked up on PATH; @arg: the
+ * one argument of its "#!" line, nullable) where the bots package is,
+ * with @script_dir first on its import path as when it runs a script
+ * there, as the user @who (src/runas.h), for at most @timeout_ms.  Its
+ * answer (a new string): the package's folder (empty: none), sys.path,
+ * and the version in its distribution's metadata, a line each.  NULL and
+ * @error when it cannot be run or fails. */
+char *jq_botsenv_ask_python (const char *python, const char *arg,
+                             const char *script_dir, const JqUser *who,
+                             int timeout_ms, GError **error);
 
 void jq_botsenv_free (JqBotsEnv *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqBotsEnv, jq_botsenv_free)

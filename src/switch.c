@@ -29,6 +29,7 @@
 
 #include <glib.h>
 
+#include "botsenv.h"
 #include "runas.h"
 #include "switchinfo.h"
 #include "switchproc.h"
@@ -316,57 +317,19 @@ status (gpointer data)
 
 /* ------------------------------------------------------------ botspath */
 
-/* Asked of Bots' Python with the script's folder first on its import
- * path, as Python has it when it runs the script: where the bots package
- * is, without importing it. */
-static const char find_bots[] =
-  "import os, sys\n"
-  "sys.path[0] = sys.argv[1]\n"
-  "d = ''\n"
-  "try:\n"
-  "    import importlib.util\n"
-  "    s = importlib.util.find_spec('bots')\n"
-  "    if s is not None and s.submodule_search_locations:\n"
-  "        d = list(s.submodule_search_locations)[0]\n"
-  "except ImportError:\n"
-  "    try:\n"
-  "        import imp\n"
-  "        d = imp.find_module('bots')[1]\n"
-  "    except ImportError:\n"
-  "        pass\n"
-  "print(os.path.abspath(d) if d else '')\n";
-
-static int
-exec_python (gpointer data)
-{
-  char **argv = data;
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2 (null, STDIN_FILENO) < 0 || dup2 (null, STDERR_FILENO) < 0
-      || chdir ("/") != 0)
-    return 126;
-  execvp (argv[0], argv);
-  return 127;
-}
-
 /* Runs @h's Python as @who, asking where the bots package is; NULL when
  * it finds none or fails. */
 static char *
 ask_python (const Header *h, const char *dir, const JqUser *who)
 {
-  GPtrArray *argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, h->python);
-  if (h->arg != NULL && h->arg[0] != '\0')
-    g_ptr_array_add (argv, h->arg);
-  g_ptr_array_add (argv, "-c");
-  g_ptr_array_add (argv, (gpointer) find_bots);
-  g_ptr_array_add (argv, (gpointer) dir);
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  int rc = jq_runas_call (who, exec_python, argv->pdata, out, PYTHON_TIMEOUT_MS, &error);
-  g_ptr_array_free (argv, TRUE);
-  char *dir_found = g_strstrip (g_strdup (out->str));
-  if (rc != 0 || dir_found[0] != '/' || strchr (dir_found, '\n') != NULL)
+  g_autofree char *out = jq_botsenv_ask_python (h->python, h->arg, dir, who,
+                                                PYTHON_TIMEOUT_MS, &error);
+  if (out == NULL)
+    return NULL;
+  /* The first line: the package's folder. */
+  char *dir_found = g_strstrip (g_strndup (out, strcspn (out, "\n")));
+  if (dir_found[0] != '/')
     g_clear_pointer (&dir_found, g_free);
   return dir_found;
 }
