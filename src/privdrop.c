@@ -166,46 +166,17 @@ jq_privdrop_choose (const char *user, const char *ini_path,
   return set_user_by_uid (owner, found, out, error);
 }
 
-/* Root cannot be had back: every uid and gid is the user's, and setting
- * root's fails. */
-static gboolean
-root_is_gone (const JqRunAs *who)
-{
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  if (getresuid (&ru, &eu, &su) != 0 || getresgid (&rg, &eg, &sg) != 0)
-    return FALSE;
-  if (ru != who->uid || eu != who->uid || su != who->uid
-      || rg != who->gid || eg != who->gid || sg != who->gid)
-    return FALSE;
-  return setuid (0) != 0 && seteuid (0) != 0 && setgid (0) != 0
-         && setegid (0) != 0;
-}
-
 gboolean
 jq_privdrop_drop (const JqRunAs *who, GError **error)
 {
   const char *step = NULL;
-  if (initgroups (who->name, who->gid) != 0)
-    step = "initgroups";
-  else if (setresgid (who->gid, who->gid, who->gid) != 0)
-    step = "setresgid";
-  else if (setresuid (who->uid, who->uid, who->uid) != 0)
-    step = "setresuid";
-  if (step != NULL)
+  if (!jq_runas_drop (who->name, who->uid, who->gid, &step))
     {
       int saved = errno;
       g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
                    "cannot become user %s (uid %u, gid %u), %s: %s: %s",
                    who->name, (unsigned) who->uid, (unsigned) who->gid,
                    who->why, step, g_strerror (saved));
-      return FALSE;
-    }
-  if (!root_is_gone (who))
-    {
-      g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
-                   "became user %s (uid %u), but root could be regained; "
-                   "not running like this", who->name, (unsigned) who->uid);
       return FALSE;
     }
   return TRUE;

@@ -36,6 +36,42 @@ jq_runas_needed (const JqUser *user)
   return geteuid () == 0 && user->uid != 0;
 }
 
+/* Whether every id of this process is @uid's and @gid's, and root cannot
+ * be had back by any of them. */
+static gboolean
+root_is_gone (uid_t uid, gid_t gid)
+{
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid (&ru, &eu, &su) != 0 || getresgid (&rg, &eg, &sg) != 0)
+    return FALSE;
+  if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid
+      || sg != gid)
+    return FALSE;
+  return setuid (0) != 0 && seteuid (0) != 0 && setgid (0) != 0
+         && setegid (0) != 0;
+}
+
+gboolean
+jq_runas_drop (const char *name, uid_t uid, gid_t gid, const char **step)
+{
+  /* Groups first: once the uid is dropped they cannot be changed. */
+  if ((name != NULL ? initgroups (name, gid) : setgroups (0, NULL)) != 0)
+    *step = name != NULL ? "initgroups" : "setgroups";
+  else if (setresgid (gid, gid, gid) != 0)
+    *step = "setresgid";
+  else if (setresuid (uid, uid, uid) != 0)
+    *step = "setresuid";
+  else if (!root_is_gone (uid, gid))
+    {
+      *step = "checking that root cannot be regained";
+      errno = EPERM;
+    }
+  else
+    return TRUE;
+  return FALSE;
+}
+
 gboolean
 jq_runas_become (const JqUser *user)
 {
@@ -44,15 +80,9 @@ jq_runas_become (const JqUser *user)
   struct passwd *pw = getpwuid (user->uid);
   g_autofree char *name = pw != NULL ? g_strdup (pw->pw_name) : NULL;
   g_autofree char *home = pw != NULL ? g_strdup (pw->pw_dir) : NULL;
-  /* Groups first: once the uid is dropped they cannot be changed. */
-  if ((name != NULL ? initgroups (name, user->gid) : setgroups (0, NULL)) != 0
-      || setgid (user->gid) != 0 || setuid (user->uid) != 0)
+  const char *step = NULL;
+  if (!jq_runas_drop (name, user->uid, user->gid, &step))
     return FALSE;
-  if (setuid (0) == 0 || geteuid () != user->uid || getegid () != user->gid)
-    {
-      errno = EPERM;
-      return FALSE;
-    }
   g_setenv ("HOME", home != NULL ? home : "/", TRUE);
   if (name != NULL)
     {

@@ -29,6 +29,13 @@ gboolean jq_runas_needed (const JqUser *user);
  * could be regained; the caller must then not go on. */
 gboolean jq_runas_become (const JqUser *user);
 
+/* Gives up root for good: the groups of user @name (none when NULL), then
+ * group @gid and user @uid, real, effective and saved; then checks that
+ * root cannot be regained.  FALSE (errno set, *@step naming the step that
+ * failed) when any step fails; the caller must then not go on. */
+gboolean jq_runas_drop (const char *name, uid_t uid, gid_t gid,
+                        const char **step);
+
 typedef int (*JqRunasFunc) (gpointer data);
 
 /* Runs @func (@data) in a child process that has become @user (see
