@@ -32,10 +32,6 @@
 #include "faults.h"
 #endif
 
-/* Test aid (documented in bots-jobqueueserver(8)): when set to 1, the
- * maxruntime of bots.ini counts seconds instead of minutes. */
-#define MAXRUNTIME_IN_SECONDS_ENV "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS"
-
 /* History rows deleted per main-loop turn while pruning. */
 #define PRUNE_STEP 500
 
@@ -350,11 +346,8 @@ static JqRunnerSettings
 runner_settings (const JqConfig *config, JqJournal *journal,
                  const char *const *job_environ, const JqFdBudget *fds)
 {
-  const char *unit = g_getenv (MAXRUNTIME_IN_SECONDS_ENV);
-  guint64 unit_ms = (unit != NULL && strcmp (unit, "1") == 0) ? 1000
-                                                              : 60 * 1000;
   JqRunnerSettings s = {
-    .maxruntime_ms = config->maxruntime_minutes * unit_ms,
+    .maxruntime_ms = config->maxruntime_minutes * 60 * 1000,
     .maxruntime_minutes = config->maxruntime_minutes,
     .kill_on_timeout = config->kill_jobs_in_timeout,
     .log_output = config->log_job_output,

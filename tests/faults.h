@@ -9,4 +9,6 @@
  * then kills itself (SIGKILL) right after starting that job, before the
  * start is committed, so that a test can land a crash in that window of
  * a few milliseconds. */
+/* BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS=1: bots.ini's maxruntime counts
+ * seconds instead of minutes. */
 void jq_faults_install (JqRunnerSettings *settings);

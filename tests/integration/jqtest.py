@@ -176,6 +176,9 @@ class Server:
     """The real server process on a BotsDir."""
 
     def __init__(self, bots, env=None, args=None, cwd=None, binary=SERVER):
+        # maxruntime in seconds is a test aid of the faults server only
+        if binary == SERVER and env and "BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS" in env:
+            binary = FAULTS_SERVER
         self.bots = bots
         environ = dict(os.environ)
         if "PATH" not in (env or {}):
