@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "task.h"
+#include "policy.h"
 
 typedef struct _JqAuthFile JqAuthFile;
 

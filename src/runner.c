@@ -34,6 +34,7 @@
 #include "error.h"
 #include "jobmark.h"
 #include "pyfloat.h"
+#include "policy.h"
 #include "task.h"
 
 /* How often the server looks for orphans of its jobs to reap. */

@@ -7,7 +7,7 @@
 #include "finished.h"
 #include "log.h"
 #include "queue.h"
-#include "task.h"
+#include "policy.h"
 
 /* How much of each of a job's stdout and stderr goes into the log. */
 #define JQ_OUTPUT_LIMIT (64 * 1024)

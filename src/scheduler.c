@@ -6,6 +6,7 @@
 #include "authfile.h"
 #include "error.h"
 #include "report.h"
+#include "policy.h"
 #include "task.h"
 
 struct _JqScheduler {

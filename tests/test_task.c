@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "policy.h"
 #include "task.h"
 
 #define TASK(...) ((const char *const[]) { __VA_ARGS__, NULL })
