@@ -64,7 +64,7 @@ typedef struct {
   char      *journal_path;        /* state_dir/queue.db */
   char      *lock_path;           /* state_dir/server.lock */
   /* [jobqueue] journal = postgresql: the queue lives in a PostgreSQL
-   * database shared by every server of the cluster (doc/cluster). */
+   * database shared by every server of the cluster (doc/durability.md, "Several hosts on one PostgreSQL"). */
   gboolean   journal_postgresql;
   char      *journal_dsn;         /* libpq connection string; may hold a
                                    * password: never log it */

@@ -3,8 +3,9 @@
  * Threading model: Abyss serves each connection on a thread of its own,
  * started from ServerRun() on a thread of ours (run again if it ends by a
  * failed accept); a gate thread of ours refuses connections over the
- * limit (see "connections" below).  Everything in this file runs on those
- * threads: reading the body and handing it to methods.c, whose door
+ * limit (see "connections" below).  Everything in this file but
+ * jq_rpc_listen() and jq_rpc_stop() (the loop's) runs on those threads:
+ * reading the body and handing it to methods.c, whose door
  * calls are the only code that touches the scheduler.  We build the
  * Abyss server from its parts (ServerCreateSwitch, ServerAddHandler3,
  * ServerRun) rather than with xmlrpc_server_abyss_create(), because that
@@ -87,7 +88,8 @@ struct _JqRpc {
   JqDoor      *door;
   JqLog       *log;
   JqMethods   *methods;
-  GMutex       body_lock;      /* guards body_bytes, big_bytes */
+  GMutex       body_lock;      /* guards body_bytes, big_bytes and
+                                * answer_bytes */
   GCond        body_cond;      /* body_bytes went down */
   gsize        body_bytes;     /* of requests being read or parsed */
   gsize        big_bytes;      /* of those, bodies over BODY_SMALL */
