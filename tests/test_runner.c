@@ -1,0 +1,193 @@
+/* Tests of the runner with real processes: a job that ends, one that
+ * fails, one whose output passes the limit, one over its maxruntime, and
+ * one that cannot be started.  Each test runs the main loop until the
+ * runner reports the job's end (no sleeps). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "runner.h"
+
+typedef struct {
+  char         *dir;
+  char         *log_path;
+  JqLog        *log;
+  JqTaskPolicy *policy;
+  GMainLoop    *loop;
+  JqFinished   *finished;   /* the last end reported */
+  guint         timed_out;  /* how many times the hook was called */
+} Fixture;
+
+static void
+on_finished (JqJob *job, const JqFinished *f, gpointer data)
+{
+  Fixture *fx = data;
+  g_clear_pointer (&fx->finished, jq_finished_free);
+  fx->finished = jq_finished_copy (f);
+  g_main_loop_quit (fx->loop);
+}
+
+static void
+on_timed_out (JqJob *job, gpointer data)
+{
+  ((Fixture *) data)->timed_out++;
+}
+
+static int
+setup (void **state)
+{
+  Fixture *fx = g_new0 (Fixture, 1);
+  fx->dir = g_dir_make_tmp ("jqrunner-XXXXXX", NULL);
+  fx->log_path = g_build_filename (fx->dir, "jobqueue.log", NULL);
+  fx->log = jq_log_new (fx->log_path, JQ_LOG_DEBUG, FALSE, JQ_LOG_CRITICAL,
+                        NULL);
+  const char *const anything[] = { "*", NULL };
+  JqTaskPolicySettings ps = { .authorized = anything,
+                              .search_path = "/bin:/usr/bin",
+                              .job_dir = fx->dir };
+  fx->policy = jq_task_policy_new (&ps);
+  fx->loop = g_main_loop_new (NULL, FALSE);
+  *state = fx;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *fx = *state;
+  g_clear_pointer (&fx->finished, jq_finished_free);
+  g_main_loop_unref (fx->loop);
+  jq_task_policy_free (fx->policy);
+  jq_log_free (fx->log);
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", fx->dir);
+  assert_int_equal (system (cmd), 0);
+  g_free (fx->log_path);
+  g_free (fx->dir);
+  g_free (fx);
+  return 0;
+}
+
+static JqRunner *
+runner_with (Fixture *fx, JqRunnerSettings *settings)
+{
+  settings->policy = fx->policy;
+  settings->log_output = TRUE;
+  JqRunnerHooks hooks = { .finished = on_finished,
+                          .timed_out = on_timed_out, .user_data = fx };
+  return jq_runner_new (fx->log, settings, &hooks);
+}
+
+/* Starts @argv as job 1 and runs the loop until its end is reported. */
+static void
+run_job (Fixture *fx, JqRunner *runner, const char *const *argv)
+{
+  g_autoptr (JqJob) job = jq_job_new (1, 5, argv, g_get_real_time ());
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+  assert_true (jq_runner_start (runner, job, &pid, &error));
+  assert_true (pid > 0);
+  assert_int_equal (jq_runner_get_running (runner), 1);
+  g_main_loop_run (fx->loop);
+  assert_non_null (fx->finished);
+  assert_int_equal (jq_runner_get_running (runner), 0);
+}
+
+static char *
+read_log (Fixture *fx)
+{
+  char *text = NULL;
+  assert_true (g_file_get_contents (fx->log_path, &text, NULL, NULL));
+  return text;
+}
+
+static void
+test_ends_and_fails (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { 0 };
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  const char *const ok[] = { "true", NULL };
+  run_job (fx, runner, ok);
+  assert_int_equal (fx->finished->exit_code, 0);
+  assert_true (fx->finished->started_us > 0);
+  assert_true (fx->finished->ended_us >= fx->finished->started_us);
+  assert_false (fx->finished->hit_maxruntime);
+  const char *const bad[] = { "sh", "-c", "exit 3", NULL };
+  run_job (fx, runner, bad);
+  assert_int_equal (fx->finished->exit_code, 3);
+  assert_int_equal (fx->finished->term_signal, 0);
+}
+
+static void
+test_output_past_the_limit_is_cut (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { 0 };   /* 0: JQ_OUTPUT_LIMIT, 64 KiB */
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  /* 100,000 bytes on stdout, then a line on stderr: the job is never
+   * held up by a full pipe, and the log keeps the first 64 KiB */
+  const char *const chatty[] = {
+    "sh", "-c", "head -c 100000 /dev/zero | tr '\\000' x; echo oops >&2",
+    NULL };
+  run_job (fx, runner, chatty);
+  assert_int_equal (fx->finished->exit_code, 0);
+  g_autofree char *log = read_log (fx);
+  g_autofree char *cut = g_strdup_printf (
+      "[output cut after %d bytes; %d more bytes not logged]",
+      JQ_OUTPUT_LIMIT, 100000 - JQ_OUTPUT_LIMIT);
+  assert_non_null (strstr (log, cut));
+  assert_non_null (strstr (log, "oops"));
+}
+
+static void
+test_maxruntime_kills (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { .maxruntime_ms = 1, .maxruntime_minutes = 1,
+                                .kill_on_timeout = TRUE,
+                                .kill_grace_ms = 60000 };
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  const char *const slow[] = { "sleep", "60", NULL };
+  run_job (fx, runner, slow);
+  assert_int_equal (fx->timed_out, 1);
+  assert_true (fx->finished->hit_maxruntime);
+  assert_int_equal (fx->finished->term_signal, SIGTERM);
+  assert_int_equal (fx->finished->exit_code, -SIGTERM);
+}
+
+static void
+test_cannot_start (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { 0 };
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  const char *const missing[] = { "/nonexistent/program", NULL };
+  g_autoptr (JqJob) job = jq_job_new (1, 5, missing, g_get_real_time ());
+  g_autoptr (GError) error = NULL;
+  assert_false (jq_runner_start (runner, job, NULL, &error));
+  assert_non_null (error);
+  assert_false (g_error_matches (error, JQ_ERROR, JQ_ERROR_AGAIN));
+  assert_int_equal (jq_runner_get_running (runner), 0);
+  assert_null (fx->finished);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_ends_and_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_output_past_the_limit_is_cut,
+                                     setup, teardown),
+    cmocka_unit_test_setup_teardown (test_maxruntime_kills, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_cannot_start, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
