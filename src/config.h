@@ -6,7 +6,7 @@
 #include "botsenv.h"
 #include "ini.h"
 #include "durability.h"
-#include "log.h"
+#include "loglevel.h"
 
 #define JQ_DEFAULT_PORT 28082
 
