@@ -12,6 +12,7 @@
 #include "scheduler.h"
 #include "status.h"
 #include "message.h"
+#include "xmlwriter.h"
 
 /* Largest request body accepted. */
 #define JQ_METHODS_MAX_BODY   (1024 * 1024)

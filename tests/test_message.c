@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "message.h"
+#include "xmlwriter.h"
 
 #define CALL(params) \
   "<?xml version='1.0'?>\n<methodCall>\n<methodName>m</methodName>\n" \
