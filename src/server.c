@@ -10,9 +10,6 @@
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef HAVE_MALLOC_TRIM
-#include <malloc.h>
-#endif
 
 #include "cluster.h"
 #include "config.h"
@@ -20,6 +17,7 @@
 #include "fdbudget.h"
 #include "journal.h"
 #include "lockfile.h"
+#include "housekeeping.h"
 #include "notify.h"
 #include "log.h"
 #include "privdrop.h"
@@ -49,12 +47,7 @@ typedef struct {
   guint        grace_id;
   guint        prune_id;     /* the hourly timer */
   guint        prune_step_id;/* an idle deleting one step */
-  guint        status_id;    /* the service manager's status line timer */
-  guint        watchdog_id;
-  guint        trim_id;
-  guint64      batches_at_trim;  /* door batches seen at the last tick */
-  guint64      batches_trimmed;  /* door batches at the last trim */
-  char        *last_status;
+  JqHousekeeping *housekeeping;
   int          status;       /* exit status */
   GError      *journal_error;/* set by the failure handler */
   int          lock_fd;      /* holds the lock on lock_path */
@@ -259,47 +252,6 @@ on_prune_timer (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* "running job 42, 3 waiting": what systemctl status shows. */
-static char *
-status_line (Server *server)
-{
-  JqScheduler *s = server->scheduler;
-  g_autoptr (GPtrArray) running = jq_scheduler_list_running (s, NULL, NULL);
-  guint waiting = jq_scheduler_count_waiting (s);
-  GString *line = g_string_new (jq_scheduler_get_paused (s) ? "paused; " : "");
-  if (running->len == 0)
-    g_string_append (line, "idle");
-  for (guint i = 0; i < running->len; i++)
-    g_string_append_printf (line, "%s job %" G_GUINT64_FORMAT,
-                            i == 0 ? "running" : ",",
-                            jq_job_get_number (running->pdata[i]));
-  g_string_append_printf (line, ", %u waiting", waiting);
-  return g_string_free (line, FALSE);
-}
-
-/* Once a second at most: cheap, and a queue taking thousands of calls a
- * second need not send thousands of datagrams. */
-static gboolean
-on_status_timer (gpointer data)
-{
-  Server *server = data;
-  g_autofree char *line = status_line (server);
-  if (g_strcmp0 (line, server->last_status) != 0)
-    {
-      jq_notify_status (line);
-      g_free (server->last_status);
-      server->last_status = g_steal_pointer (&line);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_watchdog (gpointer data)
-{
-  jq_notify_watchdog ();
-  return G_SOURCE_CONTINUE;
-}
-
 static gboolean
 on_hangup (gpointer data)
 {
@@ -310,35 +262,6 @@ on_hangup (gpointer data)
   else
     jq_log_write (server->log, JQ_LOG_ERROR, "%s", error->message);
   jq_scheduler_reload_authorization (server->scheduler, "SIGHUP");
-  return G_SOURCE_CONTINUE;
-}
-
-/* glibc keeps freed heap for reuse.  Once the server has been quiet for
- * this long after a burst of calls (or after start-up, which reads the
- * whole journal), it hands the free pages back: an idle server stays
- * small. */
-#define TRIM_QUIET_SECONDS 10
-
-static void
-trim_heap (void)
-{
-#ifdef HAVE_MALLOC_TRIM
-  malloc_trim (0);
-#endif
-}
-
-static gboolean
-on_trim_timer (gpointer data)
-{
-  Server *server = data;
-  guint64 batches = jq_door_get_batches (server->door);
-  if (batches != server->batches_at_trim)
-    server->batches_at_trim = batches;   /* busy: look again later */
-  else if (batches != server->batches_trimmed)
-    {
-      trim_heap ();
-      server->batches_trimmed = batches;
-    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -638,14 +561,8 @@ start_timers (Server *server)
 {
   if (server->cluster != NULL)
     jq_cluster_start (server->cluster);
-  server->last_status = status_line (server);
-  jq_notify_ready (server->last_status);
-  if (g_getenv ("NOTIFY_SOCKET") != NULL && jq_notify_supported ())
-    server->status_id = g_timeout_add_seconds (1, on_status_timer, server);
-  guint64 watchdog = jq_notify_watchdog_interval ();
-  if (watchdog > 0)
-    server->watchdog_id = g_timeout_add (MAX (watchdog / 2000, 1),
-                                         on_watchdog, server);
+  server->housekeeping = jq_housekeeping_start (server->scheduler,
+                                               server->door);
   if (jq_journal_is_durable (server->journal))
     {
       on_prune_timer (server);
@@ -653,9 +570,6 @@ start_timers (Server *server)
                                                 server);
     }
   server->lock_check_id = g_timeout_add_seconds (1, on_lock_check, server);
-  trim_heap ();
-  server->trim_id = g_timeout_add_seconds (TRIM_QUIET_SECONDS,
-                                           on_trim_timer, server);
 }
 
 static void
@@ -664,13 +578,10 @@ tear_down (Server *server)
   g_clear_handle_id (&server->grace_id, g_source_remove);
   g_clear_handle_id (&server->lock_check_id, g_source_remove);
   g_clear_handle_id (&server->prune_id, g_source_remove);
-  g_clear_handle_id (&server->trim_id, g_source_remove);
   g_clear_handle_id (&server->prune_step_id, g_source_remove);
-  g_clear_handle_id (&server->status_id, g_source_remove);
-  g_clear_handle_id (&server->watchdog_id, g_source_remove);
+  g_clear_pointer (&server->housekeeping, jq_housekeeping_free);
   g_clear_handle_id (&server->failed_id, g_source_remove);
   g_clear_error (&server->journal_error);
-  g_free (server->last_status);
   jq_door_close (server->door);
   jq_rpc_free (server->rpc);
   jq_status_free (server->status_page);
