@@ -14,6 +14,7 @@
 #include "client.h"
 #include "config.h"
 #include "error.h"
+#include "protocol.h"
 #include "ini.h"
 #include "task.h"
 
@@ -714,7 +715,7 @@ build_call (xmlrpc_env *env, const char *command, char **rest, int n_rest,
 {
   gboolean bad = FALSE;
   req->command = command;
-  req->timeout = 86400;
+  req->timeout = JQ_WAIT_MAX_SECONDS;
   if (strcmp (command, "status") == 0 && n_rest == 0)
     req->method = "status", req->params = xmlrpc_build_value (env, "()");
   else if (strcmp (command, "list") == 0 && n_rest == 0)
@@ -723,7 +724,7 @@ build_call (xmlrpc_env *env, const char *command, char **rest, int n_rest,
     {
       req->a = 20;
       if (n_rest == 2 && strcmp (rest[0], "-n") == 0)
-        bad = !parse_number (rest[1], 1, 100000, &req->a);
+        bad = !parse_number (rest[1], 1, JQ_HISTORY_MAX_LIMIT, &req->a);
       else
         bad = n_rest != 0;
       req->method = "history";
@@ -756,7 +757,7 @@ build_call (xmlrpc_env *env, const char *command, char **rest, int n_rest,
       bad = !parse_number (rest[0], 1, G_MAXINT, &req->a);
       if (n_rest == 3)
         bad = bad || strcmp (rest[1], "-t") != 0
-              || !parse_number (rest[2], 0, 86400, &req->timeout);
+              || !parse_number (rest[2], 0, JQ_WAIT_MAX_SECONDS, &req->timeout);
       req->method = "wait";
       req->params = xmlrpc_build_value (env, "(ii)", (int) req->a,
                                         (int) req->timeout);
@@ -904,7 +905,7 @@ show_submit (JqClient *client, Request *req, xmlrpc_value **result,
   /* As "wait N": repeated calls until the job has ended. */
   req->a = number;
   g_autoptr (xmlrpc_value) submitted = g_steal_pointer (result);
-  *result = wait_for (client, number, 86400, exit_code);
+  *result = wait_for (client, number, JQ_WAIT_MAX_SECONDS, exit_code);
   if (*result == NULL)
     return -1;
   if (opt_json)

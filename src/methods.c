@@ -17,6 +17,7 @@
 #include <xmlrpc-c/base.h>
 
 #include "error.h"
+#include "protocol.h"
 #include "message.h"
 #include "task.h"
 
@@ -749,7 +750,7 @@ answer_history (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   int limit = 0;
   HistoryCall c = { m, 0, NULL };
 
-  if (!read_param_range (env, params, 0, "history", "limit", 1, 100000, "",
+  if (!read_param_range (env, params, 0, "history", "limit", 1, JQ_HISTORY_MAX_LIMIT, "",
                          &limit))
     return NULL;
   c.limit = (guint) limit;
@@ -903,7 +904,7 @@ method_wait (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   int timeout = 0;
 
   if (!read_jobnumber (env, params, "wait", &c.number)
-      || !read_param_range (env, params, 1, "wait", "timeout", 0, 86400,
+      || !read_param_range (env, params, 1, "wait", "timeout", 0, JQ_WAIT_MAX_SECONDS,
                             " seconds", &timeout))
     return NULL;
 

@@ -1,0 +1,9 @@
+/* Limits the admin API (doc/admin-api.md) sets for both its sides: the
+ * server refuses beyond them, and the admin tool says so before asking. */
+#pragma once
+
+/* history(limit): the most rows one call returns. */
+#define JQ_HISTORY_MAX_LIMIT 100000
+
+/* wait(number, timeout): the longest one call waits, in seconds (a day). */
+#define JQ_WAIT_MAX_SECONDS 86400
