@@ -1221,6 +1221,33 @@ jq_rpc_set_user_share (JqRpc *rpc, guint percent)
   rpc->share_percent = CLAMP (percent, 1, 100);
 }
 
+/* Both ports' Abyss settings: @handle for every request, at most
+ * @max_conn connections.  Abyss's defaults (15 connections, 15 s
+ * keep-alive) let a handful of idle clients lock everyone else out; see
+ * doc/design.md.  FALSE when the handler could not be added; *@abyss_error
+ * is Abyss's own failure. */
+static abyss_bool
+set_up_server (TServer *server,
+               void (*handle) (void *, TSession *, abyss_bool *),
+               JqRpc *rpc, guint max_conn, const char **abyss_error)
+{
+  struct ServerReqHandler3 handler = {
+    .handleReq = handle,
+    .userdata = rpc,
+    .handleReqStackSize = 256 * 1024,
+  };
+  abyss_bool ok = FALSE;
+  ServerAddHandler3 (server, &handler, &ok);
+  ServerSetMaxConn (server, max_conn);
+  ServerSetMaxConnBacklog (server, 128);
+  ServerSetKeepaliveTimeout (server, 15);
+  ServerSetKeepaliveMaxConn (server, 1000000);
+  ServerSetTimeout (server, 10);
+  ServerSetAdvertise (server, FALSE);
+  ServerInit2 (server, abyss_error);
+  return ok;
+}
+
 gboolean
 jq_rpc_listen (JqRpc *rpc, const char *address, int fd, GError **error)
 {
@@ -1248,23 +1275,8 @@ jq_rpc_listen (JqRpc *rpc, const char *address, int fd, GError **error)
     }
   rpc->server_created = TRUE;
 
-  struct ServerReqHandler3 handler = {
-    .term = NULL,
-    .handleReq = handle_http_counted,
-    .userdata = rpc,
-    .handleReqStackSize = 256 * 1024,
-  };
-  abyss_bool ok = FALSE;
-  ServerAddHandler3 (&rpc->server, &handler, &ok);
-  /* Abyss's defaults (15 connections, 15 s keep-alive) let a handful of
-   * idle clients lock everyone else out; see doc/design.md. */
-  ServerSetMaxConn (&rpc->server, rpc->max_conn);
-  ServerSetMaxConnBacklog (&rpc->server, 128);
-  ServerSetKeepaliveTimeout (&rpc->server, 15);
-  ServerSetKeepaliveMaxConn (&rpc->server, 1000000);
-  ServerSetTimeout (&rpc->server, 10);
-  ServerSetAdvertise (&rpc->server, FALSE);
-  ServerInit2 (&rpc->server, &abyss_error);
+  abyss_bool ok = set_up_server (&rpc->server, handle_http_counted, rpc,
+                                 rpc->max_conn, &abyss_error);
   if (!ok || abyss_error != NULL)
     {
       g_set_error (error, JQ_ERROR, JQ_ERROR_IO,
@@ -1314,21 +1326,9 @@ jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
   if (abyss_error == NULL)
     {
       rpc->status_created = TRUE;
-      struct ServerReqHandler3 handler = {
-        .handleReq = handle_status_only,
-        .userdata = rpc,
-        .handleReqStackSize = 256 * 1024,
-      };
-      ServerAddHandler3 (&rpc->status_server, &handler, &ok);
-      /* The XML-RPC port's time-outs; fewer connections: its clients are
-       * browsers and scrapers. */
-      ServerSetMaxConn (&rpc->status_server, JQ_RPC_MAX_STATUS_CONN);
-      ServerSetMaxConnBacklog (&rpc->status_server, 128);
-      ServerSetKeepaliveTimeout (&rpc->status_server, 15);
-      ServerSetKeepaliveMaxConn (&rpc->status_server, 1000000);
-      ServerSetTimeout (&rpc->status_server, 10);
-      ServerSetAdvertise (&rpc->status_server, FALSE);
-      ServerInit2 (&rpc->status_server, &abyss_error);
+      /* Fewer connections: its clients are browsers and scrapers. */
+      ok = set_up_server (&rpc->status_server, handle_status_only, rpc,
+                          JQ_RPC_MAX_STATUS_CONN, &abyss_error);
     }
   else if (rpc->status_switch == NULL)
     close (fd);
