@@ -263,12 +263,7 @@ json_escape_controls (const char *json, gsize len)
       const char *next = g_utf8_next_char (p);
       if (c != '\n' && c != '\t' && c != '\r' && hides_in_terminal (c))
         {
-          if (c >= 0x10000)
-            g_string_append_printf (out, "\\u%04x\\u%04x",
-                                    0xd800 + ((c - 0x10000) >> 10),
-                                    0xdc00 + ((c - 0x10000) & 0x3ff));
-          else
-            g_string_append_printf (out, "\\u%04x", c);
+          jq_task_append_json_escape (out, c);
         }
       else
         g_string_append_len (out, p, next - p);

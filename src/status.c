@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "task.h"
 #include "status-page.h"   /* generated from status-page.html */
 
 #define DEPTH_MINUTES (24 * 60)
@@ -425,12 +426,7 @@ jq_status_append_json_string (GString *out, const char *text)
       if (c >= 0x80 && (c <= 0x9f || c == 0x2028 || c == 0x2029
                         || g_unichar_type (c) == G_UNICODE_FORMAT))
         {
-          if (c > 0xffff)      /* a surrogate pair */
-            g_string_append_printf (out, "\\u%04x\\u%04x",
-                                    0xd800 + ((c - 0x10000) >> 10),
-                                    0xdc00 + ((c - 0x10000) & 0x3ff));
-          else
-            g_string_append_printf (out, "\\u%04x", c);
+          jq_task_append_json_escape (out, c);
           continue;
         }
       if (c >= 0x80)

@@ -32,6 +32,17 @@ jq_task_python_printable (gunichar c)
     }
 }
 
+void
+jq_task_append_json_escape (GString *out, gunichar c)
+{
+  if (c > 0xffff)
+    g_string_append_printf (out, "\\u%04x\\u%04x",
+                            0xd800 + ((c - 0x10000) >> 10),
+                            0xdc00 + ((c - 0x10000) & 0x3ff));
+  else
+    g_string_append_printf (out, "\\u%04x", c);
+}
+
 /* Appends the repr of @s, stopping before the output would pass
  * @limit bytes (counted from the start of @out).  Returns FALSE when it
  * stopped early; the closing quote is then missing. */

@@ -11,6 +11,10 @@
  * is what this refuses: controls, C1 CSI, U+202E and the like. */
 gboolean jq_task_python_printable (gunichar c);
 
+/* @c as a JSON escape: \uXXXX, or a surrogate pair of them beyond the
+ * Basic Multilingual Plane (JSON has no longer escape). */
+void jq_task_append_json_escape (GString *out, gunichar c);
+
 /* Limits on what a client may queue; beyond them addjob is refused. */
 #define JQ_TASK_MAX_ARGS  1024
 #define JQ_TASK_MAX_BYTES (64 * 1024)
