@@ -3,6 +3,7 @@
 
 #include "caller.h"
 
+#include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,4 +98,92 @@ jq_caller_suffix (const JqCaller *caller, gboolean bots_line, char *buf,
     return "";
   g_snprintf (buf, size, " (by %s)", caller->label);
   return buf;
+}
+
+gboolean
+jq_caller_may_steer (const JqCaller *caller, guint32 owner)
+{
+  return caller == NULL || caller->admin
+         || (caller->known && owner != G_MAXUINT32
+             && (guint32) caller->uid == owner);
+}
+
+struct _JqAdmins {
+  GArray  *uids;          /* uid_t */
+  gboolean has_group;
+  gid_t    gid;
+};
+
+JqAdmins *
+jq_admins_new (const char *const *users, const char *group, GString *unknown)
+{
+  JqAdmins *a = g_new0 (JqAdmins, 1);
+  a->uids = g_array_new (FALSE, FALSE, sizeof (uid_t));
+  char buf[4096];
+  for (gsize i = 0; users != NULL && users[i] != NULL; i++)
+    {
+      struct passwd pw, *found = NULL;
+      if (getpwnam_r (users[i], &pw, buf, sizeof buf, &found) == 0
+          && found != NULL)
+        g_array_append_val (a->uids, found->pw_uid);
+      else if (unknown != NULL)
+        g_string_append_printf (unknown, "%suser %s",
+                                unknown->len ? ", " : "", users[i]);
+    }
+  struct group gr, *found_group = NULL;
+  if (group != NULL
+      && getgrnam_r (group, &gr, buf, sizeof buf, &found_group) == 0
+      && found_group != NULL)
+    {
+      a->has_group = TRUE;
+      a->gid = found_group->gr_gid;
+    }
+  else if (group != NULL && unknown != NULL)
+    g_string_append_printf (unknown, "%sgroup %s", unknown->len ? ", " : "",
+                            group);
+  return a;
+}
+
+/* Whether user @uid is in group @gid, as the databases say now. */
+static gboolean
+in_group (uid_t uid, gid_t gid)
+{
+  struct passwd pw, *found = NULL;
+  char buf[4096];
+  if (getpwuid_r (uid, &pw, buf, sizeof buf, &found) != 0 || found == NULL)
+    return FALSE;
+  if (found->pw_gid == gid)
+    return TRUE;
+  int n = 64;
+  g_autofree gid_t *groups = g_new (gid_t, n);
+  if (getgrouplist (found->pw_name, found->pw_gid, groups, &n) < 0)
+    {
+      groups = g_renew (gid_t, groups, n);
+      if (getgrouplist (found->pw_name, found->pw_gid, groups, &n) < 0)
+        return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    if (groups[i] == gid)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+jq_admins_include (const JqAdmins *admins, uid_t uid)
+{
+  if (admins == NULL)
+    return FALSE;
+  for (guint i = 0; i < admins->uids->len; i++)
+    if (g_array_index (admins->uids, uid_t, i) == uid)
+      return TRUE;
+  return admins->has_group && in_group (uid, admins->gid);
+}
+
+void
+jq_admins_free (JqAdmins *admins)
+{
+  if (admins == NULL)
+    return;
+  g_array_unref (admins->uids);
+  g_free (admins);
 }

@@ -25,6 +25,27 @@ void jq_caller_init (JqCaller *caller, gboolean known, uid_t uid,
  * (tests, jq_rpc_process). */
 void jq_caller_init_self (JqCaller *caller);
 
+/* Whether @caller may remove or reprioritise a job queued by uid @owner
+ * (G_MAXUINT32: unknown): an admin may steer any, a known user its own.
+ * A NULL caller is the server itself. */
+gboolean jq_caller_may_steer (const JqCaller *caller, guint32 owner);
+
+/* [jobqueue] admin_users and admin_group, resolved once. */
+typedef struct _JqAdmins JqAdmins;
+
+/* @users (names) and @group (a name, nullable).  Names not known to the
+ * user or group database are ignored and appended, comma-separated, to
+ * @unknown (nullable) for the start-up log. */
+JqAdmins *jq_admins_new (const char *const *users, const char *group,
+                         GString *unknown);
+
+/* Whether @uid is one of the users or a member of the group (its primary
+ * group or a supplementary one, as the group database says now). */
+gboolean jq_admins_include (const JqAdmins *admins, uid_t uid);
+
+void jq_admins_free (JqAdmins *admins);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqAdmins, jq_admins_free)
+
 /* The suffix every change's log line ends with: " (by user NAME)"; ""
  * for a NULL caller, and for the server's own user when @bots_line (a
  * line Bots itself writes, kept word for word for Bots' own callers). */

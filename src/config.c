@@ -295,6 +295,10 @@ read_texts (const JqIni *ini, JqConfig *c, GError **error)
 
   const char *bind = jq_ini_get (ini, "jobqueue", "bind");
   c->bind = g_strdup (bind && bind[0] ? bind : "127.0.0.1");
+  c->admin_users = jq_task_split_list (jq_ini_get (ini, "jobqueue",
+                                                   "admin_users"));
+  const char *group = jq_ini_get (ini, "jobqueue", "admin_group");
+  c->admin_group = group && group[0] ? g_strstrip (g_strdup (group)) : NULL;
   return TRUE;
 }
 
@@ -434,5 +438,7 @@ jq_config_free (JqConfig *c)
   g_free (c->bind);
   g_free (c->status_bind);
   g_strfreev (c->authorized_tasks);
+  g_strfreev (c->admin_users);
+  g_free (c->admin_group);
   g_free (c);
 }

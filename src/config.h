@@ -49,6 +49,9 @@ typedef struct {
   char     **authorized_tasks; /* extra programs; may hold "*" */
   guint      user_connection_share; /* percent of the connections one
                                      * user keeps when others wait */
+  char     **admin_users;      /* may steer every job, besides root and
+                                * the server's own user; may be empty */
+  char      *admin_group;      /* its members too; NULL: none */
   gboolean   kill_jobs_in_timeout;
   gboolean   log_job_output;   /* each job's stdout and stderr into the log:
                                   Bots 4 does, Bots 3 does not; [jobqueue]

@@ -15,7 +15,7 @@
 
 /* The schema version the SQLite store writes (PRAGMA user_version).
  * Bump it with any change to the schema in store-sqlite.c (see there). */
-#define JQ_JOURNAL_VERSION 1
+#define JQ_JOURNAL_VERSION 2
 
 /* How long opening an SQLite journal waits for another process's lock,
  * by default. */

@@ -89,6 +89,44 @@ fault (xmlrpc_env *env, const char *python_class, const char *format, ...)
   xmlrpc_env_set_fault (env, FAULT_CODE, message);
 }
 
+/* Refuses a step @caller has no right to: a PermissionError fault saying
+ * @format, and the same in the log, naming the caller (ten a minute one
+ * by one, as other refusals). */
+static void
+refuse (JqMethods *m, xmlrpc_env *env, const JqCaller *caller,
+        const char *format, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+refuse (JqMethods *m, xmlrpc_env *env, const JqCaller *caller,
+        const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  va_end (args);
+  char by[128];
+  g_mutex_lock (&m->refusals_lock);
+  jq_log_limit_write (m->refusals, JQ_LOG_WARNING, "Refused: %s%s", text,
+                      jq_caller_suffix (caller, FALSE, by, sizeof by));
+  g_mutex_unlock (&m->refusals_lock);
+  fault (env, "PermissionError", "%s", text);
+}
+
+#define ADMINS_ARE "root, the server's own user, [jobqueue] admin_users " \
+                   "and the members of admin_group"
+
+/* TRUE when @caller may do what only admins may (NULL: the server). */
+static gboolean
+admin_only (JqMethods *m, xmlrpc_env *env, const JqCaller *caller,
+            const char *method, const char *what)
+{
+  if (caller == NULL || caller->admin)
+    return TRUE;
+  refuse (m, env, caller, "%s(): only an admin (" ADMINS_ARE ") may %s",
+          method, what);
+  return FALSE;
+}
+
 static GBytes *
 serialize (xmlrpc_value *result, const xmlrpc_env *fault_env)
 {
@@ -542,6 +580,9 @@ static xmlrpc_value *
 method_getjob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                xmlrpc_value *params)
 {
+  /* It takes the next job, whoever queued it, out of the queue. */
+  if (!admin_only (m, env, caller, "getjob", "take jobs out of the queue"))
+    return NULL;
   return list_or_take (m, env, TRUE, NULL);
 }
 
@@ -549,6 +590,11 @@ static xmlrpc_value *
 method_clearjobq (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                   xmlrpc_value *params)
 {
+  /* All or nothing, as Bots' own method: clearing only the caller's own
+   * jobs would let it believe the queue is empty (doc/admin-api.md). */
+  if (!admin_only (m, env, caller, "clearjobq", "clear the queue; remove "
+                   "your own jobs with removejob()"))
+    return NULL;
   ClearCall c = { m, caller };
   if (!through_door (env, m, clear_on_loop, &c))
     return NULL;
@@ -782,6 +828,8 @@ typedef struct {
   guint64  number;
   int      priority;
   gboolean ok;
+  gboolean refused;    /* not the job's owner nor an admin */
+  guint32  owner;      /* the job's, when refused */
 } SteerCall;
 
 static void
@@ -789,6 +837,12 @@ steer_on_loop (gpointer data)
 {
   SteerCall *c = data;
   JqScheduler *s = c->m->scheduler;
+  if ((c->what == STEER_REMOVE || c->what == STEER_PRIORITY)
+      && !jq_scheduler_may_steer (s, c->number, c->caller, &c->owner))
+    {
+      c->refused = TRUE;
+      return;
+    }
   switch (c->what)
     {
     case STEER_REMOVE:
@@ -822,6 +876,16 @@ steer (JqMethods *m, xmlrpc_env *env, SteerCall *c, const char *method)
 {
   if (!through_door (env, m, steer_on_loop, c))
     return NULL;
+  if (c->refused)
+    {
+      g_autofree char *whose = c->owner == JQ_JOB_NO_OWNER
+        ? g_strdup ("an unknown user")
+        : g_strdup_printf ("uid %u", c->owner);
+      refuse (m, env, c->caller, "%s(): job %" G_GUINT64_FORMAT " was "
+              "queued by %s; only its owner or an admin (" ADMINS_ARE
+              ") may change it", method, c->number, whose);
+      return NULL;
+    }
   if (!c->ok)
     {
       fault (env, "ValueError", "%s(): job %" G_GUINT64_FORMAT " is not "
@@ -835,7 +899,7 @@ static xmlrpc_value *
 method_removejob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                   xmlrpc_value *params)
 {
-  SteerCall c = { m, caller, STEER_REMOVE, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_REMOVE, 0, 0, FALSE, FALSE, 0 };
   if (!read_jobnumber (env, params, "removejob", &c.number))
     return NULL;
   return steer (m, env, &c, "removejob");
@@ -845,7 +909,7 @@ static xmlrpc_value *
 method_setpriority (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                     xmlrpc_value *params)
 {
-  SteerCall c = { m, caller, STEER_PRIORITY, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_PRIORITY, 0, 0, FALSE, FALSE, 0 };
   if (!read_jobnumber (env, params, "setpriority", &c.number)
       || !read_param_int (env, params, 1, "setpriority", "priority",
                           &c.priority))
@@ -857,7 +921,10 @@ static xmlrpc_value *
 method_pause (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
               xmlrpc_value *params)
 {
-  SteerCall c = { m, caller, STEER_PAUSE, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_PAUSE, 0, 0, FALSE, FALSE, 0 };
+  /* A pause is kept across restarts: one user could stop every job. */
+  if (!admin_only (m, env, caller, "pause", "pause the queue"))
+    return NULL;
   return steer (m, env, &c, "pause");
 }
 
@@ -865,7 +932,9 @@ static xmlrpc_value *
 method_resume (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                xmlrpc_value *params)
 {
-  SteerCall c = { m, caller, STEER_RESUME, 0, 0, FALSE };
+  SteerCall c = { m, caller, STEER_RESUME, 0, 0, FALSE, FALSE, 0 };
+  if (!admin_only (m, env, caller, "resume", "resume the queue"))
+    return NULL;
   return steer (m, env, &c, "resume");
 }
 

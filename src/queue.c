@@ -13,6 +13,8 @@
 
 struct _JqJob {
   gatomicrefcount ref_count;
+  guint32 owner;        /* uid that queued it; JQ_JOB_NO_OWNER: unknown
+                         * (beside ref_count: no bigger a job) */
   guint64 number;       /* > 0, unique for the life of the queue */
   int     priority;     /* lower runs first */
   gboolean at_head;     /* restored job: before all others of its priority */
@@ -39,6 +41,7 @@ jq_job_new (guint64 number, int priority, const char *const *argv,
   job->number = number;
   job->priority = priority;
   job->queued_us = queued_us;
+  job->owner = JQ_JOB_NO_OWNER;
   job->argv = g_strdupv ((char **) argv);
   return job;
 }
@@ -344,6 +347,24 @@ gboolean
 jq_queue_has_task (const JqQueue *q, const char *const *argv)
 {
   return g_hash_table_contains (q->by_argv, argv);
+}
+
+JqJob *
+jq_queue_find_task (const JqQueue *q, const char *const *argv)
+{
+  return g_hash_table_lookup (q->by_argv, argv);
+}
+
+void
+jq_job_set_owner (JqJob *job, guint32 uid)
+{
+  job->owner = uid;
+}
+
+guint32
+jq_job_get_owner (const JqJob *job)
+{
+  return job->owner;
 }
 
 guint

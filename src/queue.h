@@ -22,6 +22,12 @@ int jq_job_get_priority (const JqJob *job);
 const char *const *jq_job_get_argv (const JqJob *job);
 gint64 jq_job_get_queued_us (const JqJob *job);
 
+/* The uid that queued the job (journaled with it); a new job has
+ * JQ_JOB_NO_OWNER, as have jobs of a journal older than owners. */
+#define JQ_JOB_NO_OWNER G_MAXUINT32
+void jq_job_set_owner (JqJob *job, guint32 uid);
+guint32 jq_job_get_owner (const JqJob *job);
+
 typedef enum {
   JQ_ADD_ADDED,             /* a new job with a new number */
   JQ_ADD_PRIORITY_CHANGED,  /* same argv was waiting: now at the new priority */
@@ -109,6 +115,9 @@ gsize jq_queue_job_cost (const char *const *argv);
 gsize jq_queue_task_bytes (const char *const *argv);
 /* Whether this very task waits (addjob would not add a job). */
 gboolean jq_queue_has_task (const JqQueue *q, const char *const *argv);
+
+/* The waiting job with @argv (borrowed), or NULL.  O(1). */
+JqJob *jq_queue_find_task (const JqQueue *q, const char *const *argv);
 
 /* The number the next added job gets.  set_next_number only ever raises
  * it: job numbers never go back. */

@@ -113,6 +113,7 @@ struct _JqRpc {
   gboolean     status_created;
   GThread     *status_thread;
   char        *bind_address;   /* the XML-RPC port's, for the Host rule */
+  const JqAdmins *admins;      /* nullable: root and our own user only */
   struct sockaddr_in own_v4;   /* the XML-RPC port's address when bound to
                                 * one IPv4 address; sin_family 0 if not */
 };
@@ -223,6 +224,8 @@ connection_caller (JqRpc *rpc, TSession *session)
                  address, sizeof address);
     }
   jq_caller_init (&conn_caller, known, uid, address[0] ? address : NULL);
+  if (known && !conn_caller.admin && jq_admins_include (rpc->admins, uid))
+    conn_caller.admin = TRUE;
   conn_caller_peer = info->peerAddr;
   conn_caller_set = TRUE;
   return &conn_caller;
@@ -799,6 +802,12 @@ jq_rpc_set_status (JqRpc *rpc, JqStatus *status)
 {
   rpc->status = status;
   jq_methods_set_status (rpc->methods, status);
+}
+
+void
+jq_rpc_set_admins (JqRpc *rpc, const JqAdmins *admins)
+{
+  rpc->admins = admins;
 }
 
 JqMethods *

@@ -61,6 +61,10 @@ JqMethods *jq_rpc_get_methods (JqRpc *rpc);
  * serving. */
 void jq_rpc_set_user_share (JqRpc *rpc, guint percent);
 
+/* Callers that @admins include (borrowed; it must outlive @rpc) may do
+ * what root and the server's own user may: pause, resume, clear, and
+ * remove or reprioritise any job.  Call before serving. */
+void jq_rpc_set_admins (JqRpc *rpc, const JqAdmins *admins);
 
 /* Binds @address:@port: the descriptor, or -1 and sets @error (a numeric
  * address is needed; the port may be taken).  Separate from serving so

@@ -414,6 +414,20 @@ full_or_logged (JqScheduler *s, const char *const *argv, const char *task)
   return TRUE;
 }
 
+/* The priority addjob of @argv may give: Bots' rule moves a waiting job
+ * of the same task to the new priority, but only for its owner or an
+ * admin; for anybody else the job keeps its own, a duplicate. */
+static int
+steerable_priority (JqScheduler *s, const char *const *argv, int priority,
+                    const JqCaller *caller)
+{
+  JqJob *same = jq_queue_find_task (s->queue, argv);
+  if (same != NULL && jq_job_get_priority (same) != priority
+      && !jq_caller_may_steer (caller, jq_job_get_owner (same)))
+    return jq_job_get_priority (same);
+  return priority;
+}
+
 JqAddjobCode
 jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
                      const JqCaller *caller, guint64 *number)
@@ -444,6 +458,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     return JQ_ADDJOB_FULL;
 
   JqJob *job = NULL;
+  priority = steerable_priority (s, argv, priority, caller);
   JqAddResult added = jq_queue_add (s->queue, argv, priority,
                                     s->clock (), &job);
   /* Read now: launch_next() below may start and drop the job. */
@@ -465,6 +480,8 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
       break;
     case JQ_ADD_ADDED:
       s->totals.added++;
+      if (caller != NULL && caller->known)
+        jq_job_set_owner (job, (guint32) caller->uid);
       if (s->holding)
         {
           guint64 n = jq_job_get_number (job);
@@ -606,6 +623,15 @@ jq_scheduler_recover (JqScheduler *s, GError **error)
   begin (s);
   launch_next (s);
   return jq_journal_commit (s->journal, error);
+}
+
+gboolean
+jq_scheduler_may_steer (JqScheduler *s, guint64 number,
+                        const JqCaller *caller, guint32 *owner)
+{
+  JqJob *job = jq_queue_lookup (s->queue, number);
+  *owner = job != NULL ? jq_job_get_owner (job) : JQ_JOB_NO_OWNER;
+  return job == NULL || jq_caller_may_steer (caller, *owner);
 }
 
 gboolean

@@ -70,7 +70,9 @@ gboolean jq_scheduler_recover (JqScheduler *s, GError **error);
  * server's own user, with " (by user NAME)" for everybody else.
  *
  * Bots' addjob: queues @argv at @priority and starts it at once when a
- * slot is free.  ['isup'] answers OK and queues nothing.  *@number
+ * slot is free; a new job is owned by @caller's uid.  The same task
+ * waiting, queued by another user, keeps its priority unless @caller is
+ * an admin: a duplicate.  ['isup'] answers OK and queues nothing.  *@number
  * (nullable) gets the job's number: the new one, or the waiting job's for
  * a duplicate or a changed priority; 0 when nothing was queued (empty,
  * not authorized, isup). */
@@ -105,6 +107,12 @@ void jq_scheduler_stop (JqScheduler *s, GSourceFunc drained,
  * stops: they are queued again, first of their priority, for the next
  * start, instead of being recorded as finished. */
 void jq_scheduler_terminate_running (JqScheduler *s);
+
+/* FALSE when job @number waits and @caller may neither remove nor
+ * reprioritise it (jq_caller_may_steer); *@owner gets its owner's uid
+ * (JQ_JOB_NO_OWNER: unknown, or not waiting). */
+gboolean jq_scheduler_may_steer (JqScheduler *s, guint64 number,
+                                 const JqCaller *caller, guint32 *owner);
 
 /* Removes waiting job @number.  FALSE when it is not waiting. */
 gboolean jq_scheduler_remove (JqScheduler *s, guint64 number,

@@ -55,6 +55,7 @@ typedef struct {
   int          status_fd;    /* bound status port, or -1 */
   guint        lock_check_id;
   guint        failed_id;    /* the idle acting on journal_error */
+  JqAdmins    *admins;       /* [jobqueue] admin_users, admin_group */
 } Server;
 
 static void
@@ -421,6 +422,21 @@ open_journal (const JqConfig *config, JqLog *log, JqJournal **journal)
   return *journal != NULL;
 }
 
+/* [jobqueue] admin_users and admin_group, resolved once; names the
+ * system does not know are logged and ignored (a typo must not stop the
+ * queue; root and the server's own user stay admins). */
+static JqAdmins *
+admins_of (const JqConfig *config, JqLog *log)
+{
+  g_autoptr (GString) unknown = g_string_new (NULL);
+  JqAdmins *admins = jq_admins_new ((const char *const *) config->admin_users,
+                                    config->admin_group, unknown);
+  if (unknown->len > 0)
+    jq_log_write (log, JQ_LOG_WARNING, "[jobqueue] admin_users, admin_group: "
+                  "no %s on this system; ignored.", unknown->str);
+  return admins;
+}
+
 /* Builds the parts and connects them: door, scheduler, rpc, status page,
  * signal handlers. */
 static void
@@ -457,6 +473,8 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   jq_rpc_set_bots3_answers (server->rpc, config->bots_version == 3);
   jq_rpc_set_max_connections (server->rpc, fds->connections);
   jq_rpc_set_user_share (server->rpc, config->user_connection_share);
+  server->admins = admins_of (config, log);
+  jq_rpc_set_admins (server->rpc, server->admins);
 
   /* Handlers first: a signal may come the moment the port answers. */
   g_unix_signal_add (SIGTERM, on_stop_signal, server);
@@ -584,6 +602,7 @@ tear_down (Server *server)
   g_clear_error (&server->journal_error);
   jq_door_close (server->door);
   jq_rpc_free (server->rpc);
+  jq_admins_free (server->admins);
   jq_status_free (server->status_page);
   g_clear_pointer (&server->cluster, jq_cluster_free);
   jq_scheduler_free (server->scheduler);

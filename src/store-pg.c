@@ -2,7 +2,8 @@
  *
  * Schema bots_jobqueue (meta row schema_version = JQ_STORE_PG_VERSION):
  *   jobs(number, priority, argv bytea, task, queued_us, state, at_head,
- *        started_us, pid, changed)  -- waiting and running jobs
+ *        started_us, pid, changed, owner)  -- waiting and running jobs
+ *        (owner: the uid that queued it, NULL when unknown; format 2)
  *   history(...)                     -- the columns of store-record.h
  *   meta(key, value bigint)          -- next_number, paused, queue_id,
  *                                       version (bumped by every writing
@@ -13,7 +14,7 @@
  * the step from the version before to upgrade_steps (run in place, under
  * the schema lock, by the first server of the new version), and add
  * tests/data/pgjournal-vN.sql, dumped from a database the new version
- * wrote, to test_store.c's stored-schema test; pgjournal-v1.sql stays.
+ * wrote, to test_store.c's stored-schema test; the older ones stay.
  *
  * Why a lock and a version rather than queries per call: the scheduler
  * keeps judging Bots' rules on its queue in memory (queue.c), as with
@@ -267,7 +268,8 @@ task_text (const char *const *argv)
 static gboolean
 pg_add (gpointer store, JqJob *job, GError **error)
 {
-  char number[24], priority[24], queued[24];
+  char number[24], priority[24], queued[24], owner[24];
+  gint64 uid;
   g_autoptr (GBytes) packed = jq_record_pack_argv (jq_job_get_argv (job));
   g_autofree char *task = task_text (jq_job_get_argv (job));
   gsize size;
@@ -275,12 +277,14 @@ pg_add (gpointer store, JqJob *job, GError **error)
   const char *values[] = { I64 (number, jq_job_get_number (job)),
                            I64 (priority, jq_job_get_priority (job)),
                            data, task,
-                           I64 (queued, jq_job_get_queued_us (job)) };
-  const int lengths[] = { -1, -1, (int) size, -1, -1 };
+                           I64 (queued, jq_job_get_queued_us (job)),
+                           jq_record_owner_value (job, &uid)
+                           ? I64 (owner, uid) : NULL };
+  const int lengths[] = { -1, -1, (int) size, -1, -1, -1 };
   return write_op (store, "add",
       "INSERT INTO bots_jobqueue.jobs (number, priority, argv, task, "
-      "queued_us, state, at_head, changed) "
-      "VALUES ($1, $2, $3, $4, $5, 'waiting', false, " CHANGED ")", 5,
+      "queued_us, state, at_head, changed, owner) "
+      "VALUES ($1, $2, $3, $4, $5, 'waiting', false, " CHANGED ", $6)", 6,
       values, lengths, error);
 }
 
@@ -507,11 +511,13 @@ pg_sync (gpointer store, gboolean full, JqJournalSyncFunc func,
   const char *values[] = { I64 (since, p->sync_since) };
   PGresult *r = full || p->sync_since < 0
     ? PQexec (p->conn,
-        "SELECT number, priority, argv, queued_us, state, at_head "
-        "FROM bots_jobqueue.jobs WHERE state = 'waiting' ORDER BY number")
+        "SELECT number, priority, argv, queued_us, state, at_head, "
+        JQ_RECORD_OWNER " FROM bots_jobqueue.jobs WHERE state = 'waiting' "
+        "ORDER BY number")
     : exec_params (p,
-        "SELECT number, priority, argv, queued_us, state, at_head "
-        "FROM bots_jobqueue.jobs WHERE changed > $1 ORDER BY number", 1,
+        "SELECT number, priority, argv, queued_us, state, at_head, "
+        JQ_RECORD_OWNER " FROM bots_jobqueue.jobs WHERE changed > $1 "
+        "ORDER BY number", 1,
         values, NULL);
   if (!result_ok (p, r, "read", error))
     {
@@ -524,6 +530,9 @@ pg_sync (gpointer store, gboolean full, JqJournalSyncFunc func,
       g_autoptr (JqJob) job = NULL;
       if (strcmp (PQgetvalue (r, i, 4), "waiting") == 0)
         job = row_job (r, i);
+      if (job != NULL)
+        jq_job_set_owner (job, jq_record_owner (
+            g_ascii_strtoll (PQgetvalue (r, i, 6), NULL, 10)));
       func (job ? JQ_SYNC_WAITING : JQ_SYNC_GONE, number, job,
             strcmp (PQgetvalue (r, i, 5), "t") == 0, user_data);
     }
@@ -696,7 +705,7 @@ static const char create_sql[] =
   "  argv bytea NOT NULL, task text NOT NULL, queued_us bigint NOT NULL,"
   "  state text NOT NULL CHECK (state IN ('waiting', 'running')),"
   "  at_head boolean NOT NULL DEFAULT false, started_us bigint,"
-  "  pid integer, changed bigint NOT NULL DEFAULT 0);"
+  "  pid integer, changed bigint NOT NULL DEFAULT 0, owner bigint);"
   "CREATE INDEX IF NOT EXISTS jobs_changed ON bots_jobqueue.jobs (changed);"
   "CREATE TABLE IF NOT EXISTS bots_jobqueue.history ("
   "  number bigint PRIMARY KEY, priority integer NOT NULL,"
@@ -710,8 +719,12 @@ static const char create_sql[] =
   "  key text PRIMARY KEY, value bigint NOT NULL);";
 
 /* upgrade_steps[N] turns format N - 1 into format N, in place; format 1
- * is the first, so there is none yet. */
-static const char *const upgrade_steps[JQ_STORE_PG_VERSION + 1] = { NULL };
+ * is the first.  The CREATE above left an older table as it was. */
+static const char *const upgrade_steps[JQ_STORE_PG_VERSION + 1] = {
+  /* 2: the uid that queued each job; older jobs have none (NULL). */
+  [2] = "ALTER TABLE bots_jobqueue.jobs ADD COLUMN IF NOT EXISTS "
+        "owner bigint",
+};
 
 /* One statement (or several) of the schema's transaction. */
 static gboolean

@@ -12,7 +12,7 @@
 /* The schema version this program writes (row schema_version of
  * bots_jobqueue.meta).  Bump it with every change of the store's tables
  * (store-pg.c says how). */
-#define JQ_STORE_PG_VERSION 1
+#define JQ_STORE_PG_VERSION 2
 
 /* Connects to @dsn (a libpq connection string), creates the schema
  * bots_jobqueue and the store's tables when missing (upgrading older

@@ -61,6 +61,8 @@ jq_record_load_row (const JqRecordReader *reader, gpointer row,
   g_autoptr (JqJob) job = jq_record_job (reader, row);
   if (job == NULL)
     return;
+  jq_job_set_owner (job, jq_record_owner (reader->integer (row,
+                                                          JQ_JOB_COL_OWNER)));
   gboolean running = g_strcmp0 (reader->text (row, JQ_JOB_COL_STATE),
                                 "running") == 0
                      /* requeued before: keep it at the head */
@@ -98,4 +100,19 @@ guint64
 jq_record_next_number (guint64 stored, guint64 highest)
 {
   return MAX (MAX (stored, highest + 1), 1);
+}
+
+guint32
+jq_record_owner (gint64 stored)
+{
+  return stored >= 0 && stored < (gint64) JQ_JOB_NO_OWNER
+         ? (guint32) stored : JQ_JOB_NO_OWNER;
+}
+
+gboolean
+jq_record_owner_value (const JqJob *job, gint64 *stored)
+{
+  guint32 owner = jq_job_get_owner (job);
+  *stored = owner;
+  return owner != JQ_JOB_NO_OWNER;
 }

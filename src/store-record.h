@@ -10,14 +10,25 @@
 #include "queue.h"
 #include "store.h"
 
-/* A job row, as every store selects it for recovery, in this order. */
+/* A job row, as every store selects it for recovery, in this order.
+ * owner (the uid that queued the job) is NULL when unknown: it reads as
+ * -1, since a NULL column reads as 0, which is root. */
+#define JQ_RECORD_OWNER "COALESCE(owner, -1)"
 #define JQ_RECORD_JOB_COLUMNS \
-  "number, priority, argv, queued_us, state, at_head, pid, started_us"
+  "number, priority, argv, queued_us, state, at_head, pid, started_us, " \
+  JQ_RECORD_OWNER
 enum {
   JQ_JOB_COL_NUMBER, JQ_JOB_COL_PRIORITY, JQ_JOB_COL_ARGV,
   JQ_JOB_COL_QUEUED, JQ_JOB_COL_STATE, JQ_JOB_COL_AT_HEAD, JQ_JOB_COL_PID,
-  JQ_JOB_COL_STARTED,
+  JQ_JOB_COL_STARTED, JQ_JOB_COL_OWNER,
 };
+
+/* The job's owner as read from JQ_RECORD_OWNER: JQ_JOB_NO_OWNER for
+ * -1 and anything that is no uid. */
+guint32 jq_record_owner (gint64 stored);
+/* ... and as written: FALSE when the job has none (the column is then
+ * NULL), else TRUE and *@stored. */
+gboolean jq_record_owner_value (const JqJob *job, gint64 *stored);
 
 /* A history row as every store selects it, in this order. */
 #define JQ_RECORD_HISTORY_COLUMNS \

@@ -1,12 +1,15 @@
 /* The SQLite store: the journal in one file (WAL mode), the default.
  *
- * Schema (PRAGMA user_version 1, application_id "Bots").  If you change
+ * Schema (PRAGMA user_version 2, application_id "Bots").  If you change
  * it, you MUST bump JQ_JOURNAL_VERSION, keep reading every older
  * version a user may still have (upgrade it in check_file(), in place),
  * and add tests/data/journal-vN.sql, dumped from a file the new version
- * wrote, to test_journal.c's stored-file tests; journal-v1.sql stays.
+ * wrote, to the stored-file tests (test_journal.c, test_store.c); the
+ * older ones stay.
  *   jobs(number, priority, argv BLOB, task TEXT, queued_us, state,
- *        at_head, started_us, pid)   -- waiting and running jobs
+ *        at_head, started_us, pid, owner)   -- waiting and running jobs
+ *        (owner: the uid that queued it, NULL when unknown; format 2
+ *        added it: a format 1 file gets the column, empty, when opened)
  *   history(number, priority, argv, task, queued_us, started_us,
  *        ended_us, exit_code, signal, maxruntime_hit, start_error)
  *   meta(key, value)                 -- next_number, paused, queue_id...
@@ -38,7 +41,8 @@ enum {
 
 static const char *const statement_sql[N_STATEMENTS] = {
   [ST_ADD] = "INSERT INTO jobs (number, priority, argv, task, queued_us, "
-             "state, at_head) VALUES (?, ?, ?, ?, ?, 'waiting', 0)",
+             "state, at_head, owner) "
+             "VALUES (?, ?, ?, ?, ?, 'waiting', 0, ?)",
   [ST_PRIORITY] = "UPDATE jobs SET priority = ? WHERE number = ?",
   [ST_START] = "UPDATE jobs SET state = 'running', started_us = ?, pid = ? "
                "WHERE number = ?",
@@ -57,6 +61,7 @@ typedef struct {
   char           *path;
   sqlite3_stmt   *statements[N_STATEMENTS];
   guint64         queue_id;       /* random, made with the file */
+  gint64          file_version;   /* user_version found; 0: a new file */
   sqlite3_int64   changes_at_begin; /* a commit that wrote nothing is not timed */
   struct stat     file_id;        /* st_dev/st_ino of queue.db at open */
   struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
@@ -157,6 +162,7 @@ check_file (Sqlite *j, GError **error)
                    "another [directories] botssys", j->path);
       return FALSE;
     }
+  j->file_version = version;
   if (version > JQ_JOURNAL_VERSION)
     {
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
@@ -193,13 +199,18 @@ check_file (Sqlite *j, GError **error)
 static gboolean
 create_schema (Sqlite *j, GError **error)
 {
+  /* Format 1 had no owners: its jobs get NULL, "unknown". */
+  const char *upgrade = j->file_version == 1
+                        ? "ALTER TABLE jobs ADD COLUMN owner INTEGER;" : "";
   g_autofree char *sql = g_strdup_printf (
     "BEGIN IMMEDIATE;"
     "CREATE TABLE IF NOT EXISTS jobs ("
     "  number INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
     "  argv BLOB NOT NULL, task TEXT NOT NULL, queued_us INTEGER NOT NULL,"
     "  state TEXT NOT NULL CHECK (state IN ('waiting', 'running')),"
-    "  at_head INTEGER NOT NULL DEFAULT 0, started_us INTEGER, pid INTEGER);"
+    "  at_head INTEGER NOT NULL DEFAULT 0, started_us INTEGER, pid INTEGER,"
+    "  owner INTEGER);"
+    "%s"
     "CREATE TABLE IF NOT EXISTS history ("
     "  number INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
     "  argv BLOB NOT NULL, task TEXT NOT NULL, queued_us INTEGER NOT NULL,"
@@ -210,7 +221,7 @@ create_schema (Sqlite *j, GError **error)
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);"
     "PRAGMA application_id = %d;"
     "PRAGMA user_version = %d;"
-    "COMMIT;", APPLICATION_ID, JQ_JOURNAL_VERSION);
+    "COMMIT;", upgrade, APPLICATION_ID, JQ_JOURNAL_VERSION);
   return exec_sql (j, sql, error);
 }
 
@@ -379,6 +390,9 @@ sqlite_add (gpointer store, JqJob *job, GError **error)
   sqlite3_bind_int (st, 2, jq_job_get_priority (job));
   bind_argv (st, 3, 4, jq_job_get_argv (job));
   sqlite3_bind_int64 (st, 5, jq_job_get_queued_us (job));
+  gint64 owner;
+  if (jq_record_owner_value (job, &owner))
+    sqlite3_bind_int64 (st, 6, owner);
   return run (j, ST_ADD, "add", error);
 }
 

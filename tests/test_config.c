@@ -37,12 +37,30 @@ test_defaults (void **state)
   assert_int_equal (c->log_file_level, JQ_LOG_INFO);
   assert_int_equal (c->maxruntime_minutes, 60);
   assert_int_equal (g_strv_length (c->authorized_tasks), 0);
+  assert_int_equal (g_strv_length (c->admin_users), 0);
+  assert_null (c->admin_group);
+  assert_int_equal (c->user_connection_share, 50);
   assert_string_equal (c->config_dir, "/opt/bots/config");
   assert_string_equal (c->bots_dir, "/opt/bots");
   assert_string_equal (c->ini_path, "/opt/bots/config/bots.ini");
   assert_string_equal (c->botssys, "/opt/bots/botssys");
   assert_string_equal (c->log_path, "/opt/bots/botssys/logging/jobqueue.log");
   assert_string_equal (c->state_dir, "/opt/bots/botssys/jobqueue");
+}
+
+/* Who may steer the queue, and each user's share of the connections. */
+static void
+test_caller_keys (void **state)
+{
+  g_autoptr (JqConfig) c = config_from (
+    "[jobqueue]\nadmin_users = alice, bob;carol\nadmin_group =  botsadm \n"
+    "user_connection_share = 25\n", "/x/config", NULL);
+  assert_non_null (c);
+  assert_true (g_strv_equal ((const char *const *) c->admin_users,
+                             (const char *const[]) { "alice", "bob", "carol",
+                                                     NULL }));
+  assert_string_equal (c->admin_group, "botsadm");
+  assert_int_equal (c->user_connection_share, 25);
 }
 
 /* journal = postgresql: the store, its connection string and lease. */
@@ -147,6 +165,8 @@ test_bad_values (void **state)
     { "[settings]\nmaxruntime = -1\n", "maxruntime" },
     { "[jobqueue]\nkilljobsintimeout = 2\n", "killjobsintimeout" },
     { "[jobqueue]\nbots_version = 2\n", "bots_version" },
+    { "[jobqueue]\nuser_connection_share = 0\n", "user_connection_share" },
+    { "[jobqueue]\nuser_connection_share = 101\n", "user_connection_share" },
     { "[jobqueue]\nbots_version = 4\nlog_file_number = many\n",
       "log_file_number" },
   };
@@ -486,6 +506,7 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_caller_keys),
     cmocka_unit_test (test_defaults),
     cmocka_unit_test (test_journal_keys),
     cmocka_unit_test (test_bots_ini_file),

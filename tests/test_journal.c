@@ -385,6 +385,77 @@ test_stored_version_1 (void **state)
   jq_journal_close (j);
 }
 
+/* Builds the journal at @f->path from tests/data/@name. */
+static void
+restore_dump (Fixture *f, const char *name)
+{
+  g_autofree char *path = g_build_filename (SRCDIR, "tests", "data", name,
+                                            NULL);
+  g_autofree char *sql = NULL;
+  assert_true (g_file_get_contents (path, &sql, NULL, NULL));
+  g_autofree char *dir = g_path_get_dirname (f->path);
+  g_mkdir_with_parents (dir, 0755);
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (db);
+}
+
+/* Format 2: each job's owner comes back; a format 1 file's jobs have
+ * none, and the file takes owners from then on. */
+static void
+test_stored_version_2 (void **state)
+{
+  Fixture *f = *state;
+  restore_dump (f, "journal-v2.sql");
+  JqJournal *j = open_ok (f);
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  assert_int_equal (next, 4);
+  assert_int_equal (l.jobs->len, 2);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[0]), 1001);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[1]), 0);
+  assert_true (g_strv_equal (jq_job_get_argv (l.jobs->pdata[0]),
+                             TASK ("bots-engine", "a\nb", "", "'\"")));
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
+static void
+test_version_1_upgraded (void **state)
+{
+  Fixture *f = *state;
+  restore_dump (f, "journal-v1.sql");
+  JqJournal *j = open_ok (f);
+  guint64 next = 0;
+  Loaded l = load (j, &next);
+  for (guint i = 0; i < l.jobs->len; i++)
+    assert_int_equal (jq_job_get_owner (l.jobs->pdata[i]), JQ_JOB_NO_OWNER);
+  loaded_free (&l);
+  g_autoptr (JqJob) job = jq_job_new (next, 5, TASK ("bots-engine", "-cx"),
+                                      1);
+  jq_job_set_owner (job, 4242);
+  jq_journal_begin (j);
+  jq_journal_add (j, job);
+  assert_true (jq_journal_commit (j, NULL));
+  jq_journal_close (j);
+
+  j = open_ok (f);
+  l = load (j, &next);
+  assert_int_equal (l.jobs->len, 4);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[3]), 4242);
+  loaded_free (&l);
+  sqlite3 *db;
+  assert_int_equal (sqlite3_open (f->path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), 2);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+  jq_journal_close (j);
+}
+
 static void
 test_locked (void **state)
 {
@@ -554,6 +625,8 @@ main (void)
     T (test_other_sqlite_database),
     T (test_newer_version),
     T (test_stored_version_1),
+    T (test_stored_version_2),
+    T (test_version_1_upgraded),
     T (test_locked),
     T (test_failed_write_reported),
     T (test_broken_after_failure),

@@ -362,6 +362,53 @@ test_priority_change (void **state)
   assert_false (jq_scheduler_set_priority (f->s, a, 1, NULL));  /* ended */
 }
 
+/* A user steers its own waiting jobs; an admin and the server any. */
+static void
+test_owners (void **state)
+{
+  Fixture *f = *state;
+  JqCaller alice, bob, admin;
+  jq_caller_init (&alice, TRUE, 4000001, NULL);
+  jq_caller_init (&bob, TRUE, 4000002, NULL);
+  jq_caller_init (&admin, TRUE, 4000003, NULL);
+  admin.admin = TRUE;
+  guint64 running = add (f, "r", 5, JQ_ADDJOB_OK);   /* takes the slot */
+  guint64 n = 0;
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 5,
+                                         &alice, &n), JQ_ADDJOB_OK);
+  guint32 owner = 0;
+  assert_false (jq_scheduler_may_steer (f->s, n, &bob, &owner));
+  assert_int_equal (owner, 4000001);
+  assert_true (jq_scheduler_may_steer (f->s, n, &alice, &owner));
+  assert_true (jq_scheduler_may_steer (f->s, n, &admin, &owner));
+  assert_true (jq_scheduler_may_steer (f->s, n, NULL, &owner));
+  /* Not waiting: nothing to refuse (removejob says it is not waiting). */
+  assert_true (jq_scheduler_may_steer (f->s, running, &bob, &owner));
+  /* Bob queueing alice's task at another priority: a duplicate. */
+  guint64 same = 0;
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 1,
+                                         &bob, &same), JQ_ADDJOB_DUPLICATE);
+  assert_int_equal (same, n);
+  g_autoptr (GPtrArray) waiting = jq_scheduler_listjobs (f->s);
+  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 5);
+  /* Alice herself, or an admin, moves it. */
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 3,
+                                         &alice, NULL), JQ_ADDJOB_OK);
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 2,
+                                         &admin, NULL), JQ_ADDJOB_OK);
+  g_clear_pointer (&waiting, g_ptr_array_unref);
+  waiting = jq_scheduler_listjobs (f->s);
+  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 2);
+  /* The owner stays alice's. */
+  assert_int_equal (jq_job_get_owner (waiting->pdata[0]), 4000001);
+  /* An unknown caller owns nothing, not even jobs of unknown owner. */
+  JqCaller stranger;
+  jq_caller_init (&stranger, FALSE, 0, "192.0.2.7");
+  assert_false (jq_caller_may_steer (&stranger, JQ_JOB_NO_OWNER));
+  assert_false (jq_caller_may_steer (&alice, JQ_JOB_NO_OWNER));
+  assert_true (jq_caller_may_steer (&admin, JQ_JOB_NO_OWNER));
+}
+
 /* nr_threads jobs run at once; the next starts when one ends. */
 static void
 test_nr_threads (void **state)
@@ -614,6 +661,7 @@ main (void)
                                      teardown),
     cmocka_unit_test_setup_teardown (test_postponed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_held_launches, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_owners, setup, teardown),
     cmocka_unit_test_setup_teardown (test_orphan, setup, teardown),
     cmocka_unit_test_setup_teardown (test_finished_one_source, setup,
                                      teardown),

@@ -291,6 +291,34 @@ test_round_trip (void **state)
   jq_journal_close (j);
 }
 
+/* Each job's owner, the uid that queued it, comes back: root (0) as
+ * root, and a job without one (a caller the kernel did not name, or a
+ * journal older than owners) without one, never as root. */
+static void
+test_owners (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = start (f);
+  const guint32 owners[] = { 1001, 0, JQ_JOB_NO_OWNER, 4294967294u };
+  jq_journal_begin (j);
+  for (guint i = 0; i < G_N_ELEMENTS (owners); i++)
+    {
+      g_autofree char *arg = g_strdup_printf ("%u", i);
+      g_autoptr (JqJob) job = jq_job_new (i + 1, 5, TASK ("echo", arg), 1);
+      jq_job_set_owner (job, owners[i]);
+      jq_journal_add (j, job);
+    }
+  jq_journal_set_next_number (j, G_N_ELEMENTS (owners) + 1);
+  assert_true (jq_journal_commit (j, NULL));
+  Loaded l = reload (f, &j);
+  assert_int_equal (l.jobs->len, f->kind->durable ? G_N_ELEMENTS (owners)
+                                                  : 0);
+  for (guint i = 0; i < l.jobs->len; i++)
+    assert_int_equal (jq_job_get_owner (l.jobs->pdata[i]), owners[i]);
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
 /* Priority, removal, clearing the waiting ones, putting a job back first
  * of its priority (its pid kept until it starts again). */
 static void
@@ -551,8 +579,11 @@ static void
 note_sync (JqSyncKind kind, guint64 number, JqJob *job, gboolean at_head,
            gpointer data)
 {
-  g_string_append_printf (data, "%s%" G_GUINT64_FORMAT " ",
+  g_string_append_printf (data, "%s%" G_GUINT64_FORMAT,
                           kind == JQ_SYNC_WAITING ? "+" : "-", number);
+  if (job != NULL && jq_job_get_owner (job) != JQ_JOB_NO_OWNER)
+    g_string_append_printf (data, "@%u", jq_job_get_owner (job));
+  g_string_append_c (data, ' ');
 }
 
 /* One store's batch: what changed elsewhere, read as the scheduler
@@ -613,8 +644,72 @@ test_pg_shared (void **state)
   jq_journal_close (b);
 }
 
-/* A database written by format 1 is read as it was; a newer format is
- * refused and left untouched. */
+/* Another server reads each job's owner with the job. */
+static void
+test_pg_sync_owner (void **state)
+{
+  Fixture *f = *state;
+  if (!pg_ready (f))
+    skip ();
+  JqJournal *a = f->kind->open (f), *b = f->kind->open (f);
+  JqSyncState st = { 0 };
+  g_autofree char *a0 = pull (a, &st);
+  g_autoptr (JqJob) job = jq_job_new (1, 5, TASK ("a"), 1);
+  jq_job_set_owner (job, 1001);
+  jq_journal_add (a, job);
+  add (a, 2, 5, TASK ("b"));
+  jq_journal_set_next_number (a, 3);
+  assert_true (jq_journal_commit (a, NULL));
+  g_autofree char *b1 = pull (b, &st);
+  assert_string_equal (b1, "full +1@1001 +2 ");
+  assert_true (jq_journal_commit (b, NULL));
+  g_autofree char *a1 = pull (a, &st);
+  g_autoptr (JqJob) root_job = jq_job_new (3, 5, TASK ("c"), 1);
+  jq_job_set_owner (root_job, 0);
+  jq_journal_add (a, root_job);
+  assert_true (jq_journal_commit (a, NULL));
+  g_autofree char *b2 = pull (b, &st);
+  assert_string_equal (b2, "changes +3@0 ");
+  assert_true (jq_journal_commit (b, NULL));
+  jq_journal_close (a);
+  jq_journal_close (b);
+}
+
+/* Restores tests/data/@name into the empty database. */
+static void
+restore_pg (const char *name)
+{
+  g_autofree char *path = g_build_filename (SRCDIR, "tests", "data", name,
+                                            NULL);
+  g_autofree char *sql = NULL;
+  assert_true (g_file_get_contents (path, &sql, NULL, NULL));
+  g_autofree char *why = pg_exec (sql);
+  assert_null (why);
+}
+
+/* Format 2: each job's owner, as the version that wrote it stored it. */
+static void
+test_pg_stored_version_2 (void **state)
+{
+  Fixture *f = *state;
+  if (!pg_ready (f))
+    skip ();
+  restore_pg ("pgjournal-v2.sql");
+  JqJournal *j = f->kind->open (f);
+  Loaded l = load (j);
+  assert_int_equal (l.jobs->len, 3);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[0]), 1001);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[1]), 0);
+  assert_int_equal (jq_job_get_owner (l.jobs->pdata[2]), JQ_JOB_NO_OWNER);
+  assert_true (g_strv_equal (jq_job_get_argv (l.jobs->pdata[1]),
+                             TASK ("bots-engine", "a\nb", "", "'\"")));
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
+/* A database written by format 1 is read as it was (its jobs have no
+ * owner) and upgraded in place; a newer format is refused and left
+ * untouched. */
 static void
 test_pg_stored_version_1 (void **state)
 {
@@ -636,7 +731,18 @@ test_pg_stored_version_1 (void **state)
   assert_int_equal (g_array_index (l.pids, int, 0), 4242);
   assert_true (g_strv_equal (jq_job_get_argv (l.jobs->pdata[1]),
                              TASK ("bots-engine", "a\nb", "", "'\"")));
+  for (guint i = 0; i < l.jobs->len; i++)
+    assert_int_equal (jq_job_get_owner (l.jobs->pdata[i]), JQ_JOB_NO_OWNER);
   loaded_free (&l);
+  /* Upgraded in place: a new job keeps its owner. */
+  g_autoptr (JqJob) job = jq_job_new (7, 5, TASK ("bots-engine", "-n"), 1);
+  jq_job_set_owner (job, 1001);
+  jq_journal_begin (j);
+  jq_journal_add (j, job);
+  assert_true (jq_journal_commit (j, NULL));
+  g_autofree char *owner = pg_value ("SELECT owner FROM bots_jobqueue.jobs"
+                                     " WHERE number = 7");
+  assert_string_equal (owner, "1001");
   g_autoptr (GArray) rows = jq_journal_history (j, 10, G_MAXSIZE);
   assert_int_equal (rows->len, 2);
   assert_string_equal (g_array_index (rows, JqFinished, 0).start_error,
@@ -645,7 +751,7 @@ test_pg_stored_version_1 (void **state)
   jq_journal_close (j);
   g_autofree char *version = pg_value ("SELECT value FROM bots_jobqueue.meta"
                                        " WHERE key = 'schema_version'");
-  assert_string_equal (version, "1");
+  assert_string_equal (version, "2");
 
   g_autofree char *newer = pg_exec ("UPDATE bots_jobqueue.meta SET value = "
                                     "99 WHERE key = 'schema_version'");
@@ -656,7 +762,7 @@ test_pg_stored_version_1 (void **state)
   assert_non_null (strstr (error->message, "newer"));
   g_autofree char *count = pg_value ("SELECT count(*) FROM "
                                      "bots_jobqueue.jobs");
-  assert_string_equal (count, "3");
+  assert_string_equal (count, "4");
 }
 
 static gboolean
@@ -674,7 +780,8 @@ pg_ready (Fixture *f)
   ON (kind, test_changes), ON (kind, test_finish_and_history), \
   ON (kind, test_prune_history), ON (kind, test_next_number_never_back), \
   ON (kind, test_flags_and_identity), ON (kind, test_nesting), \
-  ON (kind, test_failure_policy), ON (kind, test_lost_a_move)
+  ON (kind, test_failure_policy), ON (kind, test_lost_a_move), \
+  ON (kind, test_owners)
 
 int
 main (void)
@@ -689,6 +796,8 @@ main (void)
     CONTRACT (pg_kind),
     ON (pg_kind, test_pg_shared),
     ON (pg_kind, test_pg_stored_version_1),
+    ON (pg_kind, test_pg_stored_version_2),
+    ON (pg_kind, test_pg_sync_owner),
   };
   failed_groups += cmocka_run_group_tests_name ("postgresql", pg_tests,
                                                 NULL, NULL);

@@ -2,8 +2,9 @@
 loopback connection, names the user in the log line of every change,
 lets only admins steer other users' jobs, and keeps a share of the
 connections for every user.  The callers are real unprivileged users,
-made with useradd for the test (names start with "jqcl"), running
-Python's xmlrpc.client through runuser, as the attacker did."""
+made with useradd for the test (names start with "jqcl", and "jqi19a"
+for the rights' tests), running
+Python's xmlrpc.client through setpriv, as the attacker did."""
 
 import json
 import os
@@ -37,12 +38,12 @@ def user_python():
 class Users:
     """Unprivileged users made for a test class, removed after it."""
 
-    def __init__(self, *tags):
+    def __init__(self, *tags, prefix="jqcl"):
         self.names = []
         for tag in tags:
-            name = "jqcl%s%d" % (tag, os.getpid() % 100000)
+            name = "%s%s%d" % (prefix, tag, os.getpid() % 100000)
             subprocess.run(["userdel", name], capture_output=True)
-            subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/false", name],
+            subprocess.run(["useradd", "--no-create-home", "--user-group", "--shell", "/bin/false", name],
                            check=True, capture_output=True)
             self.names.append(name)
 
@@ -54,8 +55,8 @@ class Users:
 def skip_reason():
     if os.geteuid() != 0:
         return "needs root, to make unprivileged users with useradd"
-    if not shutil.which("useradd") or not shutil.which("runuser"):
-        return "needs useradd and runuser"
+    if not shutil.which("useradd") or not shutil.which("setpriv"):
+        return "needs useradd and setpriv"
     if user_python() is None:
         return "no Python that an unprivileged user may run"
     return None
@@ -66,10 +67,11 @@ class CallersTestCase(jqtest.ServerTestCase):
     """A server with the queue paused (jobs stay waiting), and two users."""
 
     jobqueue = {"authorized_tasks": "*"}
+    prefix = "jqcl"
 
     @classmethod
     def setUpClass(cls):
-        cls.users = Users("a", "b")
+        cls.users = Users("a", "b", prefix=cls.prefix)
         cls.alice, cls.bob = cls.users.names
 
     @classmethod
@@ -81,7 +83,10 @@ class CallersTestCase(jqtest.ServerTestCase):
         self.rpc.pause()
 
     def call_as(self, user, method, *args):
-        out = subprocess.run(["runuser", "-u", user, "--", user_python(), "-c", CLIENT,
+        # setpriv rather than runuser: no PAM session, a call in
+        # milliseconds instead of two seconds.
+        out = subprocess.run(["setpriv", "--reuid", user, "--regid", user, "--init-groups",
+                              "--reset-env", user_python(), "-c", CLIENT,
                               str(self.bots.port), method, json.dumps(list(args))],
                              capture_output=True, text=True, timeout=jqtest.DEADLINE, cwd="/")
         self.assertEqual(out.returncode, 0, out.stderr)
@@ -222,6 +227,152 @@ class ConnectionShare(unittest.TestCase):
         log = self.bots.log()
         self.assertIn("connection(s) beyond a user's share (4) were closed", log)
         self.assertIn("of user %s." % self.holder_user, log)
+
+
+class Rights(CallersTestCase):
+    """A user steers only its own jobs; pause, resume, clear and getjob
+    are for admins.  Before, any local user could pause the queue (kept
+    across restarts), remove or reprioritise anybody's job."""
+
+    prefix = "jqi19a"
+
+    def refused(self, user, method, *args):
+        answer = self.call_as(user, method, *args)
+        self.assertIn("fault", answer, (method, answer))
+        self.assertIn("PermissionError", answer["fault"])
+        return answer["fault"]
+
+    def test_others_jobs_and_the_queue_are_not_yours(self):
+        a, b = self.alice, self.bob
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "a"], 5), 0)
+        self.assertEqual(self.ok_as(b, "addjob", ["echo", "b"], 5), 0)
+        uid_a = pwd.getpwnam(a).pw_uid
+        self.assertIn("queued by uid %d" % uid_a, self.refused(b, "removejob", 1))
+        self.refused(b, "setpriority", 1, 1)
+        self.refused(b, "clearjobq")
+        self.refused(b, "getjob")
+        self.refused(b, "pause")
+        self.refused(b, "resume")
+        # Queueing alice's task again does not move it either.
+        self.assertEqual(self.ok_as(b, "addjob", ["echo", "a"], 1), 4, self.bots.log())
+        self.assertEqual(self.rpc.listjobs(), [[5, 1, ["echo", "a"]], [5, 2, ["echo", "b"]]])
+        self.assertTrue(self.rpc.status()["paused"])
+        self.assertIn("Refused: removejob(): job 1 was queued by uid %d" % uid_a, self.bots.log())
+        self.assertIn("Refused: pause(): only an admin", self.bots.log())
+        self.assertIn(" (by user %s)\n" % b, self.bots.log())
+
+        # Their own they may steer; the owner may move its job by addjob.
+        self.assertEqual(self.ok_as(b, "setpriority", 2, 1), 0)
+        self.assertEqual(self.ok_as(b, "removejob", 2), 0)
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "a"], 2), 0)
+        self.assertEqual(self.ok_as(a, "removejob", 1), 0)
+        # The server's own user (Bots' GUI and dirmonitor) steers any job.
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "a2"], 5), 0)
+        self.assertEqual(self.rpc.removejob(3), 0)
+        self.assertEqual(self.rpc.listjobs(), 0)
+
+    def test_owners_survive_a_restart(self):
+        a, b = self.alice, self.bob
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "kept"], 5), 0)
+        self.server.stop()
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        self.refused(b, "removejob", 1)
+        self.assertEqual(self.ok_as(a, "removejob", 1), 0)
+
+
+class AdminUsersAndGroup(CallersTestCase):
+    """[jobqueue] admin_users and admin_group give the admin steps."""
+
+    prefix = "jqi19a"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.group = "jqi19ag%d" % (os.getpid() % 100000)
+        subprocess.run(["groupdel", cls.group], capture_output=True)
+        subprocess.run(["groupadd", cls.group], check=True, capture_output=True)
+        subprocess.run(["usermod", "-a", "-G", cls.group, cls.bob], check=True,
+                       capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        subprocess.run(["groupdel", cls.group], capture_output=True)
+
+    def setUp(self):
+        self.jobqueue = {"authorized_tasks": "*", "admin_users": "nosuchjqi19auser, " + self.alice,
+                         "admin_group": self.group}
+        super().setUp()
+
+    def test_admins_steer_everything(self):
+        a, b = self.alice, self.bob
+        self.assertEqual(self.rpc.addjob(["echo", "own"], 5), 0)
+        self.assertEqual(self.ok_as(a, "setpriority", 1, 2), 0)
+        self.assertEqual(self.ok_as(b, "resume"), 0)
+        self.assertEqual(self.ok_as(a, "pause"), 0)
+        self.assertEqual(self.ok_as(b, "addjob", ["echo", "b"], 5), 0)
+        self.assertEqual(self.ok_as(a, "clearjobq"), 0)
+        self.bots.wait_log("Job queue cleared. (by user %s)\n" % a)
+        log = self.bots.log()
+        self.assertIn("Job queue resumed. (by user %s)\n" % b, log)
+        self.assertIn("no user nosuchjqi19auser on this system; ignored", log)
+        # Bob's group made him an admin, not alice's name: a user in
+        # neither is still refused.
+        self.assertNotIn("Refused:", log)
+
+
+
+@unittest.skipIf(skip_reason(), skip_reason())
+class BotsUserKeepsRights(unittest.TestCase):
+    """Bots' GUI, dirmonitor and cron run as the user who owns botssys,
+    which a server started as root becomes: that user keeps every step,
+    on every user's job, without being named in admin_users."""
+
+    def setUp(self):
+        self.users = Users("g", "o", prefix="jqi19a")
+        self.bots_user, self.other = self.users.names
+        pw = pwd.getpwnam(self.bots_user)
+        self.bots = jqtest.BotsDir({"authorized_tasks": "*"})
+        os.chmod(self.bots.root, 0o755)
+        for sub in ("jobqueue", "logging"):
+            os.makedirs(os.path.join(self.bots.botssys, sub), exist_ok=True)
+        for folder, _, files in os.walk(self.bots.root):
+            for name in [folder] + [os.path.join(folder, f) for f in files]:
+                os.lchown(name, pw.pw_uid, pw.pw_gid)
+        self.server = jqtest.Server(self.bots)
+        self.server.proxy().pause()
+
+    def tearDown(self):
+        try:
+            self.server.stop()
+        finally:
+            self.bots.cleanup()
+            self.users.remove()
+
+    call_as = CallersTestCase.call_as
+    ok_as = CallersTestCase.ok_as
+
+    def test_the_bots_user_steers_everything(self):
+        g, o = self.bots_user, self.other
+        self.assertEqual(self.ok_as(o, "addjob", ["echo", "o1"], 5), 0)
+        self.assertEqual(self.ok_as(o, "addjob", ["echo", "o2"], 5), 0)
+        self.assertEqual(self.ok_as(o, "addjob", ["echo", "o3"], 5), 0)
+        # The GUI's Run of a task another user queued moves it (Bots' rule).
+        self.assertEqual(self.ok_as(g, "addjob", ["echo", "o1"], 2), 0)
+        self.assertEqual(self.ok_as(g, "setpriority", 2, 1), 0)
+        self.assertEqual(self.ok_as(g, "removejob", 3), 0)
+        self.assertEqual(self.ok_as(g, "getjob"), [1, 2, ["echo", "o2"]])
+        self.assertEqual(self.ok_as(g, "resume"), 0)
+        self.assertEqual(self.ok_as(g, "pause"), 0)
+        self.assertEqual(self.ok_as(g, "clearjobq"), 0)
+        self.bots.wait_log("Job queue cleared.\n")
+        log = self.bots.log()
+        self.assertNotIn("Refused:", log)
+        self.assertIn("Duplicate job, changed priority to 2: ['echo', 'o1']\n", log)
+        self.assertIn("Removed job 3: ['echo', 'o3'] (by user %s)\n" % g, log)
+        # and the other user still may not.
+        self.assertIn("fault", self.call_as(o, "resume"))
 
 
 if __name__ == "__main__":
