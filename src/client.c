@@ -77,6 +77,31 @@ jq_client_get_url (JqClient *c)
  * its curl transport's: it collects the answer in one xmlrpc_mem_block,
  * which holds at most JQ_CLIENT_MAX_ANSWER bytes, and says no more than
  * libcurl's "Failure writing output to destination" when one is larger. */
+/* Whether xmlrpc-c's transport failure @text says the call never reached
+ * the server: no connection was made (refused, or the connection itself
+ * timed out: libcurl words these so), or the server answered with an HTTP
+ * error, which ours gives only to a call it does not run (a 503 when all
+ * connections are taken, a 4xx for a request it refuses).  Anything else
+ * (a timeout after the call was sent, a connection ended without an
+ * answer, a message not known here) leaves the outcome unknown: a server
+ * at its connection limit takes a waiting connection, and runs the call
+ * in it, after the caller gave up. */
+static gboolean
+never_reached (const char *text)
+{
+  static const char *const before_sending[] = {
+    "Failed to connect to",           /* refused, unreachable */
+    "Connection timed out after",     /* the connection, not the answer */
+    "Couldn't connect to server",
+    "Could not resolve", "Couldn't resolve",
+    "HTTP response code is",          /* xmlrpc-c: an HTTP error status */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (before_sending); i++)
+    if (strstr (text, before_sending[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 xmlrpc_value *
 jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
                 GError **error)
@@ -100,8 +125,12 @@ jq_client_call (JqClient *c, const char *method, xmlrpc_value *params,
                      "more than %d MiB, the most a client can hold "
                      "(xmlrpc-c 1.33's limit)", c->url, method,
                      JQ_CLIENT_MAX_ANSWER >> 20);
-      else
+      else if (never_reached (env.fault_string))
         g_set_error (error, JQ_ERROR, JQ_ERROR_IO, "%s", env.fault_string);
+      else
+        g_set_error (error, JQ_ERROR, JQ_ERROR_UNANSWERED, "%s: %s was "
+                     "sent, but no answer came (%s)", c->url, method,
+                     env.fault_string);
     }
   else
     {

@@ -28,11 +28,14 @@ const char *jq_client_get_url (JqClient *client);
 
 /* Calls @method with @params (an XML-RPC array, borrowed).  Returns the
  * result (caller DECREFs), or NULL and sets @error: JQ_ERROR_IO when the
- * server cannot be reached or answers anything but an XML-RPC response
- * (read strictly, by src/message.c) of at most JQ_CLIENT_MAX_ANSWER bytes
- * (a larger one: an error that says so), JQ_ERROR_INVALID with the fault's
- * text when it answers with a fault.  The result's type is whatever the
- * peer sent: callers check it. */
+ * server cannot be reached (the call did not reach it) or answers anything
+ * but an XML-RPC response (read strictly, by src/message.c) of at most
+ * JQ_CLIENT_MAX_ANSWER bytes (a larger one: an error that says so),
+ * JQ_ERROR_UNANSWERED when the call was sent but no answer came (timed
+ * out, connection ended): the server may still carry it out, since a
+ * server at its connection limit reads a waiting call later,
+ * JQ_ERROR_INVALID with the fault's text when it answers with a fault.
+ * The result's type is whatever the peer sent: callers check it. */
 xmlrpc_value *jq_client_call (JqClient *client, const char *method,
                               xmlrpc_value *params, GError **error);
 

@@ -15,4 +15,6 @@ typedef enum {
   JQ_ERROR_JOURNAL,      /* the durable journal cannot be used */
   JQ_ERROR_AGAIN,        /* a resource is short for now (descriptors,
                           * processes, memory): try again later */
+  JQ_ERROR_UNANSWERED,   /* a call went out but no answer came back: the
+                          * server may have carried it out, or not */
 } JqErrorCode;

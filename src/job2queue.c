@@ -24,6 +24,12 @@ enum {
   EXIT_DUPLICATE = 4,
 };
 
+/* The call went out and no answer came: the job may be queued, so "not
+ * added" would be a lie.  PROTOCOL section 7 has no exit status for
+ * "unknown"; 1, its error, makes a cron job's owner look. */
+#define UNKNOWN_TEXT "Error, no answer from jobqueue-server: the job may " \
+                     "have been added to queue."
+
 static const char *const answers[] = {
   [EXIT_ADDED] = "OK, job added to queue.",
   [EXIT_NOT_ADDED] = "Error, job not added to queue. Can not contact "
@@ -53,7 +59,8 @@ usage (FILE *to)
     "argument that is not an option belongs to the task.\n"
     "\n"
     "Exit status: 0 added; 1 not added (server not reachable, or jobqueue\n"
-    "not enabled); 2 no task; 3 task not authorized; 4 duplicate.\n"
+    "not enabled), or not known (the server did not answer); 2 no task;\n"
+    "3 task not authorized; 4 duplicate.\n"
     "\n"
     "Examples:\n"
     "  bots-job2queue bots-engine\n"
@@ -264,7 +271,15 @@ add_job (const JqConfig *config, char **task, int priority)
 {
   g_autoptr (GError) error = NULL;
   int code = 0;
-  if (!call_addjob (config, task, priority, &code, &error))
+  if (!call_addjob (config, task, priority, &code, &error)
+      && g_error_matches (error, JQ_ERROR, JQ_ERROR_UNANSWERED))
+    {
+      printf ("%s\n", UNKNOWN_TEXT);
+      fprintf (stderr, "bots-job2queue: %s; bots-jobqueue list (or the "
+               "server's log) says whether it was queued\n", error->message);
+      return EXIT_NOT_ADDED;
+    }
+  if (error != NULL)
     {
       answer (EXIT_NOT_ADDED);
       fprintf (stderr, "bots-job2queue: %s\n", error->message);

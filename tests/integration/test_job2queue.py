@@ -5,6 +5,7 @@ server is down, hangs, or is not enabled."""
 import os
 import shutil
 import socket
+import threading
 import subprocess
 import time
 import xmlrpc.client
@@ -182,12 +183,75 @@ class NoServer(jqtest.unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "Error, job not added to queue. Can not contact jobqueue-server")
 
     def test_server_hangs(self):
+        """A server that took the call and does not answer in time (a
+        server at its connection limit takes one more connection and
+        reads it when it has room, after a flood of another user's
+        connections) may run it after the client gave up: the client says
+        it does not know, never "not added".  Before, it said "Error, job
+        not added to queue" of a job the server then queued."""
+        received = []
         with socket.socket() as s:
             s.bind(("127.0.0.1", self.bots.port))
-            s.listen(5)          # accepts connections, never answers
-            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            s.listen(5)
+            s.settimeout(jqtest.DEADLINE)
+
+            def take_and_hold():
+                c, _ = s.accept()
+                with c:
+                    c.settimeout(jqtest.DEADLINE)
+                    request = b""
+                    try:     # read until the client gives up; never answer
+                        while True:
+                            data = c.recv(65536)
+                            if not data:
+                                break
+                            request += data
+                    except OSError:
+                        pass
+                    received.append(request)
+            t = threading.Thread(target=take_and_hold, daemon=True)
+            t.start()
+            r = job2queue(["bots-engine", "--new"], cwd=self.bots.root, timeout=15)
+            t.join()
+        # The whole call had come, for the server to run.
+        self.assertIn(b"<methodName>submit</methodName>", received[0])
+        self.assertIn(b"</methodCall>", received[0])
         self.assertEqual(r.returncode, 1)
-        self.assertIn("Can not contact jobqueue-server", r.stdout)
+        self.assertEqual(r.stdout.strip(), "Error, no answer from jobqueue-server: the job "
+                         "may have been added to queue.")
+        self.assertNotIn("not added", r.stdout + r.stderr)
+        self.assertIn("bots-jobqueue list", r.stderr)
+
+    def test_answered_with_an_http_error(self):
+        """An HTTP error (the 503 of a server whose connections are all
+        taken) is an answer: the call was not run, and it says so."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", self.bots.port))
+            s.listen(5)
+            s.settimeout(jqtest.DEADLINE)
+
+            def answer_503():
+                c, _ = s.accept()
+                with c:
+                    # Read first, as the server's gate does: a close with
+                    # unread bytes would reset the connection instead.
+                    c.settimeout(jqtest.DEADLINE)
+                    request = b""
+                    while b"</methodCall>" not in request:
+                        data = c.recv(65536)
+                        if not data:
+                            break
+                        request += data
+                    c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                              b"Connection: close\r\n\r\n")
+                    c.shutdown(socket.SHUT_WR)
+            t = threading.Thread(target=answer_503, daemon=True)
+            t.start()
+            r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=15)
+            t.join()
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.strip(), "Error, job not added to queue. Can not contact "
+                         "jobqueue-server")
 
     def test_odd_answers(self):
         """Whatever answers on the port, job2queue says it did not add the
