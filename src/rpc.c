@@ -29,13 +29,11 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xmlrpc-c/abyss.h>
@@ -43,6 +41,7 @@
 #include <arpa/inet.h>
 
 #include "error.h"
+#include "gate.h"
 #include "methods.h"
 #include "peer.h"
 #include "share.h"
@@ -98,13 +97,10 @@ struct _JqRpc {
   TChanSwitch *chan_switch;
   gboolean     server_created;
   GThread     *thread;         /* runs Abyss's accept loop */
-  GThread     *gate;           /* refuses what Abyss cannot take */
+  JqGate      *gate;           /* refuses what Abyss cannot take */
   int          listen_fd;
-  int          stop_fd;        /* eventfd: the gate is to end */
   guint        max_conn;
   guint        share_percent;  /* a user's share of max_conn, percent */
-  gint64       share_logged_us;/* gate thread: last "closed" line */
-  guint        share_unlogged; /* gate thread: cuts since, not logged */
   gint         ending;         /* atomic: jq_rpc_stop() was called */
   gint         in_flight;      /* atomic: requests being answered */
   JqStatus    *status;         /* nullable: GET pages and metrics */
@@ -841,7 +837,6 @@ jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   g_cond_init (&rpc->body_cond);
   rpc->methods = jq_methods_new (scheduler, door, log);
   rpc->listen_fd = -1;
-  rpc->stop_fd = -1;
   rpc->max_conn = JQ_RPC_MAX_CONN;
   rpc->share_percent = JQ_SHARE_DEFAULT_PERCENT;
   jq_methods_set_max_blocked_waits (rpc->methods,
@@ -916,54 +911,17 @@ handle_http_counted (void *user_data, TSession *session, abyss_bool *handled)
  * Abyss's accept loop (ServerRun) returns for good when one accept fails:
  * at about 340 idle connections under a limit of 1,024 descriptors the
  * pipe() each Abyss channel needs failed, the loop ended, and the process
- * lived on with the port listening and clients hanging.  Three things
- * keep that from happening again:
- *
- * - the server gives us a connection limit that its descriptor budget
- *   can pay for (jq_rpc_set_max_connections), so our own connections
- *   cannot exhaust the descriptors;
- * - run_server() runs ServerRun() again, after a pause, whenever it
- *   returns without being told to stop (a failed accept for any other
- *   reason), and logs it once per episode;
- * - a gate thread refuses with HTTP 503 what Abyss cannot take: at its
- *   limit Abyss stops accepting (it looks again every 2 s), and new
- *   clients would wait in the listen queue for as long as the idle
- *   connections last.  When a connection waits in the queue, the gate
- *   counts the connections the process holds (Abyss does not say; the
- *   connected sockets on our port in /proc/self/fd are exact), and
- *   accepts and refuses the newcomer only when all are taken.  Below the
- *   limit it leaves the queue to Abyss.
- *
- * When all are taken, a user holding more than its share of them
- * (share.h; half by default; root and the server's own user, as whom
- * cron runs, have none) loses the connections beyond it, its longest
- * idle ones: shutdown() of their sockets ends them in Abyss, and
- * Abyss, which looks for room every 2 s, takes the waiting connection.
- * One user holding every connection made cron's bots-job2queue fail
- * with HTTP 503 in 3 to 4 of 6 tries. */
+ * lived on with the port listening and clients hanging.  So the server
+ * gives us a connection limit that its descriptor budget can pay for
+ * (jq_rpc_set_max_connections); run_server() runs ServerRun() again,
+ * after a pause, whenever it returns without being told to stop, and
+ * logs it once per episode; and the gate (gate.h) refuses with HTTP 503
+ * what Abyss cannot take. */
 
 /* After ServerRun() returned by failure, before it runs again. */
 #define ACCEPT_RETRY_MS 100
-/* How long a connection may wait in the listen queue before the gate
- * looks at it: Abyss takes one within microseconds when it can. */
-#define GATE_GRACE_MS 1
-/* Between two looks while a connection waits and Abyss has room. */
-#define GATE_SAMPLE_MS 10
-/* Between two counts of the connections near the limit, and when far
- * from it. */
-#define GATE_CHECK_MS 100
-#define GATE_IDLE_MS 1000
 /* At most this long for answers being written when stopping. */
 #define STOP_WAIT_MS 2000
-
-#define BUSY_TEXT "Too many connections to the job queue; try again.\n"
-static const char busy_answer[] =
-  "HTTP/1.1 503 Service Unavailable\r\n"
-  "Content-Type: text/plain\r\nContent-Length: "
-  G_STRINGIFY (50) "\r\n"
-  "Connection: close\r\nRetry-After: 1\r\n\r\n" BUSY_TEXT;
-/* The length above is written out: a change of the text must change it. */
-G_STATIC_ASSERT (sizeof BUSY_TEXT - 1 == 50);
 
 static gpointer
 run_server (gpointer data)
@@ -986,232 +944,6 @@ run_server (gpointer data)
                       "every %d ms.", ACCEPT_RETRY_MS);
       failing = TRUE;
       g_usleep (ACCEPT_RETRY_MS * 1000);
-    }
-  return NULL;
-}
-
-/* TRUE when the listen queue holds a connection now. */
-static gboolean
-queue_pending (int fd)
-{
-  struct pollfd p = { .fd = fd, .events = POLLIN };
-  return poll (&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
-
-/* Refuses one waiting connection with a 503, if one is still there. */
-static void
-refuse_one (JqRpc *rpc)
-{
-  int fd = accept4 (rpc->listen_fd, NULL, NULL,
-                    SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (fd < 0)
-    {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
-          || errno == ENOMEM)
-        g_usleep (ACCEPT_RETRY_MS * 1000);   /* not even for a refusal */
-      return;
-    }
-  (void) !send (fd, busy_answer, sizeof busy_answer - 1, MSG_NOSIGNAL);
-  /* Unread request bytes would turn the close into a reset that can
-   * overtake the answer: read what has come, then close. */
-  char sink[4096];
-  for (int i = 0; i < 16 && recv (fd, sink, sizeof sink, 0) > 0; i++)
-    ;
-  shutdown (fd, SHUT_WR);
-  close (fd);
-}
-
-/* The connections this process holds on the listening port: its
- * connected sockets with that local port, ESTABLISHED (one being ended
- * no longer counts), each with its descriptor and idle time; uids not
- * filled.  NULL when they cannot be counted (no descriptor left even for
- * /proc/self/fd). */
-static GArray *
-held_connections (JqRpc *rpc)
-{
-  struct sockaddr_storage own;
-  socklen_t own_len = sizeof own;
-  if (getsockname (rpc->listen_fd, (struct sockaddr *) &own, &own_len) != 0)
-    return NULL;
-  in_port_t port = own.ss_family == AF_INET6
-                     ? ((struct sockaddr_in6 *) &own)->sin6_port
-                     : ((struct sockaddr_in *) &own)->sin_port;
-  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  if (dir == NULL)
-    return NULL;
-  GArray *held = g_array_new (FALSE, FALSE, sizeof (JqShareConn));
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      int fd = atoi (name);
-      struct sockaddr_storage a;
-      struct tcp_info tcp;
-      socklen_t len = sizeof a, tcp_len = sizeof tcp;
-      if (fd == rpc->listen_fd
-          || getsockname (fd, (struct sockaddr *) &a, &len) != 0
-          || a.ss_family != own.ss_family)
-        continue;
-      in_port_t p = a.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *) &a)->sin6_port
-                      : ((struct sockaddr_in *) &a)->sin_port;
-      if (p == port
-          && getsockopt (fd, IPPROTO_TCP, TCP_INFO, &tcp, &tcp_len) == 0
-          && tcp.tcpi_state == TCP_ESTABLISHED)
-        {
-          JqShareConn c = { G_MAXUINT32, tcp.tcpi_last_data_recv, fd, FALSE };
-          g_array_append_val (held, c);
-        }
-    }
-  return held;
-}
-
-/* The uid of the caller on our socket @fd; G_MAXUINT32 when unknown. */
-static guint32
-socket_uid (int fd)
-{
-  JqPeerTuple tuple;
-  uid_t uid = 0;
-  if (jq_peer_tuple_of_socket (fd, &tuple) && jq_peer_uid (&tuple, &uid)
-      && uid < G_MAXUINT32)
-    return (guint32) uid;
-  return G_MAXUINT32;
-}
-
-/* Ends the connections of @held beyond their user's share (share.h),
- * taking those of users without a share out of @held.  FALSE when no
- * user holds more than its share. */
-static gboolean
-share_out (JqRpc *rpc, GArray *held)
-{
-  /* Root and the server's own user (cron's bots-job2queue runs as it)
-   * have no share to keep: the share keeps others from crowding them. */
-  guint32 own = (guint32) geteuid ();
-  for (guint i = 0; i < held->len;)
-    {
-      JqShareConn *c = &g_array_index (held, JqShareConn, i);
-      c->uid = socket_uid (c->fd);
-      if (c->uid == 0 || c->uid == own)
-        g_array_remove_index_fast (held, i);
-      else
-        i++;
-    }
-  JqShareConn *conns = (JqShareConn *) (void *) held->data;
-  guint32 most = G_MAXUINT32;
-  guint per_user = jq_share_per_user (rpc->max_conn, rpc->share_percent);
-  if (jq_share_plan (conns, held->len, per_user, &most) == 0)
-    return FALSE;
-  guint cut = 0;
-  for (guint i = 0; i < held->len; i++)
-    /* Asked again: Abyss may have closed the descriptor meanwhile, and
-     * another connection have got its number. */
-    if (conns[i].cut && socket_uid (conns[i].fd) == conns[i].uid
-        && shutdown (conns[i].fd, SHUT_RDWR) == 0)
-      cut++;
-  rpc->share_unlogged += cut;
-  gint64 now = g_get_monotonic_time ();
-  if (rpc->share_unlogged > 0
-      && (rpc->share_logged_us == 0
-          || now - rpc->share_logged_us > 60 * G_USEC_PER_SEC))
-    {
-      JqCaller who;
-      jq_caller_init (&who, most != G_MAXUINT32, most, NULL);
-      jq_log_write (rpc->log, JQ_LOG_WARNING,
-                    "All %u connections were taken: %u connection(s) "
-                    "beyond a user's share (%u) were closed, the longest "
-                    "idle first, most of them of %s.",
-                    rpc->max_conn, rpc->share_unlogged, per_user,
-                    who.label);
-      rpc->share_logged_us = now;
-      rpc->share_unlogged = 0;
-    }
-  return TRUE;
-}
-
-/* A connection waits in the listen queue and Abyss has not taken it:
- * Abyss's turn while there is room; else a user over its share loses
- * connections; else the newcomer gets a 503. */
-static void
-gate_pending (JqRpc *rpc, gboolean *refusing)
-{
-  g_autoptr (GArray) held = held_connections (rpc);
-  if (held != NULL && held->len < rpc->max_conn)
-    {
-      if (*refusing)
-        jq_log_write (rpc->log, JQ_LOG_INFO, "Connections are taken again.");
-      *refusing = FALSE;
-      g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
-      return;
-    }
-  if (held != NULL && share_out (rpc, held))
-    {
-      g_usleep (GATE_SAMPLE_MS * 1000);   /* Abyss's turn */
-      return;
-    }
-  if (!*refusing)
-    jq_log_write (rpc->log, JQ_LOG_WARNING,
-                  "All %u connections are taken; new ones are refused "
-                  "(HTTP 503) until one ends.", rpc->max_conn);
-  *refusing = TRUE;
-  refuse_one (rpc);
-}
-
-/* Counts the connections: at the limit, a user over its share loses
- * those beyond it (share_out), so that Abyss has room again at once.
- * Abyss at its limit still accepts one more connection and then waits,
- * looking for room every 2 s: that one is in no listen queue, so only a
- * count tells.  Returns the count (0 when it cannot be made). */
-static guint
-gate_count (JqRpc *rpc)
-{
-  g_autoptr (GArray) held = held_connections (rpc);
-  if (held == NULL)
-    return 0;
-  guint count = held->len;
-  if (count >= rpc->max_conn)
-    share_out (rpc, held);     /* takes the exempt ones out of @held */
-  return count;
-}
-
-static gpointer
-run_gate (gpointer data)
-{
-  JqRpc *rpc = data;
-  struct pollfd fds[2] = {
-    { .fd = rpc->listen_fd, .events = POLLIN },
-    { .fd = rpc->stop_fd, .events = POLLIN },
-  };
-  gboolean refusing = FALSE;
-  guint counted = 0;
-  gint64 next_count = 0;
-
-  while (!g_atomic_int_get (&rpc->ending))
-    {
-      /* Near the limit every GATE_CHECK_MS, else every GATE_IDLE_MS: a
-       * connection Abyss takes at once may never show in poll(). */
-      gboolean near = counted + rpc->max_conn / 8 + 1 >= rpc->max_conn;
-      gint64 now = g_get_monotonic_time ();
-      gint64 wait_ms = (next_count - now) / 1000
-                       + (near ? 0 : GATE_IDLE_MS - GATE_CHECK_MS);
-      fds[0].revents = fds[1].revents = 0;
-      if (poll (fds, 2, (int) CLAMP (wait_ms, 0, GATE_IDLE_MS)) < 0
-          && errno != EINTR)
-        g_usleep (GATE_SAMPLE_MS * 1000);
-      if (fds[1].revents != 0)
-        break;
-      if (fds[0].revents & POLLIN)
-        {
-          g_usleep (GATE_GRACE_MS * 1000);
-          if (queue_pending (rpc->listen_fd))
-            {
-              gate_pending (rpc, &refusing);
-              continue;
-            }
-        }
-      if (g_get_monotonic_time () >= next_count)
-        {
-          counted = gate_count (rpc);
-          next_count = g_get_monotonic_time () + GATE_CHECK_MS * 1000;
-        }
     }
   return NULL;
 }
@@ -1302,10 +1034,9 @@ jq_rpc_listen (JqRpc *rpc, const char *address, int fd, GError **error)
       && own.ss_family == AF_INET
       && ((struct sockaddr_in *) &own)->sin_addr.s_addr != htonl (INADDR_ANY))
     memcpy (&rpc->own_v4, &own, sizeof rpc->own_v4);
-  rpc->stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   rpc->thread = g_thread_new ("jq-http", run_server, rpc);
-  if (rpc->stop_fd >= 0)   /* without it, no 503s: Abyss still serves */
-    rpc->gate = g_thread_new ("jq-gate", run_gate, rpc);
+  rpc->gate = jq_gate_start (fd, rpc->max_conn, rpc->share_percent,
+                             rpc->log);
   return TRUE;
 }
 
@@ -1374,11 +1105,7 @@ jq_rpc_stop (JqRpc *rpc)
   for (int waited = 0; g_atomic_int_get (&rpc->in_flight) > 0
                        && waited < STOP_WAIT_MS; waited++)
     g_usleep (1000);
-  if (rpc->gate != NULL)
-    {
-      eventfd_write (rpc->stop_fd, 1);
-      g_thread_join (g_steal_pointer (&rpc->gate));
-    }
+  g_clear_pointer (&rpc->gate, jq_gate_stop);
   ServerTerminate (&rpc->server);
   g_thread_join (g_steal_pointer (&rpc->thread));
 }
@@ -1399,8 +1126,6 @@ jq_rpc_free (JqRpc *rpc)
     ChanSwitchDestroy (rpc->status_switch);
   g_mutex_clear (&rpc->body_lock);
   g_cond_clear (&rpc->body_cond);
-  if (rpc->stop_fd >= 0)
-    close (rpc->stop_fd);
   jq_methods_free (rpc->methods);
   g_free (rpc->bind_address);
   g_free (rpc);
