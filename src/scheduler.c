@@ -28,9 +28,7 @@ struct _JqScheduler {
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
   JqTotals        totals;
-  GHashTable     *ended;       /* number -> JqFinished*, the last MAX_ENDED */
-  GQueue          ended_order; /* numbers (guint64*), oldest first */
-  GHashTable     *gone;        /* numbers that left without running */
+  JqHistory      *history;     /* what ended */
   JqJobEnded      ended_hook;
   gpointer        ended_hook_data;
   JqObserver      observer;    /* status page and metrics */
@@ -80,44 +78,26 @@ on_timed_out (JqJob *job, gpointer user_data)
   jq_reporter_timed_out (s->reporter, job);
 }
 
-/* How many ended jobs are remembered for wait() and status. */
-#define MAX_ENDED 1000
-
 /* Refused and duplicate tasks logged one by one per minute; the rest are
  * counted (a refused 64 KB task a thousand times a second would fill a
  * disk).  Bots' own callers stay far below. */
 #define LIMIT_BURST    10
 #define LIMIT_WINDOW_S 60
 
-/* The last MAX_ENDED finished jobs, in front of the journal's history:
- * wait() on a job that has just ended reads no SQLite, and without a
- * journal (durability "none") this is all there is.  Kept without their
- * task: wait() does not answer it, and a thousand tasks of 64 KiB would
- * hold 64 MB. */
+/* Kept in the history (wait(), the status page); callers waiting on a
+ * job look again. */
 static void
 remember_ended (JqScheduler *s, const JqFinished *f)
 {
-  guint64 number = f->number;
-  JqFinished without_task = *f;
-  without_task.argv = NULL;
-  g_hash_table_replace (s->ended, g_memdup2 (&number, sizeof number),
-                        jq_finished_copy (&without_task));
-  g_queue_push_tail (&s->ended_order, g_memdup2 (&number, sizeof number));
-  while (g_queue_get_length (&s->ended_order) > MAX_ENDED)
-    {
-      g_autofree guint64 *old = g_queue_pop_head (&s->ended_order);
-      g_hash_table_remove (s->ended, old);
-    }
+  jq_history_add (s->history, f);
   if (s->ended_hook != NULL)
-    s->ended_hook (number, s->ended_hook_data);
+    s->ended_hook (f->number, s->ended_hook_data);
 }
 
 static void
 remember_gone (JqScheduler *s, guint64 number)
 {
-  if (g_hash_table_size (s->gone) > 10 * MAX_ENDED)
-    g_hash_table_remove_all (s->gone);
-  g_hash_table_add (s->gone, g_memdup2 (&number, sizeof number));
+  jq_history_add_gone (s->history, number);
   if (s->ended_hook != NULL)
     s->ended_hook (number, s->ended_hook_data);
 }
@@ -139,8 +119,13 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
       return;
     }
   if (!s->terminating)
-    observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
-                            .result = result });
+    {
+      observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
+                              .result = result });
+      /* Before the next start, so that the history's order is the order
+       * of the ends. */
+      remember_ended (s, result);
+    }
   /* The next job starts first (the launch gap is what matters); both
    * changes then commit together. */
   begin (s);
@@ -171,7 +156,6 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
       if (result->exit_code != 0)
         jq_reporter_failed (s->reporter, job, result->exit_code);
       jq_reporter_count (s->reporter, result->exit_code != 0);
-      remember_ended (s, result);
     }
   jq_journal_commit (s->journal, NULL);
 }
@@ -216,14 +200,10 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->clock = clock;
   s->retry_first_ms = RETRY_FIRST_MS;
   s->totals.since_us = clock ();
-  s->ended = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                    (GDestroyNotify) jq_finished_free);
   s->held_added = g_array_new (FALSE, FALSE, sizeof (guint64));
-  s->gone = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                   NULL);
+  s->history = jq_history_new (s->journal);
   s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         NULL);
-  g_queue_init (&s->ended_order);
   s->paused = jq_journal_get_flag (s->journal, "paused");
   s->queue = jq_queue_new ();
   s->auth = jq_auth_file_new (config, log);
@@ -702,18 +682,15 @@ jq_scheduler_job_state (JqScheduler *s, guint64 number,
   for (guint i = 0; i < running->len; i++)
     if (jq_job_get_number (running->pdata[i]) == number)
       return JQ_JOB_RUNNING;
-  /* The cache, then the history: wait() knows what history() lists. */
-  const JqFinished *cached = g_hash_table_lookup (s->ended, &number);
-  g_autoptr (JqFinished) f = cached != NULL
-                             ? jq_finished_copy (cached)
-                             : jq_journal_find_finished (s->journal, number);
+  /* Memory, then the journal: wait() knows what history() lists. */
+  g_autoptr (JqFinished) f = jq_history_find (s->history, number);
   if (f != NULL)
     {
       if (finished != NULL)
         *finished = g_steal_pointer (&f);
       return JQ_JOB_FINISHED;
     }
-  if (g_hash_table_contains (s->gone, &number))
+  if (jq_history_is_gone (s->history, number))
     return JQ_JOB_GONE;
   if (jq_journal_is_shared (s->journal))
     {
@@ -860,7 +837,13 @@ jq_scheduler_list_first (JqScheduler *s, guint limit)
 GArray *
 jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes)
 {
-  return jq_journal_history (s->journal, limit, max_bytes);
+  return jq_history_list (s->history, limit, max_bytes);
+}
+
+JqHistory *
+jq_scheduler_get_history (JqScheduler *s)
+{
+  return s->history;
 }
 
 /* ------------------------------------------------ a shared queue */
@@ -995,11 +978,9 @@ jq_scheduler_free (JqScheduler *s)
   jq_auth_file_free (s->auth);
   jq_reporter_free (s->reporter);
   jq_queue_free (s->queue);
-  g_hash_table_unref (s->ended);
-  g_hash_table_unref (s->gone);
+  jq_history_free (s->history);
   g_hash_table_unref (s->abandoned);
   g_array_unref (s->held_added);
-  g_queue_clear_full (&s->ended_order, g_free);
   g_clear_pointer (&s->own_journal, jq_journal_close);
   g_free (s);
 }

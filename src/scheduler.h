@@ -7,6 +7,7 @@
 
 #include "caller.h"
 #include "config.h"
+#include "history.h"
 #include "journal.h"
 #include "log.h"
 #include "queue.h"
@@ -138,7 +139,7 @@ typedef enum {
 
 /* What became of job @number.  For a finished job, *@finished
  * (nullable) gets its record (free with jq_finished_free): from the
- * recent ones in memory, else from the journal's history, so every job
+ * history (jq_history_find: memory, then the journal), so every job
  * that history lists is known here.  Its start_error is set when it never
  * started.  With a shared journal (jq_scheduler_is_shared), the journal
  * also says whether a job waits or runs, maybe on another server. */
@@ -222,6 +223,10 @@ GPtrArray *jq_scheduler_list_first (JqScheduler *s, guint limit);
 /* The @limit most recent finished jobs, newest first, as
  * jq_journal_history() gives them (empty without a journal). */
 GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
+
+/* What ended (history.h): the scheduler keeps it; the status page reads
+ * it, the server prunes through it. */
+JqHistory *jq_scheduler_get_history (JqScheduler *s);
 
 /* Another server changed the shared queue: the ended hook is called
  * (with 0), so that callers waiting on a job look again. */

@@ -30,9 +30,6 @@
 #include "faults.h"
 #endif
 
-/* History rows deleted per main-loop turn while pruning. */
-#define PRUNE_STEP 500
-
 typedef struct {
   GMainLoop   *loop;
   JqLog       *log;
@@ -45,8 +42,6 @@ typedef struct {
   const JqConfig *config;
   gboolean     stopping;
   guint        grace_id;
-  guint        prune_id;     /* the hourly timer */
-  guint        prune_step_id;/* an idle deleting one step */
   JqHousekeeping *housekeeping;
   int          status;       /* exit status */
   GError      *journal_error;/* set by the failure handler */
@@ -227,29 +222,6 @@ on_lock_check (gpointer data)
     }
   else if (!lock_still_held (server, &error))
     on_journal_failed (error, server);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-prune_step (gpointer data)
-{
-  Server *server = data;
-  gint64 cutoff = g_get_real_time ()
-                  - (gint64) server->config->history_days * G_TIME_SPAN_DAY;
-  if (jq_journal_prune_history (server->journal, cutoff, PRUNE_STEP)
-      == PRUNE_STEP)
-    return G_SOURCE_CONTINUE;
-  server->prune_step_id = 0;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_prune_timer (gpointer data)
-{
-  Server *server = data;
-  if (server->prune_step_id == 0 && server->config->history_days > 0)
-    server->prune_step_id = g_idle_add_full (G_PRIORITY_LOW, prune_step,
-                                             server, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -582,11 +554,8 @@ start_timers (Server *server)
   server->housekeeping = jq_housekeeping_start (server->scheduler,
                                                server->door);
   if (jq_journal_is_durable (server->journal))
-    {
-      on_prune_timer (server);
-      server->prune_id = g_timeout_add_seconds (3600, on_prune_timer,
-                                                server);
-    }
+    jq_history_prune_every_hour (jq_scheduler_get_history (server->scheduler),
+                                 server->config->history_days);
   server->lock_check_id = g_timeout_add_seconds (1, on_lock_check, server);
 }
 
@@ -595,8 +564,6 @@ tear_down (Server *server)
 {
   g_clear_handle_id (&server->grace_id, g_source_remove);
   g_clear_handle_id (&server->lock_check_id, g_source_remove);
-  g_clear_handle_id (&server->prune_id, g_source_remove);
-  g_clear_handle_id (&server->prune_step_id, g_source_remove);
   g_clear_pointer (&server->housekeeping, jq_housekeeping_free);
   g_clear_handle_id (&server->failed_id, g_source_remove);
   g_clear_error (&server->journal_error);

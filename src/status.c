@@ -1,10 +1,11 @@
 /* The status page, its JSON and the metrics: what they show and how it is
  * gathered.
  *
- * The loop thread keeps what the scheduler forgets: each run of the last
- * 24 hours (at most JQ_STATUS_MAX_RUNS, seeded from the journal's history
- * at start) and the queue depth per minute (the largest seen in that
- * minute, sampled at every add, start and end and at every look).  A
+ * The runs of the last 24 hours are the history's (history.c: at most
+ * JQ_HISTORY_KEEP, seeded from the journal at start).  The loop thread
+ * keeps the queue depth per minute (the largest seen in that minute,
+ * sampled at every add, start and end and at every look; seeded from
+ * the history's queueing and start times).  A
  * request takes a snapshot through the door -- references and counts,
  * never a walk over the waiting jobs: the first JQ_STATUS_NEXT_JOBS come
  * from jq_queue_list_first() and the rest is a count -- and builds its
@@ -16,28 +17,13 @@
 #include <string.h>
 
 #include "error.h"
+#include "history.h"
 #include "task.h"
 #include "status-page.h"   /* generated from status-page.html */
 
 #define DEPTH_MINUTES (24 * 60)
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 #define MINUTE_US ((gint64) 60 * G_USEC_PER_SEC)
-
-/* One ended job; immutable once made, shared by snapshots (atomic rc box).
- * It keeps its task only as the JSON shows it (cut): up to
- * JQ_STATUS_MAX_RUNS of 64 KiB each would hold 128 MB. */
-typedef struct {
-  guint64  number;
-  gint64   queued_us;
-  char    *task_json;     /* "task":[...] and its size if cut */
-  int      priority;
-  gint64   started_us;    /* 0: it never started */
-  gint64   ended_us;
-  int      exit_code;
-  int      term_signal;
-  gboolean hit_maxruntime;
-  char    *start_error;   /* NULL unless it could not start */
-} Run;
 
 typedef struct {
   gint64 minute;          /* unix minutes; 0: unused */
@@ -49,7 +35,7 @@ struct _JqStatus {
   JqScheduler *scheduler;
   JqDoor      *door;
   JqMetrics   *metrics;
-  GQueue       runs;                   /* Run*, oldest end first */
+  JqHistory   *history;                /* the scheduler's: the runs */
   DepthSlot    depth[DEPTH_MINUTES];   /* by minute % DEPTH_MINUTES */
   gint64       gap_from_us;            /* a job ended with others waiting */
   char        *time_zone;              /* settings.py's TIME_ZONE; NULL:
@@ -57,34 +43,14 @@ struct _JqStatus {
   GTimeZone   *zone;                   /* that zone, for "now" */
 };
 
-static void
-run_clear (gpointer p)
-{
-  Run *r = p;
-  g_free (r->task_json);
-  g_free (r->start_error);
-}
-
-static Run *
-run_ref (Run *r)
-{
-  return g_atomic_rc_box_acquire (r);
-}
-
-static void
-run_unref (gpointer r)
-{
-  g_atomic_rc_box_release_full (r, run_clear);
-}
-
 static JqResult
-run_result (const Run *r)
+ended_result (const JqEnded *e)
 {
-  if (r->start_error != NULL)
+  if (e->finished.start_error != NULL)
     return JQ_RESULT_NOT_STARTED;
-  if (r->term_signal != 0)
+  if (e->finished.term_signal != 0)
     return JQ_RESULT_SIGNAL;
-  return r->exit_code == 0 ? JQ_RESULT_SUCCESS : JQ_RESULT_FAILURE;
+  return e->finished.exit_code == 0 ? JQ_RESULT_SUCCESS : JQ_RESULT_FAILURE;
 }
 
 /* ---------------------------------------------------------- loop side */
@@ -99,39 +65,6 @@ note_depth (JqStatus *st, gint64 now_us, guint waiting)
   else
     slot->max_waiting = MAX (slot->max_waiting, waiting);
   slot->last_waiting = waiting;
-}
-
-static void
-keep_run (JqStatus *st, Run *r, gint64 now_us)
-{
-  g_queue_push_tail (&st->runs, r);
-  while (g_queue_get_length (&st->runs) > JQ_STATUS_MAX_RUNS
-         || ((Run *) g_queue_peek_head (&st->runs))->ended_us
-            < now_us - DAY_US)
-    run_unref (g_queue_pop_head (&st->runs));
-}
-
-static void append_task (GString *out, const char *const *argv);
-
-static Run *
-run_new (guint64 number, int priority, gint64 queued_us,
-         const char *const *argv)
-{
-  Run *r = g_atomic_rc_box_new0 (Run);
-  r->number = number;
-  r->priority = priority;
-  r->queued_us = queued_us;
-  GString *task = g_string_new (NULL);
-  append_task (task, argv);
-  r->task_json = g_string_free (task, FALSE);
-  return r;
-}
-
-static Run *
-run_new_for (JqJob *job)
-{
-  return run_new (jq_job_get_number (job), jq_job_get_priority (job),
-                  jq_job_get_queued_us (job), jq_job_get_argv (job));
 }
 
 static void
@@ -151,32 +84,20 @@ on_event (const JqEvent *e, gpointer user_data)
       break;
     case JQ_EVENT_FINISHED:
       {
-        Run *r = run_new_for (e->job);
-        r->started_us = e->result->started_us;
-        r->ended_us = e->result->ended_us;
-        r->exit_code = e->result->exit_code;
-        r->term_signal = e->result->term_signal;
-        r->hit_maxruntime = e->result->hit_maxruntime;
-        jq_metrics_count_finished (st->metrics, run_result (r),
-                                   r->hit_maxruntime,
+        const JqFinished *r = e->result;
+        JqResult result = r->term_signal != 0 ? JQ_RESULT_SIGNAL
+                          : r->exit_code == 0 ? JQ_RESULT_SUCCESS
+                          : JQ_RESULT_FAILURE;
+        jq_metrics_count_finished (st->metrics, result, r->hit_maxruntime,
                                    r->ended_us - r->started_us);
         /* The gap counts only when a job was there to start at once. */
         st->gap_from_us = e->waiting > 0 && !e->paused ? r->ended_us : 0;
-        keep_run (st, r, now);
         break;
       }
     case JQ_EVENT_START_FAILED:
-      {
-        /* The journal's time, not a second reading: after a restart the
-         * timeline is seeded from the journal and must not move. */
-        Run *r = run_new_for (e->job);
-        r->ended_us = e->result->ended_us;
-        r->start_error = g_strdup (e->start_error);
-        jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
-                                   FALSE, 0);
-        keep_run (st, r, now);
-        break;
-      }
+      jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
+                                 FALSE, 0);
+      break;
     }
 }
 
@@ -204,15 +125,18 @@ compare_changes (gconstpointer a, gconstpointer b)
 }
 
 /* The queue depth of the past, as the history tells it: each finished
- * job waited from its queueing to its start. */
+ * job waited from its queueing to its start.  So that a restart does
+ * not blank the chart. */
 static void
-seed_depth (JqStatus *st, GArray *rows, gint64 now)
+seed_depth (JqStatus *st)
 {
+  gint64 now = g_get_real_time ();
+  g_autoptr (GPtrArray) runs = jq_history_recent (st->history, 0);
   g_autoptr (GArray) changes = g_array_new (FALSE, FALSE,
                                             sizeof (DepthChange));
-  for (guint i = 0; i < rows->len; i++)
+  for (guint i = 0; i < runs->len; i++)
     {
-      JqFinished *f = &g_array_index (rows, JqFinished, i);
+      const JqFinished *f = &((JqEnded *) runs->pdata[i])->finished;
       gint64 left = f->started_us ? f->started_us : f->ended_us;
       if (left < now - DAY_US || f->queued_us <= 0 || left <= f->queued_us)
         continue;     /* started the moment it came: it never waited */
@@ -231,32 +155,6 @@ seed_depth (JqStatus *st, GArray *rows, gint64 now)
     }
 }
 
-/* The journal's last day, so that a restart does not blank the chart. */
-static void
-seed_from_history (JqStatus *st)
-{
-  gint64 now = g_get_real_time ();
-  g_autoptr (GArray) rows = jq_scheduler_history (st->scheduler,
-                                                  JQ_STATUS_MAX_RUNS,
-                                                  G_MAXSIZE);
-  seed_depth (st, rows, now);
-  for (guint i = rows->len; i-- > 0;)
-    {
-      JqFinished *f = &g_array_index (rows, JqFinished, i);
-      if (f->ended_us < now - DAY_US)
-        continue;
-      Run *r = run_new (f->number, f->priority, f->queued_us,
-                        (const char *const *) f->argv);
-      r->started_us = f->started_us;
-      r->ended_us = f->ended_us;
-      r->exit_code = f->exit_code;
-      r->term_signal = f->term_signal;
-      r->hit_maxruntime = f->hit_maxruntime;
-      r->start_error = g_strdup (f->start_error);
-      keep_run (st, r, now);
-    }
-}
-
 JqStatus *
 jq_status_new (JqScheduler *scheduler, JqDoor *door)
 {
@@ -264,8 +162,8 @@ jq_status_new (JqScheduler *scheduler, JqDoor *door)
   st->scheduler = scheduler;
   st->door = door;
   st->metrics = jq_metrics_new ();
-  g_queue_init (&st->runs);
-  seed_from_history (st);
+  st->history = jq_scheduler_get_history (scheduler);
+  seed_depth (st);
   jq_scheduler_set_observer (scheduler, on_event, st);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (scheduler),
                                   on_commit, st);
@@ -294,7 +192,6 @@ jq_status_free (JqStatus *st)
   jq_scheduler_set_observer (st->scheduler, NULL, NULL);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (st->scheduler),
                                   NULL, NULL);
-  g_queue_clear_full (&st->runs, run_unref);
   jq_metrics_free (st->metrics);
   g_free (st->time_zone);
   if (st->zone != NULL)
@@ -353,7 +250,7 @@ typedef struct {
   GArray    *pids;          /* GPid */
   GArray    *started_us;    /* gint64 */
   GArray    *next;          /* Waiting */
-  GPtrArray *runs;          /* Run refs, oldest first */
+  GPtrArray *runs;          /* JqEnded refs, oldest end first */
   GArray    *depth;         /* DepthSlot, oldest first */
 } Snapshot;
 
@@ -387,9 +284,7 @@ snapshot_on_loop (gpointer data)
                     jq_job_get_priority (first->pdata[i]) };
       g_array_append_val (s->next, w);
     }
-  for (GList *l = s->st->runs.head; l != NULL; l = l->next)
-    if (((Run *) l->data)->ended_us >= s->now_us - DAY_US)
-      g_ptr_array_add (s->runs, run_ref (l->data));
+  s->runs = jq_history_recent (s->st->history, s->now_us - DAY_US);
   gint64 minute = s->now_us / MINUTE_US;
   for (gint64 m = minute - DEPTH_MINUTES + 1; m <= minute; m++)
     {
@@ -406,7 +301,7 @@ snapshot_clear (Snapshot *s)
   g_array_unref (s->pids);
   g_array_unref (s->started_us);
   g_array_unref (s->next);
-  g_ptr_array_unref (s->runs);
+  g_clear_pointer (&s->runs, g_ptr_array_unref);
   g_array_unref (s->depth);
 }
 
@@ -490,35 +385,44 @@ append_json_string_cut (GString *out, const char *text, glong max,
   return chars;
 }
 
-/* "task":[...] of at most JQ_STATUS_TASK_CHARS characters (a separator
- * counts one), as the log cuts a task: a task may hold 64 KiB, and 150
- * of them made one answer of 38 MB.  A cut task is followed by its whole
- * size, "task_bytes" (its arguments' bytes) and "task_arguments". */
+/* "task":[...] of @shown, a task as jq_history_cut_task shows it: at
+ * most JQ_STATUS_TASK_CHARS characters (a separator counts one), as the
+ * log cuts a task: a task may hold 64 KiB, and 150 of them made one
+ * answer of 38 MB.  A cut task is followed by its whole size,
+ * "task_bytes" (its arguments' bytes, @bytes) and "task_arguments"
+ * (@arguments). */
 static void
-append_task (GString *out, const char *const *argv)
+append_shown_task (GString *out, const char *const *shown, gboolean cut,
+                   gsize bytes, gsize arguments)
 {
-  glong budget = JQ_STATUS_TASK_CHARS;
-  gboolean cut = FALSE;
-  gsize bytes = 0, n = 0;
   g_string_append (out, "\"task\":[");
-  for (; argv[n] != NULL; n++)
+  for (gsize n = 0; shown[n] != NULL; n++)
     {
-      bytes += strlen (argv[n]);
-      if (cut)
-        continue;
-      if (n > 0 && budget-- <= 0)
-        {
-          cut = TRUE;
-          continue;
-        }
       if (n > 0)
         g_string_append_c (out, ',');
-      budget -= append_json_string_cut (out, argv[n], budget, FALSE, &cut);
+      jq_status_append_json_string (out, shown[n]);
     }
   g_string_append_c (out, ']');
   if (cut)
     g_string_append_printf (out, ",\"task_bytes\":%" G_GSIZE_FORMAT
-                            ",\"task_arguments\":%" G_GSIZE_FORMAT, bytes, n);
+                            ",\"task_arguments\":%" G_GSIZE_FORMAT, bytes,
+                            arguments);
+}
+
+/* The history keeps a task as the page shows it. */
+G_STATIC_ASSERT (JQ_STATUS_TASK_CHARS == JQ_HISTORY_TASK_CHARS);
+
+/* "task":[...] of a waiting or running job's whole @argv. */
+static void
+append_task (GString *out, const char *const *argv)
+{
+  gboolean cut = FALSE;
+  gsize bytes = 0, n = 0;
+  g_auto (GStrv) shown = jq_history_cut_task (argv, JQ_STATUS_TASK_CHARS,
+                                              &cut);
+  for (; argv[n] != NULL; n++)
+    bytes += strlen (argv[n]);
+  append_shown_task (out, (const char *const *) shown, cut, bytes, n);
 }
 
 #define MS(us) ((gint64) (us) / 1000)
@@ -528,12 +432,14 @@ static const char *const result_names[JQ_RESULT_COUNT] = {
 };
 
 static void
-append_finished (GString *out, const Run *r)
+append_finished (GString *out, const JqEnded *e)
 {
+  const JqFinished *r = &e->finished;
   g_string_append_printf (out, "{\"jobnumber\":%" G_GUINT64_FORMAT
                           ",\"priority\":%d,",
                           r->number, r->priority);
-  g_string_append (out, r->task_json);
+  append_shown_task (out, r->argv, e->task_cut, e->task_bytes,
+                     e->task_arguments);
   g_string_append_printf (out, ",\"queued\":%" G_GINT64_FORMAT,
                           MS (r->queued_us));
   if (r->started_us != 0)
@@ -541,7 +447,7 @@ append_finished (GString *out, const Run *r)
                             MS (r->started_us));
   g_string_append_printf (out, ",\"ended\":%" G_GINT64_FORMAT
                           ",\"result\":\"%s\",\"maxruntime_hit\":%s",
-                          MS (r->ended_us), result_names[run_result (r)],
+                          MS (r->ended_us), result_names[ended_result (e)],
                           r->hit_maxruntime ? "true" : "false");
   if (r->start_error != NULL)
     {
@@ -634,12 +540,13 @@ render_json (const Snapshot *s, GString *out)
   g_string_append (out, "],\"runs\":[");
   for (guint i = 0; i < s->runs->len; i++)
     {
-      const Run *r = s->runs->pdata[i];
+      const JqEnded *e = s->runs->pdata[i];
+      const JqFinished *r = &e->finished;
       g_string_append_printf (out, "%s[%" G_GUINT64_FORMAT ",%" G_GINT64_FORMAT
                               ",%" G_GINT64_FORMAT ",\"%s\",%d]",
                               i ? "," : "", r->number,
                               MS (r->started_us ? r->started_us : r->ended_us),
-                              MS (r->ended_us), result_names[run_result (r)],
+                              MS (r->ended_us), result_names[ended_result (e)],
                               r->hit_maxruntime ? 1 : 0);
     }
   g_string_append (out, "],\"depth\":[");
@@ -739,7 +646,6 @@ jq_status_answer (JqStatus *st, JqStatusPath what, const char **content_type,
     .pids = g_array_new (FALSE, FALSE, sizeof (GPid)),
     .started_us = g_array_new (FALSE, FALSE, sizeof (gint64)),
     .next = g_array_new (FALSE, FALSE, sizeof (Waiting)),
-    .runs = g_ptr_array_new_with_free_func (run_unref),
     .depth = g_array_new (FALSE, FALSE, sizeof (DepthSlot)),
   };
   g_array_set_clear_func (s.next, waiting_clear);

@@ -1,12 +1,13 @@
 /* What the status page, its JSON and the Prometheus metrics show: the
- * recent runs and queue depth of the last 24 hours, kept on the main
- * loop, and the answers to GET /, /status.json and /metrics built from a
+ * recent runs (the history's) and queue depth of the last 24 hours, kept
+ * on the main loop, and the answers to GET /, /status.json and /metrics built from a
  * snapshot taken through the door.  Knows nothing of HTTP servers. */
 #pragma once
 
 #include <glib.h>
 
 #include "door.h"
+#include "history.h"
 #include "metrics.h"
 #include "scheduler.h"
 
@@ -23,13 +24,13 @@
  * below JQ_STATUS_JSON_MAX bytes whatever the queue holds. */
 #define JQ_STATUS_TASK_CHARS 300
 #define JQ_STATUS_JSON_MAX (1024 * 1024)
-/* Runs kept for the 24-hour timeline; older or more are dropped. */
-#define JQ_STATUS_MAX_RUNS 2000
+/* Runs shown by the 24-hour timeline at most: the history's. */
+#define JQ_STATUS_MAX_RUNS JQ_HISTORY_KEEP
 
 typedef struct _JqStatus JqStatus;
 
 /* Observes @scheduler's job events and its journal's commits, and seeds
- * the timeline from the journal's history.  Call on the loop thread
+ * the queue depth from the scheduler's history.  Call on the loop thread
  * before the loop runs; @scheduler and @door must outlive it. */
 JqStatus *jq_status_new (JqScheduler *scheduler, JqDoor *door);
 
