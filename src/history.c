@@ -149,6 +149,24 @@ jq_history_find (JqHistory *h, guint64 number)
   return jq_journal_find_finished (h->journal, number);
 }
 
+void
+jq_history_observe (const JqEvent *event, gpointer history)
+{
+  switch (event->kind)
+    {
+    case JQ_EVENT_FINISHED:
+    case JQ_EVENT_START_FAILED:
+      jq_history_add (history, event->result);
+      break;
+    case JQ_EVENT_GONE:
+      jq_history_add_gone (history, event->number);
+      break;
+    case JQ_EVENT_STARTED:
+    case JQ_EVENT_CHANGED_ELSEWHERE:
+      break;
+    }
+}
+
 gboolean
 jq_history_is_gone (JqHistory *h, guint64 number)
 {

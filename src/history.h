@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "events.h"
 #include "finished.h"
 #include "journal.h"
 
@@ -64,6 +65,10 @@ void jq_history_add (JqHistory *h, const JqFinished *f);
 /* Job @number left the queue without running (removed, cleared, taken by
  * getjob). */
 void jq_history_add_gone (JqHistory *h, guint64 number);
+
+/* A JqObserver (events.h) for @history: an end (FINISHED, START_FAILED)
+ * is added, a GONE job noted.  The scheduler subscribes it first. */
+void jq_history_observe (const JqEvent *event, gpointer history);
 
 /* Finished job @number: from memory, else from the journal's history
  * (new record, free with jq_finished_free; the task may be cut when it

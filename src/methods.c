@@ -6,7 +6,7 @@
  * and they are the only code here that touches the scheduler.  Request
  * bodies are parsed by message.c, never by xmlrpc-c's parser (see there
  * why); xmlrpc-c's values and serializer are used.  wait() sleeps on a
- * condition variable that the scheduler's ended hook signals. */
+ * condition variable that the scheduler's events signal. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
 #include "methods.h"
@@ -37,6 +37,7 @@ struct _JqMethods {
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
   JqCluster   *cluster;        /* nullable: who leads a shared queue */
+  guint        subscription;   /* to the scheduler's events */
   GMutex       ended_lock;     /* guards the five below */
   GCond        ended_cond;     /* a job ended: wait() callers look again */
   guint64      ended_count;
@@ -954,11 +955,14 @@ state_on_loop (gpointer data)
                                      &c->finished);
 }
 
-/* Called on the loop thread when any job ends: wakes the wait() calls. */
+/* On the loop thread: a job ended, could not start or left the queue,
+ * or another server changed it; wakes the wait() calls. */
 static void
-on_job_ended (guint64 number, gpointer user_data)
+on_job_event (const JqEvent *event, gpointer user_data)
 {
   JqMethods *m = user_data;
+  if (event->kind == JQ_EVENT_STARTED)
+    return;
   g_mutex_lock (&m->ended_lock);
   m->ended_count++;
   g_cond_broadcast (&m->ended_cond);
@@ -1206,7 +1210,8 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   g_mutex_init (&m->refusals_lock);
   m->refusals = jq_log_limit_new (log, "refused requests",
                                   REFUSALS_BURST, REFUSALS_WINDOW_S);
-  jq_scheduler_set_ended_hook (scheduler, on_job_ended, m);
+  m->subscription = jq_events_subscribe (jq_scheduler_get_events (scheduler),
+                                         on_job_event, m);
   return m;
 }
 
@@ -1232,7 +1237,8 @@ jq_methods_free (JqMethods *m)
 {
   if (m == NULL)
     return;
-  jq_scheduler_set_ended_hook (m->scheduler, NULL, NULL);
+  jq_events_unsubscribe (jq_scheduler_get_events (m->scheduler),
+                         m->subscription);
   jq_log_limit_free (m->refusals);
   g_mutex_clear (&m->refusals_lock);
   g_mutex_clear (&m->history_lock);

@@ -33,6 +33,8 @@ struct _JqMetrics {
   Histogram   duration;
   Histogram   launch_gap;
   Histogram   commit;
+  gint64      gap_from_us;             /* a job ended with others waiting;
+                                        * 0: none */
   GHashTable *methods;                 /* name (borrowed) -> MethodCount* */
   MethodCount unknown_method;
 };
@@ -128,6 +130,63 @@ jq_metrics_count_finished (JqMetrics *m, JqResult result,
   if (result != JQ_RESULT_NOT_STARTED)
     histogram_observe (&m->duration, duration_us);
   g_mutex_unlock (&m->lock);
+}
+
+static JqResult
+result_of (const JqFinished *f)
+{
+  if (f->start_error != NULL)
+    return JQ_RESULT_NOT_STARTED;
+  if (f->term_signal != 0)
+    return JQ_RESULT_SIGNAL;
+  return f->exit_code == 0 ? JQ_RESULT_SUCCESS : JQ_RESULT_FAILURE;
+}
+
+void
+jq_metrics_observe (const JqEvent *e, gpointer metrics)
+{
+  JqMetrics *m = metrics;
+  gint64 gap_from;
+  switch (e->kind)
+    {
+    case JQ_EVENT_STARTED:
+      jq_metrics_count_started (m);
+      g_mutex_lock (&m->lock);
+      gap_from = m->gap_from_us;
+      m->gap_from_us = 0;
+      g_mutex_unlock (&m->lock);
+      if (gap_from != 0)
+        jq_metrics_observe_launch_gap (m, e->started_us - gap_from);
+      break;
+    case JQ_EVENT_FINISHED:
+      jq_metrics_count_finished (m, result_of (e->result),
+                                 e->result->hit_maxruntime,
+                                 e->result->ended_us
+                                 - e->result->started_us);
+      /* The gap counts only when a job was there to start at once. */
+      g_mutex_lock (&m->lock);
+      m->gap_from_us = e->waiting > 0 && !e->paused ? e->result->ended_us
+                                                    : 0;
+      g_mutex_unlock (&m->lock);
+      break;
+    case JQ_EVENT_START_FAILED:
+      jq_metrics_count_finished (m, JQ_RESULT_NOT_STARTED, FALSE, 0);
+      break;
+    case JQ_EVENT_GONE:
+    case JQ_EVENT_CHANGED_ELSEWHERE:
+      break;
+    }
+}
+
+JqOutcomes
+jq_metrics_get_outcomes (JqMetrics *m)
+{
+  JqOutcomes o = { 0 };
+  g_mutex_lock (&m->lock);
+  o.started = m->started;
+  memcpy (o.finished, m->finished, sizeof o.finished);
+  g_mutex_unlock (&m->lock);
+  return o;
 }
 
 void

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "events.h"
+
 typedef struct _JqMetrics JqMetrics;
 
 /* How a job ended, for bots_jobqueue_jobs_finished_total{result}. */
@@ -46,6 +48,19 @@ void jq_metrics_observe_commit (JqMetrics *m, gint64 us);
 void jq_metrics_count_call (JqMetrics *m, const char *method,
                             gboolean fault);
 void jq_metrics_count_refused (JqMetrics *m, JqRefused why);
+
+/* A JqObserver (events.h) for @metrics: counts starts and ends by
+ * result, their run time, and the launch gap (from an end with a job
+ * waiting to the next start).  Loop thread, as every event. */
+void jq_metrics_observe (const JqEvent *event, gpointer metrics);
+
+/* What the jobs became: one counter per outcome, read by the scheduler's
+ * totals (status(), status.json) as by the Prometheus text. */
+typedef struct {
+  guint64 started;
+  guint64 finished[JQ_RESULT_COUNT];
+} JqOutcomes;
+JqOutcomes jq_metrics_get_outcomes (JqMetrics *m);
 
 /* What only the scheduler knows at the moment of the scrape. */
 typedef struct {

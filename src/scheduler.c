@@ -27,12 +27,12 @@ struct _JqScheduler {
   gboolean        stopping;
   gboolean        terminating; /* running jobs were stopped with the server */
   gboolean        paused;      /* launching held by pause() */
-  JqTotals        totals;
-  JqHistory      *history;     /* what ended */
-  JqJobEnded      ended_hook;
-  gpointer        ended_hook_data;
-  JqObserver      observer;    /* status page and metrics */
-  gpointer        observer_data;
+  JqTotals        totals;      /* added and since_us; the outcomes are
+                                * the metrics' */
+  JqEvents       *events;      /* what happens to jobs, for whoever
+                                * subscribes */
+  JqHistory      *history;     /* what ended; subscribed first */
+  JqMetrics      *metrics;     /* the counts; subscribed second */
   guint           orphans;     /* jobs of a crashed server still running,
                                 * adopted by the runner */
   GSourceFunc     drained;
@@ -62,13 +62,15 @@ static void launch_next (JqScheduler *s);
 static void begin (JqScheduler *s);
 static gboolean may_launch (JqScheduler *s);
 
+/* Tells the subscribers (events.h), with the queue's state. */
 static void
 observe (JqScheduler *s, JqEvent event)
 {
+  if (event.job != NULL)
+    event.number = jq_job_get_number (event.job);
   event.waiting = jq_queue_count (s->queue);
   event.paused = s->paused;
-  if (s->observer != NULL)
-    s->observer (&event, s->observer_data);
+  jq_events_emit (s->events, &event);
 }
 
 static void
@@ -84,22 +86,10 @@ on_timed_out (JqJob *job, gpointer user_data)
 #define LIMIT_BURST    10
 #define LIMIT_WINDOW_S 60
 
-/* Kept in the history (wait(), the status page); callers waiting on a
- * job look again. */
-static void
-remember_ended (JqScheduler *s, const JqFinished *f)
-{
-  jq_history_add (s->history, f);
-  if (s->ended_hook != NULL)
-    s->ended_hook (f->number, s->ended_hook_data);
-}
-
 static void
 remember_gone (JqScheduler *s, guint64 number)
 {
-  jq_history_add_gone (s->history, number);
-  if (s->ended_hook != NULL)
-    s->ended_hook (number, s->ended_hook_data);
+  observe (s, (JqEvent) { .kind = JQ_EVENT_GONE, .number = number });
 }
 
 static void
@@ -118,14 +108,11 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
       jq_scheduler_kick (s);
       return;
     }
+  /* Before the next start: the history's order is the order of the
+   * ends, and the launch gap is measured from here. */
   if (!s->terminating)
-    {
-      observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
-                              .result = result });
-      /* Before the next start, so that the history's order is the order
-       * of the ends. */
-      remember_ended (s, result);
-    }
+    observe (s, (JqEvent) { .kind = JQ_EVENT_FINISHED, .job = job,
+                            .result = result });
   /* The next job starts first (the launch gap is what matters); both
    * changes then commit together. */
   begin (s);
@@ -149,10 +136,6 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
   else
     {
       jq_journal_finish (s->journal, result);
-      if (result->exit_code == 0)
-        s->totals.succeeded++;
-      else
-        s->totals.failed++;
       if (result->exit_code != 0)
         jq_reporter_failed (s->reporter, job, result->exit_code);
       jq_reporter_count (s->reporter, result->exit_code != 0);
@@ -201,7 +184,11 @@ jq_scheduler_new_with (const JqConfig *config, JqLog *log,
   s->retry_first_ms = RETRY_FIRST_MS;
   s->totals.since_us = clock ();
   s->held_added = g_array_new (FALSE, FALSE, sizeof (guint64));
+  s->events = jq_events_new ();
   s->history = jq_history_new (s->journal);
+  s->metrics = jq_metrics_new ();
+  jq_events_subscribe (s->events, jq_history_observe, s->history);
+  jq_events_subscribe (s->events, jq_metrics_observe, s->metrics);
   s->abandoned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                         NULL);
   s->paused = jq_journal_get_flag (s->journal, "paused");
@@ -306,10 +293,9 @@ launch_next (JqScheduler *s)
       if (s->ops->start (s->runner, job, &pid, &error))
         {
           s->retry_ms = 0;
-          /* One reading of the clock: the journal and the status page
+          /* One reading of the clock: the journal and the subscribers
            * must show the same start. */
           gint64 started_us = s->clock ();
-          s->totals.started++;
           jq_journal_start (s->journal, jq_job_get_number (job),
                             started_us, pid);
           observe (s, (JqEvent) { .kind = JQ_EVENT_STARTED, .job = job,
@@ -325,7 +311,6 @@ launch_next (JqScheduler *s)
           jq_log_write (s->log, JQ_LOG_ERROR,
                         "Error starting job %" G_GUINT64_FORMAT ": %s",
                         jq_job_get_number (job), error->message);
-          s->totals.start_failures++;
           JqFinished f = jq_finished_of (job);
           f.ended_us = s->clock ();
           f.start_error = error->message;
@@ -335,7 +320,6 @@ launch_next (JqScheduler *s)
                                   .start_error = error->message });
           jq_reporter_start_failed (s->reporter, job, error->message);
           jq_reporter_count (s->reporter, TRUE);
-          remember_ended (s, &f);
         }
     }
   if (s->stopping && s->ops->count (s->runner) == 0
@@ -713,7 +697,13 @@ jq_scheduler_job_state (JqScheduler *s, guint64 number,
 JqTotals
 jq_scheduler_get_totals (JqScheduler *s)
 {
-  return s->totals;
+  JqOutcomes o = jq_metrics_get_outcomes (s->metrics);
+  JqTotals t = s->totals;
+  t.started = o.started;
+  t.succeeded = o.finished[JQ_RESULT_SUCCESS];
+  t.failed = o.finished[JQ_RESULT_FAILURE] + o.finished[JQ_RESULT_SIGNAL];
+  t.start_failures = o.finished[JQ_RESULT_NOT_STARTED];
+  return t;
 }
 
 GPtrArray *
@@ -734,20 +724,16 @@ jq_scheduler_list_running (JqScheduler *s, GArray *pids, GArray *started_us)
   return jobs;
 }
 
-void
-jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
-                             gpointer user_data)
+JqEvents *
+jq_scheduler_get_events (JqScheduler *s)
 {
-  s->ended_hook = hook;
-  s->ended_hook_data = user_data;
+  return s->events;
 }
 
-void
-jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
-                           gpointer user_data)
+JqMetrics *
+jq_scheduler_get_metrics (JqScheduler *s)
 {
-  s->observer = observer;
-  s->observer_data = user_data;
+  return s->metrics;
 }
 
 JqJournal *
@@ -953,8 +939,7 @@ jq_scheduler_yield (JqScheduler *s)
 void
 jq_scheduler_changed_elsewhere (JqScheduler *s)
 {
-  if (s->ended_hook != NULL)
-    s->ended_hook (0, s->ended_hook_data);
+  observe (s, (JqEvent) { .kind = JQ_EVENT_CHANGED_ELSEWHERE });
 }
 
 void
@@ -979,6 +964,8 @@ jq_scheduler_free (JqScheduler *s)
   jq_reporter_free (s->reporter);
   jq_queue_free (s->queue);
   jq_history_free (s->history);
+  jq_metrics_free (s->metrics);
+  jq_events_free (s->events);
   g_hash_table_unref (s->abandoned);
   g_array_unref (s->held_added);
   g_clear_pointer (&s->own_journal, jq_journal_close);

@@ -7,9 +7,11 @@
 
 #include "caller.h"
 #include "config.h"
+#include "events.h"
 #include "history.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "runner.h"
 
@@ -146,7 +148,9 @@ typedef enum {
 JqJobState jq_scheduler_job_state (JqScheduler *s, guint64 number,
                                    JqFinished **finished);
 
-/* Counts since the server started. */
+/* Counts since the server started: @added is the scheduler's, the
+ * outcomes are its metrics' (jq_metrics_get_outcomes), so that there is
+ * one counter per outcome and one meaning of "failed". */
 typedef struct {
   guint64 added;
   guint64 started;
@@ -164,32 +168,14 @@ JqTotals jq_scheduler_get_totals (JqScheduler *s);
 GPtrArray *jq_scheduler_list_running (JqScheduler *s, GArray *pids,
                                       GArray *started_us);
 
-/* Called on the loop thread whenever a job ends, could not start, or
- * leaves the queue without running: for callers waiting on a job. */
-typedef void (*JqJobEnded) (guint64 number, gpointer user_data);
-void jq_scheduler_set_ended_hook (JqScheduler *s, JqJobEnded hook,
-                                  gpointer user_data);
+/* What happens to the jobs (events.h): a job started, finished, could
+ * not start, left the queue without running, or another server changed
+ * the shared queue.  The history and the metrics are subscribed first,
+ * in that order; the status page and the wait() callers subscribe. */
+JqEvents *jq_scheduler_get_events (JqScheduler *s);
 
-/* What the status page and the metrics count; main loop thread. */
-typedef enum {
-  JQ_EVENT_STARTED,       /* @started_us set */
-  JQ_EVENT_FINISHED,      /* @result set; before the next job starts */
-  JQ_EVENT_START_FAILED,  /* @start_error and @result (its ended_us) set */
-} JqEventKind;
-
-typedef struct {
-  JqEventKind        kind;
-  JqJob             *job;          /* borrowed */
-  gint64             started_us;
-  const JqFinished  *result;
-  const char        *start_error;
-  guint              waiting;      /* jobs waiting at that moment */
-  gboolean           paused;
-} JqEvent;
-
-typedef void (*JqObserver) (const JqEvent *event, gpointer user_data);
-void jq_scheduler_set_observer (JqScheduler *s, JqObserver observer,
-                                gpointer user_data);
+/* The counters the events feed (metrics.h); thread-safe. */
+JqMetrics *jq_scheduler_get_metrics (JqScheduler *s);
 
 /* The journal, for wiring its observers (the null store for durability
  * "none"). */
@@ -228,11 +214,13 @@ GArray *jq_scheduler_history (JqScheduler *s, guint limit, gsize max_bytes);
  * it, the server prunes through it. */
 JqHistory *jq_scheduler_get_history (JqScheduler *s);
 
-/* Another server changed the shared queue: the ended hook is called
- * (with 0), so that callers waiting on a job look again. */
+/* Another server changed the shared queue (cluster.c hears it from
+ * NOTIFY): JQ_EVENT_CHANGED_ELSEWHERE, so that callers waiting on a job
+ * look again. */
 void jq_scheduler_changed_elsewhere (JqScheduler *s);
 
-/* Starts what can start, in its own batch (a wake-up). */
+/* Starts what can start, in its own batch (a wake-up).  A request, not
+ * an event: cluster.c asks it of a leader at each heartbeat too. */
 void jq_scheduler_kick (JqScheduler *s);
 
 /* ------------------------------------------------ leadership

@@ -34,10 +34,10 @@ typedef struct {
 struct _JqStatus {
   JqScheduler *scheduler;
   JqDoor      *door;
-  JqMetrics   *metrics;
+  JqMetrics   *metrics;                /* the scheduler's */
   JqHistory   *history;                /* the scheduler's: the runs */
+  guint        subscription;           /* to the scheduler's events */
   DepthSlot    depth[DEPTH_MINUTES];   /* by minute % DEPTH_MINUTES */
-  gint64       gap_from_us;            /* a job ended with others waiting */
   char        *time_zone;              /* settings.py's TIME_ZONE; NULL:
                                         * the system's */
   GTimeZone   *zone;                   /* that zone, for "now" */
@@ -67,38 +67,15 @@ note_depth (JqStatus *st, gint64 now_us, guint waiting)
   slot->last_waiting = waiting;
 }
 
+/* The queue depth is sampled at each start and end (the metrics count
+ * them: they subscribe themselves). */
 static void
 on_event (const JqEvent *e, gpointer user_data)
 {
   JqStatus *st = user_data;
-  gint64 now = g_get_real_time ();
-  note_depth (st, now, e->waiting);
-  switch (e->kind)
-    {
-    case JQ_EVENT_STARTED:
-      jq_metrics_count_started (st->metrics);
-      if (st->gap_from_us != 0)
-        jq_metrics_observe_launch_gap (st->metrics,
-                                       e->started_us - st->gap_from_us);
-      st->gap_from_us = 0;
-      break;
-    case JQ_EVENT_FINISHED:
-      {
-        const JqFinished *r = e->result;
-        JqResult result = r->term_signal != 0 ? JQ_RESULT_SIGNAL
-                          : r->exit_code == 0 ? JQ_RESULT_SUCCESS
-                          : JQ_RESULT_FAILURE;
-        jq_metrics_count_finished (st->metrics, result, r->hit_maxruntime,
-                                   r->ended_us - r->started_us);
-        /* The gap counts only when a job was there to start at once. */
-        st->gap_from_us = e->waiting > 0 && !e->paused ? r->ended_us : 0;
-        break;
-      }
-    case JQ_EVENT_START_FAILED:
-      jq_metrics_count_finished (st->metrics, JQ_RESULT_NOT_STARTED,
-                                 FALSE, 0);
-      break;
-    }
+  if (e->kind == JQ_EVENT_STARTED || e->kind == JQ_EVENT_FINISHED
+      || e->kind == JQ_EVENT_START_FAILED)
+    note_depth (st, g_get_real_time (), e->waiting);
 }
 
 static void
@@ -161,10 +138,11 @@ jq_status_new (JqScheduler *scheduler, JqDoor *door)
   JqStatus *st = g_new0 (JqStatus, 1);
   st->scheduler = scheduler;
   st->door = door;
-  st->metrics = jq_metrics_new ();
+  st->metrics = jq_scheduler_get_metrics (scheduler);
   st->history = jq_scheduler_get_history (scheduler);
   seed_depth (st);
-  jq_scheduler_set_observer (scheduler, on_event, st);
+  st->subscription = jq_events_subscribe (jq_scheduler_get_events (scheduler),
+                                          on_event, st);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (scheduler),
                                   on_commit, st);
   return st;
@@ -189,10 +167,10 @@ jq_status_free (JqStatus *st)
 {
   if (st == NULL)
     return;
-  jq_scheduler_set_observer (st->scheduler, NULL, NULL);
+  jq_events_unsubscribe (jq_scheduler_get_events (st->scheduler),
+                         st->subscription);
   jq_journal_set_commit_observer (jq_scheduler_get_journal (st->scheduler),
                                   NULL, NULL);
-  jq_metrics_free (st->metrics);
   g_free (st->time_zone);
   if (st->zone != NULL)
     g_time_zone_unref (st->zone);
