@@ -14,6 +14,14 @@
 
 #include <string.h>
 
+/* A server that does not launch (a cluster's follower) hears only that
+ * another server changed the queue: before its records are next read, it
+ * reads the journal's newest ends, in pages that double from the first
+ * until one holds an end it knows.  So every server of a cluster shows
+ * the same timeline, and a page view reads a few rows, not 2,000. */
+#define CATCH_UP_FIRST 64
+#define CATCH_UP_BYTES (4 * 1024 * 1024)
+
 /* Rows deleted per step of pruning: a step is one short transaction, so
  * calls do not wait behind a large delete. */
 #define PRUNE_STEP 500
@@ -25,6 +33,8 @@ struct _JqHistory {
   GHashTable *by_number;   /* number (in the record) -> JqEnded*, borrowed
                             * from @ended */
   GHashTable *gone;        /* guint64* numbers that left without running */
+  gboolean    stale;       /* another server changed the shared queue
+                            * since the journal's ends were read */
   guint       prune_days;
   guint       prune_id;    /* the hourly timer */
   guint       prune_step_id; /* an idle deleting one step */
@@ -161,8 +171,10 @@ jq_history_observe (const JqEvent *event, gpointer history)
     case JQ_EVENT_GONE:
       jq_history_add_gone (history, event->number);
       break;
-    case JQ_EVENT_STARTED:
     case JQ_EVENT_CHANGED_ELSEWHERE:
+      ((JqHistory *) history)->stale = TRUE;
+      break;
+    case JQ_EVENT_STARTED:
       break;
     }
 }
@@ -173,9 +185,37 @@ jq_history_is_gone (JqHistory *h, guint64 number)
   return g_hash_table_contains (h->gone, &number);
 }
 
+/* The ends another server recorded since memory last looked, added
+ * oldest first. */
+static void
+catch_up (JqHistory *h)
+{
+  h->stale = FALSE;
+  guint limit = CATCH_UP_FIRST;
+  for (;; limit = MIN (limit * 2, JQ_HISTORY_KEEP))
+    {
+      g_autoptr (GArray) rows = jq_journal_history (h->journal, limit,
+                                                    CATCH_UP_BYTES);
+      guint fresh = 0;       /* rows newer than every one memory holds */
+      while (fresh < rows->len
+             && !g_hash_table_contains (
+                    h->by_number, &g_array_index (rows, JqFinished,
+                                                  fresh).number))
+        fresh++;
+      if (fresh < rows->len || rows->len < limit || limit == JQ_HISTORY_KEEP)
+        {
+          while (fresh-- > 0)
+            jq_history_add (h, &g_array_index (rows, JqFinished, fresh));
+          return;
+        }
+    }
+}
+
 GPtrArray *
 jq_history_recent (JqHistory *h, gint64 since_us)
 {
+  if (h->stale)
+    catch_up (h);
   GPtrArray *recent = g_ptr_array_new_with_free_func (
       (GDestroyNotify) jq_ended_unref);
   for (GList *l = h->ended.head; l != NULL; l = l->next)

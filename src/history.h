@@ -67,7 +67,10 @@ void jq_history_add (JqHistory *h, const JqFinished *f);
 void jq_history_add_gone (JqHistory *h, guint64 number);
 
 /* A JqObserver (events.h) for @history: an end (FINISHED, START_FAILED)
- * is added, a GONE job noted.  The scheduler subscribes it first. */
+ * is added, a GONE job noted; after CHANGED_ELSEWHERE the next
+ * jq_history_recent first adds the ends another
+ * server recorded in the journal, so that every server of a cluster
+ * shows the same timeline.  The scheduler subscribes it first. */
 void jq_history_observe (const JqEvent *event, gpointer history);
 
 /* Finished job @number: from memory, else from the journal's history

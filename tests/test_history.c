@@ -238,6 +238,35 @@ test_seeded_at_start (void **state)
     }
 }
 
+/* A follower hears only that another server changed the queue: its next
+ * read adds the ends the journal recorded since, oldest first, also
+ * more than the first page of them. */
+static void
+test_catches_up_after_a_change_elsewhere (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JqJournal) j = open_journal (f);
+  journal_finish (j, 1, 1000000, 0);
+  g_autoptr (JqHistory) h = jq_history_new (j);
+  for (guint64 n = 2; n <= 4; n++)
+    journal_finish (j, n, (gint64) n * 1000000, 0);
+  g_autoptr (GPtrArray) before = jq_history_recent (h, 0);
+  assert_int_equal (before->len, 1);         /* nothing said it changed */
+  JqEvent changed = { .kind = JQ_EVENT_CHANGED_ELSEWHERE };
+  jq_history_observe (&changed, h);
+  g_autoptr (GPtrArray) after = jq_history_recent (h, 0);
+  assert_int_equal (after->len, 4);
+  for (guint i = 0; i < 4; i++)
+    assert_int_equal (((JqEnded *) after->pdata[i])->finished.number, i + 1);
+  for (guint64 n = 5; n <= 204; n++)
+    journal_finish (j, n, (gint64) n * 1000000, 0);
+  jq_history_observe (&changed, h);
+  g_autoptr (GPtrArray) many = jq_history_recent (h, 0);
+  assert_int_equal (many->len, 204);
+  assert_int_equal (((JqEnded *) many->pdata[203])->finished.number, 204);
+  assert_int_equal (((JqEnded *) many->pdata[4])->finished.number, 5);
+}
+
 /* Prunes what is older than @days days, runs the loop until the steps
  * are done, and says how many rows are left. */
 static guint
@@ -296,6 +325,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_falls_through_to_journal, setup,
                                      teardown),
     cmocka_unit_test_setup_teardown (test_seeded_at_start, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_catches_up_after_a_change_elsewhere,
+                                     setup, teardown),
     cmocka_unit_test_setup_teardown (test_prune, setup, teardown),
     cmocka_unit_test_setup_teardown (test_prune_zero_keeps, setup,
                                      teardown),
