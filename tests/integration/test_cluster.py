@@ -4,6 +4,7 @@ one throwaway PostgreSQL (pgtest.py): one queue, one engine.
 Jobs record their starts and ends (job.py); no two may overlap, except
 in the documented case of a leader frozen past its lease."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 import xmlrpc.client
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -203,6 +205,25 @@ class ClusterTestCase(unittest.TestCase):
         for r in results:
             self.assertEqual((r["state"], r["exit_code"]), ("finished", 3), results)
         self.assertEqual(self.proxy(follower).wait(number + 100, 0)["state"], "unknown")
+
+    def test_every_host_shows_the_same_timeline(self):
+        """Only the leader runs jobs: a follower's status page shows the
+        leader's runs too, read from the journal when the follower hears
+        that the queue changed."""
+        self.leader()
+        number = self.proxy(0).submit(self.job("t", "--exit", "3"), 5)["jobnumber"]
+        for i in range(3):
+            jqtest.wait_for(lambda: self.proxy(i).wait(number, 0)["state"] == "finished",
+                            "job %d to be finished, seen from server %d" % (number, i))
+
+        def shown(i):
+            url = "http://127.0.0.1:%d/status.json" % self.dirs[i].port
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                data = json.load(answer)
+            return {f["jobnumber"]: f.get("exit_code") for f in data["finished"]}
+        for i in range(3):
+            jqtest.wait_for(lambda: shown(i).get(number) == 3,
+                            "server %d's page to show job %d" % (i, number))
 
     def test_sigkill_leader_while_a_job_runs(self):
         leader = self.leader()
