@@ -122,6 +122,13 @@ jq_peer_diag_answer (const guint8 *buf, gsize len, guint32 seq, uid_t *uid)
     return FALSE;   /* NLMSG_ERROR: no such socket */
   struct inet_diag_msg msg;
   memcpy (&msg, buf + NLMSG_HDRLEN, sizeof msg);
+  /* A socket no process holds any more (the caller closed it: orphaned,
+   * or a TIME-WAIT or FIN-WAIT-2 remnant) has inode 0, and the kernel
+   * reports uid 0 for a remnant: that is no caller, and surely not
+   * root.  A client that closed its end right after sending was taken
+   * for root. */
+  if (msg.idiag_inode == 0)
+    return FALSE;
   *uid = (uid_t) msg.idiag_uid;
   return TRUE;
 }
@@ -199,6 +206,15 @@ row_matches (const char *row, const JqPeerTuple *tuple, uid_t *uid)
   gulong value = strtoul (p, &end, 10);
   /* More fields follow the uid: a row cut there is not trusted. */
   if (end == p || *end != ' ' || value > G_MAXUINT32)
+    return FALSE;
+  /* Then timeout and inode: a socket no process holds (inode 0) names
+   * no caller (see jq_peer_diag_answer). */
+  char *after = NULL;
+  (void) strtoul (end, &after, 10);
+  if (after == end || *after != ' ')
+    return FALSE;
+  gulong inode = strtoul (after, &end, 10);
+  if (end == after || inode == 0)
     return FALSE;
   *uid = (uid_t) value;
   return TRUE;

@@ -43,12 +43,14 @@ gsize jq_peer_diag_request (const JqPeerTuple *tuple, guint32 seq,
                             guint8 *buf);
 
 /* Reads the answer of jq_peer_diag_request(): TRUE and *@uid when it
- * holds the socket; FALSE when it says there is none, or is malformed. */
+ * holds the socket and a process still holds that (its inode is not 0);
+ * FALSE when it says there is none, a socket its caller has closed, or
+ * is malformed. */
 gboolean jq_peer_diag_answer (const guint8 *buf, gsize len, guint32 seq,
                               uid_t *uid);
 
 /* Looks for the client's socket of @tuple in the text of /proc/net/tcp
  * (IPv4 tuples) or /proc/net/tcp6 (IPv6): TRUE and *@uid when a row has
- * it. */
+ * it with an inode (a process holds it). */
 gboolean jq_peer_proc_net_find (const char *text, const JqPeerTuple *tuple,
                                 uid_t *uid);

@@ -49,7 +49,9 @@ static const char proc_tcp[] =
   "   1: 0100007F:6DB2 0100007F:C822 01 00000000:00000000 00:00000000 "
   "00000000     0        0 1002 1 0000000000000000 20 4 30 10 -1\n"
   "   2: 0100007F:C822 0100007F:6DB2 01 00000000:00000000 00:00000000 "
-  "00000000  1001        0 1003 1 0000000000000000 20 4 30 10 -1\n";
+  "00000000  1001        0 1003 1 0000000000000000 20 4 30 10 -1\n"
+  "   3: 0100007F:C823 0100007F:6DB2 06 00000000:00000000 03:00000F9A "
+  "00000000     0        0 0 3 0000000000000000\n";
 
 static void
 test_proc_net_tcp (void **state)
@@ -77,6 +79,9 @@ test_proc_net_tcp (void **state)
       if (jq_peer_proc_net_find (cut, &t, &u))
         assert_int_equal (u, 1001);
     }
+  /* A closed caller's remnant (TIME-WAIT, uid 0, inode 0): no caller. */
+  set_v4 (&t.client, "127.0.0.1", 51235);
+  assert_false (jq_peer_proc_net_find (proc_tcp, &t, &uid));
   assert_false (jq_peer_proc_net_find ("", &t, &uid));
   assert_false (jq_peer_proc_net_find ("x\n 0: zz:1 0:0\n", &t, &uid));
 }
@@ -155,9 +160,18 @@ test_diag_request_and_answer (void **state)
   ah->nlmsg_seq = 77;
   struct inet_diag_msg *m = NLMSG_DATA (ah);
   m->idiag_uid = 4242;
+  m->idiag_inode = 99;
   uid_t uid = 0;
   assert_true (jq_peer_diag_answer (answer, sizeof answer, 77, &uid));
   assert_int_equal (uid, 4242);
+  /* A socket its caller has closed (inode 0; a TIME-WAIT remnant says
+   * uid 0): no caller, never root. */
+  m->idiag_inode = 0;
+  m->idiag_uid = 0;
+  uid = 4242;
+  assert_false (jq_peer_diag_answer (answer, sizeof answer, 77, &uid));
+  assert_int_equal (uid, 4242);
+  m->idiag_inode = 99;
   /* Another look-up's, cut, or an error: not found. */
   assert_false (jq_peer_diag_answer (answer, sizeof answer, 78, &uid));
   assert_false (jq_peer_diag_answer (answer, ah->nlmsg_len - 1, 77, &uid));

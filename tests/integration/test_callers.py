@@ -281,6 +281,53 @@ class Rights(CallersTestCase):
         self.assertEqual(self.ok_as(a, "removejob", 1), 0)
 
 
+HIT_AND_RUN = r"""
+import socket, sys
+port, method, tries = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+body = (b"<?xml version='1.0'?><!--" + b"x" * 100000 + b"--><methodCall><methodName>"
+        + method.encode() + b"</methodName><params></params></methodCall>")
+head = (b"POST /RPC2 HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body))
+for _ in range(tries):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    s.connect(("127.0.0.1", port))
+    s.sendall(head + body)
+    s.close()
+"""
+
+
+class ClosedCaller(CallersTestCase):
+    """A caller that closes its end right after sending: the kernel then
+    reports its socket's remnant as uid 0, and the server took the call
+    for root's (an outside tester paused and resumed the queue, removed
+    others' jobs, all logged "by user root", in 8 of 20 tries)."""
+
+    prefix = "jqi19c"
+
+    def resume_calls(self):
+        conn = jqtest.http.client.HTTPConnection("127.0.0.1", self.bots.port, timeout=jqtest.DEADLINE)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        for line in text.splitlines():
+            if line.startswith('bots_jobqueue_xmlrpc_calls_total{method="resume"} '):
+                return float(line.split()[-1])
+        return 0
+
+    def test_is_never_root(self):
+        out = subprocess.run(["setpriv", "--reuid", self.alice, "--regid", self.alice,
+                              "--init-groups", "--reset-env", user_python(), "-c", HIT_AND_RUN,
+                              str(self.bots.port), "resume", "20"],
+                             capture_output=True, text=True, timeout=jqtest.DEADLINE * 3, cwd="/")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        jqtest.wait_for(lambda: self.resume_calls() >= 20, "the 20 calls to be answered")
+        self.assertTrue(self.rpc.status()["paused"], self.bots.log())
+        log = self.bots.log()
+        self.assertNotIn("Job queue resumed", log)
+        self.assertEqual(log.count("(by user root)"), 1, log)   # setUp's pause
+
+
 class AdminUsersAndGroup(CallersTestCase):
     """[jobqueue] admin_users and admin_group give the admin steps."""
 
