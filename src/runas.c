@@ -242,6 +242,36 @@ walk_owners (const char *path, uid_t *uid, gid_t *gid, char **shared)
     }
 }
 
+/* Walks every link of the chain @path leads through, as written, and
+ * the folder each of them is in, links resolved: a root-owned link may
+ * lead to another user's link, which that user can point anywhere, and
+ * neither @path as written nor its end (realpath) shows that middle
+ * link.  At most 40 links, as the kernel follows. */
+static void
+walk_link_chain (const char *path, uid_t *uid, gid_t *gid, char **shared)
+{
+  g_autofree char *p = g_strdup (path);
+  for (int hop = 0; hop < 40 && p[0] == '/'; hop++)
+    {
+      walk_owners (p, uid, gid, shared);
+      g_autofree char *dir = g_path_get_dirname (p);
+      g_autofree char *real_dir = realpath (dir, NULL);
+      if (real_dir != NULL)
+        walk_owners (real_dir, uid, gid, shared);
+      struct stat st;
+      if (lstat (p, &st) != 0 || !S_ISLNK (st.st_mode))
+        return;
+      g_autofree char *target = g_file_read_link (p, NULL);
+      if (target == NULL)
+        return;
+      char *next = g_path_is_absolute (target)
+                   ? g_strdup (target)
+                   : g_build_filename (real_dir ? real_dir : dir, target, NULL);
+      g_free (p);
+      p = next;
+    }
+}
+
 gboolean
 jq_runas_path_user (const char *const *paths, JqUser *who, GError **error)
 {
@@ -262,7 +292,7 @@ jq_runas_path_user (const char *const *paths, JqUser *who, GError **error)
       if (real != NULL)
         walk_owners (real, &uid, &gid, &shared);
       if (g_path_is_absolute (paths[i]))
-        walk_owners (paths[i], &uid, &gid, &shared);
+        walk_link_chain (paths[i], &uid, &gid, &shared);
     }
   if (uid != 0)
     {

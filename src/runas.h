@@ -50,7 +50,8 @@ int jq_runas_call (const JqUser *user, JqRunasFunc func, gpointer data,
 /* Who runs a program made of the files @paths (NULL-terminated; e.g. a
  * script and its interpreter) when root would: the owner of the first of
  * them, or of a link or folder on their way (deepest first, links
- * resolved and as written), that is not root.  Root only when all of it
+ * resolved and as written, every link of a chain of links too), that is
+ * not root.  Root only when all of it
  * is root's and no folder on the way is writable by group or others
  * without the sticky bit, nor any of the files: FALSE and @error set
  * then, naming the path.  Not root: this process's own user. */

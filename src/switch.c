@@ -30,6 +30,7 @@
 #include <glib.h>
 
 #include "botsenv.h"
+#include "ownedfile.h"
 #include "runas.h"
 #include "switchinfo.h"
 #include "switchproc.h"
@@ -119,27 +120,19 @@ same_entry (const Switch *s, const char *a, const char *b)
 
 /* The text of the script @name (links followed: Bots' scripts may be
  * links), a regular file of at most SCRIPT_LIMIT bytes; NULL otherwise.
- * Read as the worker. */
+ * Read as the worker, and, where a link or folder on its way belongs to
+ * another user, as that user (ownedfile.h): root's folder may hold root's
+ * link into the Bots user's tree, where that user can point it at a file
+ * only root may read, which then became the wrapper's first line. */
 static GString *
 read_script (const Switch *s, const char *name)
 {
-  int fd = openat (s->dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    return NULL;
-  struct stat st;
-  GString *text = NULL;
-  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size <= SCRIPT_LIMIT)
-    {
-      text = g_string_new (NULL);
-      char buf[8192];
-      ssize_t got;
-      while ((got = read (fd, buf, sizeof buf)) > 0 && text->len <= SCRIPT_LIMIT)
-        g_string_append_len (text, buf, got);
-      if (got < 0)
-        g_string_free (g_steal_pointer (&text), TRUE);
-    }
-  close (fd);
-  return text;
+  g_autofree char *path = path_of (s, name);
+  gsize len = 0;
+  g_autofree char *text = jq_ownedfile_read (path, "a Bots script",
+                                             SCRIPT_LIMIT, JQ_OWNEDFILE_WHOLE,
+                                             &len, NULL);
+  return text != NULL ? g_string_new_len (text, (gssize) len) : NULL;
 }
 
 static gboolean

@@ -177,6 +177,35 @@ class SwitchAsRoot(unittest.TestCase):
             shutil.rmtree(rootbin)
 
 
+    def test_a_script_linked_to_roots_file_is_not_read_as_root(self):
+        # root's folder links to the user's scripts; the user points one
+        # of them at a file in a folder only root may enter: `to` must not
+        # copy its first line into a wrapper (an outside tester read a
+        # root-only "#!" line back from the wrapper, as the user)
+        rootbin = tempfile.mkdtemp(prefix="jqsw-bin-")
+        hidden = tempfile.mkdtemp(prefix="jqsw-hidden-")   # 0700, root's
+        try:
+            os.chmod(rootbin, 0o755)
+            token = "TOKEN-" + os.urandom(4).hex()
+            target = os.path.join(hidden, "open.py")
+            fakebots.write(target, "#!/usr/bin/python3 %s\nprint(1)\n" % token, 0o644)
+            for n in self.bots.names:
+                os.symlink(self.bots.script(n), os.path.join(rootbin, n))
+            planted = self.bots.script(self.bots.names[0])
+            os.unlink(planted)
+            os.symlink(target, planted)
+            os.lchown(planted, self.uid, self.gid)
+            self.bots.switch("to", rootbin)
+            for n in os.listdir(rootbin):
+                path = os.path.join(rootbin, n)
+                # what the switch wrote (the links left are root's own)
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    with open(path, "rb") as f:
+                        self.assertNotIn(token.encode(), f.read(), n)
+        finally:
+            shutil.rmtree(rootbin)
+            shutil.rmtree(hidden)
+
 class SwitchAsRootBots4(SwitchAsRoot):
     version = 4
 
