@@ -159,6 +159,28 @@ jq_config_from_ini (const JqIni *ini, const char *config_dir, GError **error)
   return jq_config_from_ini_in (ini, config_dir, NULL, error);
 }
 
+/* Whether @zone can only name a file of the system's zone folder, as
+ * IANA's names do ("Europe/Amsterdam", "Etc/GMT+1"): names of letters,
+ * digits, '_', '-', '+' and '.', joined by '/', none of them "." or "..".
+ * GLib opens the zone folder's file of that name: "../../home/x/fifo"
+ * made the server wait for a writer at its start. */
+static gboolean
+is_zone_name (const char *zone)
+{
+  if (zone[0] == '\0' || strlen (zone) > 255)
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (zone, "/", -1);
+  for (char **p = parts; *p != NULL; p++)
+    {
+      if ((*p)[0] == '\0' || strcmp (*p, ".") == 0 || strcmp (*p, "..") == 0)
+        return FALSE;
+      for (const char *c = *p; *c != '\0'; c++)
+        if (!g_ascii_isalnum (*c) && strchr ("_-+.", *c) == NULL)
+          return FALSE;
+    }
+  return TRUE;
+}
+
 /* Where files live: bots folder, botssys, log, journal, lock, jobs. */
 static gboolean
 read_paths (const JqIni *ini, const JqBotsEnv *env, JqConfig *c,
@@ -180,6 +202,8 @@ read_paths (const JqIni *ini, const JqBotsEnv *env, JqConfig *c,
   g_autofree char *settings = g_build_filename (c->config_dir, "settings.py",
                                                 NULL);
   c->time_zone = jq_botsenv_read_assignment (settings, "TIME_ZONE");
+  if (c->time_zone != NULL && !is_zone_name (c->time_zone))
+    c->time_zone_refused = g_steal_pointer (&c->time_zone);
   c->state_dir = g_build_filename (c->botssys, "jobqueue", NULL);
   c->journal_path = g_build_filename (c->state_dir, "queue.db", NULL);
   c->lock_path = g_build_filename (c->state_dir, "server.lock", NULL);
@@ -421,6 +445,7 @@ jq_config_free (JqConfig *c)
   g_free (c->ini_path);
   g_free (c->botssys);
   g_free (c->time_zone);
+  g_free (c->time_zone_refused);
   g_free (c->bots_release);
   g_free (c->log_path);
   g_free (c->state_dir);

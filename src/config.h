@@ -25,6 +25,8 @@ typedef struct {
   char      *bots_release;     /* the installation's own version ("4.0.0"),
                                   as Bots knows it; NULL: unknown */
   char      *time_zone;        /* settings.py TIME_ZONE; NULL: the system's */
+  char      *time_zone_refused;/* a TIME_ZONE that is no zone name (a path
+                                * out of the zone folder): not used */
   char      *log_path;         /* Bots 3: botssys/logging/jobqueue.log,
                                   Bots 4: botssys/logging/jobqueue/jobqueue.log */
   guint      log_backups;      /* rotated log files kept */

@@ -522,6 +522,11 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
     jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
                   "is not a time zone of this system; logging in the "
                   "system's zone", config->time_zone, config->config_dir);
+  if (config->time_zone_refused != NULL)
+    jq_log_write (log, JQ_LOG_WARNING, "TIME_ZONE '%s' of %s/settings.py "
+                  "is not a time zone name (names of letters, digits and "
+                  "'_-+.' joined by '/'); logging in the system's zone",
+                  config->time_zone_refused, config->config_dir);
   jq_log_write (log, JQ_LOG_STARTINFO,
                 "bots-jobqueueserver %s; config %s; listening on %s "
                 "port %u; %u job(s) at once; maxruntime %u minutes; "

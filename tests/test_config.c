@@ -226,6 +226,8 @@ test_find_config_as_bots (void **state)
     "lib/bots/config/settings.py=TIME_ZONE = 'Europe/Amsterdam'\n",
     "lib/bots/config/bots.ini=[jobqueue]\n",
     "lib/bots/config2/bots.ini=[jobqueue]\n",
+    "lib/bots/config3/bots.ini=[jobqueue]\n",
+    "lib/bots/config3/settings.py=TIME_ZONE = '../../../home/fifo'\n",
     "site/myconf/settings.py=",
     "home/config/",
     "home/other/",
@@ -282,6 +284,14 @@ test_find_config_as_bots (void **state)
   assert_string_equal (cfg2->time_zone, "Europe/Amsterdam");
   assert_true (g_str_has_suffix (cfg2->log_path,
                                  "/bots/botssys/logging/jobqueue.log"));
+  assert_null (cfg2->time_zone_refused);
+  /* A TIME_ZONE that leads out of the zone folder is no zone: GLib would
+   * open that file (a FIFO there made the server wait at its start). */
+  g_autofree char *want_3 = g_build_filename (bots, "config3", NULL);
+  g_autoptr (JqConfig) cfg3 = jq_config_load_in (env, want_3, &error);
+  assert_non_null (cfg3);
+  assert_null (cfg3->time_zone);
+  assert_string_equal (cfg3->time_zone_refused, "../../../home/fifo");
   remove_tree (root);
 }
 
