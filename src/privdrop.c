@@ -94,8 +94,11 @@ controller_of (const char *path)
   return who.uid;
 }
 
+/* @how: "the owner of" or "the user who controls" (a link or a folder on
+ * the way is theirs, the file itself root's). */
 static gboolean
-set_user_by_uid (uid_t uid, const char *what, JqRunAs *out, GError **error)
+set_user_by_uid (uid_t uid, const char *how, const char *what, JqRunAs *out,
+                 GError **error)
 {
   struct passwd *pw = getpwuid (uid);
   if (pw == NULL)
@@ -106,7 +109,7 @@ set_user_by_uid (uid_t uid, const char *what, JqRunAs *out, GError **error)
                    "run as", what, (unsigned) uid);
       return FALSE;
     }
-  set_user (out, pw, g_strdup_printf ("the owner of %s", what));
+  set_user (out, pw, g_strdup_printf ("%s %s", how, what));
   return TRUE;
 }
 
@@ -155,15 +158,20 @@ jq_privdrop_choose (const char *user, const char *ini_path,
   g_autofree char *found = NULL;
   if (!owner_of (botssys, &owner, &found, error))
     return FALSE;
+  const char *how = "the owner of";
   /* A root folder that is really a link of the Bots user's (or lies in a
    * folder of theirs) is theirs. */
   if (owner == 0 && (owner = controller_of (botssys)) != 0)
-    g_free (found), found = g_strdup (botssys);
+    {
+      g_free (found), found = g_strdup (botssys);
+      how = "the user who controls (a link or a folder on the way)";
+    }
   /* A bots.ini that another user controls decides botssys, the tasks
    * authorized and more: the server never runs as anyone else for it. */
   if (ini_owner != 0 && owner != ini_owner)
-    return set_user_by_uid (ini_owner, ini_path, out, error);
-  return set_user_by_uid (owner, found, out, error);
+    return set_user_by_uid (ini_owner, "the user who controls", ini_path,
+                            out, error);
+  return set_user_by_uid (owner, how, found, out, error);
 }
 
 gboolean

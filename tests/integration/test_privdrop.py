@@ -111,6 +111,20 @@ class Privdrop(unittest.TestCase):
                            % (USER, uid, self.bots.botssys))
         self.assertEqual(rpc.listjobs(), 0)
 
+    def test_root_botssys_in_the_users_folder_says_why(self):
+        # botssys itself root's, its folder the user's: the user controls
+        # it (and the server runs as them), and the line says so rather
+        # than calling them its owner
+        os.makedirs(os.path.join(self.bots.botssys, "jobqueue"), exist_ok=True)
+        os.makedirs(os.path.join(self.bots.botssys, "logging"), exist_ok=True)
+        for sub in ("jobqueue", "logging"):
+            os.chown(os.path.join(self.bots.botssys, sub), self.pw.pw_uid, self.pw.pw_gid)
+        os.chown(self.bots.botssys, 0, 0)
+        server = self.start()
+        self.assertEqual(proc_ids(server.pid, "Uid"), [self.pw.pw_uid] * 4)
+        self.bots.wait_log("runs as user %s (uid %d, the user who controls (a link or a "
+                           "folder on the way) %s)" % (USER, self.pw.pw_uid, self.bots.botssys))
+
     def run_server(self, **kw):
         """The server, left to start or to refuse; stopped if it started.
         Returns (exit status, stderr)."""
