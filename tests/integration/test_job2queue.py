@@ -176,7 +176,7 @@ class NoServer(jqtest.unittest.TestCase):
         self.bots.cleanup()
 
     def test_nothing_listens(self):
-        # refused at once: a client that waited would take its 5 s call
+        # refused at once: a client that waited would take its 20 s call
         # timeout
         r = job2queue(["bots-engine"], cwd=self.bots.root, timeout=4.5)
         self.assertEqual(r.returncode, 1)
@@ -198,7 +198,7 @@ class NoServer(jqtest.unittest.TestCase):
             def take_and_hold():
                 c, _ = s.accept()
                 with c:
-                    c.settimeout(jqtest.DEADLINE)
+                    c.settimeout(60)
                     request = b""
                     try:     # read until the client gives up; never answer
                         while True:
@@ -211,7 +211,7 @@ class NoServer(jqtest.unittest.TestCase):
                     received.append(request)
             t = threading.Thread(target=take_and_hold, daemon=True)
             t.start()
-            r = job2queue(["bots-engine", "--new"], cwd=self.bots.root, timeout=15)
+            r = job2queue(["bots-engine", "--new"], cwd=self.bots.root, timeout=60)
             t.join()
         # The whole call had come, for the server to run.
         self.assertIn(b"<methodName>submit</methodName>", received[0])
