@@ -579,11 +579,15 @@ jq_scheduler_recover (JqScheduler *s, GError **error)
   jq_queue_set_next_number (s->queue, next);
   if (!jq_journal_commit (s->journal, ok ? error : NULL) || !ok)
     return FALSE;
+  /* A pause is kept across restarts: said here, or a queue that was
+   * paused long ago (before a switch back and forth) seems stuck. */
   if (jq_journal_is_durable (s->journal))
     jq_log_write (s->log, JQ_LOG_STARTINFO,
                   "Journal %s: %u waiting job(s) recovered; next job number "
-                  "%" G_GUINT64_FORMAT ".", jq_journal_get_path (s->journal),
-                  jq_queue_count (s->queue), next);
+                  "%" G_GUINT64_FORMAT "%s.", jq_journal_get_path (s->journal),
+                  jq_queue_count (s->queue), next, s->paused
+                  ? "; the queue is paused, as it was left: no job starts "
+                    "until it is resumed (bots-jobqueue resume)" : "");
   begin (s);
   launch_next (s);
   return jq_journal_commit (s->journal, error);

@@ -104,6 +104,10 @@ class Admin(jqtest.ServerTestCase):
         log = self.bots.log()
         self.assertIn("Job queue paused", log)
         self.assertIn("Job queue resumed.", log)
+        # The start-up says so: a queue paused long ago does not look stuck.
+        self.assertIn("1 waiting job(s) recovered; next job number 2; the queue is paused, "
+                      "as it was left: no job starts until it is resumed (bots-jobqueue "
+                      "resume).\n", log)
 
 
 if __name__ == "__main__":
