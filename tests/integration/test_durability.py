@@ -289,7 +289,10 @@ class Adopted(jqtest.ServerTestCase):
 class AdoptedTimeout(Adopted):
     """maxruntime holds for a job adopted after a crash."""
     jobqueue = {"authorized_tasks": "*", "killjobsintimeout": "True"}
-    settings = {"maxruntime": "1"}
+    # seconds here (the faults server's test aid): 5, so that on a loaded
+    # machine the job's Python has started and said so before it is over
+    # (with 1 it was sometimes killed first, and its start never seen)
+    settings = {"maxruntime": "5"}
     env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
     test_a_descendant_is_not_the_job = None
 
