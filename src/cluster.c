@@ -56,7 +56,17 @@ struct _JqCluster {
   guint        tick_id;
   guint        watch_id;      /* on PQsocket, for notifications */
   guint        kick_id;
-  gboolean     leading;
+  gboolean     leading;       /* holds the lease */
+  gboolean     took_over;     /* leading, and this term's take-over is
+                               * done: only then does it launch */
+  guint        takeover_id;   /* the next try of an unfinished take-over */
+  guint        takeover_ms;   /* its back-off; 0 before a failed try */
+  guint        takeover_tries;
+  gint64       lead_won_us;   /* monotonic: when this term was won */
+  gint64       no_lead_until_us; /* monotonic: after handing back a lead
+                                  * it could not take over */
+  gint64       strays_due_us; /* monotonic: the next look for running
+                               * rows that no server runs */
   gint64       term;          /* ours while leading */
   gint64       renewed_us;    /* monotonic, when the last good renewal was sent */
   JqPgLink     link;          /* lost, said once; reconnects */
@@ -77,7 +87,7 @@ static gboolean
 may_launch (gpointer data)
 {
   JqCluster *c = data;
-  return c->leading
+  return c->leading && c->took_over
          && g_get_monotonic_time () < c->renewed_us
                                       + (gint64) c->lease_ms * 1000 / 2
          && jq_journal_is_healthy (c->journal);
@@ -89,6 +99,8 @@ step_down (JqCluster *c, const char *why)
   if (!c->leading)
     return;
   c->leading = FALSE;
+  c->took_over = FALSE;
+  g_clear_handle_id (&c->takeover_id, g_source_remove);
   guint running = jq_scheduler_get_running (c->scheduler);
   /* Later: called from a failing commit too, whose lines are dropped. */
   jq_log_write_later (c->log, JQ_LOG_WARNING,
@@ -219,6 +231,101 @@ renew (JqCluster *c)
   PQclear (r);
 }
 
+/* Gives the lease up at once (it expires now): another server leads at
+ * its next beat instead of after the lease. */
+static void
+hand_back (JqCluster *c)
+{
+  char term[24];
+  g_snprintf (term, sizeof term, "%" G_GINT64_FORMAT, c->term);
+  const char *values[] = { c->member, term };
+  PQclear (run (c, "UPDATE bots_jobqueue.lease SET expires = "
+                "clock_timestamp () - interval '1 second' "
+                "WHERE id = 1 AND holder = $1 AND term = $2::bigint", 2,
+                values));
+}
+
+static gboolean on_takeover_retry (gpointer data);
+
+/* The take-over is a state, not an attempt: until the queue is read and
+ * the jobs the database records as running are queued again, this
+ * leader launches nothing (may_launch), and it tries again, each time
+ * waiting twice as long (up to TAKEOVER_MAX_MS).  A leader that cannot
+ * finish within a lease (its journal's connection broken while its
+ * lease's works) hands the lease back and stays away for a lease, so
+ * that another server takes over. */
+#define TAKEOVER_FIRST_MS 100
+#define TAKEOVER_MAX_MS   2000
+
+static void
+take_over (JqCluster *c)
+{
+  g_clear_handle_id (&c->takeover_id, g_source_remove);
+  if (!c->leading || c->took_over)
+    return;
+  c->takeover_tries++;
+  g_autoptr (GError) error = NULL;
+  if (jq_scheduler_lead (c->scheduler, &error))
+    {
+      c->took_over = TRUE;
+      c->strays_due_us = g_get_monotonic_time ()
+                         + (gint64) c->lease_ms * 1000 / 2;
+      if (c->takeover_tries > 1)
+        jq_log_write (c->log, JQ_LOG_WARNING,
+                      "Cluster: taken over (term %" G_GINT64_FORMAT ") at "
+                      "try %u; this server launches now.", c->term,
+                      c->takeover_tries);
+      return;
+    }
+  gint64 now = g_get_monotonic_time ();
+  if (now - c->lead_won_us >= (gint64) c->lease_ms * 1000)
+    {
+      jq_log_write (c->log, JQ_LOG_ERROR,
+                    "Cluster: taking over (term %" G_GINT64_FORMAT ") "
+                    "failed: %s; tried %u times for a lease: this server "
+                    "hands the lead back.", c->term, error->message,
+                    c->takeover_tries);
+      step_down (c, "it could not take over within a lease");
+      if (PQstatus (c->conn) == CONNECTION_OK)
+        hand_back (c);
+      c->no_lead_until_us = now + (gint64) c->lease_ms * 1000;
+      return;
+    }
+  c->takeover_ms = c->takeover_ms == 0
+                   ? TAKEOVER_FIRST_MS
+                   : MIN (c->takeover_ms * 2, TAKEOVER_MAX_MS);
+  jq_log_write (c->log, JQ_LOG_ERROR,
+                "Cluster: taking over (term %" G_GINT64_FORMAT ") failed: "
+                "%s; this server launches nothing until it has, and tries "
+                "again in %u ms.", c->term, error->message, c->takeover_ms);
+  c->takeover_id = g_timeout_add (c->takeover_ms, on_takeover_retry, c);
+}
+
+static gboolean
+on_takeover_retry (gpointer data)
+{
+  JqCluster *c = data;
+  c->takeover_id = 0;
+  take_over (c);
+  return G_SOURCE_REMOVE;
+}
+
+/* The leader looks for jobs recorded as running that it does not run,
+ * every half lease: no acknowledged job stays "running" for good. */
+static void
+requeue_strays (JqCluster *c)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (!c->took_over || now < c->strays_due_us)
+    return;
+  c->strays_due_us = now + (gint64) c->lease_ms * 1000 / 2;
+  g_autoptr (GError) error = NULL;
+  if (!jq_scheduler_requeue_strays (c->scheduler, &error))
+    jq_log_write (c->log, JQ_LOG_ERROR,
+                  "Cluster: looking for jobs no server runs: %s; tried "
+                  "again in half a lease.", error->message);
+}
+
 static void
 try_to_lead (JqCluster *c)
 {
@@ -241,15 +348,16 @@ try_to_lead (JqCluster *c)
   if (!won)
     return;
   c->leading = TRUE;
+  c->took_over = FALSE;
   c->renewed_us = sent;
+  c->lead_won_us = sent;
+  c->takeover_ms = 0;
+  c->takeover_tries = 0;
   jq_log_write (c->log, JQ_LOG_STARTINFO,
                 "This server (%s) leads the cluster now (term %"
                 G_GINT64_FORMAT "): it launches the jobs.", c->member,
                 c->term);
-  g_autoptr (GError) error = NULL;
-  if (!jq_scheduler_lead (c->scheduler, &error))
-    jq_log_write (c->log, JQ_LOG_ERROR, "Cluster: taking over: %s",
-                  error->message);
+  take_over (c);
 }
 
 /* Heartbeat, and what status shows. */
@@ -313,8 +421,11 @@ on_tick (gpointer data)
       if (c->leading && g_get_monotonic_time ()
                         >= c->renewed_us + (gint64) c->lease_ms * 1000 / 2)
         step_down (c, "its lease could not be renewed in time");
-      if (!c->leading && PQstatus (c->conn) == CONNECTION_OK)
+      if (!c->leading && PQstatus (c->conn) == CONNECTION_OK
+          && g_get_monotonic_time () >= c->no_lead_until_us)
         try_to_lead (c);
+      if (c->leading)
+        requeue_strays (c);
       if (PQstatus (c->conn) == CONNECTION_OK)
         beat (c);
       drain_notifications (c);
@@ -480,16 +591,10 @@ jq_cluster_free (JqCluster *c)
   g_clear_handle_id (&c->tick_id, g_source_remove);
   g_clear_handle_id (&c->kick_id, g_source_remove);
   g_clear_handle_id (&c->watch_id, g_source_remove);
+  g_clear_handle_id (&c->takeover_id, g_source_remove);
   if (c->leading && PQstatus (c->conn) == CONNECTION_OK)
     {
-      /* Hand the lease back: another server leads at its next beat. */
-      char term[24];
-      g_snprintf (term, sizeof term, "%" G_GINT64_FORMAT, c->term);
-      const char *values[] = { c->member, term };
-      PQclear (run (c, "UPDATE bots_jobqueue.lease SET expires = "
-                    "clock_timestamp () - interval '1 second' "
-                    "WHERE id = 1 AND holder = $1 AND term = $2::bigint", 2,
-                    values));
+      hand_back (c);
       jq_log_write (c->log, JQ_LOG_STARTINFO,
                     "This server handed the lead of the cluster back.");
     }

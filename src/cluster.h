@@ -34,7 +34,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqClusterInfo, jq_cluster_info_free)
  * string) as @member, with its own connection: a heartbeat and the lease
  * every eighth of @lease_ms, LISTEN for other servers' writes.  Sets the
  * scheduler's launch gate: it launches only while this server holds a
- * lease renewed less than half a lease ago.  Nothing runs until
+ * lease renewed less than half a lease ago and has taken over (read the
+ * queue, queued again what was running; tried until done).  Nothing
+ * runs until
  * jq_cluster_start().  NULL and @error when the database cannot be
  * reached (or in a build without libpq). */
 JqCluster *jq_cluster_new (const char *dsn, const char *member,

@@ -700,14 +700,14 @@ jq_runner_list (JqRunner *runner, GArray *pids, GArray *started_us)
 }
 
 void
-jq_runner_terminate_all (JqRunner *runner)
+jq_runner_terminate_all (JqRunner *runner, const char *why)
 {
   for (guint i = 0; i < runner->running->len; i++)
     {
       Running *r = runner->running->pdata[i];
       jq_log_write (runner->log, JQ_LOG_WARNING,
-                    "Terminating job %" G_GUINT64_FORMAT
-                    " (server stopping)", jq_job_get_number (r->job));
+                    "Terminating job %" G_GUINT64_FORMAT " (%s)",
+                    jq_job_get_number (r->job), why);
       terminate (r);
     }
 }
@@ -880,9 +880,9 @@ ops_start (gpointer runner, JqJob *job, GPid *pid, GError **error)
 }
 
 static void
-ops_kill_all (gpointer runner)
+ops_kill_all (gpointer runner, const char *why)
 {
-  jq_runner_terminate_all (runner);
+  jq_runner_terminate_all (runner, why);
 }
 
 static int

@@ -67,7 +67,8 @@ typedef struct {
                             JqLog *log, const JqRunnerHooks *hooks);
   gboolean   (*start)      (gpointer runner, JqJob *job, GPid *pid,
                             GError **error);
-  void       (*kill_all)   (gpointer runner);
+  /* jq_runner_terminate_all; @why goes into its log lines. */
+  void       (*kill_all)   (gpointer runner, const char *why);
   /* The pid of job @number if a server before us left it running, else
    * 0 (@pid and @started_us: what the journal recorded; 0 unknown). */
   int        (*find_left)  (gpointer runner, guint64 number, int pid,
@@ -107,12 +108,13 @@ guint jq_runner_get_running (JqRunner *runner);
 GPtrArray *jq_runner_list (JqRunner *runner, GArray *pids,
                            GArray *started_us);
 
-/* Sends SIGTERM to every running job's process group and to every
+/* Sends SIGTERM (logged "Terminating job N (@why)": "server stopping",
+ * "this server lost the lead") to every running job's process group and to every
  * process marked as that job's (also one that left the group with
  * setsid()), and SIGKILL after the kill grace; when a job killed so ends,
  * what is left of its tree gets SIGKILL.  Their ends are reported as
  * usual. */
-void jq_runner_terminate_all (JqRunner *runner);
+void jq_runner_terminate_all (JqRunner *runner, const char *why);
 
 /* See JqRunnerOps: find_left and adopt. */
 int jq_runner_find_left (JqRunner *runner, guint64 number, int pid,

@@ -44,6 +44,7 @@ struct _JqScheduler {
   gpointer        gate_data;
   GHashTable     *abandoned;   /* numbers of jobs ended by a lost lead */
   gboolean        taking_over; /* recovery of another server's jobs */
+  gboolean        straying;    /* requeueing rows no server runs */
   gboolean        sync_failed; /* a resync's changes did not apply */
   gboolean        holding;     /* in a door batch: launches wait for its
                                 * commit (jq_scheduler_hold_launches) */
@@ -526,7 +527,7 @@ void
 jq_scheduler_terminate_running (JqScheduler *s)
 {
   s->terminating = TRUE;
-  s->ops->kill_all (s->runner);
+  s->ops->kill_all (s->runner, "server stopping");
 }
 
 static void
@@ -559,9 +560,14 @@ recover_job (JqJob *job, gboolean was_running, int pid, gint64 started_us,
       g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_journal_requeue_at_head (s->journal, number);
       jq_log_write (s->log, JQ_LOG_WARNING,
-                    "Job %" G_GUINT64_FORMAT " was running when the server "
-                    "stopped%s; queued again first of priority %d: %s",
-                    number, s->taking_over ? " (the previous leader)" : "",
+                    "Job %" G_GUINT64_FORMAT " %s; queued again first of "
+                    "priority %d: %s", number,
+                    s->straying ? "is recorded as running, but the leader "
+                                  "does not run it (a server that lost the "
+                                  "lead ran it)"
+                    : s->taking_over ? "was running when the server stopped "
+                                       "(the previous leader)"
+                    : "was running when the server stopped",
                     jq_job_get_priority (job), task);
       /* It counts as running: no job starts until it ends, so that its
        * repeated run cannot overlap it. */
@@ -927,6 +933,60 @@ jq_scheduler_lead (JqScheduler *s, GError **error)
   return jq_journal_commit (s->journal, ok ? error : NULL) && ok;
 }
 
+/* Whether @number is one of this server's running jobs (@own: the
+ * runner's list). */
+static gboolean
+runs_here (GPtrArray *own, guint64 number)
+{
+  for (guint i = 0; i < own->len; i++)
+    if (jq_job_get_number (own->pdata[i]) == number)
+      return TRUE;
+  return FALSE;
+}
+
+/* The jobs recorded as running (with their @pids and @started_us,
+ * nullable), those this server runs itself replaced by NULL; NULL when
+ * every one runs here (or the journal cannot be read). */
+static GPtrArray *
+find_strays (JqScheduler *s, GArray *pids, GArray *started_us)
+{
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) jq_job_unref);
+  if (!jq_journal_list_running (s->journal, rows, pids, started_us))
+    return NULL;
+  g_autoptr (GPtrArray) own = s->ops->list (s->runner, NULL, NULL);
+  gboolean any = FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    if (!runs_here (own, jq_job_get_number (rows->pdata[i])))
+      any = TRUE;
+    else
+      g_clear_pointer (&rows->pdata[i], jq_job_unref);
+  return any ? g_steal_pointer (&rows) : NULL;
+}
+
+gboolean
+jq_scheduler_requeue_strays (JqScheduler *s, GError **error)
+{
+  /* A read outside the lock first: almost always there is none, and the
+   * check then costs no lock. */
+  g_autoptr (GPtrArray) seen = find_strays (s, NULL, NULL);
+  if (seen == NULL)
+    return TRUE;
+  begin (s);
+  g_autoptr (GArray) pids = g_array_new (FALSE, TRUE, sizeof (GPid));
+  g_autoptr (GArray) started = g_array_new (FALSE, TRUE, sizeof (gint64));
+  g_autoptr (GPtrArray) strays = find_strays (s, pids, started);
+  s->straying = TRUE;
+  for (guint i = 0; strays != NULL && i < strays->len; i++)
+    if (strays->pdata[i] != NULL)
+      recover_job (strays->pdata[i], TRUE,
+                   g_array_index (pids, GPid, i),
+                   g_array_index (started, gint64, i), s);
+  s->straying = FALSE;
+  launch_next (s);
+  return jq_journal_commit (s->journal, error);
+}
+
 void
 jq_scheduler_yield (JqScheduler *s)
 {
@@ -937,7 +997,7 @@ jq_scheduler_yield (JqScheduler *s)
       g_hash_table_add (s->abandoned, g_memdup2 (&number, sizeof number));
     }
   if (running->len > 0)
-    s->ops->kill_all (s->runner);
+    s->ops->kill_all (s->runner, "this server lost the lead");
 }
 
 void

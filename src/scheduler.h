@@ -240,6 +240,14 @@ void jq_scheduler_set_launch_gate (JqScheduler *s, JqLaunchGate gate,
  * what can start.  FALSE and @error when the journal fails. */
 gboolean jq_scheduler_lead (JqScheduler *s, GError **error);
 
+/* The leader, from time to time: a job recorded as running that this
+ * server does not run was left so by a server that lost the lead (its
+ * end or its requeue could not be written in time).  Each is queued
+ * again first of its priority, as at a take-over, its process waited
+ * for when it still runs on this host.  TRUE when there was none or all
+ * were requeued; FALSE and @error when the journal failed. */
+gboolean jq_scheduler_requeue_strays (JqScheduler *s, GError **error);
+
 /* This server no longer launches: ends its running jobs (SIGTERM, later
  * SIGKILL) and records nothing of them, for the new leader runs them
  * again. */

@@ -63,7 +63,7 @@ fake_start (gpointer runner, JqJob *job, GPid *pid, GError **error)
 }
 
 static void
-fake_kill_all (gpointer runner)
+fake_kill_all (gpointer runner, const char *why)
 {
   ((FakeRunner *) runner)->killed++;
 }

@@ -52,6 +52,32 @@ def assert_no_overlap(test, path):
             running = None
 
 
+LOCK_QUEUE = "pg_advisory_xact_lock(1114599283, 1)"  # pgconn.h's queue lock
+
+
+class Psql:
+    """An interactive psql session on the test's database, as a member
+    that holds locks would: send() a statement and read its one-line
+    answer; close() commits and ends it."""
+
+    def __init__(self, db):
+        self.proc = subprocess.Popen(
+            PG.as_user + [os.path.join(PG.bin, "psql"), "-h", PG.root, "-p", str(PG.port),
+                          "-U", "postgres", "-d", db, "-X", "-q", "-A", "-t"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def send(self, sql):
+        self.proc.stdin.write(sql + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("COMMIT;\n")
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
 class ClusterTestCase(unittest.TestCase):
     count = 0
 
@@ -268,14 +294,10 @@ class ClusterTestCase(unittest.TestCase):
         jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
                         "the job to start")
         # A session holds the lease row: no server can renew or take it.
-        psql = subprocess.Popen(
-            PG.as_user + [os.path.join(PG.bin, "psql"), "-h", PG.root, "-p", str(PG.port),
-                          "-U", "postgres", "-d", self.db, "-X", "-q", "-A", "-t"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        psql = Psql(self.db)
         try:
-            psql.stdin.write("BEGIN; SELECT 'locked' FROM bots_jobqueue.lease FOR UPDATE;\n")
-            psql.stdin.flush()
-            self.assertEqual(psql.stdout.readline().strip(), "locked")
+            self.assertEqual(psql.send("BEGIN; SELECT 'locked' FROM bots_jobqueue.lease FOR UPDATE;"),
+                             "locked")
             self.dirs[leader].wait_log("lost the lead of the cluster")
             # ... and ended its job (recorded by the job itself).
             self.wait_ended("long")
@@ -285,15 +307,93 @@ class ClusterTestCase(unittest.TestCase):
             with open(gate, "w"):
                 pass
         finally:
-            psql.stdin.write("COMMIT;\n")
-            psql.stdin.close()
-            psql.wait()
+            psql.close()
         self.leader()
         self.wait_ended("long", 2)
         self.wait_ended("meanwhile")
         assert_no_overlap(self, self.record)
         names = [n for w, n, _ in records(self.record) if w == "start"]
         self.assertEqual(names, ["long", "long", "meanwhile"])
+
+    def running_everywhere(self):
+        """The running tasks as each live server shows them; None while
+        one answers a fault (its journal reconnecting)."""
+        try:
+            return [[r["task"] for r in s.proxy().status()["running"]]
+                    for s in self.servers if s.proc.poll() is None]
+        except xmlrpc.client.Fault:
+            return None
+
+    def assert_settled(self, ran):
+        """Nothing waits, nothing is recorded as running on any server,
+        and every job of @ran is in the history."""
+        jqtest.wait_for(lambda: self.running_everywhere() == [[]] * 3,
+                        "no server to show a running job: %r" % (self.running_everywhere(),))
+        self.assertEqual(self.proxy(0).listjobs(), 0)
+        self.assertEqual(PG.psql("SELECT count(*) FROM bots_jobqueue.jobs", self.db), "0")
+        done = [h["task"] for h in self.proxy(1).history(1000)]
+        for task in ran:
+            self.assertIn(task, done)
+
+    def test_takeover_retried_until_done(self):
+        """A take-over that fails (here on the queue's lock, held by a
+        stalled member) is tried again until it succeeds: the job the old
+        lead ended runs again, and no row stays running."""
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        long = self.job("long", "--record-term", "--wait", gate)
+        self.assertEqual(self.proxy(leader).addjob(long, 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        lease, queue = Psql(self.db), Psql(self.db)
+        try:
+            # Nobody can renew: the leader steps down and ends its job.
+            self.assertEqual(lease.send("BEGIN; SELECT 'locked' FROM bots_jobqueue.lease FOR UPDATE;"),
+                             "locked")
+            self.dirs[leader].wait_log("was ended because this server lost the lead")
+            self.assertIn("Terminating job 1 (this server lost the lead)", self.dirs[leader].log())
+            self.assertNotIn("server stopping", self.dirs[leader].log())
+            # The queue's lock held: whoever leads next cannot take over.
+            self.assertEqual(queue.send("BEGIN; SELECT 'queue', %s;" % LOCK_QUEUE), "queue|")
+            lease.close()
+            jqtest.wait_for(lambda: any("Cluster: taking over" in d.log() for d in self.dirs),
+                            "a take-over to fail on the queue's lock")
+        finally:
+            lease.close()
+            queue.close()
+        # Every server shows the job the database records: the same one.
+        with open(gate, "w"):
+            pass
+        self.wait_ended("long", 2)
+        assert_no_overlap(self, self.record)
+        self.assert_settled([long])
+
+    def test_postgresql_restart_while_a_job_runs(self):
+        """The database goes away while the leader runs a job, long enough
+        for the leader to lose the lead; when it is back, the job runs
+        again (issue 22: the take-over failed once and was never tried
+        again, the row stayed running)."""
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        long = self.job("long", "--record-term", "--wait", gate)
+        self.assertEqual(self.proxy(leader).addjob(long, 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        PG.stop_server()
+        try:
+            self.dirs[leader].wait_log("was ended because this server lost the lead")
+        finally:
+            PG.start()
+        self.leader()
+        # While it runs again, every server shows that one job.
+        jqtest.wait_for(lambda: self.running_everywhere() == [[long]] * 3,
+                        "every server to show the job running again: %r"
+                        % (self.running_everywhere(),))
+        with open(gate, "w"):
+            pass
+        self.wait_ended("long", 2)
+        assert_no_overlap(self, self.record)
+        self.assert_settled([long])
 
     def test_sigstop_leader_past_its_lease(self):
         leader = self.leader()
