@@ -275,6 +275,8 @@ take_over (JqCluster *c)
                       "Cluster: taken over (term %" G_GINT64_FORMAT ") at "
                       "try %u; this server launches now.", c->term,
                       c->takeover_tries);
+      /* The gate was shut during the take-over's own transaction. */
+      jq_scheduler_kick (c->scheduler);
       return;
     }
   gint64 now = g_get_monotonic_time ();
