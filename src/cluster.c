@@ -28,9 +28,9 @@
  *
  * This connection is not the journal's: the lease is renewed even while
  * the journal waits on the queue's lock.  Its calls block the main loop,
- * briefly: statement_timeout is an eighth of the lease, so a slow
- * database delays a beat, and with it the end of a lost lead's job, by
- * that much at most. */
+ * briefly: statement_timeout is an eighth of the lease and the client
+ * gives up a sixteenth later (pgconn.h's budget), so a slow or silent
+ * database delays a beat by that much at most. */
 #include "build-config.h"
 
 #include "cluster.h"
@@ -50,6 +50,7 @@ struct _JqCluster {
   char        *description;   /* no password */
   char        *member;
   guint        lease_ms;
+  JqPgBudget   budget;        /* each statement's bounds (pgconn.h) */
   JqJournal   *journal;       /* borrowed */
   JqScheduler *scheduler;     /* borrowed */
   JqLog       *log;           /* borrowed */
@@ -185,9 +186,12 @@ setup (PGconn *conn, gpointer data)
 {
   JqCluster *c = data;
   g_autofree char *sql = g_strdup_printf (
-      "SET statement_timeout = %u; SET client_min_messages = warning; "
-      "LISTEN " JQ_PG_CHANNEL, MAX (c->lease_ms / 8, 100));
-  PGresult *r = PQexec (conn, sql);
+      "SET statement_timeout = %u; SET lock_timeout = %u; "
+      "SET idle_in_transaction_session_timeout = %u; "
+      "SET client_min_messages = warning; LISTEN " JQ_PG_CHANNEL,
+      c->budget.statement_ms, c->budget.statement_ms, c->budget.idle_ms);
+  PGresult *r = jq_pgconn_exec (conn, sql, 0, NULL, NULL, NULL,
+                                c->budget.deadline_ms);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   PQclear (r);
   if (ok)
@@ -202,7 +206,8 @@ setup (PGconn *conn, gpointer data)
 static PGresult *
 run (JqCluster *c, const char *sql, int n, const char *const *values)
 {
-  PGresult *r = PQexecParams (c->conn, sql, n, NULL, values, NULL, NULL, 0);
+  PGresult *r = jq_pgconn_exec (c->conn, sql, n, values, NULL, NULL,
+                                c->budget.deadline_ms);
   if (PQresultStatus (r) != PGRES_TUPLES_OK
       && PQresultStatus (r) != PGRES_COMMAND_OK)
     check_connection (c);
@@ -505,6 +510,7 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   c->description = jq_pgconn_describe (dsn);
   c->member = g_strdup (member);
   c->lease_ms = MAX (lease_ms, 200);
+  c->budget = jq_pgconn_budget (c->lease_ms, TRUE);
   c->journal = journal;
   c->scheduler = scheduler;
   c->log = log;
@@ -606,6 +612,7 @@ jq_cluster_free (JqCluster *c)
       PQclear (run (c, "DELETE FROM bots_jobqueue.members WHERE name = $1",
                     1, values));
     }
+  jq_pgconn_forget (c->conn);
   PQfinish (c->conn);
   g_array_unref (c->members);
   g_free (c->leader);

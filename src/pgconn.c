@@ -2,7 +2,10 @@
  * connection (pgconn.h). */
 #include "pgconn.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* A reconnect at most this often while the database is away. */
 #define RECONNECT_US (1 * G_USEC_PER_SEC)
@@ -18,10 +21,29 @@ jq_pgconn_quiet (PGconn *conn)
   PQsetNoticeProcessor (conn, ignore_notice, NULL);
 }
 
+/* Connections dropped for want of an answer in time (PGconn* -> the
+ * deadline in ms), until they are reset: their error is ours, not the
+ * "server closed the connection" libpq reads after the drop.  Main loop
+ * thread only. */
+static GHashTable *dropped;
+
+void
+jq_pgconn_forget (PGconn *conn)
+{
+  if (dropped != NULL)
+    g_hash_table_remove (dropped, conn);
+}
+
 char *
 jq_pgconn_error_text (PGconn *conn, PGresult *r)
 {
   const char *m = r != NULL ? PQresultErrorMessage (r) : NULL;
+  gpointer ms;
+  if ((m == NULL || m[0] == '\0') && dropped != NULL
+      && g_hash_table_lookup_extended (dropped, conn, NULL, &ms))
+    return g_strdup_printf ("no answer from the database within %u ms; the "
+                            "connection was dropped",
+                            GPOINTER_TO_UINT (ms));
   if (m == NULL || m[0] == '\0')
     m = PQerrorMessage (conn);
   return g_strchomp (g_strdup (m && m[0] ? m : "unknown error"));
@@ -70,6 +92,98 @@ jq_pgconn_connect (const char *dsn, const char *application, guint lease_ms)
   return conn;
 }
 
+/* Waits until the socket is readable (or writable, with @writing), at
+ * most until @deadline_us; FALSE once that has passed. */
+static gboolean
+wait_socket (PGconn *conn, gboolean writing, gint64 deadline_us)
+{
+  gint64 left_us = deadline_us - g_get_monotonic_time ();
+  if (left_us <= 0)
+    return FALSE;
+  struct pollfd fd = { .fd = PQsocket (conn),
+                       .events = POLLIN | (writing ? POLLOUT : 0) };
+  int n = poll (&fd, 1, (int) MIN ((left_us + 999) / 1000, G_MAXINT));
+  return n != 0 || g_get_monotonic_time () < deadline_us;
+}
+
+/* The database did not answer in time: the connection goes (the server
+ * ends the session, and with it any lock it held, when it notices). */
+static void
+drop (PGconn *conn, guint deadline_ms)
+{
+  if (dropped == NULL)
+    dropped = g_hash_table_new (NULL, NULL);
+  g_hash_table_insert (dropped, conn, GUINT_TO_POINTER (deadline_ms));
+  shutdown (PQsocket (conn), SHUT_RDWR);
+  PQconsumeInput (conn);            /* reads the end: CONNECTION_BAD */
+}
+
+/* Sends the query, and all of it (a task may be 64 KiB). */
+static gboolean
+send_query (PGconn *conn, const char *sql, int n, const char *const *values,
+            const int *lengths, const int *formats, gint64 deadline_us)
+{
+  if (PQisnonblocking (conn) == 0 && PQsetnonblocking (conn, 1) != 0)
+    return FALSE;
+  if (!(n == 0 && values == NULL
+        ? PQsendQuery (conn, sql)
+        : PQsendQueryParams (conn, sql, n, NULL, values, lengths, formats,
+                             0)))
+    return FALSE;
+  int pending;
+  while ((pending = PQflush (conn)) == 1)
+    if (!wait_socket (conn, TRUE, deadline_us) || !PQconsumeInput (conn))
+      return FALSE;
+  return pending == 0;
+}
+
+PGresult *
+jq_pgconn_exec (PGconn *conn, const char *sql, int n,
+                const char *const *values, const int *lengths,
+                const int *formats, guint deadline_ms)
+{
+  if (PQstatus (conn) != CONNECTION_OK)
+    return NULL;
+  gint64 deadline_us = g_get_monotonic_time ()
+                       + (gint64) deadline_ms * 1000;
+  if (!send_query (conn, sql, n, values, lengths, formats, deadline_us))
+    {
+      if (PQstatus (conn) == CONNECTION_OK)
+        drop (conn, deadline_ms);
+      return NULL;
+    }
+  PGresult *last = NULL;
+  for (;;)
+    {
+      while (PQisBusy (conn))
+        if (!wait_socket (conn, FALSE, deadline_us)
+            || !PQconsumeInput (conn))
+          {
+            PQclear (last);
+            if (PQstatus (conn) == CONNECTION_OK)
+              drop (conn, deadline_ms);
+            return NULL;
+          }
+      PGresult *r = PQgetResult (conn);
+      if (r == NULL)
+        return last;
+      /* After an error the server runs nothing more of the string. */
+      PQclear (last);
+      last = r;
+    }
+}
+
+JqPgBudget
+jq_pgconn_budget (guint lease_ms, gboolean lease_connection)
+{
+  guint statement = MAX (lease_ms / (lease_connection ? 8 : 4), 50);
+  return (JqPgBudget) {
+    .statement_ms = statement,
+    .idle_ms = MAX (lease_ms / 4, 50),
+    .deadline_ms = statement + MAX (lease_ms / 16, 25),
+  };
+}
+
 void
 jq_pgconn_check (PGconn *conn, JqPgLink *link)
 {
@@ -91,6 +205,7 @@ jq_pgconn_ensure (PGconn *conn, JqPgLink *link)
   if (now - link->last_attempt_us < RECONNECT_US)
     return FALSE;
   link->last_attempt_us = now;
+  jq_pgconn_forget (conn);
   PQreset (conn);
   jq_pgconn_quiet (conn);
   if (PQstatus (conn) != CONNECTION_OK

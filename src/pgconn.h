@@ -26,6 +26,42 @@ void jq_pgconn_quiet (PGconn *conn);
  * newline; "unknown error" when neither has one.  Free with g_free. */
 char *jq_pgconn_error_text (PGconn *conn, PGresult *r);
 
+/* PQexec (@n 0 and @values NULL: one or several statements) or
+ * PQexecParams (one statement, as libpq takes them), but waiting for the
+ * answer at most @deadline_ms by the monotonic clock, the socket polled
+ * in non-blocking mode.  Returns the last result, as PQexec does, or
+ * NULL when the connection is down or fails.  Past the deadline the
+ * connection is dropped (its socket shut down: CONNECTION_BAD, and the
+ * next jq_pgconn_ensure reconnects), and jq_pgconn_error_text then says
+ * that the database did not answer in time: a database that is frozen,
+ * or a network that went silent, never holds the caller longer.  Set
+ * the session's statement_timeout below @deadline_ms, so that a merely
+ * slow statement is cancelled by the server and the connection kept. */
+PGresult *jq_pgconn_exec (PGconn *conn, const char *sql, int n,
+                          const char *const *values, const int *lengths,
+                          const int *formats, guint deadline_ms);
+
+/* Before PQfinish of a connection jq_pgconn_exec used. */
+void jq_pgconn_forget (PGconn *conn);
+
+/* The time budget of every statement, from the cluster's lease
+ * (doc/durability.md, "Bounds"): the journal's statements, waits for
+ * the queue's lock included, are cancelled by the server after a
+ * quarter lease (statement_timeout, lock_timeout), a session idle in a
+ * transaction that long is ended by the server (a member frozen while
+ * it holds the queue's lock holds it no longer), and the client waits a
+ * sixteenth of a lease more before it drops the connection; the lease's
+ * own statements get an eighth, and the same sixteenth.  Either way the
+ * main loop waits at most 5/16 of a lease on one statement, so the
+ * leader's renewals (every eighth) stay well inside its half lease. */
+typedef struct {
+  guint statement_ms;   /* statement_timeout and lock_timeout */
+  guint idle_ms;        /* idle_in_transaction_session_timeout */
+  guint deadline_ms;    /* jq_pgconn_exec's: the client gives up */
+} JqPgBudget;
+
+JqPgBudget jq_pgconn_budget (guint lease_ms, gboolean lease_connection);
+
 /* Settings of a new session (nullable); FALSE when they failed. */
 typedef gboolean (*JqPgSetup) (PGconn *conn, gpointer data);
 

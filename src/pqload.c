@@ -60,7 +60,17 @@
   X (PGconn *, PQconnectdbParams, (const char *const *keywords, \
      const char *const *values, int expand_dbname), \
      (keywords, values, expand_dbname), NULL) \
-  X (char *, PQcmdStatus, (PGresult *res), (res), NULL)
+  X (char *, PQcmdStatus, (PGresult *res), (res), NULL) \
+  X (int, PQsendQuery, (PGconn *conn, const char *query), (conn, query), 0) \
+  X (int, PQsendQueryParams, (PGconn *conn, const char *command, \
+     int n, const Oid *types, const char *const *values, const int *lengths, \
+     const int *formats, int result_format), (conn, command, n, types, \
+     values, lengths, formats, result_format), 0) \
+  X (PGresult *, PQgetResult, (PGconn *conn), (conn), NULL) \
+  X (int, PQisBusy, (PGconn *conn), (conn), 0) \
+  X (int, PQflush, (PGconn *conn), (conn), -1) \
+  X (int, PQsetnonblocking, (PGconn *conn, int arg), (conn, arg), -1) \
+  X (int, PQisnonblocking, (const PGconn *conn), (conn), 0)
 
 /* Those that return nothing. */
 #define JQ_PQ_PROCEDURES(X) \

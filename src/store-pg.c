@@ -28,10 +28,13 @@
  * cluster-wide.  A server that did the last write reads nothing again:
  * one server alone is as fast as its round trips.
  *
- * libpq calls block the main loop.  They are short (local statements, a
- * statement_timeout of a quarter lease); while the database is
- * unreachable a reconnect is tried at most once a second and calls fail
- * at once. */
+ * libpq calls block the main loop, each for a bounded time
+ * (jq_pgconn_exec, pgconn.h's budget): the server cancels a statement,
+ * or a wait for the queue's lock, after a quarter lease, ends a session
+ * left idle in a transaction that long (a frozen member releases the
+ * lock so), and the client drops a connection that has not answered a
+ * sixteenth of a lease later.  While the database is unreachable a
+ * reconnect is tried at most once a second and calls fail at once. */
 #include "build-config.h"
 
 #include "store-pg.h"
@@ -49,7 +52,7 @@ typedef struct {
   PGconn    *conn;
   char      *description;    /* for the log: no password */
   char      *member;         /* the NOTIFY payload */
-  guint      lease_ms;       /* the cluster's lease: sets the time-outs */
+  JqPgBudget budget;         /* from the cluster's lease */
   JqLog     *log;
   JqPgLink   link;
   gboolean   wrote;          /* this transaction changed the queue */
@@ -59,19 +62,30 @@ typedef struct {
   gint64     sync_since;     /* the version read before, for sync */
 } PgStore;
 
-/* Settings of each session: no statement holds the main loop for more
- * than a quarter lease (the lease's own beats must go on), not even one
- * waiting for the queue's lock, which others hold for milliseconds. */
+/* Runs @sql (one or several statements) within the budget. */
+static PGresult *
+exec_sql (PgStore *p, const char *sql)
+{
+  return jq_pgconn_exec (p->conn, sql, 0, NULL, NULL, NULL,
+                         p->budget.deadline_ms);
+}
+
+/* Settings of each session (pgconn.h's budget): no statement holds the
+ * main loop for more than a quarter lease (the lease's own beats must go
+ * on), not even one waiting for the queue's lock, which others hold for
+ * milliseconds; and a member that stops inside a transaction loses its
+ * session, and the lock, a quarter lease later. */
 static gboolean
 setup_session (PGconn *conn, gpointer data)
 {
-  const PgStore *p = data;
-  guint limit = MAX (p->lease_ms / 4, 500);
+  PgStore *p = data;
   g_autofree char *sql = g_strdup_printf (
       "SET statement_timeout = %u; SET lock_timeout = %u; "
-      "SET idle_in_transaction_session_timeout = 30000; "
-      "SET client_min_messages = warning", limit, limit);
-  PGresult *r = PQexec (conn, sql);
+      "SET idle_in_transaction_session_timeout = %u; "
+      "SET client_min_messages = warning", p->budget.statement_ms,
+      p->budget.statement_ms, p->budget.idle_ms);
+  PGresult *r = jq_pgconn_exec (conn, sql, 0, NULL, NULL, NULL,
+                                p->budget.deadline_ms);
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
   PQclear (r);
   return ok;
@@ -137,7 +151,8 @@ exec_params (PgStore *p, const char *sql, int n,
   g_assert (n <= 12);
   for (int i = 0; i < n; i++)
     formats[i] = lengths != NULL && lengths[i] >= 0;
-  return PQexecParams (p->conn, sql, n, NULL, values, lengths, formats, 0);
+  return jq_pgconn_exec (p->conn, sql, n, values, lengths, formats,
+                         p->budget.deadline_ms);
 }
 
 /* Opens the transaction: the queue's lock, then the version. */
@@ -154,7 +169,7 @@ pg_begin (gpointer store, GError **error)
                    p->description);
       return FALSE;
     }
-  PGresult *r = PQexec (p->conn,
+  PGresult *r = exec_sql (p,
       "BEGIN; SELECT pg_advisory_xact_lock (" JQ_PG_LOCK_CLASS ", "
       JQ_PG_LOCK_QUEUE ");"
       "SELECT value FROM bots_jobqueue.meta WHERE key = 'version'");
@@ -197,10 +212,10 @@ pg_commit (gpointer store, gboolean *wrote, GError **error)
           "WHERE key = 'version'; NOTIFY " JQ_PG_CHANNEL ", %s; COMMIT",
           quoted ? quoted : "''");
       PQfreemem (quoted);
-      r = PQexec (p->conn, sql);
+      r = exec_sql (p, sql);
     }
   else
-    r = PQexec (p->conn, "COMMIT");
+    r = exec_sql (p, "COMMIT");
   /* COMMIT of a failed transaction answers ROLLBACK. */
   gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK
                 && strcmp (PQcmdStatus (r), "COMMIT") == 0;
@@ -229,7 +244,7 @@ pg_rollback (gpointer store)
   PgStore *p = store;
   if (PQstatus (p->conn) == CONNECTION_OK
       && PQtransactionStatus (p->conn) != PQTRANS_IDLE)
-    PQclear (PQexec (p->conn, "ROLLBACK"));
+    PQclear (exec_sql (p, "ROLLBACK"));
   /* What the queue in memory holds is not what the database holds. */
   p->known_version = -1;
 }
@@ -456,7 +471,7 @@ row_job (PGresult *r, int i)
 static gboolean
 read_state (PgStore *p, JqSyncState *state, GError **error)
 {
-  PGresult *r = PQexec (p->conn,
+  PGresult *r = exec_sql (p,
       "SELECT (SELECT value FROM bots_jobqueue.meta WHERE key = 'next_number'),"
       " (SELECT value FROM bots_jobqueue.meta WHERE key = 'paused'),"
       " (SELECT count(*) FROM bots_jobqueue.jobs WHERE state = 'waiting'),"
@@ -480,7 +495,7 @@ pg_load (gpointer store, JqJournalJobFunc func, gpointer user_data,
          guint64 *next_number, GError **error)
 {
   PgStore *p = store;
-  PGresult *r = PQexec (p->conn, "SELECT " JQ_RECORD_JOB_COLUMNS
+  PGresult *r = exec_sql (p, "SELECT " JQ_RECORD_JOB_COLUMNS
                         " FROM bots_jobqueue.jobs ORDER BY number");
   if (!result_ok (p, r, "load", error))
     {
@@ -510,7 +525,7 @@ pg_sync (gpointer store, gboolean full, JqJournalSyncFunc func,
   char since[24];
   const char *values[] = { I64 (since, p->sync_since) };
   PGresult *r = full || p->sync_since < 0
-    ? PQexec (p->conn,
+    ? exec_sql (p,
         "SELECT number, priority, argv, queued_us, state, at_head, "
         JQ_RECORD_OWNER " FROM bots_jobqueue.jobs WHERE state = 'waiting' "
         "ORDER BY number")
@@ -547,7 +562,7 @@ pg_list_running (gpointer store, GPtrArray *jobs, GArray *pids,
   PgStore *p = store;
   if (PQstatus (p->conn) != CONNECTION_OK)
     return FALSE;
-  PGresult *r = PQexec (p->conn,
+  PGresult *r = exec_sql (p,
       "SELECT number, priority, argv, queued_us, pid, started_us "
       "FROM bots_jobqueue.jobs WHERE state = 'running' ORDER BY number");
   gboolean ok = result_ok (p, r, "read", error);
@@ -676,6 +691,7 @@ static void
 pg_close (gpointer store)
 {
   PgStore *p = store;
+  jq_pgconn_forget (p->conn);
   PQfinish (p->conn);
   g_free (p->description);
   g_free (p->member);
@@ -800,7 +816,7 @@ jq_store_pg_open (const char *dsn, const char *member, guint lease_ms,
   PgStore *p = g_new0 (PgStore, 1);
   p->description = jq_pgconn_describe (dsn);
   p->member = g_strdup (member);
-  p->lease_ms = lease_ms;
+  p->budget = jq_pgconn_budget (lease_ms, FALSE);
   p->log = log;
   p->known_version = -1;
   p->link = (JqPgLink) { .setup = setup_session, .say = say_link, .data = p };

@@ -41,6 +41,12 @@ def records(path):
         return []
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat (T: stopped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def assert_no_overlap(test, path):
     running = None
     for what, name, _ in records(path):
@@ -71,9 +77,9 @@ class Psql:
         self.proc.stdin.flush()
         return self.proc.stdout.readline().strip()
 
-    def close(self):
+    def close(self, commit=True):
         if self.proc.poll() is None:
-            self.proc.stdin.write("COMMIT;\n")
+            self.proc.stdin.write("COMMIT;\n" if commit else "\\q\n")
             self.proc.stdin.close()
             self.proc.wait()
 
@@ -93,8 +99,10 @@ class ClusterTestCase(unittest.TestCase):
         if index is None:
             bots = jqtest.BotsDir(jobqueue={
                 "journal": "postgresql",
-                # trust authentication ignores it; it must never be shown
-                "journal_dsn": PG.dsn(self.db) + " password=s3cret-pw",
+                # trust authentication ignores the password; it must never
+                # be shown.  The name tells the servers' sessions apart.
+                "journal_dsn": PG.dsn(self.db) + " password=s3cret-pw"
+                               " application_name=jqmember%d" % len(self.dirs),
                 "journal_lease": str(LEASE), "kill_grace": "1"})
             self.dirs.append(bots)
             self.servers.append(jqtest.Server(bots))
@@ -395,6 +403,91 @@ class ClusterTestCase(unittest.TestCase):
         assert_no_overlap(self, self.record)
         self.assert_settled([long])
 
+    @staticmethod
+    def holds_queue_lock(monitor, i):
+        """Whether server i's session holds the queue's lock, idle in its
+        transaction (the server stopped between two statements), asked
+        on @monitor (a Psql session: quicker than the idle time-out)."""
+        return monitor.send(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.classid = 1114599283 AND l.objid = 1 "
+            "AND l.granted AND a.state = 'idle in transaction' "
+            "AND a.application_name = 'jqmember%d';" % i) == "1"
+
+    def test_frozen_follower_holding_the_queue_lock(self):
+        """A follower stopped (SIGSTOP) inside a transaction, holding the
+        queue's lock, stalls the others only until the database ends its
+        idle session (a quarter lease): adds on the leader succeed again
+        while it is still stopped, and no acknowledged job is lost."""
+        self.proxy(0).pause()
+        leader = self.leader()
+        follower = (leader + 1) % 3
+        pid = self.servers[follower].pid
+        acked, stop = [], threading.Event()
+
+        def busy():
+            # the follower adds without a pause: most of its time is spent
+            # inside transactions
+            proxy, n = self.proxy(follower), 0
+            while not stop.is_set():
+                task = ["bots-engine", "f%d" % n]
+                n += 1
+                try:
+                    if proxy.addjob(task, 5) == 0:
+                        acked.append(task)
+                except (xmlrpc.client.Fault, OSError):
+                    pass
+        thread = threading.Thread(target=busy)
+        thread.start()
+        monitor = Psql(self.db)
+        try:
+            jqtest.wait_for(lambda: len(acked) > 5, "the follower's first adds")
+            for _ in range(1000):
+                os.kill(pid, signal.SIGSTOP)
+                jqtest.wait_for(lambda: process_state(pid) == "T", "the follower to stop")
+                if self.holds_queue_lock(monitor, follower):
+                    break
+                os.kill(pid, signal.SIGCONT)
+            else:
+                self.fail("the follower was never stopped inside a transaction")
+            # Adds on the leader: faults while the lock is held, then 0
+            # once the database has ended the stopped member's session.
+            tries = []
+
+            def add_on_leader():
+                task = ["bots-engine", "l%d" % len(tries)]
+                tries.append(task)
+                try:
+                    return self.proxy(leader).addjob(task, 5) == 0 and task
+                except xmlrpc.client.Fault:
+                    return False
+            acked.append(jqtest.wait_for(add_on_leader, "an add on the leader to succeed"))
+            self.assertEqual(process_state(pid), "T")
+            self.assertFalse(self.holds_queue_lock(monitor, follower))
+            for i in range(3):
+                acked.append(jqtest.wait_for(add_on_leader, "an add on the leader to succeed"))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            stop.set()
+            thread.join()
+            monitor.close(commit=False)
+        self.dirs[follower].wait_log("journal again")
+        # No acknowledged job lost: every server lists each one, once.
+        for i in range(3):
+            tasks = [task for _, _, task in self.listjobs_when_up(i)]
+            for task in acked:
+                self.assertIn(task, tasks)
+            self.assertEqual(len(tasks), len(set(map(tuple, tasks))))
+
+    def listjobs_when_up(self, i):
+        """listjobs of server i, once its journal answers again."""
+        def listed():
+            try:
+                return self.proxy(i).listjobs() or [None]
+            except xmlrpc.client.Fault:
+                return None
+        return [j for j in jqtest.wait_for(listed, "server %d to answer listjobs" % i) if j]
+
     def test_sigstop_leader_past_its_lease(self):
         leader = self.leader()
         frozen = self.servers[leader]
@@ -451,7 +544,9 @@ class ClusterTestCase(unittest.TestCase):
         stop.set()
         for t in threads:
             t.join()
-        waiting = self.proxy(1).listjobs()
+        # a server whose reconnect found the database still starting tries
+        # again a second later: the others' adds may have been all
+        waiting = self.listjobs_when_up(1)
         tasks = [task for _, _, task in waiting]
         self.assertEqual(odd, [])
         for task, _ in acked:
