@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fence.h"
 #include "pgconn.h"
 
 struct _JqCluster {
@@ -70,6 +71,7 @@ struct _JqCluster {
                                * rows that no server runs */
   gint64       term;          /* ours while leading */
   gint64       renewed_us;    /* monotonic, when the last good renewal was sent */
+  JqFence     *fence;         /* kills the jobs at renewed_us + FENCE */
   JqPgLink     link;          /* lost, said once; reconnects */
   gint64       started_us;    /* wall clock */
   char        *leader;        /* as last read; NULL: none */
@@ -82,6 +84,24 @@ member_clear (gpointer data)
 {
   JqClusterMember *m = data;
   g_free (m->name);
+}
+
+/* The fence's deadline after a renewal sent at t: t + 3/4 lease, by
+ * this host's monotonic clock.  The database set the expiry after t, so
+ * the jobs are dead a quarter lease before any other server may lead
+ * (doc/durability.md, "Fencing"). */
+static gint64
+fence_deadline (JqCluster *c, gint64 sent_us)
+{
+  return sent_us + (gint64) c->lease_ms * 1000 * 3 / 4;
+}
+
+/* A good renewal (or a won lease), sent at @sent_us. */
+static void
+renewed (JqCluster *c, gint64 sent_us)
+{
+  c->renewed_us = sent_us;
+  jq_fence_arm (c->fence, fence_deadline (c, sent_us));
 }
 
 static gboolean
@@ -229,7 +249,7 @@ renew (JqCluster *c)
   if (PQresultStatus (r) == PGRES_COMMAND_OK)
     {
       if (strcmp (PQcmdTuples (r), "1") == 0)
-        c->renewed_us = sent;
+        renewed (c, sent);
       else
         step_down (c, "another server holds the lease now");
     }
@@ -356,7 +376,7 @@ try_to_lead (JqCluster *c)
     return;
   c->leading = TRUE;
   c->took_over = FALSE;
-  c->renewed_us = sent;
+  renewed (c, sent);
   c->lead_won_us = sent;
   c->takeover_ms = 0;
   c->takeover_tries = 0;
@@ -417,10 +437,28 @@ beat (JqCluster *c)
   PQclear (r);
 }
 
+/* The fence's deadline passed (the main loop was held past it): its
+ * jobs are being killed; this runs before their ends are reported, so
+ * none is recorded as finished. */
+static gboolean
+on_fence (gpointer data)
+{
+  JqCluster *c = data;
+  step_down (c, "its lease's deadline passed before it could renew it; "
+             "the fence killed its jobs");
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_tick (gpointer data)
 {
   JqCluster *c = data;
+  guint killed = jq_fence_take_killed (c->fence);
+  if (killed > 0)
+    jq_log_write (c->log, JQ_LOG_WARNING,
+                  "Cluster: the fence killed %u job(s) (SIGKILL of their "
+                  "process groups) at the deadline of this server's lease.",
+                  killed);
   if (jq_pgconn_ensure (c->conn, &c->link))
     {
       if (c->leading)
@@ -518,6 +556,7 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   c->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
   g_array_set_clear_func (c->members, member_clear);
   c->link = (JqPgLink) { .setup = setup, .say = say_link, .data = c };
+  c->fence = jq_fence_new (on_fence, c);
   c->conn = jq_pgconn_connect (dsn, "bots-jobqueue lease", c->lease_ms);
   if (PQstatus (c->conn) != CONNECTION_OK || !setup (c->conn, c))
     {
@@ -596,6 +635,7 @@ jq_cluster_free (JqCluster *c)
 {
   if (c == NULL)
     return;
+  g_clear_pointer (&c->fence, jq_fence_free);
   g_clear_handle_id (&c->tick_id, g_source_remove);
   g_clear_handle_id (&c->kick_id, g_source_remove);
   g_clear_handle_id (&c->watch_id, g_source_remove);
