@@ -1,7 +1,8 @@
 /* Load generator for make bench: N keep-alive connections, each sending
  * distinct addjob calls as fast as answers come, with per-call latency.
  *
- * Usage: loadgen PORT CONNECTIONS CALLS_PER_CONNECTION [TAG]
+ * Usage: loadgen PORT CONNECTIONS CALLS_PER_CONNECTION [TAG [PROGRAM]]
+ * (PROGRAM: the task's program, bots-engine unless given)
  * Prints one line of JSON: calls, errors, seconds, per_second, p50_us,
  * p99_us, max_us. */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@ typedef struct {
   int       id;
   long      calls;
   const char *tag;
+  const char *program;
   uint32_t *latency_us;   /* calls entries */
   long      errors;
 } Worker;
@@ -101,12 +103,12 @@ work (void *arg)
       int blen = snprintf (body, sizeof body,
         "<?xml version='1.0'?><methodCall><methodName>addjob</methodName>"
         "<params><param><value><array><data>"
-        "<value><string>bots-engine</string></value>"
+        "<value><string>%s</string></value>"
         "<value><string>-c%s</string></value>"
         "<value><string>--run=%d-%ld</string></value>"
         "</data></array></value></param>"
         "<param><value><int>%ld</int></value></param></params></methodCall>",
-        w->tag, w->id, i, 1 + i % 9);
+        w->program, w->tag, w->id, i, 1 + i % 9);
       int rlen = snprintf (request, sizeof request,
         "POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
         "Content-Length: %d\r\n\r\n%s", blen, body);
@@ -145,12 +147,14 @@ main (int argc, char **argv)
 {
   if (argc < 4)
     {
-      fprintf (stderr, "usage: loadgen PORT CONNECTIONS CALLS [TAG]\n");
+      fprintf (stderr, "usage: loadgen PORT CONNECTIONS CALLS [TAG "
+               "[PROGRAM]]\n");
       return 2;
     }
   int port = atoi (argv[1]), conns = atoi (argv[2]);
   long calls = atol (argv[3]);
   const char *tag = argc > 4 ? argv[4] : "bench";
+  const char *program = argc > 5 ? argv[5] : "bots-engine";
   Worker *w = calloc ((size_t) conns, sizeof *w);
   pthread_t *t = calloc ((size_t) conns, sizeof *t);
   uint32_t *all = calloc ((size_t) (conns * calls), sizeof *all);
@@ -158,7 +162,8 @@ main (int argc, char **argv)
   uint64_t t0 = now_ns ();
   for (int i = 0; i < conns; i++)
     {
-      w[i] = (Worker) { port, i, calls, tag, all + (size_t) i * calls, 0 };
+      w[i] = (Worker) { port, i, calls, tag, program,
+                        all + (size_t) i * calls, 0 };
       pthread_create (&t[i], NULL, work, &w[i]);
     }
   long errors = 0;

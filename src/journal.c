@@ -25,6 +25,9 @@ struct _JqJournal {
   gboolean        moved_job;      /* this transaction started, ended or
                                    * requeued a job */
   gboolean        lost_move;      /* the last failed one had moved_job */
+  gboolean        unsynced;       /* the outermost commit may leave the
+                                   * disk for later (commit_moves) */
+  guint           sync_id;        /* the timer syncing such commits */
   JqJournalCommitted committed;   /* nullable: metrics */
   gpointer        committed_data;
   JqJournalGuard  guard;          /* nullable: checked before each commit */
@@ -51,6 +54,12 @@ jq_journal_close (JqJournal *j)
 {
   if (j == NULL)
     return;
+  if (j->sync_id != 0)
+    {
+      g_clear_handle_id (&j->sync_id, g_source_remove);
+      if (j->broken == NULL)
+        j->ops->sync (j->store, NULL);   /* best effort: closing anyway */
+    }
   j->ops->close (j->store);
   g_clear_error (&j->pending_error);
   g_clear_error (&j->broken);
@@ -184,6 +193,25 @@ fail (JqJournal *j, GError **error)
   return FALSE;
 }
 
+/* The job moves committed without a sync reach the disk now, unless a
+ * commit since took them along.  A failure is a failed commit's. */
+static gboolean
+on_sync_due (gpointer data)
+{
+  JqJournal *j = data;
+  if (j->depth > 0)
+    return G_SOURCE_CONTINUE;   /* not inside a transaction: later */
+  j->sync_id = 0;
+  if (j->broken != NULL)
+    return G_SOURCE_REMOVE;     /* nothing more is written */
+  if (!j->ops->sync (j->store, &j->pending_error))
+    {
+      j->moved_job = TRUE;      /* what was lost are job moves */
+      fail (j, NULL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 gboolean
 jq_journal_commit (JqJournal *j, GError **error)
 {
@@ -203,14 +231,28 @@ jq_journal_commit (JqJournal *j, GError **error)
   if (j->pending_error == NULL && j->guard != NULL)
     j->guard (j->guard_data, &j->pending_error);
   gboolean wrote = FALSE;
+  gboolean unsynced = j->unsynced;
+  j->unsynced = FALSE;
   if (j->pending_error == NULL
-      && j->ops->commit (j->store, &wrote, &j->pending_error))
+      && (unsynced ? j->ops->commit_unsynced (j->store, &wrote,
+                                              &j->pending_error)
+                   : j->ops->commit (j->store, &wrote, &j->pending_error)))
     {
       if (wrote && j->committed != NULL)
         j->committed (g_get_monotonic_time () - t0, j->committed_data);
+      if (unsynced && wrote && j->sync_id == 0)
+        j->sync_id = g_timeout_add (JQ_JOURNAL_SYNC_MS, on_sync_due, j);
       return TRUE;
     }
   return fail (j, error);
+}
+
+gboolean
+jq_journal_commit_moves (JqJournal *j, GError **error)
+{
+  g_return_val_if_fail (j->depth > 0, FALSE);
+  j->unsynced = j->depth == 1 && j->ops->commit_unsynced != NULL;
+  return jq_journal_commit (j, error);
 }
 
 /* Opens a transaction for a lone write; TRUE when it did. */

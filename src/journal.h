@@ -97,6 +97,20 @@ void jq_journal_set_commit_observer (JqJournal *journal,
                                      gpointer user_data);
 gboolean jq_journal_commit (JqJournal *journal, GError **error);
 
+/* Commits, like jq_journal_commit, a transaction that records only job
+ * moves (starts, ends, requeues) and no call's change.  Such a commit
+ * need not reach the disk before the server goes on: a store that can
+ * (SQLite with durability full) writes it into its file at once, so that
+ * a crash or kill of the server loses nothing, and makes it safe from a
+ * power loss within JQ_JOURNAL_SYNC_MS, or sooner with the next commit
+ * of a call (doc/durability.md, "The launch window").  A move whose
+ * record a power loss took runs its job again: never a job lost.  Nested
+ * in an outer transaction, the outer commit decides. */
+gboolean jq_journal_commit_moves (JqJournal *journal, GError **error);
+
+/* How long a job move may wait for its sync (above). */
+#define JQ_JOURNAL_SYNC_MS 1000
+
 /* Checked before every commit: a FALSE (with the error set) fails the
  * commit as a write error would (the server's lock file, lockfile.h).
  * Nullable. */

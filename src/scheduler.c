@@ -141,7 +141,10 @@ on_finished (JqJob *job, const JqFinished *result, gpointer user_data)
         jq_reporter_failed (s->reporter, job, result->exit_code);
       jq_reporter_count (s->reporter, result->exit_code != 0);
     }
-  jq_journal_commit (s->journal, NULL);
+  /* Only job moves: the next end is noticed without waiting for the disk
+   * (the launch gap); a power loss within the sync's delay runs the jobs
+   * whose moves it took again (doc/durability.md). */
+  jq_journal_commit_moves (s->journal, NULL);
 }
 
 static void
@@ -795,9 +798,11 @@ jq_scheduler_release_launches (JqScheduler *s, gboolean saved)
   s->launch_held = FALSE;
   if (!could)         /* no slot, or nothing waits: nothing to write */
     return;
+  /* The adds are on disk; their starts are job moves, which need not
+   * wait for a second sync (the held launch's cost, doc/performance.md). */
   begin (s);
   launch_next (s);
-  jq_journal_commit (s->journal, NULL);
+  jq_journal_commit_moves (s->journal, NULL);
 }
 
 void
@@ -1011,7 +1016,7 @@ jq_scheduler_kick (JqScheduler *s)
 {
   begin (s);
   launch_next (s);
-  jq_journal_commit (s->journal, NULL);
+  jq_journal_commit_moves (s->journal, NULL);
 }
 
 void

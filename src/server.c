@@ -142,7 +142,9 @@ on_batch (gboolean begin, gpointer data, GError **error)
   else
     jq_log_discard (server->log);
   /* Only now may the batch's jobs start: one whose caller gets a fault
-   * must never run (issue 19). */
+   * must never run (issue 19).  Their starts are job moves, whose commit
+   * does not wait for the disk (jq_journal_commit_moves): the answers
+   * wait for the spawn, not for a second sync. */
   jq_scheduler_release_launches (server->scheduler, ok);
   return ok;
 }

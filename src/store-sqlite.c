@@ -66,6 +66,9 @@ typedef struct {
   struct stat     file_id;        /* st_dev/st_ino of queue.db at open */
   struct stat     wal_id;         /* ... and of queue.db-wal; st_ino 0
                                    * when there was none */
+  gboolean        sync_commits;   /* durability full: a commit waits for
+                                   * the disk */
+  gboolean        unsynced;       /* commits since the last sync */
 } Sqlite;
 
 static gboolean
@@ -347,8 +350,11 @@ check_identity (Sqlite *j, GError **error)
   return FALSE;
 }
 
+/* Commits into the WAL file without waiting for the disk (synchronous
+ * is NORMAL): a kill of the server loses nothing of it, a power loss
+ * may, until sqlite_sync. */
 static gboolean
-sqlite_commit (gpointer store, gboolean *wrote, GError **error)
+sqlite_commit_unsynced (gpointer store, gboolean *wrote, GError **error)
 {
   Sqlite *j = store;
   if (!check_identity (j, error))
@@ -359,7 +365,47 @@ sqlite_commit (gpointer store, gboolean *wrote, GError **error)
       return FALSE;
     }
   *wrote = sqlite3_total_changes64 (j->db) != j->changes_at_begin;
+  j->unsynced |= *wrote;
   return TRUE;
+}
+
+/* Waits for the disk to hold every commit so far: one fdatasync() of
+ * the WAL, through SQLite's own file.  The WAL is written in order and
+ * each frame is checksummed, so after a power loss it holds a prefix of
+ * the commits: syncing it now also covers the unsynced commits before.
+ * This is what synchronous = FULL does at each commit in WAL mode; done
+ * here, a commit of job moves can leave it for later
+ * (jq_journal_commit_moves). */
+static gboolean
+sqlite_sync (gpointer store, GError **error)
+{
+  Sqlite *j = store;
+  if (!j->sync_commits || !j->unsynced)
+    return TRUE;
+  sqlite3_file *wal = NULL;
+  int rc = sqlite3_file_control (j->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+                                 &wal);
+  if (rc == SQLITE_OK && wal != NULL && wal->pMethods != NULL)
+    rc = wal->pMethods->xSync (wal, SQLITE_SYNC_NORMAL);
+  else
+    rc = sqlite3_wal_checkpoint_v2 (j->db, "main", SQLITE_CHECKPOINT_PASSIVE,
+                                    NULL, NULL);   /* syncs the WAL first */
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
+                   "cannot write journal %s (sync): %s", j->path,
+                   sqlite3_errstr (rc));
+      return FALSE;
+    }
+  j->unsynced = FALSE;
+  return TRUE;
+}
+
+static gboolean
+sqlite_commit (gpointer store, gboolean *wrote, GError **error)
+{
+  return sqlite_commit_unsynced (store, wrote, error)
+         && sqlite_sync (store, error);
 }
 
 static void
@@ -588,6 +634,7 @@ sqlite_history (gpointer store, guint limit, gsize max_bytes,
 static const JqStoreOps sqlite_ops = {
   .kind = "sqlite", .durable = TRUE, .can_recover = FALSE,
   JQ_STORE_FUNCTIONS (sqlite),
+  .commit_unsynced = sqlite_commit_unsynced, .sync = sqlite_sync,
 };
 
 /* Opens (@real_path) and checks the database, then the schema and the
@@ -618,9 +665,9 @@ open_database (Sqlite *j, const char *real_path, JqDurability durability,
       /* The queue itself is in memory; SQLite's cache only speeds up
        * writes, and 512 KiB keeps the idle server small. */
       || !exec_sql (j, "PRAGMA cache_size = -512", error)
-      || !exec_sql (j, durability == JQ_DURABILITY_FULL
-                         ? "PRAGMA synchronous = FULL"
-                         : "PRAGMA synchronous = NORMAL", error)
+      /* FULL's sync at each commit is sqlite_sync's (durability full):
+       * then a commit of job moves can leave it for later. */
+      || !exec_sql (j, "PRAGMA synchronous = NORMAL", error)
       || !create_schema (j, error))
     return FALSE;
   for (int i = 0; i < N_STATEMENTS; i++)
@@ -697,6 +744,7 @@ jq_journal_open (const char *path, JqDurability durability, GError **error)
     }
   Sqlite *j = g_new0 (Sqlite, 1);
   j->path = g_strdup (path);
+  j->sync_commits = durability == JQ_DURABILITY_FULL;
   if (!open_database (j, real_path, durability, error))
     {
       sqlite_close (j);

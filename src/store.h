@@ -83,6 +83,14 @@ typedef struct {
    * failed commit is followed by rollback. */
   gboolean (*commit) (gpointer store, gboolean *wrote, GError **error);
   void     (*rollback) (gpointer store);  /* also after a failed commit */
+  /* Optional, together (NULL: every commit is as durable as commit
+   * makes it).  commit_unsynced commits into the store's file without
+   * waiting for the disk: it survives a crash of the server, not yet a
+   * power loss, until the next commit or sync; sync makes what such
+   * commits wrote durable (nothing to do when a commit since did). */
+  gboolean (*commit_unsynced) (gpointer store, gboolean *wrote,
+                               GError **error);
+  gboolean (*sync) (gpointer store, GError **error);
 
   gboolean (*add) (gpointer store, JqJob *job, GError **error);
   gboolean (*set_priority) (gpointer store, guint64 number, int priority,
