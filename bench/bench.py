@@ -95,6 +95,9 @@ class Bench:
         with open(os.path.join(self.root, "config", "bots.ini"), "w") as f:
             f.write("[jobqueue]\nenabled = True\nport = %d\nauthorized_tasks = *\n"
                     "log_console = False\nstop_grace = 1\ndurability = %s\n"
+                    # the queue's caps (100,000 jobs by default) would
+                    # refuse the adds of the figures with many waiting
+                    "max_waiting_jobs = 0\nmax_waiting_bytes = 0\n"
                     % (self.port, durability))
         self.gate = os.path.join(self.root, "gate")
         self.server = None
