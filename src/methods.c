@@ -315,6 +315,7 @@ typedef struct {
   GArray *jobs;       /* JobSnapshot */
   gboolean take;      /* getjob: remove the first */
   JqQueueCursor cursor;   /* listjobs: where the last page ended */
+  const JqCaller *caller; /* getjob: named in its log line */
 } ListCall;
 
 static void
@@ -337,7 +338,8 @@ list_on_loop (gpointer data)
   ListCall *c = data;
   if (c->take)
     {
-      g_autoptr (JqJob) job = jq_scheduler_getjob (c->m->scheduler);
+      g_autoptr (JqJob) job = jq_scheduler_getjob (c->m->scheduler,
+                                                      c->caller);
       if (job != NULL)
         snapshot_add (c->jobs, job);
       return;
@@ -547,10 +549,11 @@ stream_answer (Answer *answer, JqMessageWriteFunc write, gpointer data)
 }
 
 static xmlrpc_value *
-list_or_take (JqMethods *m, xmlrpc_env *env, gboolean take, Answer *answer)
+list_or_take (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+              gboolean take, Answer *answer)
 {
   g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
-  ListCall call = { m, jobs, take, { 0 } };
+  ListCall call = { m, jobs, take, { 0 }, caller };
 
   g_array_set_clear_func (jobs, snapshot_clear);
   if (!through_door (env, m, list_on_loop, &call))
@@ -574,7 +577,7 @@ static xmlrpc_value *
 answer_listjobs (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                  xmlrpc_value *params, Answer *answer)
 {
-  return list_or_take (m, env, FALSE, answer);
+  return list_or_take (m, caller, env, FALSE, answer);
 }
 
 static xmlrpc_value *
@@ -584,7 +587,7 @@ method_getjob (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   /* It takes the next job, whoever queued it, out of the queue. */
   if (!admin_only (m, env, caller, "getjob", "take jobs out of the queue"))
     return NULL;
-  return list_or_take (m, env, TRUE, NULL);
+  return list_or_take (m, caller, env, TRUE, NULL);
 }
 
 static xmlrpc_value *

@@ -487,8 +487,9 @@ jq_scheduler_listjobs (JqScheduler *s)
 }
 
 JqJob *
-jq_scheduler_getjob (JqScheduler *s)
+jq_scheduler_getjob (JqScheduler *s, const JqCaller *caller)
 {
+  char by[128];
   JqJob *job = jq_queue_pop (s->queue);
   if (job != NULL)
     {
@@ -497,7 +498,8 @@ jq_scheduler_getjob (JqScheduler *s)
       g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (job));
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Job %" G_GUINT64_FORMAT " handed to a client (getjob): "
-                    "%s", jq_job_get_number (job), task);
+                    "%s%s", jq_job_get_number (job), task,
+                    jq_caller_suffix (caller, FALSE, by, sizeof by));
     }
   return job;
 }

@@ -95,9 +95,10 @@ GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
 GPtrArray *jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor,
                                    guint limit, gsize max_bytes);
 
-/* Removes the next waiting job and hands it to the caller (transfer
- * full), or NULL when nothing waits. */
-JqJob *jq_scheduler_getjob (JqScheduler *s);
+/* Removes the next waiting job and hands it to @caller (transfer full),
+ * or NULL when nothing waits.  Its log line names @caller, the server's
+ * own user included (our line, not Bots'). */
+JqJob *jq_scheduler_getjob (JqScheduler *s, const JqCaller *caller);
 
 /* Drops every waiting job (not the running ones). */
 void jq_scheduler_clear (JqScheduler *s, const JqCaller *caller);

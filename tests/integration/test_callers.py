@@ -126,6 +126,13 @@ class LogNamesTheUser(CallersTestCase):
         self.assertIn(": Added job 1, priority 5: ['echo', 'own']\n", log)
         self.assertIn(": Job queue cleared.\n", log)
 
+    def test_getjob_names_its_caller(self):
+        # Our line, not Bots': it names the caller, the server's own user
+        # (root here) included, as removejob's does.
+        self.assertEqual(self.rpc.addjob(["echo", "taken"], 5), 0)
+        self.assertEqual(self.rpc.getjob()[1], 1)
+        self.bots.wait_log("Job 1 handed to a client (getjob): ['echo', 'taken'] (by user root)\n")
+
 
 # Holds N idle connections to the port as the user it runs as; each line
 # on stdin: open new ones for those the server closed, then say how many.
