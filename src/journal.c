@@ -301,6 +301,16 @@ jq_journal_set_priority (JqJournal *j, guint64 number, int priority)
 }
 
 void
+jq_journal_disown (JqJournal *j, guint64 number)
+{
+  gboolean single = write_open (j);
+  GError *error = NULL;
+  if (may_write (j))
+    j->ops->disown (j->store, number, &error);
+  write_close (j, single, error);
+}
+
+void
 jq_journal_start (JqJournal *j, guint64 number, gint64 started_us, int pid)
 {
   gboolean single = write_open (j);

@@ -132,6 +132,8 @@ void jq_journal_set_priority (JqJournal *journal, guint64 number,
                               int priority);
 void jq_journal_start (JqJournal *journal, guint64 number, gint64 started_us,
                        int pid);
+/* Job @number loses its owner (store.h, disown). */
+void jq_journal_disown (JqJournal *journal, guint64 number);
 void jq_journal_remove (JqJournal *journal, guint64 number);
 void jq_journal_clear_waiting (JqJournal *journal);
 void jq_journal_set_next_number (JqJournal *journal, guint64 next);

@@ -128,6 +128,25 @@ admin_only (JqMethods *m, xmlrpc_env *env, const JqCaller *caller,
   return FALSE;
 }
 
+/* Bots' priorities are 1 to 9 (bots-job2queue -p, the GUI).  Anybody
+ * else than an admin keeps to them: a user's jobs at 0 or -99999999
+ * would run before cron's and the GUI's for ever (issue 19, F4). */
+#define USER_PRIORITY_MIN 1
+#define USER_PRIORITY_MAX 9
+
+static gboolean
+priority_allowed (JqMethods *m, xmlrpc_env *env, const JqCaller *caller,
+                  const char *method, int priority)
+{
+  if (caller == NULL || caller->admin
+      || (priority >= USER_PRIORITY_MIN && priority <= USER_PRIORITY_MAX))
+    return TRUE;
+  refuse (m, env, caller, "%s(): priority %d: only an admin (" ADMINS_ARE
+          ") may use a priority outside Bots' %d to %d", method, priority,
+          USER_PRIORITY_MIN, USER_PRIORITY_MAX);
+  return FALSE;
+}
+
 static GBytes *
 serialize (xmlrpc_value *result, const xmlrpc_env *fault_env)
 {
@@ -431,6 +450,8 @@ add_task (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
     call.argv = read_task (env, task_v);
   if (!env->fault_occurred)
     read_param_int (env, params, 1, "addjob", "priority", &call.priority);
+  if (!env->fault_occurred)
+    priority_allowed (m, env, caller, "addjob", call.priority);
   gboolean ok = !env->fault_occurred
                 && through_door (env, m, addjob_on_loop, &call);
   g_strfreev (call.argv);
@@ -883,11 +904,12 @@ steer (JqMethods *m, xmlrpc_env *env, SteerCall *c, const char *method)
   if (c->refused)
     {
       g_autofree char *whose = c->owner == JQ_JOB_NO_OWNER
-        ? g_strdup ("an unknown user")
-        : g_strdup_printf ("uid %u", c->owner);
-      refuse (m, env, c->caller, "%s(): job %" G_GUINT64_FORMAT " was "
-              "queued by %s; only its owner or an admin (" ADMINS_ARE
-              ") may change it", method, c->number, whose);
+        ? g_strdup ("has no one owner (asked for by more than one caller, "
+                    "or queued by an unknown one); only an admin")
+        : g_strdup_printf ("was queued by uid %u; only its owner or an "
+                           "admin", c->owner);
+      refuse (m, env, c->caller, "%s(): job %" G_GUINT64_FORMAT " %s ("
+              ADMINS_ARE ") may change it", method, c->number, whose);
       return NULL;
     }
   if (!c->ok)
@@ -916,7 +938,8 @@ method_setpriority (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   SteerCall c = { m, caller, STEER_PRIORITY, 0, 0, FALSE, FALSE, 0 };
   if (!read_jobnumber (env, params, "setpriority", &c.number)
       || !read_param_int (env, params, 1, "setpriority", "priority",
-                          &c.priority))
+                          &c.priority)
+      || !priority_allowed (m, env, caller, "setpriority", c.priority))
     return NULL;
   return steer (m, env, &c, "setpriority");
 }

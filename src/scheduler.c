@@ -396,6 +396,27 @@ steerable_priority (JqScheduler *s, const char *const *argv, int priority,
   return priority;
 }
 
+/* A waiting job that a second caller asked for too (a duplicate, or a
+ * priority changed by an admin who is not its owner) is shared: it loses
+ * its owner, so that only admins may remove or reprioritise it.  Else its
+ * first owner could remove a job cron queued as well (issue 19, F4). */
+static void
+share_if_asked_again (JqScheduler *s, JqJob *job, const JqCaller *caller,
+                      const char *task)
+{
+  guint32 owner = jq_job_get_owner (job);
+  if (owner == JQ_JOB_NO_OWNER
+      || (caller != NULL && caller->known && (guint32) caller->uid == owner))
+    return;
+  char by[128];
+  jq_job_set_owner (job, JQ_JOB_NO_OWNER);
+  jq_journal_disown (s->journal, jq_job_get_number (job));
+  jq_log_write (s->log, JQ_LOG_INFO, "Job %" G_GUINT64_FORMAT " is shared "
+                "now (queued by uid %u, asked for again): only an admin may "
+                "remove or reprioritise it: %s%s", jq_job_get_number (job),
+                owner, task, jq_caller_suffix (caller, FALSE, by, sizeof by));
+}
+
 JqAddjobCode
 jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
                      const JqCaller *caller, guint64 *number)
@@ -435,6 +456,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   switch (added)
     {
     case JQ_ADD_DUPLICATE:
+      share_if_asked_again (s, job, caller, task);
       limited (s, jq_log_limit_write (s->duplicates,
                                       bots4 ? JQ_LOG_WARNING : JQ_LOG_INFO,
                                       "Duplicate job not added: %s%s", task,
@@ -442,6 +464,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
       return JQ_ADDJOB_DUPLICATE;
     case JQ_ADD_PRIORITY_CHANGED:
       jq_journal_set_priority (s->journal, jq_job_get_number (job), priority);
+      share_if_asked_again (s, job, caller, task);
       jq_log_write (s->log, JQ_LOG_INFO,
                     "Duplicate job, changed priority to %d: %s%s", priority,
                     task, bots_by);

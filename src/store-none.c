@@ -40,6 +40,12 @@ none_set_priority (gpointer store, guint64 number, int priority,
 }
 
 static gboolean
+none_disown (gpointer store, guint64 number, GError **error)
+{
+  return TRUE;
+}
+
+static gboolean
 none_start (gpointer store, guint64 number, gint64 started_us, int pid,
             GError **error)
 {

@@ -314,6 +314,17 @@ pg_set_priority (gpointer store, guint64 number, int priority,
       " WHERE number = $2", 2, values, NULL, error);
 }
 
+/* changed: the other servers read the job again, its owner with it. */
+static gboolean
+pg_disown (gpointer store, guint64 number, GError **error)
+{
+  char n[24];
+  const char *values[] = { I64 (n, number) };
+  return write_op (store, "disown",
+      "UPDATE bots_jobqueue.jobs SET owner = NULL, changed = " CHANGED
+      " WHERE number = $1", 1, values, NULL, error);
+}
+
 static gboolean
 pg_start (gpointer store, guint64 number, gint64 started_us, int pid,
           GError **error)

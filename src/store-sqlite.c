@@ -36,7 +36,7 @@
 
 enum {
   ST_ADD, ST_PRIORITY, ST_START, ST_REMOVE, ST_CLEAR, ST_META, ST_HISTORY,
-  ST_REQUEUE, N_STATEMENTS
+  ST_REQUEUE, ST_DISOWN, N_STATEMENTS
 };
 
 static const char *const statement_sql[N_STATEMENTS] = {
@@ -54,6 +54,7 @@ static const char *const statement_sql[N_STATEMENTS] = {
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   [ST_REQUEUE] = "UPDATE jobs SET state = 'waiting', at_head = 1 "
                  "WHERE number = ?",
+  [ST_DISOWN] = "UPDATE jobs SET owner = NULL WHERE number = ?",
 };
 
 typedef struct {
@@ -478,6 +479,12 @@ static gboolean
 sqlite_remove (gpointer store, guint64 number, GError **error)
 {
   return run_for_job (store, ST_REMOVE, number, "remove", error);
+}
+
+static gboolean
+sqlite_disown (gpointer store, guint64 number, GError **error)
+{
+  return run_for_job (store, ST_DISOWN, number, "disown", error);
 }
 
 static gboolean

@@ -98,6 +98,9 @@ typedef struct {
   gboolean (*start) (gpointer store, guint64 number, gint64 started_us,
                      int pid, GError **error);
   gboolean (*remove) (gpointer store, guint64 number, GError **error);
+  /* Job @number has no owner any more (a second caller asked for it):
+   * only admins steer it. */
+  gboolean (*disown) (gpointer store, guint64 number, GError **error);
   gboolean (*clear_waiting) (gpointer store, GError **error);
   gboolean (*set_meta) (gpointer store, const char *key, gint64 value,
                         GError **error);
@@ -130,7 +133,8 @@ typedef struct {
   .close = p##_close, .begin = p##_begin, .commit = p##_commit, \
   .rollback = p##_rollback, .add = p##_add, \
   .set_priority = p##_set_priority, .start = p##_start, \
-  .remove = p##_remove, .clear_waiting = p##_clear_waiting, \
+  .remove = p##_remove, .disown = p##_disown, \
+  .clear_waiting = p##_clear_waiting, \
   .set_meta = p##_set_meta, .finish = p##_finish, \
   .requeue_at_head = p##_requeue_at_head, .get_meta = p##_get_meta, \
   .load = p##_load, .prune_history = p##_prune_history, \

@@ -384,29 +384,76 @@ test_owners (void **state)
   assert_true (jq_scheduler_may_steer (f->s, n, NULL, &owner));
   /* Not waiting: nothing to refuse (removejob says it is not waiting). */
   assert_true (jq_scheduler_may_steer (f->s, running, &bob, &owner));
+  /* Alice herself moves it, and stays its owner. */
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 3,
+                                         &alice, NULL), JQ_ADDJOB_OK);
+  g_autoptr (GPtrArray) waiting = jq_scheduler_listjobs (f->s);
+  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 3);
+  assert_int_equal (jq_job_get_owner (waiting->pdata[0]), 4000001);
   /* Bob queueing alice's task at another priority: a duplicate. */
   guint64 same = 0;
   assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 1,
                                          &bob, &same), JQ_ADDJOB_DUPLICATE);
   assert_int_equal (same, n);
-  g_autoptr (GPtrArray) waiting = jq_scheduler_listjobs (f->s);
-  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 5);
-  /* Alice herself, or an admin, moves it. */
-  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 3,
-                                         &alice, NULL), JQ_ADDJOB_OK);
-  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "a"), 2,
-                                         &admin, NULL), JQ_ADDJOB_OK);
   g_clear_pointer (&waiting, g_ptr_array_unref);
   waiting = jq_scheduler_listjobs (f->s);
-  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 2);
-  /* The owner stays alice's. */
-  assert_int_equal (jq_job_get_owner (waiting->pdata[0]), 4000001);
+  assert_int_equal (jq_job_get_priority (waiting->pdata[0]), 3);
   /* An unknown caller owns nothing, not even jobs of unknown owner. */
   JqCaller stranger;
   jq_caller_init (&stranger, FALSE, 0, "192.0.2.7");
   assert_false (jq_caller_may_steer (&stranger, JQ_JOB_NO_OWNER));
   assert_false (jq_caller_may_steer (&alice, JQ_JOB_NO_OWNER));
   assert_true (jq_caller_may_steer (&admin, JQ_JOB_NO_OWNER));
+}
+
+/* A waiting job a second caller asked for too is shared: its first
+ * owner may no longer remove or move it alone (issue 19, F4: a user
+ * queued cron's task first, cron's run was a duplicate, and the user
+ * removed it). */
+static void
+test_shared_when_asked_again (void **state)
+{
+  Fixture *f = *state;
+  JqCaller alice, bob, cron;
+  jq_caller_init (&alice, TRUE, 4000001, NULL);
+  jq_caller_init (&bob, TRUE, 4000002, NULL);
+  jq_caller_init (&cron, TRUE, 4000003, NULL);
+  cron.admin = TRUE;
+  guint32 owner = 0;
+  add (f, "r", 5, JQ_ADDJOB_OK);   /* takes the slot */
+  guint64 dup = 0, moved = 0, mine = 0, n = 0;
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "nightly"), 5, &alice, &dup);
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "weekly"), 5, &alice, &moved);
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "own"), 5, &alice, &mine);
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "bobs"), 5, &bob, NULL);
+  /* cron: the same task, a duplicate; another priority, moved. */
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "nightly"), 5, &cron,
+                                         &n), JQ_ADDJOB_DUPLICATE);
+  assert_int_equal (n, dup);
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "weekly"), 3, &cron,
+                                         &n), JQ_ADDJOB_OK);
+  assert_int_equal (n, moved);
+  /* Alice again, or bob (a duplicate for him): her own stays hers. */
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "own"), 5, &alice, NULL);
+  jq_scheduler_submit (f->s, TASK ("bots-engine", "own"), 4, &alice, NULL);
+  assert_true (jq_scheduler_may_steer (f->s, mine, &alice, &owner));
+  assert_int_equal (jq_scheduler_submit (f->s, TASK ("bots-engine", "own"), 2, &bob, NULL),
+                    JQ_ADDJOB_DUPLICATE);
+  g_autoptr (GPtrArray) waiting = jq_scheduler_listjobs (f->s);
+  assert_int_equal (waiting->len, 4);
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      JqJob *job = waiting->pdata[i];
+      guint64 number = jq_job_get_number (job);
+      gboolean bobs = g_str_equal (jq_job_get_argv (job)[1], "bobs");
+      /* Every one of alice's was asked for again by someone else. */
+      assert_int_equal (jq_job_get_owner (job),
+                        bobs ? 4000002 : JQ_JOB_NO_OWNER);
+      assert_false (jq_scheduler_may_steer (f->s, number, &alice, &owner));
+      assert_int_equal (jq_scheduler_may_steer (f->s, number, &bob, &owner),
+                        bobs);
+      assert_true (jq_scheduler_may_steer (f->s, number, &cron, &owner));
+    }
 }
 
 /* nr_threads jobs run at once; the next starts when one ends. */
@@ -662,6 +709,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_postponed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_held_launches, setup, teardown),
     cmocka_unit_test_setup_teardown (test_owners, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_shared_when_asked_again, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (test_orphan, setup, teardown),
     cmocka_unit_test_setup_teardown (test_finished_one_source, setup,
                                      teardown),

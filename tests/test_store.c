@@ -319,6 +319,40 @@ test_owners (void **state)
   jq_journal_close (j);
 }
 
+/* A job a second caller asked for loses its owner (shared: admins only
+ * steer it), and keeps none after a restart; the others keep theirs. */
+static void
+test_disown (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = start (f);
+  jq_journal_begin (j);
+  for (guint64 n = 1; n <= 2; n++)
+    {
+      g_autofree char *arg = g_strdup_printf ("%u", (guint) n);
+      g_autoptr (JqJob) job = jq_job_new (n, 5, TASK ("echo", arg), 1);
+      jq_job_set_owner (job, 1001);
+      jq_journal_add (j, job);
+    }
+  jq_journal_set_next_number (j, 3);
+  assert_true (jq_journal_commit (j, NULL));
+  jq_journal_begin (j);
+  jq_journal_disown (j, 1);
+  jq_journal_disown (j, 99);    /* not there: nothing to do */
+  assert_true (jq_journal_commit (j, NULL));
+  Loaded l = reload (f, &j);
+  assert_int_equal (l.jobs->len, f->kind->durable ? 2 : 0);
+  if (f->kind->durable)
+    {
+      assert_int_equal (number_at (&l, 0), 1);
+      assert_int_equal (jq_job_get_owner (l.jobs->pdata[0]),
+                        JQ_JOB_NO_OWNER);
+      assert_int_equal (jq_job_get_owner (l.jobs->pdata[1]), 1001);
+    }
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
 /* Priority, removal, clearing the waiting ones, putting a job back first
  * of its priority (its pid kept until it starts again). */
 static void
@@ -671,6 +705,13 @@ test_pg_sync_owner (void **state)
   g_autofree char *b2 = pull (b, &st);
   assert_string_equal (b2, "changes +3@0 ");
   assert_true (jq_journal_commit (b, NULL));
+  /* A shared job: the other server reads it again, without an owner. */
+  g_autofree char *a2 = pull (a, &st);
+  jq_journal_disown (a, 1);
+  assert_true (jq_journal_commit (a, NULL));
+  g_autofree char *b3 = pull (b, &st);
+  assert_string_equal (b3, "changes +1 ");
+  assert_true (jq_journal_commit (b, NULL));
   jq_journal_close (a);
   jq_journal_close (b);
 }
@@ -781,7 +822,7 @@ pg_ready (Fixture *f)
   ON (kind, test_prune_history), ON (kind, test_next_number_never_back), \
   ON (kind, test_flags_and_identity), ON (kind, test_nesting), \
   ON (kind, test_failure_policy), ON (kind, test_lost_a_move), \
-  ON (kind, test_owners)
+  ON (kind, test_owners), ON (kind, test_disown)
 
 int
 main (void)

@@ -97,6 +97,12 @@ class CallersTestCase(jqtest.ServerTestCase):
         self.assertIn("ok", answer, answer)
         return answer["ok"]
 
+    def refused(self, user, method, *args):
+        answer = self.call_as(user, method, *args)
+        self.assertIn("fault", answer, (method, answer))
+        self.assertIn("PermissionError", answer["fault"])
+        return answer["fault"]
+
 
 class LogNamesTheUser(CallersTestCase):
     def test_each_change_names_its_user(self):
@@ -243,12 +249,6 @@ class Rights(CallersTestCase):
 
     prefix = "jqi19a"
 
-    def refused(self, user, method, *args):
-        answer = self.call_as(user, method, *args)
-        self.assertIn("fault", answer, (method, answer))
-        self.assertIn("PermissionError", answer["fault"])
-        return answer["fault"]
-
     def test_others_jobs_and_the_queue_are_not_yours(self):
         a, b = self.alice, self.bob
         self.assertEqual(self.ok_as(a, "addjob", ["echo", "a"], 5), 0)
@@ -271,11 +271,13 @@ class Rights(CallersTestCase):
         # Their own they may steer; the owner may move its job by addjob.
         self.assertEqual(self.ok_as(b, "setpriority", 2, 1), 0)
         self.assertEqual(self.ok_as(b, "removejob", 2), 0)
-        self.assertEqual(self.ok_as(a, "addjob", ["echo", "a"], 2), 0)
-        self.assertEqual(self.ok_as(a, "removejob", 1), 0)
-        # The server's own user (Bots' GUI and dirmonitor) steers any job.
         self.assertEqual(self.ok_as(a, "addjob", ["echo", "a2"], 5), 0)
-        self.assertEqual(self.rpc.removejob(3), 0)
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "a2"], 2), 0)
+        self.assertEqual(self.ok_as(a, "removejob", 3), 0)
+        # Job 1, which bob asked for too, is no longer alice's alone.
+        self.assertIn("has no one owner", self.refused(a, "removejob", 1))
+        # The server's own user (Bots' GUI and dirmonitor) steers any job.
+        self.assertEqual(self.rpc.removejob(1), 0)
         self.assertEqual(self.rpc.listjobs(), 0)
 
     def test_owners_survive_a_restart(self):
@@ -333,6 +335,60 @@ class ClosedCaller(CallersTestCase):
         log = self.bots.log()
         self.assertNotIn("Job queue resumed", log)
         self.assertEqual(log.count("(by user root)"), 1, log)   # setUp's pause
+
+
+class SharedJobsAndPriorities(CallersTestCase):
+    """Issue 19, F4, as the outside tester did it: a user queued cron's
+    nightly task first; cron's own run (bots-job2queue as the server's
+    user) was then a duplicate, or moved the user's job; and the user
+    removed it, so cron's run never happened.  And a user kept its jobs
+    ahead of cron's 1 to 9 with setpriority(N, -99999999)."""
+
+    prefix = "jqi19r"
+
+    def cron(self, *args):
+        return subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config] + list(args),
+                              capture_output=True, text=True, timeout=jqtest.DEADLINE)
+
+    def test_a_job_cron_asked_for_too_is_not_the_users_alone(self):
+        a = self.alice
+        nightly = self.ok_as(a, "submit", ["echo", "nightly"], 5)["jobnumber"]
+        weekly = self.ok_as(a, "submit", ["echo", "weekly"], 5)["jobnumber"]
+        r = self.cron("-p5", "echo", "nightly")
+        self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+        r = self.cron("-p3", "echo", "weekly")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for n in (nightly, weekly):
+            self.assertIn("has no one owner", self.refused(a, "removejob", n))
+            self.refused(a, "setpriority", n, 1)
+        self.assertEqual(self.rpc.listjobs(), [[3, weekly, ["echo", "weekly"]],
+                                               [5, nightly, ["echo", "nightly"]]])
+        log = self.bots.log()
+        self.assertIn("Job %d is shared now (queued by uid %d, asked for again): only an admin "
+                      "may remove or reprioritise it: ['echo', 'nightly'] (by user root)"
+                      % (nightly, pwd.getpwnam(a).pw_uid), log)
+        # Kept in the journal: still shared after a restart.
+        self.server.stop()
+        self.server = jqtest.Server(self.bots)
+        self.rpc = self.server.proxy()
+        self.refused(a, "removejob", nightly)
+        self.assertEqual(self.rpc.removejob(nightly), 0)
+
+    def test_users_keep_to_bots_priorities(self):
+        a = self.alice
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", "mine"], 9), 0)
+        fault = self.refused(a, "setpriority", 1, -99999999)
+        self.assertIn("setpriority(): priority -99999999: only an admin", fault)
+        self.assertIn("outside Bots' 1 to 9", fault)
+        self.refused(a, "setpriority", 1, 0)
+        self.refused(a, "addjob", ["echo", "early"], 0)
+        self.refused(a, "submit", ["echo", "early"], 10)
+        self.assertEqual(self.ok_as(a, "setpriority", 1, 1), 0)
+        # An admin (Bots' GUI, root) may use any priority.
+        self.assertEqual(self.rpc.addjob(["echo", "first"], -5), 0)
+        self.assertEqual(self.rpc.setpriority(1, 12), 0)
+        self.assertEqual(self.rpc.listjobs(), [[-5, 2, ["echo", "first"]],
+                                               [12, 1, ["echo", "mine"]]])
 
 
 class AdminUsersAndGroup(CallersTestCase):
