@@ -359,6 +359,8 @@ read_numbers (const JqIni *ini, JqConfig *c, GError **error)
                    &c->history_days, error)
       && get_uint (ini, "jobqueue", "user_connection_share", 50, 1, 100,
                    &c->user_connection_share, error)
+      && get_uint (ini, "jobqueue", "user_queue_share", 50, 1, 100,
+                   &c->user_queue_share, error)
       && jq_ini_get_bool (ini, "settings", "sendreportiferror", FALSE,
                           &c->send_reports, error)
       && jq_ini_get_bool (ini, "jobqueue", "report_failed_jobs", FALSE,

@@ -51,6 +51,9 @@ typedef struct {
   char     **authorized_tasks; /* extra programs; may hold "*" */
   guint      user_connection_share; /* percent of the connections one
                                      * user keeps when others wait */
+  guint      user_queue_share; /* percent of max_waiting_jobs and _bytes
+                                * one user other than root and the
+                                * server's own may fill */
   char     **admin_users;      /* may steer every job, besides root and
                                 * the server's own user; may be empty */
   char      *admin_group;      /* its members too; NULL: none */

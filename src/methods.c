@@ -460,8 +460,9 @@ add_task (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   if (ok && call.code == JQ_ADDJOB_FULL)
     {
       xmlrpc_env_set_fault (env, 1, "The queue is full ([jobqueue] "
-                            "max_waiting_jobs or max_waiting_bytes): job "
-                            "not added.");
+                            "max_waiting_jobs or max_waiting_bytes, or the "
+                            "caller's user_queue_share of them): job not "
+                            "added.");
       return FALSE;
     }
   return ok;

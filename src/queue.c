@@ -30,7 +30,41 @@ struct _JqQueue {
   GHashTable *by_number;   /* &job->number -> JqJob* */
   guint64     next_number;
   gsize       bytes;       /* jq_queue_task_bytes() of every waiting job */
+  GHashTable *by_owner;    /* owner uid -> JqOwnerUse* of its waiting jobs
+                            * (user_queue_share) */
 };
+
+/* What one owner's waiting jobs take: jobs and jq_queue_job_cost. */
+typedef struct {
+  guint jobs;
+  gsize bytes;
+} JqOwnerUse;
+
+/* Charges (@sign 1) or refunds (-1) @job to its owner. */
+static void
+charge_owner (JqQueue *q, const JqJob *job, int sign)
+{
+  gpointer key = GUINT_TO_POINTER (job->owner);
+  JqOwnerUse *use = g_hash_table_lookup (q->by_owner, key);
+  gsize cost = jq_queue_job_cost ((const char *const *) job->argv);
+  if (use == NULL)
+    {
+      use = g_new0 (JqOwnerUse, 1);
+      g_hash_table_insert (q->by_owner, key, use);
+    }
+  if (sign > 0)
+    {
+      use->jobs++;
+      use->bytes += cost;
+    }
+  else
+    {
+      use->jobs--;
+      use->bytes -= cost;
+    }
+  if (use->jobs == 0)
+    g_hash_table_remove (q->by_owner, key);   /* none left: no entry */
+}
 
 JqJob *
 jq_job_new (guint64 number, int priority, const char *const *argv,
@@ -96,6 +130,8 @@ jq_queue_new (void)
   q->order = g_sequence_new (NULL);   /* its references: unref_all */
   q->by_argv = g_hash_table_new (argv_hash, argv_equal);
   q->by_number = g_hash_table_new (g_int64_hash, g_int64_equal);
+  q->by_owner = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                       g_free);
   q->next_number = 1;
   return q;
 }
@@ -116,6 +152,7 @@ jq_queue_free (JqQueue *q)
   unref_all (q);
   g_hash_table_unref (q->by_argv);
   g_hash_table_unref (q->by_number);
+  g_hash_table_unref (q->by_owner);
   g_sequence_free (q->order);
   g_free (q);
 }
@@ -146,6 +183,7 @@ insert (JqQueue *q, JqJob *job)
   g_hash_table_insert (q->by_argv, job->argv, job);
   g_hash_table_insert (q->by_number, &job->number, job);
   q->bytes += jq_queue_job_cost ((const char *const *) job->argv);
+  charge_owner (q, job, 1);
 }
 
 /* Takes @job out of the queue; returns its reference. */
@@ -155,6 +193,7 @@ take (JqQueue *q, JqJob *job)
   g_hash_table_remove (q->by_argv, job->argv);
   g_hash_table_remove (q->by_number, &job->number);
   q->bytes -= jq_queue_job_cost ((const char *const *) job->argv);
+  charge_owner (q, job, -1);
   q->count--;
   g_sequence_remove (g_steal_pointer (&job->place));
   return job;
@@ -315,6 +354,7 @@ jq_queue_clear (JqQueue *q)
                            g_sequence_get_end_iter (q->order));
   q->count = 0;
   q->bytes = 0;
+  g_hash_table_remove_all (q->by_owner);
   return n;
 }
 
@@ -359,6 +399,26 @@ void
 jq_job_set_owner (JqJob *job, guint32 uid)
 {
   job->owner = uid;
+}
+
+void
+jq_queue_set_owner (JqQueue *q, JqJob *job, guint32 uid)
+{
+  gboolean waiting = jq_queue_lookup (q, job->number) == job;
+  if (waiting)
+    charge_owner (q, job, -1);
+  job->owner = uid;
+  if (waiting)
+    charge_owner (q, job, 1);
+}
+
+void
+jq_queue_owner_use (const JqQueue *q, guint32 uid, guint *jobs, gsize *bytes)
+{
+  const JqOwnerUse *use = g_hash_table_lookup (q->by_owner,
+                                               GUINT_TO_POINTER (uid));
+  *jobs = use != NULL ? use->jobs : 0;
+  *bytes = use != NULL ? use->bytes : 0;
 }
 
 guint32

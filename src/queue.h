@@ -116,6 +116,15 @@ gsize jq_queue_task_bytes (const char *const *argv);
 /* Whether this very task waits (addjob would not add a job). */
 gboolean jq_queue_has_task (const JqQueue *q, const char *const *argv);
 
+/* Sets the owner of @job, waiting in @q or not, keeping each owner's
+ * count right (jq_job_set_owner only for a job not in a queue). */
+void jq_queue_set_owner (JqQueue *q, JqJob *job, guint32 uid);
+/* How many jobs uid @uid (JQ_JOB_NO_OWNER: unknown and shared ones) has
+ * waiting, and what they cost (jq_queue_job_cost): for
+ * [jobqueue] user_queue_share. */
+void jq_queue_owner_use (const JqQueue *q, guint32 uid, guint *jobs,
+                         gsize *bytes);
+
 /* The waiting job with @argv (borrowed), or NULL.  O(1). */
 JqJob *jq_queue_find_task (const JqQueue *q, const char *const *argv);
 

@@ -358,19 +358,68 @@ authorized_or_logged (JqScheduler *s, const char *const *argv,
   return authorized;
 }
 
-/* Waiting tasks are kept in memory and every listjobs answers them all:
- * their total is bounded.  A task already waiting adds nothing.  A full
- * queue is logged (rate-limited). */
+/* Whether @caller fills only its share of the waiting-job bounds
+ * ([jobqueue] user_queue_share): everybody but root and the server's own
+ * user (Bots' cron, GUI and dirmonitor), who then always find room
+ * however much one other user queued.  Unknown callers share one. */
 static gboolean
-full_or_logged (JqScheduler *s, const char *const *argv, const char *task)
+has_queue_share (const JqCaller *caller)
 {
+  return caller != NULL && !caller->own
+         && !(caller->known && caller->uid == 0);
+}
+
+/* TRUE (and the log says so) when @caller's own waiting jobs with @argv
+ * would pass its share of max_waiting_jobs or max_waiting_bytes. */
+static gboolean
+over_share_logged (JqScheduler *s, const char *const *argv,
+                   const JqCaller *caller, const char *task)
+{
+  guint percent = s->config->user_queue_share;
+  if (!has_queue_share (caller) || percent >= 100)
+    return FALSE;
+  guint jobs;
+  gsize bytes;
+  jq_queue_owner_use (s->queue, caller->known ? (guint32) caller->uid
+                                              : JQ_JOB_NO_OWNER,
+                      &jobs, &bytes);
+  guint64 cap = s->config->max_waiting_bytes / 100 * percent;
+  guint64 cap_jobs = (guint64) s->config->max_waiting_jobs * percent / 100;
+  gboolean over_bytes = cap > 0 && bytes + jq_queue_job_cost (argv) > cap;
+  gboolean over_jobs = cap_jobs > 0 && jobs >= cap_jobs;
+  if (!(over_bytes || over_jobs))
+    return FALSE;
+  char by[128];
+  limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
+                                  "Queue full for this user "
+                                  "(user_queue_share %u%% of %s: %"
+                                  G_GUINT64_FORMAT "), not added: %s%s",
+                                  percent, over_jobs ? "max_waiting_jobs"
+                                                     : "max_waiting_bytes",
+                                  over_jobs ? cap_jobs : cap, task,
+                                  jq_caller_suffix (caller, FALSE, by,
+                                                    sizeof by)));
+  return TRUE;
+}
+
+/* Waiting tasks are kept in memory and every listjobs answers them all:
+ * their total is bounded, and each user's share of it.  A task already
+ * waiting adds nothing.  A full queue is logged (rate-limited). */
+static gboolean
+full_or_logged (JqScheduler *s, const char *const *argv,
+                const JqCaller *caller, const char *task)
+{
+  if (jq_queue_has_task (s->queue, argv))
+    return FALSE;
+  if (over_share_logged (s, argv, caller, task))
+    return TRUE;
   guint64 cap = s->config->max_waiting_bytes;
   guint cap_jobs = s->config->max_waiting_jobs;
   gboolean over_bytes = cap > 0 && jq_queue_get_bytes (s->queue)
                                    + jq_queue_job_cost (argv) > cap;
   gboolean over_jobs = cap_jobs > 0
                        && jq_queue_count (s->queue) >= cap_jobs;
-  if (!(over_bytes || over_jobs) || jq_queue_has_task (s->queue, argv))
+  if (!(over_bytes || over_jobs))
     return FALSE;
   limited (s, jq_log_limit_write (s->refusals, JQ_LOG_ERROR,
                                   "Queue full (%s %" G_GUINT64_FORMAT
@@ -409,7 +458,7 @@ share_if_asked_again (JqScheduler *s, JqJob *job, const JqCaller *caller,
       || (caller != NULL && caller->known && (guint32) caller->uid == owner))
     return;
   char by[128];
-  jq_job_set_owner (job, JQ_JOB_NO_OWNER);
+  jq_queue_set_owner (s->queue, job, JQ_JOB_NO_OWNER);
   jq_journal_disown (s->journal, jq_job_get_number (job));
   jq_log_write (s->log, JQ_LOG_INFO, "Job %" G_GUINT64_FORMAT " is shared "
                 "now (queued by uid %u, asked for again): only an admin may "
@@ -443,7 +492,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
   g_autofree char *task = jq_task_repr_cut (argv);
   if (!authorized_or_logged (s, argv, task, bots4))
     return JQ_ADDJOB_UNAUTHORIZED;
-  if (full_or_logged (s, argv, task))
+  if (full_or_logged (s, argv, caller, task))
     return JQ_ADDJOB_FULL;
 
   JqJob *job = NULL;
@@ -472,7 +521,7 @@ jq_scheduler_submit (JqScheduler *s, const char *const *argv, int priority,
     case JQ_ADD_ADDED:
       s->totals.added++;
       if (caller != NULL && caller->known)
-        jq_job_set_owner (job, (guint32) caller->uid);
+        jq_queue_set_owner (s->queue, job, (guint32) caller->uid);
       if (s->holding)
         {
           guint64 n = jq_job_get_number (job);

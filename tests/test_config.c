@@ -40,6 +40,7 @@ test_defaults (void **state)
   assert_int_equal (g_strv_length (c->admin_users), 0);
   assert_null (c->admin_group);
   assert_int_equal (c->user_connection_share, 50);
+  assert_int_equal (c->user_queue_share, 50);
   assert_string_equal (c->config_dir, "/opt/bots/config");
   assert_string_equal (c->bots_dir, "/opt/bots");
   assert_string_equal (c->ini_path, "/opt/bots/config/bots.ini");
@@ -167,6 +168,8 @@ test_bad_values (void **state)
     { "[jobqueue]\nbots_version = 2\n", "bots_version" },
     { "[jobqueue]\nuser_connection_share = 0\n", "user_connection_share" },
     { "[jobqueue]\nuser_connection_share = 101\n", "user_connection_share" },
+    { "[jobqueue]\nuser_queue_share = 0\n", "user_queue_share" },
+    { "[jobqueue]\nuser_queue_share = 101\n", "user_queue_share" },
     { "[jobqueue]\nbots_version = 4\nlog_file_number = many\n",
       "log_file_number" },
   };

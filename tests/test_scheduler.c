@@ -456,6 +456,67 @@ test_shared_when_asked_again (void **state)
     }
 }
 
+static int
+setup_share (void **state)
+{
+  Fixture *f = fixture_new ("nr_threads = 1\nmax_waiting_jobs = 11\n"
+                            "user_queue_share = 50\n");
+  fixture_start (f, NULL);
+  *state = f;
+  return 0;
+}
+
+static JqAddjobCode
+submit_as (Fixture *f, const JqCaller *caller, const char *route)
+{
+  return jq_scheduler_submit (f->s, TASK ("bots-engine", route), 5, caller,
+                              NULL);
+}
+
+/* Each user but root and the server's own fills at most its share of
+ * the waiting-job bounds (issue 19, F3: one user's 1,100 jobs left cron
+ * "queue is full"); 50% of 11 jobs is 5. */
+static void
+test_queue_share (void **state)
+{
+  Fixture *f = *state;
+  JqCaller alice, bob, own, root, stranger;
+  jq_caller_init (&alice, TRUE, 4000001, NULL);
+  jq_caller_init (&bob, TRUE, 4000002, NULL);
+  jq_caller_init (&own, TRUE, 4000003, NULL);
+  own.own = own.admin = TRUE;
+  jq_caller_init (&root, TRUE, 0, NULL);
+  jq_caller_init (&stranger, FALSE, 0, "192.0.2.7");
+  add (f, "r", 5, JQ_ADDJOB_OK);   /* takes the slot */
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *route = g_strdup_printf ("a%d", i);
+      assert_int_equal (submit_as (f, &alice, route), JQ_ADDJOB_OK);
+    }
+  assert_int_equal (submit_as (f, &alice, "a5"), JQ_ADDJOB_FULL);
+  assert_true (log_contains (f, "Queue full for this user (user_queue_share "
+                                "50% of max_waiting_jobs: 5), not added: "
+                                "['bots-engine', 'a5'] (by uid 4000001)"));
+  /* Her waiting task is still a duplicate, not "full". */
+  assert_int_equal (submit_as (f, &alice, "a0"), JQ_ADDJOB_DUPLICATE);
+  /* The others have room: another user, unknown callers, root, cron. */
+  assert_int_equal (submit_as (f, &bob, "b"), JQ_ADDJOB_OK);
+  assert_int_equal (submit_as (f, &stranger, "x"), JQ_ADDJOB_OK);
+  assert_int_equal (submit_as (f, &root, "root"), JQ_ADDJOB_OK);
+  /* A job of hers that cron asked for too is shared, no longer hers. */
+  assert_int_equal (submit_as (f, &own, "a1"), JQ_ADDJOB_DUPLICATE);
+  assert_int_equal (submit_as (f, &alice, "a5"), JQ_ADDJOB_OK);
+  assert_int_equal (submit_as (f, &own, "cron"), JQ_ADDJOB_OK);
+  assert_int_equal (submit_as (f, &own, "cron2"), JQ_ADDJOB_OK);
+  /* 11 waiting: the queue's own bound holds for everybody. */
+  assert_int_equal (submit_as (f, &own, "cron3"), JQ_ADDJOB_FULL);
+  /* A job that leaves gives its owner room again. */
+  g_autoptr (GPtrArray) waiting = jq_scheduler_listjobs (f->s);
+  guint64 first = jq_job_get_number (waiting->pdata[0]);
+  assert_true (jq_scheduler_remove (f->s, first, NULL));
+  assert_int_equal (submit_as (f, &alice, "a6"), JQ_ADDJOB_OK);
+}
+
 /* nr_threads jobs run at once; the next starts when one ends. */
 static void
 test_nr_threads (void **state)
@@ -710,6 +771,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_held_launches, setup, teardown),
     cmocka_unit_test_setup_teardown (test_owners, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shared_when_asked_again, setup,
+                                     teardown),
+    cmocka_unit_test_setup_teardown (test_queue_share, setup_share,
                                      teardown),
     cmocka_unit_test_setup_teardown (test_orphan, setup, teardown),
     cmocka_unit_test_setup_teardown (test_finished_one_source, setup,

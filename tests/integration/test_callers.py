@@ -391,6 +391,42 @@ class SharedJobsAndPriorities(CallersTestCase):
                                                [12, 1, ["echo", "mine"]]])
 
 
+class QueueShare(CallersTestCase):
+    """Issue 19, F3, as the outside tester did it: one user submitted
+    jobs of 60 KB until the queue was full, and everybody else, cron's
+    bots-job2queue as the bots user included, got "queue is full".  Now
+    the user fills its share (user_queue_share, half by default) and the
+    others still have room."""
+
+    prefix = "jqi19r"
+    jobqueue = {"authorized_tasks": "*", "max_waiting_bytes": "600000"}
+
+    def test_one_user_cannot_fill_the_queue(self):
+        a, b = self.alice, self.bob
+        big = "x" * 60000
+        added = 0
+        while True:
+            answer = self.call_as(a, "submit", ["echo", big, str(added)], 5)
+            if "fault" in answer:
+                break
+            added += 1
+            self.assertLess(added, 20, "the user was never refused")
+        self.assertIn("user_queue_share", answer["fault"])
+        self.assertEqual(added, 4)      # 4 of 60 KB fit in 300,000 bytes
+        self.bots.wait_log("Queue full for this user (user_queue_share 50% of "
+                           "max_waiting_bytes: 300000), not added: ")
+        self.assertIn("(by user %s)" % a, self.bots.log())
+        # Cron (the server's own user) and another user still get in.
+        r = subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config, "-p5", "echo",
+                            "nightly", big], capture_output=True, text=True,
+                           timeout=jqtest.DEADLINE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.ok_as(b, "addjob", ["echo", big, "b"], 5), 0)
+        # A job of hers that leaves gives her room again.
+        self.assertEqual(self.ok_as(a, "removejob", 1), 0)
+        self.assertEqual(self.ok_as(a, "addjob", ["echo", big, "again"], 5), 0)
+
+
 class AdminUsersAndGroup(CallersTestCase):
     """[jobqueue] admin_users and admin_group give the admin steps."""
 
