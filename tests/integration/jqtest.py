@@ -7,6 +7,7 @@ import glob
 import http.client
 import http.server
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,7 +45,34 @@ sqlite_only = unittest.skipIf(os.environ.get("JQ_TEST_PG"),
                               "about the SQLite journal file")
 
 
+def _ephemeral_ports():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(n) for n in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
+    """A port for a test's server, outside the kernel's ephemeral range.
+    A port from bind(0) comes from that range, which every outgoing
+    connection of the tests running beside this one draws from too: a
+    client holding the port (or its TIME_WAIT) made the server's bind fail
+    with "Address already in use" (reproduced).  Ports below the range are
+    never taken by a connect(); the bind probe skips one another test holds."""
+    low, _ = _ephemeral_ports()
+    first = 10000 if low > 12000 else 1024
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(first, low)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
