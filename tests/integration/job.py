@@ -1,10 +1,16 @@
 """A job for the integration tests.  Usage:
     job.py RECORD NAME [--wait FILE] [--exit N] [--out TEXT] [--err TEXT]
            [--bytes N] [--sleep S] [--stdin] [--ignore-term] [--record-term]
+           [--exclusive FILE]
 Appends "start NAME T" to RECORD when it starts and "end NAME T" when it
 ends (T: time.monotonic_ns, comparable across processes), waiting in
 between for FILE to exist when asked to.  With --record-term a SIGTERM
-records "end NAME T" too before it ends the job as it would have.
+records "end NAME T" too before it ends the job as it would have.  With
+--exclusive FILE (first of the options) it holds an flock on FILE while
+it runs, and records "overlap NAME T" when another job holds it: that
+catches two runs at once even when one was SIGKILLed (no end record).
+When $JQ_TEST_HOST is set (test_partition.py: which server ran the job),
+each line ends with it.
 
 A job always ends: a wait also ends when FILE's folder is gone (the test
 is over) and, whatever happens to the folder, after MAX_WAIT seconds
@@ -12,6 +18,7 @@ is over) and, whatever happens to the folder, after MAX_WAIT seconds
 while the job writes its start record can survive the removal with just
 that record in it, so the folder alone does not say the test is over."""
 
+import fcntl
 import os
 import signal
 import sys
@@ -21,7 +28,8 @@ MAX_WAIT = float(os.environ.get("JQ_JOB_MAX_WAIT", "300"))
 
 
 def record(path, what, name):
-    line = "%s %s %d %d %d\n" % (what, name, time.monotonic_ns(), os.getpid(), os.getpgid(0))
+    line = "%s %s %d %d %d" % (what, name, time.monotonic_ns(), os.getpid(), os.getpgid(0))
+    line += " %s\n" % os.environ["JQ_TEST_HOST"] if "JQ_TEST_HOST" in os.environ else "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
@@ -46,6 +54,12 @@ def main(argv):
                     sys.stderr.write("job.py: gave up waiting for %s\n" % val)
                     return 3
                 time.sleep(0.005)
+        elif opt == "--exclusive":
+            held = os.open(val, os.O_RDWR | os.O_CREAT, 0o644)  # noqa: F841 (held until exit)
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                record(path, "overlap", name)
         elif opt == "--exit":
             exit_code = int(val)
         elif opt == "--out":

@@ -25,7 +25,10 @@ def bin_dir():
 
 
 class PostgreSQL:
-    def __init__(self):
+    def __init__(self, tcp=None):
+        """@tcp: (addresses, network) to listen on over TCP as well, with
+        trust for clients of that network (test_partition.py's veth
+        links); unix socket only without."""
         self.bin = bin_dir()
         self.root = tempfile.mkdtemp(prefix="jqpg-")
         os.chmod(self.root, 0o755)
@@ -49,6 +52,11 @@ class PostgreSQL:
                     "fsync = off\n"
                     "max_connections = 60\n"
                     "shared_buffers = 16MB\n" % (self.root, self.port))
+            if tcp:
+                f.write("listen_addresses = '%s'\n" % ",".join(tcp[0]))
+        if tcp:
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all %s trust\n" % tcp[1])
         self.start()
 
     def _run(self, program, *args, check=True):
