@@ -38,7 +38,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   door = jq_door_new (g_main_context_default ());
   scheduler = jq_scheduler_new (config, log_sink, &settings, NULL);
   jq_scheduler_stop (scheduler, NULL, NULL);
-  rpc = jq_rpc_new (scheduler, door, log_sink);
+  rpc = jq_rpc_new (jq_methods_new (scheduler, door, log_sink), NULL,
+                    log_sink);
   return 0;
 }
 

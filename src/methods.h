@@ -31,7 +31,13 @@ JqMethods *jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
  * call any number may block. */
 void jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked);
 
-/* See jq_rpc_set_bots3_answers().  Call before serving. */
+/* With @bots3 (a Bots 3 installation), addjob answers only what Bots 3's
+ * callers can show (PROTOCOL section 2): 0 for a job that is in the
+ * queue, 4 for a duplicate, and 1 for everything that queued nothing
+ * (empty, not authorized, queue full, journal fault, bad arguments),
+ * never 2, 3 or a fault; the log says why.  submit() always gives the
+ * true answer; our own clients call it.  Default: FALSE (Bots 4's codes
+ * and faults).  Call before serving. */
 void jq_methods_set_bots3_answers (JqMethods *m, gboolean bots3);
 
 /* status() also shows @cluster's leader and members (borrowed,

@@ -1,15 +1,13 @@
-/* The XML-RPC server: HTTP through xmlrpc-c's Abyss server, connection
- * and body limits, corked answers, the GETs of the status page; the
- * methods themselves are methods.c's.  The only module that knows
- * xmlrpc-c's server types. */
+/* The XML-RPC server's requests: routing (XML-RPC POSTs to methods.c,
+ * GETs of the status page to status.c) and the browser rules, on the
+ * ports that http.c serves. */
 #pragma once
 
 #include <glib.h>
 
-#include "door.h"
+#include "http.h"
 #include "log.h"
 #include "methods.h"
-#include "scheduler.h"
 #include "status.h"
 
 /* Largest request body accepted. */
@@ -29,31 +27,20 @@
 
 typedef struct _JqRpc JqRpc;
 
-/* Methods call into @scheduler only through @door.  All three must
- * outlive the rpc object. */
-JqRpc *jq_rpc_new (JqScheduler *scheduler, JqDoor *door, JqLog *log);
-
-/* With @bots3 (a Bots 3 installation), addjob answers only what Bots 3's
- * callers can show (PROTOCOL section 2): 0 for a job that is in the
- * queue, 4 for a duplicate, and 1 for everything that queued nothing
- * (empty, not authorized, queue full, journal fault, bad arguments),
- * never 2, 3 or a fault; the log says why.  submit() always gives the
- * true answer; our own clients call it.  Default: FALSE (Bots 4's codes
- * and faults).  Call before jq_rpc_listen. */
-void jq_rpc_set_bots3_answers (JqRpc *rpc, gboolean bots3);
+/* Serves @methods (the server builds them, and stops them with the rpc:
+ * jq_rpc_stop) and, when @status is not NULL, GET /, /status.json and
+ * /metrics from @status on every port, counting refused requests into
+ * its metrics.  All three are borrowed and must outlive the rpc object. */
+JqRpc *jq_rpc_new (JqMethods *methods, JqStatus *status, JqLog *log);
 
 /* Answers one request body with the XML of its response: a methodResponse
- * or a fault (code 1, as Python's server gives).  Never fails.  Thread-safe;
- * this is the whole request path short of HTTP (tests and fuzzing use it). */
+ * or a fault (code 1, as Python's server gives), as the server's own
+ * user.  Never fails.  Thread-safe; this is the whole request path short
+ * of HTTP (tests and fuzzing use it). */
 GBytes *jq_rpc_process (JqRpc *rpc, const char *body, gsize len);
 
-/* Serves GET /, /status.json and /metrics from @status (borrowed; must
- * outlive @rpc) on every port, and counts calls into its metrics.  Call
- * before listening. */
-void jq_rpc_set_status (JqRpc *rpc, JqStatus *status);
-
-/* The methods it serves (borrowed), for wiring them before listening. */
-JqMethods *jq_rpc_get_methods (JqRpc *rpc);
+/* The HTTP server of both ports (tests set smaller budgets on it). */
+JqHttp *jq_rpc_get_http (JqRpc *rpc);
 
 /* When all connections are taken and another caller waits, a user
  * holding more than @percent of them loses those beyond, its longest
@@ -66,20 +53,13 @@ void jq_rpc_set_user_share (JqRpc *rpc, guint percent);
  * remove or reprioritise any job.  Call before serving. */
 void jq_rpc_set_admins (JqRpc *rpc, const JqAdmins *admins);
 
-/* Binds @address:@port: the descriptor, or -1 and sets @error (a numeric
- * address is needed; the port may be taken).  Separate from serving so
- * that a server started as root binds a low port before it gives up root
- * (src/privdrop.h); it listens only once it serves, so connections are
- * refused until then, as before. */
-int jq_rpc_bind (const char *address, guint port, GError **error);
-
 /* Serves the status page and metrics only (no XML-RPC) on @fd, a socket
- * of jq_rpc_bind() for @address:@port (named in messages), which it
- * takes; after jq_rpc_set_status().  FALSE and @error as below. */
+ * of jq_http_bind() for @address:@port (named in messages), which it
+ * takes; only with a status.  FALSE and @error as below. */
 gboolean jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
                                int fd, GError **error);
 
-/* Serves XML-RPC on @fd, a socket of jq_rpc_bind() for @address, which it
+/* Serves XML-RPC on @fd, a socket of jq_http_bind() for @address, which it
  * takes: Abyss's threads (its accept loop, run again should it end, and a
  * thread per connection), plus a gate thread that answers HTTP 503 to
  * connections over the limit.  Returns FALSE and sets @error when Abyss
@@ -91,7 +71,7 @@ gboolean jq_rpc_listen (JqRpc *rpc, const char *address, int fd,
  * and closed.  Call before jq_rpc_listen(). */
 void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
 
-/* Stops accepting connections and waits for the server threads.  Calls
+/* Stops the methods' wait() calls and both ports (jq_http_stop): calls
  * already inside get their answer and can write it (up to 2 s). */
 void jq_rpc_stop (JqRpc *rpc);
 

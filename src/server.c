@@ -35,6 +35,7 @@ typedef struct {
   JqLog       *log;
   JqDoor      *door;
   JqRpc       *rpc;
+  JqMethods   *methods;     /* served by rpc */
   JqScheduler *scheduler;
   JqStatus    *status_page; /* page, JSON and metrics */
   JqJournal   *journal;
@@ -438,13 +439,16 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   if (jq_journal_is_durable (journal))
     jq_journal_set_guard (journal, lock_still_held, server);
   server->scheduler = jq_scheduler_new (config, log, &settings, journal);
-  server->rpc = jq_rpc_new (server->scheduler, server->door, log);
   server->status_page = jq_status_new (server->scheduler, server->door);
   jq_status_set_time_zone (server->status_page, config->time_zone);
-  jq_rpc_set_status (server->rpc, server->status_page);
+  server->methods = jq_methods_new (server->scheduler, server->door, log);
+  jq_methods_set_status (server->methods, server->status_page);
   /* Only a known Bots 3: a plain script on an unknown version gets
    * the true codes. */
-  jq_rpc_set_bots3_answers (server->rpc, config->bots_version == 3);
+  jq_methods_set_bots3_answers (server->methods, config->bots_version == 3);
+  jq_methods_set_max_blocked_waits (server->methods,
+                                    fds->connections / JQ_RPC_WAIT_SHARE);
+  server->rpc = jq_rpc_new (server->methods, server->status_page, log);
   jq_rpc_set_max_connections (server->rpc, fds->connections);
   jq_rpc_set_user_share (server->rpc, config->user_connection_share);
   server->admins = admins_of (config, log);
@@ -470,8 +474,7 @@ join_cluster (Server *server, GError **error)
                                     server->log, error);
   if (server->cluster == NULL)
     return FALSE;
-  jq_methods_set_cluster (jq_rpc_get_methods (server->rpc),
-                          server->cluster);
+  jq_methods_set_cluster (server->methods, server->cluster);
   /* The first batch reads the whole queue. */
   jq_scheduler_begin (server->scheduler);
   return jq_scheduler_commit (server->scheduler, error);
@@ -576,6 +579,7 @@ tear_down (Server *server)
   g_clear_error (&server->journal_error);
   jq_door_close (server->door);
   jq_rpc_free (server->rpc);
+  jq_methods_free (server->methods);
   jq_admins_free (server->admins);
   jq_status_free (server->status_page);
   g_clear_pointer (&server->cluster, jq_cluster_free);
@@ -600,10 +604,10 @@ bind_and_drop (const JqConfig *config, Server *server, JqRunAs *run_as,
       return FALSE;
     }
   if (config->status_bind != NULL)
-    server->status_fd = jq_rpc_bind (config->status_bind,
-                                     config->status_port, bind_error);
+    server->status_fd = jq_http_bind (config->status_bind,
+                                      config->status_port, bind_error);
   if (*bind_error == NULL)
-    server->rpc_fd = jq_rpc_bind (config->bind, config->port, bind_error);
+    server->rpc_fd = jq_http_bind (config->bind, config->port, bind_error);
   if (run_as->drop && !jq_privdrop_drop (run_as, &error))
     {
       fprintf (stderr, "bots-jobqueueserver: %s\n", error->message);

@@ -20,6 +20,7 @@ typedef struct {
   JqDoor      *door;
   JqScheduler *scheduler;
   JqRpc       *rpc;
+  JqMethods   *methods;
   char        *bin;       /* the PATH: a bots-engine to authorize */
 } Fixture;
 
@@ -47,7 +48,8 @@ setup (void **state)
   /* A stopped scheduler still answers every call but launches nothing:
    * these tests are about the protocol, not processes. */
   jq_scheduler_stop (f->scheduler, NULL, NULL);
-  f->rpc = jq_rpc_new (f->scheduler, f->door, f->log);
+  f->methods = jq_methods_new (f->scheduler, f->door, f->log);
+  f->rpc = jq_rpc_new (f->methods, NULL, f->log);
   *state = f;
   return 0;
 }
@@ -57,6 +59,7 @@ teardown (void **state)
 {
   Fixture *f = *state;
   jq_rpc_free (f->rpc);
+  jq_methods_free (f->methods);
   jq_scheduler_free (f->scheduler);
   jq_door_free (f->door);
   g_main_context_release (g_main_context_default ());
