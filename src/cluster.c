@@ -459,7 +459,7 @@ on_tick (gpointer data)
                   "Cluster: the fence killed %u job(s) (SIGKILL of their "
                   "process groups) at the deadline of this server's lease.",
                   killed);
-  if (jq_pgconn_ensure (c->conn, &c->link))
+  if (jq_pgconn_ensure (c->conn, &c->link, 0))
     {
       if (c->leading)
         renew (c);
@@ -652,6 +652,7 @@ jq_cluster_free (JqCluster *c)
       PQclear (run (c, "DELETE FROM bots_jobqueue.members WHERE name = $1",
                     1, values));
     }
+  jq_pgconn_unlink (&c->link);
   jq_pgconn_forget (c->conn);
   PQfinish (c->conn);
   g_array_unref (c->members);

@@ -3,6 +3,7 @@
 #include "pgconn.h"
 
 #include <errno.h>
+#include <glib-unix.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -195,23 +196,133 @@ jq_pgconn_check (PGconn *conn, JqPgLink *link)
   link->say (link, FALSE, link->data);
 }
 
-gboolean
-jq_pgconn_ensure (PGconn *conn, JqPgLink *link)
+/* Drives the handshake one step: what libpq can do without waiting,
+ * then a watch for what it waits for (its socket may change between
+ * steps: a new one per address tried), or the attempt's end. */
+static gboolean on_connect_io (gint fd, GIOCondition condition,
+                               gpointer data);
+
+static void
+connect_step (JqPgLink *link, PostgresPollingStatusType st)
 {
+  PGconn *conn = link->connecting;
+  if (st == PGRES_POLLING_OK)
+    link->handshaken = TRUE;
+  if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
+    {
+      link->connecting = NULL;
+      return;
+    }
+  if (g_get_monotonic_time () >= link->connect_deadline_us)
+    {
+      /* Given up: the next attempt's PQresetStart closes the socket. */
+      if (dropped == NULL)
+        dropped = g_hash_table_new (NULL, NULL);
+      g_hash_table_insert (dropped, conn,
+                           GUINT_TO_POINTER (JQ_PGCONN_CONNECT_MS));
+      shutdown (PQsocket (conn), SHUT_RDWR);
+      link->connecting = NULL;
+      return;
+    }
+  link->connect_reading = st == PGRES_POLLING_READING;
+  GSource *source = g_unix_fd_source_new (
+      PQsocket (conn), (link->connect_reading ? G_IO_IN : G_IO_OUT)
+                       | G_IO_ERR | G_IO_HUP);
+  g_source_set_ready_time (source, link->connect_deadline_us);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_connect_io), link, NULL);
+  link->connect_watch = g_source_attach (source, NULL);
+  g_source_unref (source);
+}
+
+static gboolean
+on_connect_io (gint fd, GIOCondition condition, gpointer data)
+{
+  JqPgLink *link = data;
+  link->connect_watch = 0;
+  /* On the deadline alone (nothing ready) libpq is not asked: it would
+   * find nothing to read and say so, while the attempt just ends. */
+  connect_step (link, condition != 0 ? PQresetPoll (link->connecting)
+                                     : PGRES_POLLING_READING);
+  return G_SOURCE_REMOVE;
+}
+
+void
+jq_pgconn_unlink (JqPgLink *link)
+{
+  g_clear_handle_id (&link->connect_watch, g_source_remove);
+  link->connecting = NULL;
+  link->handshaken = FALSE;
+}
+
+/* The handshake is done: the session's settings, and the news. */
+static gboolean
+finish (PGconn *conn, JqPgLink *link)
+{
+  if (PQstatus (conn) != CONNECTION_OK)
+    {
+      link->handshaken = FALSE;
+      return FALSE;
+    }
+  jq_pgconn_quiet (conn);
+  if (link->setup != NULL && !link->setup (conn, link->data))
+    {
+      link->handshaken = PQstatus (conn) == CONNECTION_OK;
+      return FALSE;
+    }
+  link->handshaken = FALSE;
+  link->down = FALSE;
+  link->say (link, TRUE, link->data);
+  return TRUE;
+}
+
+/* Drives the handshake here, at most until @until_us (monotonic), in
+ * place of its watch. */
+static void
+connect_here (JqPgLink *link, gint64 until_us)
+{
+  while (link->connecting != NULL)
+    {
+      gint64 left_us = MIN (until_us, link->connect_deadline_us)
+                       - g_get_monotonic_time ();
+      if (until_us - g_get_monotonic_time () <= 0)
+        return;
+      struct pollfd fd = { .fd = PQsocket (link->connecting),
+                           .events = link->connect_reading ? POLLIN
+                                                           : POLLOUT };
+      int n = poll (&fd, 1, (int) MAX ((left_us + 999) / 1000, 0));
+      if (n == 0 && g_get_monotonic_time () < link->connect_deadline_us)
+        continue;
+      g_clear_handle_id (&link->connect_watch, g_source_remove);
+      connect_step (link, n != 0 ? PQresetPoll (link->connecting)
+                                 : PGRES_POLLING_READING);
+    }
+}
+
+gboolean
+jq_pgconn_ensure (PGconn *conn, JqPgLink *link, guint wait_ms)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (link->connecting != NULL && wait_ms > 0)
+    connect_here (link, now + (gint64) wait_ms * 1000);
+  if (link->handshaken)
+    return finish (conn, link);
+  if (link->connecting != NULL)
+    return FALSE;
   if (PQstatus (conn) == CONNECTION_OK)
     return TRUE;
   jq_pgconn_check (conn, link);
-  gint64 now = g_get_monotonic_time ();
   if (now - link->last_attempt_us < RECONNECT_US)
     return FALSE;
   link->last_attempt_us = now;
   jq_pgconn_forget (conn);
-  PQreset (conn);
-  jq_pgconn_quiet (conn);
-  if (PQstatus (conn) != CONNECTION_OK
-      || (link->setup != NULL && !link->setup (conn, link->data)))
+  if (!PQresetStart (conn))
     return FALSE;
-  link->down = FALSE;
-  link->say (link, TRUE, link->data);
-  return TRUE;
+  link->connecting = conn;
+  link->connect_deadline_us = now + (gint64) JQ_PGCONN_CONNECT_MS * 1000;
+  /* libpq's rule: before the first PQresetPoll, wait as if it had said
+   * "writing". */
+  connect_step (link, PGRES_POLLING_WRITING);
+  if (wait_ms > 0)
+    connect_here (link, now + (gint64) wait_ms * 1000);
+  return link->handshaken && finish (conn, link);
 }

@@ -80,14 +80,37 @@ struct _JqPgLink {
   gboolean  down;            /* lost, and said so */
   gint64    down_since_us;   /* monotonic */
   gint64    last_attempt_us; /* monotonic: the last reconnect tried */
+  /* A reconnect under way, never waited for: libpq's handshake
+   * (PQresetStart, PQresetPoll) is driven by a watch on its socket on
+   * the default main context, within @connect_deadline_us. */
+  PGconn   *connecting;      /* the connection being reset, or NULL */
+  gboolean  handshaken;      /* its handshake is done; setup not yet */
+  gboolean  connect_reading; /* what the handshake waits for */
+  gint64    connect_deadline_us;
+  guint     connect_watch;
 };
 
 /* Notices a lost connection: says it, once. */
 void jq_pgconn_check (PGconn *conn, JqPgLink *link);
 
-/* TRUE when @conn is up.  Otherwise, at most once a second, resets it and
- * runs the link's setup: TRUE when both succeed (and said). */
-gboolean jq_pgconn_ensure (PGconn *conn, JqPgLink *link);
+/* TRUE when @conn is up and set up.  Otherwise, at most once a second,
+ * starts a reconnect, waits for it at most @wait_ms (0: not at all),
+ * and returns FALSE unless it is done by then: the main loop finishes
+ * its handshake (within JQ_PGCONN_CONNECT_MS) while it goes on with
+ * everything else, and a later call, once the handshake is done, runs
+ * the link's setup and returns TRUE (said).  The lease's connection
+ * never waits; the journal's waits as long as one of its statements
+ * may (its budget's deadline), so that the call that finds the
+ * database back is not answered with a fault.  Only a host *name* in
+ * the connection string is still looked up blocking (getaddrinfo,
+ * within libpq): give addresses where a name server may be slow. */
+gboolean jq_pgconn_ensure (PGconn *conn, JqPgLink *link, guint wait_ms);
+
+/* How long one reconnect may take (the handshake). */
+#define JQ_PGCONN_CONNECT_MS 2000
+
+/* Ends a reconnect under way (before PQfinish of its connection). */
+void jq_pgconn_unlink (JqPgLink *link);
 
 /* pg_advisory_xact_lock (JQ_PG_LOCK_CLASS, ...): "Bots", then what is
  * locked: the creation of tables (by the store, and by the cluster for

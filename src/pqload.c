@@ -70,12 +70,14 @@
   X (int, PQisBusy, (PGconn *conn), (conn), 0) \
   X (int, PQflush, (PGconn *conn), (conn), -1) \
   X (int, PQsetnonblocking, (PGconn *conn, int arg), (conn, arg), -1) \
-  X (int, PQisnonblocking, (const PGconn *conn), (conn), 0)
+  X (int, PQisnonblocking, (const PGconn *conn), (conn), 0) \
+  X (int, PQresetStart, (PGconn *conn), (conn), 0) \
+  X (PostgresPollingStatusType, PQresetPoll, (PGconn *conn), (conn), \
+     PGRES_POLLING_FAILED)
 
 /* Those that return nothing. */
 #define JQ_PQ_PROCEDURES(X) \
   X (PQclear, (PGresult *res), (res)) \
-  X (PQreset, (PGconn *conn), (conn)) \
   X (PQfinish, (PGconn *conn), (conn)) \
   X (PQconninfoFree, (PQconninfoOption *options), (options))
 

@@ -162,7 +162,8 @@ pg_begin (gpointer store, GError **error)
   PgStore *p = store;
   p->wrote = FALSE;
   p->stale = FALSE;
-  if (!jq_pgconn_ensure (p->conn, &p->link))
+  if (!jq_pgconn_ensure (p->conn, &p->link,
+                         p->budget.deadline_ms))
     {
       g_set_error (error, JQ_ERROR, JQ_ERROR_JOURNAL,
                    "the %s journal cannot be reached; nothing was changed",
@@ -702,6 +703,7 @@ static void
 pg_close (gpointer store)
 {
   PgStore *p = store;
+  jq_pgconn_unlink (&p->link);
   jq_pgconn_forget (p->conn);
   PQfinish (p->conn);
   g_free (p->description);

@@ -265,6 +265,7 @@ class PartitionTest(unittest.TestCase):
         self.odd = []            # answers other than 0 or a fault
         self.affected = []       # (host or None for all, t0, t1)
         self.failovers = []
+        self.cuts = []           # (host, t0, t1): its link down
         self.calls_lock = threading.Lock()
 
     def stop_all(self):
@@ -339,6 +340,7 @@ class PartitionTest(unittest.TestCase):
         finally:
             self.net.restore(i)
         self.affected.append((i, t0, time.monotonic() + LEASE))
+        self.cuts.append((i, t0, time.monotonic()))
         return "cut %s %d (%s end) for %.1f s" % (who, i, side, time.monotonic() - t0)
 
     def cut_all(self, rng):
@@ -351,6 +353,7 @@ class PartitionTest(unittest.TestCase):
             for i in range(HOSTS):
                 self.net.restore(i)
         self.affected.append((None, t0, time.monotonic() + LEASE))
+        self.cuts += [(i, t0, time.monotonic()) for i in range(HOSTS)]
         return "cut every host for %.1f s" % (time.monotonic() - t0)
 
     def kill_leader(self, rng):
@@ -458,6 +461,8 @@ class PartitionTest(unittest.TestCase):
                            for a, s, e in self.affected)
         calm = [t1 - t0 for h, t0, t1, _ in self.calls if unaffected(h, t0, t1)]
         faults = sum(1 for h, t0, t1, o in self.calls if o != 0 and unaffected(h, t0, t1))
+        on_cut = [t1 - t0 for h, t0, t1, _ in self.calls
+                  if any(c == h and t0 < e and t1 > s for c, s, e in self.cuts)]
         gaps = [(b[2] - a[3]) / 1e9 for a, b in zip(ordered, ordered[1:]) if a[1] != b[1]]
         out = ["partition: %d adds acknowledged, %d calls" % (len(self.acked), len(self.calls))]
         if self.failovers:
@@ -468,6 +473,9 @@ class PartitionTest(unittest.TestCase):
         if calm:
             out.append("partition: calls on servers not cut, frozen or killed: longest %.2f s, "
                        "%d faults of %d" % (max(calm), faults, len(calm)))
+        if on_cut:
+            out.append("partition: calls on a server while its link was cut: longest %.2f s "
+                       "of %d" % (max(on_cut), len(on_cut)))
         if gaps:
             out.append("partition: hand-over gap (a job's end to the next start on another "
                        "host): shortest %.2f s of %d" % (min(gaps), len(gaps)))
