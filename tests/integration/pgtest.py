@@ -51,7 +51,8 @@ class PostgreSQL:
                     "port = %d\n"
                     "fsync = off\n"
                     "max_connections = 60\n"
-                    "shared_buffers = 16MB\n" % (self.root, self.port))
+                    "shared_buffers = 16MB\n"
+                    "log_line_prefix = '%%m [%%p] %%a '\n" % (self.root, self.port))
             if tcp:
                 f.write("listen_addresses = '%s'\n" % ",".join(tcp[0]))
         if tcp:

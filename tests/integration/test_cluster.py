@@ -558,7 +558,10 @@ class ClusterTestCase(unittest.TestCase):
         for t in threads:
             t.join()
         # a server whose reconnect found the database still starting tries
-        # again a second later: the others' adds may have been all
+        # again a second later: the others' adds may have been all, and a
+        # server reconnects its journal only when a call needs it
+        for i in (0, 2):
+            self.listjobs_when_up(i)
         waiting = self.listjobs_when_up(1)
         tasks = [task for _, _, task in waiting]
         self.assertEqual(odd, [])

@@ -252,8 +252,8 @@ class PartitionTest(unittest.TestCase):
         for i in range(HOSTS):
             bots = jqtest.BotsDir(jobqueue={
                 "journal": "postgresql",
-                "journal_dsn": "host=%s port=%d dbname=%s user=postgres"
-                               % (self.net.db_addr(i), self.pg.port, self.db),
+                "journal_dsn": "host=%s port=%d dbname=%s user=postgres application_name=jqm%d"
+                               % (self.net.db_addr(i), self.pg.port, self.db, i),
                 "journal_member": "m%d" % i,
                 "journal_lease": str(LEASE), "kill_grace": "1"})
             self.dirs.append(bots)
@@ -476,6 +476,12 @@ class PartitionTest(unittest.TestCase):
         if on_cut:
             out.append("partition: calls on a server while its link was cut: longest %.2f s "
                        "of %d" % (max(on_cut), len(on_cut)))
+        with open(self.pg.logfile, errors="replace") as f:
+            idle = [line.split()[4] for line in f if "idle-in-transaction timeout" in line]
+        frozen = {h: sum(1 for a, _, _ in self.affected if a in (h, None)) for h in range(HOSTS)}
+        out.append("partition: sessions ended by the idle-in-transaction timeout: %s "
+                   "(faults that touched each server: %s)" % (
+                       {"jqm%d" % h: idle.count("jqm%d" % h) for h in range(HOSTS)}, frozen))
         if gaps:
             out.append("partition: hand-over gap (a job's end to the next start on another "
                        "host): shortest %.2f s of %d" % (min(gaps), len(gaps)))
