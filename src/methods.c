@@ -5,8 +5,8 @@
  * small functions handed to jq_door_call() run on the main loop thread,
  * and they are the only code here that touches the scheduler.  Request
  * bodies are parsed by message.c, never by xmlrpc-c's parser (see there
- * why); xmlrpc-c's values and serializer are used.  wait() sleeps on a
- * condition variable that the scheduler's events signal. */
+ * why); xmlrpc-c's values and serializer are used.  wait() blocks in
+ * waiters.c until an event for its job. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
 #include "methods.h"
@@ -20,6 +20,7 @@
 #include "protocol.h"
 #include "message.h"
 #include "task.h"
+#include "waiters.h"
 
 /* Python's SimpleXMLRPCServer answers every failure with fault code 1. */
 #define FAULT_CODE 1
@@ -37,13 +38,7 @@ struct _JqMethods {
   JqStatus    *status;         /* nullable: counts calls into its metrics */
   gboolean     bots3_answers;  /* addjob answers only 0, 1, 4; set before serving */
   JqCluster   *cluster;        /* nullable: who leads a shared queue */
-  guint        subscription;   /* to the scheduler's events */
-  GMutex       ended_lock;     /* guards the five below */
-  GCond        ended_cond;     /* a job ended: wait() callers look again */
-  guint64      ended_count;
-  gboolean     stopping;
-  gint         max_blocked;    /* wait() calls that may block at once; -1: any */
-  guint        blocked;        /* wait() calls blocking now */
+  JqWaiters   *waiters;        /* wait() calls, woken per job */
   GMutex       history_lock;   /* guards histories */
   GCond        history_cond;   /* histories went down */
   guint        histories;      /* history answers being produced */
@@ -982,86 +977,21 @@ state_on_loop (gpointer data)
                                      &c->finished);
 }
 
-/* On the loop thread: a job ended, could not start or left the queue,
- * or another server changed it; wakes the wait() calls. */
-static void
-on_job_event (const JqEvent *event, gpointer user_data)
-{
-  JqMethods *m = user_data;
-  if (event->kind == JQ_EVENT_STARTED)
-    return;
-  g_mutex_lock (&m->ended_lock);
-  m->ended_count++;
-  g_cond_broadcast (&m->ended_cond);
-  g_mutex_unlock (&m->ended_lock);
-}
-
+/* wait()'s answer: the job's state and, when it finished, how. */
 static xmlrpc_value *
-method_wait (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
-             xmlrpc_value *params)
+wait_answer (xmlrpc_env *env, guint64 number, JqJobState state,
+             const JqFinished *f)
 {
-  StateCall c = { m, 0, JQ_JOB_UNKNOWN, NULL };
-  int timeout = 0;
-
-  if (!read_jobnumber (env, params, "wait", &c.number)
-      || !read_param_range (env, params, 1, "wait", "timeout", 0, JQ_WAIT_MAX_SECONDS,
-                            " seconds", &timeout))
-    return NULL;
-
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
-  gboolean timed_out = FALSE, holding = FALSE;
-  for (;;)
-    {
-      g_mutex_lock (&m->ended_lock);
-      guint64 seen = m->ended_count;
-      g_mutex_unlock (&m->ended_lock);
-      if (!through_door (env, m, state_on_loop, &c))
-        break;
-      if (c.state != JQ_JOB_WAITING && c.state != JQ_JOB_RUNNING)
-        break;
-      g_mutex_lock (&m->ended_lock);
-      /* Each blocked call holds a connection: beyond the bound the answer
-       * is the state now, as with timeout 0, so that waiters can never
-       * take every connection from addjob (doc/admin-api.md). */
-      if (!holding && m->max_blocked >= 0
-          && m->blocked >= (guint) m->max_blocked)
-        timed_out = TRUE;
-      else if (!holding)
-        {
-          m->blocked++;
-          holding = TRUE;
-        }
-      while (m->ended_count == seen && !m->stopping && !timed_out)
-        timed_out = !g_cond_wait_until (&m->ended_cond, &m->ended_lock,
-                                        deadline);
-      gboolean stop = m->stopping;
-      g_mutex_unlock (&m->ended_lock);
-      if (timed_out || stop)
-        break;
-    }
-  if (holding)
-    {
-      g_mutex_lock (&m->ended_lock);
-      m->blocked--;
-      g_mutex_unlock (&m->ended_lock);
-    }
-  if (env->fault_occurred)
-    {
-      jq_finished_free (c.finished);
-      return NULL;
-    }
-
   static const char *const names[] = {
     [JQ_JOB_UNKNOWN] = "unknown", [JQ_JOB_WAITING] = "waiting",
     [JQ_JOB_RUNNING] = "running", [JQ_JOB_FINISHED] = "finished",
     [JQ_JOB_GONE] = "removed",
   };
-  g_autoptr (JqFinished) f = c.finished;
   gboolean start_failed = f != NULL && f->start_error != NULL;
   xmlrpc_value *r = xmlrpc_struct_new (env);
-  struct_set (env, r, "jobnumber", int_value (env, (gint64) c.number));
+  struct_set (env, r, "jobnumber", int_value (env, (gint64) number));
   struct_set (env, r, "state", xmlrpc_string_new (env,
-      start_failed ? "failed-to-start" : names[c.state]));
+      start_failed ? "failed-to-start" : names[state]));
   if (f != NULL && !start_failed)
     {
       struct_set (env, r, "exit_code", xmlrpc_int_new (env, f->exit_code));
@@ -1072,6 +1002,34 @@ method_wait (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
           (double) (f->ended_us - f->started_us) / G_USEC_PER_SEC));
     }
   return r;
+}
+
+/* Looks at the job, and while it waits or runs, blocks until an event
+ * for it (waiters.h), the time-out or the stop, and looks again.  The
+ * watch starts before the first look: an end in between is not missed. */
+static xmlrpc_value *
+method_wait (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
+             xmlrpc_value *params)
+{
+  StateCall c = { m, 0, JQ_JOB_UNKNOWN, NULL };
+  int timeout = 0;
+
+  if (!read_jobnumber (env, params, "wait", &c.number)
+      || !read_param_range (env, params, 1, "wait", "timeout", 0,
+                            JQ_WAIT_MAX_SECONDS, " seconds", &timeout))
+    return NULL;
+  gint64 deadline = g_get_monotonic_time ()
+                    + (gint64) timeout * G_USEC_PER_SEC;
+  JqWaiter *waiter = jq_waiter_watch (m->waiters, c.number);
+  while (through_door (env, m, state_on_loop, &c)
+         && (c.state == JQ_JOB_WAITING || c.state == JQ_JOB_RUNNING)
+         && jq_waiter_block (m->waiters, waiter, deadline) == JQ_WAIT_WOKEN)
+    ;
+  jq_waiter_unwatch (m->waiters, waiter);
+  g_autoptr (JqFinished) f = g_steal_pointer (&c.finished);
+  if (env->fault_occurred)
+    return NULL;
+  return wait_answer (env, c.number, c.state, f);
 }
 
 typedef xmlrpc_value *(*MethodFunc) (JqMethods *m, const JqCaller *caller,
@@ -1229,34 +1187,25 @@ jq_methods_new (JqScheduler *scheduler, JqDoor *door, JqLog *log)
   m->scheduler = scheduler;
   m->door = door;
   m->log = log;
-  g_mutex_init (&m->ended_lock);
-  g_cond_init (&m->ended_cond);
-  m->max_blocked = -1;
   g_mutex_init (&m->history_lock);
   g_cond_init (&m->history_cond);
   g_mutex_init (&m->refusals_lock);
   m->refusals = jq_log_limit_new (log, "refused requests",
                                   REFUSALS_BURST, REFUSALS_WINDOW_S);
-  m->subscription = jq_events_subscribe (jq_scheduler_get_events (scheduler),
-                                         on_job_event, m);
+  m->waiters = jq_waiters_new (jq_scheduler_get_events (scheduler));
   return m;
 }
 
 void
 jq_methods_set_max_blocked_waits (JqMethods *m, guint max_blocked)
 {
-  g_mutex_lock (&m->ended_lock);
-  m->max_blocked = (gint) MIN (max_blocked, (guint) G_MAXINT);
-  g_mutex_unlock (&m->ended_lock);
+  jq_waiters_set_max_blocked (m->waiters, max_blocked);
 }
 
 void
 jq_methods_stop (JqMethods *m)
 {
-  g_mutex_lock (&m->ended_lock);
-  m->stopping = TRUE;
-  g_cond_broadcast (&m->ended_cond);
-  g_mutex_unlock (&m->ended_lock);
+  jq_waiters_stop (m->waiters);
 }
 
 void
@@ -1264,13 +1213,10 @@ jq_methods_free (JqMethods *m)
 {
   if (m == NULL)
     return;
-  jq_events_unsubscribe (jq_scheduler_get_events (m->scheduler),
-                         m->subscription);
+  jq_waiters_free (m->waiters);
   jq_log_limit_free (m->refusals);
   g_mutex_clear (&m->refusals_lock);
   g_mutex_clear (&m->history_lock);
   g_cond_clear (&m->history_cond);
-  g_mutex_clear (&m->ended_lock);
-  g_cond_clear (&m->ended_cond);
   g_free (m);
 }
