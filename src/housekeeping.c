@@ -8,6 +8,7 @@
 #endif
 
 #include "notify.h"
+#include "snapshot.h"
 
 /* glibc keeps freed heap for reuse.  Once the server has been quiet for
  * this long after a burst of calls (or after start-up, which reads the
@@ -30,17 +31,11 @@ struct _JqHousekeeping {
 static char *
 status_line (JqScheduler *s)
 {
-  g_autoptr (GPtrArray) running = jq_scheduler_list_running (s, NULL, NULL);
-  guint waiting = jq_scheduler_count_waiting (s);
-  GString *line = g_string_new (jq_scheduler_get_paused (s) ? "paused; " : "");
-  if (running->len == 0)
-    g_string_append (line, "idle");
-  for (guint i = 0; i < running->len; i++)
-    g_string_append_printf (line, "%s job %" G_GUINT64_FORMAT,
-                            i == 0 ? "running" : ",",
-                            jq_job_get_number (running->pdata[i]));
-  g_string_append_printf (line, ", %u waiting", waiting);
-  return g_string_free (line, FALSE);
+  JqSnapshot now = { 0 };
+  jq_snapshot_take (&now, s, NULL, TRUE);
+  char *line = jq_snapshot_line (&now);
+  jq_snapshot_clear (&now);
+  return line;
 }
 
 /* Once a second at most: cheap, and a queue taking thousands of calls a

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "protocol.h"
 #include "message.h"
+#include "snapshot.h"
 #include "task.h"
 #include "waiters.h"
 
@@ -633,29 +634,15 @@ method_isup (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
  * New names only: Bots' own methods above keep their exact behaviour. */
 
 typedef struct {
-  JqMethods     *m;
-  GPtrArray *running;        /* JqJob refs */
-  GArray    *pids;           /* GPid */
-  GArray    *started_us;     /* gint64 */
-  guint      waiting;
-  gboolean   paused;
-  JqTotals   totals;
-  gboolean   journal;        /* the queue is kept on disk */
-  JqClusterInfo *cluster;    /* NULL: not in a cluster */
+  JqMethods  *m;
+  JqSnapshot  now;
 } StatusCall;
 
 static void
 status_on_loop (gpointer data)
 {
   StatusCall *c = data;
-  JqScheduler *s = c->m->scheduler;
-  c->running = jq_scheduler_list_running (s, c->pids, c->started_us);
-  c->waiting = jq_scheduler_count_waiting (s);
-  c->paused = jq_scheduler_get_paused (s);
-  c->totals = jq_scheduler_get_totals (s);
-  c->journal = jq_scheduler_is_durable (s);
-  c->cluster = jq_scheduler_is_shared (s) && c->m->cluster != NULL
-               ? jq_cluster_info (c->m->cluster) : NULL;
+  jq_snapshot_take (&c->now, c->m->scheduler, c->m->cluster, TRUE);
 }
 
 /* Leader, term and each member's last heartbeat (no connection string:
@@ -689,55 +676,72 @@ cluster_value (xmlrpc_env *env, const JqClusterInfo *info)
   return v;
 }
 
+/* The running jobs of @now, as status() shows them. */
+static xmlrpc_value *
+running_value (xmlrpc_env *env, const JqSnapshot *now)
+{
+  xmlrpc_value *running = xmlrpc_array_new (env);
+  for (guint i = 0; i < now->running->len && !env->fault_occurred; i++)
+    {
+      JqJob *job = now->running->pdata[i];
+      gint64 started = g_array_index (now->started_us, gint64, i);
+      xmlrpc_value *r = xmlrpc_struct_new (env);
+      struct_set (env, r, "jobnumber",
+                  int_value (env, jq_job_get_number (job)));
+      struct_set (env, r, "priority",
+                  xmlrpc_int_new (env, jq_job_get_priority (job)));
+      struct_set (env, r, "task", task_value (env, jq_job_get_argv (job)));
+      struct_set (env, r, "pid",
+                  xmlrpc_int_new (env, g_array_index (now->pids, GPid, i)));
+      struct_set (env, r, "started",
+                  int_value (env, started / G_USEC_PER_SEC));
+      struct_set (env, r, "elapsed",
+                  int_value (env, (now->now_us - started) / G_USEC_PER_SEC));
+      array_take (env, running, r);
+    }
+  return running;
+}
+
+static xmlrpc_value *
+totals_value (xmlrpc_env *env, const JqTotals *t)
+{
+  xmlrpc_value *totals = xmlrpc_struct_new (env);
+  struct_set (env, totals, "added", int_value (env, (gint64) t->added));
+  struct_set (env, totals, "started", int_value (env, (gint64) t->started));
+  struct_set (env, totals, "succeeded",
+              int_value (env, (gint64) t->succeeded));
+  struct_set (env, totals, "failed", int_value (env, (gint64) t->failed));
+  struct_set (env, totals, "start_failures",
+              int_value (env, (gint64) t->start_failures));
+  return totals;
+}
+
 static xmlrpc_value *
 method_status (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
                xmlrpc_value *params)
 {
-  StatusCall c = { m, NULL, g_array_new (FALSE, FALSE, sizeof (GPid)),
-                   g_array_new (FALSE, FALSE, sizeof (gint64)), 0, FALSE,
-                   { 0 }, JQ_DURABILITY_NONE, NULL };
-  xmlrpc_value *result = NULL;
-
-  if (through_door (env, m, status_on_loop, &c))
+  StatusCall c = { m, { 0 } };
+  if (!through_door (env, m, status_on_loop, &c))
     {
-      gint64 now = g_get_real_time ();
-      xmlrpc_value *running = xmlrpc_array_new (env);
-      for (guint i = 0; i < c.running->len && !env->fault_occurred; i++)
-        {
-          JqJob *job = c.running->pdata[i];
-          gint64 started = g_array_index (c.started_us, gint64, i);
-          xmlrpc_value *r = xmlrpc_struct_new (env);
-          struct_set (env, r, "jobnumber", int_value (env, jq_job_get_number (job)));
-          struct_set (env, r, "priority", xmlrpc_int_new (env, jq_job_get_priority (job)));
-          struct_set (env, r, "task", task_value (env, jq_job_get_argv (job)));
-          struct_set (env, r, "pid", xmlrpc_int_new (env, g_array_index (c.pids, GPid, i)));
-          struct_set (env, r, "started", int_value (env, started / G_USEC_PER_SEC));
-          struct_set (env, r, "elapsed", int_value (env, (now - started) / G_USEC_PER_SEC));
-          array_take (env, running, r);
-        }
-      xmlrpc_value *totals = xmlrpc_struct_new (env);
-      struct_set (env, totals, "added", int_value (env, (gint64) c.totals.added));
-      struct_set (env, totals, "started", int_value (env, (gint64) c.totals.started));
-      struct_set (env, totals, "succeeded", int_value (env, (gint64) c.totals.succeeded));
-      struct_set (env, totals, "failed", int_value (env, (gint64) c.totals.failed));
-      struct_set (env, totals, "start_failures", int_value (env, (gint64) c.totals.start_failures));
-      result = xmlrpc_struct_new (env);
-      struct_set (env, result, "version", xmlrpc_string_new (env, PACKAGE_VERSION));
-      struct_set (env, result, "uptime", int_value (env, (now - c.totals.since_us) / G_USEC_PER_SEC));
-      struct_set (env, result, "started", int_value (env, c.totals.since_us / G_USEC_PER_SEC));
-      struct_set (env, result, "paused", xmlrpc_bool_new (env, c.paused));
-      struct_set (env, result, "waiting", xmlrpc_int_new (env, (int) c.waiting));
-      struct_set (env, result, "running", running);
-      struct_set (env, result, "totals", totals);
-      struct_set (env, result, "journal", xmlrpc_bool_new (env, c.journal));
-      if (c.cluster != NULL)
-        struct_set (env, result, "cluster", cluster_value (env, c.cluster));
+      jq_snapshot_clear (&c.now);
+      return NULL;
     }
-  g_clear_pointer (&c.cluster, jq_cluster_info_free);
-  if (c.running)
-    g_ptr_array_unref (c.running);
-  g_array_unref (c.pids);
-  g_array_unref (c.started_us);
+  const JqSnapshot *now = &c.now;
+  gint64 since = now->totals.since_us;
+  xmlrpc_value *result = xmlrpc_struct_new (env);
+  struct_set (env, result, "version",
+              xmlrpc_string_new (env, PACKAGE_VERSION));
+  struct_set (env, result, "uptime",
+              int_value (env, (now->now_us - since) / G_USEC_PER_SEC));
+  struct_set (env, result, "started", int_value (env, since / G_USEC_PER_SEC));
+  struct_set (env, result, "paused", xmlrpc_bool_new (env, now->paused));
+  struct_set (env, result, "waiting", xmlrpc_int_new (env, (int) now->waiting));
+  struct_set (env, result, "running", running_value (env, now));
+  struct_set (env, result, "totals", totals_value (env, &now->totals));
+  struct_set (env, result, "journal", xmlrpc_bool_new (env, now->journal));
+  if (now->cluster != NULL)
+    struct_set (env, result, "cluster", cluster_value (env, now->cluster));
+  jq_snapshot_clear (&c.now);
   return result;
 }
 

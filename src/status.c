@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "history.h"
+#include "snapshot.h"
 #include "task.h"
 #include "status-page.h"   /* generated from status-page.html */
 
@@ -220,13 +221,8 @@ typedef struct {
 typedef struct {
   JqStatus  *st;
   gboolean   full;          /* FALSE: only the gauges (metrics) */
-  gint64     now_us;
-  JqGauges   gauges;
-  JqTotals   totals;
-  gboolean   journal;
-  GPtrArray *running;       /* JqJob refs */
-  GArray    *pids;          /* GPid */
-  GArray    *started_us;    /* gint64 */
+  JqSnapshot now;           /* the server's state (snapshot.h) */
+  JqGauges   gauges;        /* of it, for the metrics */
   GArray    *next;          /* Waiting */
   GPtrArray *runs;          /* JqEnded refs, oldest end first */
   GArray    *depth;         /* DepthSlot, oldest first */
@@ -243,17 +239,15 @@ snapshot_on_loop (gpointer data)
 {
   Snapshot *s = data;
   JqScheduler *sch = s->st->scheduler;
-  s->now_us = g_get_real_time ();
-  s->totals = jq_scheduler_get_totals (sch);
-  s->gauges.waiting = jq_scheduler_count_waiting (sch);
-  s->gauges.running = jq_scheduler_get_running (sch);
-  s->gauges.paused = jq_scheduler_get_paused (sch);
-  s->gauges.started_us = s->totals.since_us;
-  note_depth (s->st, s->now_us, s->gauges.waiting);
+  /* status.json does not show the cluster (status() does). */
+  jq_snapshot_take (&s->now, sch, NULL, s->full);
+  s->gauges.waiting = s->now.waiting;
+  s->gauges.running = s->now.running_here;
+  s->gauges.paused = s->now.paused;
+  s->gauges.started_us = s->now.totals.since_us;
+  note_depth (s->st, s->now.now_us, s->now.waiting);
   if (!s->full)
     return;
-  s->journal = jq_scheduler_is_durable (sch);
-  s->running = jq_scheduler_list_running (sch, s->pids, s->started_us);
   g_autoptr (GPtrArray) first = jq_scheduler_list_first (sch,
                                                          JQ_STATUS_NEXT_JOBS);
   for (guint i = 0; i < first->len; i++)
@@ -262,8 +256,8 @@ snapshot_on_loop (gpointer data)
                     jq_job_get_priority (first->pdata[i]) };
       g_array_append_val (s->next, w);
     }
-  s->runs = jq_history_recent (s->st->history, s->now_us - DAY_US);
-  gint64 minute = s->now_us / MINUTE_US;
+  s->runs = jq_history_recent (s->st->history, s->now.now_us - DAY_US);
+  gint64 minute = s->now.now_us / MINUTE_US;
   for (gint64 m = minute - DEPTH_MINUTES + 1; m <= minute; m++)
     {
       DepthSlot *slot = &s->st->depth[m % DEPTH_MINUTES];
@@ -275,9 +269,7 @@ snapshot_on_loop (gpointer data)
 static void
 snapshot_clear (Snapshot *s)
 {
-  g_clear_pointer (&s->running, g_ptr_array_unref);
-  g_array_unref (s->pids);
-  g_array_unref (s->started_us);
+  jq_snapshot_clear (&s->now);
   g_array_unref (s->next);
   g_clear_pointer (&s->runs, g_ptr_array_unref);
   g_array_unref (s->depth);
@@ -452,18 +444,18 @@ render_json_head (const Snapshot *s, GString *out)
   g_string_append_printf (out, ",\"now\":%" G_GINT64_FORMAT
                           ",\"started\":%" G_GINT64_FORMAT
                           ",\"paused\":%s,\"journal\":%s,\"waiting\":%u",
-                          MS (s->now_us), MS (s->totals.since_us),
-                          s->gauges.paused ? "true" : "false",
-                          s->journal ? "true" : "false", s->gauges.waiting);
-  append_now_iso (out, s->st, s->now_us);
+                          MS (s->now.now_us), MS (s->now.totals.since_us),
+                          s->now.paused ? "true" : "false",
+                          s->now.journal ? "true" : "false", s->now.waiting);
+  append_now_iso (out, s->st, s->now.now_us);
   g_string_append_printf (out, ",\"totals\":{\"added\":%" G_GUINT64_FORMAT
                           ",\"started\":%" G_GUINT64_FORMAT
                           ",\"succeeded\":%" G_GUINT64_FORMAT
                           ",\"failed\":%" G_GUINT64_FORMAT
                           ",\"start_failures\":%" G_GUINT64_FORMAT "}",
-                          s->totals.added, s->totals.started,
-                          s->totals.succeeded, s->totals.failed,
-                          s->totals.start_failures);
+                          s->now.totals.added, s->now.totals.started,
+                          s->now.totals.succeeded, s->now.totals.failed,
+                          s->now.totals.start_failures);
 }
 
 static void
@@ -473,18 +465,19 @@ render_json (const Snapshot *s, GString *out)
 
   /* nr_threads may be 1000: the first JQ_STATUS_RUNNING_JOBS are listed. */
   g_string_append_printf (out, ",\"running_count\":%u,\"running\":[",
-                          s->running->len);
-  for (guint i = 0; i < s->running->len && i < JQ_STATUS_RUNNING_JOBS; i++)
+                          s->now.running->len);
+  for (guint i = 0; i < s->now.running->len && i < JQ_STATUS_RUNNING_JOBS;
+       i++)
     {
-      JqJob *job = s->running->pdata[i];
+      JqJob *job = s->now.running->pdata[i];
       g_string_append_printf (out, "%s{\"jobnumber\":%" G_GUINT64_FORMAT
                               ",\"priority\":%d,\"pid\":%d,\"started\":%"
                               G_GINT64_FORMAT ",\"queued\":%" G_GINT64_FORMAT
                               ",", i ? "," : "",
                               jq_job_get_number (job),
                               jq_job_get_priority (job),
-                              (int) g_array_index (s->pids, GPid, i),
-                              MS (g_array_index (s->started_us, gint64, i)),
+                              (int) g_array_index (s->now.pids, GPid, i),
+                              MS (g_array_index (s->now.started_us, gint64, i)),
                               MS (jq_job_get_queued_us (job)));
       append_task (out, jq_job_get_argv (job));
       g_string_append_c (out, '}');
@@ -621,8 +614,6 @@ jq_status_answer (JqStatus *st, JqStatusPath what, const char **content_type,
                         NULL);
   Snapshot s = {
     .st = st, .full = what == JQ_STATUS_JSON,
-    .pids = g_array_new (FALSE, FALSE, sizeof (GPid)),
-    .started_us = g_array_new (FALSE, FALSE, sizeof (gint64)),
     .next = g_array_new (FALSE, FALSE, sizeof (Waiting)),
     .depth = g_array_new (FALSE, FALSE, sizeof (DepthSlot)),
   };

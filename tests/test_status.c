@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "snapshot.h"
 #include "status.h"
 
 static char *
@@ -70,6 +71,24 @@ test_page_csp (void **state)
   assert_ptr_equal (jq_status_page_csp (), csp);      /* computed once */
 }
 
+/* The service manager's line, as the snapshot has it. */
+static void
+test_snapshot_line (void **state)
+{
+  static const char *const task[] = { "bots-engine", NULL };
+  JqSnapshot now = { .waiting = 3 };
+  now.running = g_ptr_array_new_with_free_func ((GDestroyNotify) jq_job_unref);
+  g_autofree char *idle = jq_snapshot_line (&now);
+  assert_string_equal (idle, "idle, 3 waiting");
+  g_ptr_array_add (now.running, jq_job_new (42, 5, task, 0));
+  g_ptr_array_add (now.running, jq_job_new (43, 5, task, 0));
+  now.paused = TRUE;
+  g_autofree char *busy = jq_snapshot_line (&now);
+  assert_string_equal (busy, "paused; running job 42, job 43, 3 waiting");
+  jq_snapshot_clear (&now);
+  assert_null (now.running);
+}
+
 int
 main (void)
 {
@@ -77,6 +96,7 @@ main (void)
     cmocka_unit_test (test_json_escaping),
     cmocka_unit_test (test_paths),
     cmocka_unit_test (test_page_csp),
+    cmocka_unit_test (test_snapshot_line),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
