@@ -4,17 +4,19 @@
  * format), beside the store's (store-pg.c), which it never reads: the
  * store's health and what a failed transaction lost come through
  * journal.h.  The lease is one row (bots_jobqueue.lease: holder, term,
- * expires),
- * judged by the database's clock only, so hosts' clocks need not agree.
+ * expires).
  * Every eighth of the lease each server beats (members.heartbeat); the
- * leader renews its lease, the others try to take it, which succeeds once
- * it has expired (or when it names this server: a restarted server takes
- * its own lease back at once).  Each new lead increases the term.
+ * leader renews its lease, writing a new expiry; the others read the row
+ * and take it once they have read the same row for a whole lease by their
+ * own monotonic clock (lease_is_free), or when it names this server (a
+ * restarted server takes its own lease back at once).  No wall clock
+ * decides, the database's neither: a step of it cannot hand a lease over
+ * early.  Each new lead increases the term.
  *
  * The leader launches only while its last renewal was sent less than
- * half a lease ago by its own monotonic clock: the database set the
- * expiry after that sending, so the leader stops at least half a lease
- * before any other server may lead, and that half is what its running
+ * half a lease ago by its own monotonic clock: no follower read that
+ * renewal's row before it was sent, so the leader stops at least half a
+ * lease before any other server may lead, and that half is what its running
  * job gets to end (SIGTERM, then SIGKILL after kill_grace).  A leader
  * frozen longer than that (SIGSTOP, a VM paused) launches nothing when it
  * wakes, because the gate looks at the clock, not at a timer; its job,
@@ -74,6 +76,9 @@ struct _JqCluster {
   JqFence     *fence;         /* kills the jobs at renewed_us + FENCE */
   JqPgLink     link;          /* lost, said once; reconnects */
   gint64       started_us;    /* wall clock */
+  char        *seen_lease;    /* a follower's last read of the lease
+                               * ("term expires"); NULL: none yet */
+  gint64       seen_since_us; /* monotonic: when it first read that */
   char        *leader;        /* as last read; NULL: none */
   gint64       leader_term;
   GArray      *members;       /* JqClusterMember, as last read */
@@ -87,8 +92,9 @@ member_clear (gpointer data)
 }
 
 /* The fence's deadline after a renewal sent at t: t + 3/4 lease, by
- * this host's monotonic clock.  The database set the expiry after t, so
- * the jobs are dead a quarter lease before any other server may lead
+ * this host's monotonic clock.  No follower read that renewal's row
+ * before t, so the jobs are dead a quarter lease before any other
+ * server may lead
  * (doc/durability.md, "Fencing"). */
 static gint64
 fence_deadline (JqCluster *c, gint64 sent_us)
@@ -256,8 +262,9 @@ renew (JqCluster *c)
   PQclear (r);
 }
 
-/* Gives the lease up at once (it expires now): another server leads at
- * its next beat instead of after the lease. */
+/* Gives the lease up at once: an expiry of -infinity, which no clock
+ * reaches, tells the others to take it at their next beat instead of
+ * after a lease. */
 static void
 hand_back (JqCluster *c)
 {
@@ -265,9 +272,8 @@ hand_back (JqCluster *c)
   g_snprintf (term, sizeof term, "%" G_GINT64_FORMAT, c->term);
   const char *values[] = { c->member, term };
   PQclear (run (c, "UPDATE bots_jobqueue.lease SET expires = "
-                "clock_timestamp () - interval '1 second' "
-                "WHERE id = 1 AND holder = $1 AND term = $2::bigint", 2,
-                values));
+                "'-infinity' WHERE id = 1 AND holder = $1 "
+                "AND term = $2::bigint", 2, values));
 }
 
 static gboolean on_takeover_retry (gpointer data);
@@ -353,27 +359,85 @@ requeue_strays (JqCluster *c)
                   "again in half a lease.", error->message);
 }
 
+/* Whether this follower may take the lease it just read (@term,
+ * @expires as text; @handed_back: expires is -infinity).  Every renewal
+ * writes a new expiry, so a lease whose row reads the same for a whole
+ * lease by this host's monotonic clock was not renewed in that time: its
+ * holder stopped launching (half a lease after its last renewal) and its
+ * fence killed its jobs (three quarters) before this server may lead.
+ * The database's clock only writes the row: a step of its wall clock
+ * (date -s, an NTP step) cannot hand the lease over early. */
+static gboolean
+lease_is_free (JqCluster *c, const char *term, const char *expires,
+               gboolean handed_back, gint64 read_us)
+{
+  if (handed_back)
+    return TRUE;
+  g_autofree char *seen = g_strconcat (term, " ", expires, NULL);
+  if (g_strcmp0 (seen, c->seen_lease) != 0)
+    {
+      g_free (c->seen_lease);
+      c->seen_lease = g_steal_pointer (&seen);
+      c->seen_since_us = read_us;
+      return FALSE;
+    }
+  return read_us - c->seen_since_us >= (gint64) c->lease_ms * 1000;
+}
+
+/* Takes the lease read as @term, @expires (or, @term NULL, the first
+ * lease of an empty table); only that very row is replaced, so a
+ * renewal in between wins.  The term of the new lead, or 0. */
+static gint64
+claim_lease (JqCluster *c, const char *term, const char *expires)
+{
+  char lease[24];
+  g_snprintf (lease, sizeof lease, "%u", c->lease_ms);
+  const char *values[] = { c->member, lease, term, expires };
+  PGresult *r = term == NULL
+      ? run (c, "INSERT INTO bots_jobqueue.lease (id, holder, term, expires, "
+             "since) VALUES (1, $1, 1, clock_timestamp () + $2::float8 * "
+             "interval '1 millisecond', clock_timestamp ()) "
+             "ON CONFLICT (id) DO NOTHING RETURNING term", 2, values)
+      : run (c, "UPDATE bots_jobqueue.lease SET holder = $1, term = term + 1, "
+             "expires = clock_timestamp () + $2::float8 * "
+             "interval '1 millisecond', since = clock_timestamp () "
+             "WHERE id = 1 AND term = $3::bigint "
+             "AND expires = $4::timestamptz RETURNING term", 4, values);
+  gint64 won = PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1
+               ? g_ascii_strtoll (PQgetvalue (r, 0, 0), NULL, 10) : 0;
+  PQclear (r);
+  return won;
+}
+
+/* A follower's beat: it reads the lease and takes it when it is free
+ * (lease_is_free) or names this server (a restarted server takes its
+ * own lease back at once: the process that held it is gone). */
 static void
 try_to_lead (JqCluster *c)
 {
   gint64 sent = g_get_monotonic_time ();
-  char lease[24];
-  g_snprintf (lease, sizeof lease, "%u", c->lease_ms);
-  const char *values[] = { c->member, lease };
-  PGresult *r = run (c,
-      "INSERT INTO bots_jobqueue.lease AS l (id, holder, term, expires, since) "
-      "VALUES (1, $1, 1, clock_timestamp () "
-      "+ $2::float8 * interval '1 millisecond', clock_timestamp ()) "
-      "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
-      "term = l.term + 1, expires = excluded.expires, since = excluded.since "
-      "WHERE l.expires < clock_timestamp () OR l.holder = excluded.holder "
-      "RETURNING term", 2, values);
-  gboolean won = PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1;
-  if (won)
-    c->term = g_ascii_strtoll (PQgetvalue (r, 0, 0), NULL, 10);
+  PGresult *r = run (c, "SELECT term, expires, holder, "
+                     "expires = '-infinity' FROM bots_jobqueue.lease "
+                     "WHERE id = 1", 0, NULL);
+  gint64 read_us = g_get_monotonic_time ();
+  if (PQresultStatus (r) != PGRES_TUPLES_OK)
+    {
+      PQclear (r);
+      return;
+    }
+  gint64 won = 0;
+  if (PQntuples (r) == 0)
+    won = claim_lease (c, NULL, NULL);
+  else if (strcmp (PQgetvalue (r, 0, 2), c->member) == 0
+           || lease_is_free (c, PQgetvalue (r, 0, 0), PQgetvalue (r, 0, 1),
+                             strcmp (PQgetvalue (r, 0, 3), "t") == 0,
+                             read_us))
+    won = claim_lease (c, PQgetvalue (r, 0, 0), PQgetvalue (r, 0, 1));
   PQclear (r);
-  if (!won)
+  if (won == 0)
     return;
+  g_clear_pointer (&c->seen_lease, g_free);
+  c->term = won;
   c->leading = TRUE;
   c->took_over = FALSE;
   renewed (c, sent);
@@ -657,6 +721,7 @@ jq_cluster_free (JqCluster *c)
   PQfinish (c->conn);
   g_array_unref (c->members);
   g_free (c->leader);
+  g_free (c->seen_lease);
   g_free (c->dsn);
   g_free (c->description);
   g_free (c->member);

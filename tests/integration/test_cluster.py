@@ -323,6 +323,40 @@ class ClusterTestCase(unittest.TestCase):
         names = [n for w, n, _ in records(self.record) if w == "start"]
         self.assertEqual(names, ["long", "long", "meanwhile"])
 
+    def test_database_clock_step_hands_nothing_over(self):
+        """A step of the database's wall clock (date -s, an NTP step)
+        between a renewal and a follower's beat made the lease look
+        expired: a follower took over while the leader's job ran, and
+        two engines overlapped (an outside test).  Here every renewal
+        reads as an hour past, as after a step forward; the followers
+        judge the lease by their own clocks and take nothing."""
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        self.assertEqual(self.proxy(leader).addjob(self.job("long", "--wait", gate), 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        PG.psql("CREATE FUNCTION bots_jobqueue.stepped () RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN IF NEW.holder = OLD.holder AND NEW.term = OLD.term THEN "
+                "NEW.expires := clock_timestamp () - interval '1 hour'; END IF; RETURN NEW; END $$; "
+                "CREATE TRIGGER stepped BEFORE UPDATE ON bots_jobqueue.lease "
+                "FOR EACH ROW EXECUTE FUNCTION bots_jobqueue.stepped ()", self.db)
+        since = PG.psql("SELECT clock_timestamp ()", self.db)
+        try:
+            # every member beats on past two whole leases of stepped renewals
+            jqtest.wait_for(lambda: PG.psql(
+                "SELECT count(*) FROM bots_jobqueue.members WHERE heartbeat > "
+                "'%s'::timestamptz + interval '%d seconds'" % (since, 2 * LEASE), self.db) == "3",
+                "two leases of beats")
+            self.assertTrue(self.proxy(leader).status()["cluster"]["leading"])
+            self.assertEqual([n for w, n, _ in records(self.record) if w == "start"], ["long"])
+        finally:
+            PG.psql("DROP TRIGGER stepped ON bots_jobqueue.lease", self.db)
+        with open(gate, "w"):
+            pass
+        self.wait_ended("long")
+        self.assertEqual([n for w, n, _ in records(self.record) if w == "start"], ["long"])
+        assert_no_overlap(self, self.record)
+
     def running_everywhere(self):
         """The running tasks as each live server shows them; None while
         one answers a fault (its journal reconnecting)."""
