@@ -48,6 +48,8 @@ class Soak:
         self.lock = threading.Lock()
         self.acked = []            # (name, client time): shown, never judged
         self.clears = []           # client times of answered clears: the same
+        self.unanswered_clears = []  # per clear with no answer: the start
+                                     # whose listing may show its effect
         self.restarts = []         # per server start: the waiting jobs listed
         self.kills = 0
         self.calls = {"addjob": 0, "setpriority": 0, "listjobs": 0, "clearjobq": 0, "errors": 0}
@@ -114,7 +116,14 @@ class Soak:
                         except xmlrpc.client.Fault:
                             pass  # it started meanwhile
                 elif r < 0.875:
-                    proxy.clearjobq()
+                    try:
+                        proxy.clearjobq()
+                    except CALL_ERRORS:
+                        # Applied or not: a kill between its commit and
+                        # its log line leaves no trace but the queue.
+                        with self.lock:
+                            self.unanswered_clears.append(len(self.restarts))
+                        raise
                     with self.lock:
                         self.clears.append(time.time())
                     self.count("clearjobq")
@@ -187,6 +196,8 @@ class Soak:
             f.writelines("%s %.6f\n" % a for a in self.acked)
         with open(os.path.join(self.folder, "clears"), "w") as f:
             f.writelines("%.6f\n" % t for t in self.clears)
+        with open(os.path.join(self.folder, "clears-unanswered"), "w") as f:
+            f.writelines("%d\n" % k for k in self.unanswered_clears)
         with open(os.path.join(self.folder, "restarts"), "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in self.restarts)
         with open(os.path.join(self.folder, "driver.json"), "w") as f:

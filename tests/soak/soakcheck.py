@@ -5,6 +5,11 @@ small ones and records a 3-second soak):
 
   acks       one acknowledged addjob a line: "NAME CLIENT_TIME"
   clears     one clearjobq that answered a line: "CLIENT_TIME"
+  clears-unanswered  one clearjobq that got no answer (a kill) a line:
+             "K", the server start whose listing would show its effect.
+             The server writes a batch's log lines after its commit, so
+             a kill in between keeps the clear and loses its line: a
+             waiting job missing from listing K is then not lost.
   ran        what the jobs wrote themselves: "start NAME PID", "end NAME PID",
              or "overlap NAME PID" when a job found another one running
   restarts   one JSON object a line per server start, in order:
@@ -195,6 +200,7 @@ def check(folder):
     log = read_log(botssys)
     acks = {w[0]: (w[1] if len(w) > 1 else "?") for w in read_words(os.path.join(folder, "acks"))}
     client_clears = read_words(os.path.join(folder, "clears"))
+    unanswered = {int(w[0]) for w in read_words(os.path.join(folder, "clears-unanswered"))}
     restarts = read_restarts(os.path.join(folder, "restarts"))
     try:
         with open(os.path.join(folder, "driver.json")) as f:
@@ -226,22 +232,27 @@ def check(folder):
         elif line.kind == "started":
             starts.append(line)
     # restarts[k] belongs to the k-th start line; unknown when they differ
-    waiting_after = {}
+    waiting_after, maybe_cleared = {}, set()
     if len(restarts) == len(starts):
-        for line, r in zip(starts, restarts):
+        for k, (line, r) in enumerate(zip(starts, restarts)):
             if r.get("waiting") is not None:
                 waiting_after[line.index] = set(r["waiting"])
+            if k in unanswered:
+                maybe_cleared.add(line.index)
 
     clear_at = [c.index for c in clears]   # in server order, for bisect
     v = Verdict()
-    lost, removed = [], 0
+    lost, removed, removed_unlogged = [], 0, 0
     for name in sorted(acks):
         if runs.get(name):
             continue
         why, marks = removal(name, added.get(name), starting.get(name, []),
-                             clear_at, starts, waiting_after)
+                             clear_at, starts, waiting_after, maybe_cleared)
         if why is None:
             removed += 1
+            continue
+        if why is UNANSWERED_CLEAR:
+            removed_unlogged += 1
             continue
         lost.append(name)
         if len(lost) > MAX_SHOWN:
@@ -270,6 +281,7 @@ def check(folder):
     v.add("server starts with the waiting jobs listed",
           "%d / %d" % (len(waiting_after), len(starts)))
     v.add("acknowledged, then removed by a clear", removed)
+    v.add("acknowledged, then removed by an unanswered clear", removed_unlogged)
     v.add("acknowledged, never run, not cleared (must be 0)", len(lost), not lost)
     v.add("runs that found another running (must be 0)", len(overlaps), not overlaps)
     for name in overlaps:
@@ -293,12 +305,17 @@ def check(folder):
     return v
 
 
-def removal(name, added, starting, clear_at, starts, waiting_after):
-    """Why the never-run job @name was not removed by a clear (None: it was),
-    and the log lines that show it.  Follows the job in server order from
-    its "Added job" line: waiting until the server starts it; a restart
-    that lists it as waiting makes it waiting again (a started job is
-    queued again); a clear removes it only while it is waiting."""
+UNANSWERED_CLEAR = "gone with a clear the kill left unanswered"
+
+
+def removal(name, added, starting, clear_at, starts, waiting_after, maybe_cleared=frozenset()):
+    """Why the never-run job @name was not removed by a clear (None: it was;
+    UNANSWERED_CLEAR: missing after a restart that an unanswered clear
+    came before, in @maybe_cleared), and the log lines that show it.
+    Follows the job in server order from its "Added job" line: waiting
+    until the server starts it; a restart that lists it as waiting makes
+    it waiting again (a started job is queued again); a clear removes it
+    only while it is waiting."""
     if added is None:
         return "the server's log never says it was added", []
 
@@ -318,6 +335,8 @@ def removal(name, added, starting, clear_at, starts, waiting_after):
         elif index in waiting_after:
             if name in waiting_after[index]:
                 state, since = "waiting", line
+            elif state == "waiting" and index in maybe_cleared:
+                return UNANSWERED_CLEAR, []
             elif state == "waiting":
                 return ("it was missing from the waiting jobs listed after the restart "
                         "at log line %s" % line.where), [added.index, since.index, index]

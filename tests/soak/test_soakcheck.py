@@ -46,13 +46,14 @@ STARTED = "20261128 07:43:00 STARTINFO: Bots jobqueue started."
 class Run:
     """A recorded run in a temporary folder, laid out as soak.py writes it."""
 
-    def __init__(self, log, acks, ran, restarts=None, kills=0, clears=()):
+    def __init__(self, log, acks, ran, restarts=None, kills=0, clears=(), unanswered_clears=()):
         self.folder = tempfile.mkdtemp(prefix="soakcheck-")
         os.makedirs(os.path.join(self.folder, "botssys", "logging"))
         self.write(os.path.join("botssys", "logging", "jobqueue.log"), log)
         self.write("acks", ["%s %s" % a if isinstance(a, tuple) else "%s 0" % a for a in acks])
         self.write("ran", ["start %s 1" % n for n in ran] + ["end %s 1" % n for n in ran])
         self.write("clears", ["%.6f" % t for t in clears])
+        self.write("clears-unanswered", ["%d" % k for k in unanswered_clears])
         if restarts is None:
             restarts = [[] for line in log if "jobqueue started" in line]
         self.write("restarts", [json.dumps({"start": k, "waiting": w}) for k, w in enumerate(restarts)])
@@ -152,6 +153,26 @@ class CheckerTest(unittest.TestCase):
                           kills=1)
         self.assertLost(run.check(), "soak-c0-0", "missing from the waiting jobs listed after",
                         "> jobqueue.log:4")
+
+    def test_job_missing_after_an_unanswered_clear_and_a_kill_is_clean(self):
+        # A recorded 3-second soak: the server committed a clear, was
+        # killed before its log line was written, and the clearing client
+        # got no answer: 96 waiting jobs were judged lost.
+        log = [STARTED, added(1, "soak-c0-0"), added(2, "soak-c0-1"), STARTED]
+        run = self.run_of(log, ["soak-c0-0", "soak-c0-1"], [], restarts=[[], []], kills=1,
+                          unanswered_clears=[1])
+        v = run.check()
+        self.assertClean(v)
+        self.assertEqual(self.figure(v, "acknowledged, then removed by an unanswered clear"),
+                         (2, True))
+
+    def test_unanswered_clear_excuses_only_the_restart_after_it(self):
+        # the clear went unanswered in the second server's life: the first
+        # restart's missing job is still lost
+        log = [STARTED, added(1, "soak-c0-0"), STARTED, added(2, "soak-c0-1"), STARTED]
+        run = self.run_of(log, ["soak-c0-0", "soak-c0-1"], [], restarts=[[], [], []], kills=2,
+                          unanswered_clears=[2])
+        self.assertLost(run.check(), "soak-c0-0", "missing from the waiting jobs listed after")
 
     def test_job_listed_after_a_restart_then_cleared_is_clean(self):
         log = [STARTED, added(1, "soak-c0-0"), STARTED, CLEARED]
