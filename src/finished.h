@@ -5,7 +5,7 @@
 
 #include <glib.h>
 
-#include "queue.h"
+#include "job.h"
 
 typedef struct {
   guint64            number;

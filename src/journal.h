@@ -10,7 +10,7 @@
 
 #include "durability.h"
 #include "finished.h"
-#include "queue.h"
+#include "job.h"
 #include "store.h"
 
 /* The schema version the SQLite store writes (PRAGMA user_version).

@@ -1,33 +1,21 @@
-/* The waiting jobs.
+/* The waiting jobs (the jobs themselves are job.c's).
  *
  * A balanced tree (GSequence) ordered by (priority, head flag, job
  * number) gives O(log n) insert, pop, removal and re-prioritisation, and
  * walking in run order from any place: a listing can go on page by page
- * from where it stopped (jq_queue_list_page).  Every job knows its place
- * in the tree so that it can be found and moved without a search.  Two
- * hash tables index it: argv -> job for Bots' duplicate rule, and
- * number -> job for removal by number. */
+ * from where it stopped (jq_queue_list_page).  Two hash tables index it:
+ * argv -> job for Bots' duplicate rule, and number -> the job's place in
+ * the tree, so that a job is found, moved and removed without a search. */
 #include "queue.h"
 
 #include <string.h>
-
-struct _JqJob {
-  gatomicrefcount ref_count;
-  guint32 owner;        /* uid that queued it; JQ_JOB_NO_OWNER: unknown
-                         * (beside ref_count: no bigger a job) */
-  guint64 number;       /* > 0, unique for the life of the queue */
-  int     priority;     /* lower runs first */
-  gboolean at_head;     /* restored job: before all others of its priority */
-  GSequenceIter *place; /* in the run order; valid while waiting */
-  gint64  queued_us;    /* wall clock, unix microseconds */
-  char  **argv;
-};
 
 struct _JqQueue {
   GSequence  *order;       /* JqJob*, the queue's reference each */
   guint       count;
   GHashTable *by_argv;     /* argv (owned by the job) -> JqJob* */
-  GHashTable *by_number;   /* &job->number -> JqJob* */
+  GHashTable *by_number;   /* jq_job_number_key -> GSequenceIter* (its
+                            * place in order) */
   guint64     next_number;
   gsize       bytes;       /* jq_queue_task_bytes() of every waiting job */
   GHashTable *by_owner;    /* owner uid -> JqOwnerUse* of its waiting jobs
@@ -44,9 +32,9 @@ typedef struct {
 static void
 charge_owner (JqQueue *q, const JqJob *job, int sign)
 {
-  gpointer key = GUINT_TO_POINTER (job->owner);
+  gpointer key = GUINT_TO_POINTER (jq_job_get_owner (job));
   JqOwnerUse *use = g_hash_table_lookup (q->by_owner, key);
-  gsize cost = jq_queue_job_cost ((const char *const *) job->argv);
+  gsize cost = jq_queue_job_cost (jq_job_get_argv (job));
   if (use == NULL)
     {
       use = g_new0 (JqOwnerUse, 1);
@@ -64,47 +52,6 @@ charge_owner (JqQueue *q, const JqJob *job, int sign)
     }
   if (use->jobs == 0)
     g_hash_table_remove (q->by_owner, key);   /* none left: no entry */
-}
-
-JqJob *
-jq_job_new (guint64 number, int priority, const char *const *argv,
-            gint64 queued_us)
-{
-  JqJob *job = g_new0 (JqJob, 1);
-  g_atomic_ref_count_init (&job->ref_count);
-  job->number = number;
-  job->priority = priority;
-  job->queued_us = queued_us;
-  job->owner = JQ_JOB_NO_OWNER;
-  job->argv = g_strdupv ((char **) argv);
-  return job;
-}
-
-JqJob *
-jq_job_ref (JqJob *job)
-{
-  g_atomic_ref_count_inc (&job->ref_count);
-  return job;
-}
-
-void
-jq_job_unref (JqJob *job)
-{
-  if (job != NULL && g_atomic_ref_count_dec (&job->ref_count))
-    {
-      g_strfreev (job->argv);
-      g_free (job);
-    }
-}
-
-guint64 jq_job_get_number (const JqJob *job) { return job->number; }
-int jq_job_get_priority (const JqJob *job) { return job->priority; }
-gint64 jq_job_get_queued_us (const JqJob *job) { return job->queued_us; }
-
-const char *const *
-jq_job_get_argv (const JqJob *job)
-{
-  return (const char *const *) job->argv;
 }
 
 static guint
@@ -157,9 +104,23 @@ jq_queue_free (JqQueue *q)
   g_free (q);
 }
 
+/* A place in the run order: a job's, or a listing's cursor. */
+typedef struct {
+  int      priority;
+  gboolean at_head;
+  guint64  number;
+} Place;
+
+static Place
+place_of (const JqJob *job)
+{
+  return (Place) { jq_job_get_priority (job), jq_job_is_at_head (job),
+                   jq_job_get_number (job) };
+}
+
 /* Whether @a runs before @b. */
 static gboolean
-runs_before (const JqJob *a, const JqJob *b)
+runs_before (const Place *a, const Place *b)
 {
   if (a->priority != b->priority)
     return a->priority < b->priority;
@@ -168,21 +129,34 @@ runs_before (const JqJob *a, const JqJob *b)
   return a->number < b->number;
 }
 
+/* Orders the tree.  A NULL item is the cursor (@cursor, a Place) that
+ * jq_queue_list_page searches for: GSequence hands the searched-for
+ * item to this function like any other. */
 static int
-compare_jobs (gconstpointer pa, gconstpointer pb, gpointer unused)
+compare_jobs (gconstpointer pa, gconstpointer pb, gpointer cursor)
 {
-  const JqJob *a = pa, *b = pb;
-  return runs_before (a, b) ? -1 : runs_before (b, a) ? 1 : 0;
+  Place a = pa != NULL ? place_of (pa) : *(const Place *) cursor;
+  Place b = pb != NULL ? place_of (pb) : *(const Place *) cursor;
+  return runs_before (&a, &b) ? -1 : runs_before (&b, &a) ? 1 : 0;
+}
+
+/* Where waiting @job is in the tree. */
+static GSequenceIter *
+place_in_tree (const JqQueue *q, const JqJob *job)
+{
+  return g_hash_table_lookup (q->by_number, jq_job_number_key (job));
 }
 
 static void
 insert (JqQueue *q, JqJob *job)
 {
-  job->place = g_sequence_insert_sorted (q->order, job, compare_jobs, NULL);
+  GSequenceIter *place = g_sequence_insert_sorted (q->order, job,
+                                                   compare_jobs, NULL);
   q->count++;
-  g_hash_table_insert (q->by_argv, job->argv, job);
-  g_hash_table_insert (q->by_number, &job->number, job);
-  q->bytes += jq_queue_job_cost ((const char *const *) job->argv);
+  g_hash_table_insert (q->by_argv, (gpointer) jq_job_get_argv (job), job);
+  g_hash_table_insert (q->by_number, (gpointer) jq_job_number_key (job),
+                       place);
+  q->bytes += jq_queue_job_cost (jq_job_get_argv (job));
   charge_owner (q, job, 1);
 }
 
@@ -190,13 +164,22 @@ insert (JqQueue *q, JqJob *job)
 static JqJob *
 take (JqQueue *q, JqJob *job)
 {
-  g_hash_table_remove (q->by_argv, job->argv);
-  g_hash_table_remove (q->by_number, &job->number);
-  q->bytes -= jq_queue_job_cost ((const char *const *) job->argv);
+  GSequenceIter *place = place_in_tree (q, job);
+  g_hash_table_remove (q->by_argv, jq_job_get_argv (job));
+  g_hash_table_remove (q->by_number, jq_job_number_key (job));
+  q->bytes -= jq_queue_job_cost (jq_job_get_argv (job));
   charge_owner (q, job, -1);
   q->count--;
-  g_sequence_remove (g_steal_pointer (&job->place));
+  g_sequence_remove (place);
   return job;
+}
+
+/* Moves waiting @job to @priority. */
+static void
+move (JqQueue *q, JqJob *job, int priority)
+{
+  jq_job_set_priority (job, priority);
+  g_sequence_sort_changed (place_in_tree (q, job), compare_jobs, NULL);
 }
 
 JqAddResult
@@ -208,12 +191,11 @@ jq_queue_add (JqQueue *q, const char *const *argv, int priority,
   JqJob *job = g_hash_table_lookup (q->by_argv, argv);
   JqAddResult result;
 
-  if (job != NULL && job->priority == priority)
+  if (job != NULL && jq_job_get_priority (job) == priority)
     result = JQ_ADD_DUPLICATE;
   else if (job != NULL)
     {
-      job->priority = priority;
-      g_sequence_sort_changed (job->place, compare_jobs, NULL);
+      move (q, job, priority);
       result = JQ_ADD_PRIORITY_CHANGED;
     }
   else
@@ -230,13 +212,14 @@ jq_queue_add (JqQueue *q, const char *const *argv, int priority,
 gboolean
 jq_queue_restore (JqQueue *q, JqJob *job, gboolean at_head)
 {
-  if (g_hash_table_contains (q->by_number, &job->number)
-      || g_hash_table_contains (q->by_argv, job->argv))
+  guint64 number = jq_job_get_number (job);
+  if (g_hash_table_contains (q->by_number, &number)
+      || g_hash_table_contains (q->by_argv, jq_job_get_argv (job)))
     return FALSE;
-  job->at_head = at_head;
+  jq_job_set_at_head (job, at_head);
   insert (q, jq_job_ref (job));
-  if (job->number >= q->next_number)
-    q->next_number = job->number + 1;
+  if (number >= q->next_number)
+    q->next_number = number + 1;
   return TRUE;
 }
 
@@ -263,7 +246,8 @@ jq_queue_peek (const JqQueue *q)
 JqJob *
 jq_queue_lookup (const JqQueue *q, guint64 number)
 {
-  return g_hash_table_lookup (q->by_number, &number);
+  GSequenceIter *place = g_hash_table_lookup (q->by_number, &number);
+  return place != NULL ? g_sequence_get (place) : NULL;
 }
 
 gboolean
@@ -282,8 +266,7 @@ jq_queue_set_priority (JqQueue *q, guint64 number, int priority)
   JqJob *job = jq_queue_lookup (q, number);
   if (job == NULL)
     return FALSE;
-  job->priority = priority;
-  g_sequence_sort_changed (job->place, compare_jobs, NULL);
+  move (q, job, priority);
   return TRUE;
 }
 
@@ -300,7 +283,7 @@ list_from (GSequenceIter *it, guint limit, gsize max_bytes)
        it = g_sequence_iter_next (it))
     {
       JqJob *job = g_sequence_get (it);
-      bytes += jq_queue_task_bytes ((const char *const *) job->argv);
+      bytes += jq_queue_task_bytes (jq_job_get_argv (job));
       g_ptr_array_add (list, jq_job_ref (job));
     }
   return list;
@@ -329,16 +312,15 @@ jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor, guint limit,
     {
       /* The place right after the last job listed, whether it is still
        * there or not. */
-      JqJob key = { .priority = cursor->priority, .at_head = cursor->at_head,
-                    .number = cursor->number };
-      it = g_sequence_search (q->order, &key, compare_jobs, NULL);
+      Place after = { cursor->priority, cursor->at_head, cursor->number };
+      it = g_sequence_search (q->order, NULL, compare_jobs, &after);
     }
   GPtrArray *page = list_from (it, limit, max_bytes);
   if (page->len > 0)
     {
-      const JqJob *last = page->pdata[page->len - 1];
-      *cursor = (JqQueueCursor) { TRUE, last->priority, last->at_head,
-                                  last->number };
+      Place last = place_of (page->pdata[page->len - 1]);
+      *cursor = (JqQueueCursor) { TRUE, last.priority, last.at_head,
+                                  last.number };
     }
   return page;
 }
@@ -396,18 +378,12 @@ jq_queue_find_task (const JqQueue *q, const char *const *argv)
 }
 
 void
-jq_job_set_owner (JqJob *job, guint32 uid)
-{
-  job->owner = uid;
-}
-
-void
 jq_queue_set_owner (JqQueue *q, JqJob *job, guint32 uid)
 {
-  gboolean waiting = jq_queue_lookup (q, job->number) == job;
+  gboolean waiting = jq_queue_lookup (q, jq_job_get_number (job)) == job;
   if (waiting)
     charge_owner (q, job, -1);
-  job->owner = uid;
+  jq_job_set_owner (job, uid);
   if (waiting)
     charge_owner (q, job, 1);
 }
@@ -419,12 +395,6 @@ jq_queue_owner_use (const JqQueue *q, guint32 uid, guint *jobs, gsize *bytes)
                                                GUINT_TO_POINTER (uid));
   *jobs = use != NULL ? use->jobs : 0;
   *bytes = use != NULL ? use->bytes : 0;
-}
-
-guint32
-jq_job_get_owner (const JqJob *job)
-{
-  return job->owner;
 }
 
 guint

@@ -1,32 +1,16 @@
 /* The waiting jobs: run order by (priority, job number), duplicate index.
  *
  * Pure data structure: no clock, no I/O, no locking.  The caller owns
- * thread confinement (the server's main loop) and passes time in. */
+ * thread confinement (the server's main loop) and passes time in.  The
+ * jobs themselves (JqJob) are job.h's; the queue holds a reference to
+ * each waiting one. */
 #pragma once
 
 #include <glib.h>
 
-typedef struct _JqJob JqJob;
+#include "job.h"
+
 typedef struct _JqQueue JqQueue;
-
-/* A job: number, priority, argv.  Refcounted (atomically) because the
- * queue, the runner and a reply being built may hold it at once. */
-JqJob *jq_job_new (guint64 number, int priority, const char *const *argv,
-                   gint64 queued_us);
-JqJob *jq_job_ref (JqJob *job);
-void jq_job_unref (JqJob *job);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (JqJob, jq_job_unref)
-
-guint64 jq_job_get_number (const JqJob *job);
-int jq_job_get_priority (const JqJob *job);
-const char *const *jq_job_get_argv (const JqJob *job);
-gint64 jq_job_get_queued_us (const JqJob *job);
-
-/* The uid that queued the job (journaled with it); a new job has
- * JQ_JOB_NO_OWNER, as have jobs of a journal older than owners. */
-#define JQ_JOB_NO_OWNER G_MAXUINT32
-void jq_job_set_owner (JqJob *job, guint32 uid);
-guint32 jq_job_get_owner (const JqJob *job);
 
 typedef enum {
   JQ_ADD_ADDED,             /* a new job with a new number */

@@ -6,7 +6,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "queue.h"
+#include "job.h"
 
 typedef struct _JqReporter JqReporter;
 

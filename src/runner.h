@@ -6,7 +6,7 @@
 
 #include "finished.h"
 #include "log.h"
-#include "queue.h"
+#include "job.h"
 #include "policy.h"
 
 /* How much of each of a job's stdout and stderr goes into the log. */

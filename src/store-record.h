@@ -7,7 +7,7 @@
 #include <glib.h>
 
 #include "finished.h"
-#include "queue.h"
+#include "job.h"
 #include "store.h"
 
 /* A job row, as every store selects it for recovery, in this order.

@@ -12,7 +12,7 @@
 #include <glib.h>
 
 #include "finished.h"
-#include "queue.h"
+#include "job.h"
 
 /* Recovery: called for every recorded job, in job-number order, with
  * @was_running TRUE for a job that was running when the server stopped
