@@ -93,6 +93,13 @@ on_grace_over (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A stop (SIGTERM, SIGINT, or a failed journal) is only asked for here:
+ * nothing waits and no thread is joined on the loop.  The door closes
+ * (calls inside get their answer, later ones the "shutting down" fault at
+ * once, on their own thread), wait() calls answer, no job starts, running
+ * ones get the stop grace, and the loop quits once none runs.  The HTTP
+ * side is stopped and its threads joined after g_main_loop_run() returns
+ * (stop_serving). */
 static gboolean
 on_stop_signal (gpointer data)
 {
@@ -111,10 +118,8 @@ on_stop_signal (gpointer data)
   jq_log_write (server->log, JQ_LOG_STARTINFO,
                 "Bots jobqueue stopping; %u job(s) running, %u waiting.",
                 running, jq_scheduler_count_waiting (server->scheduler));
-  /* Close the door before stopping Abyss: a connection thread blocked
-   * in the door would otherwise wait for this very thread. */
   jq_door_close (server->door);
-  jq_rpc_stop (server->rpc);
+  jq_methods_stop (server->methods);
   if (running > 0)
     server->grace_id = g_timeout_add_seconds (
         MAX (server->config->stop_grace_seconds, 1), on_grace_over, server);
@@ -173,8 +178,8 @@ on_journal_failed_idle (gpointer data)
 
 /* Called from inside jq_journal_commit(), possibly in the middle of a door
  * batch whose callers wait for it: only record the failure and ask the loop
- * to stop.  Stopping from here would join the HTTP thread while one of its
- * connections waits for this very batch (a deadlock). */
+ * to stop.  Closing the door from here would drain it from inside its own
+ * batch. */
 static void
 on_journal_failed (const GError *error, gpointer data)
 {
@@ -569,6 +574,16 @@ start_timers (Server *server)
   server->lock_check_id = g_timeout_add_seconds (1, on_lock_check, server);
 }
 
+/* After the loop: the HTTP side stops.  The door is closed, so no
+ * connection thread waits for the loop; the requests being answered may
+ * finish writing (jq_rpc_stop), then Abyss's threads are joined. */
+static void
+stop_serving (Server *server)
+{
+  jq_door_close (server->door);
+  jq_rpc_stop (server->rpc);
+}
+
 static void
 tear_down (Server *server)
 {
@@ -699,6 +714,7 @@ main (int argc, char **argv)
       log_run_as (log, &run_as);
       start_timers (&server);
       g_main_loop_run (server.loop);
+      stop_serving (&server);
       status = server.status;
       jq_log_write (log, JQ_LOG_STARTINFO, "Bots jobqueue stopped.");
     }

@@ -154,6 +154,43 @@ class Running(jqtest.ServerTestCase):
             self.assertNotIn("Added job 1", f.read())
 
 
+class Patient(jqtest.xmlrpc.client.Transport):
+    """A transport whose calls give up after jqtest.DEADLINE."""
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = jqtest.DEADLINE
+        return conn
+
+
+class Draining(jqtest.ServerTestCase):
+    """While a stop waits for running jobs, the port still answers: a call
+    gets the "shutting down" fault, not a refused connection (the HTTP
+    side stops only once the main loop has ended)."""
+    jobqueue = {"stop_grace": "3600"}
+
+    def test_calls_during_the_drain_get_a_fault(self):
+        gate = self.bots.path("gate")
+        self.rpc.addjob(self.job(self.bots.path("events"), "busy", "--wait", gate), 5)
+        jqtest.wait_for(lambda: self.events(), "job to start")
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.bots.wait_log("Bots jobqueue stopping; 1 job(s) running")
+        # Before, the port went on taking connections that no one
+        # answered: the call hung.  The time-out only ends such a hang.
+        proxy = jqtest.xmlrpc.client.ServerProxy(
+            "http://127.0.0.1:%d/RPC2" % self.bots.port, transport=Patient())
+        with self.assertRaises(jqtest.xmlrpc.client.Fault) as caught:
+            proxy.addjob(["bots-engine", "-cconfig"], 5)
+        self.assertIn("shutting down", caught.exception.faultString)
+        self.assertIsNone(self.server.proc.poll())
+        open(gate, "w").close()
+        self.assertEqual(self.server.proc.wait(jqtest.DEADLINE), 0)
+        log = self.bots.log()
+        self.assertIn("Finished job 1, elapsed time", log)
+        self.assertNotIn("Added job 2", log)
+        self.assertTrue(log.rstrip().endswith("Bots jobqueue stopped."))
+
+
 class Rotation(jqtest.unittest.TestCase):
 
     def test_log_from_yesterday_rolls_over(self):
