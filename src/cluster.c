@@ -55,7 +55,8 @@ struct _JqCluster {
   guint        lease_ms;
   JqPgBudget   budget;        /* each statement's bounds (pgconn.h) */
   JqJournal   *journal;       /* borrowed */
-  JqScheduler *scheduler;     /* borrowed */
+  const JqClusterLauncher *launcher; /* borrowed: the scheduler's moves */
+  gpointer     launcher_data;
   JqLog       *log;           /* borrowed */
   guint        tick_id;
   guint        watch_id;      /* on PQsocket, for notifications */
@@ -128,7 +129,7 @@ step_down (JqCluster *c, const char *why)
   c->leading = FALSE;
   c->took_over = FALSE;
   g_clear_handle_id (&c->takeover_id, g_source_remove);
-  guint running = jq_scheduler_get_running (c->scheduler);
+  guint running = c->launcher->running (c->launcher_data);
   /* Later: called from a failing commit too, whose lines are dropped. */
   jq_log_write_later (c->log, JQ_LOG_WARNING,
                       "This server lost the lead of the cluster (term %"
@@ -136,7 +137,7 @@ step_down (JqCluster *c, const char *why)
                       c->term, why, running > 0
                       ? "; its running job is ended and runs again on the "
                         "leader" : "");
-  jq_scheduler_yield (c->scheduler);
+  c->launcher->yield (c->launcher_data);
 }
 
 static gboolean
@@ -145,7 +146,7 @@ on_kick (gpointer data)
   JqCluster *c = data;
   c->kick_id = 0;
   if (c->leading)
-    jq_scheduler_kick (c->scheduler);
+    c->launcher->wake (c->launcher_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -163,7 +164,7 @@ drain_notifications (JqCluster *c)
   if (other && c->leading && c->kick_id == 0)
     c->kick_id = g_idle_add (on_kick, c);
   if (other)
-    jq_scheduler_changed_elsewhere (c->scheduler);
+    c->launcher->changed_elsewhere (c->launcher_data);
 }
 
 static void check_connection (JqCluster *c);
@@ -296,7 +297,7 @@ take_over (JqCluster *c)
     return;
   c->takeover_tries++;
   g_autoptr (GError) error = NULL;
-  if (jq_scheduler_lead (c->scheduler, &error))
+  if (c->launcher->lead (c->launcher_data, &error))
     {
       c->took_over = TRUE;
       c->strays_due_us = g_get_monotonic_time ()
@@ -307,7 +308,7 @@ take_over (JqCluster *c)
                       "try %u; this server launches now.", c->term,
                       c->takeover_tries);
       /* The gate was shut during the take-over's own transaction. */
-      jq_scheduler_kick (c->scheduler);
+      c->launcher->wake (c->launcher_data);
       return;
     }
   gint64 now = g_get_monotonic_time ();
@@ -353,7 +354,7 @@ requeue_strays (JqCluster *c)
     return;
   c->strays_due_us = now + (gint64) c->lease_ms * 1000 / 2;
   g_autoptr (GError) error = NULL;
-  if (!jq_scheduler_requeue_strays (c->scheduler, &error))
+  if (!c->launcher->requeue_strays (c->launcher_data, &error))
     jq_log_write (c->log, JQ_LOG_ERROR,
                   "Cluster: looking for jobs no server runs: %s; tried "
                   "again in half a lease.", error->message);
@@ -604,8 +605,8 @@ create_tables (JqCluster *c, GError **error)
 
 JqCluster *
 jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
-                JqJournal *journal, JqScheduler *scheduler, JqLog *log,
-                GError **error)
+                JqJournal *journal, const JqClusterLauncher *launcher,
+                gpointer launcher_data, JqLog *log, GError **error)
 {
   JqCluster *c = g_new0 (JqCluster, 1);
   c->dsn = g_strdup (dsn);
@@ -614,7 +615,8 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
   c->lease_ms = MAX (lease_ms, 200);
   c->budget = jq_pgconn_budget (c->lease_ms, TRUE);
   c->journal = journal;
-  c->scheduler = scheduler;
+  c->launcher = launcher;
+  c->launcher_data = launcher_data;
   c->log = log;
   c->started_us = g_get_real_time ();
   c->members = g_array_new (FALSE, TRUE, sizeof (JqClusterMember));
@@ -636,8 +638,13 @@ jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
       jq_cluster_free (c);
       return NULL;
     }
-  jq_scheduler_set_launch_gate (scheduler, may_launch, c);
   return c;
+}
+
+gboolean
+jq_cluster_may_launch (gpointer data)
+{
+  return may_launch (data);
 }
 
 void

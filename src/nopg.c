@@ -21,13 +21,14 @@ jq_store_pg_open (const char *dsn, const char *member, guint lease_ms,
 
 JqCluster *
 jq_cluster_new (const char *dsn, const char *member, guint lease_ms,
-                JqJournal *journal, JqScheduler *scheduler, JqLog *log,
-                GError **error)
+                JqJournal *journal, const JqClusterLauncher *launcher,
+                gpointer launcher_data, JqLog *log, GError **error)
 {
   g_set_error_literal (error, JQ_ERROR, JQ_ERROR_CONFIG, NO_LIBPQ);
   return NULL;
 }
 
+gboolean jq_cluster_may_launch (gpointer data) { return FALSE; }
 void jq_cluster_start (JqCluster *c) { }
 void jq_cluster_journal_failed (JqCluster *c) { }
 JqClusterInfo *jq_cluster_info (JqCluster *c) { return NULL; }

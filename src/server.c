@@ -465,6 +465,34 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
   g_unix_signal_add (SIGHUP, on_hangup, server);
 }
 
+/* The scheduler as the cluster moves it (cluster.h): the cluster knows
+ * no scheduler, only these. */
+static gboolean
+lead (gpointer s, GError **error)
+{
+  return jq_scheduler_lead (s, error);
+}
+
+static gboolean
+requeue_strays (gpointer s, GError **error)
+{
+  return jq_scheduler_requeue_strays (s, error);
+}
+
+static void yield (gpointer s) { jq_scheduler_yield (s); }
+static void wake (gpointer s) { jq_scheduler_kick (s); }
+static void changed_elsewhere (gpointer s) { jq_scheduler_changed_elsewhere (s); }
+static guint running (gpointer s) { return jq_scheduler_get_running (s); }
+
+static const JqClusterLauncher launcher = {
+  .lead = lead,
+  .requeue_strays = requeue_strays,
+  .yield = yield,
+  .wake = wake,
+  .changed_elsewhere = changed_elsewhere,
+  .running = running,
+};
+
 /* A server of a shared queue joins the cluster (src/cluster.c), which
  * decides when it launches, and reads the queue.  Only the leader
  * recovers running jobs, when it takes the lead. */
@@ -475,10 +503,12 @@ join_cluster (Server *server, GError **error)
   g_autofree char *member = member_name (config);
   server->cluster = jq_cluster_new (config->journal_dsn, member,
                                     config->journal_lease_seconds * 1000,
-                                    server->journal, server->scheduler,
-                                    server->log, error);
+                                    server->journal, &launcher,
+                                    server->scheduler, server->log, error);
   if (server->cluster == NULL)
     return FALSE;
+  jq_scheduler_set_launch_gate (server->scheduler, jq_cluster_may_launch,
+                                server->cluster);
   jq_methods_set_cluster (server->methods, server->cluster);
   /* The first batch reads the whole queue. */
   jq_scheduler_begin (server->scheduler);
