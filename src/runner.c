@@ -11,7 +11,14 @@
  * everything the engine started).  stdout and stderr are read through
  * non-blocking fd watches into bounded buffers; when the process is reaped
  * the pipes are drained once more, the output and the end are logged, and
- * the owner is told at once, so that the next job starts without delay. */
+ * the owner is told at once, so that the next job starts without delay.
+ *
+ * A job that a server before us left running (jq_runner_adopt) is held
+ * in the same record (Proc) as the jobs we start, with the same timers
+ * (maxruntime, the kill grace) and the same way to signal it; it differs
+ * in how its end is seen (a pidfd: it is not our child), in having no
+ * output to capture, and in not being ours to stop or count: a stop and
+ * jq_runner_get_running() are about the jobs we started. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
 #ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
@@ -47,37 +54,33 @@ typedef struct {
   guint64  dropped;         /* bytes read beyond the limit */
 } Capture;
 
+/* A process the runner watches: a job it started (our child: a child
+ * watch, its output captured), or a job a server before us left running
+ * (not our child: watched through a pidfd, no output).  One record, one
+ * set of timers (maxruntime, the kill grace), one way to signal. */
 typedef struct {
   JqRunner    *runner;
-  JqJob       *job;           /* owned reference */
+  JqJob       *job;           /* owned reference; NULL for a left job */
+  guint64      number;
   GPid         pid;
-  guint        child_watch_id;
+  int          pidfd;         /* a left job's; -1 for our child */
+  guint        watch_id;      /* the child watch, or the pidfd's */
   gint64       started_us;
   gint64       started_mono_us;
   guint        timeout_id;    /* maxruntime */
   guint        kill_id;       /* SIGKILL after grace */
   gboolean     hit_maxruntime;
   gboolean     killed;        /* we sent it a signal: its tree goes too */
-  Capture      out, err;
-} Running;
-
-/* A job's process left running by a server that died: not our child, so
- * watched through a pidfd. */
-typedef struct {
-  struct _JqRunner *runner;
-  guint64   number;
-  int       pid;
-  int       pidfd;
-  guint     watch_id;
-  guint     timeout_id;    /* maxruntime, counted from its start */
-  guint     kill_id;       /* SIGKILL after grace */
-} Left;
+  Capture      out, err;      /* fd -1 and no buffer for a left job */
+} Proc;
 
 struct _JqRunner {
   JqLog           *log;
   JqRunnerSettings settings;
   JqRunnerHooks    hooks;
-  GPtrArray       *running;    /* Running*, owned */
+  GPtrArray       *procs;      /* Proc*, owned: our jobs and the left
+                                * ones, in the order they were taken */
+  guint            running;    /* of those, the jobs we started */
   GHashTable      *adopted;    /* pid -> child watch id: orphans of our
                                 * jobs reparented to us (subreaper) */
   GHashTable      *known;      /* pids seen marked as our jobs': once
@@ -86,7 +89,6 @@ struct _JqRunner {
   GHashTable      *marked;     /* job number -> pid: jobs of a server
                                 * before us, read at the first find_left,
                                 * dropped at the first start */
-  GSList          *left;       /* Left*: those still running */
 };
 
 static gboolean
@@ -135,7 +137,7 @@ capture_read (Capture *c, gsize limit)
 static gboolean
 on_output (int fd, GIOCondition condition, gpointer user_data)
 {
-  Running *r = user_data;
+  Proc *r = user_data;
   Capture *c = fd == r->out.fd ? &r->out : &r->err;
   capture_read (c, r->runner->settings.output_limit);
   if (c->fd < 0)
@@ -147,7 +149,7 @@ on_output (int fd, GIOCondition condition, gpointer user_data)
 }
 
 static void
-capture_init (Capture *c, Running *r, int fd)
+capture_init (Capture *c, Proc *r, int fd)
 {
   c->kept = g_string_new (NULL);
   c->fd = fd;
@@ -166,20 +168,49 @@ capture_close (Capture *c)
 }
 
 static void
-running_free (gpointer p)
+proc_free (gpointer p)
 {
-  Running *r = p;
+  Proc *r = p;
   g_clear_handle_id (&r->timeout_id, g_source_remove);
   g_clear_handle_id (&r->kill_id, g_source_remove);
-  g_clear_handle_id (&r->child_watch_id, g_source_remove);
+  g_clear_handle_id (&r->watch_id, g_source_remove);
   capture_close (&r->out);
   capture_close (&r->err);
   if (r->out.kept)
     g_string_free (r->out.kept, TRUE);
   if (r->err.kept)
     g_string_free (r->err.kept, TRUE);
+  if (r->pidfd >= 0)
+    close (r->pidfd);
   jq_job_unref (r->job);
   g_free (r);
+}
+
+/* A new record of @runner's, taken into its list. */
+static Proc *
+proc_new (JqRunner *runner, JqJob *job, guint64 number, GPid pid)
+{
+  Proc *r = g_new0 (Proc, 1);
+  r->runner = runner;
+  r->job = job != NULL ? jq_job_ref (job) : NULL;
+  r->number = number;
+  r->pid = pid;
+  r->pidfd = -1;
+  r->out.fd = r->err.fd = -1;
+  g_ptr_array_add (runner->procs, r);
+  if (job != NULL)
+    runner->running++;
+  return r;
+}
+
+/* Forgets @r (its process has ended): frees it. */
+static void
+proc_drop (Proc *r)
+{
+  JqRunner *runner = r->runner;
+  if (r->job != NULL)
+    runner->running--;
+  g_ptr_array_remove (runner->procs, r);
 }
 
 /* A job's output on one stream, as the installation's own server logs
@@ -187,7 +218,7 @@ running_free (gpointer p)
  * line indented, as every line of a record is).  Bots 3 drops it; ours
  * writes it when [jobqueue] log_job_output asks, headed by the job. */
 static void
-log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
+log_output (Proc *r, const char *name, Capture *c, JqLogLevel level)
 {
   if (!r->runner->settings.log_output
       || (c->kept->len == 0 && c->dropped == 0))
@@ -209,7 +240,7 @@ log_output (Running *r, const char *name, Capture *c, JqLogLevel level)
  * output (above), Bots 4's error line for a non-zero exit, and the end
  * line with the elapsed seconds as Python prints a float. */
 static void
-log_end (Running *r, int exit_code)
+log_end (Proc *r, int exit_code)
 {
   JqRunner *runner = r->runner;
   gboolean bots4 = is_bots4 (runner);
@@ -256,7 +287,7 @@ find_tree (JqRunner *runner, guint64 number)
 }
 
 static void
-kill_marked (Running *r, int sig)
+kill_marked (Proc *r, int sig)
 {
   g_autoptr (GArray) pids = find_tree (r->runner,
                                        jq_job_get_number (r->job));
@@ -264,9 +295,22 @@ kill_marked (Running *r, int sig)
     kill (g_array_index (pids, int, i), sig);
 }
 
+/* @sig to the job's process group and to every process marked as the
+ * job's.  A job left by a server before us is reached through its pidfd,
+ * so that a reused pid is never hit. */
 static void
-kill_group (Running *r, int sig)
+proc_signal (Proc *r, int sig)
 {
+  if (r->job == NULL)
+    {
+      if (pidfd_send_signal (r->pidfd, sig, NULL, 0) == 0)
+        kill (-r->pid, sig);
+      g_autoptr (GArray) pids = jq_jobmark_find_job (
+          "/proc", r->runner->settings.queue_id, r->number);
+      for (guint i = 0; i < pids->len; i++)
+        kill (g_array_index (pids, int, i), sig);
+      return;
+    }
   r->killed = TRUE;
   /* The job leads its own group; the group outlives a leader that has
    * already exited, so this also reaches what it left behind. */
@@ -287,9 +331,12 @@ on_adopted_exit (GPid pid, int wait_status, gpointer user_data)
 static gboolean
 is_job_leader (JqRunner *runner, int pid)
 {
-  for (guint i = 0; i < runner->running->len; i++)
-    if (((Running *) runner->running->pdata[i])->pid == pid)
-      return TRUE;
+  for (guint i = 0; i < runner->procs->len; i++)
+    {
+      const Proc *r = runner->procs->pdata[i];
+      if (r->job != NULL && r->pid == pid)
+        return TRUE;
+    }
   return FALSE;
 }
 
@@ -398,58 +445,72 @@ on_adopt_timer (gpointer data)
 static gboolean
 on_kill_grace (gpointer user_data)
 {
-  Running *r = user_data;
+  Proc *r = user_data;
   r->kill_id = 0;
-  g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (r->job));
-  jq_log_write (r->runner->log, JQ_LOG_INFO, "Killing job %" G_GUINT64_FORMAT
-                ": %s", jq_job_get_number (r->job), task);
-  kill_group (r, SIGKILL);
+  if (r->job == NULL)
+    jq_log_write (r->runner->log, JQ_LOG_ERROR,
+                  "Job %" G_GUINT64_FORMAT " did not stop after SIGTERM; "
+                  "sending SIGKILL", r->number);
+  else
+    {
+      g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (r->job));
+      jq_log_write (r->runner->log, JQ_LOG_INFO, "Killing job %"
+                    G_GUINT64_FORMAT ": %s", r->number, task);
+    }
+  proc_signal (r, SIGKILL);
   return G_SOURCE_REMOVE;
 }
 
 static void
-terminate (Running *r)
+terminate (Proc *r)
 {
   if (r->kill_id != 0)
     return;
-  kill_group (r, SIGTERM);
+  proc_signal (r, SIGTERM);
   r->kill_id = g_timeout_add (MAX (r->runner->settings.kill_grace_ms, 1),
                               on_kill_grace, r);
 }
 
+/* maxruntime holds for a job adopted after a restart as for any other:
+ * reported, and with killjobsintimeout terminated. */
 static gboolean
 on_maxruntime (gpointer user_data)
 {
-  Running *r = user_data;
+  Proc *r = user_data;
   JqRunner *runner = r->runner;
 
   r->timeout_id = 0;
   r->hit_maxruntime = TRUE;
   jq_log_write (runner->log, JQ_LOG_ERROR,
                 "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
-                jq_job_get_number (r->job),
-                runner->settings.maxruntime_minutes);
-  if (runner->hooks.timed_out != NULL)
+                r->number, runner->settings.maxruntime_minutes);
+  if (r->job != NULL && runner->hooks.timed_out != NULL)
     runner->hooks.timed_out (r->job, runner->hooks.user_data);
-  if (runner->settings.kill_on_timeout)
+  if (r->job == NULL && runner->hooks.adopted_timed_out != NULL)
+    runner->hooks.adopted_timed_out (r->number, runner->hooks.user_data);
+  if (!runner->settings.kill_on_timeout)
+    return G_SOURCE_REMOVE;
+  if (r->job == NULL)
+    jq_log_write (runner->log, JQ_LOG_ERROR, "Terminating job %"
+                  G_GUINT64_FORMAT " (killjobsintimeout)", r->number);
+  else
     {
       g_autofree char *task = jq_task_repr_cut (jq_job_get_argv (r->job));
       jq_log_write (runner->log, JQ_LOG_INFO, "Terminating job %"
-                    G_GUINT64_FORMAT ": %s", jq_job_get_number (r->job),
-                    task);
-      terminate (r);
+                    G_GUINT64_FORMAT ": %s", r->number, task);
     }
+  terminate (r);
   return G_SOURCE_REMOVE;
 }
 
 static void
 on_process_exit (GPid pid, int wait_status, gpointer user_data)
 {
-  Running *r = user_data;
+  Proc *r = user_data;
   JqRunner *runner = r->runner;
   JqFinished result = jq_finished_of (r->job);
 
-  r->child_watch_id = 0;      /* a child watch fires once */
+  r->watch_id = 0;            /* a child watch fires once */
   g_spawn_close_pid (pid);
   /* The process is gone, so what it wrote is all in the pipes now. */
   capture_read (&r->out, runner->settings.output_limit);
@@ -474,7 +535,7 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
     kill_marked (r, SIGKILL);
 
   g_autoptr (JqJob) job = jq_job_ref (r->job);
-  g_ptr_array_remove (runner->running, r);
+  proc_drop (r);
   runner->hooks.finished (job, &result, runner->hooks.user_data);
   /* After the next job has started (the launch gap): note what the job
    * left behind while its marks can still be read, and adopt it. */
@@ -585,7 +646,7 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
   if (runner->settings.output_limit == 0)
     runner->settings.output_limit = JQ_OUTPUT_LIMIT;
   runner->hooks = *hooks;
-  runner->running = g_ptr_array_new_with_free_func (running_free);
+  runner->procs = g_ptr_array_new_with_free_func (proc_free);
   runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
   runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
   /* Orphans appear when their parent ends, which we are not told of. */
@@ -659,10 +720,7 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
     }
   int out_fd = out[0], err_fd = err[0];
 
-  Running *r = g_new0 (Running, 1);
-  r->runner = runner;
-  r->job = jq_job_ref (job);
-  r->pid = pid;
+  Proc *r = proc_new (runner, job, jq_job_get_number (job), pid);
   r->started_us = g_get_real_time ();
   r->started_mono_us = g_get_monotonic_time ();
   capture_init (&r->out, r, out_fd);
@@ -670,8 +728,7 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   if (runner->settings.maxruntime_ms > 0)
     r->timeout_id = g_timeout_add (runner->settings.maxruntime_ms,
                                    on_maxruntime, r);
-  g_ptr_array_add (runner->running, r);
-  r->child_watch_id = g_child_watch_add (pid, on_process_exit, r);
+  r->watch_id = g_child_watch_add (pid, on_process_exit, r);
   if (pid_out != NULL)
     *pid_out = pid;
   return TRUE;
@@ -680,16 +737,18 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
 guint
 jq_runner_get_running (JqRunner *runner)
 {
-  return runner->running->len;
+  return runner->running;
 }
 
 GPtrArray *
 jq_runner_list (JqRunner *runner, GArray *pids, GArray *started_us)
 {
   GPtrArray *jobs = g_ptr_array_new ();
-  for (guint i = 0; i < runner->running->len; i++)
+  for (guint i = 0; i < runner->procs->len; i++)
     {
-      Running *r = runner->running->pdata[i];
+      Proc *r = runner->procs->pdata[i];
+      if (r->job == NULL)
+        continue;
       g_ptr_array_add (jobs, r->job);
       if (pids != NULL)
         g_array_append_val (pids, r->pid);
@@ -702,9 +761,13 @@ jq_runner_list (JqRunner *runner, GArray *pids, GArray *started_us)
 void
 jq_runner_terminate_all (JqRunner *runner, const char *why)
 {
-  for (guint i = 0; i < runner->running->len; i++)
+  /* Not the jobs a server before us left: they are not ours to stop,
+   * and run on after us as they did after it. */
+  for (guint i = 0; i < runner->procs->len; i++)
     {
-      Running *r = runner->running->pdata[i];
+      Proc *r = runner->procs->pdata[i];
+      if (r->job == NULL)
+        continue;
       jq_log_write (runner->log, JQ_LOG_WARNING,
                     "Terminating job %" G_GUINT64_FORMAT " (%s)",
                     jq_job_get_number (r->job), why);
@@ -717,7 +780,7 @@ jq_runner_free (JqRunner *runner)
 {
   if (runner == NULL)
     return;
-  g_ptr_array_unref (runner->running);
+  g_ptr_array_unref (runner->procs);
   g_clear_handle_id (&runner->adopt_id, g_source_remove);
   GHashTableIter iter;
   gpointer watch;
@@ -726,12 +789,6 @@ jq_runner_free (JqRunner *runner)
     g_source_remove (GPOINTER_TO_UINT (watch));
   g_hash_table_unref (runner->adopted);
   g_hash_table_unref (runner->known);
-  while (runner->left != NULL)
-    {
-      Left *l = runner->left->data;
-      runner->left = g_slist_delete_link (runner->left, runner->left);
-      g_source_remove (l->watch_id);     /* frees l */
-    }
   g_clear_pointer (&runner->marked, g_hash_table_unref);
   g_free (runner);
 }
@@ -741,75 +798,16 @@ jq_runner_free (JqRunner *runner)
 static gboolean
 on_left_exit (int fd, GIOCondition condition, gpointer user_data)
 {
-  Left *l = user_data;
-  JqRunner *runner = l->runner;
+  Proc *r = user_data;
+  JqRunner *runner = r->runner;
+  guint64 number = r->number;
   jq_log_write (runner->log, JQ_LOG_INFO,
                 "The process of job %" G_GUINT64_FORMAT " from before the "
-                "restart (pid %d) has ended.", l->number, l->pid);
-  runner->left = g_slist_remove (runner->left, l);
+                "restart (pid %d) has ended.", number, r->pid);
+  r->watch_id = 0;            /* removed as this returns */
+  proc_drop (r);
   if (runner->hooks.adopted_ended != NULL)
-    runner->hooks.adopted_ended (l->number, runner->hooks.user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-left_free (gpointer data)
-{
-  Left *l = data;
-  g_clear_handle_id (&l->timeout_id, g_source_remove);
-  g_clear_handle_id (&l->kill_id, g_source_remove);
-  close (l->pidfd);
-  g_free (l);
-}
-
-/* A job left by a server before us: its group and every process marked
- * as the job's.  Through the pidfd, so a reused pid is never hit. */
-static void
-left_signal (Left *l, int sig)
-{
-  JqRunner *runner = l->runner;
-  if (pidfd_send_signal (l->pidfd, sig, NULL, 0) == 0)
-    kill (-l->pid, sig);
-  g_autoptr (GArray) pids = jq_jobmark_find_job (
-      "/proc", runner->settings.queue_id, l->number);
-  for (guint i = 0; i < pids->len; i++)
-    kill (g_array_index (pids, int, i), sig);
-}
-
-static gboolean
-on_left_kill_grace (gpointer user_data)
-{
-  Left *l = user_data;
-  l->kill_id = 0;
-  jq_log_write (l->runner->log, JQ_LOG_ERROR,
-                "Job %" G_GUINT64_FORMAT " did not stop after SIGTERM; "
-                "sending SIGKILL", l->number);
-  left_signal (l, SIGKILL);
-  return G_SOURCE_REMOVE;
-}
-
-/* maxruntime holds for a job adopted after a restart as for any other:
- * reported, and with killjobsintimeout terminated. */
-static gboolean
-on_left_maxruntime (gpointer user_data)
-{
-  Left *l = user_data;
-  JqRunner *runner = l->runner;
-  l->timeout_id = 0;
-  jq_log_write (runner->log, JQ_LOG_ERROR,
-                "Job %" G_GUINT64_FORMAT " exceeded maxruntime of %u minutes",
-                l->number, runner->settings.maxruntime_minutes);
-  if (runner->hooks.adopted_timed_out != NULL)
-    runner->hooks.adopted_timed_out (l->number, runner->hooks.user_data);
-  if (runner->settings.kill_on_timeout)
-    {
-      jq_log_write (runner->log, JQ_LOG_ERROR,
-                    "Terminating job %" G_GUINT64_FORMAT
-                    " (killjobsintimeout)", l->number);
-      left_signal (l, SIGTERM);
-      l->kill_id = g_timeout_add (MAX (runner->settings.kill_grace_ms, 1),
-                                  on_left_kill_grace, l);
-    }
+    runner->hooks.adopted_ended (number, runner->hooks.user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -819,23 +817,18 @@ jq_runner_adopt (JqRunner *runner, guint64 number, int pid)
   int fd = pidfd_open (pid, 0);
   if (fd < 0)
     return FALSE;             /* it ended just now */
-  Left *l = g_new0 (Left, 1);
-  l->runner = runner;
-  l->number = number;
-  l->pid = pid;
-  l->pidfd = fd;
-  l->watch_id = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN,
-                                    on_left_exit, l, left_free);
-  gint64 started_us = jq_jobmark_started_us (pid);
-  if (runner->settings.maxruntime_ms > 0 && started_us > 0)
+  Proc *r = proc_new (runner, NULL, number, pid);
+  r->pidfd = fd;
+  r->watch_id = g_unix_fd_add (fd, G_IO_IN, on_left_exit, r);
+  r->started_us = jq_jobmark_started_us (pid);
+  if (runner->settings.maxruntime_ms > 0 && r->started_us > 0)
     {
-      gint64 ran_ms = MAX (g_get_real_time () - started_us, 0) / 1000;
+      gint64 ran_ms = MAX (g_get_real_time () - r->started_us, 0) / 1000;
       guint64 left_ms = (guint64) ran_ms >= runner->settings.maxruntime_ms
                         ? 0 : runner->settings.maxruntime_ms - ran_ms;
-      l->timeout_id = g_timeout_add (MIN (left_ms, G_MAXUINT),
-                                     on_left_maxruntime, l);
+      r->timeout_id = g_timeout_add (MIN (left_ms, G_MAXUINT),
+                                     on_maxruntime, r);
     }
-  runner->left = g_slist_prepend (runner->left, l);
   jq_log_write (runner->log, JQ_LOG_WARNING,
                 "Job %" G_GUINT64_FORMAT " from before the restart is still "
                 "running (pid %d); no job starts until it ends.",

@@ -1,7 +1,8 @@
 /* Tests of the runner with real processes: a job that ends, one that
- * fails, one whose output passes the limit, one over its maxruntime, and
- * one that cannot be started.  Each test runs the main loop until the
- * runner reports the job's end (no sleeps). */
+ * fails, one whose output passes the limit, one over its maxruntime, one
+ * that cannot be started, and a process left by a server before us,
+ * watched in the same record as the runner's own jobs.  Each test runs
+ * the main loop until the runner reports the end (no sleeps). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "error.h"
 #include "runner.h"
@@ -24,6 +26,8 @@ typedef struct {
   GMainLoop    *loop;
   JqFinished   *finished;   /* the last end reported */
   guint         timed_out;  /* how many times the hook was called */
+  guint64       left_ended; /* the adopted job whose end was reported */
+  guint         left_timed_out;
 } Fixture;
 
 static void
@@ -39,6 +43,20 @@ static void
 on_timed_out (JqJob *job, gpointer data)
 {
   ((Fixture *) data)->timed_out++;
+}
+
+static void
+on_adopted_ended (guint64 number, gpointer data)
+{
+  Fixture *fx = data;
+  fx->left_ended = number;
+  g_main_loop_quit (fx->loop);
+}
+
+static void
+on_adopted_timed_out (guint64 number, gpointer data)
+{
+  ((Fixture *) data)->left_timed_out++;
 }
 
 static int
@@ -81,7 +99,10 @@ runner_with (Fixture *fx, JqRunnerSettings *settings)
   settings->policy = fx->policy;
   settings->log_output = TRUE;
   JqRunnerHooks hooks = { .finished = on_finished,
-                          .timed_out = on_timed_out, .user_data = fx };
+                          .timed_out = on_timed_out,
+                          .adopted_ended = on_adopted_ended,
+                          .adopted_timed_out = on_adopted_timed_out,
+                          .user_data = fx };
   return jq_runner_new (fx->log, settings, &hooks);
 }
 
@@ -179,6 +200,98 @@ test_cannot_start (void **state)
   assert_null (fx->finished);
 }
 
+/* A process standing in for a job a server before us left running: a
+ * child of the test, not of the runner, which watches it by its pid. */
+static GPid
+left_behind (void)
+{
+  const char *const argv[] = { "sleep", "60", NULL };
+  GPid pid = 0;
+  assert_true (g_spawn_async (NULL, (char **) argv, NULL,
+                              G_SPAWN_SEARCH_PATH
+                              | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                              NULL));
+  return pid;
+}
+
+static guint
+open_fds (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* A left job has the same maxruntime as the runner's own: reported (its
+ * own hook), terminated with killjobsintimeout, and its end reported
+ * once it is gone.  It is not one of the runner's running jobs. */
+static void
+test_left_job_maxruntime (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { .maxruntime_ms = 1, .maxruntime_minutes = 1,
+                                .kill_on_timeout = TRUE,
+                                .kill_grace_ms = 60000 };
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  GPid pid = left_behind ();
+  assert_true (jq_runner_adopt (runner, 7, pid));
+  assert_int_equal (jq_runner_get_running (runner), 0);
+  g_autoptr (GPtrArray) listed = jq_runner_list (runner, NULL, NULL);
+  assert_int_equal (listed->len, 0);
+  g_main_loop_run (fx->loop);
+  assert_int_equal (fx->left_ended, 7);
+  assert_int_equal (fx->left_timed_out, 1);
+  assert_int_equal (fx->timed_out, 0);
+  assert_null (fx->finished);
+  int status = 0;
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFSIGNALED (status));
+  assert_int_equal (WTERMSIG (status), SIGTERM);
+  g_autofree char *log = read_log (fx);
+  assert_non_null (strstr (log, "Job 7 exceeded maxruntime of 1 minutes"));
+  assert_non_null (strstr (log, "Terminating job 7 (killjobsintimeout)"));
+  g_autofree char *ended = g_strdup_printf (
+      "The process of job 7 from before the restart (pid %d) has ended.",
+      (int) pid);
+  assert_non_null (strstr (log, ended));
+}
+
+/* The runner's own job and a left one, side by side: the count and the
+ * list are the own job's, terminate_all leaves the left one alone, and
+ * freeing the runner with both still running lets go of every watch and
+ * descriptor (the pidfd, the pipes). */
+static void
+test_own_and_left_side_by_side (void **state)
+{
+  Fixture *fx = *state;
+  guint fds_before = open_fds ();
+  JqRunnerSettings settings = { .kill_grace_ms = 60000 };
+  JqRunner *runner = runner_with (fx, &settings);
+  GPid left = left_behind ();
+  assert_true (jq_runner_adopt (runner, 7, left));
+  const char *const slow[] = { "sleep", "60", NULL };
+  g_autoptr (JqJob) job = jq_job_new (8, 5, slow, g_get_real_time ());
+  GPid own = 0;
+  assert_true (jq_runner_start (runner, job, &own, NULL));
+  assert_int_equal (jq_runner_get_running (runner), 1);
+  g_autoptr (GPtrArray) listed = jq_runner_list (runner, NULL, NULL);
+  assert_int_equal (listed->len, 1);
+  assert_ptr_equal (listed->pdata[0], job);
+  jq_runner_terminate_all (runner, "test");
+  g_main_loop_run (fx->loop);                /* the own job's end */
+  assert_non_null (fx->finished);
+  assert_int_equal (fx->finished->number, 8);
+  assert_int_equal (fx->finished->exit_code, -SIGTERM);
+  assert_int_equal (fx->left_ended, 0);
+  assert_int_equal (kill (left, 0), 0);      /* still running */
+  jq_runner_free (runner);
+  assert_int_equal (open_fds (), fds_before);
+  kill (left, SIGKILL);
+  assert_int_equal (waitpid (left, NULL, 0), left);
+}
+
 int
 main (void)
 {
@@ -188,6 +301,10 @@ main (void)
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (test_maxruntime_kills, setup, teardown),
     cmocka_unit_test_setup_teardown (test_cannot_start, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_left_job_maxruntime, setup,
+                                     teardown),
+    cmocka_unit_test_setup_teardown (test_own_and_left_side_by_side, setup,
+                                     teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
