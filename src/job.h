@@ -38,9 +38,6 @@ guint32 jq_job_get_owner (const JqJob *job);
 gboolean jq_job_is_at_head (const JqJob *job);
 
 /* For queue.c only, which keeps its order right around them: a waiting
- * job's new priority, the head flag of a job being put back, and the
- * job's number where it stays while the job lives (a hash key that costs
- * no allocation of its own). */
+ * job's new priority and the head flag of a job being put back. */
 void jq_job_set_priority (JqJob *job, int priority);
 void jq_job_set_at_head (JqJob *job, gboolean at_head);
-const guint64 *jq_job_number_key (const JqJob *job);

@@ -1,23 +1,46 @@
-/* The waiting jobs (the jobs themselves are job.c's).
+/* The waiting jobs.
  *
- * A balanced tree (GSequence) ordered by (priority, head flag, job
- * number) gives O(log n) insert, pop, removal and re-prioritisation, and
- * walking in run order from any place: a listing can go on page by page
- * from where it stopped (jq_queue_list_page).  Two hash tables index it:
- * argv -> job for Bots' duplicate rule, and number -> the job's place in
- * the tree, so that a job is found, moved and removed without a search. */
+ * Laid out for a million waiting jobs in little memory (issue 23: at most
+ * 150 bytes each, the job included).  A job is one allocation: its
+ * fields, its argv's pointers and the argv's strings after them.  The run
+ * order is by (priority, head flag, job number); the jobs of one priority
+ * and head flag (a "class") are an array sorted by number, since a new
+ * job always has the highest number yet and joins at the end, and the
+ * next to run leaves from the front: both O(1), and 8 bytes a job.  A
+ * job in the middle (deljob, a new priority) moves the rest of its class
+ * by one (memmove, milliseconds at a million).  A job is found by number
+ * with a binary search in each class (there are few: Bots' priorities
+ * are 1..9).  Bots' duplicate rule looks the task up in an open-addressed
+ * hash set of the jobs themselves (about 12 bytes a job).  A listing goes
+ * on from any place in the run order: a binary search in its class. */
 #include "queue.h"
+
+#include "job-layout.h"
 
 #include <string.h>
 
+/* The waiting jobs of one priority and head flag, by number: jobs[first]
+ * up to jobs[end - 1]. */
+typedef struct {
+  int      priority;
+  gboolean at_head;
+  JqJob  **jobs;
+  gsize    first, end, size;
+} Class;
+
+/* The jobs by task: open addressing, linear probing, empty slots NULL. */
+typedef struct {
+  JqJob **slots;
+  gsize   size;          /* 0 before the first job */
+  gsize   used;
+} TaskSet;
+
 struct _JqQueue {
-  GSequence  *order;       /* JqJob*, the queue's reference each */
+  GArray     *classes;     /* Class, in run order; none empty */
   guint       count;
-  GHashTable *by_argv;     /* argv (owned by the job) -> JqJob* */
-  GHashTable *by_number;   /* jq_job_number_key -> GSequenceIter* (its
-                            * place in order) */
+  TaskSet     tasks;
   guint64     next_number;
-  gsize       bytes;       /* jq_queue_task_bytes() of every waiting job */
+  gsize       bytes;       /* jq_queue_job_cost() of every waiting job */
   GHashTable *by_owner;    /* owner uid -> JqOwnerUse* of its waiting jobs
                             * (user_queue_share) */
 };
@@ -32,9 +55,9 @@ typedef struct {
 static void
 charge_owner (JqQueue *q, const JqJob *job, int sign)
 {
-  gpointer key = GUINT_TO_POINTER (jq_job_get_owner (job));
+  gpointer key = GUINT_TO_POINTER (job->owner);
   JqOwnerUse *use = g_hash_table_lookup (q->by_owner, key);
-  gsize cost = jq_queue_job_cost (jq_job_get_argv (job));
+  gsize cost = jq_queue_job_cost ((const char *const *) job->argv);
   if (use == NULL)
     {
       use = g_new0 (JqOwnerUse, 1);
@@ -54,41 +77,295 @@ charge_owner (JqQueue *q, const JqJob *job, int sign)
     g_hash_table_remove (q->by_owner, key);   /* none left: no entry */
 }
 
-static guint
-argv_hash (gconstpointer key)
+/* ---- the duplicate set ---- */
+
+static gsize
+task_home (const TaskSet *s, guint32 hash)
 {
-  const char *const *argv = key;
-  guint h = 5381;
-  for (; *argv != NULL; argv++)
-    h = (h * 33) ^ g_str_hash (*argv);
-  return h;
+  /* The hash scaled to the table (any size, not only powers of two). */
+  return (gsize) (((guint64) hash * 2 * s->size) >> 32);
 }
 
-static gboolean
-argv_equal (gconstpointer a, gconstpointer b)
+static gsize
+task_next (const TaskSet *s, gsize i)
 {
-  return g_strv_equal ((const char *const *) a, (const char *const *) b);
+  return i + 1 == s->size ? 0 : i + 1;
 }
+
+static JqJob *
+task_find (const TaskSet *s, const char *const *argv)
+{
+  if (s->size == 0)
+    return NULL;
+  guint32 hash = jq_job_hash_task (argv);
+  for (gsize i = task_home (s, hash); s->slots[i] != NULL;
+       i = task_next (s, i))
+    {
+      const JqJob *job = s->slots[i];
+      if (job->task_hash == hash
+          && g_strv_equal ((const char *const *) job->argv, argv))
+        return s->slots[i];
+    }
+  return NULL;
+}
+
+static void
+task_put (TaskSet *s, JqJob *job)
+{
+  gsize i = task_home (s, job->task_hash);
+  while (s->slots[i] != NULL)
+    i = task_next (s, i);
+  s->slots[i] = job;
+}
+
+/* A table of @size slots holding the same jobs. */
+static void
+task_resize (TaskSet *s, gsize size)
+{
+  JqJob **old = s->slots;
+  gsize old_size = s->size;
+  s->size = size;
+  s->slots = g_new0 (JqJob *, size);
+  for (gsize i = 0; i < old_size; i++)
+    if (old[i] != NULL)
+      task_put (s, old[i]);
+  g_free (old);
+}
+
+static void
+task_add (TaskSet *s, JqJob *job)
+{
+  /* At most three quarters full; it grows by half. */
+  if ((s->used + 1) * 4 > s->size * 3)
+    task_resize (s, MAX (64, s->size + s->size / 2));
+  task_put (s, job);
+  s->used++;
+}
+
+/* Takes @job out, moving back the jobs after it that probed past its
+ * slot (no tombstones). */
+static void
+task_remove (TaskSet *s, const JqJob *job)
+{
+  gsize hole = task_home (s, job->task_hash);
+  while (s->slots[hole] != job)
+    hole = task_next (s, hole);
+  s->slots[hole] = NULL;
+  s->used--;
+  for (gsize j = task_next (s, hole); s->slots[j] != NULL;
+       j = task_next (s, j))
+    {
+      gsize home = task_home (s, s->slots[j]->task_hash);
+      /* It stays when its home lies cyclically in (hole, j]. */
+      if (hole < j ? (hole < home && home <= j) : (hole < home || home <= j))
+        continue;
+      s->slots[hole] = s->slots[j];
+      s->slots[j] = NULL;
+      hole = j;
+    }
+  if (s->size > 1024 && s->used * 8 < s->size)
+    task_resize (s, s->size / 4);
+}
+
+static void
+task_clear (TaskSet *s)
+{
+  g_clear_pointer (&s->slots, g_free);
+  s->size = 0;
+  s->used = 0;
+}
+
+/* ---- the run order ---- */
+
+/* Where (@priority, @at_head) runs against class @c: <0 before, 0 in it,
+ * >0 after. */
+static int
+compare_class (int priority, gboolean at_head, const Class *c)
+{
+  if (priority != c->priority)
+    return priority < c->priority ? -1 : 1;
+  if (at_head != c->at_head)
+    return at_head ? -1 : 1;
+  return 0;
+}
+
+static Class *
+class_at (const JqQueue *q, guint i)
+{
+  return &g_array_index (q->classes, Class, i);
+}
+
+/* The first class that does not run before (@priority, @at_head);
+ * *@found: it is that very class. */
+static guint
+class_search (const JqQueue *q, int priority, gboolean at_head,
+              gboolean *found)
+{
+  guint i = 0;
+  *found = FALSE;
+  for (; i < q->classes->len; i++)
+    {
+      int cmp = compare_class (priority, at_head, class_at (q, i));
+      if (cmp <= 0)
+        {
+          *found = cmp == 0;
+          break;
+        }
+    }
+  return i;
+}
+
+/* The first place in @c whose job's number is @number or above. */
+static gsize
+class_bound (const Class *c, guint64 number)
+{
+  gsize lo = c->first, hi = c->end;
+  while (lo < hi)
+    {
+      gsize mid = lo + (hi - lo) / 2;
+      if (c->jobs[mid]->number < number)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+static void
+class_compact (Class *c)
+{
+  gsize n = c->end - c->first;
+  memmove (c->jobs, c->jobs + c->first, n * sizeof *c->jobs);
+  c->first = 0;
+  c->end = n;
+}
+
+static void
+class_insert (Class *c, JqJob *job)
+{
+  if (c->end == c->size)
+    {
+      if (c->first >= c->size / 4 && c->first > 0)
+        class_compact (c);     /* the front's room, left by popped jobs */
+      else
+        {
+          c->size = MAX (16, c->size + c->size / 2);
+          c->jobs = g_renew (JqJob *, c->jobs, c->size);
+        }
+    }
+  gsize at = c->end;   /* a new job: the highest number yet */
+  if (at > c->first && c->jobs[at - 1]->number > job->number)
+    at = class_bound (c, job->number);
+  memmove (c->jobs + at + 1, c->jobs + at, (c->end - at) * sizeof *c->jobs);
+  c->jobs[at] = job;
+  c->end++;
+}
+
+static void
+class_remove (Class *c, gsize at)
+{
+  if (at == c->first)
+    c->first++;        /* the next to run: nothing moves */
+  else
+    {
+      memmove (c->jobs + at, c->jobs + at + 1,
+               (c->end - at - 1) * sizeof *c->jobs);
+      c->end--;
+    }
+  gsize n = c->end - c->first;
+  if (c->size > 64 && n < c->size / 4)
+    {
+      class_compact (c);
+      c->size = MAX (64, 2 * n);
+      c->jobs = g_renew (JqJob *, c->jobs, c->size);
+    }
+}
+
+/* The class of (@priority, @at_head), made when there is none. */
+static Class *
+class_for (JqQueue *q, int priority, gboolean at_head)
+{
+  gboolean found;
+  guint i = class_search (q, priority, at_head, &found);
+  if (!found)
+    {
+      Class c = { .priority = priority, .at_head = at_head };
+      g_array_insert_val (q->classes, i, c);
+    }
+  return class_at (q, i);
+}
+
+/* Takes the job at @at of class @ci out of the run order, and the class
+ * itself when it is left empty. */
+static void
+order_remove (JqQueue *q, guint ci, gsize at)
+{
+  Class *c = class_at (q, ci);
+  class_remove (c, at);
+  if (c->first == c->end)
+    {
+      g_free (c->jobs);
+      g_array_remove_index (q->classes, ci);
+    }
+}
+
+/* Where waiting @job is: its class and its place there. */
+static gboolean
+locate (const JqQueue *q, const JqJob *job, guint *ci, gsize *at)
+{
+  gboolean found;
+  *ci = class_search (q, job->priority, job->at_head, &found);
+  if (!found)
+    return FALSE;
+  const Class *c = class_at (q, *ci);
+  *at = class_bound (c, job->number);
+  return *at < c->end && c->jobs[*at] == job;
+}
+
+/* Where the waiting job numbered @number is: one search per class. */
+static gboolean
+locate_number (const JqQueue *q, guint64 number, guint *ci, gsize *at)
+{
+  for (guint i = 0; i < q->classes->len; i++)
+    {
+      const Class *c = class_at (q, i);
+      gsize k = class_bound (c, number);
+      if (k < c->end && c->jobs[k]->number == number)
+        {
+          *ci = i;
+          *at = k;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* ---- the queue ---- */
 
 JqQueue *
 jq_queue_new (void)
 {
   JqQueue *q = g_new0 (JqQueue, 1);
-  q->order = g_sequence_new (NULL);   /* its references: unref_all */
-  q->by_argv = g_hash_table_new (argv_hash, argv_equal);
-  q->by_number = g_hash_table_new (g_int64_hash, g_int64_equal);
+  q->classes = g_array_new (FALSE, FALSE, sizeof (Class));
   q->by_owner = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                        g_free);
   q->next_number = 1;
   return q;
 }
 
+/* Drops every job's reference and every class. */
 static void
 unref_all (JqQueue *q)
 {
-  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
-  for (; !g_sequence_iter_is_end (it); it = g_sequence_iter_next (it))
-    jq_job_unref (g_sequence_get (it));
+  for (guint i = 0; i < q->classes->len; i++)
+    {
+      Class *c = class_at (q, i);
+      for (gsize k = c->first; k < c->end; k++)
+        jq_job_unref (c->jobs[k]);
+      g_free (c->jobs);
+    }
+  g_array_set_size (q->classes, 0);
+  task_clear (&q->tasks);
 }
 
 void
@@ -97,89 +374,42 @@ jq_queue_free (JqQueue *q)
   if (q == NULL)
     return;
   unref_all (q);
-  g_hash_table_unref (q->by_argv);
-  g_hash_table_unref (q->by_number);
+  g_array_unref (q->classes);
   g_hash_table_unref (q->by_owner);
-  g_sequence_free (q->order);
   g_free (q);
-}
-
-/* A place in the run order: a job's, or a listing's cursor. */
-typedef struct {
-  int      priority;
-  gboolean at_head;
-  guint64  number;
-} Place;
-
-static Place
-place_of (const JqJob *job)
-{
-  return (Place) { jq_job_get_priority (job), jq_job_is_at_head (job),
-                   jq_job_get_number (job) };
-}
-
-/* Whether @a runs before @b. */
-static gboolean
-runs_before (const Place *a, const Place *b)
-{
-  if (a->priority != b->priority)
-    return a->priority < b->priority;
-  if (a->at_head != b->at_head)
-    return a->at_head;
-  return a->number < b->number;
-}
-
-/* Orders the tree.  A NULL item is the cursor (@cursor, a Place) that
- * jq_queue_list_page searches for: GSequence hands the searched-for
- * item to this function like any other. */
-static int
-compare_jobs (gconstpointer pa, gconstpointer pb, gpointer cursor)
-{
-  Place a = pa != NULL ? place_of (pa) : *(const Place *) cursor;
-  Place b = pb != NULL ? place_of (pb) : *(const Place *) cursor;
-  return runs_before (&a, &b) ? -1 : runs_before (&b, &a) ? 1 : 0;
-}
-
-/* Where waiting @job is in the tree. */
-static GSequenceIter *
-place_in_tree (const JqQueue *q, const JqJob *job)
-{
-  return g_hash_table_lookup (q->by_number, jq_job_number_key (job));
 }
 
 static void
 insert (JqQueue *q, JqJob *job)
 {
-  GSequenceIter *place = g_sequence_insert_sorted (q->order, job,
-                                                   compare_jobs, NULL);
+  class_insert (class_for (q, job->priority, job->at_head), job);
+  task_add (&q->tasks, job);
   q->count++;
-  g_hash_table_insert (q->by_argv, (gpointer) jq_job_get_argv (job), job);
-  g_hash_table_insert (q->by_number, (gpointer) jq_job_number_key (job),
-                       place);
-  q->bytes += jq_queue_job_cost (jq_job_get_argv (job));
+  q->bytes += jq_queue_job_cost ((const char *const *) job->argv);
   charge_owner (q, job, 1);
 }
 
-/* Takes @job out of the queue; returns its reference. */
+/* Takes the job at @at of class @ci out of the queue; returns its
+ * reference. */
 static JqJob *
-take (JqQueue *q, JqJob *job)
+take (JqQueue *q, guint ci, gsize at)
 {
-  GSequenceIter *place = place_in_tree (q, job);
-  g_hash_table_remove (q->by_argv, jq_job_get_argv (job));
-  g_hash_table_remove (q->by_number, jq_job_number_key (job));
-  q->bytes -= jq_queue_job_cost (jq_job_get_argv (job));
+  JqJob *job = class_at (q, ci)->jobs[at];
+  order_remove (q, ci, at);
+  task_remove (&q->tasks, job);
+  q->bytes -= jq_queue_job_cost ((const char *const *) job->argv);
   charge_owner (q, job, -1);
   q->count--;
-  g_sequence_remove (place);
   return job;
 }
 
-/* Moves waiting @job to @priority. */
+/* Moves waiting @job (at @at of class @ci) to @priority. */
 static void
-move (JqQueue *q, JqJob *job, int priority)
+move (JqQueue *q, JqJob *job, guint ci, gsize at, int priority)
 {
-  jq_job_set_priority (job, priority);
-  g_sequence_sort_changed (place_in_tree (q, job), compare_jobs, NULL);
+  order_remove (q, ci, at);
+  job->priority = priority;
+  class_insert (class_for (q, priority, job->at_head), job);
 }
 
 JqAddResult
@@ -188,14 +418,17 @@ jq_queue_add (JqQueue *q, const char *const *argv, int priority,
 {
   g_return_val_if_fail (argv != NULL && argv[0] != NULL, JQ_ADD_DUPLICATE);
 
-  JqJob *job = g_hash_table_lookup (q->by_argv, argv);
+  JqJob *job = task_find (&q->tasks, argv);
   JqAddResult result;
+  guint ci;
+  gsize at;
 
-  if (job != NULL && jq_job_get_priority (job) == priority)
+  if (job != NULL && job->priority == priority)
     result = JQ_ADD_DUPLICATE;
   else if (job != NULL)
     {
-      move (q, job, priority);
+      if (locate (q, job, &ci, &at))   /* always: it waits */
+        move (q, job, ci, at, priority);
       result = JQ_ADD_PRIORITY_CHANGED;
     }
   else
@@ -212,79 +445,83 @@ jq_queue_add (JqQueue *q, const char *const *argv, int priority,
 gboolean
 jq_queue_restore (JqQueue *q, JqJob *job, gboolean at_head)
 {
-  guint64 number = jq_job_get_number (job);
-  if (g_hash_table_contains (q->by_number, &number)
-      || g_hash_table_contains (q->by_argv, jq_job_get_argv (job)))
+  guint ci;
+  gsize at;
+  if (locate_number (q, job->number, &ci, &at)
+      || task_find (&q->tasks, (const char *const *) job->argv) != NULL)
     return FALSE;
-  jq_job_set_at_head (job, at_head);
+  job->at_head = at_head;
   insert (q, jq_job_ref (job));
-  if (number >= q->next_number)
-    q->next_number = number + 1;
+  if (job->number >= q->next_number)
+    q->next_number = job->number + 1;
   return TRUE;
-}
-
-static JqJob *
-first (const JqQueue *q)
-{
-  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
-  return g_sequence_iter_is_end (it) ? NULL : g_sequence_get (it);
 }
 
 JqJob *
 jq_queue_pop (JqQueue *q)
 {
-  JqJob *job = first (q);
-  return job == NULL ? NULL : take (q, job);
+  return q->count == 0 ? NULL : take (q, 0, class_at (q, 0)->first);
 }
 
 JqJob *
 jq_queue_peek (const JqQueue *q)
 {
-  return first (q);
+  return q->count == 0 ? NULL : class_at (q, 0)->jobs[class_at (q, 0)->first];
 }
 
 JqJob *
 jq_queue_lookup (const JqQueue *q, guint64 number)
 {
-  GSequenceIter *place = g_hash_table_lookup (q->by_number, &number);
-  return place != NULL ? g_sequence_get (place) : NULL;
+  guint ci;
+  gsize at;
+  return locate_number (q, number, &ci, &at) ? class_at (q, ci)->jobs[at]
+                                             : NULL;
 }
 
 gboolean
 jq_queue_remove (JqQueue *q, guint64 number)
 {
-  JqJob *job = jq_queue_lookup (q, number);
-  if (job == NULL)
+  guint ci;
+  gsize at;
+  if (!locate_number (q, number, &ci, &at))
     return FALSE;
-  jq_job_unref (take (q, job));
+  jq_job_unref (take (q, ci, at));
   return TRUE;
 }
 
 gboolean
 jq_queue_set_priority (JqQueue *q, guint64 number, int priority)
 {
-  JqJob *job = jq_queue_lookup (q, number);
-  if (job == NULL)
+  guint ci;
+  gsize at;
+  if (!locate_number (q, number, &ci, &at))
     return FALSE;
-  move (q, job, priority);
+  JqJob *job = class_at (q, ci)->jobs[at];
+  if (job->priority != priority)
+    move (q, job, ci, at, priority);
   return TRUE;
 }
 
-/* Up to @limit jobs from @it on, in run order, until their tasks take
- * @max_bytes (at least one job). */
+/* Up to @limit jobs from place @at of class @ci on, in run order, until
+ * their tasks take @max_bytes (at least one job). */
 static GPtrArray *
-list_from (GSequenceIter *it, guint limit, gsize max_bytes)
+list_from (const JqQueue *q, guint ci, gsize at, guint limit,
+           gsize max_bytes)
 {
   GPtrArray *list = g_ptr_array_new_with_free_func (
       (GDestroyNotify) jq_job_unref);
   gsize bytes = 0;
-  for (; !g_sequence_iter_is_end (it) && list->len < limit
-         && (list->len == 0 || bytes < max_bytes);
-       it = g_sequence_iter_next (it))
+  for (; ci < q->classes->len; ci++, at = 0)
     {
-      JqJob *job = g_sequence_get (it);
-      bytes += jq_queue_task_bytes (jq_job_get_argv (job));
-      g_ptr_array_add (list, jq_job_ref (job));
+      const Class *c = class_at (q, ci);
+      for (gsize k = MAX (at, c->first); k < c->end; k++)
+        {
+          if (list->len >= limit || (list->len > 0 && bytes >= max_bytes))
+            return list;
+          JqJob *job = c->jobs[k];
+          bytes += jq_queue_task_bytes ((const char *const *) job->argv);
+          g_ptr_array_add (list, jq_job_ref (job));
+        }
     }
   return list;
 }
@@ -292,35 +529,36 @@ list_from (GSequenceIter *it, guint limit, gsize max_bytes)
 GPtrArray *
 jq_queue_list (const JqQueue *q)
 {
-  return list_from (g_sequence_get_begin_iter (q->order), G_MAXUINT,
-                    G_MAXSIZE);
+  return list_from (q, 0, 0, G_MAXUINT, G_MAXSIZE);
 }
 
 GPtrArray *
 jq_queue_list_first (const JqQueue *q, guint limit)
 {
-  return list_from (g_sequence_get_begin_iter (q->order), limit,
-                    G_MAXSIZE);
+  return list_from (q, 0, 0, limit, G_MAXSIZE);
 }
 
 GPtrArray *
 jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor, guint limit,
                     gsize max_bytes)
 {
-  GSequenceIter *it = g_sequence_get_begin_iter (q->order);
+  guint ci = 0;
+  gsize at = 0;
   if (cursor->begun)
     {
       /* The place right after the last job listed, whether it is still
        * there or not. */
-      Place after = { cursor->priority, cursor->at_head, cursor->number };
-      it = g_sequence_search (q->order, NULL, compare_jobs, &after);
+      gboolean found;
+      ci = class_search (q, cursor->priority, cursor->at_head, &found);
+      if (found)
+        at = class_bound (class_at (q, ci), cursor->number + 1);
     }
-  GPtrArray *page = list_from (it, limit, max_bytes);
+  GPtrArray *page = list_from (q, ci, at, limit, max_bytes);
   if (page->len > 0)
     {
-      Place last = place_of (page->pdata[page->len - 1]);
-      *cursor = (JqQueueCursor) { TRUE, last.priority, last.at_head,
-                                  last.number };
+      const JqJob *last = page->pdata[page->len - 1];
+      *cursor = (JqQueueCursor) { TRUE, last->priority, last->at_head,
+                                  last->number };
     }
   return page;
 }
@@ -329,11 +567,7 @@ guint
 jq_queue_clear (JqQueue *q)
 {
   guint n = q->count;
-  g_hash_table_remove_all (q->by_argv);
-  g_hash_table_remove_all (q->by_number);
   unref_all (q);
-  g_sequence_remove_range (g_sequence_get_begin_iter (q->order),
-                           g_sequence_get_end_iter (q->order));
   q->count = 0;
   q->bytes = 0;
   g_hash_table_remove_all (q->by_owner);
@@ -368,22 +602,24 @@ jq_queue_get_bytes (const JqQueue *q)
 gboolean
 jq_queue_has_task (const JqQueue *q, const char *const *argv)
 {
-  return g_hash_table_contains (q->by_argv, argv);
+  return task_find (&q->tasks, argv) != NULL;
 }
 
 JqJob *
 jq_queue_find_task (const JqQueue *q, const char *const *argv)
 {
-  return g_hash_table_lookup (q->by_argv, argv);
+  return task_find (&q->tasks, argv);
 }
 
 void
 jq_queue_set_owner (JqQueue *q, JqJob *job, guint32 uid)
 {
-  gboolean waiting = jq_queue_lookup (q, jq_job_get_number (job)) == job;
+  guint ci;
+  gsize at;
+  gboolean waiting = locate (q, job, &ci, &at);
   if (waiting)
     charge_owner (q, job, -1);
-  jq_job_set_owner (job, uid);
+  job->owner = uid;
   if (waiting)
     charge_owner (q, job, 1);
 }
