@@ -184,6 +184,7 @@ class Bench:
                     while b"\r\n\r\n" not in data:
                         data += s.recv(65536)
                     head, rest = data.split(b"\r\n\r\n", 1)
+                    rest = bytearray(rest)  # grows in place: linear
                     lengths = [int(h.split(b":")[1]) for h in head.split(b"\r\n")
                                if h.lower().startswith(b"content-length:")]
                     # a streamed answer (chunked) has none: it ends with the

@@ -51,13 +51,15 @@ typedef struct {
   gsize bytes;
 } JqOwnerUse;
 
+static gsize job_cost (const JqJob *job);
+
 /* Charges (@sign 1) or refunds (-1) @job to its owner. */
 static void
 charge_owner (JqQueue *q, const JqJob *job, int sign)
 {
   gpointer key = GUINT_TO_POINTER (job->owner);
   JqOwnerUse *use = g_hash_table_lookup (q->by_owner, key);
-  gsize cost = jq_queue_job_cost ((const char *const *) job->argv);
+  gsize cost = job_cost (job);
   if (use == NULL)
     {
       use = g_new0 (JqOwnerUse, 1);
@@ -75,6 +77,30 @@ charge_owner (JqQueue *q, const JqJob *job, int sign)
     }
   if (use->jobs == 0)
     g_hash_table_remove (q->by_owner, key);   /* none left: no entry */
+}
+
+/* jq_queue_task_bytes() of @job's argv: its strings lie one after the
+ * other, so one strlen() (of the last) tells. */
+static gsize
+job_task_bytes (const JqJob *job)
+{
+  gsize n = 0;
+  while (job->argv[n] != NULL)
+    n++;
+  if (n == 0)
+    return 0;
+  const char *last = job->argv[n - 1];
+  return (gsize) (last + strlen (last) + 1 - job->argv[0]);
+}
+
+/* jq_queue_job_cost() of @job's argv. */
+static gsize
+job_cost (const JqJob *job)
+{
+  gsize n = 0;
+  while (job->argv[n] != NULL)
+    n++;
+  return JQ_QUEUE_JOB_COST + JQ_QUEUE_ARG_COST * n + job_task_bytes (job);
 }
 
 /* ---- the duplicate set ---- */
@@ -385,7 +411,7 @@ insert (JqQueue *q, JqJob *job)
   class_insert (class_for (q, job->priority, job->at_head), job);
   task_add (&q->tasks, job);
   q->count++;
-  q->bytes += jq_queue_job_cost ((const char *const *) job->argv);
+  q->bytes += job_cost (job);
   charge_owner (q, job, 1);
 }
 
@@ -397,7 +423,7 @@ take (JqQueue *q, guint ci, gsize at)
   JqJob *job = class_at (q, ci)->jobs[at];
   order_remove (q, ci, at);
   task_remove (&q->tasks, job);
-  q->bytes -= jq_queue_job_cost ((const char *const *) job->argv);
+  q->bytes -= job_cost (job);
   charge_owner (q, job, -1);
   q->count--;
   return job;
@@ -519,7 +545,7 @@ list_from (const JqQueue *q, guint ci, gsize at, guint limit,
           if (list->len >= limit || (list->len > 0 && bytes >= max_bytes))
             return list;
           JqJob *job = c->jobs[k];
-          bytes += jq_queue_task_bytes ((const char *const *) job->argv);
+          bytes += job_task_bytes (job);
           g_ptr_array_add (list, jq_job_ref (job));
         }
     }

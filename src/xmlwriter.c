@@ -22,6 +22,21 @@ flush_out (JqMessageWriter *w)
   g_string_truncate (w->out, 0);
 }
 
+/* Appends to the buffer: a copy when it has room (a streamed answer's
+ * buffer is allocated whole at the start), else GString's own append. */
+static inline void
+append (GString *out, const char *s, gsize n)
+{
+  if (out->len + n < out->allocated_len)
+    {
+      memcpy (out->str + out->len, s, n);
+      out->len += n;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, s, (gssize) n);
+}
+
 static void
 put_len (JqMessageWriter *w, const char *s, gsize n)
 {
@@ -34,30 +49,50 @@ put_len (JqMessageWriter *w, const char *s, gsize n)
     {
       gsize part = JQ_MESSAGE_FLUSH_BYTES - w->out->len;
       if (!w->gone)
-        g_string_append_len (w->out, s, (gssize) part);
+        append (w->out, s, part);
       flush_out (w);
       s += part;
       n -= part;
     }
   if (!w->gone)
-    g_string_append_len (w->out, s, (gssize) n);
+    append (w->out, s, n);
 }
 
 void
-jq_message_put (JqMessageWriter *w, const char *markup)
+jq_message_put_len (JqMessageWriter *w, const char *markup, gsize len)
 {
-  put_len (w, markup, strlen (markup));
+  put_len (w, markup, len);
+}
+
+/* Puts the markup @open, @n in decimal, then @close: in one piece,
+ * without printf (listjobs puts two numbers per job). */
+static void
+put_number (JqMessageWriter *w, const char *open, gint64 n,
+            const char *close)
+{
+  char buf[64];
+  char *end = buf + sizeof buf, *p = end;
+  gsize lc = strlen (close), lo = strlen (open);
+  guint64 v = n < 0 ? -(guint64) n : (guint64) n;
+  p -= lc;
+  memcpy (p, close, lc);
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) > 0);
+  if (n < 0)
+    *--p = '-';
+  p -= lo;
+  memcpy (p, open, lo);
+  put_len (w, p, (gsize) (end - p));
 }
 
 void
 jq_message_put_int (JqMessageWriter *w, gint64 n)
 {
-  char buf[64];
-  gboolean wide = n < G_MININT32 || n > G_MAXINT32;
-  int len = g_snprintf (buf, sizeof buf, wide ? "<value><i8>%" G_GINT64_FORMAT
-                        "</i8></value>" : "<value><int>%" G_GINT64_FORMAT
-                        "</int></value>", n);
-  put_len (w, buf, (gsize) len);
+  if (n < G_MININT32 || n > G_MAXINT32)
+    put_number (w, "<value><i8>", n, "</i8></value>");
+  else
+    put_number (w, "<value><int>", n, "</int></value>");
 }
 
 void
@@ -67,16 +102,27 @@ jq_message_put_bool (JqMessageWriter *w, gboolean b)
                        : "<value><boolean>0</boolean></value>");
 }
 
+/* The bytes put_escaped() must look at: XML's specials, a carriage
+ * return, control characters and the first byte of U+FFFE/U+FFFF. */
+static gboolean
+needs_care (guchar c)
+{
+  return c == '&' || c == '<' || c == '>' || c == '\r' || c == 0xef
+         || (c < 0x20 && c != '\t' && c != '\n');
+}
+
 static void
-put_escaped (JqMessageWriter *w, const char *s)
+put_escaped (JqMessageWriter *w, const char *s, gsize len)
 {
   static const char replacement[] = "\xef\xbf\xbd";   /* U+FFFD */
-  const char *run = s;
-  for (const char *p = s; *p != '\0'; p++)
+  const char *run = s, *end = s + len;
+  for (const char *p = s; p < end; p++)
     {
       guchar c = *p;
       const char *entity = NULL;
       gsize skip = 1;
+      if (G_LIKELY (!needs_care (c)))
+        continue;
       if (c == '&')
         entity = "&amp;";
       else if (c == '<')
@@ -85,7 +131,7 @@ put_escaped (JqMessageWriter *w, const char *s)
         entity = "&gt;";
       else if (c == '\r')
         entity = "&#13;";
-      else if (c < 0x20 && c != '\t' && c != '\n')
+      else if (c < 0x20)
         entity = replacement;
       else if (c == 0xef && (guchar) p[1] == 0xbf
                && ((guchar) p[2] & 0xfe) == 0xbe)
@@ -97,21 +143,22 @@ put_escaped (JqMessageWriter *w, const char *s)
       p += skip - 1;
       run = p + 1;
     }
-  put_len (w, run, strlen (run));
+  put_len (w, run, end - run);
 }
 
 void
 jq_message_put_string (JqMessageWriter *w, const char *s)
 {
-  jq_message_put (w, "<value><string>");
-  if (g_utf8_validate (s, -1, NULL))
-    put_escaped (w, s);
+  gsize len = strlen (s);
+  put_len (w, "<value><string>", sizeof "<value><string>" - 1);
+  if (g_utf8_validate_len (s, len, NULL))
+    put_escaped (w, s, len);
   else
     {
-      g_autofree char *valid = g_utf8_make_valid (s, -1);
-      put_escaped (w, valid);
+      g_autofree char *valid = g_utf8_make_valid (s, (gssize) len);
+      put_escaped (w, valid, strlen (valid));
     }
-  jq_message_put (w, "</string></value>");
+  put_len (w, "</string></value>", sizeof "</string></value>" - 1);
 }
 
 void

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include <string.h>
 
 /* Writing a methodResponse straight into one buffer of exactly its size,
  * with no xmlrpc_value tree in between: a listjobs of 200,000 jobs cost
@@ -33,8 +34,14 @@ GBytes *jq_message_stream_response (JqMessageWriteFunc write, gpointer data,
 /* TRUE once a flush failed: what is put is dropped. */
 gboolean jq_message_writer_gone (const JqMessageWriter *w);
 
-/* Literal markup, such as "<value><array><data>" or "</member>". */
-void jq_message_put (JqMessageWriter *w, const char *markup);
+/* Literal markup, such as "<value><array><data>" or "</member>" (inline:
+ * the compiler counts a literal's length). */
+void jq_message_put_len (JqMessageWriter *w, const char *markup, gsize len);
+static inline void
+jq_message_put (JqMessageWriter *w, const char *markup)
+{
+  jq_message_put_len (w, markup, strlen (markup));
+}
 /* <value><int> (or <i8> beyond 32 bits). */
 void jq_message_put_int (JqMessageWriter *w, gint64 n);
 void jq_message_put_bool (JqMessageWriter *w, gboolean b);
