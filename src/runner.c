@@ -1,17 +1,17 @@
 /* Job processes.
  *
- * Each job is started with posix_spawnp() and watched with
+ * Each job is started with vfork() and exec (spawn_job) and watched with
  * g_child_watch_add().  Not GSubprocess: it forgets the pid as soon as its
  * worker reaps the child, and a fast job can be reaped before we ask, while
  * the pid is what names the job's process group.  Not g_spawn_*(): a
  * process group needs a child_setup function, which forces GLib onto its
  * fork+exec path, measured at 3-4 ms per job here against well under one
- * for posix_spawn's vfork-style clone, and the launch gap is the point of
- * this program.  Each job leads its own group (so a timeout can stop
- * everything the engine started).  stdout and stderr are read through
- * non-blocking fd watches into bounded buffers; when the process is reaped
- * the pipes are drained once more, the output and the end are logged, and
- * the owner is told at once, so that the next job starts without delay.
+ * for a vfork, and the launch gap is the point of this program.  Each job
+ * leads its own group (so a timeout can stop everything the engine
+ * started).  stdout and stderr are read through non-blocking fd watches
+ * into bounded buffers; when the process is reaped the pipes are drained
+ * once more, the output and the end are logged, and the owner is told at
+ * once, so that the next job starts without delay.
  *
  * A job that a server before us left running (jq_runner_adopt) is held
  * in the same record (Proc) as the jobs we start, with the same timers
@@ -21,17 +21,13 @@
  * jq_runner_get_running() are about the jobs we started. */
 #include "build-config.h"  /* first: it defines _GNU_SOURCE */
 
-#ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
-#error "posix_spawn_file_actions_addchdir_np (glibc 2.29 or later) is needed: jobs run in a fixed folder"
-#endif
-
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
@@ -571,50 +567,73 @@ open_pipe (int fds[2], GError **error)
   return FALSE;
 }
 
-/* Starts @file with @argv in @dir: stdin /dev/null, stdout and stderr
- * into the write ends given, every other descriptor closed, signal
- * handling reset, in a new process group.  No PATH search: @file is what
- * the policy authorized.  Returns FALSE and sets @error when it cannot be
- * started (glibc reports a failed chdir or exec here too). */
+/* What a job's process does between vfork() and exec, on the server's
+ * stack and memory while the server's thread waits: only system calls,
+ * nothing that takes a lock or allocates.  Every signal back to its
+ * default (the server ignores SIGPIPE and catches others; with all of
+ * them blocked meanwhile no handler of ours can run here), its own
+ * process group, stdin /dev/null, stdout and stderr into the pipes,
+ * every other descriptor closed, then @dir and exec.  A failure is left
+ * in *@failed for the parent. */
+G_GNUC_NORETURN G_GNUC_NO_INLINE static void
+become_job (const char *file, char *const *argv, const char *dir,
+            char *const *envp, int out_fd, int err_fd,
+            const sigset_t *none, volatile int *failed)
+{
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      sigaction (sig, &dfl, NULL);   /* glibc's own signals: EINVAL */
+  int in = -1;
+  if (setpgid (0, 0) != 0
+      || sigprocmask (SIG_SETMASK, none, NULL) != 0
+      || (in = open ("/dev/null", O_RDONLY)) < 0
+      || (in != 0 && (dup2 (in, 0) < 0 || close (in) != 0))
+      || dup2 (out_fd, 1) < 0 || dup2 (err_fd, 2) < 0
+      || (close_range (3, ~0U, 0) != 0 && (closefrom (3), FALSE))
+      || chdir (dir) != 0)
+    {
+      *failed = errno;
+      _exit (127);
+    }
+  execve (file, argv, envp);
+  *failed = errno;
+  _exit (127);
+}
+
+/* Starts @file with @argv in @dir, as become_job() says.  No PATH
+ * search: @file is what the policy authorized.  vfork(), not
+ * posix_spawn(): glibc's posix_spawn maps a fresh stack for its child
+ * and unmaps it after, and on this virtual machine those page faults and
+ * the TLB flush took half a millisecond of every launch
+ * (doc/performance.md).  Returns FALSE and sets @error when it cannot be
+ * started (a failed chdir or exec is reported here too). */
 static gboolean
 spawn_job (const char *file, char *const *argv, const char *dir,
            char *const *envp, int out_fd, int err_fd, GPid *pid,
            GError **error)
 {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  sigset_t all, none;
-  pid_t child = 0;
+  sigset_t all, none, old;
+  volatile int failed = 0;
 
-  posix_spawn_file_actions_init (&actions);
-  posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2 (&actions, out_fd, 1);
-  posix_spawn_file_actions_adddup2 (&actions, err_fd, 2);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-  posix_spawn_file_actions_addclosefrom_np (&actions, 3);
-#endif
-  posix_spawn_file_actions_addchdir_np (&actions, dir);
-  posix_spawnattr_init (&attr);
   sigfillset (&all);
   sigemptyset (&none);
-  /* The server ignores SIGPIPE; a job must get the defaults back. */
-  posix_spawnattr_setsigdefault (&attr, &all);
-  posix_spawnattr_setsigmask (&attr, &none);
-  posix_spawnattr_setpgroup (&attr, 0);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP
-                                   | POSIX_SPAWN_SETSIGDEF
-                                   | POSIX_SPAWN_SETSIGMASK);
-  int rc = posix_spawn (&child, file, &actions, &attr, argv, envp);
-  posix_spawnattr_destroy (&attr);
-  posix_spawn_file_actions_destroy (&actions);
-  if (rc != 0)
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  pid_t child = vfork ();
+  if (child == 0)
+    become_job (file, argv, dir, envp, out_fd, err_fd, &none, &failed);
+  int saved = child < 0 ? errno : failed;
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  if (child > 0 && saved != 0)
+    waitpid (child, NULL, 0);     /* it never ran: reaped here */
+  if (saved != 0)
     {
       g_autoptr (GString) shown = g_string_new (NULL);
       jq_task_repr_append_cut (shown, file, JQ_TASK_SHOWN_MAX);
-      g_set_error (error, JQ_ERROR, is_shortage (rc) ? JQ_ERROR_AGAIN
-                                                     : JQ_ERROR_IO,
+      g_set_error (error, JQ_ERROR, is_shortage (saved) ? JQ_ERROR_AGAIN
+                                                        : JQ_ERROR_IO,
                    "cannot run %s in %s: %s", shown->str, dir,
-                   g_strerror (rc));
+                   g_strerror (saved));
       return FALSE;
     }
   *pid = child;
@@ -699,7 +718,7 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   close (err[1]);
   /* The server raised its own descriptor limit; the job gets the one it
    * would have had (some programs size tables by it, or use select()).
-   * posix_spawn() returns once the child has exec'd, before it can have
+   * vfork() returns once the child has exec'd, before it can have
    * done much. */
   if (started && runner->settings.job_nofile > 0)
     {

@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 #include <sys/wait.h>
 
 #include "error.h"
@@ -121,7 +123,7 @@ run_job (Fixture *fx, JqRunner *runner, const char *const *argv)
   assert_int_equal (jq_runner_get_running (runner), 0);
 }
 
-static char *
+G_GNUC_NO_INLINE static char *
 read_log (Fixture *fx)
 {
   char *text = NULL;
@@ -198,6 +200,88 @@ test_cannot_start (void **state)
   assert_false (g_error_matches (error, JQ_ERROR, JQ_ERROR_AGAIN));
   assert_int_equal (jq_runner_get_running (runner), 0);
   assert_null (fx->finished);
+
+  /* an executable file that is no program: the exec fails after the
+   * process was made; it is reaped, nothing runs */
+  g_autofree char *junk = g_build_filename (fx->dir, "junk", NULL);
+  assert_true (g_file_set_contents (junk, "\x01\x02 not a program\n", -1,
+                                    NULL));
+  assert_int_equal (g_chmod (junk, 0755), 0);
+  const char *const not_a_program[] = { junk, NULL };
+  g_autoptr (JqJob) bad = jq_job_new (2, 5, not_a_program,
+                                      g_get_real_time ());
+  g_clear_error (&error);
+  assert_false (jq_runner_start (runner, bad, NULL, &error));
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, g_strerror (ENOEXEC)));
+  assert_int_equal (jq_runner_get_running (runner), 0);
+  assert_int_equal (waitpid (-1, NULL, WNOHANG), -1);   /* no child left */
+  assert_int_equal (errno, ECHILD);
+}
+
+/* The line of /proc/PID/status named @key in the job's logged output. */
+static guint64
+status_mask (const char *output, const char *key)
+{
+  const char *found = strstr (output, key);
+  return found == NULL ? G_MAXUINT64
+                       : g_ascii_strtoull (found + strlen (key), NULL, 16);
+}
+
+/* A job starts clean whatever the server's own state: signals at their
+ * defaults and none blocked (the server ignores SIGPIPE, blocks and
+ * catches others), its own process group, stdin from /dev/null, no
+ * descriptor of the server's beyond 0-2 (even one not marked
+ * close-on-exec), in the job folder. */
+static void
+test_job_starts_clean (void **state)
+{
+  Fixture *fx = *state;
+  JqRunnerSettings settings = { 0 };
+  g_autoptr (JqRunner) runner = runner_with (fx, &settings);
+  struct sigaction ignore = { .sa_handler = SIG_IGN }, old_pipe;
+  sigset_t usr1, old_mask;
+  sigaction (SIGPIPE, &ignore, &old_pipe);
+  sigemptyset (&usr1);
+  sigaddset (&usr1, SIGUSR1);
+  sigprocmask (SIG_BLOCK, &usr1, &old_mask);
+  int leaked = dup2 (STDERR_FILENO, 57);   /* not close-on-exec */
+  assert_int_equal (leaked, 57);
+
+  const char *const status[] = { "cat", "/proc/self/status", NULL };
+  run_job (fx, runner, status);
+  const char *const fds[] = { "ls", "/proc/self/fd", NULL };
+  run_job (fx, runner, fds);
+  const char *const in[] = { "readlink", "/proc/self/fd/0", NULL };
+  run_job (fx, runner, in);
+  const char *const dir[] = { "pwd", "-P", NULL };
+  run_job (fx, runner, dir);
+  const char *const stat[] = { "cat", "/proc/self/stat", NULL };
+  run_job (fx, runner, stat);
+
+  close (leaked);
+  sigprocmask (SIG_SETMASK, &old_mask, NULL);
+  sigaction (SIGPIPE, &old_pipe, NULL);
+  g_autofree char *log = read_log (fx);
+  assert_int_equal (status_mask (log, "SigIgn:"), 0);
+  assert_int_equal (status_mask (log, "SigBlk:"), 0);
+  /* (each line of output is logged indented by four spaces) ls's own
+   * directory is 3; the server's 57 must not be there */
+  assert_non_null (strstr (log, "stdout:\n    0\n    1\n    2\n    3\n"));
+  assert_null (strstr (log, "    57\n"));
+  assert_non_null (strstr (log, "stdout:\n    /dev/null\n"));
+  /* /proc/self/stat: "pid (cat) state ppid pgrp ..." */
+  const char *stat_line = strstr (log, " (cat) ");
+  assert_non_null (stat_line);
+  while (stat_line > log && stat_line[-1] != ' ')
+    stat_line--;
+  unsigned long pid = 0, pgrp = 1;
+  assert_int_equal (sscanf (stat_line, "%lu (cat) %*c %*d %lu", &pid, &pgrp),
+                    2);
+  assert_int_equal (pgrp, pid);
+  g_autofree char *real = realpath (fx->dir, NULL);
+  g_autofree char *cwd = g_strdup_printf ("stdout:\n    %s\n", real);
+  assert_non_null (strstr (log, cwd));
 }
 
 /* A process standing in for a job a server before us left running: a
@@ -305,6 +389,7 @@ main (void)
                                      teardown),
     cmocka_unit_test_setup_teardown (test_own_and_left_side_by_side, setup,
                                      teardown),
+    cmocka_unit_test_setup_teardown (test_job_starts_clean, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
