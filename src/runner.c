@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -580,10 +581,14 @@ become_job (const char *file, char *const *argv, const char *dir,
             char *const *envp, int out_fd, int err_fd,
             const sigset_t *none, volatile int *failed)
 {
-  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  /* The kernel's own call: glibc's sigaction() refuses its two internal
+   * signals, which a server started by system() or posix_spawn() may
+   * have inherited ignored.  All zero is SIG_DFL, no flags and an empty
+   * mask in every architecture's layout of the kernel's struct. */
+  static const guint64 dfl[8];
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
-      sigaction (sig, &dfl, NULL);   /* glibc's own signals: EINVAL */
+      syscall (SYS_rt_sigaction, sig, dfl, NULL, (size_t) (NSIG / 8));
   int in = -1;
   if (setpgid (0, 0) != 0
       || sigprocmask (SIG_SETMASK, none, NULL) != 0
