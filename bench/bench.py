@@ -69,20 +69,33 @@ STAMPS = (("launch_gap_raw_ms", "stamp-raw"), ("launch_gap_ms", "stamp"),
           ("launch_gap_dynamic_ms", "stamp-dynamic"))
 
 
-def launch_gap(rpc, stamp, root, gate, n, tag):
+def cpu_ms(pid):
+    """The CPU time process @pid has used (user and system, all its
+    threads, not its children's), in ms: a figure that the machine's
+    load moves much less than any duration."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def launch_gap(rpc, stamp, root, gate, n, tag, pid=None):
     """Queues @n runs of @stamp behind a held job, opens the gate and
     returns the median and p99 of the gaps between one run's end and the
-    next one's start, in ms."""
+    next one's start, in ms, and with @pid the server's CPU per launch."""
     stamps = os.path.join(root, "stamps-" + tag)
     for i in range(n):
         rpc.addjob([stamp, stamps, str(i)], 5)
+    before = cpu_ms(pid) if pid else 0
     open(gate, "w").close()
     wait_for(lambda: os.path.exists(stamps) and sum(1 for _ in open(stamps)) >= n, 120)
     with open(stamps) as f:
         spans = [tuple(map(int, line.split())) for line in f]
     gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
-    return {"jobs": n, "median": round(statistics.median(gaps), 3),
-            "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+    result = {"jobs": n, "median": round(statistics.median(gaps), 3),
+              "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+    if pid:
+        result["server_cpu_ms"] = round((cpu_ms(pid) - before) / n, 3)
+    return result
 
 
 class Bench:
@@ -176,6 +189,7 @@ class Bench:
             request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                        b"Content-Length: %d\r\n\r\n" % len(body)) + body
             times, size = [], 0
+            before = cpu_ms(self.server.pid)
             for _ in range(3):
                 with socket.create_connection(("127.0.0.1", self.port), 30) as s:
                     t0 = time.perf_counter()
@@ -198,7 +212,8 @@ class Bench:
                     times.append((time.perf_counter() - t0) * 1000)
                     size = len(rest)
             rows.append({"method": method, "median_ms": round(statistics.median(times), 3),
-                         "bytes": size})
+                         "bytes": size,
+                         "server_cpu_ms": round((cpu_ms(self.server.pid) - before) / 3, 1)})
         return rows
 
     def free_slot(self):
@@ -272,7 +287,7 @@ class Bench:
             self.rpc.clearjobq()
             self.hold("launch")
             self.results[key] = launch_gap(self.rpc, os.path.join(self.builddir, "bench", program),
-                                           self.root, self.gate, n, key)
+                                           self.root, self.gate, n, key, self.server.pid)
 
     def million(self):
         """Memory and start-up with a huge queue: the rows are written into
@@ -336,6 +351,8 @@ def table(r):
     if g:
         lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % (
             "launch gap, first to last instr.", g["median"], g["p99"], g["jobs"]))
+        if "server_cpu_ms" in g:
+            lines.append("%-34s %10.3f ms" % ("  server CPU per launch", g["server_cpu_ms"]))
     g = r["launch_gap_ms"]
     lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap, static stamp",
                                                                    g["median"], g["p99"], g["jobs"]))
@@ -353,8 +370,9 @@ def table(r):
             "GET %s, %d waiting" % (row["path"], r["waiting_jobs"]), row["median_ms"], row["max_ms"],
             row["bytes"]))
     for row in r.get("answers", []):
-        lines.append("%-34s %10.3f ms (%d bytes; no parsing)" % (
-            "%s answer, %d waiting" % (row["method"], r["waiting_jobs"]), row["median_ms"], row["bytes"]))
+        lines.append("%-34s %10.3f ms (%d bytes; no parsing; server CPU %.1f ms)" % (
+            "%s answer, %d waiting" % (row["method"], r["waiting_jobs"]), row["median_ms"], row["bytes"],
+            row.get("server_cpu_ms", 0)))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["startup_waiting"], r["startup_seconds"]))
     lines.append("%-34s %10.3f s" % ("start-up with %d in the journal" % r["million_waiting"],
                                       r["million_startup_seconds"]))
@@ -474,6 +492,7 @@ FIGURES = (
     + [("full as a share of none, 16 conn", ("full_share_of_none",), True),
        ("addjob/s 16 conn, 100k waiting", ("addjob_16_with_waiting", "per_second"), True),
        ("launch gap median ms, raw", ("launch_gap_raw_ms", "median"), False),
+       ("server CPU ms per launch, raw", ("launch_gap_raw_ms", "server_cpu_ms"), False),
        ("launch gap median ms, static", ("launch_gap_ms", "median"), False),
        ("launch gap p99 ms, static", ("launch_gap_ms", "p99"), False),
        ("launch gap median ms, dynamic", ("launch_gap_dynamic_ms", "median"), False),
@@ -485,6 +504,7 @@ FIGURES = (
        ("GET /status.json ms, 100k", ("status_pages", "/status.json", "median_ms"), False),
        ("GET /metrics ms, 100k", ("status_pages", "/metrics", "median_ms"), False),
        ("listjobs answer ms, 100k", ("answers", "listjobs", "median_ms"), False),
+       ("listjobs server CPU ms, 100k", ("answers", "listjobs", "server_cpu_ms"), False),
        ("status answer ms, 100k", ("answers", "status", "median_ms"), False),
        ("start-up s, 100k+ journal", ("startup_seconds",), False),
        ("start-up s, 1M journal", ("million_startup_seconds",), False),
@@ -579,8 +599,9 @@ def main():
     results = ours(builddir, args)
     text = "" if args.json or args.only else table(results)
     if args.only == "launch":
-        text = "\n".join("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % (
-            label, results[k]["median"], results[k]["p99"], results[k]["jobs"])
+        text = "\n".join("%-34s %10.3f ms median, %.3f ms p99 (%d jobs; server CPU %.3f ms each)" % (
+            label, results[k]["median"], results[k]["p99"], results[k]["jobs"],
+            results[k].get("server_cpu_ms", 0))
             for label, k in (("launch gap, first to last instr.", "launch_gap_raw_ms"),
                              ("launch gap, static stamp", "launch_gap_ms"),
                              ("  end to end, dynamic stamp", "launch_gap_dynamic_ms"))
