@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -578,9 +579,18 @@ open_pipe (int fds[2], GError **error)
  * in *@failed for the parent. */
 G_GNUC_NORETURN G_GNUC_NO_INLINE static void
 become_job (const char *file, char *const *argv, const char *dir,
-            char *const *envp, int out_fd, int err_fd,
+            char *const *envp, int out_fd, int err_fd, pid_t server,
             const sigset_t *none, volatile int *failed)
 {
+  /* A shared queue's job dies with its server (die_with_server): the
+   * signal is asked for before anything else, and a server that died
+   * before that (getppid no longer names it) gets no job at all. */
+  if (server != 0
+      && (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != server))
+    {
+      *failed = errno != 0 ? errno : ESRCH;
+      _exit (127);
+    }
   /* The kernel's own call: glibc's sigaction() refuses its two internal
    * signals, which a server started by system() or posix_spawn() may
    * have inherited ignored.  All zero is SIG_DFL, no flags and an empty
@@ -606,7 +616,8 @@ become_job (const char *file, char *const *argv, const char *dir,
   _exit (127);
 }
 
-/* Starts @file with @argv in @dir, as become_job() says.  No PATH
+/* Starts @file with @argv in @dir, as become_job() says (@server: our
+ * pid when the job is to die with us, else 0).  No PATH
  * search: @file is what the policy authorized.  vfork(), not
  * posix_spawn(): glibc's posix_spawn maps a fresh stack for its child
  * and unmaps it after, and on this virtual machine those page faults and
@@ -615,8 +626,8 @@ become_job (const char *file, char *const *argv, const char *dir,
  * started (a failed chdir or exec is reported here too). */
 static gboolean
 spawn_job (const char *file, char *const *argv, const char *dir,
-           char *const *envp, int out_fd, int err_fd, GPid *pid,
-           GError **error)
+           char *const *envp, int out_fd, int err_fd, pid_t server,
+           GPid *pid, GError **error)
 {
   sigset_t all, none, old;
   volatile int failed = 0;
@@ -626,7 +637,8 @@ spawn_job (const char *file, char *const *argv, const char *dir,
   pthread_sigmask (SIG_SETMASK, &all, &old);
   pid_t child = vfork ();
   if (child == 0)
-    become_job (file, argv, dir, envp, out_fd, err_fd, &none, &failed);
+    become_job (file, argv, dir, envp, out_fd, err_fd, server, &none,
+                &failed);
   int saved = child < 0 ? errno : failed;
   pthread_sigmask (SIG_SETMASK, &old, NULL);
   if (child > 0 && saved != 0)
@@ -718,7 +730,8 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                                             jq_job_get_number (job));
   gboolean started = spawn_job (
       file, run, jq_task_policy_get_job_dir (runner->settings.policy), envp,
-      out[1], err[1], &pid, error);
+      out[1], err[1], runner->settings.die_with_server ? getpid () : 0, &pid,
+      error);
   close (out[1]);
   close (err[1]);
   /* The server raised its own descriptor limit; the job gets the one it

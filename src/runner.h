@@ -33,6 +33,10 @@ typedef struct {
   gboolean log_output;       /* log each job's stdout and stderr (Bots 4
                               * does; Bots 3 does not: [jobqueue]
                               * log_job_output) */
+  gboolean die_with_server;  /* a job's process is SIGKILLed when the
+                              * server dies (a shared queue: the next
+                              * leader, maybe on another host, runs it
+                              * again and cannot see the old run) */
 } JqRunnerSettings;
 
 typedef struct _JqRunner JqRunner;

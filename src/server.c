@@ -260,6 +260,7 @@ runner_settings (const JqConfig *config, JqJournal *journal,
     .queue_id = jq_journal_get_queue_id (journal),
     .job_environ = job_environ,
     .job_nofile = fds->was < fds->limit ? fds->was : 0,
+    .die_with_server = jq_journal_is_shared (journal),
   };
   return s;
 }
