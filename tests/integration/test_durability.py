@@ -97,9 +97,15 @@ class Crash(jqtest.unittest.TestCase):
             # now let everything run: none twice, the holder once per kill
             open(self.gate, "w").close()
             total = len(listed)
+            # the holder's line: the old run's (SQLite: it outlived the
+            # kills) beside its listed rerun, or (PostgreSQL) its rerun
+            # if that had started before the listing
+            holder_listed = any("echo holder" in " ".join(job[2]) for job in listed)
+            if not os.environ.get("JQ_TEST_PG") or not holder_listed:
+                total += 1
             jqtest.wait_for(lambda: os.path.exists(self.record)
-                            and sum(1 for _ in open(self.record)) >= total + 1, "all jobs to run", 120)
-            self.bots.wait_log("Finished job", total)
+                            and sum(1 for _ in open(self.record)) >= total, "all jobs to run", 120)
+            self.bots.wait_log("Finished job", len(listed))
             with open(self.record) as f:
                 ran = f.read().split()
             counts = {}
@@ -107,10 +113,15 @@ class Crash(jqtest.unittest.TestCase):
                 counts[name] = counts.get(name, 0) + 1
             twice = {n: k for n, k in counts.items() if k > 1 and n != "holder"}
             self.assertEqual(twice, {})
-            # the holder left running by the first kill was waited for by
-            # every restart, never doubled: it ran, then ran once again
-            self.assertEqual(counts.get("holder"), 2)
-            self.assertIn("from before the restart is still running", self.bots.log())
+            if os.environ.get("JQ_TEST_PG"):
+                # a shared journal's job dies with its server: each killed
+                # run recorded nothing, and the job ran to its end once
+                self.assertEqual(counts.get("holder"), 1)
+            else:
+                # the holder left running by the first kill was waited for
+                # by every restart, never doubled: it ran, then once again
+                self.assertEqual(counts.get("holder"), 2)
+                self.assertIn("from before the restart is still running", self.bots.log())
             for _, name in acked:
                 self.assertEqual(counts.get(name), 1, name)
         finally:
@@ -176,6 +187,7 @@ class Restart(jqtest.ServerTestCase):
         self.assertEqual(self.rpc.addjob(["bots-engine"], 5), 0)
         self.bots.wait_log("Added job 3")
 
+    @jqtest.outlives_its_server
     def test_clear_and_getjob_are_durable(self):
         gate = self.bots.path("gate")
         self.rpc.addjob(self.job(self.bots.path("events"), "holder", "--wait", gate), 0)
@@ -296,6 +308,7 @@ class AdoptedTimeout(Adopted):
     env = {"BOTS_JOBQUEUE_MAXRUNTIME_IN_SECONDS": "1"}
     test_a_descendant_is_not_the_job = None
 
+    @jqtest.outlives_its_server
     def test_maxruntime_holds_for_an_adopted_job(self):
         """A job adopted after a crash was waited for however long it ran
         (114 s with maxruntime 1 minute and killjobsintimeout): now it is
@@ -351,6 +364,7 @@ class LaunchWindow(jqtest.unittest.TestCase):
     start: the restarted server finds the job by its marks and starts
     nothing next to it."""
 
+    @jqtest.outlives_its_server
     def test_crash_between_start_and_commit(self):
         bots = jqtest.BotsDir({"authorized_tasks": "*"})
         events = bots.path("events")
