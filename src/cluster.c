@@ -212,15 +212,8 @@ static gboolean
 setup (PGconn *conn, gpointer data)
 {
   JqCluster *c = data;
-  g_autofree char *sql = g_strdup_printf (
-      "SET statement_timeout = %u; SET lock_timeout = %u; "
-      "SET idle_in_transaction_session_timeout = %u; "
-      "SET client_min_messages = warning; LISTEN " JQ_PG_CHANNEL,
-      c->budget.statement_ms, c->budget.statement_ms, c->budget.idle_ms);
-  PGresult *r = jq_pgconn_exec (conn, sql, 0, NULL, NULL, NULL,
-                                c->budget.deadline_ms);
-  gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
-  PQclear (r);
+  gboolean ok = jq_pgconn_apply_budget (conn, &c->budget,
+                                        "LISTEN " JQ_PG_CHANNEL);
   if (ok)
     {
       g_clear_handle_id (&c->watch_id, g_source_remove);

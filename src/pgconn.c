@@ -185,6 +185,23 @@ jq_pgconn_budget (guint lease_ms, gboolean lease_connection)
   };
 }
 
+gboolean
+jq_pgconn_apply_budget (PGconn *conn, const JqPgBudget *budget,
+                        const char *then)
+{
+  g_autofree char *sql = g_strdup_printf (
+      "SET statement_timeout = %u; SET lock_timeout = %u; "
+      "SET idle_in_transaction_session_timeout = %u; "
+      "SET client_min_messages = warning%s%s", budget->statement_ms,
+      budget->statement_ms, budget->idle_ms, then != NULL ? "; " : "",
+      then != NULL ? then : "");
+  PGresult *r = jq_pgconn_exec (conn, sql, 0, NULL, NULL, NULL,
+                                budget->deadline_ms);
+  gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
+  PQclear (r);
+  return ok;
+}
+
 void
 jq_pgconn_check (PGconn *conn, JqPgLink *link)
 {

@@ -62,6 +62,12 @@ typedef struct {
 
 JqPgBudget jq_pgconn_budget (guint lease_ms, gboolean lease_connection);
 
+/* Sets @budget's bounds on a new session (and quiets notices), then runs
+ * @then (nullable: nothing more) in the same round trip; FALSE when it
+ * failed. */
+gboolean jq_pgconn_apply_budget (PGconn *conn, const JqPgBudget *budget,
+                                 const char *then);
+
 /* Settings of a new session (nullable); FALSE when they failed. */
 typedef gboolean (*JqPgSetup) (PGconn *conn, gpointer data);
 

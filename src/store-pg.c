@@ -79,16 +79,7 @@ static gboolean
 setup_session (PGconn *conn, gpointer data)
 {
   PgStore *p = data;
-  g_autofree char *sql = g_strdup_printf (
-      "SET statement_timeout = %u; SET lock_timeout = %u; "
-      "SET idle_in_transaction_session_timeout = %u; "
-      "SET client_min_messages = warning", p->budget.statement_ms,
-      p->budget.statement_ms, p->budget.idle_ms);
-  PGresult *r = jq_pgconn_exec (conn, sql, 0, NULL, NULL, NULL,
-                                p->budget.deadline_ms);
-  gboolean ok = PQresultStatus (r) == PGRES_COMMAND_OK;
-  PQclear (r);
-  return ok;
+  return jq_pgconn_apply_budget (conn, &p->budget, NULL);
 }
 
 static void
