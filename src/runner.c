@@ -23,6 +23,8 @@
 
 #include "runner.h"
 
+#include "guardian.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -87,6 +89,8 @@ struct _JqRunner {
   GHashTable      *marked;     /* job number -> pid: jobs of a server
                                 * before us, read at the first find_left,
                                 * dropped at the first start */
+  JqGuardian      *guardian;   /* die_with_server: kills the jobs' groups
+                                * when the server dies; NULL otherwise */
 };
 
 static gboolean
@@ -510,6 +514,8 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
 
   r->watch_id = 0;            /* a child watch fires once */
   g_spawn_close_pid (pid);
+  if (runner->guardian != NULL)
+    jq_guardian_release (runner->guardian, pid);
   /* The process is gone, so what it wrote is all in the pipes now. */
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
@@ -580,16 +586,24 @@ open_pipe (int fds[2], GError **error)
 G_GNUC_NORETURN G_GNUC_NO_INLINE static void
 become_job (const char *file, char *const *argv, const char *dir,
             char *const *envp, int out_fd, int err_fd, pid_t server,
-            const sigset_t *none, volatile int *failed)
+            int guardian_fd, const sigset_t *none, volatile int *failed)
 {
   /* A shared queue's job dies with its server (die_with_server): the
    * signal is asked for before anything else, and a server that died
-   * before that (getppid no longer names it) gets no job at all. */
+   * before that (getppid no longer names it) gets no job at all.  The
+   * guardian is told of its group, which the signal does not reach; a
+   * guardian that is gone leaves a SIGPIPE pending, dropped here (an
+   * ignored signal's pending instance is discarded). */
   if (server != 0
       && (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != server))
     {
       *failed = errno != 0 ? errno : ESRCH;
       _exit (127);
+    }
+  if (guardian_fd >= 0 && !jq_guardian_enlist_self (guardian_fd))
+    {
+      static const guint64 ignore[8] = { 1 };   /* SIG_IGN */
+      syscall (SYS_rt_sigaction, SIGPIPE, ignore, NULL, (size_t) (NSIG / 8));
     }
   /* The kernel's own call: glibc's sigaction() refuses its two internal
    * signals, which a server started by system() or posix_spawn() may
@@ -627,7 +641,7 @@ become_job (const char *file, char *const *argv, const char *dir,
 static gboolean
 spawn_job (const char *file, char *const *argv, const char *dir,
            char *const *envp, int out_fd, int err_fd, pid_t server,
-           GPid *pid, GError **error)
+           int guardian_fd, GPid *pid, GError **error)
 {
   sigset_t all, none, old;
   volatile int failed = 0;
@@ -637,8 +651,8 @@ spawn_job (const char *file, char *const *argv, const char *dir,
   pthread_sigmask (SIG_SETMASK, &all, &old);
   pid_t child = vfork ();
   if (child == 0)
-    become_job (file, argv, dir, envp, out_fd, err_fd, server, &none,
-                &failed);
+    become_job (file, argv, dir, envp, out_fd, err_fd, server, guardian_fd,
+                &none, &failed);
   int saved = child < 0 ? errno : failed;
   pthread_sigmask (SIG_SETMASK, &old, NULL);
   if (child > 0 && saved != 0)
@@ -685,6 +699,15 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
   runner->procs = g_ptr_array_new_with_free_func (proc_free);
   runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
   runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
+  if (runner->settings.die_with_server)
+    {
+      g_autoptr (GError) error = NULL;
+      runner->guardian = jq_guardian_start (&error);
+      if (runner->guardian == NULL)
+        jq_log_write (log, JQ_LOG_WARNING, "%s; if this server dies, the "
+                      "processes its job started may outlive it.",
+                      error->message);
+    }
   /* Orphans appear when their parent ends, which we are not told of. */
   if (runner->settings.adopt_orphans)
     runner->adopt_id = g_timeout_add_seconds (ADOPT_INTERVAL_S,
@@ -730,7 +753,8 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
                                             jq_job_get_number (job));
   gboolean started = spawn_job (
       file, run, jq_task_policy_get_job_dir (runner->settings.policy), envp,
-      out[1], err[1], runner->settings.die_with_server ? getpid () : 0, &pid,
+      out[1], err[1], runner->settings.die_with_server ? getpid () : 0,
+      runner->guardian != NULL ? jq_guardian_fd (runner->guardian) : -1, &pid,
       error);
   close (out[1]);
   close (err[1]);
@@ -827,6 +851,7 @@ jq_runner_free (JqRunner *runner)
   g_hash_table_unref (runner->adopted);
   g_hash_table_unref (runner->known);
   g_clear_pointer (&runner->marked, g_hash_table_unref);
+  jq_guardian_free (runner->guardian);
   g_free (runner);
 }
 

@@ -1,7 +1,7 @@
 """A job for the integration tests.  Usage:
     job.py RECORD NAME [--wait FILE] [--exit N] [--out TEXT] [--err TEXT]
            [--bytes N] [--sleep S] [--stdin] [--ignore-term] [--record-term]
-           [--exclusive FILE]
+           [--exclusive FILE] [--in-child]
 Appends "start NAME T" to RECORD when it starts and "end NAME T" when it
 ends (T: time.monotonic_ns, comparable across processes), waiting in
 between for FILE to exist when asked to.  With --record-term a SIGTERM
@@ -9,6 +9,8 @@ records "end NAME T" too before it ends the job as it would have.  With
 --exclusive FILE (first of the options) it holds an flock on FILE while
 it runs, and records "overlap NAME T" when another job holds it: that
 catches two runs at once even when one was SIGKILLed (no end record).
+With --in-child (the first option) the job's own process only waits
+for a child that does the rest, as a wrapper script does.
 When $JQ_TEST_HOST is set (test_partition.py: which server ran the job),
 each line ends with it.
 
@@ -40,6 +42,12 @@ def record(path, what, name):
 def main(argv):
     path, name = argv[1], argv[2]
     opts = argv[3:]
+    if opts[:1] == ["--in-child"]:
+        # as a wrapper script would: the rest runs in a child, waited for
+        opts = opts[1:]
+        child = os.fork()
+        if child != 0:
+            return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
     record(path, "start", name)
     exit_code = 0
     i = 0

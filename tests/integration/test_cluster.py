@@ -281,7 +281,9 @@ class ClusterTestCase(unittest.TestCase):
         follower = (leader + 1) % 3
         gate = os.path.join(self.dirs[0].root, "gate")
         # Added on a follower: the leader is woken and starts it.
-        self.assertEqual(self.proxy(follower).addjob(self.job("long", "--wait", gate), 5), 0)
+        # The job waits for a child that does the work, as a wrapper does.
+        long_job = self.job("long", "--in-child", "--wait", gate)
+        self.assertEqual(self.proxy(follower).addjob(long_job, 5), 0)
         for i in range(3):
             self.assertEqual(self.proxy(i).addjob(self.job("after%d" % i), 5), 0)
         jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
@@ -289,16 +291,17 @@ class ClusterTestCase(unittest.TestCase):
         # status on every host: the leader's running job, the same waiting
         for i in range(3):
             st = self.proxy(i).status()
-            self.assertEqual([r["task"] for r in st["running"]],
-                             [self.job("long", "--wait", gate)], i)
+            self.assertEqual([r["task"] for r in st["running"]], [long_job], i)
             self.assertEqual(st["waiting"], 3)
         old_run = [int(rest[0]) for w, n, _, *rest in records_full(self.record)
                    if w == "start" and n == "long"][0]
         self.servers[leader].proc.send_signal(signal.SIGKILL)
         self.servers[leader].proc.wait()
-        # The old run dies with its server (a parent-death signal): on
-        # another host the new leader could not see it, and before, it ran
-        # on beside the new leader's run of the same job (an outside test).
+        # The old run dies with its server, the child doing the work too
+        # (the job's own process by a parent-death signal, its group by
+        # the guardian): on another host the new leader could not see it,
+        # and before, it ran on beside the new leader's run of the same
+        # job (two outside tests).
         jqtest.wait_for(lambda: process_gone(old_run), "the old run to die with its server")
         # (how long the failover takes is a figure in doc/durability.md,
         # not asserted here: CI machines are loaded)
