@@ -274,9 +274,18 @@ class SlowBodies(jqtest.ServerTestCase):
             growth = (jqtest.vm_hwm_kib(self.server.pid) - before) * 1024
             refused = 0
             for s in socks:
-                s.sendall(b"x")
+                # a body the server dropped was answered and its
+                # connection reset: the last byte may find it closed
+                try:
+                    s.sendall(b"x")
+                except OSError:
+                    pass
             for s in socks:
-                refused += s.recv(20).startswith(b"HTTP/1.1 503")
+                # an answer that came before the reset is still read
+                try:
+                    refused += s.recv(20).startswith(b"HTTP/1.1 503")
+                except OSError:
+                    pass
         finally:
             for s in socks:
                 s.close()
