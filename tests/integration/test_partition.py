@@ -25,6 +25,7 @@ import atexit
 import ctypes
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -70,6 +71,29 @@ def skip_reason():
     return None
 
 
+def stale_tags():
+    """Tags of earlier runs of this test whose process is gone (a run
+    killed before its atexit left its namespaces and links behind)."""
+    tags = set()
+    listed = ip("netns", "list", check=False).stdout + ip("-o", "link", check=False).stdout
+    for pid in re.findall(r"\bjqp(\d+)[rn-]\d", listed):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                alive = b"test_partition" in f.read()
+        except OSError:
+            alive = False
+        if not alive:
+            tags.add("jqp" + pid)
+    return tags
+
+
+def sweep_stale():
+    for tag in stale_tags():
+        for i in range(HOSTS):
+            ip("link", "del", "%sr%d" % (tag, i), check=False)
+            ip("netns", "del", "%s-%d" % (tag, i), check=False)
+
+
 def free_prefix():
     """10.N: a /16 no interface of this machine uses."""
     used = ip("-4", "-o", "addr").stdout
@@ -85,6 +109,7 @@ class Net:
     end 10.N.i.2."""
 
     def __init__(self):
+        sweep_stale()
         self.prefix = free_prefix()
         self.hosts = []
         atexit.register(self.remove)
@@ -124,6 +149,10 @@ class Net:
             ip("link", "del", root_if, check=False)   # both ends go
             ip("netns", "del", ns, check=False)
         self.hosts = []
+        left = [n for n in ip("netns", "list", check=False).stdout.split()
+                if n.startswith(TAG + "-")]
+        if left:
+            sys.stderr.write("test_partition: namespaces left behind: %s\n" % left)
 
 
 def ns_socket(ns, address, timeout):
