@@ -2,7 +2,8 @@
 postgresql package, in a temporary folder, as the unprivileged user
 postgres when the tests run as root, listening only on a unix socket in
 that folder (named by a free port number).  stop() removes everything;
-atexit calls it too, so a failing test leaves no server behind."""
+atexit calls it too, so a failing test leaves no server behind, and a
+reaper process does it when the test process is killed (no atexit)."""
 
 import atexit
 import glob
@@ -10,6 +11,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import jqtest
@@ -22,6 +24,21 @@ def bin_dir():
         raise AssertionError("PostgreSQL is not installed: tools/install-deps "
                              "installs Debian's postgresql package")
     return dirs[-1]
+
+
+# Waits for the end of the pipe the test process holds (its exit, or its
+# SIGKILL), then stops a server that is still there and removes the folder.
+REAPER = r"""
+import os, shutil, subprocess, sys
+fd, root, data = sys.argv[1:4]
+while os.read(int(fd), 1):
+    pass
+if os.path.isdir(data):
+    subprocess.run(sys.argv[4:] + ["-D", data, "-m", "immediate", "-w",
+                                   "-t", "30", "stop"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 class PostgreSQL:
@@ -43,6 +60,7 @@ class PostgreSQL:
             self.as_user = ["runuser", "-u", "postgres", "--"]
         self.running = False
         atexit.register(self.stop)
+        self._start_reaper()
         self._run("initdb", "-D", self.data, "-U", "postgres",
                   "--auth=trust", "-E", "UTF8", "--no-sync")
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
@@ -59,6 +77,16 @@ class PostgreSQL:
             with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
                 f.write("host all all %s trust\n" % tcp[1])
         self.start()
+
+    def _start_reaper(self):
+        read_end, self._reaper_pipe = os.pipe()
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-c", REAPER, str(read_end), self.root, self.data]
+            + self.as_user + [os.path.join(self.bin, "pg_ctl")],
+            pass_fds=(read_end,), start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        os.close(read_end)
 
     def _run(self, program, *args, check=True):
         cmd = self.as_user + [os.path.join(self.bin, program)] + list(args)
@@ -89,6 +117,8 @@ class PostgreSQL:
         self.stop_server("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+        os.close(self._reaper_pipe)     # the reaper finds nothing left
+        self._reaper.wait(jqtest.DEADLINE)
 
     def psql(self, sql, db="postgres"):
         return self._run("psql", "-h", self.root, "-p", str(self.port),
