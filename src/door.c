@@ -67,6 +67,13 @@ jq_door_new (GMainContext *context)
   g_source_set_callback (door->wake_source, G_SOURCE_FUNC (on_wake), door,
                          NULL);
   g_source_set_static_name (door->wake_source, "jq-door");
+  /* GLib takes a source's descriptors out of the poll set while it is
+   * dispatched, unless it may recurse, and puts them back after; each of
+   * the two changes writes the context's wake-up descriptor, so every
+   * batch cost two writes, a read and a loop turn more (issue 23).
+   * on_wake() is never run again from inside itself: nothing in the
+   * server iterates the loop's context but the loop. */
+  g_source_set_can_recurse (door->wake_source, TRUE);
   g_source_attach (door->wake_source, context);
   return door;
 }

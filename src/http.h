@@ -101,6 +101,9 @@ void jq_http_busy (JqHttp *http, TSession *session);
  * connection ends) or 503 (no room in time; the connection goes on). */
 char *jq_http_read_body (JqHttp *http, TSession *session, gsize len);
 
+/* How many requests wait for room in the body budget now (tests). */
+guint jq_http_get_body_waiters (JqHttp *http);
+
 /* Frees @body of jq_http_read_body() and gives its bytes back. */
 void jq_http_body_done (JqHttp *http, char *body, gsize len);
 

@@ -236,13 +236,32 @@ bind_loopback (guint16 *port)
 
 /* ---------------------------------------------------------- http.c */
 
+/* /hold keeps its body (and its share of the budget) until released. */
+static GMutex hold_lock;
+static GCond  hold_cond;
+static gboolean hold_held, hold_released;
+
+static void
+hold_body (JqHttp *http, TSession *session, char *body, gsize len)
+{
+  g_mutex_lock (&hold_lock);
+  hold_held = TRUE;
+  g_cond_broadcast (&hold_cond);
+  while (!hold_released)
+    g_cond_wait (&hold_cond, &hold_lock);
+  g_mutex_unlock (&hold_lock);
+  jq_http_body_done (http, body, len);
+  jq_http_answer (http, session, "text/plain",
+                  g_bytes_new_static ("held", 4), NULL);
+}
+
 /* The fake handler: what each path does is what the test checks. */
 static void
 fake_handler (JqHttp *http, TSession *session, gpointer user_data)
 {
   const TRequestInfo *info = NULL;
   SessionGetRequestInfo (session, &info);
-  if (strcmp (info->uri, "/echo") == 0)
+  if (strcmp (info->uri, "/echo") == 0 || strcmp (info->uri, "/hold") == 0)
     {
       const char *length = RequestHeaderValue (session, "content-length");
       gsize len = length ? strtoul (length, NULL, 10) : 0;
@@ -250,6 +269,11 @@ fake_handler (JqHttp *http, TSession *session, gpointer user_data)
       if (body == NULL)
         return;
       jq_http_close_if_pipelined (session);
+      if (strcmp (info->uri, "/hold") == 0)
+        {
+          hold_body (http, session, body, len);
+          return;
+        }
       GBytes *answer = g_bytes_new (body, len);
       jq_http_body_done (http, body, len);
       const char *fields[] = { "X-Fake", "yes", NULL };
@@ -380,6 +404,42 @@ test_body_budget_busy (void **state)
   assert_int_equal (x.got[0].status, 200);
   assert_string_equal (x.got[0].body->str, "tiny");
   exchange_clear (&x);
+}
+
+/* A body that waits for room is let in as soon as another body's bytes
+ * are given back, not at the end of its wait (the budget wakes its
+ * waiters only when there are some: issue 23). */
+static void
+test_body_budget_wakes_waiter (void **state)
+{
+  HttpFixture *f = *state;
+  jq_http_set_budgets (f->http, 16, 16, 600, JQ_HTTP_ANSWER_BUDGET);
+  http_listen (f);
+  hold_held = hold_released = FALSE;
+  Exchange a = { .port = f->port }, b = { .port = f->port };
+  a.request = g_strdup ("POST /hold HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Length: 12\r\n\r\n0123456789ab");
+  b.request = post_echo ("abcdefghijkl");
+  GThread *ta = g_thread_new ("a", run_exchange, &a);
+  g_mutex_lock (&hold_lock);
+  while (!hold_held)
+    g_cond_wait (&hold_cond, &hold_lock);
+  g_mutex_unlock (&hold_lock);
+  /* 12 of 16 bytes held: the second body of 12 must wait. */
+  GThread *tb = g_thread_new ("b", run_exchange, &b);
+  while (jq_http_get_body_waiters (f->http) == 0)
+    g_usleep (1000);   /* polls a condition; orders nothing */
+  g_mutex_lock (&hold_lock);
+  hold_released = TRUE;
+  g_cond_broadcast (&hold_cond);
+  g_mutex_unlock (&hold_lock);
+  g_thread_join (ta);
+  g_thread_join (tb);
+  assert_int_equal (a.got[0].status, 200);
+  assert_int_equal (b.got[0].status, 200);
+  assert_string_equal (b.got[0].body->str, "abcdefghijkl");
+  exchange_clear (&a);
+  exchange_clear (&b);
 }
 
 /* Streamed to an HTTP/1.1 client: chunked, the pieces in order. */
@@ -684,6 +744,7 @@ main (void)
     HTTP_TEST (test_answer_whole),
     HTTP_TEST (test_answer_head),
     HTTP_TEST (test_body_budget_busy),
+    HTTP_TEST (test_body_budget_wakes_waiter),
     HTTP_TEST (test_stream_chunked),
     HTTP_TEST (test_stream_http10),
     HTTP_TEST (test_stream_broken),
