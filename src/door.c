@@ -3,8 +3,10 @@
  * Callers append to the open batch under a mutex; the first caller of a
  * batch wakes the loop through an eventfd the loop watches.  The loop then
  * takes the batch (later callers start a new one), runs it between the
- * batch hook's begin and end, and wakes that batch's callers.  Nothing of
- * the loop's state is touched from another thread.
+ * batch hook's begin and end, and wakes that batch's callers.  When the
+ * batch's end is dear (a commit that syncs), the calls that arrive while
+ * it runs join it (jq_door_set_absorbing).  Nothing of the loop's state
+ * is touched from another thread.
  *
  * A context switch is the dearest part of a call, so the callers' path
  * avoids every lock but the door's own: each call waits on a semaphore of
@@ -29,6 +31,11 @@
 
 #include "error.h"
 
+/* A batch takes in the calls that arrive while it runs up to this many
+ * (a bound on the last one's wait; a commit of this many adds takes a
+ * few milliseconds). */
+#define MAX_BATCH_CALLS 512
+
 typedef struct {
   JqDoorFunc func;
   gpointer   data;
@@ -45,6 +52,7 @@ struct _JqDoor {
   GSource        *wake_source;  /* the loop's watch on wake_fd */
   GThread        *loop_thread;  /* the thread that ran a batch; atomic */
   gboolean        closed;
+  gboolean        absorbing;    /* calls join the running batch */
   JqDoorBatchHook hook;
   gpointer        hook_data;
   guint64         batches;      /* loop thread only */
@@ -86,8 +94,31 @@ jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
   door->hook_data = user_data;
 }
 
+/* Moves the calls that arrived meanwhile into @calls, while it holds
+ * fewer than MAX_BATCH_CALLS. */
 static void
-run_batch (JqDoor *door, GPtrArray *calls)
+absorb (JqDoor *door, GPtrArray *calls)
+{
+  if (calls->len >= MAX_BATCH_CALLS)
+    return;
+  g_mutex_lock (&door->lock);
+  g_autoptr (GPtrArray) more = g_steal_pointer (&door->open);
+  /* Their first caller woke the loop for them: taken here, that wake-up
+   * would find nothing.  Under the lock, so that it cannot be the next
+   * batch's wake-up that is taken. */
+  eventfd_t ignored;
+  if (more != NULL)
+    eventfd_read (door->wake_fd, &ignored);
+  g_mutex_unlock (&door->lock);
+  for (guint i = 0; more != NULL && i < more->len; i++)
+    g_ptr_array_add (calls, more->pdata[i]);
+}
+
+/* Runs @calls in one batch.  With @absorbing, the calls that arrive while it
+ * runs join it, so that they share its commit (and its sync) instead of
+ * waiting for it and then paying for one of their own. */
+static void
+run_batch (JqDoor *door, GPtrArray *calls, gboolean absorbing)
 {
   g_autoptr (GError) error = NULL;
   if (door->hook != NULL)
@@ -96,6 +127,8 @@ run_batch (JqDoor *door, GPtrArray *calls)
     {
       Call *call = calls->pdata[i];
       call->func (call->data);
+      if (absorbing && i + 1 == calls->len)
+        absorb (door, calls);
     }
   if (door->hook != NULL && !door->hook (FALSE, door->hook_data, &error))
     for (guint i = 0; i < calls->len; i++)
@@ -113,7 +146,7 @@ drain (JqDoor *door)
   if (calls == NULL)
     return;
 
-  run_batch (door, calls);
+  run_batch (door, calls, door->absorbing);
   /* Not a single call may be touched after its post. */
   for (guint i = 0; i < calls->len; i++)
     sem_post (&((Call *) calls->pdata[i])->done);
@@ -158,7 +191,7 @@ jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
         return refuse_closed (error);
       g_autoptr (GPtrArray) one = g_ptr_array_new ();
       g_ptr_array_add (one, &call);
-      run_batch (door, one);
+      run_batch (door, one, FALSE);
       return finish_call (&call, error);
     }
 
@@ -180,6 +213,21 @@ jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data, GError **error)
     ;                    /* EINTR */
   sem_destroy (&call.done);
   return finish_call (&call, error);
+}
+
+void
+jq_door_set_absorbing (JqDoor *door, gboolean absorbing)
+{
+  door->absorbing = absorbing;
+}
+
+guint
+jq_door_get_waiting (JqDoor *door)
+{
+  g_mutex_lock (&door->lock);
+  guint n = door->open != NULL ? door->open->len : 0;
+  g_mutex_unlock (&door->lock);
+  return n;
 }
 
 void

@@ -30,6 +30,16 @@ void jq_door_set_batch_hook (JqDoor *door, JqDoorBatchHook hook,
 gboolean jq_door_call (JqDoor *door, JqDoorFunc func, gpointer data,
                        GError **error);
 
+/* With @absorbing, the calls that arrive while a batch runs join it, up
+ * to a bound, and share its batch hook's end: for a hook whose end is
+ * dear (a commit that syncs the disk), so that more calls share each.
+ * Off by default: without a dear end, the batch's first callers would
+ * only wait longer for their answer.  Before the loop runs. */
+void jq_door_set_absorbing (JqDoor *door, gboolean absorbing);
+
+/* Calls waiting for the next batch now (tests). */
+guint jq_door_get_waiting (JqDoor *door);
+
 /* Runs what is pending, then refuses every later call.  Loop thread only. */
 void jq_door_close (JqDoor *door);
 

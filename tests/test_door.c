@@ -97,6 +97,69 @@ test_calls_from_threads (void **state)
   assert_true (f->begins <= 800);
 }
 
+typedef struct {
+  Fixture *f;
+  GThread *second;   /* calls while the first call runs */
+} Absorb;
+
+static gpointer
+second_caller (gpointer data)
+{
+  Fixture *f = data;
+  return GINT_TO_POINTER (jq_door_call (f->door, count_call, f, NULL));
+}
+
+/* The first call starts a second caller and returns only once that one
+ * waits at the door: the batch is still running. */
+static void
+call_then_wait_for_second (gpointer data)
+{
+  Absorb *a = data;
+  count_call (a->f);
+  a->second = g_thread_new ("second", second_caller, a->f);
+  while (jq_door_get_waiting (a->f->door) == 0)
+    g_usleep (1000);   /* polls a condition; orders nothing */
+}
+
+static gpointer
+first_caller (gpointer data)
+{
+  Absorb *a = data;
+  return GINT_TO_POINTER (jq_door_call (a->f->door, call_then_wait_for_second,
+                                        a, NULL));
+}
+
+/* Absorbing, a call that arrives while a batch runs joins it: one
+ * batch, one hook's end for both; without, it waits for a batch of its
+ * own. */
+static void
+run_absorb_case (Fixture *f, gboolean absorbing, guint batches)
+{
+  Absorb a = { f, NULL };
+  jq_door_set_absorbing (f->door, absorbing);
+  g_main_context_push_thread_default (f->context);
+  GThread *first = g_thread_new ("first", first_caller, &a);
+  while (f->calls < 2)
+    g_main_context_iteration (f->context, TRUE);
+  assert_true (GPOINTER_TO_INT (g_thread_join (first)));
+  assert_true (GPOINTER_TO_INT (g_thread_join (a.second)));
+  g_main_context_pop_thread_default (f->context);
+  assert_int_equal (f->begins, batches);
+  assert_int_equal (f->ends, batches);
+}
+
+static void
+test_absorbing_joins_running_batch (void **state)
+{
+  run_absorb_case (*state, TRUE, 1);
+}
+
+static void
+test_not_absorbing_waits (void **state)
+{
+  run_absorb_case (*state, FALSE, 2);
+}
+
 static void
 test_owner_runs_at_once (void **state)
 {
@@ -138,6 +201,8 @@ main (void)
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
   const struct CMUnitTest tests[] = {
     T (test_calls_from_threads),
+    T (test_absorbing_joins_running_batch),
+    T (test_not_absorbing_waits),
     T (test_owner_runs_at_once),
     T (test_closed_door_refuses),
   };
