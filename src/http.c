@@ -28,10 +28,12 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -416,7 +418,8 @@ void
 jq_http_stream_init (JqHttpStream *stream, TSession *session,
                      const char *content_type)
 {
-  *stream = (JqHttpStream) { session, content_type, FALSE, -1 };
+  *stream = (JqHttpStream) { session, content_type, FALSE, FALSE, FALSE,
+                             -1 };
 }
 
 /* Whether the request line ends in HTTP/1.0 (or 0.9): no chunks. */
@@ -429,32 +432,146 @@ before_http11 (const TRequestInfo *info)
          || strncmp (version, "/0.", 3) == 0;
 }
 
+/* Sends all of @iov (@n parts; changed), in as few send()s as the
+ * socket takes: FALSE when the client is gone or took nothing for the
+ * send time-out. */
+static gboolean
+send_all (int fd, struct iovec *iov, int n)
+{
+  while (n > 0)
+    {
+      struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) n };
+      ssize_t sent = sendmsg (fd, &msg, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR)
+        continue;
+      if (sent <= 0)
+        return FALSE;
+      for (; n > 0 && (gsize) sent >= iov->iov_len; iov++, n--)
+        sent -= (ssize_t) iov->iov_len;
+      if (n > 0)
+        {
+          iov->iov_base = (char *) iov->iov_base + sent;
+          iov->iov_len -= (gsize) sent;
+        }
+    }
+  return TRUE;
+}
+
+/* Whether the header block @head announces chunks. */
+static gboolean
+announces_chunks (const GByteArray *head)
+{
+  static const char field[] = "\r\ntransfer-encoding: chunked\r\n";
+  gsize n = sizeof field - 1;
+  for (gsize i = 0; i + n <= head->len; i++)
+    if (g_ascii_strncasecmp ((const char *) head->data + i, field, n) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Abyss's headers of this answer, written by ResponseWriteStart() into
+ * @head instead of the connection.  Abyss alone decides whether the
+ * answer is chunked (from the request's HTTP version, which it does not
+ * tell us) and writes each header line with a send() of its own.  So a
+ * socket pair stands in for the connection's socket under its number
+ * while Abyss writes (only this thread writes to this connection), and
+ * the socket is put back before anything else happens.  FALSE, with
+ * nothing written anywhere, when a descriptor could not be had. */
+static gboolean
+capture_headers (JqHttpStream *st, GByteArray *head)
+{
+  int pair[2];
+  int flags = fcntl (st->fd, F_GETFD);
+  if (flags < 0 || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+                               pair) != 0)
+    return FALSE;
+  int saved = fcntl (st->fd, F_DUPFD_CLOEXEC, 0);
+  int cloexec = flags & FD_CLOEXEC ? O_CLOEXEC : 0;
+  gboolean ok = saved >= 0 && dup3 (pair[0], st->fd, cloexec) >= 0;
+  if (ok)
+    {
+      ResponseWriteStart (st->session);
+      /* The connection's socket back under its number; cannot fail on
+       * a number that is open. */
+      dup3 (saved, st->fd, cloexec);
+    }
+  if (saved >= 0)
+    close (saved);
+  close (pair[0]);
+  char buf[4096];
+  ssize_t got;
+  while (ok && (got = read (pair[1], buf, sizeof buf)) != 0)
+    if (got > 0)
+      g_byte_array_append (head, (const guint8 *) buf, (guint) got);
+    else if (errno != EINTR)
+      ok = FALSE;
+  close (pair[1]);
+  return ok;
+}
+
+/* One piece on the connection's socket in one sendmsg(), after @head (the
+ * headers, for the first piece): Abyss writes a chunk's size line, its
+ * bytes and its CRLF with a send() and a poll() each.  Abyss keeps no
+ * output buffer, so its own last chunk (ResponseWriteEnd) follows in
+ * order. */
+static gboolean
+send_piece (const JqHttpStream *st, const GByteArray *head, const char *data,
+            gsize len)
+{
+  char size_line[24];
+  int n = g_snprintf (size_line, sizeof size_line,
+                      "%" G_GSIZE_MODIFIER "x\r\n", len);
+  struct iovec iov[4];
+  int parts = 0;
+  if (head != NULL)
+    iov[parts++] = (struct iovec) { head->data, head->len };
+  if (st->chunked)
+    iov[parts++] = (struct iovec) { size_line, (gsize) n };
+  iov[parts++] = (struct iovec) { (char *) data, len };
+  if (st->chunked)
+    iov[parts++] = (struct iovec) { (char *) "\r\n", 2 };
+  return send_all (st->fd, iov, parts);
+}
+
+/* The headers and the first piece: sent together by us when the headers
+ * could be captured, else through Abyss, corked (a client with a small
+ * window would get a piece per 200 ms, the kernel's cork timer, if the
+ * cork stayed on: the rest goes uncorked). */
+static gboolean
+start_stream (JqHttpStream *st, const char *data, gsize len)
+{
+  const TRequestInfo *info = NULL;
+  SessionGetRequestInfo (st->session, &info);
+  st->started = TRUE;
+  st->fd = jq_http_connection_socket (st->session);
+  set_send_timeout (st->fd, ANSWER_SEND_SECONDS);
+  ResponseStatus (st->session, 200);
+  ResponseContentType (st->session, st->content_type);
+  if (before_http11 (info))   /* the answer ends with the connection */
+    end_connection_after (st->session);
+  ResponseChunked (st->session);
+  g_autoptr (GByteArray) head = g_byte_array_new ();
+  if (st->fd >= 0 && capture_headers (st, head))
+    {
+      st->direct = TRUE;
+      st->chunked = announces_chunks (head);
+      return send_piece (st, head, data, len);
+    }
+  set_cork (st->fd, TRUE);
+  ResponseWriteStart (st->session);
+  gboolean ok = ResponseWriteBody (st->session, data, (xmlrpc_uint32_t) len);
+  set_cork (st->fd, FALSE);
+  return ok;
+}
+
 gboolean
 jq_http_stream_piece (const char *data, gsize len, gpointer stream)
 {
   JqHttpStream *st = stream;
   if (!st->started)
-    {
-      const TRequestInfo *info = NULL;
-      SessionGetRequestInfo (st->session, &info);
-      st->started = TRUE;
-      st->fd = jq_http_connection_socket (st->session);
-      set_cork (st->fd, TRUE);
-      set_send_timeout (st->fd, ANSWER_SEND_SECONDS);
-      ResponseStatus (st->session, 200);
-      ResponseContentType (st->session, st->content_type);
-      if (before_http11 (info))   /* the answer ends with the connection */
-        end_connection_after (st->session);
-      ResponseChunked (st->session);
-      ResponseWriteStart (st->session);
-      gboolean ok = ResponseWriteBody (st->session, data,
-                                       (xmlrpc_uint32_t) len);
-      /* Corked, a client with a small window would get a piece per
-       * 200 ms (the kernel's cork timer): the headers and the first
-       * piece together, the rest as it comes. */
-      set_cork (st->fd, FALSE);
-      return ok;
-    }
+    return start_stream (st, data, len);
+  if (st->direct)
+    return send_piece (st, NULL, data, len);
   return ResponseWriteBody (st->session, data, (xmlrpc_uint32_t) len);
 }
 

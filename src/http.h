@@ -132,6 +132,8 @@ typedef struct {
   TSession   *session;
   const char *content_type;
   gboolean    started;    /* the headers went out */
+  gboolean    direct;     /* pieces are sent on @fd, not through Abyss */
+  gboolean    chunked;    /* direct: each piece is a chunk (HTTP/1.1) */
   int         fd;         /* the connection's socket; -1: unknown */
 } JqHttpStream;
 
