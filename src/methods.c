@@ -60,9 +60,12 @@ typedef struct {
 
 /* listjobs fetches the queue from the loop in pages of at most this many
  * jobs and this many bytes of tasks (one job at least), written before
- * the next is fetched: an answer holds a page, never the whole queue. */
-#define LIST_PAGE_JOBS  256
-#define LIST_PAGE_BYTES (16 * 1024)
+ * the next is fetched: an answer holds a page, never the whole queue.
+ * Each page is a hop to the loop and back (two wake-ups): pages of 256
+ * jobs cost a tenth more CPU at 100,000 waiting (doc/performance.md);
+ * the bound per connection is in doc/reliability.md. */
+#define LIST_PAGE_JOBS  1024
+#define LIST_PAGE_BYTES (64 * 1024)
 /* history answers being produced at once: each holds its rows
  * (JQ_METHODS_HISTORY_MAX_BYTES of texts at most); more wait. */
 #define HISTORY_AT_ONCE 2
