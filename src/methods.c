@@ -545,11 +545,9 @@ write_list (JqMessageWriter *w, gpointer data)
         {
           const JobSnapshot *snap = &g_array_index (call->jobs, JobSnapshot,
                                                     i);
-          jq_message_put (w, "<value><array><data>");
-          jq_message_put_int (w, snap->priority);
-          jq_message_put_int (w, (gint64) snap->number);
-          jq_message_put_strings (w, jq_job_get_argv (snap->job));
-          jq_message_put (w, "</data></array></value>");
+          jq_message_put_listed_job (w, snap->priority,
+                                     (gint64) snap->number,
+                                     jq_job_get_argv (snap->job));
         }
       /* The door closes when the server stops: the answer cannot be
        * finished, and must not look finished. */

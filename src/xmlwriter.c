@@ -146,28 +146,87 @@ put_escaped (JqMessageWriter *w, const char *s, gsize len)
   put_len (w, run, end - run);
 }
 
-void
-jq_message_put_string (JqMessageWriter *w, const char *s)
+/* The bytes a string can be copied with as they are: printable ASCII
+ * but XML's specials, a tab and a newline (a task's usual bytes). */
+static const guint8 plain_byte[256] = {
+  ['\t'] = 1, ['\n'] = 1,
+  [' ' ... '%'] = 1, ['\'' ... ';'] = 1, ['='] = 1, ['?' ... '~'] = 1,
+};
+
+/* The length of @s when all its bytes are plain, else -1: one pass that
+ * spares the usual string the length, UTF-8 and escaping passes. */
+static gssize
+plain_length (const char *s)
 {
-  gsize len = strlen (s);
-  put_len (w, "<value><string>", sizeof "<value><string>" - 1);
-  if (g_utf8_validate_len (s, len, NULL))
+  const guchar *p = (const guchar *) s;
+  while (plain_byte[*p])
+    p++;
+  return *p == '\0' ? (gssize) (p - (const guchar *) s) : -1;
+}
+
+/* A string's text, escaped (between <string> and </string>). */
+static void
+put_text (JqMessageWriter *w, const char *s)
+{
+  gssize plain = plain_length (s);
+  gsize len = plain >= 0 ? (gsize) plain : strlen (s);
+  if (plain >= 0)
+    put_len (w, s, len);
+  else if (g_utf8_validate_len (s, len, NULL))
     put_escaped (w, s, len);
   else
     {
       g_autofree char *valid = g_utf8_make_valid (s, (gssize) len);
       put_escaped (w, valid, strlen (valid));
     }
-  put_len (w, "</string></value>", sizeof "</string></value>" - 1);
+}
+
+void
+jq_message_put_string (JqMessageWriter *w, const char *s)
+{
+  jq_message_put (w, "<value><string>");
+  put_text (w, s);
+  jq_message_put (w, "</string></value>");
+}
+
+/* The array's markup between its strings is put as one literal each
+ * (listjobs puts a hundred thousand of these arrays). */
+static void
+put_strings_then (JqMessageWriter *w, const char *const *argv,
+                  const char *close, gsize close_len)
+{
+  if (argv[0] == NULL)
+    {
+      jq_message_put (w, "<value><array><data></data></array></value>");
+      put_len (w, close, close_len);
+      return;
+    }
+  jq_message_put (w, "<value><array><data><value><string>");
+  for (gsize i = 0; argv[i] != NULL; i++)
+    {
+      put_text (w, argv[i]);
+      if (argv[i + 1] != NULL)
+        jq_message_put (w, "</string></value><value><string>");
+    }
+  jq_message_put (w, "</string></value></data></array></value>");
+  put_len (w, close, close_len);
 }
 
 void
 jq_message_put_strings (JqMessageWriter *w, const char *const *argv)
 {
-  jq_message_put (w, "<value><array><data>");
-  for (gsize i = 0; argv[i] != NULL; i++)
-    jq_message_put_string (w, argv[i]);
-  jq_message_put (w, "</data></array></value>");
+  put_strings_then (w, argv, "", 0);
+}
+
+void
+jq_message_put_listed_job (JqMessageWriter *w, int priority, gint64 number,
+                           const char *const *argv)
+{
+  put_number (w, "<value><array><data><value><int>", priority,
+              "</int></value>");
+  jq_message_put_int (w, number);
+  put_strings_then (w, argv, "</data></array></value>",
+                    sizeof "</data></array></value>" - 1);
 }
 
 void

@@ -51,5 +51,8 @@ void jq_message_put_bool (JqMessageWriter *w, gboolean b);
 void jq_message_put_string (JqMessageWriter *w, const char *s);
 /* An array of strings. */
 void jq_message_put_strings (JqMessageWriter *w, const char *const *argv);
+/* One job of a listjobs answer: the array [priority, number, [task]]. */
+void jq_message_put_listed_job (JqMessageWriter *w, int priority,
+                                gint64 number, const char *const *argv);
 /* "<member><name>@name</name>"; @name is markup (a literal of ours). */
 void jq_message_put_member (JqMessageWriter *w, const char *name);
