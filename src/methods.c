@@ -365,8 +365,16 @@ list_on_loop (gpointer data)
   g_autoptr (GPtrArray) list = jq_scheduler_list_page (
       c->m->scheduler, &c->cursor, LIST_PAGE_JOBS, LIST_PAGE_BYTES);
   g_array_set_size (c->jobs, 0);
+  /* The page's references move to the snapshots: two atomic operations
+   * a job fewer than taking new ones and dropping the page's. */
+  g_ptr_array_set_free_func (list, NULL);
   for (guint i = 0; i < list->len; i++)
-    snapshot_add (c->jobs, list->pdata[i]);
+    {
+      JqJob *job = list->pdata[i];
+      JobSnapshot snap = { jq_job_get_priority (job),
+                           jq_job_get_number (job), job };
+      g_array_append_val (c->jobs, snap);
+    }
 }
 
 typedef struct {
