@@ -2,7 +2,8 @@
 and how much memory it holds.  Loopback only, bounded in time; stops what
 it starts.
 
-Usage: bench.py --builddir DIR [--quick] [--json] [--only launch|addjob]
+Usage: bench.py --builddir DIR [--quick] [--json]
+                [--only launch|addjob|answers]
                 [--results FILE] [--compare COMMAND]
 
 Every figure is compared with the previous run's, read from --results
@@ -177,10 +178,11 @@ class Bench:
         conn.close()
         return rows
 
-    def answer_times(self):
+    def answer_times(self, rounds=3):
         """Each answer with the queue full, timed from the request's last
         byte sent to the answer's last byte received, on a raw socket with
-        no parsing (so close to the server's own time): median of 3."""
+        no parsing (so close to the server's own time): median of
+        @rounds, and the server's CPU per answer over them."""
         rows = []
         for method, params in (("listjobs", ""), ("status", ""), ("isup", ""),
                                ("history", "<param><value><int>100</int></value></param>")):
@@ -190,7 +192,7 @@ class Bench:
                        b"Content-Length: %d\r\n\r\n" % len(body)) + body
             times, size = [], 0
             before = cpu_ms(self.server.pid)
-            for _ in range(3):
+            for _ in range(rounds):
                 with socket.create_connection(("127.0.0.1", self.port), 30) as s:
                     t0 = time.perf_counter()
                     s.sendall(request)
@@ -213,7 +215,7 @@ class Bench:
                     size = len(rest)
             rows.append({"method": method, "median_ms": round(statistics.median(times), 3),
                          "bytes": size,
-                         "server_cpu_ms": round((cpu_ms(self.server.pid) - before) / 3, 1)})
+                         "server_cpu_ms": round((cpu_ms(self.server.pid) - before) / rounds, 1)})
         return rows
 
     def free_slot(self):
@@ -543,7 +545,25 @@ def meta(quick):
             "quick": quick, "cpus": os.cpu_count()}
 
 
+def answers_only(builddir, quick):
+    """The answers at 100,000 waiting (20,000 with --quick), ten rounds
+    each: the queue is filled in memory (durability does not touch the
+    answers) and nothing else is measured."""
+    bench = Bench(builddir, quick, "none")
+    try:
+        bench.hold("answers")
+        waiting = 20000 if quick else 100000
+        bench.loadgen(16, waiting // 16, "mem")
+        bench.results["waiting_jobs"] = waiting // 16 * 16
+        bench.results["answers"] = bench.answer_times(10)
+    finally:
+        bench.close()
+    return bench.results
+
+
 def ours(builddir, args):
+    if args.only == "answers":
+        return answers_only(builddir, args.quick)
     if args.only == "launch":
         bench = Bench(builddir, args.quick, "full")
         try:
@@ -581,8 +601,9 @@ def main():
     p.add_argument("--builddir", default=".")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--only", choices=("launch", "addjob"),
-                   help="only the launch gaps, or only the addjob sweeps")
+    p.add_argument("--only", choices=("launch", "addjob", "answers"),
+                   help="only the launch gaps, the addjob sweeps, or the answers "
+                        "at 100,000 waiting")
     p.add_argument("--results", help="the previous run's JSON: compared with, then replaced")
     p.add_argument("--compare", default="",
                    help="command starting another server to compare with; {configdir} is replaced")
@@ -606,6 +627,10 @@ def main():
                              ("launch gap, static stamp", "launch_gap_ms"),
                              ("  end to end, dynamic stamp", "launch_gap_dynamic_ms"))
             if k in results)
+    if args.only == "answers":
+        text = "\n".join("%-10s %10.3f ms median, %9d bytes, server CPU %.1f ms each (%d waiting)" % (
+            r["method"], r["median_ms"], r["bytes"], r["server_cpu_ms"], results["waiting_jobs"])
+            for r in results["answers"])
     if not args.no_postgresql and not args.only:
         import cluster
         results["postgresql"] = cluster.run(builddir, args.quick, free_port)
