@@ -475,8 +475,10 @@ announces_chunks (const GByteArray *head)
  * tell us) and writes each header line with a send() of its own.  So a
  * socket pair stands in for the connection's socket under its number
  * while Abyss writes (only this thread writes to this connection), and
- * the socket is put back before anything else happens.  FALSE, with
- * nothing written anywhere, when a descriptor could not be had. */
+ * the socket is put back before anything else happens; another thread
+ * that looks at the number meanwhile (the gate's share cut) finds no TCP
+ * connection there and leaves it.  FALSE, with nothing written anywhere,
+ * when a descriptor could not be had. */
 static gboolean
 capture_headers (JqHttpStream *st, GByteArray *head)
 {
