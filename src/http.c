@@ -422,14 +422,17 @@ jq_http_stream_init (JqHttpStream *stream, TSession *session,
                              -1 };
 }
 
-/* Whether the request line ends in HTTP/1.0 (or 0.9): no chunks. */
+/* Whether the client surely speaks HTTP/1.1 or later, and so takes a
+ * chunked answer on a connection that goes on.  Abyss tells no version
+ * (TRequestInfo's requestline holds the method only: it was cut into
+ * tokens before being copied), but it starts keepalive TRUE for 1.1 and
+ * FALSE for 1.0, and only a Connection header changes that.  With a
+ * Connection header the version is not known: the answer then ends with
+ * the connection, which is right for either. */
 static gboolean
-before_http11 (const TRequestInfo *info)
+surely_http11 (TSession *session, const TRequestInfo *info)
 {
-  const char *line = info->requestline;
-  const char *version = line != NULL ? strrchr (line, '/') : NULL;
-  return version == NULL || strncmp (version, "/1.0", 4) == 0
-         || strncmp (version, "/0.", 3) == 0;
+  return info->keepalive && RequestHeaderValue (session, "connection") == NULL;
 }
 
 /* Sends all of @iov (@n parts; changed), in as few send()s as the
@@ -549,7 +552,7 @@ start_stream (JqHttpStream *st, const char *data, gsize len)
   set_send_timeout (st->fd, ANSWER_SEND_SECONDS);
   ResponseStatus (st->session, 200);
   ResponseContentType (st->session, st->content_type);
-  if (before_http11 (info))   /* the answer ends with the connection */
+  if (!surely_http11 (st->session, info))   /* it ends with the connection */
     end_connection_after (st->session);
   ResponseChunked (st->session);
   g_autoptr (GByteArray) head = g_byte_array_new ();

@@ -839,7 +839,7 @@ static gboolean
 parse (Parser *p, const char *xml, gsize len, GError **error)
 {
   GError *local = NULL;
-  if (memchr (xml, '\0', len) != NULL)
+  if (len > 0 && memchr (xml, '\0', len) != NULL)
     {
       /* never XML; and GMarkup would not always say so */
       g_set_error (error, JQ_ERROR, JQ_ERROR_PARSE,

@@ -138,6 +138,36 @@ class Protocol(jqtest.ServerTestCase):
         self.assertEqual(len(sockets), 1)
         conn.close()
 
+    def test_streamed_listjobs_keeps_the_connection(self):
+        """A listjobs big enough to be streamed (chunked) ended every
+        connection: the server took each client for HTTP/1.0.  An HTTP/1.1
+        client keeps its connection; an HTTP/1.0 one gets the answer up to
+        the close; one that says "Connection: keep-alive" (its version is
+        not known to the server) gets a whole answer either way."""
+        self.rpc.pause()
+        for i in range(600):
+            self.assertEqual(self.rpc.addjob(["bots-engine", "-c%d" % i], 5), 0)
+        body = xmlrpc.client.dumps((), "listjobs").encode()
+        for version, fields, keeps in (("HTTP/1.1", {}, True),
+                                       ("HTTP/1.1", {"Connection": "keep-alive"}, False),
+                                       ("HTTP/1.0", {}, False),
+                                       ("HTTP/1.0", {"Connection": "keep-alive"}, False)):
+            conn = http.client.HTTPConnection("127.0.0.1", self.bots.port)
+            conn._http_vsn_str = version
+            conn._http_vsn = 11 if version == "HTTP/1.1" else 10
+            sockets = set()
+            for _ in range(3):
+                conn.request("POST", "/RPC2", body, dict(fields, **{"Content-Type": "text/xml"}))
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(len(xmlrpc.client.loads(resp.read())[0][0]), 600)
+                self.assertEqual(resp.will_close, not keeps, (version, fields))
+                sockets.add(id(conn.sock))
+            if keeps:
+                self.assertEqual(len(sockets), 1, (version, fields))
+            conn.close()
+        self.assertEqual(self.rpc.isup(), 0)
+
     def test_python2_xmlrpclib_http10(self):
         """What Python 2's xmlrpclib sends: HTTP/1.0, one request, then the
         server closes the connection."""
