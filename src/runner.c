@@ -91,6 +91,7 @@ struct _JqRunner {
                                 * dropped at the first start */
   JqGuardian      *guardian;   /* die_with_server: kills the jobs' groups
                                 * when the server dies; NULL otherwise */
+  guint            guardian_watch;  /* its child watch */
 };
 
 static gboolean
@@ -364,6 +365,8 @@ stray_pid (JqRunner *runner, const char *text)
   guint64 pid = 0;
   if (!g_ascii_string_to_unsigned (text, 10, 2, G_MAXINT, &pid, NULL)
       || is_job_leader (runner, (int) pid)
+      || (runner->guardian != NULL
+          && (pid_t) pid == jq_guardian_pid (runner->guardian))
       || g_hash_table_contains (runner->adopted, GINT_TO_POINTER (pid)))
     return 0;
   return (int) pid;
@@ -591,20 +594,17 @@ become_job (const char *file, char *const *argv, const char *dir,
   /* A shared queue's job dies with its server (die_with_server): the
    * signal is asked for before anything else, and a server that died
    * before that (getppid no longer names it) gets no job at all.  The
-   * guardian is told of its group, which the signal does not reach; a
-   * guardian that is gone leaves a SIGPIPE pending, dropped here (an
-   * ignored signal's pending instance is discarded). */
+   * guardian is told of its group, which the signal does not reach (a
+   * guardian that is gone or not reading cannot be told: the job runs
+   * unguarded rather than not at all). */
   if (server != 0
       && (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != server))
     {
       *failed = errno != 0 ? errno : ESRCH;
       _exit (127);
     }
-  if (guardian_fd >= 0 && !jq_guardian_enlist_self (guardian_fd))
-    {
-      static const guint64 ignore[8] = { 1 };   /* SIG_IGN */
-      syscall (SYS_rt_sigaction, SIGPIPE, ignore, NULL, (size_t) (NSIG / 8));
-    }
+  if (guardian_fd >= 0)
+    jq_guardian_enlist_self (guardian_fd);
   /* The kernel's own call: glibc's sigaction() refuses its two internal
    * signals, which a server started by system() or posix_spawn() may
    * have inherited ignored.  All zero is SIG_DFL, no flags and an empty
@@ -631,7 +631,8 @@ become_job (const char *file, char *const *argv, const char *dir,
 }
 
 /* Starts @file with @argv in @dir, as become_job() says (@server: our
- * pid when the job is to die with us, else 0).  No PATH
+ * pid when the job is to die with us, else 0; @guardian: the one it
+ * enlists its group with, or NULL).  No PATH
  * search: @file is what the policy authorized.  vfork(), not
  * posix_spawn(): glibc's posix_spawn maps a fresh stack for its child
  * and unmaps it after, and on this virtual machine those page faults and
@@ -641,7 +642,7 @@ become_job (const char *file, char *const *argv, const char *dir,
 static gboolean
 spawn_job (const char *file, char *const *argv, const char *dir,
            char *const *envp, int out_fd, int err_fd, pid_t server,
-           int guardian_fd, GPid *pid, GError **error)
+           JqGuardian *guardian, GPid *pid, GError **error)
 {
   sigset_t all, none, old;
   volatile int failed = 0;
@@ -649,6 +650,7 @@ spawn_job (const char *file, char *const *argv, const char *dir,
   sigfillset (&all);
   sigemptyset (&none);
   pthread_sigmask (SIG_SETMASK, &all, &old);
+  int guardian_fd = guardian != NULL ? jq_guardian_fd (guardian) : -1;
   pid_t child = vfork ();
   if (child == 0)
     become_job (file, argv, dir, envp, out_fd, err_fd, server, guardian_fd,
@@ -656,7 +658,11 @@ spawn_job (const char *file, char *const *argv, const char *dir,
   int saved = child < 0 ? errno : failed;
   pthread_sigmask (SIG_SETMASK, &old, NULL);
   if (child > 0 && saved != 0)
-    waitpid (child, NULL, 0);     /* it never ran: reaped here */
+    {
+      waitpid (child, NULL, 0);   /* it never ran: reaped here */
+      if (guardian != NULL)       /* it may have enlisted */
+        jq_guardian_release (guardian, child);
+    }
   if (saved != 0)
     {
       g_autoptr (GString) shown = g_string_new (NULL);
@@ -686,6 +692,61 @@ log_start (JqRunner *runner, JqJob *job)
                 ": %s", jq_job_get_number (job), task);
 }
 
+static void guardian_start (JqRunner *runner);
+
+/* The guardian ended while the server runs: a kill of its own (it
+ * ignores the usual stop signals, so a deliberate SIGKILL, or the OOM
+ * killer).  Another is started at once and told of every job running
+ * now, so that a server killed after its guardian still takes its jobs'
+ * groups with it (an outside test: a job's child ran on).  A job whose
+ * process has ended but is not reaped yet is enlisted too: its zombie
+ * holds its pid, and its group may still have members.  The log line
+ * comes once that is done. */
+static void
+on_guardian_exit (GPid pid, int wait_status, gpointer user_data)
+{
+  JqRunner *runner = user_data;
+  runner->guardian_watch = 0;
+  g_spawn_close_pid (pid);
+  jq_guardian_free (g_steal_pointer (&runner->guardian), FALSE);
+  guardian_start (runner);
+  for (guint i = 0; runner->guardian != NULL && i < runner->procs->len; i++)
+    {
+      const Proc *r = runner->procs->pdata[i];
+      int pidfd = r->job != NULL ? pidfd_open (r->pid, 0) : -1;
+      if (pidfd < 0)
+        continue;
+      jq_guardian_enlist (runner->guardian, pidfd, r->pid);
+      close (pidfd);
+    }
+  if (runner->guardian != NULL)
+    jq_log_write (runner->log, JQ_LOG_WARNING, "The jobs' guardian (pid %d) "
+                  "ended (%s %d); another (pid %d) guards the %u running "
+                  "job(s).", (int) pid,
+                  WIFSIGNALED (wait_status) ? "signal" : "exit status",
+                  WIFSIGNALED (wait_status) ? WTERMSIG (wait_status)
+                                            : WEXITSTATUS (wait_status),
+                  (int) jq_guardian_pid (runner->guardian), runner->running);
+}
+
+/* A shared queue's: the guardian, watched so that it is replaced when
+ * it ends. */
+static void
+guardian_start (JqRunner *runner)
+{
+  g_autoptr (GError) error = NULL;
+  runner->guardian = jq_guardian_start (&error);
+  if (runner->guardian == NULL)
+    {
+      jq_log_write (runner->log, JQ_LOG_WARNING, "%s; if this server dies, "
+                    "the processes its job started may outlive it.",
+                    error->message);
+      return;
+    }
+  runner->guardian_watch = g_child_watch_add (
+      jq_guardian_pid (runner->guardian), on_guardian_exit, runner);
+}
+
 JqRunner *
 jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
                const JqRunnerHooks *hooks)
@@ -700,14 +761,7 @@ jq_runner_new (JqLog *log, const JqRunnerSettings *settings,
   runner->adopted = g_hash_table_new (g_direct_hash, g_direct_equal);
   runner->known = g_hash_table_new (g_direct_hash, g_direct_equal);
   if (runner->settings.die_with_server)
-    {
-      g_autoptr (GError) error = NULL;
-      runner->guardian = jq_guardian_start (&error);
-      if (runner->guardian == NULL)
-        jq_log_write (log, JQ_LOG_WARNING, "%s; if this server dies, the "
-                      "processes its job started may outlive it.",
-                      error->message);
-    }
+    guardian_start (runner);
   /* Orphans appear when their parent ends, which we are not told of. */
   if (runner->settings.adopt_orphans)
     runner->adopt_id = g_timeout_add_seconds (ADOPT_INTERVAL_S,
@@ -754,8 +808,7 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   gboolean started = spawn_job (
       file, run, jq_task_policy_get_job_dir (runner->settings.policy), envp,
       out[1], err[1], runner->settings.die_with_server ? getpid () : 0,
-      runner->guardian != NULL ? jq_guardian_fd (runner->guardian) : -1, &pid,
-      error);
+      runner->guardian, &pid, error);
   close (out[1]);
   close (err[1]);
   /* The server raised its own descriptor limit; the job gets the one it
@@ -851,7 +904,8 @@ jq_runner_free (JqRunner *runner)
   g_hash_table_unref (runner->adopted);
   g_hash_table_unref (runner->known);
   g_clear_pointer (&runner->marked, g_hash_table_unref);
-  jq_guardian_free (runner->guardian);
+  g_clear_handle_id (&runner->guardian_watch, g_source_remove);
+  jq_guardian_free (runner->guardian, TRUE);
   g_free (runner);
 }
 

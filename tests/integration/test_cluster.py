@@ -321,6 +321,54 @@ class ClusterTestCase(unittest.TestCase):
         assert_no_overlap(self, None, rest)
         self.assertEqual(self.proxy(new).listjobs(), 0)
 
+    def guardian(self, i):
+        """The guardian of server @i: its child leading a group of its
+        own that runs the server's program (jobs run other programs)."""
+        pid = self.servers[i].pid
+
+        def find():
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = [int(k) for k in f.read().split()]
+            for k in kids:
+                try:
+                    with open("/proc/%d/stat" % k) as f:
+                        pgid = int(f.read().rsplit(")", 1)[1].split()[2])
+                    if pgid == k and os.readlink("/proc/%d/exe" % k) == os.readlink("/proc/%d/exe" % pid):
+                        return k
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+            return None
+        return jqtest.wait_for(find, "server %d's guardian" % i)
+
+    def test_guardian_killed_then_the_leader(self):
+        """A guardian killed on its own is replaced and told of the
+        running job: the leader killed after it still takes the job's
+        child with it.  Before, nothing replaced it, and the child ran on
+        beside the next leader's run (an outside test)."""
+        leader = self.leader()
+        gate = os.path.join(self.dirs[0].root, "gate")
+        self.assertEqual(self.proxy(leader).addjob(self.job("long", "--in-child", "--wait", gate), 5), 0)
+        jqtest.wait_for(lambda: any(w == "start" and n == "long" for w, n, _ in records(self.record)),
+                        "the job to start")
+        old_run = [int(rest[0]) for w, n, _, *rest in records_full(self.record)
+                   if w == "start" and n == "long"][0]
+        first = self.guardian(leader)
+        os.kill(first, signal.SIGKILL)
+        self.dirs[leader].wait_log("another (pid")
+        second = self.guardian(leader)
+        self.assertNotEqual(second, first)
+        self.assertIn("The jobs' guardian (pid %d) ended (signal 9); another (pid %d) guards "
+                      "the 1 running job(s)." % (first, second), self.dirs[leader].log())
+        self.servers[leader].proc.send_signal(signal.SIGKILL)
+        self.servers[leader].proc.wait()
+        jqtest.wait_for(lambda: process_gone(old_run), "the old run to die with its server")
+        jqtest.wait_for(lambda: process_gone(second), "the guardian to end after its server")
+        # the job runs again on the next leader
+        self.leader()
+        with open(gate, "w"):
+            pass
+        self.wait_ended("long", 1)
+
     def test_leader_that_cannot_renew_ends_its_job(self):
         leader = self.leader()
         gate = os.path.join(self.dirs[0].root, "gate")
