@@ -9,8 +9,12 @@
  * /proc and calls kill(): it touches none of the loop's state.
  *
  * Which processes: the children of this process that lead their own
- * process group, and those groups.  runner.c starts every job so; the
- * server's other children (report commands) stay in its own group.  A
+ * process group in its session, and those groups.  runner.c starts
+ * every job so (and a job's own process, leading its group, cannot make
+ * a session of its own); the server's other children (report commands)
+ * stay in its own group, and the jobs' guardian (guardian.c) leads a
+ * session of its own: the fence once killed it, and the server had none
+ * until it noticed (an outside test).  A
  * child that has exited but is not yet reaped keeps its pid, so its
  * group cannot be another's.  Not covered: a job's descendant that left
  * the group with setsid() (the loop's termination finds it by its
@@ -38,9 +42,11 @@ struct _JqFence {
   gpointer    fired_data;
 };
 
-/* The parent and the process group of @pid, from /proc/PID/stat. */
+/* The parent, the process group and the session of @pid, from
+ * /proc/PID/stat. */
 static gboolean
-read_stat (const char *proc_root, const char *pid, int *ppid, int *pgrp)
+read_stat (const char *proc_root, const char *pid, int *ppid, int *pgrp,
+           int *session)
 {
   g_autofree char *path = g_build_filename (proc_root, pid, "stat", NULL);
   g_autofree char *text = NULL;
@@ -50,7 +56,8 @@ read_stat (const char *proc_root, const char *pid, int *ppid, int *pgrp)
   const char *end = strrchr (text, ')');
   char state;
   return end != NULL
-         && sscanf (end + 1, " %c %d %d", &state, ppid, pgrp) == 3;
+         && sscanf (end + 1, " %c %d %d %d", &state, ppid, pgrp,
+                    session) == 4;
 }
 
 guint
@@ -60,16 +67,18 @@ jq_fence_kill_children (const char *proc_root)
   if (dir == NULL)
     return 0;
   int self = (int) getpid ();
+  int own_session = (int) getsid (0);
   guint killed = 0;
   struct dirent *e;
   while ((e = readdir (dir)) != NULL)
     {
-      int ppid, pgrp;
+      int ppid, pgrp, session;
       if (!g_ascii_isdigit (e->d_name[0])
-          || !read_stat (proc_root, e->d_name, &ppid, &pgrp))
+          || !read_stat (proc_root, e->d_name, &ppid, &pgrp, &session))
         continue;
       int pid = atoi (e->d_name);
-      if (ppid == self && pgrp == pid && kill (-pid, SIGKILL) == 0)
+      if (ppid == self && pgrp == pid && session == own_session
+          && kill (-pid, SIGKILL) == 0)
         killed++;
     }
   closedir (dir);

@@ -25,7 +25,8 @@ void jq_fence_arm (JqFence *fence, gint64 deadline_us);
 guint jq_fence_take_killed (JqFence *fence);
 
 /* Kills the process group of every child of this process that leads
- * its own group; returns how many.  @proc_root is "/proc" but for
+ * its own group in this process's session (not the jobs' guardian, which
+ * leads a session of its own); returns how many.  @proc_root is "/proc" but for
  * tests. */
 guint jq_fence_kill_children (const char *proc_root);
 

@@ -176,9 +176,10 @@ jq_guardian_start (GError **error)
   pid_t pid = fork ();
   if (pid == 0)
     {
-      /* Its own group, out of the terminal's and the server's signals;
-       * nothing open but its end of the socket. */
-      setpgid (0, 0);
+      /* Its own session (so its own group), out of the terminal's and
+       * the server's group's signals, and not a job to the fence
+       * (fence.c); nothing open but its end of the socket. */
+      setsid ();
       signal (SIGINT, SIG_IGN);
       signal (SIGTERM, SIG_IGN);
       signal (SIGHUP, SIG_IGN);

@@ -33,6 +33,30 @@ spawn_waiting (gboolean own_group)
   return pid;
 }
 
+/* A child like the jobs' guardian: a session (so a group) of its own. */
+static pid_t
+spawn_session_leader (void)
+{
+  int ready[2];
+  assert_int_equal (pipe (ready), 0);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      close (ready[0]);
+      if (setsid () < 0)
+        _exit (1);
+      close (ready[1]);           /* it is a session leader now */
+      for (;;)
+        pause ();
+    }
+  close (ready[1]);
+  char c;
+  assert_int_equal (read (ready[0], &c, 1), 0);
+  close (ready[0]);
+  return pid;
+}
+
 static gboolean
 on_fired (gpointer data)
 {
@@ -75,12 +99,28 @@ test_a_renewal_pushes_the_deadline_away (void **state)
   assert_int_equal (WTERMSIG (status), SIGKILL);
 }
 
+/* The guardian is not a job: the fence once killed it, and the server
+ * ran without one until it noticed (an outside test). */
+static void
+test_spares_a_child_in_a_session_of_its_own (void **state)
+{
+  pid_t guardian = spawn_session_leader ();
+  pid_t job = spawn_waiting (TRUE);
+  assert_int_equal (jq_fence_kill_children ("/proc"), 1);
+  int status;
+  assert_int_equal (waitpid (job, &status, 0), job);
+  assert_int_equal (waitpid (guardian, &status, WNOHANG), 0);
+  kill (guardian, SIGKILL);
+  waitpid (guardian, &status, 0);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_kills_the_jobs_at_the_deadline),
     cmocka_unit_test (test_a_renewal_pushes_the_deadline_away),
+    cmocka_unit_test (test_spares_a_child_in_a_session_of_its_own),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

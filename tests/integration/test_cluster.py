@@ -610,6 +610,7 @@ class ClusterTestCase(unittest.TestCase):
     def test_sigstop_leader_past_its_lease(self):
         leader = self.leader()
         frozen = self.servers[leader]
+        guardian = self.guardian(leader)
         os.kill(frozen.pid, signal.SIGSTOP)
         try:
             others = [i for i in range(3) if i != leader]
@@ -634,6 +635,9 @@ class ClusterTestCase(unittest.TestCase):
         self.assertTrue(self.proxy(new).status()["cluster"]["leading"])
         self.assertFalse(self.proxy(leader).status()["cluster"]["leading"])
         assert_no_overlap(self, self.record)
+        # the fence that woke with it killed its jobs, not its guardian
+        self.assertEqual(self.guardian(leader), guardian)
+        self.assertNotIn("The jobs' guardian", self.dirs[leader].log())
 
     def test_postgresql_restart_during_adds(self):
         self.proxy(0).pause()
