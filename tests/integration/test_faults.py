@@ -294,9 +294,23 @@ class JournalFailure(jqtest.unittest.TestCase):
         self.check_failure(server, acked)
         # The disk is repaired: what was answered 0 is there.
         subprocess.run(["umount", folder], check=True)
-        subprocess.run(["e2fsck", "-fy", loop], capture_output=True)
-        subprocess.run(["mount", loop, folder], check=True)
+        self.repair_and_mount(loop, folder)
         self.check_restart(acked)
+
+    def repair_and_mount(self, loop, folder):
+        """fsck until it leaves no error (it refuses a device still held),
+        then the file system back at @folder, writable: once, the restart
+        found it read-only."""
+        def repaired():
+            r = subprocess.run(["e2fsck", "-fy", loop], capture_output=True)
+            return r.returncode < 4
+        jqtest.wait_for(repaired, "e2fsck to repair " + loop)
+        subprocess.run(["mount", "-o", "rw", loop, folder], check=True)
+        with open("/proc/self/mountinfo") as f:
+            options = [line.split()[5] for line in f
+                       if line.split()[4] == os.path.realpath(folder)]
+        if options and "ro" in options[-1].split(","):
+            subprocess.run(["mount", "-o", "remount,rw", folder], check=True)
 
     def deleted_or_replaced(self, change):
         server = start_server(self.bots, test=self)
