@@ -201,12 +201,18 @@ class Bench:
                         data += s.recv(65536)
                     head, rest = data.split(b"\r\n\r\n", 1)
                     rest = bytearray(rest)  # grows in place: linear
-                    lengths = [int(h.split(b":")[1]) for h in head.split(b"\r\n")
-                               if h.lower().startswith(b"content-length:")]
-                    # a streamed answer (chunked) has none: it ends with the
-                    # connection, as this request does not keep it alive
+                    fields = head.lower().split(b"\r\n")
+                    lengths = [int(h.split(b":")[1]) for h in fields
+                               if h.startswith(b"content-length:")]
+                    # a streamed answer has none: chunked, it ends with its
+                    # last (empty) chunk and the connection goes on; to an
+                    # HTTP/1.0 client it would end with the connection
+                    chunked = any(h.startswith(b"transfer-encoding:") and b"chunked" in h
+                                  for h in fields)
                     length = lengths[0] if lengths else float("inf")
                     while len(rest) < length:
+                        if chunked and rest.endswith(b"\r\n0\r\n\r\n"):
+                            break
                         chunk = s.recv(1 << 20)
                         if not chunk:
                             break
