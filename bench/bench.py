@@ -344,6 +344,8 @@ def table(r):
                 row["per_second"], row["p50_us"] / 1000, row["p99_us"] / 1000))
     full = r["durability"]["full"]
     lines.append("%-34s %10.1f" % ("  full: 16 clients / 1 client", full[2]["per_second"] / full[0]["per_second"]))
+    lines.append("%-34s %10.2f" % ("  full / in memory, 16 connections",
+                                   full[2]["per_second"] / r["durability"]["none"][2]["per_second"]))
     free = r.get("addjob_free_slot")
     if free:
         lines.append("%-34s %10d %10.3f %10.3f" % ("  1, each job started at once", free["per_second"],
@@ -495,7 +497,7 @@ FIGURES = (
     [("addjob/s %s, %d conn" % (d, c), ("durability", d, c, "per_second"), True)
      for d in ("none", "fast", "full") for c in (1, 4, 16, 64)]
     + [("addjob/s full, 1 conn, started at once", ("addjob_free_slot", "per_second"), True)]
-    + [("addjob p99 ms %s, 16 conn" % d, ("durability", d, 16, "p99_us"), False)
+    + [("addjob p99 us %s, 16 conn" % d, ("durability", d, 16, "p99_us"), False)
        for d in ("none", "full")]
     + [("full as a share of none, 16 conn", ("full_share_of_none",), True),
        ("addjob/s 16 conn, 100k waiting", ("addjob_16_with_waiting", "per_second"), True),
@@ -624,7 +626,7 @@ def main():
         print(json.dumps(results, indent=2) if args.json else cluster.table(results))
         return
     results = ours(builddir, args)
-    text = "" if args.json or args.only else table(results)
+    text = "" if args.json or args.only in ("launch", "answers") else table(results)
     if args.only == "launch":
         text = "\n".join("%-34s %10.3f ms median, %.3f ms p99 (%d jobs; server CPU %.3f ms each)" % (
             label, results[k]["median"], results[k]["p99"], results[k]["jobs"],
