@@ -36,11 +36,17 @@ def one_answer(b):
     size = 0
     with socket.create_connection(("127.0.0.1", b.port), 30) as s:
         s.sendall(REQUEST)
-        while True:     # the streamed answer ends with the connection
+        # the streamed answer is chunked (HTTP/1.1): it ends with its last,
+        # empty chunk, and the connection goes on
+        tail = b""
+        while True:
             data = s.recv(1 << 20)
             if not data:
                 break
             size += len(data)
+            tail = (tail + data)[-7:]
+            if tail == b"\r\n0\r\n\r\n":
+                break
     return bench.cpu_ms(b.server.pid) - cpu, (time.perf_counter() - t0) * 1000, size
 
 

@@ -58,13 +58,12 @@ typedef struct {
                              * must end without the answer's end */
 } Answer;
 
-/* listjobs fetches the queue from the loop in pages of at most this many
- * jobs and this many bytes of tasks (one job at least), written before
- * the next is fetched: an answer holds a page, never the whole queue.
- * Each page is a hop to the loop and back (two wake-ups): pages of 256
- * jobs cost a tenth more CPU at 100,000 waiting (doc/performance.md);
- * the bound per connection is in doc/reliability.md. */
-#define LIST_PAGE_JOBS  1024
+/* listjobs fetches the queue from the loop in pages copied out of it
+ * (jq_queue_copy_page) of at most this many bytes (one job at least),
+ * written before the next is fetched: an answer holds a page, never the
+ * whole queue.  Each page is a hop to the loop and back (two wake-ups);
+ * the bound per connection is in doc/reliability.md, the figures in
+ * doc/performance.md. */
 #define LIST_PAGE_BYTES (64 * 1024)
 /* history answers being produced at once: each holds its rows
  * (JQ_METHODS_HISTORY_MAX_BYTES of texts at most); more wait. */
@@ -330,8 +329,9 @@ typedef struct {
 
 typedef struct {
   JqMethods  *m;
-  GArray *jobs;       /* JobSnapshot */
+  GArray *jobs;       /* getjob: JobSnapshot */
   gboolean take;      /* getjob: remove the first */
+  GByteArray *page;   /* listjobs: JqListedJob records */
   JqQueueCursor cursor;   /* listjobs: where the last page ended */
   const JqCaller *caller; /* getjob: named in its log line */
 } ListCall;
@@ -362,19 +362,12 @@ list_on_loop (gpointer data)
         snapshot_add (c->jobs, job);
       return;
     }
-  g_autoptr (GPtrArray) list = jq_scheduler_list_page (
-      c->m->scheduler, &c->cursor, LIST_PAGE_JOBS, LIST_PAGE_BYTES);
-  g_array_set_size (c->jobs, 0);
-  /* The page's references move to the snapshots: two atomic operations
-   * a job fewer than taking new ones and dropping the page's. */
-  g_ptr_array_set_free_func (list, NULL);
-  for (guint i = 0; i < list->len; i++)
-    {
-      JqJob *job = list->pdata[i];
-      JobSnapshot snap = { jq_job_get_priority (job),
-                           jq_job_get_number (job), job };
-      g_array_append_val (c->jobs, snap);
-    }
+  /* Copied, not referenced: the HTTP thread then reads one dense page
+   * instead of a thousand jobs spread over the heap, and no job is
+   * touched again (from another core) to drop a reference. */
+  g_byte_array_set_size (c->page, 0);
+  jq_scheduler_copy_page (c->m->scheduler, &c->cursor, c->page,
+                          LIST_PAGE_BYTES);
 }
 
 typedef struct {
@@ -547,16 +540,15 @@ write_list (JqMessageWriter *w, gpointer data)
 {
   ListCall *call = data;
   jq_message_put (w, "<value><array><data>");
-  while (call->jobs->len > 0 && !jq_message_writer_gone (w))
+  while (call->page->len > 0 && !jq_message_writer_gone (w))
     {
-      for (guint i = 0; i < call->jobs->len; i++)
-        {
-          const JobSnapshot *snap = &g_array_index (call->jobs, JobSnapshot,
-                                                    i);
-          jq_message_put_listed_job (w, snap->priority,
-                                     (gint64) snap->number,
-                                     jq_job_get_argv (snap->job));
-        }
+      const guint8 *end = call->page->data + call->page->len;
+      for (const JqListedJob *job = (const JqListedJob *) (void *)
+             call->page->data;
+           (const guint8 *) job < end; job = jq_listed_job_next (job))
+        jq_message_put_listed_job (w, job->priority, (gint64) job->number,
+                                   jq_listed_job_task (job),
+                                   job->task_bytes, job->argc);
       /* The door closes when the server stops: the answer cannot be
        * finished, and must not look finished. */
       if (!jq_door_call (call->m->door, list_on_loop, call, NULL))
@@ -580,19 +572,22 @@ list_or_take (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
               gboolean take, Answer *answer)
 {
   g_autoptr (GArray) jobs = g_array_new (FALSE, FALSE, sizeof (JobSnapshot));
-  ListCall call = { m, jobs, take, { 0 }, caller };
+  g_autoptr (GByteArray) page = take ? NULL
+                                : g_byte_array_sized_new (LIST_PAGE_BYTES);
+  ListCall call = { m, jobs, take, page, { 0 }, caller };
 
   g_array_set_clear_func (jobs, snapshot_clear);
   if (!through_door (env, m, list_on_loop, &call))
     return NULL;
-  if (jobs->len == 0)
-    return xmlrpc_int_new (env, 0);
   if (take)
-    return job_value (env, &g_array_index (jobs, JobSnapshot, 0));
+    return jobs->len == 0 ? xmlrpc_int_new (env, 0)
+      : job_value (env, &g_array_index (jobs, JobSnapshot, 0));
+  if (page->len == 0)
+    return xmlrpc_int_new (env, 0);
   stream_answer (answer, write_list, &call);
-  /* A page that could not be fetched left jobs in the array. */
-  answer->broken = answer->streamed && jobs->len > 0;
-  if (jobs->len > 0 && !answer->streamed)
+  /* A page that could not be fetched is left in the buffer. */
+  answer->broken = answer->streamed && page->len > 0;
+  if (page->len > 0 && !answer->streamed)
     {
       g_clear_pointer (&answer->bytes, g_bytes_unref);
       fault (env, "Exception", "the job queue server is shutting down");

@@ -576,29 +576,91 @@ jq_queue_list_first (const JqQueue *q, guint limit)
   return list_from (q, 0, 0, limit, G_MAXSIZE);
 }
 
+/* The place right after the last job @cursor listed, whether it is
+ * still there or not: class @ci, place @at. */
+static void
+cursor_place (const JqQueue *q, const JqQueueCursor *cursor, guint *ci,
+              gsize *at)
+{
+  *ci = 0;
+  *at = 0;
+  if (cursor->begun)
+    {
+      gboolean found;
+      *ci = class_search (q, cursor->priority, cursor->at_head, &found);
+      if (found)
+        *at = class_bound (class_at (q, *ci), cursor->number + 1);
+    }
+}
+
+static void
+cursor_past (JqQueueCursor *cursor, const JqJob *last)
+{
+  *cursor = (JqQueueCursor) { TRUE, last->priority, last->at_head,
+                              last->number };
+}
+
 GPtrArray *
 jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor, guint limit,
                     gsize max_bytes)
 {
-  guint ci = 0;
-  gsize at = 0;
-  if (cursor->begun)
-    {
-      /* The place right after the last job listed, whether it is still
-       * there or not. */
-      gboolean found;
-      ci = class_search (q, cursor->priority, cursor->at_head, &found);
-      if (found)
-        at = class_bound (class_at (q, ci), cursor->number + 1);
-    }
+  guint ci;
+  gsize at;
+  cursor_place (q, cursor, &ci, &at);
   GPtrArray *page = list_from (q, ci, at, limit, max_bytes);
   if (page->len > 0)
-    {
-      const JqJob *last = page->pdata[page->len - 1];
-      *cursor = (JqQueueCursor) { TRUE, last->priority, last->at_head,
-                                  last->number };
-    }
+    cursor_past (cursor, page->pdata[page->len - 1]);
   return page;
+}
+
+/* Appends @job's record (JqListedJob and its task's bytes) to @page.
+ * The strings follow argv[] in the job's one allocation: one copy. */
+static void
+copy_job (GByteArray *page, const JqJob *job, guint argc, gsize task)
+{
+  gsize at = page->len;
+  g_byte_array_set_size (page, (guint) (at + JQ_LISTED_JOB_SIZE (task)));
+  JqListedJob *rec = (JqListedJob *) (void *) (page->data + at);
+  *rec = (JqListedJob) { job->number, job->priority, argc, (guint32) task };
+  if (task > 0)
+    memcpy (rec + 1, job->argv[0], task);
+}
+
+guint
+jq_queue_copy_page (const JqQueue *q, JqQueueCursor *cursor,
+                    GByteArray *page, gsize max_bytes)
+{
+  guint ci, n = 0;
+  gsize at;
+  const JqJob *last = NULL;
+  cursor_place (q, cursor, &ci, &at);
+  for (; ci < q->classes->len; ci++, at = 0)
+    {
+      const Class *c = class_at (q, ci);
+      for (gsize k = MAX (at, c->first); k < c->end; k++)
+        {
+          const JqJob *job = c->jobs[k];
+          if (k + LIST_PREFETCH < c->end)
+            {
+              const char *ahead = (const char *) c->jobs[k + LIST_PREFETCH];
+              __builtin_prefetch (ahead);
+              __builtin_prefetch (ahead + 64);
+            }
+          guint argc = 0;
+          while (job->argv[argc] != NULL)
+            argc++;
+          gsize task = job_task_bytes (job);
+          if (n > 0 && page->len + JQ_LISTED_JOB_SIZE (task) > max_bytes)
+            goto full;
+          copy_job (page, job, argc, task);
+          last = job;
+          n++;
+        }
+    }
+full:
+  if (last != NULL)
+    cursor_past (cursor, last);
+  return n;
 }
 
 guint

@@ -79,6 +79,41 @@ typedef struct {
 GPtrArray *jq_queue_list_page (const JqQueue *q, JqQueueCursor *cursor,
                                guint limit, gsize max_bytes);
 
+/* A job of a listing copied out of the queue (jq_queue_copy_page): the
+ * task's @argc strings, each ending in its NUL, follow it (@task_bytes
+ * bytes), and the next record starts at the next multiple of 8. */
+typedef struct {
+  guint64 number;
+  gint32  priority;
+  guint32 argc;
+  guint32 task_bytes;
+} JqListedJob;
+
+#define JQ_LISTED_JOB_SIZE(task_bytes) \
+  ((sizeof (JqListedJob) + (gsize) (task_bytes) + 7) & ~(gsize) 7)
+
+static inline const char *
+jq_listed_job_task (const JqListedJob *job)
+{
+  return (const char *) (job + 1);
+}
+
+static inline const JqListedJob *
+jq_listed_job_next (const JqListedJob *job)
+{
+  return (const JqListedJob *) (const void *)
+    ((const char *) job + JQ_LISTED_JOB_SIZE (job->task_bytes));
+}
+
+/* The next page of a listing as jq_queue_list_page() gives it, but
+ * copied: records appended to @page while they fit in @max_bytes (one
+ * at least, however big), no reference taken, so that the page is read
+ * on another thread whatever the queue does meanwhile and no job is
+ * touched again to drop it.  Returns how many jobs were copied (0 at the
+ * end) and moves @cursor past them. */
+guint jq_queue_copy_page (const JqQueue *q, JqQueueCursor *cursor,
+                          GByteArray *page, gsize max_bytes);
+
 /* Drops every waiting job; returns how many. */
 guint jq_queue_clear (JqQueue *q);
 

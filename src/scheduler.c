@@ -545,11 +545,11 @@ jq_scheduler_reload_authorization (JqScheduler *s, const char *why)
   jq_auth_file_reload (s->auth, TRUE, why);
 }
 
-GPtrArray *
-jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor, guint limit,
-                        gsize max_bytes)
+guint
+jq_scheduler_copy_page (JqScheduler *s, JqQueueCursor *cursor,
+                        GByteArray *page, gsize max_bytes)
 {
-  return jq_queue_list_page (s->queue, cursor, limit, max_bytes);
+  return jq_queue_copy_page (s->queue, cursor, page, max_bytes);
 }
 
 GPtrArray *

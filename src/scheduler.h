@@ -91,9 +91,10 @@ void jq_scheduler_reload_authorization (JqScheduler *s, const char *why);
 
 GPtrArray *jq_scheduler_listjobs (JqScheduler *s);
 
-/* The same in pages, from where @cursor stopped (jq_queue_list_page). */
-GPtrArray *jq_scheduler_list_page (JqScheduler *s, JqQueueCursor *cursor,
-                                   guint limit, gsize max_bytes);
+/* The same in pages copied out of the queue, from where @cursor stopped
+ * (jq_queue_copy_page). */
+guint jq_scheduler_copy_page (JqScheduler *s, JqQueueCursor *cursor,
+                              GByteArray *page, gsize max_bytes);
 
 /* Removes the next waiting job and hands it to @caller (transfer full),
  * or NULL when nothing waits.  Its log line names @caller, the server's

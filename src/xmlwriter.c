@@ -218,15 +218,147 @@ jq_message_put_strings (JqMessageWriter *w, const char *const *argv)
   put_strings_then (w, argv, "", 0);
 }
 
+/* ---- listjobs' jobs: the usual one written straight into the buffer
+ *
+ * A listjobs of 100,000 jobs is 90% markup: the general puts' checks per
+ * piece (room, a flush due) cost more than the bytes.  A job whose task
+ * is plain (plain_byte) and whose most possible size fits in the
+ * buffer's room is written with a cursor and no check, then the buffer
+ * is flushed in pieces of exactly JQ_MESSAGE_FLUSH_BYTES as put_len()
+ * would have: the same bytes, cut at the same places. */
+
+/* The most a listed job's markup takes beside its task's bytes: the
+ * fixed markup (under 250 bytes) with two numbers of up to 20 digits,
+ * and the markup between two strings per argument. */
+#define LISTED_MOST(argc, task_bytes) \
+  (320 + 32 * (gsize) (argc) + (gsize) (task_bytes))
+/* Room beyond a streamed answer's piece, so that a job that begins in a
+ * piece's last bytes is written whole before the piece goes out. */
+#define LISTED_SLACK 4096
+
+#define LIT(p, s) (memcpy ((p), (s), sizeof (s) - 1), (p) + sizeof (s) - 1)
+
+static char *
+decimal (char *p, gint64 n)
+{
+  char buf[24];
+  char *end = buf + sizeof buf, *d = end;
+  guint64 v = n < 0 ? -(guint64) n : (guint64) n;
+  do
+    *--d = (char) ('0' + v % 10);
+  while ((v /= 10) > 0);
+  if (n < 0)
+    *--d = '-';
+  memcpy (p, d, (gsize) (end - d));
+  return p + (end - d);
+}
+
+/* The task's strings at @p, or NULL when a byte is not plain (nothing
+ * is then kept of what was written). */
+static char *
+plain_task (char *p, const char *task, gsize task_bytes, guint argc)
+{
+  if (argc == 0)
+    return LIT (p, "<value><array><data></data></array></value>");
+  p = LIT (p, "<value><array><data><value><string>");
+  const guchar *t = (const guchar *) task, *last = t + task_bytes - 1;
+  for (; t < last; t++)
+    if (G_LIKELY (plain_byte[*t]))
+      *p++ = (char) *t;
+    else if (*t == '\0')
+      p = LIT (p, "</string></value><value><string>");
+    else
+      return NULL;
+  return LIT (p, "</string></value></data></array></value>");
+}
+
+/* The job at the buffer's end, or FALSE when it is not plain. */
+static gboolean
+put_plain_job (GString *out, int priority, gint64 number, const char *task,
+               gsize task_bytes, guint argc)
+{
+  char *p = out->str + out->len;
+  p = LIT (p, "<value><array><data><value><int>");
+  p = decimal (p, priority);
+  if (number < G_MININT32 || number > G_MAXINT32)
+    {
+      p = LIT (p, "</int></value><value><i8>");
+      p = LIT (decimal (p, number), "</i8></value>");
+    }
+  else
+    {
+      p = LIT (p, "</int></value><value><int>");
+      p = LIT (decimal (p, number), "</int></value>");
+    }
+  p = plain_task (p, task, task_bytes, argc);
+  if (p == NULL)
+    return FALSE;
+  p = LIT (p, "</data></array></value>");
+  out->len = (gsize) (p - out->str);
+  out->str[out->len] = '\0';
+  return TRUE;
+}
+
+/* Streaming: each full piece goes out, the bytes after it to the
+ * buffer's start. */
+static void
+flush_full_pieces (JqMessageWriter *w)
+{
+  while (w->out->len >= JQ_MESSAGE_FLUSH_BYTES)
+    {
+      if (!w->gone && !w->flush (w->out->str, JQ_MESSAGE_FLUSH_BYTES,
+                                 w->flush_data))
+        w->gone = TRUE;
+      w->flushed = TRUE;
+      gsize rest = w->out->len - JQ_MESSAGE_FLUSH_BYTES;
+      memmove (w->out->str, w->out->str + JQ_MESSAGE_FLUSH_BYTES, rest);
+      g_string_truncate (w->out, rest);
+    }
+}
+
+/* A task's strings with the general puts: any bytes, any size. */
+static void
+put_task (JqMessageWriter *w, const char *task, guint argc)
+{
+  if (argc == 0)
+    {
+      jq_message_put (w, "<value><array><data></data></array></value>");
+      return;
+    }
+  jq_message_put (w, "<value><array><data><value><string>");
+  for (guint i = 0; i < argc; i++)
+    {
+      put_text (w, task);
+      task += strlen (task) + 1;
+      if (i + 1 < argc)
+        jq_message_put (w, "</string></value><value><string>");
+    }
+  jq_message_put (w, "</string></value></data></array></value>");
+}
+
 void
 jq_message_put_listed_job (JqMessageWriter *w, int priority, gint64 number,
-                           const char *const *argv)
+                           const char *task, gsize task_bytes, guint argc)
 {
+  GString *out = w->out;
+  if (out != NULL && !w->gone
+      && out->len + LISTED_MOST (argc, task_bytes) < out->allocated_len)
+    {
+      gsize before = out->len;
+      if (put_plain_job (out, priority, number, task, task_bytes, argc))
+        {
+          w->size += out->len - before;
+          if (w->flush != NULL)
+            flush_full_pieces (w);
+          return;
+        }
+      out->str[before] = '\0';
+    }
   put_number (w, "<value><array><data><value><int>", priority,
               "</int></value>");
   jq_message_put_int (w, number);
-  put_strings_then (w, argv, "</data></array></value>",
-                    sizeof "</data></array></value>" - 1);
+  put_task (w, task, argc);
+  jq_message_put (w, "</data></array></value>");
 }
 
 void
@@ -251,6 +383,7 @@ jq_message_stream_response (JqMessageWriteFunc write, gpointer data,
                             JqMessageFlush flush, gpointer flush_data)
 {
   JqMessageWriter w = { g_string_sized_new (flush ? JQ_MESSAGE_FLUSH_BYTES
+                                                    + LISTED_SLACK
                                                   : 4096),
                         0, flush, flush_data, FALSE, FALSE };
   put_response (&w, write, data);

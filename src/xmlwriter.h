@@ -51,8 +51,12 @@ void jq_message_put_bool (JqMessageWriter *w, gboolean b);
 void jq_message_put_string (JqMessageWriter *w, const char *s);
 /* An array of strings. */
 void jq_message_put_strings (JqMessageWriter *w, const char *const *argv);
-/* One job of a listjobs answer: the array [priority, number, [task]]. */
+/* One job of a listjobs answer: the array [priority, number, [task]],
+ * the task given as its @argc strings one after the other, each ending
+ * in its NUL (@task_bytes bytes in all, as jq_queue_copy_page copies
+ * them). */
 void jq_message_put_listed_job (JqMessageWriter *w, int priority,
-                                gint64 number, const char *const *argv);
+                                gint64 number, const char *task,
+                                gsize task_bytes, guint argc);
 /* "<member><name>@name</name>"; @name is markup (a literal of ours). */
 void jq_message_put_member (JqMessageWriter *w, const char *name);

@@ -595,6 +595,102 @@ test_writer (void **state)
   xmlrpc_env_clean (&env);
 }
 
+#define TASK(bytes) bytes, sizeof (bytes) - 1
+
+/* Tasks for listed jobs, each as jq_queue_copy_page gives it: plain ones
+ * (the written-straight path) and ones with bytes to escape or replace
+ * (the general puts). */
+static const struct {
+  int         priority;
+  gint64      number;
+  const char *task;
+  gsize       task_bytes;
+  guint       argc;
+} listed[] = {
+  { 5, 1, TASK ("python3\0bots-engine.py\0-cconfig\0"), 3 },
+  { -99999999, G_MAXINT32, TASK ("a\0\0tab\tnl\n\0"), 3 },
+  { 0, (gint64) G_MAXINT32 + 1, TASK ("x&y\0"), 1 },
+  { 9, G_MAXINT64, TASK ("h\xc3\xa9\0"), 1 },
+  { 1, 7, TASK (""), 0 },
+  { 2, 8, TASK ("cr\r\0bell\x01\0"), 2 },
+};
+
+#define LISTED_ROUNDS 700
+
+/* The listing with the general puts, as listjobs wrote it before its
+ * jobs had a path of their own. */
+static void
+write_listed_general (JqMessageWriter *w, gpointer data)
+{
+  jq_message_put (w, "<value><array><data>");
+  for (int r = 0; r < LISTED_ROUNDS; r++)
+    for (gsize i = 0; i < G_N_ELEMENTS (listed); i++)
+      {
+        g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+        const char *s = listed[i].task;
+        for (guint a = 0; a < listed[i].argc; a++, s += strlen (s) + 1)
+          g_ptr_array_add (argv, (gpointer) s);
+        g_ptr_array_add (argv, NULL);
+        jq_message_put (w, "<value><array><data>");
+        jq_message_put_int (w, listed[i].priority);
+        jq_message_put_int (w, listed[i].number);
+        jq_message_put_strings (w, (const char *const *) argv->pdata);
+        jq_message_put (w, "</data></array></value>");
+      }
+  jq_message_put (w, "</data></array></value>");
+}
+
+static void
+write_listed (JqMessageWriter *w, gpointer data)
+{
+  jq_message_put (w, "<value><array><data>");
+  for (int r = 0; r < LISTED_ROUNDS; r++)
+    for (gsize i = 0; i < G_N_ELEMENTS (listed); i++)
+      jq_message_put_listed_job (w, listed[i].priority, listed[i].number,
+                                 listed[i].task, listed[i].task_bytes,
+                                 listed[i].argc);
+  jq_message_put (w, "</data></array></value>");
+}
+
+static gboolean
+collect_piece (const char *data, gsize len, gpointer user_data)
+{
+  GPtrArray *pieces = user_data;
+  g_ptr_array_add (pieces, g_bytes_new (data, len));
+  return TRUE;
+}
+
+/* A listed job is written straight into the buffer when its task is
+ * plain: the same bytes as the general puts, streamed or whole, and
+ * streamed in pieces of exactly JQ_MESSAGE_FLUSH_BYTES but the last. */
+static void
+test_listed_jobs (void **state)
+{
+  g_autoptr (GBytes) expect = jq_message_write_response (write_listed_general,
+                                                         NULL);
+  g_autoptr (GBytes) whole = jq_message_stream_response (write_listed, NULL,
+                                                         NULL, NULL);
+  assert_true (g_bytes_equal (whole, expect));
+
+  g_autoptr (GPtrArray) pieces = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_bytes_unref);
+  assert_null (jq_message_stream_response (write_listed, NULL,
+                                           collect_piece, pieces));
+  g_autoptr (GByteArray) joined = g_byte_array_new ();
+  assert_true (pieces->len > 2);
+  for (guint i = 0; i < pieces->len; i++)
+    {
+      gsize len = 0;
+      const guint8 *d = g_bytes_get_data (pieces->pdata[i], &len);
+      if (i + 1 < pieces->len)
+        assert_int_equal (len, JQ_MESSAGE_FLUSH_BYTES);
+      g_byte_array_append (joined, d, (guint) len);
+    }
+  g_autoptr (GBytes) streamed = g_byte_array_free_to_bytes (
+      g_steal_pointer (&joined));
+  assert_true (g_bytes_equal (streamed, expect));
+}
+
 int
 main (void)
 {
@@ -610,6 +706,7 @@ main (void)
     cmocka_unit_test (test_every_prefix),
     cmocka_unit_test (test_response),
     cmocka_unit_test (test_writer),
+    cmocka_unit_test (test_listed_jobs),
   };
   return cmocka_run_group_tests_name ("message", tests, NULL, NULL);
 }

@@ -303,6 +303,46 @@ check_same (JqQueue *q, GArray *m, char ***pool)
   assert_int_equal (at, list->len);
 }
 
+/* A copied page's record says what its job says: number, priority and
+ * the task's strings one after the other. */
+static void
+check_listed (const JqListedJob *rec, JqJob *job)
+{
+  const char *const *argv = jq_job_get_argv (job);
+  assert_int_equal (rec->number, jq_job_get_number (job));
+  assert_int_equal (rec->priority, jq_job_get_priority (job));
+  assert_int_equal (rec->argc, g_strv_length ((char **) argv));
+  const char *task = jq_listed_job_task (rec);
+  for (guint a = 0; a < rec->argc; a++)
+    {
+      assert_string_equal (task, argv[a]);
+      task += strlen (task) + 1;
+    }
+  assert_int_equal (task - jq_listed_job_task (rec), rec->task_bytes);
+}
+
+/* Copied pages of an unchanged queue give the whole list once, in
+ * order, each page within its bytes unless it holds one job. */
+static void
+check_copied_pages (JqQueue *q, gsize max_bytes)
+{
+  g_autoptr (GPtrArray) list = jq_queue_list (q);
+  g_autoptr (GByteArray) page = g_byte_array_new ();
+  JqQueueCursor cursor = { 0 };
+  guint at = 0, n;
+  while ((n = jq_queue_copy_page (q, &cursor, page, max_bytes)) > 0)
+    {
+      assert_true (n == 1 || page->len <= max_bytes);
+      const JqListedJob *rec = (const JqListedJob *) (void *) page->data;
+      for (guint i = 0; i < n; i++, rec = jq_listed_job_next (rec))
+        check_listed (rec, list->pdata[at++]);
+      assert_ptr_equal (rec, page->data + page->len);
+      g_byte_array_set_size (page, 0);
+    }
+  assert_int_equal (page->len, 0);
+  assert_int_equal (at, list->len);
+}
+
 static void
 test_random_against_model (void **state)
 {
@@ -393,9 +433,14 @@ test_random_against_model (void **state)
         assert_int_equal (jq_job_get_number (jq_queue_peek (q)),
                           g_array_index (m, ModelJob, 0).number);
       if (step % 1000 == 0)
-        check_same (q, m, pool);
+        {
+          check_same (q, m, pool);
+          check_copied_pages (q, 100 + step % 300);
+        }
     }
   check_same (q, m, pool);
+  check_copied_pages (q, 1);
+  check_copied_pages (q, G_MAXSIZE);
   for (int i = 0; i < POOL; i++)
     g_strfreev (pool[i]);
 }
