@@ -1,8 +1,10 @@
 """Two builds side by side: the server CPU of listjobs at 100,000 waiting.
 
-Usage: answers-ab.py BUILDDIR_A BUILDDIR_B [ROUNDS]
+Usage: answers-ab.py BUILDDIR_A BUILDDIR_B [ROUNDS [DURABILITY]]
 
-Both servers are started and filled alike (in memory), then asked
+Both servers are started and filled alike (in memory unless DURABILITY
+says otherwise: with full, each page's hop to the loop is a batch of
+the door, with its journal transaction around it), then asked
 listjobs in turn, ROUNDS times each (20 by default), on a raw socket
 that reads the answer to its end.  On a machine shared with other work a
 figure of one run moves by a third from one minute to the next; taking
@@ -75,11 +77,12 @@ def main():
         raise SystemExit(__doc__)
     dirs = [os.path.abspath(d) for d in sys.argv[1:3]]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    durability = sys.argv[4] if len(sys.argv) > 4 else "none"
     benches = []
     scratch = tempfile.mkdtemp(prefix="jqab-")
     try:
         for d in dirs:
-            benches.append(bench.Bench(d, False, "none"))
+            benches.append(bench.Bench(d, False, durability))
             benches[-1].hold("ab")
             benches[-1].loadgen(16, 100000 // 16, "mem")
         outs = [os.path.join(scratch, "perf%d" % i) for i in range(2)]
@@ -94,8 +97,8 @@ def main():
             if p is not None:
                 p.send_signal(signal.SIGINT)
                 p.wait()
-        print("listjobs of %d waiting, %d rounds each in turn, load %.1f -> %.1f" % (
-            100000 // 16 * 16, rounds, load, os.getloadavg()[0]))
+        print("listjobs of %d waiting, durability %s, %d rounds each in turn, load %.1f -> %.1f" % (
+            100000 // 16 * 16, durability, rounds, load, os.getloadavg()[0]))
         for d, row, out in zip(dirs, rows, outs):
             figures = perf_figures(out, rounds)
             print("%-40s CPU %5.1f ms/answer (/proc)  task-clock %s  switches %s  "
