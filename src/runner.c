@@ -578,6 +578,77 @@ open_pipe (int fds[2], GError **error)
   return FALSE;
 }
 
+/* Marks in @nondefault each signal set in the mask at @hex, as
+ * /proc/PID/status prints it: hex digits, the highest signals first,
+ * bit 0 of the last digit signal 1.  FALSE when it is not such a mask.
+ * Called in the vfork() child: no lock, no allocation. */
+static gboolean
+mark_mask (const char *hex, gboolean nondefault[NSIG])
+{
+  const char *end = hex;
+  while (g_ascii_isxdigit (*end))
+    end++;
+  if (end == hex || *end != '\n')
+    return FALSE;
+  int bit = 0;
+  for (const char *digit = end; digit-- > hex; bit += 4)
+    for (int k = 0; k < 4; k++)
+      if ((g_ascii_xdigit_value (*digit) & (1 << k)) != 0
+          && bit + k + 1 < NSIG)
+        nondefault[bit + k + 1] = TRUE;
+  return TRUE;
+}
+
+/* Which signals the calling process ignores or catches (SigIgn and
+ * SigCgt of /proc/self/status).  Called in the vfork() child, which
+ * reads its own copy of the server's dispositions (vfork() copies them
+ * as fork() does; no other thread can change that copy), so the answer
+ * is exact whenever the server's handlers were installed, by us, GLib or
+ * a library.  FALSE when /proc cannot say (not mounted): the caller then
+ * resets every signal.  No lock, no allocation. */
+static gboolean
+find_nondefault (gboolean nondefault[NSIG])
+{
+  char text[4096];
+  size_t len = 0;
+  ssize_t n = 0;
+  int fd = open ("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  while (len < sizeof text - 1
+         && (n = read (fd, text + len, sizeof text - 1 - len)) > 0)
+    len += (size_t) n;
+  close (fd);
+  text[len] = '\0';
+  const char *ignored = strstr (text, "\nSigIgn:\t");
+  const char *caught = strstr (text, "\nSigCgt:\t");
+  return ignored != NULL && caught != NULL
+         && mark_mask (ignored + strlen ("\nSigIgn:\t"), nondefault)
+         && mark_mask (caught + strlen ("\nSigCgt:\t"), nondefault);
+}
+
+/* Every signal the job would not get at its default back to it, with
+ * the kernel's own call: glibc's sigaction() refuses its two internal
+ * signals, which a server started by system() or posix_spawn() may
+ * have inherited ignored.  An ignored signal would stay ignored across
+ * the exec; a caught one is reset by the exec itself, but must not run
+ * the server's handler in this child (on the server's memory) between
+ * the unblock below and the exec.  Only those need the call: resetting
+ * all 62 cost about 90 microseconds of every launch here (one system
+ * call each, the server waiting), reading which they are about 15
+ * (doc/performance.md).  All zero is SIG_DFL, no flags and an empty
+ * mask in every architecture's layout of the kernel's struct. */
+static void
+reset_signals (void)
+{
+  static const guint64 dfl[8];
+  gboolean nondefault[NSIG] = { FALSE };
+  gboolean known = find_nondefault (nondefault);
+  for (int sig = 1; sig < NSIG; sig++)
+    if ((!known || nondefault[sig]) && sig != SIGKILL && sig != SIGSTOP)
+      syscall (SYS_rt_sigaction, sig, dfl, NULL, (size_t) (NSIG / 8));
+}
+
 /* What a job's process does between vfork() and exec, on the server's
  * stack and memory while the server's thread waits: only system calls,
  * nothing that takes a lock or allocates.  Every signal back to its
@@ -605,14 +676,7 @@ become_job (const char *file, char *const *argv, const char *dir,
     }
   if (guardian_fd >= 0)
     jq_guardian_enlist_self (guardian_fd);
-  /* The kernel's own call: glibc's sigaction() refuses its two internal
-   * signals, which a server started by system() or posix_spawn() may
-   * have inherited ignored.  All zero is SIG_DFL, no flags and an empty
-   * mask in every architecture's layout of the kernel's struct. */
-  static const guint64 dfl[8];
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      syscall (SYS_rt_sigaction, sig, dfl, NULL, (size_t) (NSIG / 8));
+  reset_signals ();
   int in = -1;
   if (setpgid (0, 0) != 0
       || sigprocmask (SIG_SETMASK, none, NULL) != 0

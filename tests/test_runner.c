@@ -229,6 +229,11 @@ status_mask (const char *output, const char *key)
                        : g_ascii_strtoull (found + strlen (key), NULL, 16);
 }
 
+static void
+on_any_signal (int sig)
+{
+}
+
 /* A job starts clean whatever the server's own state: signals at their
  * defaults and none blocked (the server ignores SIGPIPE, blocks and
  * catches others), its own process group, stdin from /dev/null, no
@@ -243,6 +248,15 @@ test_job_starts_clean (void **state)
   struct sigaction ignore = { .sa_handler = SIG_IGN }, old_pipe;
   sigset_t usr1, old_mask;
   sigaction (SIGPIPE, &ignore, &old_pipe);
+  /* and signals in every digit of /proc/PID/status's masks, which the
+   * job's process reads to know which to reset: the lowest, one past
+   * 32, the highest; SIGUSR2 caught (exec resets it anyway) */
+  const int far[] = { SIGHUP, SIGRTMIN + 5, SIGRTMAX };
+  struct sigaction old_far[G_N_ELEMENTS (far)], old_usr2;
+  for (guint i = 0; i < G_N_ELEMENTS (far); i++)
+    assert_int_equal (sigaction (far[i], &ignore, &old_far[i]), 0);
+  struct sigaction caught = { .sa_handler = on_any_signal };
+  sigaction (SIGUSR2, &caught, &old_usr2);
   sigemptyset (&usr1);
   sigaddset (&usr1, SIGUSR1);
   sigprocmask (SIG_BLOCK, &usr1, &old_mask);
@@ -276,9 +290,13 @@ test_job_starts_clean (void **state)
 #endif
   sigprocmask (SIG_SETMASK, &old_mask, NULL);
   sigaction (SIGPIPE, &old_pipe, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (far); i++)
+    sigaction (far[i], &old_far[i], NULL);
+  sigaction (SIGUSR2, &old_usr2, NULL);
   g_autofree char *log = read_log (fx);
   assert_int_equal (status_mask (log, "SigIgn:"), 0);
   assert_int_equal (status_mask (log, "SigBlk:"), 0);
+  assert_int_equal (status_mask (log, "SigCgt:"), 0);
   /* (each line of output is logged indented by four spaces) ls's own
    * directory is 3; the server's 57 must not be there */
   assert_non_null (strstr (log, "stdout:\n    0\n    1\n    2\n    3\n"));
