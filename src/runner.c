@@ -151,14 +151,34 @@ on_output (int fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Attaches a job's watch (@source, with its callback) to the loop,
+ * marked as one that may recurse.  GLib takes a source's descriptors out
+ * of the poll set while it dispatches it (so that a nested iteration of
+ * the loop cannot dispatch it again) and puts them back after; each
+ * change writes the loop's wake-up eventfd and rebuilds the poll set: two
+ * system calls of every output read and of every job's end, on the path
+ * from one job to the next (doc/performance.md).  No callback of the
+ * runner's or its owner's iterates the loop, so there is no nesting to
+ * guard against. */
+static guint
+attach_job_watch (GSource *source)
+{
+  g_source_set_can_recurse (source, TRUE);
+  guint id = g_source_attach (source, NULL);
+  g_source_unref (source);
+  return id;
+}
+
 static void
 capture_init (Capture *c, Proc *r, int fd)
 {
   c->kept = g_string_new (NULL);
   c->fd = fd;
   g_unix_set_fd_nonblocking (c->fd, TRUE, NULL);
-  c->watch_id = g_unix_fd_add (c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                               on_output, r);
+  GSource *source = g_unix_fd_source_new (c->fd,
+                                          G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_output), r, NULL);
+  c->watch_id = attach_job_watch (source);
 }
 
 static void
@@ -906,7 +926,9 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
   if (runner->settings.maxruntime_ms > 0)
     r->timeout_id = g_timeout_add (runner->settings.maxruntime_ms,
                                    on_maxruntime, r);
-  r->watch_id = g_child_watch_add (pid, on_process_exit, r);
+  GSource *ended = g_child_watch_source_new (pid);
+  g_source_set_callback (ended, G_SOURCE_FUNC (on_process_exit), r, NULL);
+  r->watch_id = attach_job_watch (ended);
   if (pid_out != NULL)
     *pid_out = pid;
   return TRUE;
