@@ -369,12 +369,26 @@ is_job_leader (JqRunner *runner, int pid)
 static GStrv
 read_children (void)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/children",
-                                           (int) getpid ());
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents (path, &text, NULL, NULL))
+  /* Read after every job's end, so with plain reads: g_file_get_contents()
+   * adds two fstat()s and an fcntl() to each (doc/performance.md).  The
+   * main thread's task id is the process's. */
+  char path[48];
+  g_snprintf (path, sizeof path, "/proc/self/task/%d/children",
+              (int) getpid ());
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
     return NULL;
-  return g_strsplit (g_strstrip (text), " ", -1);
+  g_autoptr (GString) text = g_string_new (NULL);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read (fd, buf, sizeof buf)) > 0
+         || (n < 0 && errno == EINTR))
+    if (n > 0)
+      g_string_append_len (text, buf, n);
+  close (fd);
+  if (n < 0)
+    return NULL;
+  return g_strsplit (g_strstrip (text->str), " ", -1);
 }
 
 /* A child of ours that is neither a job being run nor adopted already;
