@@ -13,7 +13,8 @@
  * moment (/proc while recovering, error reports, a rotated log). */
 #define JQ_FDBUDGET_SERVER 32
 /* Per job that may run at once: its stdout and stderr pipes (both ends
- * while it starts), the pidfd of GLib's child watch, a spare. */
+ * while it runs: runner.c keeps the write ends), the pidfd of GLib's
+ * child watch, a spare. */
 #define JQ_FDBUDGET_PER_JOB 6
 
 typedef struct {

@@ -49,6 +49,7 @@
 
 typedef struct {
   int      fd;              /* -1 once closed */
+  int      held;            /* the write end, -1 once closed (below) */
   guint    watch_id;
   GString *kept;            /* first output_limit bytes */
   guint64  dropped;         /* bytes read beyond the limit */
@@ -169,11 +170,22 @@ attach_job_watch (GSource *source)
   return id;
 }
 
+/* @fd is the read end of the job's pipe, @held its write end.  The
+ * server keeps the write end open while the job runs, so that the pipe
+ * reports no hang-up when the job exits: the job's end is then seen as
+ * one event of the loop (its pidfd) instead of two (the pipes' hang-up,
+ * which the kernel signals first when the process closes its files, then
+ * its pidfd), a second wake-up of the loop in about a quarter of the
+ * launches, on the path from one job to the next (doc/performance.md).
+ * Nothing else changes: the output is read as it comes, and at the end,
+ * once the write ends are closed, read to its end as before (or to what
+ * is there when a process the job left behind still holds the pipe). */
 static void
-capture_init (Capture *c, Proc *r, int fd)
+capture_init (Capture *c, Proc *r, int fd, int held)
 {
   c->kept = g_string_new (NULL);
   c->fd = fd;
+  c->held = held;
   g_unix_set_fd_nonblocking (c->fd, TRUE, NULL);
   GSource *source = g_unix_fd_source_new (c->fd,
                                           G_IO_IN | G_IO_HUP | G_IO_ERR);
@@ -181,10 +193,21 @@ capture_init (Capture *c, Proc *r, int fd)
   c->watch_id = attach_job_watch (source);
 }
 
+/* The job has ended: what it wrote is all in the pipe, which ends when
+ * no process of the job holds it. */
+static void
+capture_let_go (Capture *c)
+{
+  if (c->held >= 0)
+    close (c->held);
+  c->held = -1;
+}
+
 static void
 capture_close (Capture *c)
 {
   g_clear_handle_id (&c->watch_id, g_source_remove);
+  capture_let_go (c);
   if (c->fd >= 0)
     close (c->fd);
   c->fd = -1;
@@ -219,7 +242,7 @@ proc_new (JqRunner *runner, JqJob *job, guint64 number, GPid pid)
   r->number = number;
   r->pid = pid;
   r->pidfd = -1;
-  r->out.fd = r->err.fd = -1;
+  r->out.fd = r->err.fd = r->out.held = r->err.held = -1;
   g_ptr_array_add (runner->procs, r);
   if (job != NULL)
     runner->running++;
@@ -554,6 +577,8 @@ on_process_exit (GPid pid, int wait_status, gpointer user_data)
   if (runner->guardian != NULL)
     jq_guardian_release (runner->guardian, pid);
   /* The process is gone, so what it wrote is all in the pipes now. */
+  capture_let_go (&r->out);
+  capture_let_go (&r->err);
   capture_read (&r->out, runner->settings.output_limit);
   capture_read (&r->err, runner->settings.output_limit);
 
@@ -907,8 +932,6 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
       file, run, jq_task_policy_get_job_dir (runner->settings.policy), envp,
       out[1], err[1], runner->settings.die_with_server ? getpid () : 0,
       runner->guardian, &pid, error);
-  close (out[1]);
-  close (err[1]);
   /* The server raised its own descriptor limit; the job gets the one it
    * would have had (some programs size tables by it, or use select()).
    * vfork() returns once the child has exec'd, before it can have
@@ -928,15 +951,16 @@ jq_runner_start (JqRunner *runner, JqJob *job, GPid *pid_out,
     {
       close (out[0]);
       close (err[0]);
+      close (out[1]);
+      close (err[1]);
       return FALSE;
     }
-  int out_fd = out[0], err_fd = err[0];
 
   Proc *r = proc_new (runner, job, jq_job_get_number (job), pid);
   r->started_us = g_get_real_time ();
   r->started_mono_us = g_get_monotonic_time ();
-  capture_init (&r->out, r, out_fd);
-  capture_init (&r->err, r, err_fd);
+  capture_init (&r->out, r, out[0], out[1]);
+  capture_init (&r->err, r, err[0], err[1]);
   if (runner->settings.maxruntime_ms > 0)
     r->timeout_id = g_timeout_add (runner->settings.maxruntime_ms,
                                    on_maxruntime, r);
