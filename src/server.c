@@ -703,6 +703,12 @@ main (int argc, char **argv)
    * same value parsed again at once).  The first use is made here,
    * before any thread exists. */
   g_ascii_strtoull ("0", NULL, 10);
+  /* A blocked signal mask survives exec: a supervisor or a Python parent
+   * that handed one on kept SIGTERM and SIGHUP pending for ever (an
+   * outside test).  Cleared here, before any thread, which inherits it. */
+  sigset_t none;
+  sigemptyset (&none);
+  pthread_sigmask (SIG_SETMASK, &none, NULL);
   g_auto (GStrv) job_environ = settle_time_zone ();
   const char *config_option = NULL;
   int exit_code = 0;

@@ -154,6 +154,32 @@ class Running(jqtest.ServerTestCase):
             self.assertNotIn("Added job 1", f.read())
 
 
+class BlockedSignals(jqtest.ServerTestCase):
+    """A server started with its stop and hang-up signals blocked (a
+    supervisor or a Python parent may hand that mask on: it survives exec)
+    still stops on SIGTERM and reopens its log on SIGHUP.  An outside
+    test found both pending for ever."""
+
+    def setUp(self):
+        blocked = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            super().setUp()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def test_sighup_then_sigterm(self):
+        self.bots.wait_log("Bots jobqueue started.")
+        with open("/proc/%d/status" % self.server.pid) as f:
+            self.assertIn("SigBlk:\t0000000000000000", f.read())
+        moved = self.bots.log_path + ".1"
+        os.rename(self.bots.log_path, moved)
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.bots.wait_log("Log file reopened (SIGHUP).")
+        self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+        self.assertIn("Bots jobqueue stopped.", self.bots.log())
+
+
 class Patient(jqtest.xmlrpc.client.Transport):
     """A transport whose calls give up after jqtest.DEADLINE."""
 
