@@ -13,6 +13,8 @@
  *   history(number, priority, argv, task, queued_us, started_us,
  *        ended_us, exit_code, signal, maxruntime_hit, start_error)
  *   meta(key, value)                 -- next_number, paused, queue_id...
+ *        (next_number is a floor: the next number is the higher of it
+ *        and the highest job's number + 1; see sqlite_set_meta)
  * argv is stored as store-record.h says (exact, any bytes); task is the
  * same as Python prints it, for people reading the file with the sqlite3
  * tool.  Nothing is ever deleted or rewritten when the file is not what
@@ -70,6 +72,11 @@ typedef struct {
   gboolean        sync_commits;   /* durability full: a commit waits for
                                    * the disk */
   gboolean        unsynced;       /* commits since the last sync */
+  guint64         highest_added;  /* the highest job this connection added,
+                                   * while its row is known to be in jobs
+                                   * (0: none) */
+  gint64          next_unwritten; /* a next_number its row shows, not
+                                   * written (0: none) */
 } Sqlite;
 
 static gboolean
@@ -251,14 +258,50 @@ run (Sqlite *j, int which, const char *what, GError **error)
 }
 
 static gboolean
-sqlite_set_meta (gpointer store, const char *key, gint64 value,
-                 GError **error)
+write_meta (Sqlite *j, const char *key, gint64 value, GError **error)
 {
-  Sqlite *j = store;
   sqlite3_stmt *st = j->statements[ST_META];
   sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 2, value);
   return run (j, ST_META, key, error);
+}
+
+/* The next number after an add is not written: loading takes the higher
+ * of the stored one and the highest job's number + 1, and the added job's
+ * row shows it.  Rewriting it at each add's commit wrote two pages more
+ * (the meta table's and its key's index), three WAL frames instead of one,
+ * and the sync that an add waits for grows with what it writes (issue 23,
+ * doc/performance.md).  It is written before a job's row leaves the jobs
+ * table (flush_next_number), in the same transaction, so that a number is
+ * never given twice. */
+static gboolean
+sqlite_set_meta (gpointer store, const char *key, gint64 value,
+                 GError **error)
+{
+  Sqlite *j = store;
+  if (strcmp (key, "next_number") == 0 && j->highest_added > 0
+      && value > 0 && (guint64) value <= j->highest_added + 1)
+    {
+      j->next_unwritten = MAX (j->next_unwritten, value);
+      return TRUE;
+    }
+  if (strcmp (key, "next_number") == 0 && value >= j->next_unwritten)
+    j->next_unwritten = 0;
+  return write_meta (j, key, value, error);
+}
+
+/* Before a job's row is deleted, the next number its row showed is
+ * written (sqlite_set_meta). */
+static gboolean
+flush_next_number (Sqlite *j, GError **error)
+{
+  j->highest_added = 0;
+  if (j->next_unwritten == 0)
+    return TRUE;
+  if (!write_meta (j, "next_number", j->next_unwritten, error))
+    return FALSE;
+  j->next_unwritten = 0;
+  return TRUE;
 }
 
 static gint64
@@ -415,6 +458,10 @@ sqlite_rollback (gpointer store)
   Sqlite *j = store;
   if (sqlite3_get_autocommit (j->db) == 0)
     sqlite3_exec (j->db, "ROLLBACK", NULL, NULL, NULL);
+  /* The rows added may be gone: until the next add, the next number is
+   * written.  A number whose add was rolled back (its caller got a fault)
+   * may be given again after a restart, as when the stored one was. */
+  j->highest_added = 0;
 }
 
 static void
@@ -440,7 +487,10 @@ sqlite_add (gpointer store, JqJob *job, GError **error)
   gint64 owner;
   if (jq_record_owner_value (job, &owner))
     sqlite3_bind_int64 (st, 6, owner);
-  return run (j, ST_ADD, "add", error);
+  if (!run (j, ST_ADD, "add", error))
+    return FALSE;
+  j->highest_added = MAX (j->highest_added, jq_job_get_number (job));
+  return TRUE;
 }
 
 static gboolean
@@ -478,7 +528,8 @@ run_for_job (Sqlite *j, int which, guint64 number, const char *what,
 static gboolean
 sqlite_remove (gpointer store, guint64 number, GError **error)
 {
-  return run_for_job (store, ST_REMOVE, number, "remove", error);
+  return flush_next_number (store, error)
+         && run_for_job (store, ST_REMOVE, number, "remove", error);
 }
 
 static gboolean
@@ -496,7 +547,8 @@ sqlite_requeue_at_head (gpointer store, guint64 number, GError **error)
 static gboolean
 sqlite_clear_waiting (gpointer store, GError **error)
 {
-  return run (store, ST_CLEAR, "clear", error);
+  return flush_next_number (store, error)
+         && run (store, ST_CLEAR, "clear", error);
 }
 
 static gboolean

@@ -495,6 +495,51 @@ test_next_number_never_back (void **state)
   jq_journal_close (j);
 }
 
+/* A job's number is never given twice, whichever way the highest job
+ * leaves the queue: removed, cleared with the waiting ones, or finished
+ * and then pruned from the history (the SQLite store writes the next
+ * number only then, not at each add: store-sqlite.c). */
+static void
+test_next_number_after_the_highest_leaves (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = start (f);
+  for (int how = 0; how < 3; how++)
+    {
+      guint64 first = 1 + 3 * (guint64) how;
+      jq_journal_begin (j);
+      for (guint64 n = first; n < first + 3; n++)
+        {
+          add (j, n, 5, TASK ("a", how == 0 ? "r" : how == 1 ? "c" : "f",
+                              n % 3 == 0 ? "0" : n % 3 == 1 ? "1" : "2"));
+          jq_journal_set_next_number (j, n + 1);
+        }
+      assert_true (jq_journal_commit (j, NULL));
+      jq_journal_begin (j);
+      if (how == 0)
+        {
+          jq_journal_remove (j, first + 2);
+          jq_journal_remove (j, first + 1);
+          jq_journal_remove (j, first);
+        }
+      else if (how == 1)
+        jq_journal_clear_waiting (j);
+      else
+        for (guint64 n = first; n < first + 3; n++)
+          {
+            JqFinished e = ended (n, TASK ("a"), 0, 0);
+            jq_journal_finish (j, &e);
+          }
+      assert_true (jq_journal_commit (j, NULL));
+      jq_journal_prune_history (j, G_MAXINT64, 100);
+      Loaded l = reload (f, &j);
+      assert_int_equal (l.jobs->len, 0);
+      assert_int_equal (l.next, f->kind->durable ? first + 3 : 1);
+      loaded_free (&l);
+    }
+  jq_journal_close (j);
+}
+
 static void
 test_flags_and_identity (void **state)
 {
@@ -820,6 +865,7 @@ pg_ready (Fixture *f)
   ON (kind, test_kind), ON (kind, test_round_trip), \
   ON (kind, test_changes), ON (kind, test_finish_and_history), \
   ON (kind, test_prune_history), ON (kind, test_next_number_never_back), \
+  ON (kind, test_next_number_after_the_highest_leaves), \
   ON (kind, test_flags_and_identity), ON (kind, test_nesting), \
   ON (kind, test_failure_policy), ON (kind, test_lost_a_move), \
   ON (kind, test_owners), ON (kind, test_disown)
