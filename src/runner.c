@@ -46,6 +46,12 @@
 
 /* How often the server looks for orphans of its jobs to reap. */
 #define ADOPT_INTERVAL_S 2
+/* Adopted processes reaped by a child watch each, which holds a pidfd
+ * while it waits: the rest are reaped by the adoption timer, so that a
+ * job leaving hundreds of processes behind takes no descriptor apiece
+ * (an outside test: 150 left behind under a limit of 128 descriptors left
+ * none for connections).  The server's own 32 (fdbudget.h) hold these. */
+#define WATCHED_ORPHANS_MAX 4
 
 typedef struct {
   int      fd;              /* -1 once closed */
@@ -82,8 +88,10 @@ struct _JqRunner {
   GPtrArray       *procs;      /* Proc*, owned: our jobs and the left
                                 * ones, in the order they were taken */
   guint            running;    /* of those, the jobs we started */
-  GHashTable      *adopted;    /* pid -> child watch id: orphans of our
-                                * jobs reparented to us (subreaper) */
+  GHashTable      *adopted;    /* pid -> child watch id, 0 when the
+                                * timer reaps it: orphans of our jobs
+                                * reparented to us (subreaper) */
+  guint            watched_orphans; /* of those, with a child watch */
   GHashTable      *known;      /* pids seen marked as our jobs': once
                                 * dead, a zombie's mark cannot be read */
   guint            adopt_id;   /* the timer looking for them */
@@ -369,9 +377,31 @@ static void
 on_adopted_exit (GPid pid, int wait_status, gpointer user_data)
 {
   JqRunner *runner = user_data;
+  runner->watched_orphans--;
   g_hash_table_remove (runner->adopted, GINT_TO_POINTER (pid));
   g_hash_table_remove (runner->known, GINT_TO_POINTER (pid));
   g_spawn_close_pid (pid);
+}
+
+/* The adopted processes without a child watch that have ended, reaped. */
+static void
+reap_unwatched (JqRunner *runner)
+{
+  GHashTableIter iter;
+  gpointer key, watch;
+  g_hash_table_iter_init (&iter, runner->adopted);
+  while (g_hash_table_iter_next (&iter, &key, &watch))
+    {
+      if (GPOINTER_TO_UINT (watch) != 0)
+        continue;
+      pid_t pid = GPOINTER_TO_INT (key);
+      pid_t got = waitpid (pid, NULL, WNOHANG);
+      if (got == pid || (got < 0 && errno == ECHILD))
+        {
+          g_hash_table_remove (runner->known, key);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
 }
 
 static gboolean
@@ -461,9 +491,14 @@ adopt_orphans (JqRunner *runner)
       int pid = stray_pid (runner, pids[i]);
       if (pid == 0 || !is_left_by_a_job (runner, pid))
         continue;
+      guint watch = 0;
+      if (runner->watched_orphans < WATCHED_ORPHANS_MAX)
+        {
+          watch = g_child_watch_add ((GPid) pid, on_adopted_exit, runner);
+          runner->watched_orphans++;
+        }
       g_hash_table_insert (runner->adopted, GINT_TO_POINTER (pid),
-                           GUINT_TO_POINTER (g_child_watch_add (
-                               (GPid) pid, on_adopted_exit, runner)));
+                           GUINT_TO_POINTER (watch));
     }
 }
 
@@ -498,6 +533,7 @@ static gboolean
 on_adopt_timer (gpointer data)
 {
   JqRunner *runner = data;
+  reap_unwatched (runner);
   adopt_orphans (runner);
   /* Reaped by their own parents meanwhile: nothing to remember. */
   g_hash_table_foreach_remove (runner->known, forget_gone, NULL);
@@ -1024,7 +1060,8 @@ jq_runner_free (JqRunner *runner)
   gpointer watch;
   g_hash_table_iter_init (&iter, runner->adopted);
   while (g_hash_table_iter_next (&iter, NULL, &watch))
-    g_source_remove (GPOINTER_TO_UINT (watch));
+    if (GPOINTER_TO_UINT (watch) != 0)
+      g_source_remove (GPOINTER_TO_UINT (watch));
   g_hash_table_unref (runner->adopted);
   g_hash_table_unref (runner->known);
   g_clear_pointer (&runner->marked, g_hash_table_unref);

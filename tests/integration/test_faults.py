@@ -612,6 +612,43 @@ class JobTree(jqtest.ServerTestCase):
                         "the orphan to be reaped")
 
 
+    def test_many_left_behind_take_no_descriptor_each(self):
+        """A job that leaves 40 processes behind: each is adopted and
+        reaped, but the server does not hold a descriptor for each while
+        they run (an outside test: 150 of them under a limit of 128
+        descriptors left none for connections, and an addjob was lost)."""
+        fifo = self.bots.path("fifo")
+        os.mkfifo(fifo)
+
+        def release():
+            """A writer that opens and closes the fifo ends every reader
+            blocked in it; True once none is left (ENXIO)."""
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                return False
+            except OSError:
+                return True
+
+        def let_them_end():
+            release()
+            return not children(self.server.pid)
+        # also when the test fails: none of them may outlive it
+        self.addCleanup(jqtest.wait_for, release, "the 40 to end")
+        before = len(os.listdir("/proc/%d/fd" % self.server.pid))
+        task = ["sh", "-c", 'for i in $(seq 40); do cat "$0" > /dev/null & done', fifo]
+        self.assertEqual(self.rpc.addjob(task, 5), 0)
+        self.bots.wait_log("Finished job 1")
+        jqtest.wait_for(lambda: len(children(self.server.pid)) >= 40,
+                        "the 40 left behind to be the server's")
+        # they were adopted where the end was logged, in the same turn of
+        # the loop; this call is answered from a later one
+        self.assertEqual(self.rpc.addjob(["bots-engine", "-cafter"], 5), 0)
+        # a few child watches and this client's connection; 50 before
+        held = len(os.listdir("/proc/%d/fd" % self.server.pid)) - before
+        self.assertLess(held, 20)
+        jqtest.wait_for(let_them_end, "the 40 to end and be reaped")
+
+
 class JobTreeAtStop(jqtest.ServerTestCase):
     jobqueue = {"authorized_tasks": "*"}
 
