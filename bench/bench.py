@@ -89,14 +89,29 @@ def launch_gap(rpc, stamp, root, gate, n, tag, pid=None):
     before = cpu_ms(pid) if pid else 0
     open(gate, "w").close()
     wait_for(lambda: os.path.exists(stamps) and sum(1 for _ in open(stamps)) >= n, 120)
-    with open(stamps) as f:
-        spans = [tuple(map(int, line.split())) for line in f]
-    gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
-    result = {"jobs": n, "median": round(statistics.median(gaps), 3),
-              "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+    result = gap_figures(stamps)
     if pid:
         result["server_cpu_ms"] = round((cpu_ms(pid) - before) / n, 3)
     return result
+
+
+def gap_figures(stamps):
+    """The median and p99 of the gaps between one stamp's end and the
+    next one's start in the file @stamps, in ms."""
+    with open(stamps) as f:
+        spans = [tuple(map(int, line.split())) for line in f]
+    gaps = sorted((b[0] - a[1]) / 1e6 for a, b in zip(spans, spans[1:]))
+    return {"jobs": len(spans), "median": round(statistics.median(gaps), 3),
+            "p99": round(gaps[int(len(gaps) * 0.99)], 3)}
+
+
+def floor_gap(builddir, stamp, root, n, tag):
+    """The same stamps started by bench/floor (vfork, exec, wait and
+    nothing else): the gap no job queue can go below on this machine."""
+    stamps = os.path.join(root, "floor-" + tag)
+    subprocess.run([os.path.join(builddir, "bench", "floor"), str(n), stamp, stamps],
+                   stdout=subprocess.DEVNULL, check=True, timeout=120)
+    return gap_figures(stamps)
 
 
 class Bench:
@@ -294,8 +309,13 @@ class Bench:
                 continue        # the raw stamp is built on x86-64 Linux only
             self.rpc.clearjobq()
             self.hold("launch")
-            self.results[key] = launch_gap(self.rpc, os.path.join(self.builddir, "bench", program),
-                                           self.root, self.gate, n, key, self.server.pid)
+            path = os.path.join(self.builddir, "bench", program)
+            self.results[key] = launch_gap(self.rpc, path, self.root, self.gate, n, key,
+                                           self.server.pid)
+            # in the same minute, so that the load is alike
+            if key != "launch_gap_dynamic_ms":
+                self.results.setdefault("launch_floor", {})[key] = floor_gap(
+                    self.builddir, path, self.root, n, key)
 
     def million(self):
         """Memory and start-up with a huge queue: the rows are written into
@@ -363,9 +383,11 @@ def table(r):
             "launch gap, first to last instr.", g["median"], g["p99"], g["jobs"]))
         if "server_cpu_ms" in g:
             lines.append("%-34s %10.3f ms" % ("  server CPU per launch", g["server_cpu_ms"]))
+        lines += floor_lines(r, "launch_gap_raw_ms")
     g = r["launch_gap_ms"]
     lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("launch gap, static stamp",
                                                                    g["median"], g["p99"], g["jobs"]))
+    lines += floor_lines(r, "launch_gap_ms")
     g = r["launch_gap_dynamic_ms"]
     lines.append("%-34s %10.3f ms median, %.3f ms p99 (%d jobs)" % ("  end to end, dynamic stamp",
                                                                    g["median"], g["p99"], g["jobs"]))
@@ -465,6 +487,15 @@ class Other:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def floor_lines(r, key):
+    """The floor beside a launch gap, and what is left of the gap above it."""
+    floor = r.get("launch_floor", {}).get(key)
+    if not floor:
+        return []
+    return ["%-34s %10.3f ms median (vfork, exec, wait only); the server's own: %.3f ms"
+            % ("  floor of this machine", floor["median"], r[key]["median"] - floor["median"])]
+
+
 def compare_table(ours, other, command):
     lines = ["", "Side by side with: %s" % command]
     a, b = ours["durability"]["full"][2]["per_second"], other["addjob_16"]["per_second"]
@@ -473,7 +504,11 @@ def compare_table(ours, other, command):
                        ("launch_gap_ms", "launch gap median (static stamp)")):
         if key in ours and key in other:
             a, b = ours[key]["median"], other[key]["median"]
-            lines.append("%-34s %10.3f  against %.3f ms: %.2fx" % (label, a, b, b / a if a else 0))
+            floor = ours.get("launch_floor", {}).get(key)
+            lines.append("%-34s %10.3f  against %.3f ms: %.2fx%s" % (
+                label, a, b, b / a if a else 0,
+                "; above the floor (%.3f ms): %.3f against %.3f ms" % (
+                    floor["median"], a - floor["median"], b - floor["median"]) if floor else ""))
     a, b = ours["idle_rss_kib"] / 1024, other["idle_rss_kib"] / 1024
     lines.append("%-34s %10.1f  against %.1f MB" % ("resident memory, idle", a, b))
     return "\n".join(lines)
@@ -505,6 +540,8 @@ FIGURES = (
        ("server CPU ms per launch, raw", ("launch_gap_raw_ms", "server_cpu_ms"), False),
        ("launch gap median ms, static", ("launch_gap_ms", "median"), False),
        ("launch gap p99 ms, static", ("launch_gap_ms", "p99"), False),
+       ("launch gap floor ms, raw", ("launch_floor", "launch_gap_raw_ms", "median"), False),
+       ("launch gap floor ms, static", ("launch_floor", "launch_gap_ms", "median"), False),
        ("launch gap median ms, dynamic", ("launch_gap_dynamic_ms", "median"), False),
        ("RSS idle KiB", ("idle_rss_kib",), False),
        ("private dirty idle KiB", ("idle_private_dirty_kib",), False),
@@ -635,6 +672,11 @@ def main():
                              ("launch gap, static stamp", "launch_gap_ms"),
                              ("  end to end, dynamic stamp", "launch_gap_dynamic_ms"))
             if k in results)
+        text += "\n" + "\n".join(
+            "%-34s %10.3f ms median (vfork, exec, wait only); the server's own: %.3f ms" % (
+                "floor, " + label, floor["median"], results[k]["median"] - floor["median"])
+            for label, k in (("raw stamp", "launch_gap_raw_ms"), ("static stamp", "launch_gap_ms"))
+            for floor in [results.get("launch_floor", {}).get(k)] if floor)
     if args.only == "answers":
         text = "\n".join("%-10s %10.3f ms median, %9d bytes, server CPU %.1f ms each (%d waiting)" % (
             r["method"], r["median_ms"], r["bytes"], r["server_cpu_ms"], results["waiting_jobs"])
