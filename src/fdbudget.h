@@ -10,7 +10,8 @@
  * files), the listening socket, the eventfds of the door, of the HTTP
  * gate and of GLib's main context, the pipe of GLib's signal handling,
  * the service manager's socket, and a margin for what is opened for a
- * moment (/proc while recovering, error reports, a rotated log). */
+ * moment (/proc while recovering, error reports, a rotated log, the
+ * gate's refused connections being read to their end: at most four). */
 #define JQ_FDBUDGET_SERVER 32
 /* Per job that may run at once: its stdout and stderr pipes (both ends
  * while it runs: runner.c keeps the write ends), the pidfd of GLib's

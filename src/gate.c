@@ -33,6 +33,24 @@
 #include "peer.h"
 #include "share.h"
 
+/* A refused connection is read, and what it sends dropped, for this long
+ * or this much before it is closed: a close with unread request bytes
+ * resets the connection, and a client still sending its call (Python's
+ * xmlrpc.client sends it all before it reads) then got EPIPE or a reset
+ * instead of the 503.  At most LINGER_MAX at once, the oldest closed
+ * for a newer one: their descriptors come out of the server's margin
+ * (fdbudget.h).  The byte bound is four times the largest call the
+ * server takes (methods.h), read in a few milliseconds. */
+#define LINGER_MAX 4
+#define LINGER_MS 2000
+#define LINGER_BYTES (4 * 1024 * 1024)
+
+typedef struct {
+  int    fd;
+  gint64 until_us;
+  gsize  read;
+} Lingering;
+
 struct _JqGate {
   int       listen_fd;       /* borrowed */
   int       stop_fd;         /* eventfd: the gate is to end */
@@ -42,6 +60,8 @@ struct _JqGate {
   GThread  *thread;
   gint64    share_logged_us; /* last "closed" line */
   guint     share_unlogged;  /* cuts since, not logged */
+  Lingering lingering[LINGER_MAX];   /* refused, read to their end */
+  guint     n_lingering;
 };
 
 /* How long a connection may wait in the listen queue before the gate
@@ -73,6 +93,68 @@ queue_pending (int fd)
   return poll (&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
+/* Reads and drops what the refused connection @l has sent so far.  FALSE
+ * once it is done with: the client ended or failed, or it has sent its
+ * allowance. */
+static gboolean
+drain (Lingering *l)
+{
+  char sink[16384];
+  for (;;)
+    {
+      ssize_t n = recv (l->fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (n > 0 && (l->read += (gsize) n) < LINGER_BYTES)
+        continue;
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                       || errno == EINTR);
+    }
+}
+
+static void
+linger_drop (JqGate *gate, guint i)
+{
+  close (gate->lingering[i].fd);
+  gate->lingering[i] = gate->lingering[--gate->n_lingering];
+}
+
+/* Keeps the refused connection @fd, answered and shut for writing, read
+ * until its client ends (see LINGER_MS). */
+static void
+linger (JqGate *gate, int fd)
+{
+  Lingering l = { fd, g_get_monotonic_time () + LINGER_MS * 1000, 0 };
+  if (!drain (&l))
+    {
+      close (fd);
+      return;
+    }
+  if (gate->n_lingering == LINGER_MAX)
+    {
+      guint oldest = 0;
+      for (guint i = 1; i < gate->n_lingering; i++)
+        if (gate->lingering[i].until_us < gate->lingering[oldest].until_us)
+          oldest = i;
+      drain (&gate->lingering[oldest]);
+      linger_drop (gate, oldest);
+    }
+  gate->lingering[gate->n_lingering++] = l;
+}
+
+/* Reads the lingering connections @ready says have something (or all),
+ * and closes those done with or past their time. */
+static void
+linger_check (JqGate *gate, const struct pollfd *ready)
+{
+  gint64 now = g_get_monotonic_time ();
+  for (guint i = gate->n_lingering; i-- > 0;)
+    {
+      Lingering *l = &gate->lingering[i];
+      gboolean more = (ready != NULL && ready[i].revents == 0) || drain (l);
+      if (!more || now >= l->until_us)
+        linger_drop (gate, i);
+    }
+}
+
 /* Refuses one waiting connection with a 503, if one is still there. */
 static void
 refuse_one (JqGate *gate)
@@ -87,13 +169,8 @@ refuse_one (JqGate *gate)
       return;
     }
   (void) !send (fd, busy_answer, sizeof busy_answer - 1, MSG_NOSIGNAL);
-  /* Unread request bytes would turn the close into a reset that can
-   * overtake the answer: read what has come, then close. */
-  char sink[4096];
-  for (int i = 0; i < 16 && recv (fd, sink, sizeof sink, 0) > 0; i++)
-    ;
   shutdown (fd, SHUT_WR);
-  close (fd);
+  linger (gate, fd);
 }
 
 /* The connections this process holds on the listening port: its
@@ -251,7 +328,8 @@ static gpointer
 run_gate (gpointer data)
 {
   JqGate *gate = data;
-  struct pollfd fds[2] = {
+  /* the listen socket, the stop eventfd, then the lingering refusals */
+  struct pollfd fds[2 + LINGER_MAX] = {
     { .fd = gate->listen_fd, .events = POLLIN },
     { .fd = gate->stop_fd, .events = POLLIN },
   };
@@ -267,12 +345,23 @@ run_gate (gpointer data)
       gint64 now = g_get_monotonic_time ();
       gint64 wait_ms = (next_count - now) / 1000
                        + (near ? 0 : GATE_IDLE_MS - GATE_CHECK_MS);
+      guint lingering = gate->n_lingering;
+      for (guint i = 0; i < lingering; i++)
+        {
+          fds[2 + i] = (struct pollfd) { .fd = gate->lingering[i].fd,
+                                         .events = POLLIN };
+          wait_ms = MIN (wait_ms, (gate->lingering[i].until_us - now) / 1000
+                                  + 1);
+        }
       fds[0].revents = fds[1].revents = 0;
-      if (poll (fds, 2, (int) CLAMP (wait_ms, 0, GATE_IDLE_MS)) < 0
-          && errno != EINTR)
+      int polled = poll (fds, 2 + lingering,
+                         (int) CLAMP (wait_ms, 0, GATE_IDLE_MS));
+      if (polled < 0 && errno != EINTR)
         g_usleep (GATE_SAMPLE_MS * 1000);
       if (fds[1].revents != 0)
         break;
+      if (lingering > 0)
+        linger_check (gate, polled < 0 ? NULL : fds + 2);
       if (fds[0].revents & POLLIN)
         {
           g_usleep (GATE_GRACE_MS * 1000);
@@ -315,6 +404,8 @@ jq_gate_stop (JqGate *gate)
     return;
   eventfd_write (gate->stop_fd, 1);
   g_thread_join (gate->thread);
+  while (gate->n_lingering > 0)
+    linger_drop (gate, gate->n_lingering - 1);
   close (gate->stop_fd);
   g_free (gate);
 }

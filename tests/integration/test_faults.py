@@ -493,6 +493,53 @@ class Descriptors(jqtest.unittest.TestCase):
         self.assertEqual(p.addjob(self.job(self.bots.path("events"), "two"), 5), 0)
         self.bots.wait_log("Finished job 2")
 
+    def refused_connection(self):
+        """Every connection the budget allows held idle, then one more:
+        returns it once its 503 has been read to the server's end."""
+        self.bots.wait_log("connections at once")
+        limit = int(self.bots.log().split("up to ")[-1].split()[0])
+        # one more than the limit: Abyss accepts it and waits for room
+        self.connect_idle(limit + 1)
+        jqtest.wait_for(lambda: open_fds(self.server.pid) >= 3 * limit,
+                        "the server to take the idle connections")
+        s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
+        self.held.append(s)
+        s.settimeout(10)
+        answer = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
+        return s
+
+    def test_refused_client_still_sending_gets_no_reset(self):
+        """A client refused with 503 (all connections taken) that goes on
+        sending its request, as a client that reads only once it has
+        sent all does, is not reset: the server reads what comes for a
+        while before it closes (a close with unread bytes resets the
+        connection: the next send failed with EPIPE)."""
+        s = self.refused_connection()
+        body = b"<value><string>y</string></value>" * 2000
+        request = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        # in pieces: a reset answering the first would fail the next
+        for start in range(0, len(request), 16384):
+            s.sendall(request[start:start + 16384])
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(s.recv(4096), b"")       # an orderly end, not a reset
+
+    def test_refused_xmlrpc_client_gets_the_503(self):
+        """What Bots sees when every connection is taken: Python's
+        xmlrpc.client gets ProtocolError 503, even for a call larger than
+        the socket buffers take before the 503 (it was a reset: the call
+        was still being sent when the server closed)."""
+        self.refused_connection()
+        with self.assertRaises(xmlrpc.client.ProtocolError) as caught:
+            proxy(self.bots.port).addjob(["y" * 3000000], 5)
+        self.assertEqual(caught.exception.errcode, 503)
+
     def test_job_waits_out_a_shortage(self):
         """A job that cannot start for want of descriptors stays first in
         the queue and starts when there are some again; it is not recorded
