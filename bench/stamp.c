@@ -2,16 +2,9 @@
  * end times (CLOCK_MONOTONIC, ns) to the file named by argv[1]. */
 #include <fcntl.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-static long long
-now_ns (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "now-ns.h"
 
 int
 main (int argc, char **argv)
