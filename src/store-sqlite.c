@@ -622,8 +622,15 @@ sqlite_load (gpointer store, JqJournalJobFunc func, gpointer user_data,
                    sqlite3_errmsg (j->db));
       return FALSE;
     }
-  *next_number = jq_record_next_number (
-      (guint64) sqlite_get_meta (j, "next_number", 1, NULL), highest);
+  guint64 stored = (guint64) sqlite_get_meta (j, "next_number", 1, NULL);
+  *next_number = jq_record_next_number (stored, highest);
+  /* Added before a restart, the highest job's row may be the only place
+   * that shows the next number (sqlite_set_meta): it is written before
+   * the first row leaves, as this connection's own adds are.  Without
+   * it, that job finished and pruned, the number came back (an outside
+   * test). */
+  if (*next_number > stored)
+    j->next_unwritten = MAX (j->next_unwritten, (gint64) *next_number);
   return TRUE;
 }
 

@@ -540,6 +540,39 @@ test_next_number_after_the_highest_leaves (void **state)
   jq_journal_close (j);
 }
 
+/* ... and when it leaves after a restart, the job having been added
+ * before it: the next number was then only in the job's row (an outside
+ * test: stopped with its job running, started again, the job finished,
+ * stopped; the next start gave the job's number again, pruned or not). */
+static void
+test_next_number_after_a_restart (void **state)
+{
+  Fixture *f = *state;
+  JqJournal *j = start (f);
+  jq_journal_begin (j);
+  for (guint64 n = 1; n <= 3; n++)
+    {
+      add (j, n, 5, TASK ("a", n == 1 ? "1" : n == 2 ? "2" : "3"));
+      jq_journal_set_next_number (j, n + 1);
+    }
+  assert_true (jq_journal_commit (j, NULL));
+  Loaded l = reload (f, &j);
+  assert_int_equal (l.next, f->kind->durable ? 4 : 1);
+  loaded_free (&l);
+  jq_journal_begin (j);
+  JqFinished e = ended (3, TASK ("a", "3"), 0, 0);
+  jq_journal_finish (j, &e);
+  jq_journal_remove (j, 2);
+  jq_journal_remove (j, 1);
+  assert_true (jq_journal_commit (j, NULL));
+  jq_journal_prune_history (j, G_MAXINT64, 100);
+  l = reload (f, &j);
+  assert_int_equal (l.jobs->len, 0);
+  assert_int_equal (l.next, f->kind->durable ? 4 : 1);
+  loaded_free (&l);
+  jq_journal_close (j);
+}
+
 static void
 test_flags_and_identity (void **state)
 {
@@ -866,6 +899,7 @@ pg_ready (Fixture *f)
   ON (kind, test_changes), ON (kind, test_finish_and_history), \
   ON (kind, test_prune_history), ON (kind, test_next_number_never_back), \
   ON (kind, test_next_number_after_the_highest_leaves), \
+  ON (kind, test_next_number_after_a_restart), \
   ON (kind, test_flags_and_identity), ON (kind, test_nesting), \
   ON (kind, test_failure_policy), ON (kind, test_lost_a_move), \
   ON (kind, test_owners), ON (kind, test_disown)
