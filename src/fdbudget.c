@@ -8,11 +8,15 @@ jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
                   guint other_conn, guint per_conn, guint max_conn)
 {
   JqFdBudget b = { .limit = limit, .was = was };
-  b.reserve = JQ_FDBUDGET_SERVER + (guint64) nr_threads * JQ_FDBUDGET_PER_JOB
-              + (guint64) other_conn * per_conn;
-  guint64 left = limit > b.reserve ? limit - b.reserve : 0;
-  b.connections = (guint) CLAMP (left / MAX (per_conn, 1), 1,
-                                 MAX (max_conn, 1));
+  per_conn = MAX (per_conn, 1);
+  guint64 kept = JQ_FDBUDGET_SERVER
+                 + (guint64) nr_threads * JQ_FDBUDGET_PER_JOB;
+  guint64 left = limit > kept ? limit - kept : 0;
+  if (other_conn > 0)
+    b.other_connections = (guint) CLAMP (left / per_conn / 4, 1, other_conn);
+  b.reserve = kept + (guint64) b.other_connections * per_conn;
+  left = limit > b.reserve ? limit - b.reserve : 0;
+  b.connections = (guint) CLAMP (left / per_conn, 1, MAX (max_conn, 1));
   return b;
 }
 

@@ -24,12 +24,17 @@ typedef struct {
   guint64 reserve;      /* kept for the server, its jobs and the
                          * status-only port's connections */
   guint   connections;  /* served at once */
+  guint   other_connections; /* of the status-only port, at once */
 } JqFdBudget;
 
-/* Pure: the budget of @limit descriptors for @nr_threads jobs at once
- * and @other_conn connections of other ports (the status-only port's;
- * 0 without one), kept out of it, connections costing @per_conn each: at
- * least 1 connection, at most @max_conn. */
+/* Pure: the budget of @limit descriptors for @nr_threads jobs at once,
+ * up to @other_conn connections of other ports (the status-only port's;
+ * 0 without one) and the XML-RPC port's, connections costing @per_conn
+ * each.  The other ports get at most a quarter of what the server and
+ * its jobs leave (a low limit must not go to browsers and scrapers: an
+ * outside test held all 64 of the status port's under a limit of 128,
+ * and the XML-RPC port's clients were reset); each port at least 1
+ * connection, the XML-RPC port at most @max_conn. */
 JqFdBudget jq_fdbudget_plan (guint64 limit, guint64 was, guint nr_threads,
                              guint other_conn, guint per_conn,
                              guint max_conn);

@@ -30,6 +30,7 @@ struct _JqRpc {
   JqHttp      *http;           /* both ports */
   guint        max_conn;
   guint        share_percent;  /* a user's share of max_conn, percent */
+  guint        max_status_conn;  /* on the status-only port */
   char        *bind_address;   /* the XML-RPC port's, for the Host rule */
   const JqAdmins *admins;      /* nullable: root and our own user only */
   struct sockaddr_in own_v4;   /* the XML-RPC port's address when bound to
@@ -359,6 +360,7 @@ jq_rpc_new (JqMethods *methods, JqStatus *status, JqLog *log)
   if (status != NULL)
     jq_http_set_metrics (rpc->http, jq_status_get_metrics (status));
   rpc->max_conn = JQ_RPC_MAX_CONN;
+  rpc->max_status_conn = JQ_RPC_MAX_STATUS_CONN;
   rpc->share_percent = JQ_SHARE_DEFAULT_PERCENT;
   return rpc;
 }
@@ -373,6 +375,12 @@ void
 jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn)
 {
   rpc->max_conn = MAX (max_conn, 1);
+}
+
+void
+jq_rpc_set_max_status_connections (JqRpc *rpc, guint max_conn)
+{
+  rpc->max_status_conn = CLAMP (max_conn, 1, JQ_RPC_MAX_STATUS_CONN);
 }
 
 void
@@ -424,7 +432,7 @@ jq_rpc_listen_status (JqRpc *rpc, const char *address, guint port,
   /* Fewer connections: its clients are browsers and scrapers. */
   JqHttpPort status_port = {
     .address = address, .what = what,
-    .max_conn = JQ_RPC_MAX_STATUS_CONN, .share_percent = 0,
+    .max_conn = rpc->max_status_conn, .share_percent = 0,
     .handler = handle_status_only, .user_data = rpc,
   };
   return jq_http_listen (rpc->http, fd, &status_port, error);

@@ -70,6 +70,10 @@ gboolean jq_rpc_listen (JqRpc *rpc, const char *address, int fd,
 /* Connections served at once (at least 1); one more is answered HTTP 503
  * and closed.  Call before jq_rpc_listen(). */
 void jq_rpc_set_max_connections (JqRpc *rpc, guint max_conn);
+/* Connections at once on the status-only port (at most
+ * JQ_RPC_MAX_STATUS_CONN, the default): what the descriptor budget
+ * pays for. */
+void jq_rpc_set_max_status_connections (JqRpc *rpc, guint max_conn);
 
 /* Stops the methods' wait() calls and both ports (jq_http_stop): calls
  * already inside get their answer and can write it (up to 2 s). */

@@ -460,6 +460,8 @@ wire (Server *server, const JqConfig *config, JqLog *log, JqJournal *journal,
                                     fds->connections / JQ_RPC_WAIT_SHARE);
   server->rpc = jq_rpc_new (server->methods, server->status_page, log);
   jq_rpc_set_max_connections (server->rpc, fds->connections);
+  if (fds->other_connections > 0)
+    jq_rpc_set_max_status_connections (server->rpc, fds->other_connections);
   jq_rpc_set_user_share (server->rpc, config->user_connection_share);
   server->admins = admins_of (config, log);
   jq_rpc_set_admins (server->rpc, server->admins);
@@ -590,8 +592,9 @@ log_started (Server *server, gboolean zone_known, const JqFdBudget *fds)
                 fds->limit, fds->was, fds->reserve, fds->connections);
   if (config->status_bind != NULL)
     jq_log_write (log, JQ_LOG_STARTINFO, "Status page and metrics also "
-                  "on %s port %u (no XML-RPC there).",
-                  config->status_bind, config->status_port);
+                  "on %s port %u (no XML-RPC there), up to %u connections "
+                  "at once.", config->status_bind, config->status_port,
+                  fds->other_connections);
 }
 
 /* Readiness for the service manager, and the timers of a running server:

@@ -28,10 +28,22 @@ test_plan (void **state)
   /* Too few for the reserve: still one connection, never 0 or a wrap. */
   assert_int_equal (jq_fdbudget_plan (20, 20, 1, 0, 3, 1024).connections, 1);
   assert_int_equal (jq_fdbudget_plan (0, 0, 1000, 0, 3, 1024).connections, 1);
-  /* status_listen: its 64 connections are paid for first. */
+  /* status_listen: its 64 connections are paid for first... */
   b = jq_fdbudget_plan (1024, 1024, 1, 64, 3, 1024);
+  assert_int_equal (b.other_connections, 64);
   assert_int_equal (b.reserve, 38 + 64 * 3);
   assert_int_equal (b.connections, (1024 - 38 - 192) / 3);
+  /* ... when the limit pays for them; else a quarter of what is left
+   * after the server and its job, never more than the limit (an outside
+   * test: 230 kept of 128) */
+  b = jq_fdbudget_plan (128, 128, 1, 64, 3, 1024);
+  assert_int_equal (b.other_connections, (128 - 38) / 3 / 4);
+  assert_int_equal (b.reserve, 38 + 7 * 3);
+  assert_int_equal (b.connections, (128 - 38 - 21) / 3);
+  assert_true (b.reserve + (guint64) b.connections * 3 <= 128);
+  /* none without a status port; one at least with it */
+  assert_int_equal (jq_fdbudget_plan (128, 128, 1, 0, 3, 1024).other_connections, 0);
+  assert_int_equal (jq_fdbudget_plan (20, 20, 1, 64, 3, 1024).other_connections, 1);
 }
 
 static void

@@ -6,6 +6,7 @@ what it did not save, and never let one of these end the listener."""
 
 import http.client
 import os
+import re
 import resource
 import shutil
 import select
@@ -594,6 +595,56 @@ def read_pid(path):
 def children(pid):
     with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
         return [int(p) for p in f.read().split()]
+
+
+class StatusPortLowLimit(jqtest.unittest.TestCase):
+    """[jobqueue] status_listen under a low descriptor limit: its
+    connections come out of the budget, not beside it (an outside test:
+    "230 kept" of a limit of 128, and 64 stalled GETs on the status port
+    took every descriptor: XML-RPC callers were reset)."""
+
+    LIMIT = 128
+
+    def setUp(self):
+        self.status_port = jqtest.free_port()
+        self.bots = jqtest.BotsDir({"status_listen": "127.0.0.1:%d" % self.status_port})
+        self.held = []
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
+        self.server = start_server(self.bots, preexec=limit, test=self)
+
+    def tearDown(self):
+        for s in self.held:
+            s.close()
+        try:
+            self.assertEqual(self.server.stop(), 0)
+        finally:
+            self.bots.cleanup()
+
+    def test_status_port_cannot_take_the_descriptors(self):
+        self.bots.wait_log("Status page and metrics also")
+        log = self.bots.log()
+        kept, conns = (int(x) for x in re.search(
+            r"(\d+) kept for the server and its jobs, up to (\d+) connections", log).groups())
+        status = int(re.search(r"no XML-RPC there\), up to (\d+) connections", log).group(1))
+        self.assertLessEqual(kept + 3 * conns, self.LIMIT)
+        self.assertLess(status, 64)
+        # Every connection the status port would take, stalled in its headers.
+        for _ in range(64):
+            s = socket.create_connection(("127.0.0.1", self.status_port), 5)
+            s.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\n")
+            self.held.append(s)
+        jqtest.wait_for(lambda: open_fds(self.server.pid) >= 3 * status,
+                        "the server to take the status port's connections")
+        self.assertEqual(proxy(self.bots.port).isup(), 0)
+        r = subprocess.run([jqtest.JOB2QUEUE, "-c" + self.bots.config, jqtest.PYTHON,
+                            jqtest.JOB, self.bots.path("events"), "one"],
+                           capture_output=True, text=True, timeout=jqtest.DEADLINE)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "OK, job added to queue."),
+                         r.stderr)
+        self.bots.wait_log("Finished job 1")
+        self.assertNotIn("Too many open files", self.bots.log())
 
 
 class JobTree(jqtest.ServerTestCase):
