@@ -786,6 +786,17 @@ connect_server (const Request *req, int *exit_code)
   return client;
 }
 
+/* A fault is a refusal (exit 3), unless the server is stopping: then
+ * nothing was refused or removed (a job waiting or running is kept and
+ * runs again at its next start), and the server cannot be asked now
+ * (exit 1), as when it is not there (an outside test: wait said 3). */
+static gboolean
+is_refusal (const GError *error)
+{
+  return g_error_matches (error, JQ_ERROR, JQ_ERROR_INVALID)
+         && strstr (error->message, JQ_SHUTTING_DOWN) == NULL;
+}
+
 /* The server's answer to the call, of the shape the method gives.  NULL
  * with *@exit_code when there is none. */
 static xmlrpc_value *
@@ -796,7 +807,7 @@ call_server (JqClient *client, const Request *req, int *exit_code)
                                                     req->params, &error);
   if (result == NULL)
     {
-      gboolean refused = g_error_matches (error, JQ_ERROR, JQ_ERROR_INVALID);
+      gboolean refused = is_refusal (error);
       const char *why = error->message;
       /* Keep the server's own words: drop xmlrpc-c's "RPC failed at
        * server." and the Python-style class in front of them. */
@@ -843,8 +854,7 @@ wait_for (JqClient *client, gint64 number, gint64 timeout, int *exit_code)
       result = jq_client_call (client, "wait", params, &error);
       if (result == NULL)
         {
-          gboolean refused = g_error_matches (error, JQ_ERROR,
-                                              JQ_ERROR_INVALID);
+          gboolean refused = is_refusal (error);
           *exit_code = fail (refused ? EXIT_REFUSED : EXIT_UNREACHABLE,
                              "job %" G_GINT64_FORMAT ": %s", number,
                              error->message);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "protocol.h"
 
 /* A batch takes in the calls that arrive while it runs up to this many
  * (a bound on the last one's wait; a commit of this many adds takes a
@@ -165,7 +166,7 @@ static gboolean
 refuse_closed (GError **error)
 {
   g_set_error (error, JQ_ERROR, JQ_ERROR_INVALID,
-               "the job queue server is shutting down");
+               JQ_SHUTTING_DOWN);
   return FALSE;
 }
 

@@ -590,7 +590,7 @@ list_or_take (JqMethods *m, const JqCaller *caller, xmlrpc_env *env,
   if (page->len > 0 && !answer->streamed)
     {
       g_clear_pointer (&answer->bytes, g_bytes_unref);
-      fault (env, "Exception", "the job queue server is shutting down");
+      fault (env, "Exception", JQ_SHUTTING_DOWN);
     }
   return NULL;
 }

@@ -93,6 +93,19 @@ on_grace_over (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A second stop signal within the grace: the log says which it was (it
+ * said the grace was over, 0.3 s into 30: an outside test). */
+static void
+stop_now (Server *server)
+{
+  g_clear_handle_id (&server->grace_id, g_source_remove);
+  if (jq_scheduler_get_running (server->scheduler) > 0)
+    jq_log_write (server->log, JQ_LOG_WARNING, "Asked again to stop; "
+                  "terminating running jobs without waiting out the stop "
+                  "grace of %u seconds", server->config->stop_grace_seconds);
+  jq_scheduler_terminate_running (server->scheduler);
+}
+
 /* A stop (SIGTERM, SIGINT, or a failed journal) is only asked for here:
  * nothing waits and no thread is joined on the loop.  The door closes
  * (calls inside get their answer, later ones the "shutting down" fault at
@@ -108,8 +121,7 @@ on_stop_signal (gpointer data)
   if (server->stopping)
     {
       /* A second request to stop: do not wait out the grace. */
-      g_clear_handle_id (&server->grace_id, g_source_remove);
-      on_grace_over (server);
+      stop_now (server);
       return G_SOURCE_CONTINUE;
     }
   server->stopping = TRUE;

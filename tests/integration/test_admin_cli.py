@@ -3,6 +3,7 @@ every subcommand, --json parsed back, exit codes, 80 columns."""
 
 import http.server
 import json
+import signal
 import subprocess
 import threading
 
@@ -11,7 +12,7 @@ import xmlrpc.client
 import jqtest
 
 
-class AdminCli(jqtest.ServerTestCase):
+class AdminBase(jqtest.ServerTestCase):
     jobqueue = {"authorized_tasks": "*"}
 
     def cli(self, *args, expect=0):
@@ -29,6 +30,8 @@ class AdminCli(jqtest.ServerTestCase):
         self.assertEqual(r.stdout.strip(), "job 1 added")
         jqtest.wait_for(lambda: self.events(), "holder to start")
 
+
+class AdminCli(AdminBase):
     def test_ping_status_list(self):
         self.assertEqual(self.cli("ping").stdout.strip(), "ok")
         self.hold()
@@ -236,6 +239,25 @@ class AdminCli(jqtest.ServerTestCase):
             if args[1] == "history":
                 self.assertIn("\\u009b", out)
         self.assertEqual(json.loads(self.cli("--json", "history").stdout)[0]["task"], task)
+
+class StoppingServer(AdminBase):
+    """wait and add on a server that is stopping (its stop grace running
+    out): exit 1, the server's words, never 3 ("removed or unknown",
+    "refused"): the job is kept and runs again at the next start (an
+    outside test: wait said 3)."""
+
+    jobqueue = {"authorized_tasks": "*", "stop_grace": "300"}
+
+    def test_wait_and_add_while_stopping(self):
+        self.hold()
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.bots.wait_log("Bots jobqueue stopping; 1 job(s) running")
+        for args in (("wait", "1"), ("add", "--", "echo", "late")):
+            r = self.cli(*args, expect=1)
+            self.assertIn("shutting down", r.stderr)
+        open(self.gate, "w").close()
+        self.assertEqual(self.server.stop(), 0)
+
 
 class NoServer(jqtest.unittest.TestCase):
     def test_odd_answers(self):

@@ -154,6 +154,27 @@ class Running(jqtest.ServerTestCase):
             self.assertNotIn("Added job 1", f.read())
 
 
+class SecondStopSignal(jqtest.ServerTestCase):
+    """A second SIGTERM within a long stop grace terminates the running
+    job at once, and the log says it was asked again (it said the grace
+    was over: an outside test)."""
+
+    jobqueue = {"stop_grace": "300"}
+
+    def test_second_sigterm(self):
+        never = self.bots.path("never")
+        self.rpc.addjob(self.job(self.bots.path("events"), "stuck", "--wait", never), 5)
+        jqtest.wait_for(lambda: self.events(), "job to start")
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.bots.wait_log("Bots jobqueue stopping; 1 job(s) running")
+        self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+        log = self.bots.log()
+        self.assertIn("Asked again to stop; terminating running jobs without waiting "
+                      "out the stop grace of 300 seconds", log)
+        self.assertNotIn("is over", log)
+        self.assertIn("result -15", log)
+
+
 class BlockedSignals(jqtest.ServerTestCase):
     """A server started with its stop and hang-up signals blocked (a
     supervisor or a Python parent may hand that mask on: it survives exec)
