@@ -391,16 +391,18 @@ def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-class Descriptors(jqtest.unittest.TestCase):
-    """File descriptors are a budget: under a limit of 128 (soft and hard),
-    idle connections take what is left after the reserve for jobs, the
-    journal and the log, and no more; one over is refused at once; jobs
-    still start; the listener never ends."""
+class LowLimit(jqtest.unittest.TestCase):
+    """A server under RLIMIT_NOFILE LIMIT (soft and hard), its bots.ini's
+    [jobqueue] given by jobqueue(); connections the test holds in
+    self.held are closed after it, and the gate file made."""
 
     LIMIT = 128
 
+    def jobqueue(self):
+        return None
+
     def setUp(self):
-        self.bots = jqtest.BotsDir()
+        self.bots = jqtest.BotsDir(self.jobqueue())
         self.gate = self.bots.path("gate")
         self.held = []
 
@@ -416,6 +418,13 @@ class Descriptors(jqtest.unittest.TestCase):
             self.assertEqual(self.server.stop(), 0)
         finally:
             self.bots.cleanup()
+
+
+class Descriptors(LowLimit):
+    """File descriptors are a budget: under a limit of 128 (soft and hard),
+    idle connections take what is left after the reserve for jobs, the
+    journal and the log, and no more; one over is refused at once; jobs
+    still start; the listener never ends."""
 
     def job(self, *args):
         return [jqtest.PYTHON, jqtest.JOB] + [str(a) for a in args]
@@ -597,30 +606,15 @@ def children(pid):
         return [int(p) for p in f.read().split()]
 
 
-class StatusPortLowLimit(jqtest.unittest.TestCase):
+class StatusPortLowLimit(LowLimit):
     """[jobqueue] status_listen under a low descriptor limit: its
     connections come out of the budget, not beside it (an outside test:
     "230 kept" of a limit of 128, and 64 stalled GETs on the status port
     took every descriptor: XML-RPC callers were reset)."""
 
-    LIMIT = 128
-
-    def setUp(self):
+    def jobqueue(self):
         self.status_port = jqtest.free_port()
-        self.bots = jqtest.BotsDir({"status_listen": "127.0.0.1:%d" % self.status_port})
-        self.held = []
-
-        def limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (self.LIMIT, self.LIMIT))
-        self.server = start_server(self.bots, preexec=limit, test=self)
-
-    def tearDown(self):
-        for s in self.held:
-            s.close()
-        try:
-            self.assertEqual(self.server.stop(), 0)
-        finally:
-            self.bots.cleanup()
+        return {"status_listen": "127.0.0.1:%d" % self.status_port}
 
     def test_status_port_cannot_take_the_descriptors(self):
         self.bots.wait_log("Status page and metrics also")
