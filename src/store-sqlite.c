@@ -627,8 +627,8 @@ sqlite_load (gpointer store, JqJournalJobFunc func, gpointer user_data,
   /* Added before a restart, the highest job's row may be the only place
    * that shows the next number (sqlite_set_meta): it is written before
    * the first row leaves, as this connection's own adds are.  Without
-   * it, that job finished and pruned, the number came back (an outside
-   * test). */
+   * it, once that job had finished, the next start gave its number again
+   * (an outside test). */
   if (*next_number > stored)
     j->next_unwritten = MAX (j->next_unwritten, (gint64) *next_number);
   return TRUE;

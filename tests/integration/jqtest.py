@@ -86,6 +86,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def read_to_close(sock, size=65536):
+    """Everything @sock receives until the other side ends the
+    connection."""
+    data = b""
+    while True:
+        chunk = sock.recv(size)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def wait_for(predicate, what, timeout=DEADLINE, interval=0.01):
     """Polls predicate() until it returns a true value, which is returned."""
     end = time.monotonic() + timeout

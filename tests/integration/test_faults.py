@@ -401,6 +401,12 @@ class LowLimit(jqtest.unittest.TestCase):
     def jobqueue(self):
         return None
 
+    def connection_limit(self, timeout=jqtest.DEADLINE):
+        """The XML-RPC port's connections at once, as the start line says."""
+        self.bots.wait_log("connections at once", timeout=timeout)
+        return int(re.search(r"kept for the server and its jobs, up to (\d+) connections",
+                             self.bots.log()).group(1))
+
     def setUp(self):
         self.bots = jqtest.BotsDir(self.jobqueue())
         self.gate = self.bots.path("gate")
@@ -449,8 +455,7 @@ class Descriptors(LowLimit):
 
     def test_idle_connections_cannot_starve_jobs(self):
         try:
-            self.bots.wait_log("connections at once", timeout=2)
-            limit = int(self.bots.log().split("up to ")[-1].split()[0])
+            limit = self.connection_limit(timeout=2)
         except AssertionError:
             limit = (self.LIMIT - 38) // 3   # a server that does not say
         self.assertLess(limit * 3, self.LIMIT)
@@ -476,13 +481,7 @@ class Descriptors(LowLimit):
         while len(answered) < len(extra) - 2 and time.monotonic() < end:
             ready, _, _ = select.select([s for s in extra if s not in answered], [], [], 0.5)
             for s in ready:
-                answer = b""
-                while True:        # the 503 ends with the close
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    answer += chunk
-                answered[s] = answer
+                answered[s] = jqtest.read_to_close(s)   # the 503 ends with the close
         self.assertGreaterEqual(len(answered), len(extra) - 2)
         for answer in answered.values():
             self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
@@ -506,8 +505,7 @@ class Descriptors(LowLimit):
     def refused_connection(self):
         """Every connection the budget allows held idle, then one more:
         returns it once its 503 has been read to the server's end."""
-        self.bots.wait_log("connections at once")
-        limit = int(self.bots.log().split("up to ")[-1].split()[0])
+        limit = self.connection_limit()
         # one more than the limit: Abyss accepts it and waits for room
         self.connect_idle(limit + 1)
         jqtest.wait_for(lambda: open_fds(self.server.pid) >= 3 * limit,
@@ -515,12 +513,7 @@ class Descriptors(LowLimit):
         s = socket.create_connection(("127.0.0.1", self.bots.port), 5)
         self.held.append(s)
         s.settimeout(10)
-        answer = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+        answer = jqtest.read_to_close(s)
         self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer)
         return s
 

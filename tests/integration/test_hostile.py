@@ -289,12 +289,7 @@ class Browsers(jqtest.ServerTestCase):
         try:
             c.sendall(head.encode() + b"\r\n" + body)
             c.shutdown(socket.SHUT_WR)
-            out = b""
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                out += d
+            out = jqtest.read_to_close(c)
             return int(out.split(b" ", 2)[1]), out
         finally:
             c.close()

@@ -183,12 +183,7 @@ class Memory(jqtest.ServerTestCase):
         try:
             s.sendall(b"POST /RPC2 HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = jqtest.read_to_close(s)
         finally:
             s.close()
         head, _, answer = data.partition(b"\r\n\r\n")
